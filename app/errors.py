@@ -1,0 +1,60 @@
+"""Domain exceptions.
+
+Every mistake a user can make (a bad data file, an unknown name, an out-of-range argument, an
+unreachable database) raises a subclass of :class:`CJSimError` whose message says what is
+wrong and how to fix it. Only the CLI translates these into exit codes; library code never
+prints or exits.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+__all__ = [
+    "CJSimError",
+    "DataFileError",
+    "UnknownNameError",
+    "InvalidArgumentError",
+    "DataUnavailableError",
+    "ProviderError",
+]
+
+
+class CJSimError(Exception):
+    """Base class of every error the project raises on purpose."""
+
+
+class DataFileError(CJSimError):
+    """A YAML/JSON data file is missing, malformed or fails validation."""
+
+
+class UnknownNameError(CJSimError, KeyError):
+    """A scenario, persona, workflow, view, segment, ... name that does not exist.
+
+    The message lists the valid names so the user can pick one.
+    """
+
+    def __init__(self, kind: str, name: object, valid: Iterable[object], hint: str = "") -> None:
+        self.kind = kind
+        self.name = name
+        self.valid = sorted(str(v) for v in valid)
+        choices = ", ".join(self.valid) if self.valid else "(none available)"
+        message = f"unknown {kind} {name!r}; valid {kind}s: {choices}"
+        if hint:
+            message += f". {hint}"
+        super().__init__(message)
+
+    def __str__(self) -> str:  # KeyError would otherwise repr() the message
+        return str(self.args[0])
+
+
+class InvalidArgumentError(CJSimError, ValueError):
+    """An argument is outside its allowed range or has the wrong form."""
+
+
+class DataUnavailableError(CJSimError):
+    """The data behind a provider cannot answer the request (e.g. an unknown customer id)."""
+
+
+class ProviderError(CJSimError):
+    """A data provider cannot be opened or queried (bad URL, unreachable server, wrong schema)."""
