@@ -1,0 +1,1 @@
+"""Data providers: the shared SQL view implementation and the production database provider."""

@@ -1,0 +1,159 @@
+"""Per-customer facts at a date (status, plan, lifetime value, risk) and the segment definitions.
+
+Segments (docs/metrics.md):
+* ``high_value`` - active customers in the top 20% by lifetime value (ceil, ties by id);
+* ``at_risk`` - active customers whose risk score is at least 0.6;
+* ``new`` - customers with a subscription started in the last 30 days;
+* ``churned`` - customers with a cancellation in the last 90 days and no active subscription.
+
+Risk score: ``1 - prod(1 - weight[type] * strength)`` over the customer's signals detected in
+the 60 days up to ``as_of``: independent pieces of evidence, each able to push risk towards 1.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+from dataclasses import dataclass, field
+
+from sqlalchemy.engine import Connection
+
+from app.providers import queries as q
+
+__all__ = [
+    "RISK_WEIGHTS",
+    "RISK_WINDOW_DAYS",
+    "AT_RISK_THRESHOLD",
+    "HIGH_VALUE_SHARE",
+    "SEGMENT_DEFINITIONS",
+    "risk_score",
+    "CustomerRecord",
+    "CustomerFrame",
+]
+
+RISK_WEIGHTS: dict[str, float] = {
+    "failed_payment": 0.6,
+    "negative_ticket": 0.5,
+    "engagement_drop": 0.4,
+    "skipped_box": 0.35,
+}
+RISK_WINDOW_DAYS = 60
+AT_RISK_THRESHOLD = 0.6
+HIGH_VALUE_SHARE = 0.2
+NEW_DAYS = 30
+CHURNED_DAYS = 90
+
+SEGMENT_DEFINITIONS: dict[str, str] = {
+    "high_value": "active customers in the top 20% by lifetime value",
+    "at_risk": f"active customers with a churn risk score of at least {AT_RISK_THRESHOLD}",
+    "new": f"customers who started a subscription in the last {NEW_DAYS} days",
+    "churned": f"customers who cancelled in the last {CHURNED_DAYS} days and have no active subscription",
+}
+
+
+def risk_score(signals: list[tuple[str, float]]) -> float:
+    """Combine (signal_type, strength) pairs into a 0-1 risk score (4 decimals)."""
+    keep = 1.0
+    for signal_type, strength in signals:
+        keep *= 1.0 - RISK_WEIGHTS.get(signal_type, 0.0) * max(0.0, min(1.0, float(strength)))
+    return round(1.0 - keep, 4)
+
+
+@dataclass
+class CustomerRecord:
+    """One customer as known at the frame's date."""
+
+    customer_id: str
+    name: str
+    created_on: dt.date
+    status: str  # active | cancelled | never_subscribed
+    plan: str | None
+    mrr_cents: int
+    started_on: dt.date | None
+    last_started_on: dt.date | None
+    cancelled_on: dt.date | None
+    cancel_reason: str | None
+    ltv_cents: int = 0
+    risk: float = 0.0
+    signals: list[tuple[str, float, dt.date]] = field(default_factory=list)
+
+    @property
+    def active(self) -> bool:
+        return self.status == "active"
+
+
+class CustomerFrame:
+    """Every customer at ``as_of`` with the numbers segments, lists and profiles need.
+
+    Built with four set-based queries and cached by the provider per ``as_of``.
+    """
+
+    def __init__(self, conn: Connection, as_of: dt.date) -> None:
+        self.as_of = as_of
+        self.records: dict[str, CustomerRecord] = {}
+        for c in q.customer_base(conn, as_of):
+            self.records[c["customer_id"]] = _record(c, as_of)
+        for cid, ltv in q.lifetime_value_cents(conn, as_of).items():
+            if cid in self.records:
+                self.records[cid].ltv_cents = ltv
+        window = q.Window.ending(as_of, RISK_WINDOW_DAYS)
+        for cid, signal_type, strength, detected in q.signals_in(conn, window):
+            if cid in self.records:
+                self.records[cid].signals.append((str(signal_type), float(strength), q.as_date(detected)))
+        for rec in self.records.values():
+            rec.signals.sort(key=lambda s: (s[2], s[0], s[1]))
+            rec.risk = risk_score([(t, s) for t, s, _ in rec.signals])
+        self.active = sorted((r for r in self.records.values() if r.active), key=lambda r: r.customer_id)
+        self._segments: dict[str, list[CustomerRecord]] = {}
+
+    def segment(self, name: str) -> list[CustomerRecord]:
+        """Members of a segment, ordered by customer id."""
+        if name not in self._segments:
+            self._segments[name] = sorted(self._members(name), key=lambda r: r.customer_id)
+        return self._segments[name]
+
+    def _members(self, name: str) -> list[CustomerRecord]:
+        if name == "high_value":
+            k = math.ceil(HIGH_VALUE_SHARE * len(self.active))
+            return sorted(self.active, key=lambda r: (-r.ltv_cents, r.customer_id))[:k]
+        if name == "at_risk":
+            return [r for r in self.active if r.risk >= AT_RISK_THRESHOLD]
+        if name == "new":
+            lo = self.as_of - dt.timedelta(days=NEW_DAYS)
+            return [r for r in self.records.values() if r.last_started_on is not None and r.last_started_on > lo]
+        if name == "churned":
+            lo = self.as_of - dt.timedelta(days=CHURNED_DAYS)
+            return [
+                r for r in self.records.values() if not r.active and r.cancelled_on is not None and r.cancelled_on > lo
+            ]
+        raise ValueError(f"unknown segment {name!r}")
+
+    def segments_of(self, customer_id: str) -> list[str]:
+        """Names of the segments a customer belongs to."""
+        return [s for s in SEGMENT_DEFINITIONS if any(r.customer_id == customer_id for r in self.segment(s))]
+
+
+def _record(c: dict, as_of: dt.date) -> CustomerRecord:
+    subs = c["subscriptions"]
+    active = [s for s in subs if s[4] is None or q.as_date(s[4]) > as_of]
+    starts = [q.as_date(s[3]) for s in subs]
+    if active:
+        main = max(active, key=lambda s: (s[2], q.as_date(s[3])))
+        status, cancelled_on, reason = "active", None, None
+    elif subs:
+        main = max(subs, key=lambda s: (q.as_date(s[4]), q.as_date(s[3])))
+        status, cancelled_on, reason = "cancelled", q.as_date(main[4]), main[5]
+    else:
+        main, status, cancelled_on, reason = None, "never_subscribed", None, None
+    return CustomerRecord(
+        customer_id=c["customer_id"],
+        name=c["name"],
+        created_on=q.as_date(c["created_on"]),
+        status=status,
+        plan=main[1] if main else None,
+        mrr_cents=sum(int(s[2]) for s in active),
+        started_on=min(starts) if starts else None,
+        last_started_on=max(starts) if starts else None,
+        cancelled_on=cancelled_on,
+        cancel_reason=reason,
+    )

@@ -1,0 +1,216 @@
+"""Customer-level views: segments, lists, profiles, ticket search and the business timeline."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import Counter
+
+from app.data_views import (
+    BusinessTimeline,
+    BusinessTimelineArgs,
+    CustomerList,
+    CustomerListArgs,
+    CustomerProfile,
+    CustomerProfileArgs,
+    CustomerSegment,
+    CustomerSegmentArgs,
+    CustomerSummary,
+    SearchTicketsArgs,
+    SignalCount,
+    SignalInfo,
+    SubscriptionInfo,
+    TicketSearch,
+    TicketSummary,
+)
+from app.errors import DataUnavailableError
+from app.providers import queries as q
+from app.providers.customer_frame import SEGMENT_DEFINITIONS, CustomerRecord
+from app.providers.metric_views import ViewContext, dollars, timeline_events
+from app.providers.recommendations import segment_actions
+from app.world.schema import support_tickets as tix
+from app.world.world import end_of_day
+
+__all__ = ["customer_segment", "customer_list", "customer_profile", "search_tickets", "business_timeline"]
+
+SAMPLE_SIZE = {"summary": 5, "detailed": 15}
+
+
+def summary(rec: CustomerRecord) -> CustomerSummary:
+    """The list/segment line of a customer; the same numbers as its profile."""
+    return CustomerSummary(
+        customer_id=rec.customer_id,
+        name=rec.name,
+        plan=rec.plan,
+        status=rec.status,  # type: ignore[arg-type]
+        lifetime_value=dollars(rec.ltv_cents),
+        risk_score=rec.risk,
+        started_on=rec.started_on,
+        cancelled_on=rec.cancelled_on,
+        cancel_reason=rec.cancel_reason,
+    )
+
+
+_SAMPLE_ORDER = {
+    "high_value": lambda r: (-r.ltv_cents, r.customer_id),
+    "at_risk": lambda r: (-r.risk, -r.ltv_cents, r.customer_id),
+    "new": lambda r: (r.last_started_on and -r.last_started_on.toordinal(), r.customer_id),
+    "churned": lambda r: (r.cancelled_on and -r.cancelled_on.toordinal(), r.customer_id),
+}
+
+
+def customer_segment(ctx: ViewContext, args: CustomerSegmentArgs) -> CustomerSegment:
+    """Size, value and risk of a segment, a sample of its customers and recommended actions."""
+    frame = ctx.frame()
+    members = frame.segment(args.segment)
+    size = len(members)
+    signal_counts = Counter(t for r in members for t, _, _ in r.signals)
+    top_signals = sorted(signal_counts.items(), key=lambda kv: (-kv[1], kv[0]))
+    sample = sorted(members, key=_SAMPLE_ORDER[args.segment])[: SAMPLE_SIZE[args.depth]]
+    active_n = len(frame.active)
+    return CustomerSegment(
+        as_of=ctx.as_of,
+        segment=args.segment,
+        definition=SEGMENT_DEFINITIONS[args.segment],
+        size=size,
+        share_of_active=None if args.segment == "churned" else (round(size / active_n, 4) if active_n else None),
+        avg_ltv=dollars(sum(r.ltv_cents for r in members) / size) if size else None,
+        segment_mrr=dollars(sum(r.mrr_cents for r in members)),
+        churn_risk=round(sum(r.risk for r in members) / size, 4) if size else None,
+        avg_tenure_days=round(sum(_tenure(r, ctx.as_of) for r in members) / size, 1) if size else None,
+        top_signals=[SignalCount(signal_type=t, count=n) for t, n in top_signals],
+        customers=[summary(r) for r in sample],
+        recommended_actions=segment_actions(args.segment, size, top_signals),
+    )
+
+
+def _tenure(rec: CustomerRecord, as_of: dt.date) -> int:
+    if rec.started_on is None:
+        return 0
+    end = rec.cancelled_on if rec.cancelled_on else as_of
+    return (end - rec.started_on).days
+
+
+_LIST_ORDER = {
+    "ltv": lambda r: (-r.ltv_cents, r.customer_id),
+    "risk": lambda r: (-r.risk, r.customer_id),
+    "tenure": lambda r: (r.started_on or dt.date.max, r.customer_id),
+    "recent": lambda r: (-(r.last_started_on or dt.date.min).toordinal(), r.customer_id),
+    "name": lambda r: (r.name, r.customer_id),
+}
+
+
+def customer_list(ctx: ViewContext, args: CustomerListArgs) -> CustomerList:
+    """Customers matching the filter, sorted, at most ``limit``."""
+    frame = ctx.frame()
+    if args.filter == "all":
+        pool = list(frame.records.values())
+    elif args.filter == "active":
+        pool = frame.active
+    else:
+        pool = frame.segment(args.filter)
+    ordered = sorted(pool, key=_LIST_ORDER[args.sort_by])
+    return CustomerList(
+        as_of=ctx.as_of,
+        filter=args.filter,
+        sort_by=args.sort_by,
+        total=len(pool),
+        customers=[summary(r) for r in ordered[: args.limit]],
+    )
+
+
+def ticket_summary(row: dict, as_of: dt.date) -> TicketSummary:
+    """A ticket as known at the end of ``as_of`` (later responses and resolutions are hidden)."""
+    cutoff = end_of_day(as_of)
+    created = q.as_datetime(row["created_at"])
+    first = row["first_response_at"] and q.as_datetime(row["first_response_at"])
+    resolved = row["resolved_at"] and q.as_datetime(row["resolved_at"])
+    first = first if first and first < cutoff else None
+    resolved = resolved if resolved and resolved < cutoff else None
+    status = "resolved" if resolved else ("pending" if first else "open")
+    return TicketSummary(
+        ticket_id=row["ticket_id"],
+        customer_id=row["customer_id"],
+        customer_name=row["customer_name"],
+        created_at=created,
+        category=row["category"],
+        priority=row["priority"],
+        status=status,  # type: ignore[arg-type]
+        subject=row["subject"],
+        sentiment=row["sentiment"],
+        first_response_hours=round((first - created).total_seconds() / 3600, 2) if first else None,
+        csat_rating=row["csat_rating"] if resolved else None,
+    )
+
+
+def customer_profile(ctx: ViewContext, args: CustomerProfileArgs) -> CustomerProfile:
+    """Everything known about one customer at ``as_of``."""
+    conn, as_of = ctx.conn, ctx.as_of
+    cust = q.customer_row(conn, args.customer_id, as_of)
+    if cust is None:
+        raise DataUnavailableError(
+            f"no customer {args.customer_id!r} as of {as_of}; use customer_list or search_tickets to find ids"
+        )
+    frame = ctx.frame()
+    rec = frame.records[args.customer_id]
+    subs = [
+        SubscriptionInfo(
+            subscription_id=s["subscription_id"],
+            plan=s["plan"],
+            monthly_price=dollars(s["monthly_price_cents"]),
+            started_on=q.as_date(s["started_on"]),
+            cancelled_on=q.as_date(s["cancelled_on"]) if s["cancelled_on"] is not None else None,
+            cancel_reason=s["cancel_reason"],
+        )
+        for s in q.customer_subscriptions(conn, args.customer_id, as_of)
+    ]
+    order_rows = q.customer_orders(conn, args.customer_id, as_of)
+    cutoff = end_of_day(as_of)
+    ticket_rows = q.ticket_rows(conn, [tix.c.customer_id == args.customer_id, tix.c.created_at < cutoff])
+    tickets = [ticket_summary(r, as_of) for r in ticket_rows]
+    return CustomerProfile(
+        as_of=as_of,
+        customer_id=rec.customer_id,
+        name=cust["name"],
+        email=cust["email"],
+        country=cust["country"],
+        created_on=q.as_date(cust["created_on"]),
+        status=rec.status,  # type: ignore[arg-type]
+        tenure_days=_tenure(rec, as_of),
+        subscriptions=subs,
+        lifetime_value=dollars(rec.ltv_cents),
+        orders=len(order_rows),
+        failed_payments=sum(1 for _, _, status in order_rows if status == "failed"),
+        last_order_on=max((q.as_date(d) for d, _, _ in order_rows), default=None),
+        tickets=len(tickets),
+        open_tickets=sum(1 for t in tickets if t.status != "resolved"),
+        recent_tickets=tickets[:5],
+        signals=[SignalInfo(signal_type=t, strength=round(s, 4), detected_on=d) for t, s, d in rec.signals],
+        risk_score=rec.risk,
+        segments=frame.segments_of(rec.customer_id),
+    )
+
+
+def search_tickets(ctx: ViewContext, args: SearchTicketsArgs) -> TicketSearch:
+    """Tickets up to ``as_of`` whose subject or category contains every query word, newest first."""
+    words = [w for w in args.query.lower().replace("_", " ").split() if w]
+    where = [tix.c.created_at < end_of_day(ctx.as_of)]
+    for word in words:
+        pattern = f"%{word}%"
+        where.append(tix.c.subject.ilike(pattern) | tix.c.category.ilike(pattern))
+    total = q.count_where(ctx.conn, tix, where)
+    rows = q.ticket_rows(ctx.conn, where, limit=args.limit)
+    return TicketSearch(
+        as_of=ctx.as_of, query=args.query, total=total, tickets=[ticket_summary(r, ctx.as_of) for r in rows]
+    )
+
+
+def business_timeline(ctx: ViewContext, args: BusinessTimelineArgs) -> BusinessTimeline:
+    """Events from ``days_before`` before to ``days_after`` after ``as_of`` (future ones only if planned)."""
+    lo = ctx.as_of - dt.timedelta(days=args.days_before)
+    hi = ctx.as_of + dt.timedelta(days=args.days_after)
+    return BusinessTimeline(
+        as_of=ctx.as_of,
+        days_before=args.days_before,
+        days_after=args.days_after,
+        events=timeline_events(ctx, lo, hi),
+    )

@@ -1,0 +1,384 @@
+"""Primitive SQL queries behind every view (SQLAlchemy Core, portable SQLite/PostgreSQL).
+
+Rules that keep SQLite and PostgreSQL answers identical: no dialect-specific functions; date
+windows are computed in Python and bound as parameters; queries return integer counts and
+sums (money in cents) and every ratio is computed in Python by the caller.
+
+A window is the half-open date interval ``(lo, hi]``; for timestamps that is
+``[end_of_day(lo), end_of_day(hi))``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+from sqlalchemy import and_, bindparam, func, or_, select
+from sqlalchemy.engine import Connection
+from sqlalchemy.sql.elements import ColumnElement
+
+from app.world.schema import (
+    customer_signals,
+    customers,
+    marketing_daily,
+    orders,
+    subscriptions,
+    support_tickets,
+    timeline_events,
+)
+from app.world.world import end_of_day
+
+__all__ = ["Window", "active_condition", "as_date", "as_datetime"]
+
+subs = subscriptions
+tix = support_tickets
+
+
+@dataclass(frozen=True)
+class Window:
+    """The half-open date window ``(lo, hi]``."""
+
+    lo: dt.date
+    hi: dt.date
+
+    @classmethod
+    def ending(cls, hi: dt.date, days: int) -> Window:
+        return cls(hi - dt.timedelta(days=days), hi)
+
+    def previous(self) -> Window:
+        """The same-length window just before this one."""
+        return Window(self.lo - (self.hi - self.lo), self.lo)
+
+    @property
+    def days(self) -> int:
+        return (self.hi - self.lo).days
+
+    def dates(self, col: ColumnElement) -> ColumnElement[bool]:
+        return and_(col > self.lo, col <= self.hi)
+
+    def times(self, col: ColumnElement) -> ColumnElement[bool]:
+        return and_(col >= end_of_day(self.lo), col < end_of_day(self.hi))
+
+
+def active_condition(day: dt.date) -> ColumnElement[bool]:
+    """Subscription active at ``day``: started on or before it, not cancelled by then."""
+    return and_(subs.c.started_on <= day, or_(subs.c.cancelled_on.is_(None), subs.c.cancelled_on > day))
+
+
+def _one(conn: Connection, stmt) -> tuple:
+    return tuple(conn.execute(stmt).one())
+
+
+# --------------------------------------------------------------------------- subscriptions
+
+
+def active_count_and_mrr(conn: Connection, day: dt.date) -> tuple[int, int]:
+    """(active subscriptions, MRR in cents) at ``day``."""
+    n, mrr = _one(
+        conn, select(func.count(), func.coalesce(func.sum(subs.c.monthly_price_cents), 0)).where(active_condition(day))
+    )
+    return int(n), int(mrr)
+
+
+def started_count(conn: Connection, w: Window) -> int:
+    return int(conn.execute(select(func.count()).where(w.dates(subs.c.started_on))).scalar_one())
+
+
+def cancelled_count(conn: Connection, w: Window) -> int:
+    return int(conn.execute(select(func.count()).where(w.dates(subs.c.cancelled_on))).scalar_one())
+
+
+def cancel_reasons(conn: Connection, w: Window) -> list[tuple[str, int]]:
+    """(reason, count) of cancellations in the window, most frequent first."""
+    reason = func.coalesce(subs.c.cancel_reason, "unknown")
+    rows = conn.execute(select(reason, func.count()).where(w.dates(subs.c.cancelled_on)).group_by(reason)).all()
+    return sorted(((str(r), int(c)) for r, c in rows), key=lambda rc: (-rc[1], rc[0]))
+
+
+def plan_breakdown(conn: Connection, day: dt.date) -> list[tuple[str, int, int]]:
+    """(plan, active count, MRR cents) at ``day``, largest MRR first."""
+    rows = conn.execute(
+        select(subs.c.plan, func.count(), func.sum(subs.c.monthly_price_cents))
+        .where(active_condition(day))
+        .group_by(subs.c.plan)
+    ).all()
+    return sorted(((str(p), int(n), int(m)) for p, n, m in rows), key=lambda r: (-r[2], r[0]))
+
+
+def subscription_spans(conn: Connection, started: Window) -> list[tuple[dt.date, dt.date | None]]:
+    """(started_on, cancelled_on) of subscriptions started in the window (for cohorts)."""
+    stmt = select(subs.c.started_on, subs.c.cancelled_on).where(started.dates(subs.c.started_on))
+    return [tuple(r) for r in conn.execute(stmt)]
+
+
+# --------------------------------------------------------------------------- money
+
+
+def marketing(conn: Connection, w: Window) -> tuple[int, int, int]:
+    """(spend cents, visitors, days with data) in the window."""
+    spend, visitors, days = _one(
+        conn,
+        select(
+            func.coalesce(func.sum(marketing_daily.c.spend_cents), 0),
+            func.coalesce(func.sum(marketing_daily.c.visitors), 0),
+            func.count(),
+        ).where(w.dates(marketing_daily.c.day)),
+    )
+    return int(spend), int(visitors), int(days)
+
+
+def paid_revenue(conn: Connection, w: Window) -> int:
+    stmt = select(func.coalesce(func.sum(orders.c.amount_cents), 0)).where(
+        w.dates(orders.c.ordered_on), orders.c.status == "paid"
+    )
+    return int(conn.execute(stmt).scalar_one())
+
+
+def order_count(conn: Connection) -> int:
+    return int(conn.execute(select(func.count()).select_from(orders)).scalar_one())
+
+
+# --------------------------------------------------------------------------- tickets
+
+
+def _category_filter(category: str | None) -> list[ColumnElement[bool]]:
+    return [tix.c.category == category] if category else []
+
+
+def ticket_counts_by(conn: Connection, w: Window, column: str, category: str | None = None) -> list[tuple[str, int]]:
+    """(value, count) of tickets created in the window grouped by ``column``, most frequent first."""
+    col = tix.c[column]
+    rows = conn.execute(
+        select(col, func.count()).where(w.times(tix.c.created_at), *_category_filter(category)).group_by(col)
+    ).all()
+    return sorted(((str(v), int(c)) for v, c in rows), key=lambda vc: (-vc[1], vc[0]))
+
+
+def tickets_created(conn: Connection, w: Window, category: str | None = None) -> int:
+    stmt = select(func.count()).where(w.times(tix.c.created_at), *_category_filter(category))
+    return int(conn.execute(stmt).scalar_one())
+
+
+def open_tickets(conn: Connection, day: dt.date, category: str | None = None) -> tuple[int, int]:
+    """(open, open urgent) at the end of ``day``."""
+    cutoff = end_of_day(day)
+    is_open = and_(tix.c.created_at < cutoff, or_(tix.c.resolved_at.is_(None), tix.c.resolved_at >= cutoff))
+    total = conn.execute(select(func.count()).where(is_open, *_category_filter(category))).scalar_one()
+    urgent_n = conn.execute(
+        select(func.count()).where(is_open, tix.c.priority == "urgent", *_category_filter(category))
+    ).scalar_one()
+    return int(total), int(urgent_n)
+
+
+def response_pairs(
+    conn: Connection, w: Window, event: str, category: str | None = None
+) -> list[tuple[dt.datetime, dt.datetime]]:
+    """(created_at, event time) of tickets whose ``event`` (first_response_at/resolved_at) falls in the window.
+
+    Durations are computed in Python: timestamp arithmetic differs between dialects.
+    """
+    col = tix.c[event]
+    stmt = select(tix.c.created_at, col).where(col.is_not(None), w.times(col), *_category_filter(category))
+    return [tuple(r) for r in conn.execute(stmt)]
+
+
+def csat_sum_count(conn: Connection, w: Window, category: str | None = None) -> tuple[int, int]:
+    """(sum of ratings, number of ratings) of rated tickets resolved in the window."""
+    s, n = _one(
+        conn,
+        select(func.coalesce(func.sum(tix.c.csat_rating), 0), func.count(tix.c.csat_rating)).where(
+            tix.c.csat_rating.is_not(None), w.times(tix.c.resolved_at), *_category_filter(category)
+        ),
+    )
+    return int(s), int(n)
+
+
+def ticket_rows(conn: Connection, where: Sequence[ColumnElement[bool]], limit: int | None = None) -> list[dict]:
+    """Ticket rows joined with the customer's name, newest first."""
+    stmt = (
+        select(tix, customers.c.name.label("customer_name"))
+        .join(customers, customers.c.customer_id == tix.c.customer_id)
+        .where(*where)
+        .order_by(tix.c.created_at.desc(), tix.c.ticket_id.desc())
+    )
+    if limit is not None:
+        stmt = stmt.limit(limit)
+    return [dict(r._mapping) for r in conn.execute(stmt)]
+
+
+def count_where(conn: Connection, table, where: Sequence[ColumnElement[bool]]) -> int:
+    return int(conn.execute(select(func.count()).select_from(table).where(*where)).scalar_one())
+
+
+def affected_customer_ids(conn: Connection, crisis_type: str, w: Window) -> set[str]:
+    """Distinct customers touched by a crisis in the window (cancelled, filed tickets, failed payments)."""
+    if crisis_type == "churn":
+        stmt = select(subs.c.customer_id).where(w.dates(subs.c.cancelled_on))
+    elif crisis_type in ("support", "shipping"):
+        stmt = select(tix.c.customer_id).where(w.times(tix.c.created_at))
+        if crisis_type == "shipping":
+            stmt = stmt.where(tix.c.category.in_(("shipping_delay", "fulfillment")))
+    elif crisis_type == "payment":
+        stmt = select(orders.c.customer_id).where(w.dates(orders.c.ordered_on), orders.c.status == "failed")
+    else:
+        raise ValueError(f"no affected-customer rule for crisis type {crisis_type!r}")
+    return {r[0] for r in conn.execute(stmt.distinct())}
+
+
+# --------------------------------------------------------------------------- daily series
+
+
+def daily_counts(conn: Connection, metric: str, w: Window) -> dict[dt.date, float]:
+    """Per-day values of an anomaly/crisis metric over the window (days without data omitted)."""
+    if metric == "new_subscribers":
+        return _group_dates(conn, subs.c.started_on, w)
+    if metric == "cancellations":
+        return _group_dates(conn, subs.c.cancelled_on, w)
+    if metric == "failed_payments":
+        return _group_dates(conn, orders.c.ordered_on, w, orders.c.status == "failed")
+    if metric in ("marketing_spend", "visitors"):
+        col = marketing_daily.c.spend_cents if metric == "marketing_spend" else marketing_daily.c.visitors
+        rows = conn.execute(select(marketing_daily.c.day, col).where(w.dates(marketing_daily.c.day))).all()
+        scale = 100 if metric == "marketing_spend" else 1
+        return {as_date(d): v / scale for d, v in rows}
+    if metric in ("tickets", "shipping_tickets"):
+        where = [w.times(tix.c.created_at)]
+        if metric == "shipping_tickets":
+            where.append(tix.c.category.in_(("shipping_delay", "fulfillment")))
+        out: dict[dt.date, float] = {}
+        for (ts,) in conn.execute(select(tix.c.created_at).where(*where)):
+            day = as_datetime(ts).date()
+            out[day] = out.get(day, 0) + 1
+        return out
+    raise ValueError(f"unknown daily metric {metric!r}")
+
+
+def _group_dates(conn: Connection, col, w: Window, *extra: ColumnElement[bool]) -> dict[dt.date, float]:
+    rows = conn.execute(select(col, func.count()).where(w.dates(col), *extra).group_by(col)).all()
+    return {as_date(d): float(n) for d, n in rows}
+
+
+def as_date(value) -> dt.date:
+    """A ``date`` from a driver value (SQLite may hand back ISO strings)."""
+    if isinstance(value, dt.date) and not isinstance(value, dt.datetime):
+        return value
+    return dt.date.fromisoformat(str(value)[:10])
+
+
+def as_datetime(value) -> dt.datetime:
+    """A ``datetime`` from a driver value (SQLite may hand back ISO strings)."""
+    return value if isinstance(value, dt.datetime) else dt.datetime.fromisoformat(str(value))
+
+
+# --------------------------------------------------------------------------- customers
+
+
+def customer_base(conn: Connection, day: dt.date) -> list[dict]:
+    """Customers created by ``day`` with their subscriptions as known at ``day``."""
+    cust = conn.execute(
+        select(customers.c.customer_id, customers.c.name, customers.c.created_on).where(customers.c.created_on <= day)
+    ).all()
+    sub_rows = conn.execute(
+        select(
+            subs.c.customer_id,
+            subs.c.plan,
+            subs.c.monthly_price_cents,
+            subs.c.started_on,
+            subs.c.cancelled_on,
+            subs.c.cancel_reason,
+        ).where(subs.c.started_on <= day)
+    ).all()
+    by_customer: dict[str, list] = {}
+    for r in sub_rows:
+        by_customer.setdefault(r[0], []).append(r)
+    return [
+        {"customer_id": cid, "name": name, "created_on": created, "subscriptions": by_customer.get(cid, [])}
+        for cid, name, created in cust
+    ]
+
+
+def lifetime_value_cents(conn: Connection, day: dt.date, ids: Iterable[str] | None = None) -> dict[str, int]:
+    """Paid order revenue per customer up to ``day`` (customers without paid orders omitted)."""
+    stmt = (
+        select(orders.c.customer_id, func.sum(orders.c.amount_cents))
+        .where(orders.c.ordered_on <= day, orders.c.status == "paid")
+        .group_by(orders.c.customer_id)
+    )
+    if ids is not None:
+        stmt = stmt.where(orders.c.customer_id.in_(bindparam("ids", expanding=True)))
+        rows = conn.execute(stmt, {"ids": list(ids)}).all()
+    else:
+        rows = conn.execute(stmt).all()
+    return {cid: int(v) for cid, v in rows}
+
+
+def signals_in(conn: Connection, w: Window, ids: Iterable[str] | None = None) -> list[tuple[str, str, float, dt.date]]:
+    """(customer_id, signal_type, strength, detected_on) of signals detected in the window."""
+    sig = customer_signals
+    stmt = select(sig.c.customer_id, sig.c.signal_type, sig.c.strength, sig.c.detected_on).where(
+        w.dates(sig.c.detected_on)
+    )
+    if ids is not None:
+        stmt = stmt.where(sig.c.customer_id.in_(bindparam("ids", expanding=True)))
+        return [tuple(r) for r in conn.execute(stmt, {"ids": list(ids)})]
+    return [tuple(r) for r in conn.execute(stmt)]
+
+
+def customer_row(conn: Connection, customer_id: str, day: dt.date) -> dict | None:
+    row = conn.execute(
+        select(customers).where(customers.c.customer_id == customer_id, customers.c.created_on <= day)
+    ).first()
+    return dict(row._mapping) if row else None
+
+
+def customer_subscriptions(conn: Connection, customer_id: str, day: dt.date) -> list[dict]:
+    """A customer's subscriptions started by ``day``, cancellations after ``day`` hidden, oldest first."""
+    stmt = (
+        select(subs)
+        .where(subs.c.customer_id == customer_id, subs.c.started_on <= day)
+        .order_by(subs.c.started_on, subs.c.subscription_id)
+    )
+    out = []
+    for r in conn.execute(stmt):
+        row = dict(r._mapping)
+        if row["cancelled_on"] is not None and as_date(row["cancelled_on"]) > day:
+            row["cancelled_on"] = row["cancel_reason"] = None
+        out.append(row)
+    return out
+
+
+def customer_orders(conn: Connection, customer_id: str, day: dt.date) -> list[tuple[dt.date, int, str]]:
+    stmt = select(orders.c.ordered_on, orders.c.amount_cents, orders.c.status).where(
+        orders.c.customer_id == customer_id, orders.c.ordered_on <= day
+    )
+    return [tuple(r) for r in conn.execute(stmt)]
+
+
+# --------------------------------------------------------------------------- timeline
+
+
+def events_between(conn: Connection, lo: dt.date, hi: dt.date, as_of: dt.date) -> list[dict]:
+    """Timeline events with ``lo <= day <= hi``; events after ``as_of`` only if planned."""
+    ev = timeline_events
+    stmt = (
+        select(ev)
+        .where(ev.c.day >= lo, ev.c.day <= hi, or_(ev.c.day <= as_of, ev.c.kind == "planned"))
+        .order_by(ev.c.day, ev.c.event_id)
+    )
+    return [dict(r._mapping) for r in conn.execute(stmt)]
+
+
+def latest_activity(conn: Connection) -> dt.date | None:
+    """The latest date with any recorded activity (orders, subscriptions, tickets, marketing)."""
+    candidates = [
+        conn.execute(select(func.max(orders.c.ordered_on))).scalar(),
+        conn.execute(select(func.max(subs.c.started_on))).scalar(),
+        conn.execute(select(func.max(subs.c.cancelled_on))).scalar(),
+        conn.execute(select(func.max(marketing_daily.c.day))).scalar(),
+    ]
+    ts = conn.execute(select(func.max(tix.c.created_at))).scalar()
+    dates = [as_date(c) for c in candidates if c is not None]
+    if ts is not None:
+        dates.append(as_datetime(ts).date())
+    return max(dates) if dates else None

@@ -1,0 +1,88 @@
+"""The one implementation of every view over a SQLAlchemy engine, shared by all SQL-backed providers."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.engine import Engine
+
+from app.data_views import DataProvider, ViewArgs, ViewResult
+from app.providers import customer_views, metric_views
+from app.providers.customer_frame import CustomerFrame
+from app.world.schema import merchants
+
+__all__ = ["SqlDataProvider", "VIEW_BUILDERS"]
+
+VIEW_BUILDERS: dict[str, Callable[[metric_views.ViewContext, Any], ViewResult]] = {
+    "daily_briefing": metric_views.daily_briefing,
+    "ticket_metrics": metric_views.ticket_metrics,
+    "financial_metrics": metric_views.financial_metrics,
+    "customer_segment": customer_views.customer_segment,
+    "crisis_analysis": metric_views.crisis_analysis,
+    "detect_anomalies": metric_views.detect_anomalies,
+    "customer_list": customer_views.customer_list,
+    "customer_profile": customer_views.customer_profile,
+    "search_tickets": customer_views.search_tickets,
+    "business_timeline": customer_views.business_timeline,
+}
+
+
+class SqlDataProvider(DataProvider):
+    """Answers every view with the shared SQL queries over ``engine``.
+
+    Results are cached per (view, arguments, as_of); :meth:`clear_cache` drops them (a provider
+    whose data changes must call it). Subclasses decide the default ``as_of`` and how the engine
+    is made.
+    """
+
+    name = "sql"
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self._cache: dict[tuple, ViewResult] = {}
+        self._frames: dict[dt.date, CustomerFrame] = {}
+        self.cache_hits = 0
+        self.cache_misses = 0
+
+    def merchant_name(self) -> str:
+        """Business name of the (first) merchant in the database."""
+        with self.engine.connect() as conn:
+            name = conn.execute(select(merchants.c.business_name).order_by(merchants.c.merchant_id)).scalar()
+        return name or "the merchant"
+
+    def clear_cache(self) -> None:
+        """Forget cached views and customer frames."""
+        self._cache.clear()
+        self._frames.clear()
+
+    def _cache_key(self, view: str, args: ViewArgs, as_of: dt.date) -> tuple:
+        return (view, args.model_dump_json(), as_of)
+
+    def _compute(self, view: str, args: ViewArgs, as_of: dt.date) -> ViewResult:
+        key = self._cache_key(view, args, as_of)
+        cached = self._cache.get(key)
+        if cached is not None:
+            self.cache_hits += 1
+            return cached
+        self.cache_misses += 1
+        with self.engine.connect() as conn:
+            ctx = metric_views.ViewContext(
+                conn=conn, as_of=as_of, merchant=self._merchant(), frame_factory=lambda d: self._frame(conn, d)
+            )
+            result = VIEW_BUILDERS[view](ctx, args)
+        self._cache[key] = result
+        return result
+
+    def _merchant(self) -> str:
+        if not hasattr(self, "_merchant_name"):
+            self._merchant_name = self.merchant_name()
+        return self._merchant_name
+
+    def _frame(self, conn, as_of: dt.date) -> CustomerFrame:
+        frame = self._frames.get(as_of)
+        if frame is None:
+            frame = self._frames[as_of] = CustomerFrame(conn, as_of)
+        return frame

@@ -1,0 +1,86 @@
+"""Checking a world against its scenario's ``expected`` ranges (the scenario's signature).
+
+``expected`` entries name a view value as ``<view>.<path>``; ratios compare with the
+steady_operations world of the same persona, seed and merchant context.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from app.data_views import DataProvider
+from app.errors import DataFileError
+from app.models import Expectation, Scenario
+
+__all__ = ["CheckResult", "metric_value", "check_expectations", "STEADY_SCENARIO"]
+
+STEADY_SCENARIO = "steady_operations"
+
+
+def metric_value(provider: DataProvider, metric: str, args: dict[str, Any] | None = None) -> Any:
+    """The value at ``<view>.<path>`` (list items by index); ``None`` when the path runs out."""
+    view, *path = metric.split(".")
+    node: Any = provider.get_view(view, **(args or {})).to_json()
+    for part in path:
+        if isinstance(node, list):
+            if not part.isdigit():
+                raise DataFileError(f"metric {metric!r}: {part!r} must be a list index")
+            idx = int(part)
+            node = node[idx] if idx < len(node) else None
+        elif isinstance(node, dict):
+            if part not in node:
+                raise DataFileError(f"metric {metric!r}: no field {part!r}; fields: {', '.join(node)}")
+            node = node[part]
+        else:
+            return None
+    return node
+
+
+@dataclass(frozen=True)
+class CheckResult:
+    """The outcome of one expectation."""
+
+    expectation: Expectation
+    value: Any
+    steady_value: Any
+    passed: bool
+    message: str
+
+
+def _check(exp: Expectation, value: Any, steady_value: Any) -> CheckResult:
+    problems = []
+    if exp.one_of is not None and value not in exp.one_of:
+        problems.append(f"{value!r} not in {exp.one_of}")
+    numeric = isinstance(value, (int, float)) and not isinstance(value, bool)
+    if (exp.min is not None or exp.max is not None) and not numeric:
+        problems.append(f"value {value!r} is not a number")
+    if numeric and exp.min is not None and value < exp.min:
+        problems.append(f"{value} < min {exp.min}")
+    if numeric and exp.max is not None and value > exp.max:
+        problems.append(f"{value} > max {exp.max}")
+    if exp.min_ratio_to_steady is not None or exp.max_ratio_to_steady is not None:
+        if not numeric or not isinstance(steady_value, (int, float)) or not steady_value:
+            problems.append(f"cannot compare {value!r} with steady value {steady_value!r}")
+        else:
+            r = value / steady_value
+            if exp.min_ratio_to_steady is not None and r < exp.min_ratio_to_steady:
+                problems.append(f"{r:.2f}x steady < {exp.min_ratio_to_steady}x")
+            if exp.max_ratio_to_steady is not None and r > exp.max_ratio_to_steady:
+                problems.append(f"{r:.2f}x steady > {exp.max_ratio_to_steady}x")
+    label = f"{exp.metric}{exp.args or ''}"
+    message = f"{label} = {value!r}" + (f": {'; '.join(problems)}" if problems else " ok")
+    return CheckResult(exp, value, steady_value, not problems, message)
+
+
+def check_expectations(
+    scenario: Scenario, provider: DataProvider, steady: DataProvider | None = None
+) -> list[CheckResult]:
+    """Evaluate every expectation of ``scenario`` on ``provider`` (``steady`` for ratio bounds)."""
+    results = []
+    for exp in scenario.expected:
+        value = metric_value(provider, exp.metric, exp.args)
+        needs_steady = exp.min_ratio_to_steady is not None or exp.max_ratio_to_steady is not None
+        steady_value = metric_value(steady, exp.metric, exp.args) if needs_steady and steady else None
+        results.append(_check(exp, value, steady_value))
+    return results
