@@ -430,7 +430,10 @@ class CrisisAnalysis(ViewResult):
     indicator: Indicator
     started_on: dt.date | None = Field(description="first day of the current run above 1.5x baseline")
     affected_customers: int
-    revenue_at_risk: float = Field(description="MRR of affected customers still active, dollars")
+    revenue_at_risk: float = Field(
+        description="MRR touched, dollars: lost to cancellations (churn), of affected active customers "
+        "(support, shipping, payment), or missing new subscribers x ARPU (acquisition)"
+    )
     top_categories: list[CategoryCount]
     related_events: list[TimelineEvent]
     historical: list[HistoricalPoint] | None = None
@@ -442,7 +445,6 @@ class CrisisAnalysis(ViewResult):
         lines = [
             f"Crisis analysis ({self.crisis_type}) as of {self.as_of}: "
             f"{'DETECTED' if self.detected else 'no crisis detected'}, severity {self.severity}",
-            self.summary,
             f"{ind.metric}: {ind.recent_per_day:.1f}/day over the last {ind.recent_days} days vs "
             f"{ind.baseline_per_day:.1f}/day baseline ({ratio})",
             f"Started: {self.started_on or 'n/a'}; affected customers {self.affected_customers}; "
@@ -643,12 +645,13 @@ class BusinessTimeline(ViewResult):
 
 @dataclass(frozen=True)
 class ViewSpec:
-    """A view's name, argument model, result model and one-line description."""
+    """A view's name, argument model, result model, one-line description and example arguments."""
 
     name: str
     args: type[ViewArgs]
     result: type[ViewResult]
     description: str
+    examples: tuple[dict[str, Any], ...] = ({},)
 
     def parse_args(self, raw: dict[str, Any]) -> ViewArgs:
         """Validate raw arguments; errors name the view, the argument and the valid values."""
@@ -669,18 +672,72 @@ class ViewSpec:
 VIEWS: dict[str, ViewSpec] = {
     spec.name: spec
     for spec in (
-        ViewSpec("daily_briefing", NoArgs, DailyBriefing, "Headline trends, support load, top issues and alerts."),
-        ViewSpec("ticket_metrics", TicketMetricsArgs, TicketMetrics, "Ticket volume, speed, CSAT and mix."),
         ViewSpec(
-            "financial_metrics", FinancialMetricsArgs, FinancialMetrics, "MRR, subscribers, churn, CAC, ARPU."
+            "daily_briefing", NoArgs, DailyBriefing, "Headline trends, support load, top issues and alerts.", ({},)
         ),
-        ViewSpec("customer_segment", CustomerSegmentArgs, CustomerSegment, "A segment's size, value, risk, actions."),
-        ViewSpec("crisis_analysis", CrisisAnalysisArgs, CrisisAnalysis, "Crisis detection, severity and impact."),
-        ViewSpec("detect_anomalies", DetectAnomaliesArgs, AnomalyReport, "Metrics deviating from their baseline."),
-        ViewSpec("customer_list", CustomerListArgs, CustomerList, "Customers matching a filter, sorted."),
-        ViewSpec("customer_profile", CustomerProfileArgs, CustomerProfile, "One customer's full profile."),
-        ViewSpec("search_tickets", SearchTicketsArgs, TicketSearch, "Tickets matching words, newest first."),
-        ViewSpec("business_timeline", BusinessTimelineArgs, BusinessTimeline, "Dated business events."),
+        ViewSpec(
+            "ticket_metrics",
+            TicketMetricsArgs,
+            TicketMetrics,
+            "Ticket volume, speed, CSAT and mix.",
+            ({"time_range": "7d"}, {"time_range": "24h"}, {"time_range": "30d", "category": "billing"}),
+        ),
+        ViewSpec(
+            "financial_metrics",
+            FinancialMetricsArgs,
+            FinancialMetrics,
+            "MRR, subscribers, churn, CAC, ARPU.",
+            ({"time_range": "30d", "include_cohorts": True}, {"time_range": "90d"}),
+        ),
+        ViewSpec(
+            "customer_segment",
+            CustomerSegmentArgs,
+            CustomerSegment,
+            "A segment's size, value, risk, actions.",
+            tuple({"segment": s, "depth": "detailed"} for s in ("at_risk", "high_value", "new", "churned")),
+        ),
+        ViewSpec(
+            "crisis_analysis",
+            CrisisAnalysisArgs,
+            CrisisAnalysis,
+            "Crisis detection, severity and impact.",
+            ({"crisis_type": "auto", "include_historical": True}, {"crisis_type": "acquisition"}),
+        ),
+        ViewSpec(
+            "detect_anomalies",
+            DetectAnomaliesArgs,
+            AnomalyReport,
+            "Metrics deviating from their baseline.",
+            ({"sensitivity": "high"}, {"metrics": ["tickets"], "sensitivity": "low"}),
+        ),
+        ViewSpec(
+            "customer_list",
+            CustomerListArgs,
+            CustomerList,
+            "Customers matching a filter, sorted.",
+            ({"filter": "at_risk", "sort_by": "risk"}, {"filter": "all", "sort_by": "name", "limit": 20}),
+        ),
+        ViewSpec(
+            "customer_profile",
+            CustomerProfileArgs,
+            CustomerProfile,
+            "One customer's full profile.",
+            ({"customer_id": "C000001"},),
+        ),
+        ViewSpec(
+            "search_tickets",
+            SearchTicketsArgs,
+            TicketSearch,
+            "Tickets matching words, newest first.",
+            ({"query": "box"}, {"query": "billing", "limit": 3}),
+        ),
+        ViewSpec(
+            "business_timeline",
+            BusinessTimelineArgs,
+            BusinessTimeline,
+            "Dated business events.",
+            ({"days_before": 90, "days_after": 30},),
+        ),
     )
 }
 """Every view by name, in display order."""

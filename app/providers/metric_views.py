@@ -372,20 +372,21 @@ def crisis_analysis(ctx: ViewContext, args: CrisisAnalysisArgs) -> CrisisAnalysi
     conn, as_of = ctx.conn, ctx.as_of
     recent_w = q.Window.ending(as_of, reading.recent_days)
     affected_ids = _affected_customers(ctx, reading.crisis_type, recent_w)
-    frame = ctx.frame()
-    at_risk_mrr = sum(frame.records[c].mrr_cents for c in affected_ids if c in frame.records)
     if reading.crisis_type == "acquisition":
         missing = max(0.0, (reading.baseline - reading.recent) * reading.recent_days)
         active, mrr = q.active_count_and_mrr(conn, as_of)
         at_risk_mrr = round(missing * (mrr / active)) if active else 0
+    elif reading.crisis_type == "churn":
+        at_risk_mrr = q.cancelled_mrr_cents(conn, recent_w)
+    else:
+        frame = ctx.frame()
+        at_risk_mrr = sum(frame.records[c].mrr_cents for c in affected_ids if c in frame.records)
     historical = None
     if args.include_historical:
         historical = _history(ctx, reading)
     ratio_text = "n/a" if reading.ratio is None else f"{reading.ratio:.1f}x"
-    summary = (
-        f"{reading.metric.replace('_', ' ')} at {reading.recent:.1f}/day over the last {reading.recent_days} days "
-        f"vs {reading.baseline:.1f}/day before ({ratio_text})"
-    )
+    verdict = "looks like a crisis" if detected else "is within its normal range"
+    summary = f"{reading.crisis_type.capitalize()} {verdict}: {reading.metric.replace('_', ' ')} {ratio_text} baseline"
     return CrisisAnalysis(
         as_of=as_of,
         crisis_type=reading.crisis_type,  # type: ignore[arg-type]

@@ -89,6 +89,12 @@ def cancelled_count(conn: Connection, w: Window) -> int:
     return int(conn.execute(select(func.count()).where(w.dates(subs.c.cancelled_on))).scalar_one())
 
 
+def cancelled_mrr_cents(conn: Connection, w: Window) -> int:
+    """Monthly price of subscriptions cancelled in the window (MRR lost), in cents."""
+    stmt = select(func.coalesce(func.sum(subs.c.monthly_price_cents), 0)).where(w.dates(subs.c.cancelled_on))
+    return int(conn.execute(stmt).scalar_one())
+
+
 def cancel_reasons(conn: Connection, w: Window) -> list[tuple[str, int]]:
     """(reason, count) of cancellations in the window, most frequent first."""
     reason = func.coalesce(subs.c.cancel_reason, "unknown")

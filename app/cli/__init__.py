@@ -1,0 +1,41 @@
+"""The ``cjsim`` command line. Domain errors become one ``error:`` line and exit code 2."""
+
+from __future__ import annotations
+
+import typer
+from typer.core import TyperGroup
+
+from app.cli.common import err_console
+from app.errors import CJSimError
+
+__all__ = ["app", "main"]
+
+
+class _ErrorTranslatingGroup(TyperGroup):
+    """Turns :class:`CJSimError` raised by any subcommand into a message and exit code 2."""
+
+    def invoke(self, ctx: typer.Context):
+        try:
+            return super().invoke(ctx)
+        except CJSimError as exc:
+            err_console.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
+            raise typer.Exit(2) from None
+
+
+app = typer.Typer(
+    cls=_ErrorTranslatingGroup,
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    help="CJ Simulator: synthetic merchant worlds, simulated conversations with CJ, and their evaluation.",
+)
+
+from app.cli import data_cmds, world_cmds  # noqa: E402  (registers commands on `app`)
+
+app.add_typer(world_cmds.world_app, name="world")
+del data_cmds
+
+
+def main() -> None:
+    """Console-script entry point."""
+    app()
