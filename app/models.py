@@ -31,6 +31,13 @@ __all__ = [
     "Expectation",
     "MerchantGoal",
     "Scenario",
+    "TOOL_NAMES",
+    "MILESTONES",
+    "DataRequirement",
+    "Stage",
+    "Transition",
+    "Workflow",
+    "WorkflowFile",
 ]
 
 
@@ -299,3 +306,115 @@ class Scenario(StrictModel):
         if len(ids) != len(set(ids)):
             raise ValueError(f"goal ids must be unique, got {ids}")
         return goals
+
+
+# --------------------------------------------------------------------------- workflows
+
+TOOL_NAMES: tuple[str, ...] = (
+    "get_daily_briefing",
+    "get_ticket_metrics",
+    "get_financial_metrics",
+    "analyze_customer_segment",
+    "get_crisis_analysis",
+    "detect_anomalies",
+    "get_customer_list",
+    "get_customer_profile",
+    "search_tickets",
+    "get_business_timeline",
+)
+"""CJ's tools, one per data view (see app/tools.py)."""
+
+MILESTONES: tuple[str, ...] = ("greeted", "answered", "recommended_action", "next_steps_agreed")
+"""Stage completions that are not tool calls; detected in CJ's and the merchant's messages."""
+
+
+class DataRequirement(StrictModel):
+    """A view a workflow needs and how fresh it must be."""
+
+    view: str = Field(description="Data view name (cjsim list views).")
+    refresh: str = Field(pattern=r"^\d+[smhd]$", description="Refresh interval, e.g. 5m, 1h, 24h.")
+
+    @property
+    def refresh_seconds(self) -> int:
+        unit = {"s": 1, "m": 60, "h": 3600, "d": 86400}[self.refresh[-1]]
+        return int(self.refresh[:-1]) * unit
+
+
+class Stage(StrictModel):
+    """One step of a workflow's conversation flow, completed by a tool call or a milestone."""
+
+    id: str = Field(pattern=r"^[a-z][a-z0-9_]*$")
+    description: str
+    tool: str | None = Field(default=None, description="A successful call of this tool completes the stage.")
+    args: dict[str, Any] = Field(default_factory=dict, description="Arguments CJ uses when it drives the stage.")
+    milestone: str | None = Field(default=None, description=f"One of {', '.join(MILESTONES)}.")
+
+    @model_validator(mode="after")
+    def _one_completion(self) -> Stage:
+        if (self.tool is None) == (self.milestone is None):
+            raise ValueError("a stage is completed by exactly one of 'tool' or 'milestone'")
+        if self.tool is not None and self.tool not in TOOL_NAMES:
+            raise ValueError(f"unknown tool {self.tool!r}; valid tools: {', '.join(TOOL_NAMES)}")
+        if self.milestone is not None and self.milestone not in MILESTONES:
+            raise ValueError(f"unknown milestone {self.milestone!r}; valid milestones: {', '.join(MILESTONES)}")
+        return self
+
+
+class Transition(StrictModel):
+    """Switch to another workflow when the merchant's message carries a trigger intent."""
+
+    to: str
+    trigger: str = Field(description="Intent id (data/intents.yaml) that fires the transition.")
+    description: str = ""
+
+
+class Workflow(StrictModel):
+    """One workflow of ``data/workflow_definitions.yaml``."""
+
+    name: str = Field(pattern=r"^[a-z][a-z0-9_]*$")
+    description: str
+    initiator: str = Field(pattern=r"^(cj|merchant)$", description="Who speaks first.")
+    data_requirements: list[DataRequirement] = Field(default_factory=list)
+    tools_available: list[str] = Field(min_length=1, description="Tools CJ is bound to; ['all'] for every tool.")
+    conversation_flow: list[Stage] = Field(min_length=1)
+    success_criteria: list[str] = Field(min_length=1)
+    transitions: list[Transition] = Field(default_factory=list)
+    prompt: str = Field(description="Workflow fragment of an LLM CJ's system prompt.")
+
+    @field_validator("tools_available")
+    @classmethod
+    def _known_tools(cls, tools: list[str]) -> list[str]:
+        if tools == ["all"]:
+            return list(TOOL_NAMES)
+        unknown = [t for t in tools if t not in TOOL_NAMES]
+        if unknown:
+            raise ValueError(f"unknown tools {unknown}; valid tools: {', '.join(TOOL_NAMES)} (or ['all'])")
+        return tools
+
+    @model_validator(mode="after")
+    def _stage_tools_bound(self) -> Workflow:
+        ids = [s.id for s in self.conversation_flow]
+        if len(ids) != len(set(ids)):
+            raise ValueError(f"stage ids must be unique, got {ids}")
+        for stage in self.conversation_flow:
+            if stage.tool and stage.tool not in self.tools_available:
+                raise ValueError(f"stage {stage.id!r} needs tool {stage.tool!r}, which is not in tools_available")
+        return self
+
+
+class WorkflowFile(StrictModel):
+    """The whole ``data/workflow_definitions.yaml``."""
+
+    version: int = Field(ge=1, description="Format version of this file.")
+    workflows: list[Workflow] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _references(self) -> WorkflowFile:
+        names = [w.name for w in self.workflows]
+        if len(names) != len(set(names)):
+            raise ValueError(f"workflow names must be unique, got {names}")
+        for w in self.workflows:
+            for t in w.transitions:
+                if t.to not in names:
+                    raise ValueError(f"workflow {w.name!r} transitions to unknown workflow {t.to!r}")
+        return self

@@ -1,0 +1,293 @@
+"""The conversation graph: a LangGraph ``StateGraph`` routing CJ and a merchant through workflows.
+
+Nodes:
+    merchant  the simulated merchant speaks (or a human, through ``interrupt()``)
+    router    picks the workflow (``auto``) or follows a transition the merchant triggered
+    cj        CJ's model, bound to exactly the current workflow's tools
+    tools     a ``ToolNode``; calls to tools outside the workflow, bad arguments and provider
+              errors come back as error tool messages the model can recover from
+    stages    records workflow stages reached (tool calls and milestones) and decides who is next
+
+How a run ends is data (``termination_reason``), never an exception. Everything a run depends
+on (provider, models, scenario, persona, limits) travels in :class:`RunContext`, LangGraph's run
+context; the conversation itself lives in :class:`ConversationState`.
+"""
+
+from __future__ import annotations
+
+import operator
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Annotated, Any, TypedDict
+
+from langchain_core.language_models import BaseChatModel
+from langchain_core.messages import AIMessage, AnyMessage, HumanMessage, SystemMessage, ToolMessage
+from langgraph.graph import END, START, StateGraph
+from langgraph.graph.message import add_messages
+from langgraph.prebuilt import ToolNode
+from langgraph.prebuilt.tool_node import ToolCallRequest
+from langgraph.runtime import Runtime
+from langgraph.types import interrupt
+
+from app.agents.cj_agent import cj_system_prompt
+from app.agents.merchant_agent import merchant_system_prompt, merchant_view
+from app.data_views import DataProvider
+from app.intents import IntentCatalog, intents
+from app.models import MerchantContext, Persona, Scenario, Workflow
+from app.policies.context import MERCHANT_DONE, CJTurnContext
+from app.stages import milestones_in
+from app.tools import build_tools, tool_error_message
+from app.workflows import AUTO, WorkflowCatalog, workflows
+
+__all__ = ["TerminationReason", "ConversationState", "RunContext", "build_graph", "DEFAULT_WORKFLOW"]
+
+DEFAULT_WORKFLOW = "ad_hoc_support"
+"""Where ``--workflow auto`` lands when the merchant's opening matches no workflow."""
+
+
+class TerminationReason(StrEnum):
+    """How a conversation ended."""
+
+    merchant_done = "merchant_done"
+    max_turns = "max_turns"
+    agent_error = "agent_error"
+    tool_error_limit = "tool_error_limit"
+
+
+class ConversationState(TypedDict, total=False):
+    """The graph's state: the conversation and where it stands."""
+
+    messages: Annotated[list[AnyMessage], add_messages]
+    workflow: str
+    workflow_path: Annotated[list[dict[str, Any]], operator.add]
+    stages_reached: Annotated[list[dict[str, Any]], operator.add]
+    merchant_turns: int
+    tool_rounds: int
+    termination_reason: str | None
+    error: str | None
+
+
+@dataclass
+class RunContext:
+    """Dependencies of one run, passed to every node through LangGraph's runtime.
+
+    ``merchant_model=None`` means a human plays the merchant: the graph pauses with
+    ``interrupt()`` and resumes with the human's line.
+    """
+
+    provider: DataProvider
+    scenario: Scenario
+    persona: Persona
+    merchant_context: MerchantContext
+    cj_model: BaseChatModel
+    merchant_model: BaseChatModel | None
+    seed: int = 0
+    max_turns: int = 8
+    max_tool_errors: int = 3
+    max_tool_rounds: int = 5
+    workflow_catalog: WorkflowCatalog = field(default_factory=workflows)
+    intent_catalog: IntentCatalog = field(default_factory=intents)
+
+
+Rt = Runtime[RunContext]
+
+
+def _current_workflow(state: ConversationState, ctx: RunContext) -> Workflow:
+    return ctx.workflow_catalog.get(state["workflow"])
+
+
+def _reached_ids(state: ConversationState, workflow: str) -> tuple[str, ...]:
+    return tuple(s["stage"] for s in state.get("stages_reached", []) if s["workflow"] == workflow)
+
+
+# --------------------------------------------------------------------------- nodes
+
+
+def merchant_node(state: ConversationState, runtime: Rt) -> dict[str, Any]:
+    """The merchant's turn: a model's reply, or a human's line through ``interrupt()``."""
+    ctx = runtime.context
+    turns = state.get("merchant_turns", 0)
+    if turns >= ctx.max_turns:
+        return {"termination_reason": TerminationReason.max_turns.value}
+    if ctx.merchant_model is None:
+        last_cj = next(
+            (m.content for m in reversed(state.get("messages", [])) if isinstance(m, AIMessage) and m.content), ""
+        )
+        text = str(interrupt({"cj": last_cj, "turn": turns + 1})).strip()
+        if text.lower() in {"", "/quit", "/exit", "/done"}:
+            text = f"Thanks, that's all for now. {MERCHANT_DONE}"
+    else:
+        prompt = merchant_system_prompt(ctx.persona, ctx.scenario)
+        try:
+            reply = ctx.merchant_model.invoke(merchant_view(state.get("messages", []), prompt))
+        except Exception as exc:  # a failing model ends the run as data, not as a crash
+            return {"termination_reason": TerminationReason.agent_error.value, "error": f"merchant model: {exc}"}
+        text = reply.content if isinstance(reply.content, str) else str(reply.content)
+    done = MERCHANT_DONE in text
+    text = text.replace(MERCHANT_DONE, "").strip() or "Thanks."
+    update: dict[str, Any] = {
+        "messages": [HumanMessage(content=text, name="merchant")],
+        "merchant_turns": turns + 1,
+        "tool_rounds": 0,
+    }
+    if done:
+        update["termination_reason"] = TerminationReason.merchant_done.value
+    return update
+
+
+def router_node(state: ConversationState, runtime: Rt) -> dict[str, Any]:
+    """Pick the workflow for ``auto`` or switch on a transition trigger in the merchant's message."""
+    ctx = runtime.context
+    text = str(state["messages"][-1].content)
+    found = ctx.intent_catalog.detect(text)
+    at = len(state["messages"]) - 1
+    if state["workflow"] == AUTO:
+        chosen = next((m.intent for m in found if m.intent.workflow), None)
+        name = chosen.workflow if chosen else DEFAULT_WORKFLOW
+        trigger = chosen.id if chosen else None
+        return {"workflow": name, "workflow_path": [{"workflow": name, "at_message": at, "trigger": trigger}]}
+    current = _current_workflow(state, ctx)
+    matched = {m.intent.id for m in found}
+    for transition in current.transitions:
+        if transition.trigger in matched:
+            return {
+                "workflow": transition.to,
+                "workflow_path": [{"workflow": transition.to, "at_message": at, "trigger": transition.trigger}],
+            }
+    return {}
+
+
+def cj_node(state: ConversationState, runtime: Rt) -> dict[str, Any]:
+    """CJ's turn: its model, bound to exactly the current workflow's tools."""
+    ctx = runtime.context
+    if state.get("tool_rounds", 0) >= ctx.max_tool_rounds:
+        return {
+            "termination_reason": TerminationReason.agent_error.value,
+            "error": f"CJ called tools {ctx.max_tool_rounds} times in one turn without answering",
+        }
+    workflow = _current_workflow(state, ctx)
+    model: Any = ctx.cj_model
+    if hasattr(model, "with_turn_context"):
+        model = model.with_turn_context(
+            CJTurnContext(
+                workflow=workflow.name,
+                stages=tuple(workflow.conversation_flow),
+                stages_reached=_reached_ids(state, workflow.name),
+                stress_level=ctx.merchant_context.stress_level,
+                communication_style=ctx.persona.communication_style,
+                merchant_name=ctx.persona.display_name,
+                business_name=ctx.persona.business_name,
+                turn=state.get("merchant_turns", 0),
+            )
+        )
+    model = model.bind_tools(build_tools(ctx.provider, workflow.tools_available))
+    prompt = cj_system_prompt(workflow, ctx.persona, ctx.merchant_context)
+    try:
+        reply = model.invoke([SystemMessage(prompt), *state.get("messages", [])])
+    except Exception as exc:  # a failing model ends the run as data, not as a crash
+        return {"termination_reason": TerminationReason.agent_error.value, "error": f"CJ model: {exc}"}
+    if not isinstance(reply, AIMessage):
+        reply = AIMessage(content=str(getattr(reply, "content", reply)))
+    return {"messages": [reply], "tool_rounds": state.get("tool_rounds", 0) + (1 if reply.tool_calls else 0)}
+
+
+def _enforce_binding(request: ToolCallRequest, execute: Callable[[ToolCallRequest], Any]) -> Any:
+    """Refuse calls to tools the current workflow does not bind; run the rest."""
+    ctx: RunContext = request.runtime.context
+    workflow = ctx.workflow_catalog.get(request.state["workflow"])
+    name = request.tool_call["name"]
+    if name not in workflow.tools_available:
+        return ToolMessage(
+            content=(
+                f"Error: tool {name!r} is not available in the {workflow.name} workflow. "
+                f"Available tools: {', '.join(workflow.tools_available)}."
+            ),
+            tool_call_id=request.tool_call["id"],
+            name=name,
+            status="error",
+        )
+    return execute(request)
+
+
+def _tool_node() -> ToolNode:
+    # Tools resolve the provider from the run context at call time, so one node serves every run.
+    return ToolNode(build_tools(), handle_tool_errors=tool_error_message, wrap_tool_call=_enforce_binding)
+
+
+def stages_node(state: ConversationState, runtime: Rt) -> dict[str, Any]:
+    """Record stages reached by successful tool calls or by milestones in the latest messages."""
+    ctx = runtime.context
+    workflow = _current_workflow(state, ctx)
+    reached = set(_reached_ids(state, workflow.name))
+    messages = state["messages"]
+    last = messages[-1]
+    new: list[dict[str, Any]] = []
+    at = len(messages) - 1
+    if isinstance(last, ToolMessage):
+        tool_msgs = []
+        for m in reversed(messages):
+            if not isinstance(m, ToolMessage):
+                break
+            tool_msgs.append(m)
+        ok_tools = {m.name for m in tool_msgs if m.status != "error"}
+        for stage in workflow.conversation_flow:
+            if stage.tool in ok_tools and stage.id not in reached:
+                new.append({"workflow": workflow.name, "stage": stage.id, "at_message": at})
+                reached.add(stage.id)
+        errors = sum(1 for m in messages if isinstance(m, ToolMessage) and m.status == "error")
+        if errors >= ctx.max_tool_errors:
+            return {"stages_reached": new, "termination_reason": TerminationReason.tool_error_limit.value}
+    elif isinstance(last, AIMessage):
+        previous_merchant = next((m for m in reversed(messages[:-1]) if isinstance(m, HumanMessage)), None)
+        found = milestones_in(str(last.content), speaker="cj", replying_to=previous_merchant is not None)
+        if previous_merchant is not None:
+            found |= milestones_in(str(previous_merchant.content), speaker="merchant")
+        for stage in workflow.conversation_flow:
+            if stage.milestone in found and stage.id not in reached:
+                new.append({"workflow": workflow.name, "stage": stage.id, "at_message": at})
+                reached.add(stage.id)
+    return {"stages_reached": new}
+
+
+# --------------------------------------------------------------------------- routing
+
+
+def _start(state: ConversationState, runtime: Rt) -> str:
+    if state["workflow"] == AUTO:
+        return "merchant"
+    return "cj" if _current_workflow(state, runtime.context).initiator == "cj" else "merchant"
+
+
+def _after_merchant(state: ConversationState) -> str:
+    return END if state.get("termination_reason") else "router"
+
+
+def _after_cj(state: ConversationState) -> str:
+    if state.get("termination_reason"):
+        return END
+    last = state["messages"][-1]
+    return "tools" if isinstance(last, AIMessage) and last.tool_calls else "stages"
+
+
+def _after_stages(state: ConversationState) -> str:
+    if state.get("termination_reason"):
+        return END
+    return "cj" if isinstance(state["messages"][-1], ToolMessage) else "merchant"
+
+
+def build_graph(checkpointer: Any = None) -> Any:
+    """Compile the conversation graph (optionally with a checkpointer for resumable or human runs)."""
+    graph = StateGraph(ConversationState, context_schema=RunContext)
+    graph.add_node("merchant", merchant_node)
+    graph.add_node("router", router_node)
+    graph.add_node("cj", cj_node)
+    graph.add_node("tools", _tool_node())
+    graph.add_node("stages", stages_node)
+    graph.add_conditional_edges(START, _start, ["cj", "merchant"])
+    graph.add_conditional_edges("merchant", _after_merchant, ["router", END])
+    graph.add_edge("router", "cj")
+    graph.add_conditional_edges("cj", _after_cj, ["tools", "stages", END])
+    graph.add_edge("tools", "stages")
+    graph.add_conditional_edges("stages", _after_stages, ["cj", "merchant", END])
+    return graph.compile(checkpointer=checkpointer)

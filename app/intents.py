@@ -1,0 +1,109 @@
+"""Recognising what a merchant asks for, from patterns kept in ``data/intents.yaml``.
+
+Used by the conversation graph (transition triggers, ``--workflow auto``) and by the
+rule-based CJ (which tool to call with which arguments). Keeping the patterns in data lets
+users teach CJ new phrasings without touching code.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+from pydantic import Field, model_validator
+
+from app.datafiles import data_dir, load_model
+from app.errors import DataFileError, UnknownNameError
+from app.models import TOOL_NAMES, StrictModel
+
+__all__ = ["Intent", "IntentFile", "IntentMatch", "IntentCatalog", "intents"]
+
+
+class Intent(StrictModel):
+    """One thing a merchant can ask for."""
+
+    id: str = Field(pattern=r"^[a-z][a-z0-9_]*$")
+    description: str
+    patterns: list[str] = Field(min_length=1, description="Case-insensitive regular expressions.")
+    workflow: str | None = Field(default=None, description="Workflow this intent suggests (--workflow auto).")
+    tool: str | None = Field(default=None, description="Tool that answers it.")
+    args: dict[str, Any] = Field(default_factory=dict, description="Tool arguments.")
+    extract: str | None = Field(
+        default=None, description="Tool argument filled from the pattern's last group (customer_id, query)."
+    )
+
+    @model_validator(mode="after")
+    def _valid(self) -> Intent:
+        if self.tool is not None and self.tool not in TOOL_NAMES:
+            raise ValueError(f"unknown tool {self.tool!r}; valid tools: {', '.join(TOOL_NAMES)}")
+        for p in self.patterns:
+            try:
+                re.compile(p)
+            except re.error as exc:
+                raise ValueError(f"bad pattern {p!r}: {exc}") from None
+        return self
+
+
+class IntentFile(StrictModel):
+    version: int = Field(ge=1)
+    intents: list[Intent] = Field(min_length=1)
+
+
+@dataclass(frozen=True)
+class IntentMatch:
+    """An intent found in a message, with tool arguments (including extracted ones)."""
+
+    intent: Intent
+    args: dict[str, Any]
+
+
+class IntentCatalog:
+    """Intents in priority order, with compiled patterns."""
+
+    def __init__(self, items: list[Intent]) -> None:
+        self.items = items
+        self._compiled = [(i, [re.compile(p, re.IGNORECASE) for p in i.patterns]) for i in items]
+
+    @classmethod
+    def load(cls, path: Path) -> IntentCatalog:
+        parsed = load_model(path, IntentFile)
+        ids = [i.id for i in parsed.intents]
+        if len(ids) != len(set(ids)):
+            raise DataFileError(f"{path}: field 'intents': intent ids must be unique")
+        return cls(parsed.intents)
+
+    def get(self, intent_id: str) -> Intent:
+        for i in self.items:
+            if i.id == intent_id:
+                return i
+        raise UnknownNameError("intent", intent_id, [i.id for i in self.items])
+
+    def detect(self, text: str) -> list[IntentMatch]:
+        """Every intent whose patterns match ``text``, in priority order."""
+        found = []
+        for intent, patterns in self._compiled:
+            for pattern in patterns:
+                m = pattern.search(text)
+                if m:
+                    args = dict(intent.args)
+                    if intent.extract:
+                        groups = [g for g in m.groups() if g]
+                        if not groups:
+                            continue
+                        args[intent.extract] = groups[-1]
+                    found.append(IntentMatch(intent, args))
+                    break
+        return found
+
+
+@cache
+def _catalog(path: Path) -> IntentCatalog:
+    return IntentCatalog.load(path)
+
+
+def intents() -> IntentCatalog:
+    """The intent catalog of the current data folder."""
+    return _catalog(data_dir() / "intents.yaml")

@@ -1,0 +1,1 @@
+"""Offline deterministic chat models: the rule-based CJ and the scripted merchant."""

@@ -1,0 +1,202 @@
+"""Running conversations: one entry point used by the CLI, the conversation manager and batches.
+
+Example:
+    >>> t = run_conversation(RunConfig(scenario="growth_stall", merchant="marcus_thompson",
+    ...                                workflow="daily_briefing", seed=1))
+    >>> t.termination_reason
+    'merchant_done'
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import platform
+from dataclasses import dataclass, field
+from functools import cache
+from typing import Any
+
+import langchain_core
+import langgraph
+from langchain_core.language_models import BaseChatModel
+from langgraph.types import Command
+
+import app
+from app.agents.data_agent import DataAgent, resolve_context
+from app.data_views import DataProvider
+from app.errors import InvalidArgumentError
+from app.graph import RunContext, build_graph
+from app.model_specs import make_cj_model, make_merchant_model
+from app.scenarios import get_persona, get_scenario
+from app.transcript import Transcript, message_records, usage_totals
+from app.workflows import AUTO, get_workflow
+
+__all__ = ["RunConfig", "run_conversation", "HumanConversation", "CONVERSATION_START"]
+
+CONVERSATION_START = dt.time(9, 0)
+"""Simulated time of day at which conversations start on the provider's date."""
+
+RECURSION_LIMIT = 1000  # the graph is bounded by max_turns and max_tool_rounds, not by step count
+
+
+@dataclass
+class RunConfig:
+    """Inputs of one conversation (everything the transcript body is a function of)."""
+
+    scenario: str = "growth_stall"
+    merchant: str = "marcus_thompson"
+    workflow: str = "daily_briefing"
+    seed: int = 0
+    max_turns: int = 8
+    cj_model: str = "rules"
+    merchant_model: str = "script"
+    merchant_context: dict[str, Any] = field(default_factory=dict)
+
+    def validate(self) -> None:
+        """Fail fast on bad names and ranges, before any model call."""
+        get_scenario(self.scenario)
+        get_persona(self.merchant)
+        if self.workflow != AUTO:
+            get_workflow(self.workflow)
+        if self.seed < 0:
+            raise InvalidArgumentError(f"seed must be a non-negative integer, got {self.seed}")
+        if not 1 <= self.max_turns <= 100:
+            raise InvalidArgumentError(f"turns must be between 1 and 100, got {self.max_turns}")
+
+
+@cache
+def _graph() -> Any:
+    return build_graph()
+
+
+def _context(
+    cfg: RunConfig,
+    provider: DataProvider | None,
+    cj_model: BaseChatModel | None,
+    merchant_model: BaseChatModel | None,
+    human: bool,
+) -> RunContext:
+    cfg.validate()
+    scenario, persona = get_scenario(cfg.scenario), get_persona(cfg.merchant)
+    context = resolve_context(persona, scenario, cfg.merchant_context)
+    if provider is None:
+        provider = DataAgent.create(scenario, persona, seed=cfg.seed, merchant_context=context)
+    return RunContext(
+        provider=provider,
+        scenario=scenario,
+        persona=persona,
+        merchant_context=context,
+        cj_model=cj_model or make_cj_model(cfg.cj_model, cfg.seed),
+        merchant_model=None if human else (merchant_model or make_merchant_model(cfg.merchant_model, persona, scenario, cfg.seed)),
+        seed=cfg.seed,
+        max_turns=cfg.max_turns,
+    )
+
+
+def _initial_state(cfg: RunConfig) -> dict[str, Any]:
+    path = [] if cfg.workflow == AUTO else [{"workflow": cfg.workflow, "at_message": 0, "trigger": None}]
+    return {"messages": [], "workflow": cfg.workflow, "workflow_path": path, "stages_reached": [], "merchant_turns": 0}
+
+
+def _meta(cfg: RunConfig, ctx: RunContext, cj_label: str, merchant_label: str) -> dict[str, Any]:
+    return {
+        "created_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+        "versions": {
+            "cjsim": app.__version__,
+            "langgraph": getattr(langgraph, "__version__", "unknown"),
+            "langchain_core": langchain_core.__version__,
+            "python": platform.python_version(),
+        },
+        "cj_model": cj_label,
+        "merchant_model": merchant_label,
+        "provider": getattr(ctx.provider, "describe", lambda: ctx.provider.name)(),
+    }
+
+
+def _transcript(cfg: RunConfig, ctx: RunContext, state: dict[str, Any], cj_label: str, merchant_label: str) -> Transcript:
+    start = dt.datetime.combine(ctx.provider.default_as_of(), CONVERSATION_START)
+    messages = state.get("messages", [])
+    return Transcript(
+        meta=_meta(cfg, ctx, cj_label, merchant_label),
+        scenario=ctx.scenario.id,
+        merchant=ctx.persona.id,
+        workflow=cfg.workflow,
+        seed=cfg.seed,
+        merchant_context=ctx.merchant_context.model_dump(mode="json"),
+        messages=message_records(messages, start),
+        workflow_path=state.get("workflow_path", []),
+        stages_reached=state.get("stages_reached", []),
+        termination_reason=state.get("termination_reason") or "max_turns",
+        error=state.get("error"),
+        usage=usage_totals(messages),
+    )
+
+
+def run_conversation(
+    cfg: RunConfig,
+    *,
+    provider: DataProvider | None = None,
+    cj_model: BaseChatModel | None = None,
+    merchant_model: BaseChatModel | None = None,
+    checkpointer: Any = None,
+    thread_id: str = "conversation",
+) -> Transcript:
+    """Run one conversation to its end and return the transcript.
+
+    Args:
+        cfg: scenario, merchant, workflow, seed, turns and model specs.
+        provider: data provider (default: a DataAgent for the scenario and merchant).
+        cj_model / merchant_model: chat models overriding the specs (e.g. scripted fakes in tests).
+        checkpointer: a LangGraph checkpointer to make the run resumable (e.g. SqliteSaver).
+        thread_id: checkpoint thread of the run.
+    """
+    ctx = _context(cfg, provider, cj_model, merchant_model, human=False)
+    graph = build_graph(checkpointer) if checkpointer is not None else _graph()
+    config = {"recursion_limit": RECURSION_LIMIT, "configurable": {"thread_id": thread_id}}
+    state = graph.invoke(_initial_state(cfg), config, context=ctx)
+    return _transcript(
+        cfg, ctx, state, cfg.cj_model if cj_model is None else type(cj_model).__name__,
+        cfg.merchant_model if merchant_model is None else type(merchant_model).__name__,
+    )
+
+
+class HumanConversation:
+    """A conversation where a human plays the merchant; the graph pauses for each line.
+
+    Example:
+        >>> chat = HumanConversation(RunConfig(workflow="ad_hoc_support"))
+        >>> chat.start()      # CJ's opening (empty when the merchant speaks first)
+        ''
+        >>> reply = chat.send("How is churn looking?")
+    """
+
+    def __init__(self, cfg: RunConfig, provider: DataProvider | None = None, checkpointer: Any = None) -> None:
+        from langgraph.checkpoint.memory import InMemorySaver
+
+        self.cfg = cfg
+        self.ctx = _context(cfg, provider, None, None, human=True)
+        self.graph = build_graph(checkpointer or InMemorySaver())
+        self.config = {"recursion_limit": RECURSION_LIMIT, "configurable": {"thread_id": f"human-{cfg.seed}"}}
+        self.state: dict[str, Any] = {}
+
+    @property
+    def finished(self) -> bool:
+        return bool(self.state.get("termination_reason")) and "__interrupt__" not in self.state
+
+    def _cj_reply(self) -> str:
+        return str(self.state.get("__interrupt__", [None])[0].value["cj"]) if "__interrupt__" in self.state else ""
+
+    def start(self) -> str:
+        """Run until the merchant's first turn; returns what CJ said so far."""
+        self.state = self.graph.invoke(_initial_state(self.cfg), self.config, context=self.ctx)
+        return self._cj_reply()
+
+    def send(self, line: str) -> str:
+        """Resume with the human's line; returns CJ's reply (empty once the conversation ended)."""
+        if self.finished:
+            raise InvalidArgumentError("the conversation has ended; start a new one")
+        self.state = self.graph.invoke(Command(resume=line), self.config, context=self.ctx)
+        return self._cj_reply()
+
+    def transcript(self) -> Transcript:
+        values = self.graph.get_state(self.config).values
+        return _transcript(self.cfg, self.ctx, values, self.cfg.cj_model, "human")
