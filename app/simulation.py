@@ -169,11 +169,17 @@ class HumanConversation:
         >>> reply = chat.send("How is churn looking?")
     """
 
-    def __init__(self, cfg: RunConfig, provider: DataProvider | None = None, checkpointer: Any = None) -> None:
+    def __init__(
+        self,
+        cfg: RunConfig,
+        provider: DataProvider | None = None,
+        checkpointer: Any = None,
+        cj_model: BaseChatModel | None = None,
+    ) -> None:
         from langgraph.checkpoint.memory import InMemorySaver
 
         self.cfg = cfg
-        self.ctx = _context(cfg, provider, None, None, human=True)
+        self.ctx = _context(cfg, provider, cj_model, None, human=True)
         self.graph = build_graph(checkpointer or InMemorySaver())
         self.config = {"recursion_limit": RECURSION_LIMIT, "configurable": {"thread_id": f"human-{cfg.seed}"}}
         self.state: dict[str, Any] = {}

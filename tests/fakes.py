@@ -51,4 +51,5 @@ class ScriptedChatModel(BaseChatModel):
             reply = reply(messages)
         if isinstance(reply, str):
             reply = AIMessage(content=reply)
+        reply = reply.model_copy(update={"id": None})  # a fresh message each call, as a real model gives
         return ChatResult(generations=[ChatGeneration(message=reply)])

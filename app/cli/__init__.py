@@ -30,10 +30,10 @@ app = typer.Typer(
     help="CJ Simulator: synthetic merchant worlds, simulated conversations with CJ, and their evaluation.",
 )
 
-from app.cli import data_cmds, world_cmds  # noqa: E402  (registers commands on `app`)
+from app.cli import data_cmds, run_cmds, world_cmds  # noqa: E402  (registers commands on `app`)
 
 app.add_typer(world_cmds.world_app, name="world")
-del data_cmds
+del data_cmds, run_cmds
 
 
 def main() -> None:

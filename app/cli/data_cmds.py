@@ -21,11 +21,12 @@ class ListKind(StrEnum):
     scenarios = "scenarios"
     merchants = "merchants"
     views = "views"
+    workflows = "workflows"
 
 
 @app.command("list")
 def list_cmd(kind: Annotated[ListKind, typer.Argument(help="What to list.")]) -> None:
-    """List scenarios, merchants or views."""
+    """List scenarios, merchants, workflows or views."""
     table = Table(show_lines=False)
     if kind is ListKind.scenarios:
         table.add_column("id", no_wrap=True)
@@ -46,6 +47,15 @@ def list_cmd(kind: Annotated[ListKind, typer.Argument(help="What to list.")]) ->
                 p.communication_style.value,
                 p.default_business_stage.value,
             )
+    elif kind is ListKind.workflows:
+        from app.workflows import workflows
+
+        table.add_column("workflow", no_wrap=True)
+        for col in ("opens", "stages", "tools", "description"):
+            table.add_column(col, overflow="fold")
+        for w in workflows().by_name.values():
+            stages = " -> ".join(s.id for s in w.conversation_flow)
+            table.add_row(w.name, w.initiator, stages, str(len(w.tools_available)), w.description)
     else:
         table.add_column("view", no_wrap=True)
         table.add_column("arguments")

@@ -1,0 +1,136 @@
+"""``cjsim run``, ``demo``, ``chat`` and ``graph``: simulated conversations."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from app.cli import app
+from app.cli.common import MerchantOpt, ScenarioOpt, SeedOpt, StageOpt, StressOpt, console, err_console
+from app.cli.render import render_transcript
+from app.errors import InvalidArgumentError
+from app.transcript import TRANSCRIPT_FORMATS, Transcript
+
+WorkflowOpt = Annotated[
+    str, typer.Option("--workflow", "-w", help="Workflow (cjsim list workflows) or 'auto' to pick from the opening.")
+]
+TurnsOpt = Annotated[int, typer.Option("--turns", help="Maximum merchant turns.")]
+
+
+def _config(scenario, merchant, workflow, seed, turns, cj_model, merchant_model, stage, stress):
+    from app.simulation import RunConfig
+
+    context = {k: v.value for k, v in (("business_stage", stage), ("stress_level", stress)) if v is not None}
+    cfg = RunConfig(
+        scenario=scenario,
+        merchant=merchant,
+        workflow=workflow,
+        seed=seed,
+        max_turns=turns,
+        cj_model=cj_model,
+        merchant_model=merchant_model,
+        merchant_context=context,
+    )
+    cfg.validate()
+    return cfg
+
+
+def _emit(t: Transcript, fmt: str, out: Path | None) -> None:
+    if fmt not in TRANSCRIPT_FORMATS:
+        raise InvalidArgumentError(f"unknown format {fmt!r}; valid formats: {', '.join(TRANSCRIPT_FORMATS)}")
+    if fmt == "json":
+        text = t.to_json()
+    elif fmt == "openai-jsonl":
+        text = json.dumps(t.to_openai(), ensure_ascii=False) + "\n"
+    elif fmt == "markdown":
+        text = t.to_markdown()
+    else:
+        text = t.to_text() + "\n"
+    if out is None:
+        if fmt == "text":
+            render_transcript(console, t)
+        else:
+            typer.echo(text, nl=False)
+        return
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(text, encoding="utf-8")
+    except OSError as exc:
+        raise InvalidArgumentError(f"cannot write {out}: {exc.strerror}") from None
+    err_console.print(f"wrote {out} ({fmt}); ended: {t.termination_reason}")
+
+
+@app.command("run")
+def run_cmd(
+    scenario: ScenarioOpt = "growth_stall",
+    merchant: MerchantOpt = "marcus_thompson",
+    workflow: WorkflowOpt = "daily_briefing",
+    seed: SeedOpt = 0,
+    turns: TurnsOpt = 8,
+    cj_model: Annotated[str, typer.Option("--cj-model", help="rules, openai:<model>, anthropic:<model>, ollama:<model>.")] = "rules",
+    merchant_model: Annotated[str, typer.Option("--merchant-model", help="script or a provider spec.")] = "script",
+    stage: StageOpt = None,
+    stress: StressOpt = None,
+    out: Annotated[Path | None, typer.Option("--out", help="Write the transcript to this file.")] = None,
+    fmt: Annotated[str, typer.Option("--format", help="text, markdown, json or openai-jsonl.")] = "text",
+) -> None:
+    """Simulate one conversation between CJ and a merchant."""
+    from app.simulation import run_conversation
+
+    if fmt not in TRANSCRIPT_FORMATS:
+        raise InvalidArgumentError(f"unknown format {fmt!r}; valid formats: {', '.join(TRANSCRIPT_FORMATS)}")
+    cfg = _config(scenario, merchant, workflow, seed, turns, cj_model, merchant_model, stage, stress)
+    _emit(run_conversation(cfg), fmt, out)
+
+
+@app.command("demo")
+def demo_cmd(seed: SeedOpt = 7) -> None:
+    """A good default conversation, offline: Marcus Thompson's daily briefing during a growth stall."""
+    from app.simulation import RunConfig, run_conversation
+
+    t = run_conversation(RunConfig(scenario="growth_stall", merchant="marcus_thompson", workflow="daily_briefing", seed=seed))
+    render_transcript(console, t)
+
+
+@app.command("chat")
+def chat_cmd(
+    scenario: ScenarioOpt = "growth_stall",
+    merchant: MerchantOpt = "marcus_thompson",
+    workflow: WorkflowOpt = "ad_hoc_support",
+    seed: SeedOpt = 0,
+    turns: TurnsOpt = 20,
+    cj_model: Annotated[str, typer.Option("--cj-model")] = "rules",
+    out: Annotated[Path | None, typer.Option("--out", help="Save the transcript (JSON) here.")] = None,
+) -> None:
+    """Play the merchant yourself. Type /quit (or an empty line) to finish."""
+    from app.simulation import HumanConversation
+
+    cfg = _config(scenario, merchant, workflow, seed, turns, cj_model, "script", None, None)
+    chat = HumanConversation(cfg)
+    console.print(f"[dim]You are the merchant of {chat.ctx.persona.business_name}. /quit ends.[/]")
+    opening = chat.start()
+    if opening:
+        console.print(f"[green]CJ:[/] {opening}")
+    while not chat.finished:
+        try:
+            line = typer.prompt("you", default="", show_default=False)
+        except (EOFError, typer.Abort):
+            line = "/quit"
+        reply = chat.send(line)
+        if reply:
+            console.print(f"[green]CJ:[/] {reply}")
+    t = chat.transcript()
+    console.print(f"[dim]ended: {t.termination_reason}[/]")
+    if out:
+        _emit(t, "json", out)
+
+
+@app.command("graph")
+def graph_cmd() -> None:
+    """Print the compiled conversation graph as Mermaid."""
+    from app.graph import build_graph
+
+    typer.echo(build_graph().get_graph().draw_mermaid())
