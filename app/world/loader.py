@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-from sqlalchemy import create_engine, event
-from sqlalchemy.engine import Engine
+from sqlalchemy import Table, create_engine, event
+from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.pool import StaticPool
 
 from app.world.schema import TABLES, metadata
+from app.world.summaries import summarize, write_rows
 from app.world.world import Rows
 
-__all__ = ["memory_engine", "sqlite_file_engine", "create_schema", "insert_rows"]
+__all__ = ["memory_engine", "sqlite_file_engine", "create_schema", "insert_rows", "insert_table"]
 
 BATCH = 20_000
 
@@ -41,13 +42,41 @@ def create_schema(engine: Engine) -> None:
     metadata.create_all(engine)
 
 
-def insert_rows(engine: Engine, tables: Rows) -> dict[str, int]:
-    """Bulk-insert rows in dependency order in one transaction; returns rows per table."""
-    counts: dict[str, int] = {}
+def insert_table(conn: Connection, table: Table, rows: list[dict]) -> None:
+    """Bulk-insert rows into one table: ``COPY`` on PostgreSQL (psycopg 3), batched executemany elsewhere."""
+    if not rows:
+        return
+    if conn.dialect.name == "postgresql" and conn.dialect.driver == "psycopg":
+        columns = [c.name for c in table.columns]
+        raw = conn.connection.dbapi_connection
+        with raw.cursor() as cur:
+            names = ", ".join(f'"{c}"' for c in columns)
+            with cur.copy(f'COPY "{table.name}" ({names}) FROM STDIN') as copy:
+                for r in rows:
+                    copy.write_row([r[c] for c in columns])
+        return
+    for i in range(0, len(rows), BATCH):
+        conn.execute(table.insert(), rows[i : i + BATCH])
+
+
+def insert_rows(engine: Engine | Connection, tables: Rows, *, summaries: bool = True) -> dict[str, int]:
+    """Bulk-insert rows in dependency order, then their daily summaries, in one transaction.
+
+    Accepts an engine (its own transaction) or a connection (the caller's transaction). Returns
+    rows per base table.
+    """
+    if isinstance(engine, Connection):
+        return _insert(engine, tables, summaries)
     with engine.begin() as conn:
-        for table in TABLES:
-            rows = tables.get(table.name, [])
-            for i in range(0, len(rows), BATCH):
-                conn.execute(table.insert(), rows[i : i + BATCH])
-            counts[table.name] = len(rows)
+        return _insert(conn, tables, summaries)
+
+
+def _insert(conn: Connection, tables: Rows, summaries: bool) -> dict[str, int]:
+    counts: dict[str, int] = {}
+    for table in TABLES:
+        rows = tables.get(table.name, [])
+        insert_table(conn, table, rows)
+        counts[table.name] = len(rows)
+    if summaries:
+        write_rows(conn, summarize(tables), insert_table)
     return counts

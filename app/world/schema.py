@@ -9,6 +9,8 @@ DataAgent's, for clock advances) answers exactly like a snapshot taken at ``as_o
 from __future__ import annotations
 
 from sqlalchemy import (
+    BigInteger,
+    Boolean,
     Column,
     Date,
     DateTime,
@@ -34,6 +36,15 @@ __all__ = [
     "timeline_events",
     "TABLES",
     "TABLE_NAMES",
+    "subscription_daily",
+    "order_daily",
+    "ticket_daily",
+    "customer_facts",
+    "segment_facts",
+    "segment_signal_facts",
+    "DAILY_SUMMARY_TABLES",
+    "FACT_TABLES",
+    "SUMMARY_TABLES",
 ]
 
 metadata = MetaData()
@@ -85,6 +96,7 @@ orders = Table(
     Column("status", String(20), nullable=False),
     Index("ix_orders_customer_id_ordered_on", "customer_id", "ordered_on"),
     Index("ix_orders_ordered_on", "ordered_on"),
+    Index("ix_orders_status_ordered_on", "status", "ordered_on"),
 )
 
 support_tickets = Table(
@@ -152,3 +164,129 @@ TABLES: tuple[Table, ...] = (
 """Tables in dependency order (parents before children), the order to insert and export in."""
 
 TABLE_NAMES: tuple[str, ...] = tuple(t.name for t in TABLES)
+
+
+# --------------------------------------------------------------------------- summary tables
+#
+# Derived from the base tables above and recomputed by a refresh (``app.world.summaries`` for the
+# daily tables, ``app.providers.customer_facts`` for the customer facts). Views read them instead
+# of scanning all history; they never hold anything the base tables do not imply.
+
+subscription_daily = Table(
+    "subscription_daily",
+    metadata,
+    Column("day", Date, primary_key=True),
+    Column("plan", String(60), primary_key=True),
+    Column("started", Integer, nullable=False, doc="subscriptions with started_on = day"),
+    Column("started_mrr_cents", BigInteger, nullable=False),
+    Column("ended", Integer, nullable=False, doc="subscriptions no longer active from day on"),
+    Column("ended_mrr_cents", BigInteger, nullable=False),
+    Column("cancelled", Integer, nullable=False, doc="subscriptions with cancelled_on = day"),
+    Column("cancelled_mrr_cents", BigInteger, nullable=False),
+)
+"""Per day and plan: starts, ends and cancellations with their monthly price.
+
+Active at ``d`` = sum of ``started - ended`` over days ``<= d``: a subscription ends on
+``max(started_on, cancelled_on)``, so one cancelled before it started is never active.
+"""
+
+order_daily = Table(
+    "order_daily",
+    metadata,
+    Column("day", Date, primary_key=True),
+    Column("status", String(20), primary_key=True),
+    Column("orders", Integer, nullable=False),
+    Column("amount_cents", BigInteger, nullable=False),
+)
+"""Per day and order status: number of orders and their amount."""
+
+ticket_daily = Table(
+    "ticket_daily",
+    metadata,
+    Column("day", Date, primary_key=True),
+    Column("category", String(40), primary_key=True),
+    Column("priority", String(20), primary_key=True),
+    Column("sentiment", String(20), primary_key=True),
+    Column("created", Integer, nullable=False, doc="tickets created on day"),
+    Column("closed", Integer, nullable=False, doc="tickets no longer open from the end of day on"),
+    Column("first_responses", Integer, nullable=False, doc="first responses on day"),
+    Column("first_response_us", BigInteger, nullable=False, doc="sum of created -> first response, microseconds"),
+    Column("resolved", Integer, nullable=False, doc="tickets resolved on day"),
+    Column("resolution_us", BigInteger, nullable=False, doc="sum of created -> resolved, microseconds"),
+    Column("csat_count", Integer, nullable=False, doc="rated tickets resolved on day"),
+    Column("csat_sum", Integer, nullable=False),
+)
+"""Per day, category, priority and sentiment: ticket events of that day (by the event's own date).
+
+Open at the end of ``d`` = sum of ``created - closed`` over days ``<= d``; a ticket closes on the
+later of its creation and resolution dates.
+"""
+
+customer_facts = Table(
+    "customer_facts",
+    metadata,
+    Column("as_of", Date, primary_key=True),
+    Column("customer_id", String(32), primary_key=True),
+    Column("name", String(200), nullable=False),
+    Column("created_on", Date, nullable=False),
+    Column("status", String(20), nullable=False),
+    Column("plan", String(60), nullable=True),
+    Column("mrr_cents", BigInteger, nullable=False),
+    Column("started_on", Date, nullable=True),
+    Column("last_started_on", Date, nullable=True),
+    Column("cancelled_on", Date, nullable=True),
+    Column("cancel_reason", String(40), nullable=True),
+    Column("ltv_cents", BigInteger, nullable=False),
+    Column("risk", Float, nullable=False),
+    Column("high_value", Boolean, nullable=False),
+    Column("at_risk", Boolean, nullable=False),
+    Column("is_new", Boolean, nullable=False),
+    Column("churned", Boolean, nullable=False),
+    Column("rank_ltv", Integer, nullable=False),
+    Column("rank_risk", Integer, nullable=False),
+    Column("rank_risk_ltv", Integer, nullable=False),
+    Column("rank_tenure", Integer, nullable=False),
+    Column("rank_recent", Integer, nullable=False),
+    Column("rank_name", Integer, nullable=False),
+    Column("rank_cancelled", Integer, nullable=False),
+    Index("ix_customer_facts_rank_ltv", "as_of", "rank_ltv"),
+    Index("ix_customer_facts_rank_risk", "as_of", "rank_risk"),
+    Index("ix_customer_facts_rank_risk_ltv", "as_of", "rank_risk_ltv"),
+    Index("ix_customer_facts_rank_tenure", "as_of", "rank_tenure"),
+    Index("ix_customer_facts_rank_recent", "as_of", "rank_recent"),
+    Index("ix_customer_facts_rank_name", "as_of", "rank_name"),
+    Index("ix_customer_facts_rank_cancelled", "as_of", "rank_cancelled"),
+)
+"""Every customer as known at ``as_of`` (status, value, risk, segment flags) with its position in
+each list order, so filtered and sorted lists are index walks."""
+
+segment_facts = Table(
+    "segment_facts",
+    metadata,
+    Column("as_of", Date, primary_key=True),
+    Column("segment", String(20), primary_key=True, doc="a segment, or 'all' / 'active'"),
+    Column("size", Integer, nullable=False),
+    Column("ltv_cents", BigInteger, nullable=False),
+    Column("mrr_cents", BigInteger, nullable=False),
+    Column("risk_sum", Float, nullable=False),
+    Column("tenure_days", BigInteger, nullable=False),
+)
+"""Per ``as_of`` and segment: size and sums behind the segment view's averages."""
+
+segment_signal_facts = Table(
+    "segment_signal_facts",
+    metadata,
+    Column("as_of", Date, primary_key=True),
+    Column("segment", String(20), primary_key=True),
+    Column("signal_type", String(40), primary_key=True),
+    Column("count", Integer, nullable=False),
+)
+"""Per ``as_of`` and segment: how many risk-window signals of each type its members have."""
+
+DAILY_SUMMARY_TABLES: tuple[Table, ...] = (subscription_daily, order_daily, ticket_daily)
+"""Summaries independent of ``as_of`` (one row per day), rebuilt from all base rows."""
+
+FACT_TABLES: tuple[Table, ...] = (customer_facts, segment_facts, segment_signal_facts)
+"""Customer facts materialised for chosen ``as_of`` dates."""
+
+SUMMARY_TABLES: tuple[Table, ...] = DAILY_SUMMARY_TABLES + FACT_TABLES
