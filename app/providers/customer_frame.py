@@ -8,12 +8,20 @@ Segments (docs/metrics.md):
 
 Risk score: ``1 - prod(1 - weight[type] * strength)`` over the customer's signals detected in
 the 60 days up to ``as_of``: independent pieces of evidence, each able to push risk towards 1.
+
+Views reach these facts through the :class:`CustomerFacts` interface. :class:`CustomerFrame`
+computes them in memory from the base tables; ``app.providers.customer_facts.StoredFacts`` reads
+the same facts materialised by a refresh (built by this very class), so a large database answers
+with index walks instead of loading every customer.
 """
 
 from __future__ import annotations
 
+import abc
 import datetime as dt
 import math
+from collections import Counter
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
 from sqlalchemy.engine import Connection
@@ -26,8 +34,13 @@ __all__ = [
     "AT_RISK_THRESHOLD",
     "HIGH_VALUE_SHARE",
     "SEGMENT_DEFINITIONS",
+    "FILTERS",
+    "ORDERS",
     "risk_score",
+    "tenure_days",
     "CustomerRecord",
+    "SegmentStats",
+    "CustomerFacts",
     "CustomerFrame",
 ]
 
@@ -82,8 +95,74 @@ class CustomerRecord:
         return self.status == "active"
 
 
-class CustomerFrame:
-    """Every customer at ``as_of`` with the numbers segments, lists and profiles need.
+def tenure_days(rec: CustomerRecord, as_of: dt.date) -> int:
+    """Days from the first subscription start to the cancellation (or ``as_of`` while active)."""
+    if rec.started_on is None:
+        return 0
+    end = rec.cancelled_on if rec.cancelled_on else as_of
+    return (end - rec.started_on).days
+
+
+FILTERS = ("all", "active", *SEGMENT_DEFINITIONS)
+"""Customer sets a list can be drawn from: everyone, the active ones, or a segment."""
+
+ORDERS: dict[str, Callable[[CustomerRecord], tuple]] = {
+    "ltv": lambda r: (-r.ltv_cents, r.customer_id),
+    "risk": lambda r: (-r.risk, r.customer_id),
+    "risk_ltv": lambda r: (-r.risk, -r.ltv_cents, r.customer_id),
+    "tenure": lambda r: (r.started_on or dt.date.max, r.customer_id),
+    "recent": lambda r: (-(r.last_started_on or dt.date.min).toordinal(), r.customer_id),
+    "name": lambda r: (r.name, r.customer_id),
+    "cancelled": lambda r: (-(r.cancelled_on or dt.date.min).toordinal(), r.customer_id),
+}
+"""Every order a list or a segment sample can be sorted in (total orders: ties broken by id)."""
+
+
+@dataclass(frozen=True)
+class SegmentStats:
+    """Size of a customer set and the sums behind its averages (members summed in id order)."""
+
+    size: int
+    ltv_cents: int
+    mrr_cents: int
+    risk_sum: float
+    tenure_days: int
+    signals: tuple[tuple[str, int], ...] = ()
+    """(signal type, count) over the members' risk-window signals, most frequent first."""
+
+
+class CustomerFacts(abc.ABC):
+    """What customer-level views may ask about the customers at one ``as_of``."""
+
+    as_of: dt.date
+
+    @abc.abstractmethod
+    def count(self, filter: str) -> int:
+        """Customers in a set of :data:`FILTERS`."""
+
+    @abc.abstractmethod
+    def first(self, filter: str, order: str, limit: int) -> list[CustomerRecord]:
+        """The first ``limit`` customers of a set in one of the :data:`ORDERS` (signals not loaded)."""
+
+    @abc.abstractmethod
+    def segment_stats(self, segment: str) -> SegmentStats:
+        """Size and sums of a set."""
+
+    @abc.abstractmethod
+    def record(self, customer_id: str) -> CustomerRecord | None:
+        """One customer with its risk-window signals, or None if unknown at ``as_of``."""
+
+    @abc.abstractmethod
+    def segments_of(self, customer_id: str) -> list[str]:
+        """Names of the segments a customer belongs to, in definition order."""
+
+    @abc.abstractmethod
+    def mrr_cents_of(self, customer_ids: Iterable[str]) -> int:
+        """MRR of the given customers' active subscriptions (unknown ids count zero)."""
+
+
+class CustomerFrame(CustomerFacts):
+    """Every customer at ``as_of`` with the numbers segments, lists and profiles need, in memory.
 
     Built with four set-based queries and cached by the provider per ``as_of``.
     """
@@ -128,9 +207,40 @@ class CustomerFrame:
             ]
         raise ValueError(f"unknown segment {name!r}")
 
+    def members(self, filter: str) -> list[CustomerRecord]:
+        """Members of a set of :data:`FILTERS`, ordered by customer id."""
+        if filter == "all":
+            return sorted(self.records.values(), key=lambda r: r.customer_id)
+        if filter == "active":
+            return self.active
+        return self.segment(filter)
+
+    def count(self, filter: str) -> int:
+        return len(self.records) if filter == "all" else len(self.members(filter))
+
+    def first(self, filter: str, order: str, limit: int) -> list[CustomerRecord]:
+        return sorted(self.members(filter), key=ORDERS[order])[:limit]
+
+    def segment_stats(self, segment: str) -> SegmentStats:
+        members = self.members(segment)
+        signals = Counter(t for r in members for t, _, _ in r.signals)
+        return SegmentStats(
+            size=len(members),
+            ltv_cents=sum(r.ltv_cents for r in members),
+            mrr_cents=sum(r.mrr_cents for r in members),
+            risk_sum=sum(r.risk for r in members),
+            tenure_days=sum(tenure_days(r, self.as_of) for r in members),
+            signals=tuple(sorted(signals.items(), key=lambda kv: (-kv[1], kv[0]))),
+        )
+
+    def record(self, customer_id: str) -> CustomerRecord | None:
+        return self.records.get(customer_id)
+
     def segments_of(self, customer_id: str) -> list[str]:
-        """Names of the segments a customer belongs to."""
         return [s for s in SEGMENT_DEFINITIONS if any(r.customer_id == customer_id for r in self.segment(s))]
+
+    def mrr_cents_of(self, customer_ids: Iterable[str]) -> int:
+        return sum(self.records[c].mrr_cents for c in customer_ids if c in self.records)
 
 
 def _record(c: dict, as_of: dt.date) -> CustomerRecord:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections import Counter
 
 from app.data_views import (
     BusinessTimeline,
@@ -24,7 +23,7 @@ from app.data_views import (
 )
 from app.errors import DataUnavailableError
 from app.providers import queries as q
-from app.providers.customer_frame import SEGMENT_DEFINITIONS, CustomerRecord
+from app.providers.customer_frame import SEGMENT_DEFINITIONS, CustomerRecord, tenure_days
 from app.providers.metric_views import ViewContext, dollars, timeline_events
 from app.providers.recommendations import segment_actions
 from app.world.schema import support_tickets as tix
@@ -50,71 +49,43 @@ def summary(rec: CustomerRecord) -> CustomerSummary:
     )
 
 
-_SAMPLE_ORDER = {
-    "high_value": lambda r: (-r.ltv_cents, r.customer_id),
-    "at_risk": lambda r: (-r.risk, -r.ltv_cents, r.customer_id),
-    "new": lambda r: (r.last_started_on and -r.last_started_on.toordinal(), r.customer_id),
-    "churned": lambda r: (r.cancelled_on and -r.cancelled_on.toordinal(), r.customer_id),
-}
+SAMPLE_ORDER = {"high_value": "ltv", "at_risk": "risk_ltv", "new": "recent", "churned": "cancelled"}
+"""How each segment's sample is sorted (a name of ``customer_frame.ORDERS``)."""
 
 
 def customer_segment(ctx: ViewContext, args: CustomerSegmentArgs) -> CustomerSegment:
     """Size, value and risk of a segment, a sample of its customers and recommended actions."""
-    frame = ctx.frame()
-    members = frame.segment(args.segment)
-    size = len(members)
-    signal_counts = Counter(t for r in members for t, _, _ in r.signals)
-    top_signals = sorted(signal_counts.items(), key=lambda kv: (-kv[1], kv[0]))
-    sample = sorted(members, key=_SAMPLE_ORDER[args.segment])[: SAMPLE_SIZE[args.depth]]
-    active_n = len(frame.active)
+    facts = ctx.frame()
+    stats = facts.segment_stats(args.segment)
+    size = stats.size
+    top_signals = list(stats.signals)
+    sample = facts.first(args.segment, SAMPLE_ORDER[args.segment], SAMPLE_SIZE[args.depth])
+    active_n = facts.count("active")
     return CustomerSegment(
         as_of=ctx.as_of,
         segment=args.segment,
         definition=SEGMENT_DEFINITIONS[args.segment],
         size=size,
         share_of_active=None if args.segment == "churned" else (round(size / active_n, 4) if active_n else None),
-        avg_ltv=dollars(sum(r.ltv_cents for r in members) / size) if size else None,
-        segment_mrr=dollars(sum(r.mrr_cents for r in members)),
-        churn_risk=round(sum(r.risk for r in members) / size, 4) if size else None,
-        avg_tenure_days=round(sum(_tenure(r, ctx.as_of) for r in members) / size, 1) if size else None,
+        avg_ltv=dollars(stats.ltv_cents / size) if size else None,
+        segment_mrr=dollars(stats.mrr_cents),
+        churn_risk=round(stats.risk_sum / size, 4) if size else None,
+        avg_tenure_days=round(stats.tenure_days / size, 1) if size else None,
         top_signals=[SignalCount(signal_type=t, count=n) for t, n in top_signals],
         customers=[summary(r) for r in sample],
         recommended_actions=segment_actions(args.segment, size, top_signals),
     )
 
 
-def _tenure(rec: CustomerRecord, as_of: dt.date) -> int:
-    if rec.started_on is None:
-        return 0
-    end = rec.cancelled_on if rec.cancelled_on else as_of
-    return (end - rec.started_on).days
-
-
-_LIST_ORDER = {
-    "ltv": lambda r: (-r.ltv_cents, r.customer_id),
-    "risk": lambda r: (-r.risk, r.customer_id),
-    "tenure": lambda r: (r.started_on or dt.date.max, r.customer_id),
-    "recent": lambda r: (-(r.last_started_on or dt.date.min).toordinal(), r.customer_id),
-    "name": lambda r: (r.name, r.customer_id),
-}
-
-
 def customer_list(ctx: ViewContext, args: CustomerListArgs) -> CustomerList:
     """Customers matching the filter, sorted, at most ``limit``."""
-    frame = ctx.frame()
-    if args.filter == "all":
-        pool = list(frame.records.values())
-    elif args.filter == "active":
-        pool = frame.active
-    else:
-        pool = frame.segment(args.filter)
-    ordered = sorted(pool, key=_LIST_ORDER[args.sort_by])
+    facts = ctx.frame()
     return CustomerList(
         as_of=ctx.as_of,
         filter=args.filter,
         sort_by=args.sort_by,
-        total=len(pool),
-        customers=[summary(r) for r in ordered[: args.limit]],
+        total=facts.count(args.filter),
+        customers=[summary(r) for r in facts.first(args.filter, args.sort_by, args.limit)],
     )
 
 
@@ -150,8 +121,9 @@ def customer_profile(ctx: ViewContext, args: CustomerProfileArgs) -> CustomerPro
         raise DataUnavailableError(
             f"no customer {args.customer_id!r} as of {as_of}; use customer_list or search_tickets to find ids"
         )
-    frame = ctx.frame()
-    rec = frame.records[args.customer_id]
+    facts = ctx.frame()
+    rec = facts.record(args.customer_id)
+    assert rec is not None, "a customer known at as_of has facts at as_of"
     subs = [
         SubscriptionInfo(
             subscription_id=s["subscription_id"],
@@ -175,7 +147,7 @@ def customer_profile(ctx: ViewContext, args: CustomerProfileArgs) -> CustomerPro
         country=cust["country"],
         created_on=q.as_date(cust["created_on"]),
         status=rec.status,  # type: ignore[arg-type]
-        tenure_days=_tenure(rec, as_of),
+        tenure_days=tenure_days(rec, as_of),
         subscriptions=subs,
         lifetime_value=dollars(rec.ltv_cents),
         orders=len(order_rows),
@@ -186,7 +158,7 @@ def customer_profile(ctx: ViewContext, args: CustomerProfileArgs) -> CustomerPro
         recent_tickets=tickets[:5],
         signals=[SignalInfo(signal_type=t, strength=round(s, 4), detected_on=d) for t, s, d in rec.signals],
         risk_score=rec.risk,
-        segments=frame.segments_of(rec.customer_id),
+        segments=facts.segments_of(rec.customer_id),
     )
 
 

@@ -34,7 +34,7 @@ from app.data_views import (
 )
 from app.providers import queries as q
 from app.providers.alerts import briefing_alerts
-from app.providers.customer_frame import CustomerFrame
+from app.providers.customer_frame import CustomerFacts
 from app.providers.recommendations import crisis_actions
 from app.world.schema import orders, subscriptions, support_tickets
 
@@ -56,16 +56,16 @@ class ViewContext:
     conn: Connection
     as_of: dt.date
     merchant: str
-    frame_factory: Callable[[dt.date], CustomerFrame]
+    frame_factory: Callable[[dt.date], CustomerFacts]
     _has: dict[str, bool] = field(default_factory=dict)
 
-    def frame(self) -> CustomerFrame:
+    def frame(self) -> CustomerFacts:
         return self.frame_factory(self.as_of)
 
     def has(self, table) -> bool:
         """Whether ``table`` holds any row (a merchant may have no tickets or subscriptions at all)."""
         if table.name not in self._has:
-            self._has[table.name] = q.count_where(self.conn, table, []) > 0
+            self._has[table.name] = q.has_rows(self.conn, table)
         return self._has[table.name]
 
 
@@ -83,12 +83,12 @@ def ratio(num: float, den: float, digits: int = 4) -> float | None:
     return round(num / den, digits) if den else None
 
 
-def avg_hours(pairs: list[tuple]) -> float | None:
-    """Mean of (end - start) in hours, two decimals."""
-    if not pairs:
+def avg_hours(stats: tuple[int, int]) -> float | None:
+    """Mean duration in hours (two decimals) from (count, total microseconds)."""
+    n, total_us = stats
+    if not n:
         return None
-    total = sum((q.as_datetime(b) - q.as_datetime(a)).total_seconds() for a, b in pairs)
-    return round(total / len(pairs) / 3600, 2)
+    return round(total_us / 1_000_000 / n / 3600, 2)
 
 
 def with_shares(counts: list[tuple[str, int]], top: int | None = None) -> list[CategoryCount]:
@@ -177,7 +177,7 @@ def daily_briefing(ctx: ViewContext, args: NoArgs) -> DailyBriefing:
     csat, _ = _csat_trend(ctx, w30)
     conn, as_of = ctx.conn, ctx.as_of
     open_n, urgent = q.open_tickets(conn, as_of)
-    frt_7d = avg_hours(q.response_pairs(conn, q.Window.ending(as_of, 7), "first_response_at"))
+    frt_7d = avg_hours(q.response_stats(conn, q.Window.ending(as_of, 7), "first_response_at"))
     last3 = q.tickets_created(conn, q.Window.ending(as_of, 3))
     baseline30 = q.tickets_created(conn, q.Window(as_of - dt.timedelta(days=33), as_of - dt.timedelta(days=3)))
     alerts = briefing_alerts(
@@ -241,8 +241,8 @@ def ticket_metrics(ctx: ViewContext, args: TicketMetricsArgs) -> TicketMetrics:
 
 
 def _duration_trend(conn: Connection, w: q.Window, event: str, cat: str | None, empty: str) -> Trend:
-    now = avg_hours(q.response_pairs(conn, w, event, cat))
-    before = avg_hours(q.response_pairs(conn, w.previous(), event, cat))
+    now = avg_hours(q.response_stats(conn, w, event, cat))
+    before = avg_hours(q.response_stats(conn, w.previous(), event, cat))
     return Trend.of(now, before, None if now is not None else empty)
 
 
@@ -283,14 +283,12 @@ def _cohorts(ctx: ViewContext, months: int = 6) -> list[Cohort]:
     first = ctx.as_of.replace(day=1)
     for _ in range(months - 1):
         first = (first - dt.timedelta(days=1)).replace(day=1)
-    spans = q.subscription_spans(ctx.conn, q.Window(first - dt.timedelta(days=1), ctx.as_of))
+    starts = q.cohort_counts(ctx.conn, q.Window(first - dt.timedelta(days=1), ctx.as_of), ctx.as_of)
     cohorts: dict[str, list[int]] = {}
-    for started, cancelled in spans:
-        key = q.as_date(started).strftime("%Y-%m")
-        entry = cohorts.setdefault(key, [0, 0])
-        entry[0] += 1
-        if cancelled is None or q.as_date(cancelled) > ctx.as_of:
-            entry[1] += 1
+    for started, n, still_active in starts:
+        entry = cohorts.setdefault(started.strftime("%Y-%m"), [0, 0])
+        entry[0] += n
+        entry[1] += still_active
     return [Cohort(month=k, started=s, active=a, retention=round(a / s, 4)) for k, (s, a) in sorted(cohorts.items())]
 
 
@@ -379,8 +377,7 @@ def crisis_analysis(ctx: ViewContext, args: CrisisAnalysisArgs) -> CrisisAnalysi
     elif reading.crisis_type == "churn":
         at_risk_mrr = q.cancelled_mrr_cents(conn, recent_w)
     else:
-        frame = ctx.frame()
-        at_risk_mrr = sum(frame.records[c].mrr_cents for c in affected_ids if c in frame.records)
+        at_risk_mrr = ctx.frame().mrr_cents_of(affected_ids)
     historical = None
     if args.include_historical:
         historical = _history(ctx, reading)

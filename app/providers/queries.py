@@ -4,6 +4,10 @@ Rules that keep SQLite and PostgreSQL answers identical: no dialect-specific fun
 windows are computed in Python and bound as parameters; queries return integer counts and
 sums (money in cents) and every ratio is computed in Python by the caller.
 
+Counts that would otherwise scan all history (active subscriptions, open tickets, order revenue,
+ticket speed and satisfaction) read the daily summary tables of :mod:`app.world.summaries`;
+everything else reads the base tables through their indexes.
+
 A window is the half-open date interval ``(lo, hi]``; for timestamps that is
 ``[end_of_day(lo), end_of_day(hi))``.
 """
@@ -14,7 +18,7 @@ import datetime as dt
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import and_, bindparam, func, or_, select
+from sqlalchemy import and_, bindparam, case, func, or_, select
 from sqlalchemy.engine import Connection
 from sqlalchemy.sql.elements import ColumnElement
 
@@ -22,9 +26,12 @@ from app.world.schema import (
     customer_signals,
     customers,
     marketing_daily,
+    order_daily,
     orders,
+    subscription_daily,
     subscriptions,
     support_tickets,
+    ticket_daily,
     timeline_events,
 )
 from app.world.world import end_of_day
@@ -33,6 +40,9 @@ __all__ = ["Window", "active_condition", "as_date", "as_datetime"]
 
 subs = subscriptions
 tix = support_tickets
+sd = subscription_daily
+td = ticket_daily
+od = order_daily
 
 
 @dataclass(frozen=True)
@@ -70,29 +80,34 @@ def _one(conn: Connection, stmt) -> tuple:
     return tuple(conn.execute(stmt).one())
 
 
+def _sums(conn: Connection, *cols: ColumnElement, where: Sequence[ColumnElement[bool]]) -> tuple[int, ...]:
+    """Integer sums of ``cols`` over the rows matching ``where`` (0 when none match)."""
+    row = _one(conn, select(*(func.coalesce(func.sum(c), 0) for c in cols)).where(*where))
+    return tuple(int(v) for v in row)
+
+
 # --------------------------------------------------------------------------- subscriptions
 
 
 def active_count_and_mrr(conn: Connection, day: dt.date) -> tuple[int, int]:
-    """(active subscriptions, MRR in cents) at ``day``."""
-    n, mrr = _one(
-        conn, select(func.count(), func.coalesce(func.sum(subs.c.monthly_price_cents), 0)).where(active_condition(day))
+    """(active subscriptions, MRR in cents) at ``day``: running sums of the daily summary."""
+    n, ended, mrr, ended_mrr = _sums(
+        conn, sd.c.started, sd.c.ended, sd.c.started_mrr_cents, sd.c.ended_mrr_cents, where=[sd.c.day <= day]
     )
-    return int(n), int(mrr)
+    return n - ended, mrr - ended_mrr
 
 
 def started_count(conn: Connection, w: Window) -> int:
-    return int(conn.execute(select(func.count()).where(w.dates(subs.c.started_on))).scalar_one())
+    return _sums(conn, sd.c.started, where=[w.dates(sd.c.day)])[0]
 
 
 def cancelled_count(conn: Connection, w: Window) -> int:
-    return int(conn.execute(select(func.count()).where(w.dates(subs.c.cancelled_on))).scalar_one())
+    return _sums(conn, sd.c.cancelled, where=[w.dates(sd.c.day)])[0]
 
 
 def cancelled_mrr_cents(conn: Connection, w: Window) -> int:
     """Monthly price of subscriptions cancelled in the window (MRR lost), in cents."""
-    stmt = select(func.coalesce(func.sum(subs.c.monthly_price_cents), 0)).where(w.dates(subs.c.cancelled_on))
-    return int(conn.execute(stmt).scalar_one())
+    return _sums(conn, sd.c.cancelled_mrr_cents, where=[w.dates(sd.c.day)])[0]
 
 
 def cancel_reasons(conn: Connection, w: Window) -> list[tuple[str, int]]:
@@ -103,19 +118,31 @@ def cancel_reasons(conn: Connection, w: Window) -> list[tuple[str, int]]:
 
 
 def plan_breakdown(conn: Connection, day: dt.date) -> list[tuple[str, int, int]]:
-    """(plan, active count, MRR cents) at ``day``, largest MRR first."""
+    """(plan, active count, MRR cents) at ``day`` of plans with active subscriptions, largest MRR first."""
     rows = conn.execute(
-        select(subs.c.plan, func.count(), func.sum(subs.c.monthly_price_cents))
-        .where(active_condition(day))
-        .group_by(subs.c.plan)
+        select(
+            sd.c.plan,
+            func.sum(sd.c.started),
+            func.sum(sd.c.ended),
+            func.sum(sd.c.started_mrr_cents),
+            func.sum(sd.c.ended_mrr_cents),
+        )
+        .where(sd.c.day <= day)
+        .group_by(sd.c.plan)
     ).all()
-    return sorted(((str(p), int(n), int(m)) for p, n, m in rows), key=lambda r: (-r[2], r[0]))
+    out = [(str(p), int(n) - int(e), int(m) - int(em)) for p, n, e, m, em in rows]
+    return sorted((r for r in out if r[1] > 0), key=lambda r: (-r[2], r[0]))
 
 
-def subscription_spans(conn: Connection, started: Window) -> list[tuple[dt.date, dt.date | None]]:
-    """(started_on, cancelled_on) of subscriptions started in the window (for cohorts)."""
-    stmt = select(subs.c.started_on, subs.c.cancelled_on).where(started.dates(subs.c.started_on))
-    return [tuple(r) for r in conn.execute(stmt)]
+def cohort_counts(conn: Connection, started: Window, day: dt.date) -> list[tuple[dt.date, int, int]]:
+    """(start date, subscriptions started, still active at ``day``) for starts in the window."""
+    still = case((or_(subs.c.cancelled_on.is_(None), subs.c.cancelled_on > day), 1), else_=0)
+    stmt = (
+        select(subs.c.started_on, func.count(), func.sum(still))
+        .where(started.dates(subs.c.started_on))
+        .group_by(subs.c.started_on)
+    )
+    return [(as_date(d), int(n), int(a)) for d, n, a in conn.execute(stmt)]
 
 
 # --------------------------------------------------------------------------- money
@@ -135,69 +162,64 @@ def marketing(conn: Connection, w: Window) -> tuple[int, int, int]:
 
 
 def paid_revenue(conn: Connection, w: Window) -> int:
-    stmt = select(func.coalesce(func.sum(orders.c.amount_cents), 0)).where(
-        w.dates(orders.c.ordered_on), orders.c.status == "paid"
-    )
-    return int(conn.execute(stmt).scalar_one())
-
-
-def order_count(conn: Connection) -> int:
-    return int(conn.execute(select(func.count()).select_from(orders)).scalar_one())
+    """Amount of paid orders in the window, in cents."""
+    return _sums(conn, od.c.amount_cents, where=[w.dates(od.c.day), od.c.status == "paid"])[0]
 
 
 # --------------------------------------------------------------------------- tickets
 
 
 def _category_filter(category: str | None) -> list[ColumnElement[bool]]:
-    return [tix.c.category == category] if category else []
+    return [td.c.category == category] if category else []
 
 
 def ticket_counts_by(conn: Connection, w: Window, column: str, category: str | None = None) -> list[tuple[str, int]]:
     """(value, count) of tickets created in the window grouped by ``column``, most frequent first."""
-    col = tix.c[column]
+    col = td.c[column]
     rows = conn.execute(
-        select(col, func.count()).where(w.times(tix.c.created_at), *_category_filter(category)).group_by(col)
+        select(col, func.sum(td.c.created))
+        .where(w.dates(td.c.day), td.c.created > 0, *_category_filter(category))
+        .group_by(col)
     ).all()
-    return sorted(((str(v), int(c)) for v, c in rows), key=lambda vc: (-vc[1], vc[0]))
+    counts = ((str(v), int(c)) for v, c in rows)
+    return sorted((vc for vc in counts if vc[1] > 0), key=lambda vc: (-vc[1], vc[0]))
 
 
 def tickets_created(conn: Connection, w: Window, category: str | None = None) -> int:
-    stmt = select(func.count()).where(w.times(tix.c.created_at), *_category_filter(category))
-    return int(conn.execute(stmt).scalar_one())
+    return _sums(conn, td.c.created, where=[w.dates(td.c.day), *_category_filter(category)])[0]
 
 
 def open_tickets(conn: Connection, day: dt.date, category: str | None = None) -> tuple[int, int]:
-    """(open, open urgent) at the end of ``day``."""
-    cutoff = end_of_day(day)
-    is_open = and_(tix.c.created_at < cutoff, or_(tix.c.resolved_at.is_(None), tix.c.resolved_at >= cutoff))
-    total = conn.execute(select(func.count()).where(is_open, *_category_filter(category))).scalar_one()
-    urgent_n = conn.execute(
-        select(func.count()).where(is_open, tix.c.priority == "urgent", *_category_filter(category))
-    ).scalar_one()
-    return int(total), int(urgent_n)
+    """(open, open urgent) at the end of ``day``: tickets created by then and not resolved by then."""
+    rows = conn.execute(
+        select(td.c.priority, func.sum(td.c.created), func.sum(td.c.closed))
+        .where(td.c.day <= day, *_category_filter(category))
+        .group_by(td.c.priority)
+    ).all()
+    by_priority = {str(p): int(c) - int(x) for p, c, x in rows}
+    return sum(by_priority.values()), by_priority.get("urgent", 0)
 
 
-def response_pairs(
-    conn: Connection, w: Window, event: str, category: str | None = None
-) -> list[tuple[dt.datetime, dt.datetime]]:
-    """(created_at, event time) of tickets whose ``event`` (first_response_at/resolved_at) falls in the window.
+_DURATIONS = {
+    "first_response_at": (td.c.first_responses, td.c.first_response_us),
+    "resolved_at": (td.c.resolved, td.c.resolution_us),
+}
 
-    Durations are computed in Python: timestamp arithmetic differs between dialects.
+
+def response_stats(conn: Connection, w: Window, event: str, category: str | None = None) -> tuple[int, int]:
+    """(tickets, total microseconds from creation) of tickets whose ``event`` falls in the window.
+
+    ``event`` is ``first_response_at`` or ``resolved_at``. Durations were computed in Python when
+    the summary was built: timestamp arithmetic differs between dialects.
     """
-    col = tix.c[event]
-    stmt = select(tix.c.created_at, col).where(col.is_not(None), w.times(col), *_category_filter(category))
-    return [tuple(r) for r in conn.execute(stmt)]
+    n, total = _DURATIONS[event]
+    return _sums(conn, n, total, where=[w.dates(td.c.day), *_category_filter(category)])  # type: ignore[return-value]
 
 
 def csat_sum_count(conn: Connection, w: Window, category: str | None = None) -> tuple[int, int]:
     """(sum of ratings, number of ratings) of rated tickets resolved in the window."""
-    s, n = _one(
-        conn,
-        select(func.coalesce(func.sum(tix.c.csat_rating), 0), func.count(tix.c.csat_rating)).where(
-            tix.c.csat_rating.is_not(None), w.times(tix.c.resolved_at), *_category_filter(category)
-        ),
-    )
-    return int(s), int(n)
+    total, n = _sums(conn, td.c.csat_sum, td.c.csat_count, where=[w.dates(td.c.day), *_category_filter(category)])
+    return total, n
 
 
 def ticket_rows(conn: Connection, where: Sequence[ColumnElement[bool]], limit: int | None = None) -> list[dict]:
@@ -217,6 +239,11 @@ def count_where(conn: Connection, table, where: Sequence[ColumnElement[bool]]) -
     return int(conn.execute(select(func.count()).select_from(table).where(*where)).scalar_one())
 
 
+def has_rows(conn: Connection, table) -> bool:
+    """Whether ``table`` holds any row (without counting them all)."""
+    return conn.execute(select(1).select_from(table).limit(1)).first() is not None
+
+
 def affected_customer_ids(conn: Connection, crisis_type: str, w: Window) -> set[str]:
     """Distinct customers touched by a crisis in the window (cancelled, filed tickets, failed payments)."""
     if crisis_type == "churn":
@@ -224,7 +251,7 @@ def affected_customer_ids(conn: Connection, crisis_type: str, w: Window) -> set[
     elif crisis_type in ("support", "shipping"):
         stmt = select(tix.c.customer_id).where(w.times(tix.c.created_at))
         if crisis_type == "shipping":
-            stmt = stmt.where(tix.c.category.in_(("shipping_delay", "fulfillment")))
+            stmt = stmt.where(tix.c.category.in_(SHIPPING_CATEGORIES))
     elif crisis_type == "payment":
         stmt = select(orders.c.customer_id).where(w.dates(orders.c.ordered_on), orders.c.status == "failed")
     else:
@@ -238,31 +265,30 @@ def affected_customer_ids(conn: Connection, crisis_type: str, w: Window) -> set[
 def daily_counts(conn: Connection, metric: str, w: Window) -> dict[dt.date, float]:
     """Per-day values of an anomaly/crisis metric over the window (days without data omitted)."""
     if metric == "new_subscribers":
-        return _group_dates(conn, subs.c.started_on, w)
+        return _group_days(conn, sd.c.started, w)
     if metric == "cancellations":
-        return _group_dates(conn, subs.c.cancelled_on, w)
+        return _group_days(conn, sd.c.cancelled, w)
     if metric == "failed_payments":
-        return _group_dates(conn, orders.c.ordered_on, w, orders.c.status == "failed")
+        return _group_days(conn, od.c.orders, w, od.c.status == "failed")
     if metric in ("marketing_spend", "visitors"):
         col = marketing_daily.c.spend_cents if metric == "marketing_spend" else marketing_daily.c.visitors
         rows = conn.execute(select(marketing_daily.c.day, col).where(w.dates(marketing_daily.c.day))).all()
         scale = 100 if metric == "marketing_spend" else 1
         return {as_date(d): v / scale for d, v in rows}
     if metric in ("tickets", "shipping_tickets"):
-        where = [w.times(tix.c.created_at)]
-        if metric == "shipping_tickets":
-            where.append(tix.c.category.in_(("shipping_delay", "fulfillment")))
-        out: dict[dt.date, float] = {}
-        for (ts,) in conn.execute(select(tix.c.created_at).where(*where)):
-            day = as_datetime(ts).date()
-            out[day] = out.get(day, 0) + 1
-        return out
+        extra = [td.c.category.in_(SHIPPING_CATEGORIES)] if metric == "shipping_tickets" else []
+        return _group_days(conn, td.c.created, w, *extra)
     raise ValueError(f"unknown daily metric {metric!r}")
 
 
-def _group_dates(conn: Connection, col, w: Window, *extra: ColumnElement[bool]) -> dict[dt.date, float]:
-    rows = conn.execute(select(col, func.count()).where(w.dates(col), *extra).group_by(col)).all()
-    return {as_date(d): float(n) for d, n in rows}
+SHIPPING_CATEGORIES = ("shipping_delay", "fulfillment")
+
+
+def _group_days(conn: Connection, col, w: Window, *extra: ColumnElement[bool]) -> dict[dt.date, float]:
+    """Per-day sums of a summary column over the window (days summing to zero omitted)."""
+    day = col.table.c.day
+    rows = conn.execute(select(day, func.sum(col)).where(w.dates(day), col > 0, *extra).group_by(day)).all()
+    return {as_date(d): float(n) for d, n in rows if n}
 
 
 def as_date(value) -> dt.date:

@@ -11,7 +11,9 @@ from sqlalchemy.engine import Engine
 
 from app.data_views import DataProvider, ViewArgs, ViewResult
 from app.providers import customer_views, metric_views
-from app.providers.customer_frame import CustomerFrame
+from app.providers.cache import ViewCache, no_expiry
+from app.providers.customer_facts import StoredFacts, fact_dates
+from app.providers.customer_frame import CustomerFacts, CustomerFrame
 from app.world.schema import merchants
 
 __all__ = ["SqlDataProvider", "VIEW_BUILDERS"]
@@ -33,19 +35,30 @@ VIEW_BUILDERS: dict[str, Callable[[metric_views.ViewContext, Any], ViewResult]] 
 class SqlDataProvider(DataProvider):
     """Answers every view with the shared SQL queries over ``engine``.
 
-    Results are cached per (view, arguments, as_of); :meth:`clear_cache` drops them (a provider
-    whose data changes must call it). Subclasses decide the default ``as_of`` and how the engine
-    is made.
+    Results are cached per (view, arguments, as_of) in a :class:`ViewCache` (by default they never
+    expire: a subclass whose data can change passes a TTL policy and calls :meth:`clear_cache` when
+    it does). Customer-level views read materialised customer facts when the database holds them
+    for the requested ``as_of`` and compute them in memory otherwise; both give the same answers.
+    Subclasses decide the default ``as_of`` and how the engine is made.
     """
 
     name = "sql"
 
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, engine: Engine, cache: ViewCache | None = None) -> None:
         self.engine = engine
-        self._cache: dict[tuple, ViewResult] = {}
+        self.cache = cache if cache is not None else ViewCache(ttl=no_expiry)
         self._frames: dict[dt.date, CustomerFrame] = {}
-        self.cache_hits = 0
-        self.cache_misses = 0
+        self._fact_dates: set[dt.date] | None = None
+
+    @property
+    def cache_hits(self) -> int:
+        """View results served from the cache."""
+        return self.cache.hits
+
+    @property
+    def cache_misses(self) -> int:
+        """View results computed (absent or expired in the cache)."""
+        return self.cache.misses
 
     def merchant_name(self) -> str:
         """Business name of the (first) merchant in the database."""
@@ -54,26 +67,25 @@ class SqlDataProvider(DataProvider):
         return name or "the merchant"
 
     def clear_cache(self) -> None:
-        """Forget cached views and customer frames."""
-        self._cache.clear()
+        """Forget cached views, customer frames and which dates have stored facts."""
+        self.cache.clear()
         self._frames.clear()
+        self._fact_dates = None
 
     def _cache_key(self, view: str, args: ViewArgs, as_of: dt.date) -> tuple:
         return (view, args.model_dump_json(), as_of)
 
     def _compute(self, view: str, args: ViewArgs, as_of: dt.date) -> ViewResult:
         key = self._cache_key(view, args, as_of)
-        cached = self._cache.get(key)
+        cached = self.cache.get(view, key)
         if cached is not None:
-            self.cache_hits += 1
             return cached
-        self.cache_misses += 1
         with self.engine.connect() as conn:
             ctx = metric_views.ViewContext(
-                conn=conn, as_of=as_of, merchant=self._merchant(), frame_factory=lambda d: self._frame(conn, d)
+                conn=conn, as_of=as_of, merchant=self._merchant(), frame_factory=lambda d: self._facts(conn, d)
             )
             result = VIEW_BUILDERS[view](ctx, args)
-        self._cache[key] = result
+        self.cache.put(view, key, result)
         return result
 
     def _merchant(self) -> str:
@@ -81,7 +93,12 @@ class SqlDataProvider(DataProvider):
             self._merchant_name = self.merchant_name()
         return self._merchant_name
 
-    def _frame(self, conn, as_of: dt.date) -> CustomerFrame:
+    def _facts(self, conn, as_of: dt.date) -> CustomerFacts:
+        """Stored facts if the database materialised them for ``as_of``, else the in-memory frame."""
+        if self._fact_dates is None:
+            self._fact_dates = fact_dates(conn)
+        if as_of in self._fact_dates:
+            return StoredFacts(conn, as_of)
         frame = self._frames.get(as_of)
         if frame is None:
             frame = self._frames[as_of] = CustomerFrame(conn, as_of)

@@ -1,0 +1,240 @@
+"""Customer facts materialised in the database for chosen dates, and read back with index walks.
+
+:func:`materialize_facts` computes the in-memory :class:`~app.providers.customer_frame.CustomerFrame`
+at a date and stores every customer's facts, its segment flags, its position in every list order
+and the per-segment sums. :class:`StoredFacts` answers the :class:`CustomerFacts` questions from
+those rows, so a database of 100k customers lists, samples and profiles customers without loading
+them all. Both paths share the frame's code for every number, so they agree exactly; the
+conformance tests hold them to it.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from sqlalchemy import bindparam, delete, func, select
+from sqlalchemy.engine import Connection
+
+from app.providers import queries as q
+from app.providers.customer_frame import (
+    FILTERS,
+    ORDERS,
+    RISK_WINDOW_DAYS,
+    SEGMENT_DEFINITIONS,
+    CustomerFacts,
+    CustomerFrame,
+    CustomerRecord,
+    SegmentStats,
+)
+from app.world.schema import FACT_TABLES, customer_facts, customer_signals, segment_facts, segment_signal_facts
+
+__all__ = ["StoredFacts", "materialize_facts", "fact_dates", "drop_facts"]
+
+cf = customer_facts
+
+_FLAG = {"high_value": cf.c.high_value, "at_risk": cf.c.at_risk, "new": cf.c.is_new, "churned": cf.c.churned}
+_RANK = {name: cf.c[f"rank_{name}"] for name in ORDERS}
+_RECORD_COLUMNS = (
+    cf.c.customer_id,
+    cf.c.name,
+    cf.c.created_on,
+    cf.c.status,
+    cf.c.plan,
+    cf.c.mrr_cents,
+    cf.c.started_on,
+    cf.c.last_started_on,
+    cf.c.cancelled_on,
+    cf.c.cancel_reason,
+    cf.c.ltv_cents,
+    cf.c.risk,
+)
+
+
+def _opt_date(value: Any) -> dt.date | None:
+    return None if value is None else q.as_date(value)
+
+
+def _record(row: Any) -> CustomerRecord:
+    m = row._mapping
+    return CustomerRecord(
+        customer_id=m["customer_id"],
+        name=m["name"],
+        created_on=q.as_date(m["created_on"]),
+        status=m["status"],
+        plan=m["plan"],
+        mrr_cents=int(m["mrr_cents"]),
+        started_on=_opt_date(m["started_on"]),
+        last_started_on=_opt_date(m["last_started_on"]),
+        cancelled_on=_opt_date(m["cancelled_on"]),
+        cancel_reason=m["cancel_reason"],
+        ltv_cents=int(m["ltv_cents"]),
+        risk=float(m["risk"]),
+    )
+
+
+class StoredFacts(CustomerFacts):
+    """Customer facts at ``as_of`` read from the materialised tables over ``conn``."""
+
+    def __init__(self, conn: Connection, as_of: dt.date) -> None:
+        self.conn = conn
+        self.as_of = as_of
+        self._stats: dict[str, SegmentStats] | None = None
+
+    def _where(self, filter: str) -> list:
+        where = [cf.c.as_of == self.as_of]
+        if filter == "active":
+            where.append(cf.c.status == "active")
+        elif filter != "all":
+            where.append(_FLAG[filter].is_(True))
+        return where
+
+    def _all_stats(self) -> dict[str, SegmentStats]:
+        if self._stats is None:
+            signals: dict[str, list[tuple[str, int]]] = {}
+            sig = segment_signal_facts.c
+            rows = self.conn.execute(
+                select(sig.segment, sig.signal_type, sig.count).where(sig.as_of == self.as_of)
+            ).all()
+            for seg, signal_type, n in rows:
+                signals.setdefault(seg, []).append((str(signal_type), int(n)))
+            sf = segment_facts.c
+            self._stats = {
+                seg: SegmentStats(
+                    size=int(size),
+                    ltv_cents=int(ltv),
+                    mrr_cents=int(mrr),
+                    risk_sum=float(risk),
+                    tenure_days=int(tenure),
+                    signals=tuple(sorted(signals.get(seg, []), key=lambda kv: (-kv[1], kv[0]))),
+                )
+                for seg, size, ltv, mrr, risk, tenure in self.conn.execute(
+                    select(sf.segment, sf.size, sf.ltv_cents, sf.mrr_cents, sf.risk_sum, sf.tenure_days).where(
+                        sf.as_of == self.as_of
+                    )
+                )
+            }
+        return self._stats
+
+    def count(self, filter: str) -> int:
+        return self.segment_stats(filter).size
+
+    def first(self, filter: str, order: str, limit: int) -> list[CustomerRecord]:
+        stmt = select(*_RECORD_COLUMNS).where(*self._where(filter)).order_by(_RANK[order]).limit(limit)
+        return [_record(r) for r in self.conn.execute(stmt)]
+
+    def segment_stats(self, segment: str) -> SegmentStats:
+        return self._all_stats()[segment]
+
+    def record(self, customer_id: str) -> CustomerRecord | None:
+        row = self.conn.execute(
+            select(*_RECORD_COLUMNS).where(cf.c.as_of == self.as_of, cf.c.customer_id == customer_id)
+        ).first()
+        if row is None:
+            return None
+        rec = _record(row)
+        window = q.Window.ending(self.as_of, RISK_WINDOW_DAYS)
+        sig = customer_signals.c
+        rows = self.conn.execute(
+            select(sig.signal_type, sig.strength, sig.detected_on).where(
+                sig.customer_id == customer_id, window.dates(sig.detected_on)
+            )
+        )
+        rec.signals = sorted(
+            ((str(t), float(s), q.as_date(d)) for t, s, d in rows), key=lambda s: (s[2], s[0], s[1])
+        )
+        return rec
+
+    def segments_of(self, customer_id: str) -> list[str]:
+        row = self.conn.execute(
+            select(*(_FLAG[s] for s in SEGMENT_DEFINITIONS)).where(
+                cf.c.as_of == self.as_of, cf.c.customer_id == customer_id
+            )
+        ).first()
+        return [s for s, flag in zip(SEGMENT_DEFINITIONS, row or (), strict=False) if flag]
+
+    def mrr_cents_of(self, customer_ids: Iterable[str]) -> int:
+        ids = sorted(set(customer_ids))
+        if not ids:
+            return 0
+        stmt = select(func.coalesce(func.sum(cf.c.mrr_cents), 0)).where(
+            cf.c.as_of == self.as_of, cf.c.customer_id.in_(bindparam("ids", expanding=True))
+        )
+        return int(self.conn.execute(stmt, {"ids": ids}).scalar_one())
+
+
+def fact_dates(conn: Connection) -> set[dt.date]:
+    """Dates with materialised customer facts."""
+    return {q.as_date(d) for (d,) in conn.execute(select(segment_facts.c.as_of).distinct())}
+
+
+def drop_facts(conn: Connection, as_of: dt.date | None = None) -> None:
+    """Delete materialised facts of one date (all dates when None)."""
+    for table in FACT_TABLES:
+        stmt = delete(table)
+        if as_of is not None:
+            stmt = stmt.where(table.c.as_of == as_of)
+        conn.execute(stmt)
+
+
+def materialize_facts(
+    conn: Connection, as_of: dt.date, insert: Callable[[Connection, Any, list[dict]], None] | None = None
+) -> int:
+    """Compute the customer facts at ``as_of`` from the base tables and store them (replacing any).
+
+    Runs inside the caller's transaction; ``insert(conn, table, rows)`` writes rows (default:
+    executemany). Returns the number of customers stored.
+    """
+    frame = CustomerFrame(conn, as_of)
+    records = sorted(frame.records.values(), key=lambda r: r.customer_id)
+    ranks = {name: {r.customer_id: i for i, r in enumerate(sorted(records, key=key))} for name, key in ORDERS.items()}
+    members = {s: {r.customer_id for r in frame.segment(s)} for s in SEGMENT_DEFINITIONS}
+    rows = [
+        {
+            "as_of": as_of,
+            "customer_id": r.customer_id,
+            "name": r.name,
+            "created_on": r.created_on,
+            "status": r.status,
+            "plan": r.plan,
+            "mrr_cents": r.mrr_cents,
+            "started_on": r.started_on,
+            "last_started_on": r.last_started_on,
+            "cancelled_on": r.cancelled_on,
+            "cancel_reason": r.cancel_reason,
+            "ltv_cents": r.ltv_cents,
+            "risk": r.risk,
+            "high_value": r.customer_id in members["high_value"],
+            "at_risk": r.customer_id in members["at_risk"],
+            "is_new": r.customer_id in members["new"],
+            "churned": r.customer_id in members["churned"],
+            **{f"rank_{name}": ranks[name][r.customer_id] for name in ORDERS},
+        }
+        for r in records
+    ]
+    seg_rows, signal_rows = [], []
+    for name in FILTERS:
+        stats = frame.segment_stats(name)
+        seg_rows.append(
+            {
+                "as_of": as_of,
+                "segment": name,
+                "size": stats.size,
+                "ltv_cents": stats.ltv_cents,
+                "mrr_cents": stats.mrr_cents,
+                "risk_sum": stats.risk_sum,
+                "tenure_days": stats.tenure_days,
+            }
+        )
+        signal_rows += [
+            {"as_of": as_of, "segment": name, "signal_type": t, "count": n} for t, n in stats.signals
+        ]
+    drop_facts(conn, as_of)
+    for table, table_rows in ((customer_facts, rows), (segment_facts, seg_rows), (segment_signal_facts, signal_rows)):
+        if insert is not None:
+            insert(conn, table, table_rows)
+        elif table_rows:
+            for i in range(0, len(table_rows), 20_000):
+                conn.execute(table.insert(), table_rows[i : i + 20_000])
+    return len(rows)

@@ -1,0 +1,196 @@
+"""Schema management of production databases: an append-only list of migrations.
+
+Each migration has a version number; the versions applied to a database are recorded in its
+``schema_version`` table. ``cjsim db init`` applies the missing ones (it is idempotent). A
+provider refuses a database whose schema is missing or older (run ``cjsim db init``) or newer
+than this cjsim knows (upgrade cjsim).
+
+Rules for changing the schema: never edit or reorder a released migration; append a new one
+that brings an existing database from the previous version to the new one.
+
+The ``data_loads`` table logs every load, import and refresh (when, what, how many rows, and the
+base-table row counts the summaries were computed from): its latest time is the data's *load
+time*, which invalidates provider caches, and the row counts reveal summaries left stale by a
+writer that bypassed cjsim.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from sqlalchemy import Column, DateTime, Integer, MetaData, String, Table, Text, func, inspect, select
+from sqlalchemy.engine import Connection
+
+from app.errors import ProviderError
+from app.world.schema import DAILY_SUMMARY_TABLES, FACT_TABLES, TABLES
+
+__all__ = [
+    "Migration",
+    "MIGRATIONS",
+    "LATEST_VERSION",
+    "admin_metadata",
+    "schema_version",
+    "data_loads",
+    "current_version",
+    "apply_migrations",
+    "check_schema",
+    "record_load",
+    "load_stamp",
+    "base_row_counts",
+    "stale_summaries",
+]
+
+admin_metadata = MetaData()
+
+schema_version = Table(
+    "schema_version",
+    admin_metadata,
+    Column("version", Integer, primary_key=True),
+    Column("description", String(200), nullable=False),
+    Column("applied_at", DateTime, nullable=False),
+)
+
+data_loads = Table(
+    "data_loads",
+    admin_metadata,
+    Column("load_id", Integer, primary_key=True, autoincrement=True),
+    Column("kind", String(20), nullable=False, doc="load, import or refresh"),
+    Column("source", Text, nullable=False, doc="what was loaded (scenario/merchant/seed or file names)"),
+    Column("loaded_at", DateTime, nullable=False, doc="wall-clock time (UTC) the transaction ran"),
+    Column("rows", Integer, nullable=False, doc="rows written to base tables"),
+    Column("base_rows", Text, nullable=False, doc="JSON row counts of the base tables after the load"),
+)
+
+
+@dataclass(frozen=True)
+class Migration:
+    """One schema step: ``apply(conn)`` runs inside the migration transaction."""
+
+    version: int
+    description: str
+    apply: Callable[[Connection], None]
+
+
+def _create(*tables: Table) -> Callable[[Connection], None]:
+    def apply(conn: Connection) -> None:
+        for table in tables:
+            table.create(conn, checkfirst=True)
+
+    return apply
+
+
+MIGRATIONS: tuple[Migration, ...] = (
+    Migration(1, "base tables: merchants, customers, subscriptions, orders, tickets, marketing, signals, timeline",
+              _create(*TABLES)),
+    Migration(2, "daily summary tables: subscription_daily, order_daily, ticket_daily", _create(*DAILY_SUMMARY_TABLES)),
+    Migration(3, "customer facts: customer_facts, segment_facts, segment_signal_facts", _create(*FACT_TABLES)),
+    Migration(4, "load log: data_loads", _create(data_loads)),
+)
+"""Every migration, oldest first. Append only."""
+
+LATEST_VERSION = MIGRATIONS[-1].version
+
+assert [m.version for m in MIGRATIONS] == list(range(1, len(MIGRATIONS) + 1)), "versions must be 1..n"
+
+
+def current_version(conn: Connection) -> int | None:
+    """The highest applied version, or None if the database has no ``schema_version`` table."""
+    if not inspect(conn).has_table(schema_version.name):
+        return None
+    return conn.execute(select(func.max(schema_version.c.version))).scalar() or 0
+
+
+def apply_migrations(conn: Connection) -> list[Migration]:
+    """Apply every missing migration inside the caller's transaction; returns those applied.
+
+    Raises:
+        ProviderError: the database has a newer schema than this cjsim knows.
+    """
+    schema_version.create(conn, checkfirst=True)
+    version = current_version(conn) or 0
+    if version > LATEST_VERSION:
+        raise ProviderError(_newer(version))
+    applied = []
+    for migration in MIGRATIONS:
+        if migration.version <= version:
+            continue
+        migration.apply(conn)
+        conn.execute(
+            schema_version.insert().values(
+                version=migration.version, description=migration.description, applied_at=_now()
+            )
+        )
+        applied.append(migration)
+    return applied
+
+
+def _newer(version: int) -> str:
+    return (
+        f"the database has schema version {version}, newer than the {LATEST_VERSION} this cjsim supports; "
+        "upgrade cjsim (pip install -U cjsim)"
+    )
+
+
+def check_schema(conn: Connection, display_url: str) -> int:
+    """The schema version, or a :class:`ProviderError` naming the command that fixes the schema."""
+    version = current_version(conn)
+    init = f"`cjsim db init --url {display_url}`"
+    if version is None:
+        raise ProviderError(f"database {display_url} has no cjsim schema (no schema_version table); run {init}")
+    if version > LATEST_VERSION:
+        raise ProviderError(f"database {display_url}: {_newer(version)}")
+    if version < LATEST_VERSION:
+        raise ProviderError(
+            f"database {display_url} has schema version {version}, older than the {LATEST_VERSION} this cjsim "
+            f"needs; run {init} to migrate it"
+        )
+    return version
+
+
+def _now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC).replace(tzinfo=None, microsecond=0)
+
+
+def base_row_counts(conn: Connection) -> dict[str, int]:
+    """Rows in every base table."""
+    return {t.name: int(conn.execute(select(func.count()).select_from(t)).scalar_one()) for t in TABLES}
+
+
+def record_load(conn: Connection, kind: str, source: str, rows: int) -> dt.datetime:
+    """Log a load/import/refresh with the base row counts the summaries now reflect; returns its time."""
+    now = _now()
+    last = load_stamp(conn)
+    if last is not None and last[1] >= now:
+        now = last[1] + dt.timedelta(seconds=1)  # keep stamps strictly increasing
+    conn.execute(
+        data_loads.insert().values(
+            kind=kind, source=source, loaded_at=now, rows=rows, base_rows=json.dumps(base_row_counts(conn))
+        )
+    )
+    return now
+
+
+def load_stamp(conn: Connection) -> tuple[int, dt.datetime] | None:
+    """(id, time) of the latest load/import/refresh, or None if the data was never loaded by cjsim."""
+    row = conn.execute(
+        select(data_loads.c.load_id, data_loads.c.loaded_at).order_by(data_loads.c.load_id.desc()).limit(1)
+    ).first()
+    return None if row is None else (int(row[0]), row[1])
+
+
+def stale_summaries(conn: Connection) -> str | None:
+    """Why the summary tables do not reflect the base tables, or None if they do."""
+    counts = base_row_counts(conn)
+    row = conn.execute(select(data_loads.c.base_rows).order_by(data_loads.c.load_id.desc()).limit(1)).first()
+    if row is None:
+        if any(counts.values()):
+            return "the base tables hold data that cjsim never summarised"
+        return None
+    recorded = json.loads(row[0])
+    changed = [f"{name}: {recorded.get(name, 0)} -> {n}" for name, n in counts.items() if recorded.get(name, 0) != n]
+    if changed:
+        return "rows changed since the last refresh (" + ", ".join(changed) + ")"
+    return None

@@ -1,0 +1,185 @@
+"""The ProductionDataProvider: every view over a real database, read-only, cached.
+
+It runs the same SQL view implementation as the DataAgent (:class:`SqlDataProvider`) against a
+SQLite file or a PostgreSQL database prepared by ``cjsim db init`` and filled by ``cjsim db
+load`` (a synthetic world) or ``cjsim db import`` (a merchant's CSV exports). It never writes:
+the engine is read-only at the database level.
+
+Caching: results are kept per (view, arguments, as_of) for the view's time-to-live (see
+:mod:`app.providers.cache`), and dropped as soon as the data's load time changes (a new load,
+import or refresh), which is checked at most every ``check_interval`` seconds.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import time
+from collections.abc import Callable
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.engine import URL, Connection
+from sqlalchemy.exc import SQLAlchemyError
+
+from app.data_views import ViewArgs, ViewResult
+from app.errors import ProviderError
+from app.providers import queries as q
+from app.providers.cache import ViewCache, ttl_for_view
+from app.providers.customer_facts import fact_dates
+from app.providers.migrations import check_schema, load_stamp, stale_summaries
+from app.providers.sql_provider import SqlDataProvider
+from app.providers.url import connection_error, make_engine, mask_url, parse_url
+from app.world.schema import customers, marketing_daily, orders, subscriptions, support_tickets
+
+__all__ = ["ProductionDataProvider", "earliest_activity"]
+
+
+class ProductionDataProvider(SqlDataProvider):
+    """Data views over a merchant's database (SQLite file or PostgreSQL), read-only.
+
+    Args:
+        url: ``sqlite:///file.db`` or ``postgresql+psycopg://user:password@host/db``.
+        ttl: seconds a view result stays cached, per view name (default: workflow refresh intervals).
+        clock: monotonic clock for TTLs and the load-time check (injectable in tests).
+        check_interval: seconds between checks of the data's load time.
+
+    Raises:
+        ProviderError: bad URL, unreachable database, missing/older/newer schema, stale summaries.
+
+    Example:
+        >>> provider = ProductionDataProvider("sqlite:///merchant.db")  # doctest: +SKIP
+        >>> provider.daily_briefing().mrr.current  # doctest: +SKIP
+        52340.0
+    """
+
+    name = "production"
+
+    def __init__(
+        self,
+        url: str | URL,
+        *,
+        ttl: Callable[[str], float | None] = ttl_for_view,
+        clock: Callable[[], float] = time.monotonic,
+        check_interval: float = 1.0,
+    ) -> None:
+        self.url = parse_url(url)
+        self.display_url = mask_url(self.url)
+        super().__init__(make_engine(self.url, read_only=True), ViewCache(ttl=ttl, clock=clock))
+        self.clock = clock
+        self.check_interval = check_interval
+        self._checked_at = clock()
+        self._latest: dt.date | None = None
+        with self._connect() as conn:
+            try:
+                self.schema_version = check_schema(conn, self.display_url)
+                self._stamp = self._validated_stamp(conn)
+            except SQLAlchemyError as exc:
+                raise connection_error(exc, self.display_url) from None
+
+    @classmethod
+    def from_url(cls, url: str | URL, **kwargs: Any) -> ProductionDataProvider:
+        """Open the database at ``url`` (see the class arguments)."""
+        return cls(url, **kwargs)
+
+    def __repr__(self) -> str:
+        return f"ProductionDataProvider({self.display_url!r})"
+
+    def _connect(self) -> Any:
+        try:
+            return self.engine.connect()
+        except SQLAlchemyError as exc:
+            raise connection_error(exc, self.display_url) from None
+
+    def _validated_stamp(self, conn: Connection) -> tuple[int, dt.datetime] | None:
+        stale = stale_summaries(conn)
+        if stale:
+            raise ProviderError(
+                f"database {self.display_url}: summary tables are out of date ({stale}); "
+                f"run `cjsim db refresh --url {self.display_url}`"
+            )
+        return load_stamp(conn)
+
+    # ------------------------------------------------------------------ freshness
+
+    def check_for_new_data(self, force: bool = False) -> bool:
+        """Drop cached results if the data's load time changed; returns whether it did.
+
+        Called before every view, but queries the database at most every ``check_interval``.
+        """
+        now = self.clock()
+        if not force and now - self._checked_at < self.check_interval:
+            return False
+        self._checked_at = now
+        with self._connect() as conn:
+            try:
+                stamp = load_stamp(conn)
+                if stamp == self._stamp:
+                    return False
+                self._stamp = self._validated_stamp(conn)
+            except SQLAlchemyError as exc:
+                raise connection_error(exc, self.display_url) from None
+        self.clear_cache()
+        self._latest = None
+        if hasattr(self, "_merchant_name"):
+            del self._merchant_name
+        return True
+
+    @property
+    def load_time(self) -> dt.datetime | None:
+        """When the data was last loaded, imported or refreshed (None if never by cjsim)."""
+        return self._stamp[1] if self._stamp else None
+
+    # ------------------------------------------------------------------ views
+
+    def default_as_of(self) -> dt.date:
+        """The latest activity date in the database (orders, subscriptions, tickets, marketing)."""
+        self.check_for_new_data()
+        if self._latest is None:
+            with self._connect() as conn:
+                try:
+                    self._latest = q.latest_activity(conn)
+                except SQLAlchemyError as exc:
+                    raise connection_error(exc, self.display_url) from None
+            if self._latest is None:
+                raise ProviderError(
+                    f"database {self.display_url} holds no activity yet; load data with `cjsim db load` or "
+                    "`cjsim db import`, or pass an explicit as_of date"
+                )
+        return self._latest
+
+    def _compute(self, view: str, args: ViewArgs, as_of: dt.date) -> ViewResult:
+        self.check_for_new_data()
+        try:
+            return super()._compute(view, args, as_of)
+        except SQLAlchemyError as exc:
+            raise connection_error(exc, self.display_url) from None
+
+    def merchant_name(self) -> str:
+        try:
+            return super().merchant_name()
+        except SQLAlchemyError as exc:
+            raise connection_error(exc, self.display_url) from None
+
+    def materialized_dates(self) -> set[dt.date]:
+        """Dates with stored customer facts (customer views at other dates are computed in memory)."""
+        with self._connect() as conn:
+            return fact_dates(conn)
+
+    def close(self) -> None:
+        """Release the database connections."""
+        self.engine.dispose()
+
+
+def earliest_activity(conn: Connection) -> dt.date | None:
+    """The earliest date with recorded activity (customer sign-up, order, subscription, ticket, marketing)."""
+    candidates = [
+        conn.execute(select(func.min(customers.c.created_on))).scalar(),
+        conn.execute(select(func.min(orders.c.ordered_on))).scalar(),
+        conn.execute(select(func.min(subscriptions.c.started_on))).scalar(),
+        conn.execute(select(func.min(marketing_daily.c.day))).scalar(),
+    ]
+    ts = conn.execute(select(func.min(support_tickets.c.created_at))).scalar()
+    dates = [q.as_date(c) for c in candidates if c is not None]
+    if ts is not None:
+        dates.append(q.as_datetime(ts).date())
+    return min(dates) if dates else None
