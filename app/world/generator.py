@@ -33,7 +33,8 @@ phase continues)
        shows an ``engagement_drop`` in the weeks before 75% of the time.
     2. Arrivals: ``active x (hazard + phase.net_growth / 30)`` when the phase sets a net growth,
        else ``phase.acquisition x active x (baseline hazard + g / 30)``. A new subscriber gets a
-       customer row, a subscription (plan by plan weight) and a first order the same day.
+       customer row, a subscription and a first order the same day; plans follow the plan
+       weights by a smooth weighted round robin (the initial population draws them at random).
     3. Orders: every active subscription bills every 30 days after ``started_on``. A cycle is
        skipped (no order, ``skipped_box`` signal) with 5% x phase.skips (x3 while drifting,
        scaled by propensity), fails (status ``failed``,
@@ -269,6 +270,8 @@ class _Simulation:
 
         self._plans = persona.plans
         self._plan_cum = list(accumulate(p.weight for p in persona.plans))
+        self._plan_shares = [p.weight / self._plan_cum[-1] for p in persona.plans]
+        self._plan_acc = [self._rng["arrivals"].random() for _ in persona.plans]
         self._countries = list(persona.countries)
         self._country_cum = list(accumulate(persona.countries.values()))
         self._seg_cum = list(accumulate(s.weight for s in SEGMENTS))
@@ -345,11 +348,24 @@ class _Simulation:
         jitter = min(1.5, max(0.6, math.exp(0.25 * rng.gauss(0.0, 1.0))))
         return k, SEGMENTS[k].propensity * jitter
 
-    def _add_subscriber(self, rng: random.Random, started: int, seg: int, prop: float) -> int:
+    def _next_plan(self) -> int:
+        """Plan of the next new subscriber: a smooth weighted round robin over plan weights."""
+        acc = self._plan_acc
+        best = 0
+        for k, share in enumerate(self._plan_shares):
+            acc[k] += share
+            if acc[k] > acc[best]:
+                best = k
+        acc[best] -= 1.0
+        return best
+
+    def _add_subscriber(self, rng: random.Random, started: int, seg: int, prop: float, plan_index: int = -1) -> int:
         i = len(self.cust_id)
         num = i + 1
         cid = f"C{num:06d}"
-        plan = self._plans[min(bisect_right(self._plan_cum, rng.random() * self._plan_cum[-1]), len(self._plans) - 1)]
+        if plan_index < 0:
+            plan_index = min(bisect_right(self._plan_cum, rng.random() * self._plan_cum[-1]), len(self._plans) - 1)
+        plan = self._plans[plan_index]
         country = self._countries[
             min(bisect_right(self._country_cum, rng.random() * self._country_cum[-1]), len(self._countries) - 1)
         ]
@@ -653,7 +669,7 @@ class _Simulation:
             expected_arrivals *= self._jitter()
             for _ in range(d_arrive.emit(expected_arrivals)):
                 seg, prop = self._draw_profile(r_arr)
-                i = self._add_subscriber(r_arr, ordinal, seg, prop)
+                i = self._add_subscriber(r_arr, ordinal, seg, prop, self._next_plan())
                 self._activate(i)
                 self._bill(i, ordinal, rates, first=True)
                 if t + _CYCLE_DAYS < self.n_days:
