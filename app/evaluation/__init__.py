@@ -1,0 +1,1 @@
+"""Evaluating conversations: claims, evaluators, batches, statistics and reports."""

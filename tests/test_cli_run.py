@@ -1,0 +1,71 @@
+"""``cjsim run``/``demo``/``graph``/``chat``: outputs and bad-input handling."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from app.cli import app
+from app.model_specs import make_cj_model, make_merchant_model, parse_spec
+from app.errors import InvalidArgumentError, UnknownNameError
+from app.scenarios import get_persona, get_scenario
+
+runner = CliRunner()
+
+
+def invoke(*args: str, input: str | None = None):
+    return runner.invoke(app, list(args), input=input)
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["run", "--cj-model", "gpt4"], "unknown model spec 'gpt4'; valid model specs:"),
+        (["run", "--cj-model", "openai"], "needs a model name, e.g. openai:<model>"),
+        (["run", "--cj-model", "script"], "'script' is the offline merchant"),
+        (["run", "--merchant-model", "rules"], "'rules' is the offline CJ"),
+        (["run", "--workflow", "nightly"], "unknown workflow 'nightly'; valid workflows:"),
+        (["run", "--scenario", "boom"], "unknown scenario 'boom'"),
+        (["run", "--turns", "0"], "turns must be between 1 and 100"),
+        (["run", "--format", "xml"], "unknown format 'xml'; valid formats: text, markdown, json, openai-jsonl"),
+    ],
+)
+def test_run_bad_input_exits_2(args: list[str], message: str) -> None:
+    result = invoke(*args)
+    assert result.exit_code == 2, result.output
+    assert message in " ".join(result.output.split())
+    assert "Traceback" not in result.output
+
+
+def test_missing_provider_package_names_the_extra(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(sys.modules, "langchain_openai", None)  # import fails as if not installed
+    result = invoke("run", "--cj-model", "openai:gpt-4o-mini")
+    assert result.exit_code == 2
+    assert "pip install -e '.[openai]'" in " ".join(result.output.split())
+
+
+def test_missing_api_key_names_the_variable(monkeypatch: pytest.MonkeyPatch) -> None:
+    fake = type(sys)("langchain_anthropic")
+    fake.ChatAnthropic = object
+    monkeypatch.setitem(sys.modules, "langchain_anthropic", fake)
+    monkeypatch.delenv("ANTHROPIC_API_KEY", raising=False)
+    with pytest.raises(InvalidArgumentError, match="set the ANTHROPIC_API_KEY environment variable"):
+        make_cj_model("anthropic:claude-x")
+
+
+def test_spec_parsing() -> None:
+    assert str(parse_spec("ollama:llama3")) == "ollama:llama3"
+    with pytest.raises(UnknownNameError):
+        parse_spec("hf:foo")
+    with pytest.raises(InvalidArgumentError):
+        make_merchant_model("rules", get_persona("sarah_chen"), get_scenario("churn_spike"))
+
+
+def test_graph_command_prints_mermaid() -> None:
+    result = invoke("graph")
+    assert result.exit_code == 0
+    assert "graph TD;" in result.output and "merchant -.-> router;" in result.output
