@@ -69,3 +69,29 @@ def test_graph_command_prints_mermaid() -> None:
     result = invoke("graph")
     assert result.exit_code == 0
     assert "graph TD;" in result.output and "merchant -.-> router;" in result.output
+
+
+def test_chat_lets_a_human_play_the_merchant(tmp_path: Path) -> None:
+    out = tmp_path / "chat.json"
+    result = invoke("chat", "--workflow", "ad_hoc_support", "--out", str(out), input="How is our churn rate?\n/quit\n")
+    assert result.exit_code == 0, result.output
+    assert "CJ:" in result.output and "%" in result.output
+    saved = json.loads(out.read_text())
+    assert [m["content"] for m in saved["messages"] if m["role"] == "merchant"][0] == "How is our churn rate?"
+    assert saved["termination_reason"] == "merchant_done"
+
+
+def test_run_writes_every_format(tmp_path: Path) -> None:
+    for fmt in ("json", "markdown", "openai-jsonl", "text"):
+        out = tmp_path / f"t.{fmt}"
+        result = invoke("run", "--scenario", "churn_spike", "--workflow", "crisis_response", "--format", fmt, "--out", str(out))
+        assert result.exit_code == 0, result.output
+        assert out.read_text().strip()
+    assert json.loads((tmp_path / "t.json").read_text())["termination_reason"] == "merchant_done"
+    assert json.loads((tmp_path / "t.openai-jsonl").read_text())["messages"][0]["role"] == "user"
+
+
+def test_demo_runs() -> None:
+    result = invoke("demo")
+    assert result.exit_code == 0, result.output
+    assert "merchant_done" in result.output
