@@ -38,9 +38,13 @@ def _config(scenario, merchant, workflow, seed, turns, cj_model, merchant_model,
     return cfg
 
 
-def _emit(t: Transcript, fmt: str, out: Path | None) -> None:
+def _check_format(fmt: str) -> None:
     if fmt not in TRANSCRIPT_FORMATS:
         raise InvalidArgumentError(f"unknown format {fmt!r}; valid formats: {', '.join(TRANSCRIPT_FORMATS)}")
+
+
+def _emit(t: Transcript, fmt: str, out: Path | None) -> None:
+    _check_format(fmt)
     if fmt == "json":
         text = t.to_json()
     elif fmt == "openai-jsonl":
@@ -80,8 +84,7 @@ def run_cmd(
     """Simulate one conversation between CJ and a merchant."""
     from app.simulation import run_conversation
 
-    if fmt not in TRANSCRIPT_FORMATS:
-        raise InvalidArgumentError(f"unknown format {fmt!r}; valid formats: {', '.join(TRANSCRIPT_FORMATS)}")
+    _check_format(fmt)  # fail before the conversation runs
     cfg = _config(scenario, merchant, workflow, seed, turns, cj_model, merchant_model, stage, stress)
     _emit(run_conversation(cfg), fmt, out)
 
