@@ -161,10 +161,11 @@ class Alert(_Model):
 
 
 class TicketSnapshot(_Model):
-    created_24h: int
-    open: int
-    urgent: int = Field(description="open tickets with priority urgent")
+    created_24h: int | None
+    open: int | None
+    urgent: int | None = Field(description="open tickets with priority urgent")
     avg_first_response_hours: float | None = Field(description="over first responses in the last 7 days")
+    unavailable: str | None = Field(default=None, description="why there are no ticket numbers (then all are null)")
 
 
 class TimelineEvent(_Model):
@@ -215,7 +216,9 @@ class DailyBriefing(ViewResult):
             f"Churn rate (30d): {self.churn_rate.describe(rate_pct)}",
             f"New subscribers (30d): {self.new_subscribers.describe(count)}",
             f"CSAT (30d): {self.csat.describe(lambda v: 'n/a' if v is None else f'{v:.2f}')}",
-            f"Tickets: {t.created_24h} created in the last 24h, {t.open} open, {t.urgent} urgent open, "
+            f"Tickets: unavailable ({t.unavailable})"
+            if t.unavailable
+            else f"Tickets: {t.created_24h} created in the last 24h, {t.open} open, {t.urgent} urgent open, "
             f"first response {hours(t.avg_first_response_hours)} (7d avg)",
             f"Top ticket categories (7d): {_categories_text(self.top_ticket_categories)}",
         ]

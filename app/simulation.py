@@ -108,7 +108,8 @@ def _meta(cfg: RunConfig, ctx: RunContext, cj_label: str, merchant_label: str) -
         },
         "cj_model": cj_label,
         "merchant_model": merchant_label,
-        "provider": getattr(ctx.provider, "describe", lambda: ctx.provider.name)(),
+        # database URLs are stored with the password masked
+        "provider": {"name": ctx.provider.name, "url": getattr(ctx.provider, "display_url", None)},
     }
 
 

@@ -95,3 +95,32 @@ def test_demo_runs() -> None:
     result = invoke("demo")
     assert result.exit_code == 0, result.output
     assert "merchant_done" in result.output
+
+
+def test_run_swaps_in_a_production_database_unchanged(tmp_path: Path) -> None:
+    """The same conversation on the generated world and on that world loaded into a SQLite file."""
+    url = f"sqlite:///{tmp_path / 'shop.db'}"
+    for args in (["db", "init", "--url", url], ["db", "load", "--url", url, "--scenario", "churn_spike", "--merchant", "sarah_chen", "--seed", "2"]):
+        result = invoke(*args)
+        assert result.exit_code == 0, result.output
+    common = ["run", "--scenario", "churn_spike", "--merchant", "sarah_chen", "--seed", "2", "--workflow", "crisis_response"]
+    simulated = invoke(*common, "--format", "json")
+    production = invoke(*common, "--format", "json", "--provider", "production", "--db-url", url)
+    assert simulated.exit_code == production.exit_code == 0, production.output
+    a, b = json.loads(simulated.output), json.loads(production.output)
+    assert b["meta"]["provider"] == {"name": "production", "url": url}
+    a.pop("meta"), b.pop("meta")
+    assert a == b
+
+
+def test_run_production_without_url_exits_2(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("CJSIM_DB_URL", raising=False)
+    result = invoke("run", "--provider", "production")
+    assert result.exit_code == 2
+    assert "needs a database: pass --db-url URL or set CJSIM_DB_URL" in " ".join(result.output.split())
+
+
+def test_transcripts_mask_database_passwords() -> None:
+    from app.providers.url import mask_url
+
+    assert "s3cret" not in mask_url("postgresql+psycopg://cj:s3cret@db.example/shop")

@@ -1,4 +1,4 @@
-"""Shared CLI pieces: consoles, world options, building a DataAgent from options."""
+"""Shared CLI pieces: consoles, world and provider options, building a data provider from options."""
 
 from __future__ import annotations
 
@@ -9,7 +9,21 @@ from rich.console import Console
 
 from app.models import BusinessStage, StressLevel
 
-__all__ = ["console", "err_console", "ScenarioOpt", "MerchantOpt", "SeedOpt", "StageOpt", "StressOpt", "build_agent"]
+__all__ = [
+    "console",
+    "err_console",
+    "ScenarioOpt",
+    "MerchantOpt",
+    "SeedOpt",
+    "StageOpt",
+    "StressOpt",
+    "ProviderOpt",
+    "DbUrlOpt",
+    "PROVIDERS",
+    "build_agent",
+    "build_provider",
+    "describe_provider",
+]
 
 console = Console()
 err_console = Console(stderr=True)
@@ -25,6 +39,71 @@ StageOpt = Annotated[
 StressOpt = Annotated[
     StressLevel | None, typer.Option("--stress", help="Stress level (default: the scenario's).")
 ]
+
+
+PROVIDERS = ("data_agent", "production")
+"""Data providers a command can run on: a generated world, or a real database."""
+
+ProviderOpt = Annotated[
+    str,
+    typer.Option(
+        "--provider",
+        envvar="CJSIM_PROVIDER",
+        help="data_agent (a generated world) or production (the database at --db-url).",
+    ),
+]
+DbUrlOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--db-url",
+        envvar="CJSIM_DB_URL",
+        show_envvar=True,
+        help="Database of --provider production: sqlite:///file.db or postgresql+psycopg://user:pw@host/db.",
+    ),
+]
+
+
+def build_provider(
+    provider: str,
+    db_url: str | None,
+    scenario: str,
+    merchant: str,
+    seed: int,
+    stage: BusinessStage | None = None,
+    stress: StressLevel | None = None,
+):
+    """The data provider the options describe.
+
+    ``data_agent`` generates the world of (scenario, merchant, seed, stage, stress);
+    ``production`` opens the database at ``db_url`` read-only (the world options are ignored).
+
+    Raises:
+        UnknownNameError: unknown provider name.
+        ProviderError: production without a URL, or a database that cannot be used.
+    """
+    from app.errors import ProviderError, UnknownNameError
+
+    if provider == "data_agent":
+        return build_agent(scenario, merchant, seed, stage, stress)
+    if provider == "production":
+        if not db_url:
+            raise ProviderError("--provider production needs a database: pass --db-url URL or set CJSIM_DB_URL")
+        from app.providers.cache import workflow_ttls
+        from app.providers.production import ProductionDataProvider
+        from app.workflows import workflows
+
+        # cached views live as long as the workflows' declared refresh intervals allow
+        return ProductionDataProvider(db_url, ttl=workflow_ttls(workflows().refresh_seconds))
+    raise UnknownNameError("provider", provider, PROVIDERS)
+
+
+def describe_provider(provider) -> str:
+    """One line naming the data behind a provider (database URLs with the password masked)."""
+    display_url = getattr(provider, "display_url", None)
+    if display_url is not None:
+        return f"{provider.merchant_name()} - {display_url}"
+    world = provider.world
+    return f"{provider.persona.business_name} - {provider.scenario.id} (seed {world.spec.seed})"
 
 
 def build_agent(scenario: str, merchant: str, seed: int, stage: BusinessStage | None, stress: StressLevel | None):

@@ -7,11 +7,23 @@ from enum import StrEnum
 from typing import Annotated
 
 import typer
+from rich.markup import escape
 from rich.panel import Panel
 from rich.table import Table
 
 from app.cli import app
-from app.cli.common import MerchantOpt, ScenarioOpt, SeedOpt, StageOpt, StressOpt, build_agent, console
+from app.cli.common import (
+    DbUrlOpt,
+    MerchantOpt,
+    ProviderOpt,
+    ScenarioOpt,
+    SeedOpt,
+    StageOpt,
+    StressOpt,
+    build_provider,
+    console,
+    describe_provider,
+)
 from app.cli.options import parse_date, parse_view_args
 from app.data_views import VIEWS, view_spec
 from app.scenarios import personas, scenarios
@@ -78,17 +90,28 @@ def data_cmd(
     seed: SeedOpt = 0,
     stage: StageOpt = None,
     stress: StressOpt = None,
-    as_of: Annotated[str | None, typer.Option("--as-of", help="Date the view describes (default: the scenario's today).")] = None,
+    provider: ProviderOpt = "data_agent",
+    db_url: DbUrlOpt = None,
+    as_of: Annotated[
+        str | None,
+        typer.Option(
+            "--as-of",
+            help="Date the view describes (default: the scenario's today, or the database's latest activity date).",
+        ),
+    ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the view as JSON.")] = False,
 ) -> None:
-    """Answer one data view, e.g. `cjsim data ticket_metrics --time-range 30d --scenario churn_spike`."""
+    """Answer one data view, e.g. `cjsim data ticket_metrics --time-range 30d --scenario churn_spike`.
+
+    With `--provider production --db-url URL` the same view comes from a real database.
+    """
     spec = view_spec(view)
     args = parse_view_args(spec, list(ctx.args))
     day = parse_date(as_of)
-    agent = build_agent(scenario, merchant, seed, stage, stress)
-    result = agent.get_view(view, day, **args)
+    data = build_provider(provider, db_url, scenario, merchant, seed, stage, stress)
+    result = data.get_view(view, day, **args)
     if as_json:
         typer.echo(json.dumps(result.to_json(), indent=2))
     else:
-        title = f"{view} - {agent.persona.business_name} - {agent.scenario.id} (seed {seed})"
-        console.print(Panel(result.to_text(), title=title, title_align="left", expand=False))
+        title = f"{view} - {describe_provider(data)}"
+        console.print(Panel(escape(result.to_text()), title=escape(title), title_align="left", expand=False))

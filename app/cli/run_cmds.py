@@ -9,7 +9,18 @@ from typing import Annotated
 import typer
 
 from app.cli import app
-from app.cli.common import MerchantOpt, ScenarioOpt, SeedOpt, StageOpt, StressOpt, console, err_console
+from app.cli.common import (
+    DbUrlOpt,
+    MerchantOpt,
+    ProviderOpt,
+    ScenarioOpt,
+    SeedOpt,
+    StageOpt,
+    StressOpt,
+    build_provider,
+    console,
+    err_console,
+)
 from app.cli.render import render_transcript
 from app.errors import InvalidArgumentError
 from app.transcript import TRANSCRIPT_FORMATS, Transcript
@@ -80,13 +91,16 @@ def run_cmd(
     stress: StressOpt = None,
     out: Annotated[Path | None, typer.Option("--out", help="Write the transcript to this file.")] = None,
     fmt: Annotated[str, typer.Option("--format", help="text, markdown, json or openai-jsonl.")] = "text",
+    provider: ProviderOpt = "data_agent",
+    db_url: DbUrlOpt = None,
 ) -> None:
-    """Simulate one conversation between CJ and a merchant."""
+    """Simulate one conversation between CJ and a merchant, on a generated world or a real database."""
     from app.simulation import run_conversation
 
     _check_format(fmt)  # fail before the conversation runs
     cfg = _config(scenario, merchant, workflow, seed, turns, cj_model, merchant_model, stage, stress)
-    _emit(run_conversation(cfg), fmt, out)
+    data = build_provider(provider, db_url, cfg.scenario, cfg.merchant, seed, stage, stress)
+    _emit(run_conversation(cfg, provider=data), fmt, out)
 
 
 @app.command("demo")

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import delete, func, inspect, select
+from sqlalchemy import delete, func, inspect, select, text
 from sqlalchemy.engine import URL, Connection
 from sqlalchemy.exc import SQLAlchemyError
 
@@ -152,9 +152,15 @@ def store_rows(
     refresh_daily_summaries(conn, insert_table)
     report.facts_as_of = _materialize(conn, facts_as_of)
     record_load(conn, kind, source, report.total_rows)
+    _analyze(conn)
     report.summary_seconds = time.perf_counter() - t1
     report.total_seconds = time.perf_counter() - t0
     return report
+
+
+def _analyze(conn: Connection) -> None:
+    """Refresh the query planner's statistics after bulk writes (both backends support ANALYZE)."""
+    conn.execute(text("ANALYZE"))
 
 
 def _materialize(conn: Connection, extra: list[dt.date] | None) -> list[dt.date]:
@@ -216,6 +222,7 @@ def refresh_database(url: str | URL, as_of: list[dt.date] | None = None) -> Load
         drop_facts(conn)
         report.facts_as_of = _materialize(conn, as_of)
         record_load(conn, "refresh", "base tables", 0)
+        _analyze(conn)
         report.summary_seconds = report.total_seconds = time.perf_counter() - t0
         report.problems = [f"dropped customer facts of {d}" for d in sorted(previous - set(report.facts_as_of))]
     return report
@@ -224,41 +231,52 @@ def refresh_database(url: str | URL, as_of: list[dt.date] | None = None) -> Load
 def database_info(url: str | URL) -> dict[str, Any]:
     """Schema version, row counts, date range, fact dates and recent loads of a database."""
     display = mask_url(parse_url(url))
-    with writable_connection(url, check=False) as conn:
-        version = current_version(conn)
-        info: dict[str, Any] = {
-            "url": display,
-            "backend": conn.dialect.name,
-            "schema_version": version,
-            "latest_schema_version": LATEST_VERSION,
-        }
-        if version is None:
-            info["problem"] = f"no cjsim schema; run `cjsim db init --url {display}`"
+    engine = make_engine(url, read_only=True)
+    try:
+        with engine.connect() as conn:
+            return _info(conn, display)
+    except SQLAlchemyError as exc:
+        raise connection_error(exc, display) from None
+    finally:
+        engine.dispose()
+
+
+def _info(conn: Connection, display: str) -> dict[str, Any]:
+    """The info dict of one connection (see :func:`database_info`)."""
+    version = current_version(conn)
+    info: dict[str, Any] = {
+        "url": display,
+        "backend": conn.dialect.name,
+        "schema_version": version,
+        "latest_schema_version": LATEST_VERSION,
+    }
+    if version is None:
+        info["problem"] = f"no cjsim schema; run `cjsim db init --url {display}`"
+        return info
+    if version != LATEST_VERSION:
+        try:
+            check_schema(conn, display)
+        except ProviderError as exc:
+            info["problem"] = str(exc)
             return info
-        if version != LATEST_VERSION:
-            try:
-                check_schema(conn, display)
-            except ProviderError as exc:
-                info["problem"] = str(exc)
-                return info
-        names = set(inspect(conn).get_table_names())
-        info["row_counts"] = {
-            t.name: int(conn.execute(select(func.count()).select_from(t)).scalar_one())
-            for t in (*TABLES, *SUMMARY_TABLES)
-            if t.name in names
-        }
-        earliest, latest = earliest_activity(conn), q.latest_activity(conn)
-        info["date_range"] = {"first": earliest, "last": latest}
-        info["default_as_of"] = latest
-        info["facts_as_of"] = sorted(fact_dates(conn))
-        stale = stale_summaries(conn)
-        if stale:
-            info["problem"] = f"summary tables are out of date ({stale}); run `cjsim db refresh --url {display}`"
-        loads = conn.execute(
-            select(data_loads.c.kind, data_loads.c.source, data_loads.c.loaded_at, data_loads.c.rows)
-            .order_by(data_loads.c.load_id.desc())
-            .limit(5)
-        ).all()
-        info["loads"] = [{"kind": k, "source": s, "loaded_at": t, "rows": n} for k, s, t, n in loads]
-        info["load_time"] = loads[0][2] if loads else None
+    names = set(inspect(conn).get_table_names())
+    info["row_counts"] = {
+        t.name: int(conn.execute(select(func.count()).select_from(t)).scalar_one())
+        for t in (*TABLES, *SUMMARY_TABLES)
+        if t.name in names
+    }
+    earliest, latest = earliest_activity(conn), q.latest_activity(conn)
+    info["date_range"] = {"first": earliest, "last": latest}
+    info["default_as_of"] = latest
+    info["facts_as_of"] = sorted(fact_dates(conn))
+    stale = stale_summaries(conn)
+    if stale:
+        info["problem"] = f"summary tables are out of date ({stale}); run `cjsim db refresh --url {display}`"
+    loads = conn.execute(
+        select(data_loads.c.kind, data_loads.c.source, data_loads.c.loaded_at, data_loads.c.rows)
+        .order_by(data_loads.c.load_id.desc())
+        .limit(5)
+    ).all()
+    info["loads"] = [{"kind": k, "source": s, "loaded_at": t, "rows": n} for k, s, t, n in loads]
+    info["load_time"] = loads[0][2] if loads else None
     return info

@@ -24,8 +24,9 @@ from app.data_views import (
 from app.errors import DataUnavailableError
 from app.providers import queries as q
 from app.providers.customer_frame import SEGMENT_DEFINITIONS, CustomerRecord, tenure_days
-from app.providers.metric_views import ViewContext, dollars, timeline_events
+from app.providers.metric_views import NO_SUBSCRIPTIONS, NO_TICKETS, ViewContext, dollars, require, timeline_events
 from app.providers.recommendations import segment_actions
+from app.world.schema import subscriptions
 from app.world.schema import support_tickets as tix
 from app.world.world import end_of_day
 
@@ -55,6 +56,7 @@ SAMPLE_ORDER = {"high_value": "ltv", "at_risk": "risk_ltv", "new": "recent", "ch
 
 def customer_segment(ctx: ViewContext, args: CustomerSegmentArgs) -> CustomerSegment:
     """Size, value and risk of a segment, a sample of its customers and recommended actions."""
+    require(ctx, subscriptions, NO_SUBSCRIPTIONS, "customer segments (defined on subscriptions) are")
     facts = ctx.frame()
     stats = facts.segment_stats(args.segment)
     size = stats.size
@@ -79,6 +81,8 @@ def customer_segment(ctx: ViewContext, args: CustomerSegmentArgs) -> CustomerSeg
 
 def customer_list(ctx: ViewContext, args: CustomerListArgs) -> CustomerList:
     """Customers matching the filter, sorted, at most ``limit``."""
+    if args.filter != "all":
+        require(ctx, subscriptions, NO_SUBSCRIPTIONS, f"the {args.filter!r} customer filter (defined on subscriptions) is")
     facts = ctx.frame()
     return CustomerList(
         as_of=ctx.as_of,
@@ -164,13 +168,9 @@ def customer_profile(ctx: ViewContext, args: CustomerProfileArgs) -> CustomerPro
 
 def search_tickets(ctx: ViewContext, args: SearchTicketsArgs) -> TicketSearch:
     """Tickets up to ``as_of`` whose subject or category contains every query word, newest first."""
+    require(ctx, tix, NO_TICKETS, "ticket search is")
     words = [w for w in args.query.lower().replace("_", " ").split() if w]
-    where = [tix.c.created_at < end_of_day(ctx.as_of)]
-    for word in words:
-        pattern = f"%{word}%"
-        where.append(tix.c.subject.ilike(pattern) | tix.c.category.ilike(pattern))
-    total = q.count_where(ctx.conn, tix, where)
-    rows = q.ticket_rows(ctx.conn, where, limit=args.limit)
+    total, rows = q.search_ticket_rows(ctx.conn, words, end_of_day(ctx.as_of), args.limit)
     return TicketSearch(
         as_of=ctx.as_of, query=args.query, total=total, tickets=[ticket_summary(r, ctx.as_of) for r in rows]
     )

@@ -36,7 +36,8 @@ from app.providers import queries as q
 from app.providers.alerts import briefing_alerts
 from app.providers.customer_frame import CustomerFacts
 from app.providers.recommendations import crisis_actions
-from app.world.schema import orders, subscriptions, support_tickets
+from app.errors import DataUnavailableError
+from app.world.schema import marketing_daily, orders, subscriptions, support_tickets
 
 __all__ = [
     "ViewContext",
@@ -72,6 +73,31 @@ class ViewContext:
 NO_SUBSCRIPTIONS = "no subscription data"
 NO_TICKETS = "no support ticket data"
 NO_MARKETING = "no marketing spend data in the window"
+NO_ORDERS = "no order data"
+NO_MARKETING_TABLE = "no marketing data"
+
+_METRIC_SOURCES = {
+    "new_subscribers": (subscriptions, NO_SUBSCRIPTIONS),
+    "cancellations": (subscriptions, NO_SUBSCRIPTIONS),
+    "tickets": (support_tickets, NO_TICKETS),
+    "shipping_tickets": (support_tickets, NO_TICKETS),
+    "failed_payments": (orders, NO_ORDERS),
+    "marketing_spend": (marketing_daily, NO_MARKETING_TABLE),
+    "visitors": (marketing_daily, NO_MARKETING_TABLE),
+}
+"""Daily metric -> (table it is counted from, why it is unavailable when that table is empty)."""
+
+
+def missing_reason(ctx: ViewContext, metric: str) -> str | None:
+    """Why a daily metric cannot be computed from this database, or None if it can."""
+    table, reason = _METRIC_SOURCES[metric]
+    return None if ctx.has(table) else reason
+
+
+def require(ctx: ViewContext, table, reason: str, what: str) -> None:
+    """Raise :class:`DataUnavailableError` when ``table`` is empty: never answer zero for missing data."""
+    if not ctx.has(table):
+        raise DataUnavailableError(f"{what} unavailable: {reason} in this database")
 
 
 def dollars(cents: int | float) -> float:
@@ -176,6 +202,7 @@ def daily_briefing(ctx: ViewContext, args: NoArgs) -> DailyBriefing:
     w30 = q.Window.ending(ctx.as_of, 30)
     csat, _ = _csat_trend(ctx, w30)
     conn, as_of = ctx.conn, ctx.as_of
+    has_tickets = ctx.has(support_tickets)
     open_n, urgent = q.open_tickets(conn, as_of)
     frt_7d = avg_hours(q.response_stats(conn, q.Window.ending(as_of, 7), "first_response_at"))
     last3 = q.tickets_created(conn, q.Window.ending(as_of, 3))
@@ -203,7 +230,9 @@ def daily_briefing(ctx: ViewContext, args: NoArgs) -> DailyBriefing:
             open=open_n,
             urgent=urgent,
             avg_first_response_hours=frt_7d,
-        ),
+        )
+        if has_tickets
+        else TicketSnapshot(created_24h=None, open=None, urgent=None, avg_first_response_hours=None, unavailable=NO_TICKETS),
         top_ticket_categories=with_shares(q.ticket_counts_by(conn, q.Window.ending(as_of, 7), "category"), top=3),
         alerts=alerts,
         recent_events=timeline_events(ctx, as_of - dt.timedelta(days=6), as_of),
@@ -212,6 +241,7 @@ def daily_briefing(ctx: ViewContext, args: NoArgs) -> DailyBriefing:
 
 def ticket_metrics(ctx: ViewContext, args: TicketMetricsArgs) -> TicketMetrics:
     """Ticket volume, speed and CSAT over a window vs the previous window."""
+    require(ctx, support_tickets, NO_TICKETS, "ticket metrics are")
     conn, cat = ctx.conn, (args.category.value if args.category else None)
     w = q.Window.ending(ctx.as_of, WINDOW_DAYS[args.time_range])
     p = w.previous()
@@ -361,9 +391,15 @@ def _onset(reading: _CrisisReading, as_of: dt.date) -> dt.date | None:
 def crisis_analysis(ctx: ViewContext, args: CrisisAnalysisArgs) -> CrisisAnalysis:
     """Compare the recent daily rate of the crisis metric with its 30-day baseline."""
     if args.crisis_type == "auto":
-        readings = [_crisis_reading(ctx, t) for t in CRISIS_METRICS]
+        supported = [t for t in CRISIS_METRICS if missing_reason(ctx, CRISIS_METRICS[t][0]) is None]
+        if not supported:
+            raise DataUnavailableError("crisis analysis unavailable: no subscription, ticket or order data in this database")
+        readings = [_crisis_reading(ctx, t) for t in supported]
         reading = max(readings, key=lambda r: r.ratio or 0.0)
     else:
+        reason = missing_reason(ctx, CRISIS_METRICS[args.crisis_type][0])
+        if reason:
+            raise DataUnavailableError(f"{args.crisis_type} crisis analysis unavailable: {reason} in this database")
         reading = _crisis_reading(ctx, args.crisis_type)
     severity = _severity(reading.ratio)
     detected = severity in ("medium", "high", "critical")
@@ -436,7 +472,11 @@ ANOMALY_MIN_CHANGE_PCT = 10.0
 
 def detect_anomalies(ctx: ViewContext, args: DetectAnomaliesArgs) -> AnomalyReport:
     """Flag metrics whose last-7-day daily mean is far from the previous 53 days."""
-    metrics = list(dict.fromkeys(args.metrics)) if args.metrics else list(_ANOMALY_METRICS)
+    requested = list(dict.fromkeys(args.metrics)) if args.metrics else list(_ANOMALY_METRICS)
+    metrics = [m for m in requested if missing_reason(ctx, m) is None]
+    if not metrics:
+        reasons = sorted({missing_reason(ctx, m) or "" for m in requested})
+        raise DataUnavailableError(f"anomaly detection unavailable for {', '.join(requested)}: {'; '.join(reasons)}")
     threshold = ANOMALY_Z[args.sensitivity]
     span = q.Window.ending(ctx.as_of, ANOMALY_SPAN_DAYS)
     days = [ctx.as_of - dt.timedelta(days=i) for i in range(ANOMALY_SPAN_DAYS - 1, -1, -1)]

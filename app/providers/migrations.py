@@ -85,7 +85,7 @@ def _create(*tables: Table) -> Callable[[Connection], None]:
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "base tables: merchants, customers, subscriptions, orders, tickets, marketing, signals, timeline",
               _create(*TABLES)),
-    Migration(2, "daily summary tables: subscription_daily, order_daily, ticket_daily", _create(*DAILY_SUMMARY_TABLES)),
+    Migration(2, "summary tables: subscription_daily, order_daily, ticket_daily, ticket_search", _create(*DAILY_SUMMARY_TABLES)),
     Migration(3, "customer facts: customer_facts, segment_facts, segment_signal_facts", _create(*FACT_TABLES)),
     Migration(4, "load log: data_loads", _create(data_loads)),
 )

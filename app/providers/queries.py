@@ -32,6 +32,7 @@ from app.world.schema import (
     subscriptions,
     support_tickets,
     ticket_daily,
+    ticket_search,
     timeline_events,
 )
 from app.world.world import end_of_day
@@ -233,6 +234,23 @@ def ticket_rows(conn: Connection, where: Sequence[ColumnElement[bool]], limit: i
     if limit is not None:
         stmt = stmt.limit(limit)
     return [dict(r._mapping) for r in conn.execute(stmt)]
+
+
+def search_ticket_rows(conn: Connection, words: Sequence[str], before: dt.datetime, limit: int) -> tuple[int, list[dict]]:
+    """(matches, newest ``limit`` ticket rows) of tickets created before ``before`` whose
+    lower-cased subject or category contains every (lower-case) word literally."""
+    ts = ticket_search
+    where = [ts.c.created_at < before, *(ts.c.text.contains(w, autoescape=True) for w in words)]
+    total = int(conn.execute(select(func.count()).select_from(ts).where(*where)).scalar_one())
+    if not total:
+        return 0, []
+    ids = [
+        r[0]
+        for r in conn.execute(
+            select(ts.c.ticket_id).where(*where).order_by(ts.c.created_at.desc(), ts.c.ticket_id.desc()).limit(limit)
+        )
+    ]
+    return total, ticket_rows(conn, [tix.c.ticket_id.in_(ids)])
 
 
 def count_where(conn: Connection, table, where: Sequence[ColumnElement[bool]]) -> int:

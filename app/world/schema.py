@@ -39,6 +39,7 @@ __all__ = [
     "subscription_daily",
     "order_daily",
     "ticket_daily",
+    "ticket_search",
     "customer_facts",
     "segment_facts",
     "segment_signal_facts",
@@ -80,8 +81,8 @@ subscriptions = Table(
     Column("started_on", Date, nullable=False),
     Column("cancelled_on", Date, nullable=True),
     Column("cancel_reason", String(40), nullable=True),
-    Index("ix_subscriptions_started_on", "started_on"),
-    Index("ix_subscriptions_cancelled_on", "cancelled_on"),
+    Index("ix_subscriptions_started_on", "started_on", "cancelled_on"),
+    Index("ix_subscriptions_cancelled_on", "cancelled_on", "cancel_reason"),
     Index("ix_subscriptions_customer_id", "customer_id"),
 )
 
@@ -222,6 +223,17 @@ Open at the end of ``d`` = sum of ``created - closed`` over days ``<= d``; a tic
 later of its creation and resolution dates.
 """
 
+ticket_search = Table(
+    "ticket_search",
+    metadata,
+    Column("ticket_id", String(32), primary_key=True),
+    Column("created_at", DateTime, nullable=False),
+    Column("text", Text, nullable=False, doc="lower-cased subject, a newline, lower-cased category"),
+    Index("ix_ticket_search_created_at", "created_at", "ticket_id"),
+)
+"""Searchable text of every ticket, lower-cased once in Python so every database matches it
+with a plain ``LIKE`` (same case folding everywhere, and much cheaper than ``ILIKE``)."""
+
 customer_facts = Table(
     "customer_facts",
     metadata,
@@ -283,8 +295,9 @@ segment_signal_facts = Table(
 )
 """Per ``as_of`` and segment: how many risk-window signals of each type its members have."""
 
-DAILY_SUMMARY_TABLES: tuple[Table, ...] = (subscription_daily, order_daily, ticket_daily)
-"""Summaries independent of ``as_of`` (one row per day), rebuilt from all base rows."""
+DAILY_SUMMARY_TABLES: tuple[Table, ...] = (subscription_daily, order_daily, ticket_daily, ticket_search)
+"""Summaries independent of ``as_of`` (per-day aggregates and the ticket search text), rebuilt
+from all base rows."""
 
 FACT_TABLES: tuple[Table, ...] = (customer_facts, segment_facts, segment_signal_facts)
 """Customer facts materialised for chosen ``as_of`` dates."""

@@ -29,10 +29,11 @@ from app.world.schema import (
     subscriptions,
     support_tickets,
     ticket_daily,
+    ticket_search,
 )
 from app.world.world import Rows
 
-__all__ = ["DailySummaries", "summarize", "refresh_daily_summaries", "BATCH"]
+__all__ = ["DailySummaries", "summarize", "refresh_daily_summaries", "search_text", "BATCH"]
 
 BATCH = 20_000
 
@@ -63,6 +64,11 @@ def _datetime(value: Any) -> dt.datetime | None:
     return dt.datetime.fromisoformat(str(value))
 
 
+def search_text(subject: str, category: str) -> str:
+    """What ticket search matches query words against: lower-cased subject and category."""
+    return f"{subject.lower()}\n{category.lower()}"
+
+
 def _micros(delta: dt.timedelta) -> int:
     return (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds
 
@@ -74,6 +80,7 @@ class DailySummaries:
         self._subs: dict[tuple[dt.date, str], list[int]] = {}
         self._orders: dict[tuple[dt.date, str], list[int]] = {}
         self._tickets: dict[tuple[dt.date, str, str, str], list[int]] = {}
+        self._search: list[dict[str, Any]] = []
 
     def add_subscription(
         self, plan: str, price_cents: int, started_on: Any, cancelled_on: Any, count: int = 1
@@ -96,6 +103,9 @@ class DailySummaries:
         created = _datetime(row["created_at"])
         assert created is not None
         dims = (row["category"], row["priority"], row["sentiment"])
+        self._search.append(
+            {"ticket_id": row["ticket_id"], "created_at": created, "text": search_text(row["subject"], row["category"])}
+        )
         n = len(_TICKET_FIELDS)
         day = created.date()
         self._bump(self._tickets, (day, *dims), 0, 1, 0, n)
@@ -145,6 +155,7 @@ class DailySummaries:
                 {"day": d, "category": c, "priority": p, "sentiment": s, **dict(zip(_TICKET_FIELDS, v, strict=True))}
                 for (d, c, p, s), v in sorted(self._tickets.items())
             ],
+            ticket_search.name: sorted(self._search, key=lambda r: r["ticket_id"]),
         }
 
 
@@ -176,7 +187,17 @@ def refresh_daily_summaries(conn: Connection, insert: Any = None) -> dict[str, i
     for day, status, n, amount in _stream(conn, stmt):
         acc.add_orders(day, status, int(n), int(amount))
     t = support_tickets.c
-    stmt = select(t.created_at, t.category, t.priority, t.sentiment, t.first_response_at, t.resolved_at, t.csat_rating)
+    stmt = select(
+        t.ticket_id,
+        t.created_at,
+        t.category,
+        t.priority,
+        t.sentiment,
+        t.subject,
+        t.first_response_at,
+        t.resolved_at,
+        t.csat_rating,
+    )
     for row in _stream(conn, stmt):
         acc.add_ticket(row._mapping)
     rows = acc.rows()

@@ -1,0 +1,173 @@
+"""``cjsim db``: create, fill, refresh and inspect production databases."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from app.cli.common import MerchantOpt, ScenarioOpt, SeedOpt, StageOpt, StressOpt, console, err_console
+from app.cli.options import parse_date
+from app.providers.url import DB_URL_ENV
+
+db_app = typer.Typer(
+    no_args_is_help=True,
+    help="Production databases (SQLite file or PostgreSQL): init, load, import, refresh, info.",
+)
+
+UrlOpt = Annotated[
+    str,
+    typer.Option(
+        "--url",
+        envvar=DB_URL_ENV,
+        show_envvar=True,
+        help="sqlite:///file.db or postgresql+psycopg://user:password@host:5432/db.",
+    ),
+]
+ReplaceOpt = Annotated[bool, typer.Option("--replace", help="Delete the data already in the database first.")]
+
+
+def _report(report) -> None:
+    console.print(
+        f"{report.kind}: {report.total_rows:,} rows into {report.url} in {report.total_seconds:.1f}s "
+        f"(inserts {report.rows_per_second:,.0f} rows/s; summaries and customer facts {report.summary_seconds:.1f}s)"
+    )
+    table = Table("table", "rows")
+    for name, n in report.rows.items():
+        table.add_row(name, f"{n:,}")
+    console.print(table)
+    if report.facts_as_of:
+        console.print("customer facts materialised for " + ", ".join(str(d) for d in report.facts_as_of))
+
+
+@db_app.command("init")
+def init_cmd(url: UrlOpt) -> None:
+    """Create the schema, or apply the migrations it lacks (safe to run again)."""
+    from app.providers.admin import init_database
+    from app.providers.url import mask_url
+
+    applied, version = init_database(url)
+    if applied:
+        for m in applied:
+            console.print(f"applied migration {m.version}: {m.description}")
+    else:
+        console.print("schema already up to date")
+    console.print(f"{mask_url(url)}: schema version {version}")
+
+
+@db_app.command("load")
+def load_cmd(
+    url: UrlOpt,
+    scenario: ScenarioOpt = "growth_stall",
+    merchant: MerchantOpt = "marcus_thompson",
+    seed: SeedOpt = 0,
+    stage: StageOpt = None,
+    stress: StressOpt = None,
+    subscribers: Annotated[
+        int | None, typer.Option("--subscribers", help="World size (default: the merchant's baseline).")
+    ] = None,
+    replace: ReplaceOpt = False,
+) -> None:
+    """Store a synthetic world as a database exported on the scenario's today would hold it."""
+    from app.providers.admin import load_world
+
+    report = load_world(
+        url,
+        scenario,
+        merchant,
+        seed=seed,
+        stage=stage,
+        stress=stress,
+        subscribers=subscribers,
+        replace=replace,
+        progress=lambda m: err_console.print(m, highlight=False),
+    )
+    _report(report)
+
+
+@db_app.command("import")
+def import_cmd(
+    url: UrlOpt,
+    orders: Annotated[Path, typer.Option("--orders", help="Orders export (CSV).")],
+    mapping: Annotated[Path, typer.Option("--mapping", help="Mapping file (YAML), see docs/production.md.")],
+    subscriptions: Annotated[Path | None, typer.Option("--subscriptions", help="Subscriptions export (CSV).")] = None,
+    tickets: Annotated[Path | None, typer.Option("--tickets", help="Support tickets export (CSV).")] = None,
+    customers: Annotated[Path | None, typer.Option("--customers", help="Customers export (CSV).")] = None,
+    max_errors: Annotated[
+        int, typer.Option("--max-errors", min=0, help="Rejected rows tolerated (reported and skipped); default none.")
+    ] = 0,
+    replace: ReplaceOpt = False,
+) -> None:
+    """Import a merchant's CSV exports through a mapping file, in one transaction."""
+    from app.providers.importer import import_exports
+
+    files = {"orders": orders}
+    for name, path in (("subscriptions", subscriptions), ("support_tickets", tickets), ("customers", customers)):
+        if path is not None:
+            files[name] = path
+    report = import_exports(
+        url, files, mapping, max_errors=max_errors, replace=replace, progress=lambda m: err_console.print(m)
+    )
+    _report(report)
+    if report.problems:
+        err_console.print(f"[yellow]{report.rejected} row(s) rejected and not imported:[/]")
+        for p in report.problems:
+            err_console.print(f"  {p}", highlight=False, markup=False)
+
+
+@db_app.command("refresh")
+def refresh_cmd(
+    url: UrlOpt,
+    as_of: Annotated[
+        list[str] | None,
+        typer.Option("--as-of", help="Also materialise customer facts for this date (repeatable)."),
+    ] = None,
+) -> None:
+    """Recompute summary tables and customer facts from the base tables (after writing to them directly)."""
+    from app.providers.admin import refresh_database
+
+    dates = [d for d in (parse_date(x) for x in as_of or []) if d is not None]
+    report = refresh_database(url, dates)
+    console.print(f"refreshed {report.url} in {report.total_seconds:.1f}s")
+    for name, n in report.rows.items():
+        console.print(f"  {name}: {n:,} rows")
+    console.print("customer facts materialised for " + (", ".join(map(str, report.facts_as_of)) or "no date (no data)"))
+    for p in report.problems:
+        console.print(f"  {p}")
+
+
+def _fmt(value: object) -> str:
+    if isinstance(value, dt.datetime):
+        return value.isoformat(sep=" ") + " UTC"
+    return "n/a" if value is None else str(value)
+
+
+@db_app.command("info")
+def info_cmd(url: UrlOpt) -> None:
+    """Schema version, row counts, date range and loads of a database."""
+    from app.providers.admin import database_info
+
+    info = database_info(url)
+    console.print(f"[bold]{info['url']}[/] ({info['backend']})", highlight=False)
+    console.print(f"schema version: {_fmt(info['schema_version'])} (this cjsim: {info['latest_schema_version']})")
+    if "row_counts" in info:
+        rng = info["date_range"]
+        console.print(f"activity: {_fmt(rng['first'])} .. {_fmt(rng['last'])}; default as_of {_fmt(info['default_as_of'])}")
+        console.print(f"last load: {_fmt(info['load_time'])}")
+        console.print("customer facts for: " + (", ".join(map(str, info["facts_as_of"])) or "none"))
+        table = Table("table", "rows")
+        for name, n in info["row_counts"].items():
+            table.add_row(name, f"{n:,}")
+        console.print(table)
+        if info["loads"]:
+            loads = Table("loaded at", "kind", "rows", "source")
+            for entry in info["loads"]:
+                loads.add_row(_fmt(entry["loaded_at"]), entry["kind"], f"{entry['rows']:,}", entry["source"])
+            console.print(loads)
+    if "problem" in info:
+        from app.errors import ProviderError
+
+        raise ProviderError(info["problem"])
