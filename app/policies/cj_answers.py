@@ -119,9 +119,11 @@ class AnswerWriter:
         if item.numeric:
             available.sort(key=lambda pair: not re.search(r"\d", pair[1].value))
         chosen = available[:limit]
+        # The most important fact not asked about is always stated, unless the question fills every slot.
         headline = next((pair for pair in available if pair[0] in listed and pair[0] not in first), None)
-        if headline is not None and headline not in chosen and len(chosen) > len([f for f in first if f in dict(available)]):
-            chosen[-1] = headline  # the answer's most important fact is always stated
+        asked_facts = [fid for fid, _ in available if fid in first]
+        if headline is not None and headline not in chosen and len(chosen) > len(asked_facts):
+            chosen[-1] = headline
         return [fact for _, fact in chosen]
 
     def recommendations(self, artifacts: Sequence[tuple[str, dict[str, Any]]]) -> list[str]:

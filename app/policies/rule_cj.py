@@ -68,6 +68,7 @@ class _Plan:
     closing: bool = False
     idle: bool = False
     workflow: bool = False
+    unavailable: str | None = None
 
 
 @dataclass
@@ -140,13 +141,13 @@ def _refine(turn: _Turn, tool: str, args: dict[str, Any], text: str) -> dict[str
     explicit = None
     if tool_has_arg(tool, "time_range"):
         for phrase in turn.templates.time_ranges:
-            if re.search(phrase.pattern, text, re.IGNORECASE):
+            if (phrase.tools is None or tool in phrase.tools) and re.search(phrase.pattern, text, re.IGNORECASE):
                 explicit = phrase.time_range
                 args["time_range"] = explicit
                 break
     before = turn.conv.last_human if turn.conv.last_human >= 0 else len(turn.conv.messages)
     previous = turn.conv.last_args(tool, before) or {}
-    for arg in turn.templates.inherit_args:
+    for arg in turn.templates.inherit_args.get(tool, []):
         if arg == "time_range" and explicit:
             continue
         if tool_has_arg(tool, arg) and previous.get(arg) is not None:
@@ -188,11 +189,11 @@ def _plan(turn: _Turn) -> _Plan:
     matches = intents().detect(text)
     ids = {m.intent.id for m in matches}
     calls = _intent_calls(turn, matches, text)
-    if not calls and ids & set(t.pushback_intents):
-        for earlier in reversed(conv.merchant_lines()[:-1]):
-            previous = _intent_calls(turn, intents().detect(earlier), earlier)
-            if previous:
-                return _Plan(calls=tuple(previous), focus=earlier)
+    if not calls and ids & set(t.pushback_intents) and len(conv.merchant_lines()) > 1:
+        earlier = conv.merchant_lines()[-2]  # the question the merchant wants numbers for
+        previous = _intent_calls(turn, intents().detect(earlier), earlier)
+        if previous:
+            return _Plan(calls=tuple(previous), focus=earlier)
     recommend = bool(ids & set(t.recommend_intents))
     if calls:
         return _Plan(calls=tuple(calls), focus=text, recommend=recommend)
@@ -208,7 +209,8 @@ def _plan(turn: _Turn) -> _Plan:
         return _Plan(closing=True)
     if not has_data:
         return _Plan(calls=turn.default_call(), workflow=True)
-    return _Plan(idle=True)
+    unbound = next((m.intent.tool for m in matches if m.intent.tool and m.intent.tool not in turn.bound), None)
+    return _Plan(idle=True, unavailable=unbound)
 
 
 # --------------------------------------------------------------------------- retries
@@ -245,7 +247,8 @@ def _present(turn: _Turn, plan: _Plan) -> list[Presented]:
         result = conv.find(call.tool, call.args)
         if result is not None and result.position not in used:
             used.add(result.position)
-            chosen.append((Presented(call.key, call.tool, result.artifact, result.content), result.position > conv.last_human))
+            item = Presented(call.key, call.tool, result.artifact, result.content)
+            chosen.append((item, result.position > conv.last_human))
     for result in conv.turn_results:  # retries and fallbacks
         if result.ok and result.position not in used:
             used.add(result.position)
@@ -315,7 +318,13 @@ def _answer(turn: _Turn, plan: _Plan) -> str:
         seen = [(r.call.name, r.artifact) for r in turn.conv.results if r.ok and r.artifact is not None]
         recs = writer.recommendations(seen)
     if plan.idle and not items:
-        return tone.pick(t.phrases.idle, "idle")
+        topics = t.phrases.topics
+        names = [topics[b] for b in turn.bound if b in topics][:3]
+        available = " or ".join([", ".join(names[:-1]), names[-1]] if len(names) > 1 else names) or "other numbers"
+        if plan.unavailable:
+            what = topics.get(plan.unavailable, "that")
+            return tone.pick(t.phrases.unavailable, "unavailable").format(what=what, available=available)
+        return tone.pick(t.phrases.idle, "idle").format(available=available)
     offer = "" if recommend else writer.offer(stage)
     return writer.write(
         head=_head(turn, turn.conv.is_opening),

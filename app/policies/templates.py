@@ -110,10 +110,12 @@ def _trend(value: Any, fmt: Callable[[Any], str | None]) -> str | None:
         return None
     change = value.get("change_pct")
     direction = value.get("direction", "flat")
-    if direction == "flat":
-        return f"flat vs {previous}"
     if change is None:
-        return f"{direction} from {previous}"
+        return f"flat vs {previous}" if direction == "flat" else f"{direction} from {previous}"
+    if direction == "flat":
+        if change == 0:
+            return f"unchanged from {previous}"
+        return f"about flat, {'down' if change < 0 else 'up'} {abs(change):.1f}% from {previous}"
     return f"{direction} {abs(change):.1f}% from {previous}"
 
 
@@ -312,6 +314,7 @@ class TimeRangePhrase(StrictModel):
 
     pattern: str
     time_range: Literal["24h", "3d", "7d", "30d", "60d", "90d"]
+    tools: list[str] | None = Field(default=None, description="Only for these tools (default: any with time_range).")
 
     @field_validator("pattern")
     @classmethod
@@ -369,6 +372,9 @@ class Phrases(StrictModel):
     errors: list[str] = Field(min_length=1, description="A tool failed; {what}, {error}.")
     topics: dict[str, str] = Field(default_factory=dict, description="Per tool: what it fetches, for {what}.")
     idle: list[str] = Field(min_length=1, description="Nothing asked and nothing pending.")
+    unavailable: list[str] = Field(
+        min_length=1, description="The question needs a tool this workflow does not bind; {what}, {available}."
+    )
     sign_off: list[str] = Field(min_length=1, description="The merchant wraps up.")
     generic_advice: list[str] = Field(min_length=1, description="Used when no result suggests an action.")
 
@@ -385,7 +391,9 @@ class RuleCJTemplates(StrictModel):
     companions: dict[str, list[str]] = Field(default_factory=dict)
     default_tools: list[str] = Field(min_length=1)
     time_ranges: list[TimeRangePhrase] = Field(default_factory=list)
-    inherit_args: list[str] = Field(default_factory=list)
+    inherit_args: dict[str, list[str]] = Field(
+        default_factory=dict, description="Per tool: arguments taken from its previous call when the wording sets none."
+    )
     max_tools_per_ask: int = Field(default=2, ge=1, le=4)
     paired_intents: list[str] = Field(
         default_factory=list, description="Broad intents after which the next matching intent's tool is called too."
@@ -399,7 +407,8 @@ class RuleCJTemplates(StrictModel):
 
     @model_validator(mode="after")
     def _tools_known(self) -> RuleCJTemplates:
-        tools = [*self.facts, *self.advice, *self.fallbacks, *self.companions, *self.default_tools]
+        tools = [*self.facts, *self.advice, *self.fallbacks, *self.companions, *self.default_tools, *self.inherit_args]
+        tools += [t for p in self.time_ranges for t in p.tools or []]
         tools += [c for cs in self.companions.values() for c in cs]
         tools += [f.tool for fs in self.fallbacks.values() for f in fs]
         unknown = sorted({t for t in tools if t not in TOOL_NAMES})
