@@ -412,7 +412,7 @@ class CrisisAnalysisArgs(ViewArgs):
 class Indicator(_Model):
     metric: str
     recent_per_day: float = Field(description="daily average over the recent window")
-    baseline_per_day: float = Field(description="daily average over the 30 days before it")
+    baseline_per_day: float = Field(description="daily average over days 31-60 before as_of (the normal period)")
     ratio: float | None = Field(description="recent / baseline (baseline / recent for acquisition)")
     recent_days: int
 

@@ -262,3 +262,26 @@ def test_bad_seed_and_size() -> None:
         DataAgent.create("growth_stall", "marcus_thompson", seed=-1)
     with pytest.raises(InvalidArgumentError, match="subscribers"):
         DataAgent.create("growth_stall", "marcus_thompson", subscribers=3)
+
+
+@pytest.mark.parametrize(
+    ("scenario", "expected_types"),
+    [
+        ("churn_spike", {"churn", "payment", "support"}),  # failed payments and tickets spike with churn
+        ("shipping_crisis", {"shipping", "support"}),
+        ("scaling_chaos", {"support", "shipping"}),
+    ],
+)
+@pytest.mark.parametrize("merchant", ["marcus_thompson", "sarah_chen", "zoe_martinez"])
+def test_crisis_scenarios_are_detected(scenario: str, expected_types: set[str], merchant: str) -> None:
+    crisis = cached_agent(scenario, merchant, 0).crisis_analysis("auto")
+    assert crisis.detected and crisis.crisis_type in expected_types, (crisis.crisis_type, crisis.indicator)
+    assert crisis.started_on is not None and crisis.started_on <= crisis.as_of
+    if scenario == "churn_spike":
+        assert cached_agent(scenario, merchant, 0).crisis_analysis("churn").severity in ("high", "critical")
+
+
+@pytest.mark.parametrize("merchant", ["marcus_thompson", "sarah_chen", "zoe_martinez"])
+def test_steady_operations_has_no_crisis(merchant: str) -> None:
+    crisis = cached_agent("steady_operations", merchant, 0).crisis_analysis("auto")
+    assert not crisis.detected, crisis.indicator

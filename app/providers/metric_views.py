@@ -334,6 +334,9 @@ CRISIS_METRICS: dict[str, tuple[str, int]] = {
 """Crisis type -> (daily metric, recent window days). Acquisition crises are drops, the rest spikes."""
 
 CRISIS_BASELINE_DAYS = 30
+CRISIS_BASELINE_LAG = 30
+"""The baseline is the normal period of days 31-60 before as_of, so a crisis that has run for
+weeks is still compared with how things were before it, not with itself."""
 ONSET_RATIO = 1.5
 
 
@@ -363,33 +366,42 @@ class _CrisisReading:
 
 def _crisis_reading(ctx: ViewContext, crisis_type: str) -> _CrisisReading:
     metric, rd = CRISIS_METRICS[crisis_type]
-    span = q.Window.ending(ctx.as_of, rd + CRISIS_BASELINE_DAYS)
+    span = q.Window.ending(ctx.as_of, CRISIS_BASELINE_LAG + CRISIS_BASELINE_DAYS)
     series = q.daily_counts(ctx.conn, metric, span)
     recent_lo = ctx.as_of - dt.timedelta(days=rd)
+    baseline_hi = ctx.as_of - dt.timedelta(days=CRISIS_BASELINE_LAG)
     recent = sum(v for d, v in series.items() if d > recent_lo) / rd
-    baseline = sum(v for d, v in series.items() if d <= recent_lo) / CRISIS_BASELINE_DAYS
+    baseline = sum(v for d, v in series.items() if d <= baseline_hi) / CRISIS_BASELINE_DAYS
     return _CrisisReading(crisis_type, metric, rd, series, round(recent, 2), round(baseline, 2))
 
 
 def _onset(reading: _CrisisReading, as_of: dt.date) -> dt.date | None:
-    """First day of the run of days ending at ``as_of`` beyond 1.5x baseline (below 1/1.5 for acquisition)."""
+    """First day of the run of days ending at ``as_of`` beyond 1.5x baseline (below 1/1.5 for acquisition).
+
+    A single ordinary day inside the run does not end it (daily counts are noisy).
+    """
     drop = reading.crisis_type == "acquisition"
     if reading.baseline == 0:
         return None
-    start = None
-    day = as_of
-    for _ in range(reading.recent_days + CRISIS_BASELINE_DAYS):
+
+    def beyond(day: dt.date) -> bool:
         v = reading.series.get(day, 0.0)
-        beyond = v <= reading.baseline / ONSET_RATIO if drop else v >= reading.baseline * ONSET_RATIO
-        if not beyond:
+        return v <= reading.baseline / ONSET_RATIO if drop else v >= reading.baseline * ONSET_RATIO
+
+    start = None
+    one_day = dt.timedelta(days=1)
+    day = as_of
+    for _ in range(CRISIS_BASELINE_LAG):
+        if beyond(day):
+            start = day
+        elif not beyond(day - one_day):
             break
-        start = day
-        day -= dt.timedelta(days=1)
+        day -= one_day
     return start
 
 
 def crisis_analysis(ctx: ViewContext, args: CrisisAnalysisArgs) -> CrisisAnalysis:
-    """Compare the recent daily rate of the crisis metric with its 30-day baseline."""
+    """Compare the recent daily rate of the crisis metric with its baseline (days 31-60 before as_of)."""
     if args.crisis_type == "auto":
         supported = [t for t in CRISIS_METRICS if missing_reason(ctx, CRISIS_METRICS[t][0]) is None]
         if not supported:
