@@ -9,12 +9,14 @@ from __future__ import annotations
 
 import datetime as dt
 from enum import StrEnum
+import re
 from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
 
 __all__ = [
     "StrictModel",
+    "RegexPattern",
     "BusinessStage",
     "StressLevel",
     "CommunicationStyle",
@@ -45,6 +47,18 @@ class StrictModel(BaseModel):
     """Base of every data-file model: unknown keys are errors, instances are immutable."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+def _compiles(pattern: str) -> str:
+    try:
+        re.compile(pattern)
+    except re.error as exc:
+        raise ValueError(f"bad pattern {pattern!r}: {exc}") from None
+    return pattern
+
+
+RegexPattern = Annotated[str, AfterValidator(_compiles)]
+"""A regular expression in a data file; one that does not compile is a validation error naming it."""
 
 
 class BusinessStage(StrEnum):

@@ -9,14 +9,14 @@ from pathlib import Path
 from pydantic import Field, field_validator
 
 from app.datafiles import data_dir, load_model
-from app.models import MILESTONES, StrictModel
+from app.models import MILESTONES, RegexPattern, StrictModel
 
 __all__ = ["milestones_in"]
 
 
 class MilestoneRule(StrictModel):
     speaker: str = Field(pattern=r"^(cj|merchant)$")
-    patterns: list[str] = Field(min_length=1)
+    patterns: list[RegexPattern] = Field(min_length=1)
 
 
 class MilestoneFile(StrictModel):

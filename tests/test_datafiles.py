@@ -76,3 +76,13 @@ def test_unknown_persona_lists_valid() -> None:
     with pytest.raises(UnknownNameError) as err:
         personas().get("nobody")
     assert "marcus_thompson" in str(err.value) and "sarah_chen" in str(err.value)
+
+
+def test_bad_regex_in_a_pattern_file_names_the_field(tmp_path: Path) -> None:
+    from app.datafiles import load_model
+    from app.stages import MilestoneFile
+
+    path = tmp_path / "milestones.yaml"
+    path.write_text("version: 1\nmilestones:\n  greeted: {speaker: cj, patterns: ['(unclosed']}\n")
+    with pytest.raises(DataFileError, match=r"field 'milestones.greeted.patterns.0': Value error, bad pattern '\(unclosed'"):
+        load_model(path, MilestoneFile)

@@ -35,7 +35,7 @@ from langchain_core.outputs import ChatGeneration, ChatResult
 from pydantic import Field, field_validator
 
 from app.datafiles import data_dir, load_model
-from app.models import CommunicationStyle, Persona, Scenario, StrictModel
+from app.models import CommunicationStyle, Persona, RegexPattern, Scenario, StrictModel
 from app.policies.context import MERCHANT_DONE
 from app.policies.history import text_of
 from app.policies.tone import lower_first, pick
@@ -58,27 +58,14 @@ class MerchantStyle(StrictModel):
     worries: list[str] = Field(min_length=1, description="Side worries (scattered run-on messages).")
 
 
-def _regex(value: str) -> str:
-    try:
-        re.compile(value)
-    except re.error as exc:
-        raise ValueError(f"bad pattern {value!r}: {exc}") from None
-    return value
-
-
 class MerchantScript(StrictModel):
     """The whole ``data/prompts/scripted_merchant.yaml``."""
 
     version: int = Field(ge=1)
-    at_risk_pattern: str = Field(description="CJ's reply mentions at-risk customers (regex).")
-    worried_pattern: str = Field(description="CJ's reply carries alarming news (regex).")
-    steps_pattern: str = Field(description="CJ's reply recommends next steps (regex).")
+    at_risk_pattern: RegexPattern = Field(description="CJ's reply mentions at-risk customers (regex).")
+    worried_pattern: RegexPattern = Field(description="CJ's reply carries alarming news (regex).")
+    steps_pattern: RegexPattern = Field(description="CJ's reply recommends next steps (regex).")
     styles: dict[CommunicationStyle, MerchantStyle]
-
-    @field_validator("at_risk_pattern", "worried_pattern", "steps_pattern")
-    @classmethod
-    def _patterns(cls, value: str) -> str:
-        return _regex(value)
 
     @field_validator("styles")
     @classmethod

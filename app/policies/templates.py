@@ -33,7 +33,7 @@ from pydantic import Field, field_validator, model_validator
 from app.datafiles import data_dir, load_model
 from app.errors import DataFileError
 from app.formatting import count, hours, money, pct, rate_pct, signed_pct
-from app.models import TOOL_NAMES, CommunicationStyle, StressLevel, StrictModel
+from app.models import TOOL_NAMES, CommunicationStyle, RegexPattern, StressLevel, StrictModel
 
 __all__ = [
     "FORMATTERS",
@@ -215,15 +215,6 @@ def _condition(text: str | None) -> str | None:
     return text
 
 
-def _regex(text: str | None) -> str | None:
-    if text is not None:
-        try:
-            re.compile(text)
-        except re.error as exc:
-            raise ValueError(f"bad pattern {text!r}: {exc}") from None
-    return text
-
-
 # --------------------------------------------------------------------------- file model
 
 
@@ -259,7 +250,7 @@ class FactTemplate(StrictModel):
     sentence: str = Field(description="A full sentence (collaborative and scattered styles).")
     items: ItemsSpec | None = Field(default=None, description="A list rendered into '{items}'.")
     when: str | None = Field(default=None, description="Only state the fact if this condition holds.")
-    focus: str | None = Field(default=None, description="Regex on the merchant's message that puts this fact first.")
+    focus: RegexPattern | None = Field(default=None, description="Regex on the merchant's message that puts this fact first.")
     alarm: str | None = Field(default=None, description="Condition that puts the fact first under high stress.")
 
     @field_validator("value", "sentence")
@@ -271,11 +262,6 @@ class FactTemplate(StrictModel):
     @classmethod
     def _conditions(cls, v: str | None) -> str | None:
         return _condition(v)
-
-    @field_validator("focus")
-    @classmethod
-    def _pattern(cls, v: str | None) -> str | None:
-        return _regex(v)
 
 
 class AnswerSpec(StrictModel):
@@ -312,14 +298,9 @@ class FallbackCall(StrictModel):
 class TimeRangePhrase(StrictModel):
     """A phrase in the merchant's message that sets the ``time_range`` argument."""
 
-    pattern: str
+    pattern: RegexPattern
     time_range: Literal["24h", "3d", "7d", "30d", "60d", "90d"]
     tools: list[str] | None = Field(default=None, description="Only for these tools (default: any with time_range).")
-
-    @field_validator("pattern")
-    @classmethod
-    def _pattern(cls, v: str) -> str:
-        return _regex(v) or v
 
 
 class StressTone(StrictModel):
