@@ -31,11 +31,11 @@ app = typer.Typer(
     help="CJ Simulator: synthetic merchant worlds, simulated conversations with CJ, and their evaluation.",
 )
 
-from app.cli import data_cmds, db_cmds, run_cmds, world_cmds  # noqa: E402  (registers commands on `app`)
+from app.cli import data_cmds, db_cmds, eval_cmds, report_cmds, run_cmds, world_cmds  # noqa: E402  (registers commands)
 
 app.add_typer(world_cmds.world_app, name="world")
 app.add_typer(db_cmds.db_app, name="db")
-del data_cmds, run_cmds
+del data_cmds, eval_cmds, report_cmds, run_cmds
 
 
 def main() -> None:
