@@ -9,6 +9,12 @@ agent, its tools and the evaluation never know which one they talk to.
 Every headline metric is a :class:`Trend` (``current``, ``previous``, ``change_pct``,
 ``direction``). Money is in dollars (exact cents), rates are fractions (0.0523 = 5.23%).
 
+Missing data is never reported as zero. A merchant without subscriptions or tickets still gets
+every view: a :class:`Trend` the data cannot support has ``current`` null and an
+``unavailable`` reason; any other field the data cannot support is null (or an empty list) and
+named in the view's ``unavailable`` mapping (field -> reason), which the JSON omits when empty.
+The text rendering says ``not available: <reason>`` in its place.
+
 Example:
     >>> from app.agents.data_agent import DataAgent
     >>> agent = DataAgent.create("growth_stall", "marcus_thompson", seed=1)
@@ -26,13 +32,14 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, ClassVar, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, SerializerFunctionWrapHandler, ValidationError, model_serializer
 
 from app.errors import InvalidArgumentError, UnknownNameError
 from app.formatting import count, hours, money, pct, rate_pct, signed_pct
 from app.models import TicketCategory
 
 __all__ = [
+    "not_available",
     "TimeRange",
     "WINDOW_DAYS",
     "Segment",
@@ -79,6 +86,11 @@ FLAT_BAND_PCT = 1.0
 """Changes within +/-1% count as flat."""
 
 
+def not_available(reason: str) -> str:
+    """How view text shows a value the data cannot support: ``not available: <reason>``."""
+    return f"not available: {reason}"
+
+
 # --------------------------------------------------------------------------- building blocks
 
 
@@ -121,7 +133,7 @@ class Trend(_Model):
     def describe(self, fmt: Callable[[float | None], str], since: str = "prior period") -> str:
         """``$52,340 (down 1.2% vs prior period, was $52,980)``."""
         if self.unavailable:
-            return f"unavailable ({self.unavailable})"
+            return not_available(self.unavailable)
         if self.current is None:
             return "n/a"
         if self.change_pct is None:
@@ -134,10 +146,35 @@ class ViewArgs(_Model):
 
 
 class ViewResult(_Model):
-    """Base of view results: JSON via ``model_dump(mode='json')``, text via :meth:`to_text`."""
+    """Base of view results: JSON via ``model_dump(mode='json')``, text via :meth:`to_text`.
+
+    ``unavailable`` names the fields the data cannot support (null or empty in this result) with
+    the reason; Trends and the briefing's ticket snapshot carry their own ``unavailable``. The
+    mapping is left out of the JSON when empty, so views of complete data keep their shape.
+    """
 
     view: ClassVar[str]
     as_of: dt.date
+    unavailable: dict[str, str] = Field(
+        default_factory=dict, description="field -> why the data cannot support it (the field is null or empty)"
+    )
+
+    @model_serializer(mode="wrap")
+    def _omit_empty_unavailable(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        data = handler(self)
+        if not data.get("unavailable"):
+            data.pop("unavailable", None)
+        return data
+
+    def missing(self, field: str) -> str | None:
+        """Why ``field`` is not available (from the mapping or the field's own reason), or None."""
+        if field in self.unavailable:
+            return self.unavailable[field]
+        return getattr(getattr(self, field, None), "unavailable", None)
+
+    def _or_missing(self, field: str, text: str) -> str:
+        reason = self.unavailable.get(field)
+        return not_available(reason) if reason else text
 
     def to_text(self) -> str:
         """Compact text for an LLM; concrete views override this generic ``key: value`` rendering."""
@@ -216,11 +253,12 @@ class DailyBriefing(ViewResult):
             f"Churn rate (30d): {self.churn_rate.describe(rate_pct)}",
             f"New subscribers (30d): {self.new_subscribers.describe(count)}",
             f"CSAT (30d): {self.csat.describe(lambda v: 'n/a' if v is None else f'{v:.2f}')}",
-            f"Tickets: unavailable ({t.unavailable})"
+            f"Tickets: {not_available(t.unavailable)}"
             if t.unavailable
             else f"Tickets: {t.created_24h} created in the last 24h, {t.open} open, {t.urgent} urgent open, "
             f"first response {hours(t.avg_first_response_hours)} (7d avg)",
-            f"Top ticket categories (7d): {_categories_text(self.top_ticket_categories)}",
+            "Top ticket categories (7d): "
+            + self._or_missing("top_ticket_categories", _categories_text(self.top_ticket_categories)),
         ]
         if self.alerts:
             lines.append("Alerts:")
@@ -245,12 +283,12 @@ class TicketMetrics(ViewResult):
     time_range: TimeRange
     category: TicketCategory | None
     created: Trend
-    open: int
-    urgent: int
+    open: int | None
+    urgent: int | None
     avg_first_response_hours: Trend
     avg_resolution_hours: Trend
     csat: Trend
-    ratings: int = Field(description="number of CSAT ratings behind csat.current")
+    ratings: int | None = Field(description="number of CSAT ratings behind csat.current")
     by_category: list[CategoryCount]
     by_priority: list[CategoryCount]
     sentiment: list[CategoryCount]
@@ -258,18 +296,18 @@ class TicketMetrics(ViewResult):
     def to_text(self) -> str:
         scope = f" ({self.category})" if self.category else ""
         since = "previous " + self.time_range
+        ratings = "" if self.ratings is None or self.csat.unavailable else f" from {self.ratings} ratings"
         return "\n".join(
             [
                 f"Ticket metrics{scope}, last {self.time_range} to {self.as_of}",
                 f"Tickets created: {self.created.describe(count, since)}",
-                f"Open now: {self.open} ({self.urgent} urgent)",
+                f"Open now: {self._or_missing('open', f'{self.open} ({self.urgent} urgent)')}",
                 f"Avg first response: {self.avg_first_response_hours.describe(hours, since)}",
                 f"Avg resolution: {self.avg_resolution_hours.describe(hours, since)}",
-                f"CSAT: {self.csat.describe(lambda v: 'n/a' if v is None else f'{v:.2f}', since)}"
-                f" from {self.ratings} ratings",
-                f"By category: {_categories_text(self.by_category)}",
-                f"By priority: {_categories_text(self.by_priority)}",
-                f"Sentiment: {_categories_text(self.sentiment)}",
+                f"CSAT: {self.csat.describe(lambda v: 'n/a' if v is None else f'{v:.2f}', since)}{ratings}",
+                f"By category: {self._or_missing('by_category', _categories_text(self.by_category))}",
+                f"By priority: {self._or_missing('by_priority', _categories_text(self.by_priority))}",
+                f"Sentiment: {self._or_missing('sentiment', _categories_text(self.sentiment))}",
             ]
         )
 
@@ -331,9 +369,15 @@ class FinancialMetrics(ViewResult):
             f"Marketing spend: {self.marketing_spend.describe(money, since)}",
             f"Order revenue: {self.revenue.describe(money, since)}",
             "Top cancel reasons: "
-            + (", ".join(f"{r.reason.replace('_', ' ')} {r.count}" for r in self.top_cancel_reasons) or "none"),
-            "Plans: " + ", ".join(f"{p.plan} {p.active} active ({money(p.mrr)} MRR)" for p in self.plans),
+            + self._or_missing(
+                "top_cancel_reasons",
+                ", ".join(f"{r.reason.replace('_', ' ')} {r.count}" for r in self.top_cancel_reasons) or "none",
+            ),
+            "Plans: "
+            + self._or_missing("plans", ", ".join(f"{p.plan} {p.active} active ({money(p.mrr)} MRR)" for p in self.plans)),
         ]
+        if "cohorts" in self.unavailable:
+            lines.append("Cohorts: " + not_available(self.unavailable["cohorts"]))
         if self.cohorts:
             lines.append("Cohorts (started -> still active):")
             lines += [f"  {c.month}: {c.started} -> {c.active} ({rate_pct(c.retention)})" for c in self.cohorts]
@@ -344,7 +388,9 @@ class CustomerSummary(_Model):
     customer_id: str
     name: str
     plan: str | None
-    status: Literal["active", "cancelled", "never_subscribed"]
+    status: Literal["active", "cancelled", "never_subscribed"] | None = Field(
+        description="null when the database holds no subscription data"
+    )
     lifetime_value: float = Field(description="paid order revenue to date, dollars")
     risk_score: float
     started_on: dt.date | None
@@ -353,9 +399,12 @@ class CustomerSummary(_Model):
 
     def line(self) -> str:
         extra = f", cancelled {self.cancelled_on} ({self.cancel_reason})" if self.cancelled_on else ""
+        if self.status is None:
+            return f"  {self.customer_id} {self.name}: LTV {money(self.lifetime_value)}, risk {self.risk_score:.2f}"
+        since = f", since {self.started_on}" if self.started_on else ""
         return (
             f"  {self.customer_id} {self.name}: {self.plan or 'no plan'}, LTV {money(self.lifetime_value)}, "
-            f"risk {self.risk_score:.2f}, since {self.started_on}{extra}"
+            f"risk {self.risk_score:.2f}{since}{extra}"
         )
 
 
@@ -375,10 +424,10 @@ class CustomerSegment(ViewResult):
     view: ClassVar[str] = "customer_segment"
     segment: Segment
     definition: str
-    size: int
+    size: int | None
     share_of_active: float | None = Field(description="size / active subscribers (null for churned)")
     avg_ltv: float | None
-    segment_mrr: float = Field(description="MRR of the segment's active subscriptions, dollars")
+    segment_mrr: float | None = Field(description="MRR of the segment's active subscriptions, dollars")
     churn_risk: float | None = Field(description="mean risk score of the segment")
     avg_tenure_days: float | None
     top_signals: list[SignalCount]
@@ -386,6 +435,13 @@ class CustomerSegment(ViewResult):
     recommended_actions: list[str]
 
     def to_text(self) -> str:
+        if "size" in self.unavailable:
+            return "\n".join(
+                [
+                    f"Segment {self.segment} as of {self.as_of}: {self.definition}",
+                    f"Size, value, risk and customers: {not_available(self.unavailable['size'])}",
+                ]
+            )
         share = "" if self.share_of_active is None else f" ({rate_pct(self.share_of_active)} of active)"
         risk = "n/a" if self.churn_risk is None else f"{self.churn_risk:.2f}"
         tenure = "n/a" if self.avg_tenure_days is None else f"{self.avg_tenure_days:.0f} days"
@@ -426,14 +482,16 @@ class CrisisAnalysis(ViewResult):
     """Is there a crisis, how bad, since when, who and how much revenue it touches."""
 
     view: ClassVar[str] = "crisis_analysis"
-    crisis_type: Literal["churn", "support", "shipping", "payment", "acquisition"]
-    detected: bool
-    severity: Severity
+    crisis_type: Literal["churn", "support", "shipping", "payment", "acquisition", "auto"] = Field(
+        description="the type analysed ('auto' only when the data supports none)"
+    )
+    detected: bool | None
+    severity: Severity | None
     summary: str
-    indicator: Indicator
+    indicator: Indicator | None
     started_on: dt.date | None = Field(description="first day of the current run above 1.5x baseline")
-    affected_customers: int
-    revenue_at_risk: float = Field(
+    affected_customers: int | None
+    revenue_at_risk: float | None = Field(
         description="MRR touched, dollars: lost to cancellations (churn), of affected active customers "
         "(support, shipping, payment), or missing new subscribers x ARPU (acquisition)"
     )
@@ -444,16 +502,20 @@ class CrisisAnalysis(ViewResult):
 
     def to_text(self) -> str:
         ind = self.indicator
-        ratio = "n/a" if ind.ratio is None else f"{ind.ratio:.1f}x"
-        lines = [
-            f"Crisis analysis ({self.crisis_type}) as of {self.as_of}: "
-            f"{'DETECTED' if self.detected else 'no crisis detected'}, severity {self.severity}",
-            f"{ind.metric}: {ind.recent_per_day:.1f}/day over the last {ind.recent_days} days vs "
-            f"{ind.baseline_per_day:.1f}/day baseline ({ratio})",
-            f"Started: {self.started_on or 'n/a'}; affected customers {self.affected_customers}; "
-            f"revenue at risk {money(self.revenue_at_risk)} MRR",
-            f"Top ticket categories: {_categories_text(self.top_categories)}",
-        ]
+        if ind is None:
+            lines = [f"Crisis analysis ({self.crisis_type}) as of {self.as_of}: {self.summary}"]
+        else:
+            ratio = "n/a" if ind.ratio is None else f"{ind.ratio:.1f}x"
+            affected = self._or_missing("affected_customers", str(self.affected_customers))
+            at_risk = self._or_missing("revenue_at_risk", f"{money(self.revenue_at_risk)} MRR")
+            lines = [
+                f"Crisis analysis ({self.crisis_type}) as of {self.as_of}: "
+                f"{'DETECTED' if self.detected else 'no crisis detected'}, severity {self.severity}",
+                f"{ind.metric}: {ind.recent_per_day:.1f}/day over the last {ind.recent_days} days vs "
+                f"{ind.baseline_per_day:.1f}/day baseline ({ratio})",
+                f"Started: {self.started_on or 'n/a'}; affected customers {affected}; revenue at risk {at_risk}",
+            ]
+        lines.append(f"Top ticket categories: {self._or_missing('top_categories', _categories_text(self.top_categories))}")
         if self.related_events:
             lines.append("Related events:")
             lines += _events_text(self.related_events)
@@ -461,8 +523,9 @@ class CrisisAnalysis(ViewResult):
             lines.append(
                 "History (per day): " + ", ".join(f"{h.period_end} {h.per_day:.1f}" for h in self.historical)
             )
-        lines.append("Recommended actions:")
-        lines += [f"  - {a}" for a in self.recommended_actions]
+        if self.recommended_actions:
+            lines.append("Recommended actions:")
+            lines += [f"  - {a}" for a in self.recommended_actions]
         return "\n".join(lines)
 
 
@@ -484,7 +547,11 @@ class Anomaly(_Model):
 
 
 class AnomalyReport(ViewResult):
-    """Metrics whose last 7 days deviate from their daily baseline."""
+    """Metrics whose last 7 days deviate from their daily baseline.
+
+    ``unavailable`` maps each requested metric the data cannot support to the reason (and
+    ``anomalies`` when none can be scanned); only ``metrics_checked`` were scanned.
+    """
 
     view: ClassVar[str] = "detect_anomalies"
     sensitivity: Literal["low", "medium", "high"]
@@ -492,13 +559,19 @@ class AnomalyReport(ViewResult):
     anomalies: list[Anomaly]
 
     def to_text(self) -> str:
-        lines = [f"Anomaly scan as of {self.as_of} (sensitivity {self.sensitivity}): {len(self.anomalies)} found"]
+        head = f"Anomaly scan as of {self.as_of} (sensitivity {self.sensitivity}): "
+        skipped = [f"{m} ({reason})" for m, reason in self.unavailable.items() if m != "anomalies"]
+        if not self.metrics_checked:
+            return head + not_available("; ".join(skipped))
+        lines = [head + f"{len(self.anomalies)} found"]
         for a in self.anomalies:
             lines.append(
                 f"  [{a.severity}] {a.metric} {a.direction}: {a.recent_mean:.1f}/day vs {a.baseline_mean:.1f}/day "
                 f"({signed_pct(a.change_pct)}, z={a.z_score:.1f})"
             )
         lines.append("Checked: " + ", ".join(self.metrics_checked))
+        if skipped:
+            lines.append("Not checked, " + not_available(", ".join(skipped)))
         return "\n".join(lines)
 
 
@@ -516,12 +589,17 @@ class CustomerList(ViewResult):
     view: ClassVar[str] = "customer_list"
     filter: CustomerFilter
     sort_by: str
-    total: int
+    total: int | None
     customers: list[CustomerSummary]
 
     def to_text(self) -> str:
-        head = f"Customers ({self.filter}, by {self.sort_by}) as of {self.as_of}: {len(self.customers)} of {self.total}"
-        return "\n".join([head, *[c.line() for c in self.customers]])
+        head = f"Customers ({self.filter}, by {self.sort_by}) as of {self.as_of}: "
+        if "total" in self.unavailable:
+            return head + not_available(self.unavailable["total"])
+        lines = [head + f"{len(self.customers)} of {self.total}", *[c.line() for c in self.customers]]
+        if "customers.status" in self.unavailable:
+            lines.append("Plan and subscription status: " + not_available(self.unavailable["customers.status"]))
+        return "\n".join(lines)
 
 
 class CustomerProfileArgs(ViewArgs):
@@ -573,15 +651,15 @@ class CustomerProfile(ViewResult):
     email: str
     country: str
     created_on: dt.date
-    status: Literal["active", "cancelled", "never_subscribed"]
-    tenure_days: int
+    status: Literal["active", "cancelled", "never_subscribed"] | None
+    tenure_days: int | None
     subscriptions: list[SubscriptionInfo]
     lifetime_value: float
     orders: int
     failed_payments: int
     last_order_on: dt.date | None
-    tickets: int
-    open_tickets: int
+    tickets: int | None
+    open_tickets: int | None
     recent_tickets: list[TicketSummary]
     signals: list[SignalInfo] = Field(description="signals of the last 60 days")
     risk_score: float
@@ -593,15 +671,19 @@ class CustomerProfile(ViewResult):
             + (f", cancelled {s.cancelled_on} ({s.cancel_reason})" if s.cancelled_on else "")
             for s in self.subscriptions
         )
+        status = self._or_missing(
+            "status",
+            f"{self.status}, tenure {self.tenure_days} days; segments: {', '.join(self.segments) or 'none'}",
+        )
         lines = [
             f"Customer {self.customer_id} {self.name} <{self.email}> ({self.country}), as of {self.as_of}",
-            f"Status: {self.status}, tenure {self.tenure_days} days; segments: {', '.join(self.segments) or 'none'}",
-            f"Subscriptions: {subs or 'none'}",
+            f"Status: {status}",
+            f"Subscriptions: {self._or_missing('subscriptions', subs or 'none')}",
             f"LTV {money(self.lifetime_value)} over {self.orders} orders; {self.failed_payments} failed payments; "
             f"last order {self.last_order_on or 'n/a'}",
             f"Risk score {self.risk_score:.2f}; signals (60d): "
             + (", ".join(f"{s.signal_type} {s.strength:.2f} on {s.detected_on}" for s in self.signals) or "none"),
-            f"Tickets: {self.tickets} total, {self.open_tickets} open",
+            f"Tickets: {self._or_missing('tickets', f'{self.tickets} total, {self.open_tickets} open')}",
             *[t.line() for t in self.recent_tickets],
         ]
         return "\n".join(lines)
@@ -617,12 +699,14 @@ class TicketSearch(ViewResult):
 
     view: ClassVar[str] = "search_tickets"
     query: str
-    total: int
+    total: int | None
     tickets: list[TicketSummary]
 
     def to_text(self) -> str:
-        head = f"Tickets matching {self.query!r} as of {self.as_of}: {len(self.tickets)} of {self.total}"
-        return "\n".join([head, *[t.line() for t in self.tickets]])
+        head = f"Tickets matching {self.query!r} as of {self.as_of}: "
+        if "total" in self.unavailable:
+            return head + not_available(self.unavailable["total"])
+        return "\n".join([head + f"{len(self.tickets)} of {self.total}", *[t.line() for t in self.tickets]])
 
 
 class BusinessTimelineArgs(ViewArgs):

@@ -11,8 +11,9 @@ Usage::
         [--backends sqlite,postgres] [--pg-url postgresql+psycopg://postgres@127.0.0.1:5432/test]
 
 PostgreSQL is reached at ``--pg-url``, else ``$CJSIM_BENCH_PG_URL`` or ``$CJSIM_TEST_PG_URL``;
-the benchmark creates its own schema there and drops it afterwards. Targets: load >= 50k rows/s,
-every view p95 <= 100 ms uncached and <= 1 ms cached.
+the benchmark creates its own schema there and drops it afterwards. Targets: load >= 50k rows/s
+counted over the whole load (base rows, indexes, daily summaries, customer facts, statistics, in
+one transaction, commit included), every view p95 <= 100 ms uncached and <= 1 ms cached.
 """
 
 from __future__ import annotations
@@ -113,8 +114,10 @@ def time_views(provider: ProductionDataProvider, repeat: int) -> list[dict[str, 
 
 def bench_backend(name: str, url: str, rows: dict, repeat: int) -> dict[str, Any]:
     init_database(url)
+    t0 = time.perf_counter()
     with writable_connection(url) as conn:
         report = store_rows(conn, rows, kind="load", source="benchmark", url=name)
+    load_seconds = time.perf_counter() - t0  # with connecting and the commit
     t0 = time.perf_counter()
     provider = ProductionDataProvider(url)
     open_ms = (time.perf_counter() - t0) * 1000
@@ -126,8 +129,8 @@ def bench_backend(name: str, url: str, rows: dict, repeat: int) -> dict[str, Any
         "insert_seconds": round(report.insert_seconds, 2),
         "rows_per_second": round(report.rows_per_second),
         "summaries_seconds": round(report.summary_seconds, 2),
-        "load_total_seconds": round(report.total_seconds, 2),
-        "load_total_rows_per_second": round(report.total_rows / report.total_seconds),
+        "load_total_seconds": round(load_seconds, 2),
+        "load_total_rows_per_second": round(report.total_rows / load_seconds),
         "open_ms": round(open_ms, 1),
         "views": views,
     }
@@ -152,9 +155,10 @@ def _drop_pg_schema(base: str, schema: str) -> None:
 
 def print_table(result: dict[str, Any]) -> None:
     print(
-        f"\n{result['backend']}: {result['rows']:,} rows inserted in {result['insert_seconds']}s "
-        f"({result['rows_per_second']:,} rows/s); summaries + customer facts {result['summaries_seconds']}s; "
-        f"open {result['open_ms']} ms"
+        f"\n{result['backend']}: {result['rows']:,} rows loaded in {result['load_total_seconds']}s "
+        f"({result['load_total_rows_per_second']:,} rows/s over the whole load); base-row inserts "
+        f"{result['insert_seconds']}s ({result['rows_per_second']:,} rows/s), indexes + summaries + customer "
+        f"facts {result['summaries_seconds']}s; open {result['open_ms']} ms"
     )
     print(f"{'view':<20} {'uncached p50':>13} {'p95':>9} {'cached p50':>11} {'p95':>9}")
     for v in result["views"]:
@@ -198,8 +202,8 @@ def main(argv: list[str] | None = None) -> int:
                     _drop_pg_schema(args.pg_url, schema)
     failures = []
     for r in results:
-        if r["rows_per_second"] < LOAD_TARGET_ROWS_S:
-            failures.append(f"{r['backend']}: load {r['rows_per_second']:,} rows/s < {LOAD_TARGET_ROWS_S:,}")
+        if r["load_total_rows_per_second"] < LOAD_TARGET_ROWS_S:
+            failures.append(f"{r['backend']}: load {r['load_total_rows_per_second']:,} rows/s < {LOAD_TARGET_ROWS_S:,}")
         for v in r["views"]:
             if v["uncached_p95_ms"] > UNCACHED_P95_MS:
                 failures.append(f"{r['backend']} {v['view']}: uncached p95 {v['uncached_p95_ms']} ms")

@@ -166,6 +166,37 @@ def test_stale_summaries_name_the_refresh_command(tmp_path: Path) -> None:
     assert ProductionDataProvider(url).financial_metrics("7d").revenue.current == revenue + 100
 
 
+def test_a_failed_load_leaves_the_database_as_it_was(fresh_url: str) -> None:
+    """The bulk path drops indexes (and PostgreSQL foreign keys) inside the load's transaction."""
+    from sqlalchemy import inspect
+
+    from app.agents.data_agent import DataAgent
+    from app.providers.admin import store_rows
+    from app.providers.url import make_engine
+
+    def shape() -> tuple:
+        engine = make_engine(fresh_url, read_only=True)
+        with engine.connect() as conn:
+            insp = inspect(conn)
+            found = tuple(
+                (name, len(insp.get_indexes(name)), len(insp.get_foreign_keys(name)))
+                for name in ("orders", "support_tickets", "customer_facts", "ticket_search")
+            )
+        engine.dispose()
+        return found, database_info(fresh_url)["row_counts"]
+
+    init_database(fresh_url)
+    rows = DataAgent.create(SCENARIO, MERCHANT, seed=SEED).world.snapshot()
+    with writable_connection(fresh_url) as conn:
+        store_rows(conn, rows, kind="load", source="test", url="test")
+    before = shape()
+    broken = {**rows, "orders": [*rows["orders"][:-1], {**rows["orders"][-1], "customer_id": "NOBODY"}]}
+    with pytest.raises(ProviderError, match="(?i)foreign key"), writable_connection(fresh_url) as conn:
+        store_rows(conn, broken, kind="load", source="test", url="test", replace=True)
+    assert shape() == before
+    assert ProductionDataProvider(fresh_url).customer_list("all", 1).total == before[1]["customers"]
+
+
 def test_db_info(loaded_url: str) -> None:
     info = database_info(loaded_url)
     assert info["schema_version"] == LATEST_VERSION

@@ -4,19 +4,24 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import re
 import textwrap
 from pathlib import Path
 
 import pytest
+import yaml
 from typer.testing import CliRunner
 
 from app.cli import app
-from app.errors import DataFileError, DataUnavailableError, InvalidArgumentError, ProviderError
+from app.data_views import VIEWS, TicketSnapshot, Trend
+from app.errors import DataFileError, InvalidArgumentError, ProviderError
 from app.providers.admin import database_info, init_database
 from app.providers.importer import import_exports, read_exports
 from app.providers.mapping import ImportMapping
 from app.providers.production import ProductionDataProvider
+from app.simulation import RunConfig, run_conversation
 from tests.pg_support import pg_schemas  # noqa: F401  (fixture)
+from tests.test_conversations import ungrounded
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples" / "production"
 EXAMPLE_FILES = {
@@ -131,35 +136,138 @@ def test_cli_import_example(tmp_path: Path) -> None:
 # --------------------------------------------------------------------------- missing data
 
 
-def test_orders_only_merchant_gets_every_view_with_reasons(tmp_path: Path) -> None:
-    url = _db(tmp_path)
-    mapping = _write(tmp_path / "m.yaml", ORDERS_ONLY_MAPPING)
-    report = import_exports(url, {"orders": EXAMPLE_FILES["orders"]}, mapping)
+NO_SUBS, NO_TICKETS = "no subscription data", "no support ticket data"
+PARTIAL_GAPS: dict[str, dict[str, str]] = {
+    "daily_briefing": {
+        **dict.fromkeys(("mrr", "active_subscribers", "churn_rate", "new_subscribers"), NO_SUBS),
+        **dict.fromkeys(("csat", "tickets", "top_ticket_categories"), NO_TICKETS),
+    },
+    "ticket_metrics": dict.fromkeys(
+        ("created", "open", "urgent", "avg_first_response_hours", "avg_resolution_hours", "csat", "ratings",
+         "by_category", "by_priority", "sentiment"),
+        NO_TICKETS,
+    ),
+    "financial_metrics": dict.fromkeys(
+        ("mrr", "active_subscribers", "churn_rate", "new_subscribers", "cancellations", "net_growth", "cac", "arpu",
+         "top_cancel_reasons", "plans"),
+        NO_SUBS,
+    ),
+    "customer_segment": dict.fromkeys(
+        ("size", "share_of_active", "avg_ltv", "segment_mrr", "churn_risk", "avg_tenure_days", "customers"), NO_SUBS
+    ),
+    "crisis_analysis": {"revenue_at_risk": NO_SUBS, "top_categories": NO_TICKETS},
+    "detect_anomalies": {},
+    "customer_list": {},
+    "customer_profile": {
+        **dict.fromkeys(("status", "tenure_days", "subscriptions", "segments"), NO_SUBS),
+        **dict.fromkeys(("tickets", "open_tickets", "recent_tickets"), NO_TICKETS),
+    },
+    "search_tickets": {"total": NO_TICKETS, "tickets": NO_TICKETS},
+    "business_timeline": {},
+}
+"""Per view: what a merchant without subscriptions and tickets cannot know, and why."""
+
+PARTIAL_GAPS_BY_ARGS: dict[tuple[str, int], dict[str, str]] = {
+    ("financial_metrics", 0): {"cohorts": NO_SUBS},
+    ("crisis_analysis", 1): dict.fromkeys(("detected", "severity", "indicator", "affected_customers"), NO_SUBS),
+    ("detect_anomalies", 0): {
+        "new_subscribers": NO_SUBS, "cancellations": NO_SUBS, "tickets": NO_TICKETS, "shipping_tickets": NO_TICKETS
+    },
+    ("detect_anomalies", 1): {"tickets": NO_TICKETS, "anomalies": NO_TICKETS},
+    ("customer_list", 0): {"total": NO_SUBS, "customers": NO_SUBS},
+    ("customer_list", 1): {"customers.status": NO_SUBS},
+}
+"""Gaps that depend on the example arguments (VIEWS[view].examples[index])."""
+
+
+def _partial_mapping(tmp_path: Path, sections: tuple[str, ...]) -> Path:
+    """The example mapping reduced to ``sections`` (orders always; no subscriptions to link orders to)."""
+    data = yaml.safe_load(MAPPING.read_text(encoding="utf-8"))
+    for name in ("customers", "subscriptions", "support_tickets"):
+        if name not in sections:
+            del data[name]
+    del data["orders"]["columns"]["subscription_id"]
+    return _write(tmp_path / "partial.yaml", yaml.safe_dump(data, sort_keys=False))
+
+
+@pytest.fixture(params=[("sqlite", ("orders",)), ("sqlite", ("orders", "customers")), ("postgres", ("orders",)),
+                        ("postgres", ("orders", "customers"))], ids=lambda p: f"{p[0]}-{'+'.join(p[1])}")
+def partial_url(request, tmp_path: Path) -> str:
+    backend, sections = request.param
+    url = _db(tmp_path) if backend == "sqlite" else request.getfixturevalue("pg_schemas").new("partial")
+    if backend == "postgres":
+        init_database(url)
+    report = import_exports(url, {name: EXAMPLE_FILES[name] for name in sections}, _partial_mapping(tmp_path, sections))
     assert report.rows["customers"] == 24 and report.rows["subscriptions"] == 0 and report.rows["support_tickets"] == 0
-    p = ProductionDataProvider(url)
+    return url
+
+
+def _never_zero(result, path: str) -> None:
+    """An unavailable field holds no number: null, an empty list, or a Trend/snapshot without values."""
+    head, _, rest = path.partition(".")
+    value = getattr(result, head, None)
+    if rest:
+        assert all(getattr(item, rest) is None for item in value), path
+    elif isinstance(value, Trend):
+        assert value.current is None and value.previous is None and value.unavailable, path
+    elif isinstance(value, TicketSnapshot):
+        assert value.open is None and value.created_24h is None and value.unavailable, path
+    elif head in type(result).model_fields:
+        assert value is None or value == [], (path, value)
+
+
+def test_merchant_without_subscriptions_or_tickets_gets_every_view(partial_url: str) -> None:
+    p = ProductionDataProvider(partial_url)
+    for name, spec in VIEWS.items():
+        for index, args in enumerate(spec.examples):
+            if name == "customer_profile":
+                args = {"customer_id": "cus_7001"}  # the example id belongs to generated worlds
+            result = p.get_view(name, **args)
+            expected = {**PARTIAL_GAPS[name], **PARTIAL_GAPS_BY_ARGS.get((name, index), {})}
+            text, data = result.to_text(), result.to_json()
+            for path, reason in expected.items():
+                assert result.missing(path) == reason, (name, args, path)
+                _never_zero(result, path)
+                assert reason in text, (name, args, path)
+            for path in result.unavailable:
+                _never_zero(result, path)
+                assert data["unavailable"][path] == result.unavailable[path]
+            assert ("not available" in text) == bool(expected), (name, args, text)
+            assert "None" not in text and "unavailable (" not in text, (name, text)
     brief = p.daily_briefing()
-    for trend in (brief.mrr, brief.active_subscribers, brief.churn_rate, brief.new_subscribers):
-        assert trend.current is None and trend.unavailable == "no subscription data"
-    assert brief.csat.unavailable == "no support ticket data"
-    assert brief.tickets.open is None and brief.tickets.unavailable == "no support ticket data"
-    assert "Tickets: unavailable (no support ticket data)" in brief.to_text()
+    assert "Tickets: not available: no support ticket data" in brief.to_text()
+    assert "MRR: not available: no subscription data" in brief.to_text()
     fin = p.financial_metrics()
-    assert fin.mrr.unavailable and fin.cac.unavailable and fin.revenue.current == 928.0
+    assert fin.revenue.current == 928.0 and fin.marketing_spend.unavailable
+    assert p.crisis_analysis().crisis_type == "payment" and p.crisis_analysis().affected_customers is not None
     assert p.detect_anomalies().metrics_checked == ["failed_payments"]
-    assert p.crisis_analysis().crisis_type == "payment"
     assert p.customer_list("all", 3).total == 24
-    assert p.customer_profile("cus_7001").status == "never_subscribed"
     assert p.business_timeline().events == []
-    for call, reason in (
-        (lambda: p.ticket_metrics(), "no support ticket data"),
-        (lambda: p.search_tickets("box"), "no support ticket data"),
-        (lambda: p.customer_segment("at_risk"), "no subscription data"),
-        (lambda: p.customer_list("active"), "no subscription data"),
-        (lambda: p.crisis_analysis("churn"), "no subscription data"),
-        (lambda: p.detect_anomalies(["tickets"]), "no support ticket data"),
-    ):
-        with pytest.raises(DataUnavailableError, match=reason):
-            call()
+    p.close()
+
+
+def test_full_data_views_carry_no_unavailable_mapping(example_url: str) -> None:
+    p = ProductionDataProvider(example_url)
+    assert "unavailable" not in p.daily_briefing().to_json()
+    assert "unavailable" not in p.ticket_metrics("30d").to_json()
+    assert p.detect_anomalies().unavailable == {"marketing_spend": "no marketing data", "visitors": "no marketing data"}
+    p.close()
+
+
+def test_rule_cj_states_no_number_for_unavailable_metrics(tmp_path: Path) -> None:
+    url = _db(tmp_path)
+    import_exports(url, {"orders": EXAMPLE_FILES["orders"]}, _partial_mapping(tmp_path, ("orders",)))
+    p = ProductionDataProvider(url)
+    for workflow in ("daily_briefing", "weekly_review"):
+        t = run_conversation(RunConfig(workflow=workflow), provider=p)
+        assert t.termination_reason != "agent_error", t.error
+        assert ungrounded(t) == []
+        said = "\n".join(m.content for m in t.messages if m.role == "cj" and m.content)
+        assert "not available (no subscription data)" in said
+        for line in said.splitlines():
+            if "not available" in line:
+                assert not re.search(r"\d", line), line
+    p.close()
 
 
 # --------------------------------------------------------------------------- row validation

@@ -6,6 +6,10 @@ question's words first and alarming facts first under stress), renders them from
 with the shared number formats, lays them out in the merchant's style, and appends error notes,
 a "Recommended next steps:" block or a proactive offer.
 
+A fact that reads a value the result marks unavailable (a Trend's ``unavailable`` or the view's
+``unavailable`` mapping) is never stated with a number; when the merchant asked about it, or the
+result supports no fact at all, CJ says it is not available and why.
+
 Example:
     >>> from app.policies.templates import rule_cj_templates
     >>> from app.policies.tone import ToneRenderer
@@ -20,15 +24,15 @@ Example:
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from app.models import Stage
-from app.policies.templates import Condition, FactTemplate, RuleCJTemplates, render
-from app.policies.tone import SpokenFact, ToneRenderer
+from app.policies.templates import Condition, FactTemplate, RuleCJTemplates, placeholders, render, resolve
+from app.policies.tone import SpokenFact, ToneRenderer, lower_first
 
-__all__ = ["Presented", "AnswerWriter", "error_summary"]
+__all__ = ["Presented", "AnswerWriter", "error_summary", "unavailable_reason"]
 
 
 @dataclass(frozen=True)
@@ -54,7 +58,40 @@ def error_summary(content: str) -> str:
     return first if first.endswith((".", "!", "?")) else first + "."
 
 
+def _fact_paths(fact: FactTemplate) -> list[str]:
+    """Every artifact path a fact reads (placeholders, its list and its items, its condition)."""
+    paths = [path for text in (fact.label, fact.value, fact.sentence) for path, _ in placeholders(text)]
+    if fact.items is not None:
+        paths.append(fact.items.path)
+        paths += [f"{fact.items.path}.{path}" for path, _ in placeholders(fact.items.template)]
+    if fact.when:
+        paths.append(Condition.parse(fact.when).path)
+    return [p for p in paths if p != "items"]
+
+
+def unavailable_reason(fact: FactTemplate, artifact: dict[str, Any]) -> str | None:
+    """Why the data cannot support a fact, or None if it can.
+
+    A path is unavailable when it, or a path it starts with, is named in the result's
+    ``unavailable`` mapping, or resolves to an object with its own ``unavailable`` reason (a Trend).
+    """
+    marked = artifact.get("unavailable")
+    marked = marked if isinstance(marked, Mapping) else {}
+    for path in _fact_paths(fact):
+        steps = [step for step in path.split(".") if not step.isdigit()]
+        for i in range(1, len(steps) + 1):
+            prefix = ".".join(steps[:i])
+            if isinstance(marked.get(prefix), str):
+                return marked[prefix]
+            value = resolve(artifact, prefix)
+            if isinstance(value, Mapping) and value.get("unavailable"):
+                return str(value["unavailable"])
+    return None
+
+
 def _render_fact(fact: FactTemplate, artifact: dict[str, Any]) -> SpokenFact | None:
+    if unavailable_reason(fact, artifact):
+        return None
     if fact.when and not Condition.parse(fact.when).holds(artifact):
         return None
     extra: dict[str, str] = {}
@@ -70,6 +107,10 @@ def _render_fact(fact: FactTemplate, artifact: dict[str, Any]) -> SpokenFact | N
         return None
     sentence = sentence[0].upper() + sentence[1:] if sentence else sentence
     return SpokenFact(label[0].upper() + label[1:], value, sentence)
+
+
+def _join(names: Sequence[str]) -> str:
+    return names[0] if len(names) == 1 else f"{', '.join(names[:-1])} and {names[-1]}"
 
 
 @dataclass(frozen=True)
@@ -116,6 +157,9 @@ class AnswerWriter:
             rest = alarming + [f for f in rest if f not in alarming]
         rendered = [(fid, _render_fact(library[fid], item.artifact)) for fid in first + rest]
         available = [(fid, fact) for fid, fact in rendered if fact is not None]
+        # Say what cannot be known when it was asked for, or when nothing else can be said.
+        missing = [fid for fid in (first if available else first + rest) if dict(rendered)[fid] is None]
+        notes = self._not_available([library[fid] for fid in missing], item.artifact)
         if item.numeric:
             available.sort(key=lambda pair: not re.search(r"\d", pair[1].value))
         chosen = available[:limit]
@@ -124,7 +168,26 @@ class AnswerWriter:
         asked_facts = [fid for fid, _ in available if fid in first]
         if headline is not None and headline not in chosen and len(chosen) > len(asked_facts):
             chosen[-1] = headline
-        return [fact for _, fact in chosen]
+        return (notes + [fact for _, fact in chosen])[: max(limit, len(notes))]
+
+    def _not_available(self, facts: Sequence[FactTemplate], artifact: dict[str, Any]) -> list[SpokenFact]:
+        """One 'not available' statement per reason, naming the unavailable facts it covers."""
+        by_reason: dict[str, list[str]] = {}
+        for fact in facts:
+            reason = unavailable_reason(fact, artifact)
+            label = render(fact.label, artifact)
+            if reason and label:
+                names = by_reason.setdefault(reason, [])
+                if label not in names:
+                    names.append(label)
+        notes = []
+        for reason, labels in by_reason.items():
+            what = _join([lower_first(label) for label in labels])
+            sentence = self.tone.pick(self.templates.phrases.not_available, "not_available").format(
+                what=what, reason=reason
+            )
+            notes.append(SpokenFact(what[0].upper() + what[1:], f"not available ({reason})", sentence))
+        return notes
 
     def recommendations(self, artifacts: Sequence[tuple[str, dict[str, Any]]]) -> list[str]:
         """Next steps from results (newest first): their own recommended actions, then advice rules."""

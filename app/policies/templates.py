@@ -356,6 +356,11 @@ class Phrases(StrictModel):
     unavailable: list[str] = Field(
         min_length=1, description="The question needs a tool this workflow does not bind; {what}, {available}."
     )
+    not_available: list[str] = Field(
+        default_factory=lambda: ["I can't report {what}: {reason}."],
+        min_length=1,
+        description="Facts the data cannot support (a result marks them unavailable); {what}, {reason}.",
+    )
     sign_off: list[str] = Field(min_length=1, description="The merchant wraps up.")
     generic_advice: list[str] = Field(min_length=1, description="Used when no result suggests an action.")
 

@@ -11,13 +11,14 @@ conformance tests hold them to it.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from typing import Any
 
 from sqlalchemy import bindparam, delete, func, select
 from sqlalchemy.engine import Connection
 
 from app.providers import queries as q
+from app.providers.bulk import bulk_insert, bulk_insert_columns
 from app.providers.customer_frame import (
     FILTERS,
     ORDERS,
@@ -178,41 +179,27 @@ def drop_facts(conn: Connection, as_of: dt.date | None = None) -> None:
         conn.execute(stmt)
 
 
-def materialize_facts(
-    conn: Connection, as_of: dt.date, insert: Callable[[Connection, Any, list[dict]], None] | None = None
-) -> int:
+def materialize_facts(conn: Connection, as_of: dt.date) -> int:
     """Compute the customer facts at ``as_of`` from the base tables and store them (replacing any).
 
-    Runs inside the caller's transaction; ``insert(conn, table, rows)`` writes rows (default:
-    executemany). Returns the number of customers stored.
+    Runs inside the caller's transaction and writes with :func:`bulk_insert_columns`. Returns the
+    number of customers stored.
     """
     frame = CustomerFrame(conn, as_of)
     records = sorted(frame.records.values(), key=lambda r: r.customer_id)
-    ranks = {name: {r.customer_id: i for i, r in enumerate(sorted(records, key=key))} for name, key in ORDERS.items()}
     members = {s: {r.customer_id for r in frame.segment(s)} for s in SEGMENT_DEFINITIONS}
-    rows = [
-        {
-            "as_of": as_of,
-            "customer_id": r.customer_id,
-            "name": r.name,
-            "created_on": r.created_on,
-            "status": r.status,
-            "plan": r.plan,
-            "mrr_cents": r.mrr_cents,
-            "started_on": r.started_on,
-            "last_started_on": r.last_started_on,
-            "cancelled_on": r.cancelled_on,
-            "cancel_reason": r.cancel_reason,
-            "ltv_cents": r.ltv_cents,
-            "risk": r.risk,
-            "high_value": r.customer_id in members["high_value"],
-            "at_risk": r.customer_id in members["at_risk"],
-            "is_new": r.customer_id in members["new"],
-            "churned": r.customer_id in members["churned"],
-            **{f"rank_{name}": ranks[name][r.customer_id] for name in ORDERS},
-        }
-        for r in records
-    ]
+    columns: dict[str, list[Any]] = {"as_of": [as_of] * len(records)}
+    for name in ("customer_id", "name", "created_on", "status", "plan", "mrr_cents", "started_on",
+                 "last_started_on", "cancelled_on", "cancel_reason", "ltv_cents", "risk"):
+        columns[name] = [getattr(r, name) for r in records]
+    for flag, segment in (("high_value", "high_value"), ("at_risk", "at_risk"), ("is_new", "new"), ("churned", "churned")):
+        inside = members[segment]
+        columns[flag] = [r.customer_id in inside for r in records]
+    for name, key in ORDERS.items():
+        rank = [0] * len(records)
+        for position, index in enumerate(sorted(range(len(records)), key=lambda i: key(records[i]))):
+            rank[index] = position
+        columns[f"rank_{name}"] = rank
     seg_rows, signal_rows = [], []
     for name in FILTERS:
         stats = frame.segment_stats(name)
@@ -231,10 +218,7 @@ def materialize_facts(
             {"as_of": as_of, "segment": name, "signal_type": t, "count": n} for t, n in stats.signals
         ]
     drop_facts(conn, as_of)
-    for table, table_rows in ((customer_facts, rows), (segment_facts, seg_rows), (segment_signal_facts, signal_rows)):
-        if insert is not None:
-            insert(conn, table, table_rows)
-        elif table_rows:
-            for i in range(0, len(table_rows), 20_000):
-                conn.execute(table.insert(), table_rows[i : i + 20_000])
-    return len(rows)
+    bulk_insert_columns(conn, customer_facts, columns)
+    bulk_insert(conn, segment_facts, seg_rows)
+    bulk_insert(conn, segment_signal_facts, signal_rows)
+    return len(records)

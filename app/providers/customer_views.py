@@ -24,7 +24,7 @@ from app.data_views import (
 from app.errors import DataUnavailableError
 from app.providers import queries as q
 from app.providers.customer_frame import SEGMENT_DEFINITIONS, CustomerRecord, tenure_days
-from app.providers.metric_views import NO_SUBSCRIPTIONS, NO_TICKETS, ViewContext, dollars, require, timeline_events
+from app.providers.metric_views import NO_SUBSCRIPTIONS, NO_TICKETS, ViewContext, dollars, gaps, timeline_events
 from app.providers.recommendations import segment_actions
 from app.world.schema import subscriptions
 from app.world.schema import support_tickets as tix
@@ -35,13 +35,16 @@ __all__ = ["customer_segment", "customer_list", "customer_profile", "search_tick
 SAMPLE_SIZE = {"summary": 5, "detailed": 15}
 
 
-def summary(rec: CustomerRecord) -> CustomerSummary:
-    """The list/segment line of a customer; the same numbers as its profile."""
+def summary(rec: CustomerRecord, has_subscriptions: bool = True) -> CustomerSummary:
+    """The list/segment line of a customer; the same numbers as its profile.
+
+    Without any subscription data the status is unknown (null), not "never subscribed".
+    """
     return CustomerSummary(
         customer_id=rec.customer_id,
         name=rec.name,
         plan=rec.plan,
-        status=rec.status,  # type: ignore[arg-type]
+        status=rec.status if has_subscriptions else None,  # type: ignore[arg-type]
         lifetime_value=dollars(rec.ltv_cents),
         risk_score=rec.risk,
         started_on=rec.started_on,
@@ -56,7 +59,8 @@ SAMPLE_ORDER = {"high_value": "ltv", "at_risk": "risk_ltv", "new": "recent", "ch
 
 def customer_segment(ctx: ViewContext, args: CustomerSegmentArgs) -> CustomerSegment:
     """Size, value and risk of a segment, a sample of its customers and recommended actions."""
-    require(ctx, subscriptions, NO_SUBSCRIPTIONS, "customer segments (defined on subscriptions) are")
+    if not ctx.has(subscriptions):
+        return _segment_unavailable(ctx, args)
     facts = ctx.frame()
     stats = facts.segment_stats(args.segment)
     size = stats.size
@@ -79,17 +83,62 @@ def customer_segment(ctx: ViewContext, args: CustomerSegmentArgs) -> CustomerSeg
     )
 
 
+_SEGMENT_FIELDS = (
+    "size",
+    "share_of_active",
+    "avg_ltv",
+    "segment_mrr",
+    "churn_risk",
+    "avg_tenure_days",
+    "top_signals",
+    "customers",
+    "recommended_actions",
+)
+
+
+def _segment_unavailable(ctx: ViewContext, args: CustomerSegmentArgs) -> CustomerSegment:
+    """Segments are defined on subscriptions: without any, nothing about them is known."""
+    return CustomerSegment(
+        as_of=ctx.as_of,
+        segment=args.segment,
+        definition=SEGMENT_DEFINITIONS[args.segment],
+        size=None,
+        share_of_active=None,
+        avg_ltv=None,
+        segment_mrr=None,
+        churn_risk=None,
+        avg_tenure_days=None,
+        top_signals=[],
+        customers=[],
+        recommended_actions=[],
+        unavailable=dict.fromkeys(_SEGMENT_FIELDS, NO_SUBSCRIPTIONS),
+    )
+
+
 def customer_list(ctx: ViewContext, args: CustomerListArgs) -> CustomerList:
-    """Customers matching the filter, sorted, at most ``limit``."""
-    if args.filter != "all":
-        require(ctx, subscriptions, NO_SUBSCRIPTIONS, f"the {args.filter!r} customer filter (defined on subscriptions) is")
+    """Customers matching the filter, sorted, at most ``limit``.
+
+    Without subscription data only the ``all`` filter has members one can know; the others are
+    unavailable, and listed customers have no known status or plan.
+    """
+    has_subs = ctx.has(subscriptions)
+    if not has_subs and args.filter != "all":
+        return CustomerList(
+            as_of=ctx.as_of,
+            filter=args.filter,
+            sort_by=args.sort_by,
+            total=None,
+            customers=[],
+            unavailable={"total": NO_SUBSCRIPTIONS, "customers": NO_SUBSCRIPTIONS},
+        )
     facts = ctx.frame()
     return CustomerList(
         as_of=ctx.as_of,
         filter=args.filter,
         sort_by=args.sort_by,
         total=facts.count(args.filter),
-        customers=[summary(r) for r in facts.first(args.filter, args.sort_by, args.limit)],
+        customers=[summary(r, has_subs) for r in facts.first(args.filter, args.sort_by, args.limit)],
+        unavailable={} if has_subs else {"customers.status": NO_SUBSCRIPTIONS, "customers.plan": NO_SUBSCRIPTIONS},
     )
 
 
@@ -143,6 +192,10 @@ def customer_profile(ctx: ViewContext, args: CustomerProfileArgs) -> CustomerPro
     cutoff = end_of_day(as_of)
     ticket_rows = q.ticket_rows(conn, [tix.c.customer_id == args.customer_id, tix.c.created_at < cutoff])
     tickets = [ticket_summary(r, as_of) for r in ticket_rows]
+    sub_fields = ("status", "tenure_days", "subscriptions", "segments")
+    unavailable = gaps(ctx, dict.fromkeys(sub_fields, (subscriptions, NO_SUBSCRIPTIONS)))
+    unavailable |= gaps(ctx, dict.fromkeys(("tickets", "open_tickets", "recent_tickets"), (tix, NO_TICKETS)))
+    has_subs, has_tickets = "status" not in unavailable, "tickets" not in unavailable
     return CustomerProfile(
         as_of=as_of,
         customer_id=rec.customer_id,
@@ -150,25 +203,33 @@ def customer_profile(ctx: ViewContext, args: CustomerProfileArgs) -> CustomerPro
         email=cust["email"],
         country=cust["country"],
         created_on=q.as_date(cust["created_on"]),
-        status=rec.status,  # type: ignore[arg-type]
-        tenure_days=tenure_days(rec, as_of),
+        status=rec.status if has_subs else None,  # type: ignore[arg-type]
+        tenure_days=tenure_days(rec, as_of) if has_subs else None,
         subscriptions=subs,
         lifetime_value=dollars(rec.ltv_cents),
         orders=len(order_rows),
         failed_payments=sum(1 for _, _, status in order_rows if status == "failed"),
         last_order_on=max((q.as_date(d) for d, _, _ in order_rows), default=None),
-        tickets=len(tickets),
-        open_tickets=sum(1 for t in tickets if t.status != "resolved"),
+        tickets=len(tickets) if has_tickets else None,
+        open_tickets=sum(1 for t in tickets if t.status != "resolved") if has_tickets else None,
         recent_tickets=tickets[:5],
         signals=[SignalInfo(signal_type=t, strength=round(s, 4), detected_on=d) for t, s, d in rec.signals],
         risk_score=rec.risk,
-        segments=facts.segments_of(rec.customer_id),
+        segments=facts.segments_of(rec.customer_id) if has_subs else [],
+        unavailable=unavailable,
     )
 
 
 def search_tickets(ctx: ViewContext, args: SearchTicketsArgs) -> TicketSearch:
     """Tickets up to ``as_of`` whose subject or category contains every query word, newest first."""
-    require(ctx, tix, NO_TICKETS, "ticket search is")
+    if not ctx.has(tix):
+        return TicketSearch(
+            as_of=ctx.as_of,
+            query=args.query,
+            total=None,
+            tickets=[],
+            unavailable={"total": NO_TICKETS, "tickets": NO_TICKETS},
+        )
     words = [w for w in args.query.lower().replace("_", " ").split() if w]
     total, rows = q.search_ticket_rows(ctx.conn, words, end_of_day(ctx.as_of), args.limit)
     return TicketSearch(

@@ -7,6 +7,7 @@ import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from sqlalchemy import Table
 from sqlalchemy.engine import Connection
 
 from app.data_views import (
@@ -36,11 +37,11 @@ from app.providers import queries as q
 from app.providers.alerts import briefing_alerts
 from app.providers.customer_frame import CustomerFacts
 from app.providers.recommendations import crisis_actions
-from app.errors import DataUnavailableError
 from app.world.schema import marketing_daily, orders, subscriptions, support_tickets
 
 __all__ = [
     "ViewContext",
+    "gaps",
     "daily_briefing",
     "ticket_metrics",
     "financial_metrics",
@@ -94,10 +95,13 @@ def missing_reason(ctx: ViewContext, metric: str) -> str | None:
     return None if ctx.has(table) else reason
 
 
-def require(ctx: ViewContext, table, reason: str, what: str) -> None:
-    """Raise :class:`DataUnavailableError` when ``table`` is empty: never answer zero for missing data."""
-    if not ctx.has(table):
-        raise DataUnavailableError(f"{what} unavailable: {reason} in this database")
+def gaps(ctx: ViewContext, needs: dict[str, tuple[Table, str]]) -> dict[str, str]:
+    """``field -> reason`` for the fields whose source table is empty (a view's ``unavailable``).
+
+    ``needs`` maps a field to (the table it is computed from, why it is unavailable without it):
+    an empty table means the merchant does not record that data, so its counts are unknown, not zero.
+    """
+    return {name: reason for name, (table, reason) in needs.items() if not ctx.has(table)}
 
 
 def dollars(cents: int | float) -> float:
@@ -236,32 +240,45 @@ def daily_briefing(ctx: ViewContext, args: NoArgs) -> DailyBriefing:
         top_ticket_categories=with_shares(q.ticket_counts_by(conn, q.Window.ending(as_of, 7), "category"), top=3),
         alerts=alerts,
         recent_events=timeline_events(ctx, as_of - dt.timedelta(days=6), as_of),
+        unavailable=gaps(ctx, {"top_ticket_categories": (support_tickets, NO_TICKETS)}),
     )
 
 
 def ticket_metrics(ctx: ViewContext, args: TicketMetricsArgs) -> TicketMetrics:
     """Ticket volume, speed and CSAT over a window vs the previous window."""
-    require(ctx, support_tickets, NO_TICKETS, "ticket metrics are")
     conn, cat = ctx.conn, (args.category.value if args.category else None)
     w = q.Window.ending(ctx.as_of, WINDOW_DAYS[args.time_range])
+    if not ctx.has(support_tickets):
+        missing = Trend.missing(NO_TICKETS)
+        fields = ("open", "urgent", "ratings", "by_category", "by_priority", "sentiment")
+        return TicketMetrics(
+            as_of=ctx.as_of,
+            time_range=args.time_range,
+            category=args.category,
+            created=missing,
+            open=None,
+            urgent=None,
+            avg_first_response_hours=missing,
+            avg_resolution_hours=missing,
+            csat=missing,
+            ratings=None,
+            by_category=[],
+            by_priority=[],
+            sentiment=[],
+            unavailable=dict.fromkeys(fields, NO_TICKETS),
+        )
     p = w.previous()
     open_n, urgent = q.open_tickets(conn, ctx.as_of, cat)
     csat, ratings = _csat_trend(ctx, w, cat)
-    if ctx.has(support_tickets):
-        created = Trend.of(q.tickets_created(conn, w, cat), q.tickets_created(conn, p, cat))
-        frt = _duration_trend(conn, w, "first_response_at", cat, "no first responses in the window")
-        res = _duration_trend(conn, w, "resolved_at", cat, "no tickets resolved in the window")
-    else:
-        created = frt = res = Trend.missing(NO_TICKETS)
     return TicketMetrics(
         as_of=ctx.as_of,
         time_range=args.time_range,
         category=args.category,
-        created=created,
+        created=Trend.of(q.tickets_created(conn, w, cat), q.tickets_created(conn, p, cat)),
         open=open_n,
         urgent=urgent,
-        avg_first_response_hours=frt,
-        avg_resolution_hours=res,
+        avg_first_response_hours=_duration_trend(conn, w, "first_response_at", cat, "no first responses in the window"),
+        avg_resolution_hours=_duration_trend(conn, w, "resolved_at", cat, "no tickets resolved in the window"),
         csat=csat,
         ratings=ratings,
         by_category=with_shares(q.ticket_counts_by(conn, w, "category", cat)),
@@ -291,10 +308,15 @@ def financial_metrics(ctx: ViewContext, args: FinancialMetricsArgs) -> Financial
         cac = Trend.of(cac_now, cac_before, None if cac_now is not None else "no new subscribers in the window")
     else:
         marketing = cac = Trend.missing(NO_MARKETING)
+    if not ctx.has(subscriptions):
+        cac = Trend.missing(NO_SUBSCRIPTIONS)  # CAC divides by new subscribers
     revenue = Trend.of(dollars(q.paid_revenue(conn, w)), dollars(q.paid_revenue(conn, w.previous())))
     if not ctx.has(orders):
-        revenue = Trend.missing("no order data")
+        revenue = Trend.missing(NO_ORDERS)
     cohorts = _cohorts(ctx) if args.include_cohorts else None
+    needs = {"top_cancel_reasons": (subscriptions, NO_SUBSCRIPTIONS), "plans": (subscriptions, NO_SUBSCRIPTIONS)}
+    if args.include_cohorts:
+        needs["cohorts"] = (subscriptions, NO_SUBSCRIPTIONS)
     return FinancialMetrics(
         as_of=ctx.as_of,
         time_range=args.time_range,
@@ -305,6 +327,7 @@ def financial_metrics(ctx: ViewContext, args: FinancialMetricsArgs) -> Financial
         top_cancel_reasons=[ReasonCount(reason=r, count=n) for r, n in q.cancel_reasons(conn, w)[:5]],
         plans=[PlanBreakdown(plan=p, active=n, mrr=dollars(m)) for p, n, m in q.plan_breakdown(conn, ctx.as_of)],
         cohorts=cohorts,
+        unavailable=gaps(ctx, needs),
     )
 
 
@@ -405,13 +428,14 @@ def crisis_analysis(ctx: ViewContext, args: CrisisAnalysisArgs) -> CrisisAnalysi
     if args.crisis_type == "auto":
         supported = [t for t in CRISIS_METRICS if missing_reason(ctx, CRISIS_METRICS[t][0]) is None]
         if not supported:
-            raise DataUnavailableError("crisis analysis unavailable: no subscription, ticket or order data in this database")
+            reasons = sorted({missing_reason(ctx, CRISIS_METRICS[t][0]) or "" for t in CRISIS_METRICS})
+            return _crisis_unavailable(ctx, args, "; ".join(reasons))
         readings = [_crisis_reading(ctx, t) for t in supported]
         reading = max(readings, key=lambda r: r.ratio or 0.0)
     else:
         reason = missing_reason(ctx, CRISIS_METRICS[args.crisis_type][0])
         if reason:
-            raise DataUnavailableError(f"{args.crisis_type} crisis analysis unavailable: {reason} in this database")
+            return _crisis_unavailable(ctx, args, reason)
         reading = _crisis_reading(ctx, args.crisis_type)
     severity = _severity(reading.ratio)
     detected = severity in ("medium", "high", "critical")
@@ -432,6 +456,10 @@ def crisis_analysis(ctx: ViewContext, args: CrisisAnalysisArgs) -> CrisisAnalysi
     ratio_text = "n/a" if reading.ratio is None else f"{reading.ratio:.1f}x"
     verdict = "looks like a crisis" if detected else "is within its normal range"
     summary = f"{reading.crisis_type.capitalize()} {verdict}: {reading.metric.replace('_', ' ')} {ratio_text} baseline"
+    # MRR figures need subscriptions; the categories need tickets.
+    unavailable = gaps(
+        ctx, {"revenue_at_risk": (subscriptions, NO_SUBSCRIPTIONS), "top_categories": (support_tickets, NO_TICKETS)}
+    )
     return CrisisAnalysis(
         as_of=as_of,
         crisis_type=reading.crisis_type,  # type: ignore[arg-type]
@@ -447,13 +475,43 @@ def crisis_analysis(ctx: ViewContext, args: CrisisAnalysisArgs) -> CrisisAnalysi
         ),
         started_on=_onset(reading, as_of) if detected else None,
         affected_customers=len(affected_ids),
-        revenue_at_risk=dollars(at_risk_mrr),
+        revenue_at_risk=None if "revenue_at_risk" in unavailable else dollars(at_risk_mrr),
         top_categories=with_shares(q.ticket_counts_by(conn, recent_w, "category"), top=3),
-        related_events=[
-            e for e in timeline_events(ctx, as_of - dt.timedelta(days=30), as_of) if e.impact == "negative"
-        ],
+        related_events=_negative_events(ctx),
         historical=historical,
         recommended_actions=crisis_actions(reading.crisis_type, severity),
+        unavailable=unavailable,
+    )
+
+
+def _negative_events(ctx: ViewContext) -> list[TimelineEvent]:
+    return [e for e in timeline_events(ctx, ctx.as_of - dt.timedelta(days=30), ctx.as_of) if e.impact == "negative"]
+
+
+def _crisis_unavailable(ctx: ViewContext, args: CrisisAnalysisArgs, reason: str) -> CrisisAnalysis:
+    """The crisis view when the data cannot support the crisis type: every reading is unavailable."""
+    kind = args.crisis_type
+    recent_days = CRISIS_METRICS[kind][1] if kind in CRISIS_METRICS else 7
+    fields = ["detected", "severity", "indicator", "affected_customers", "revenue_at_risk", "recommended_actions"]
+    if args.include_historical:
+        fields.append("historical")
+    unavailable = dict.fromkeys(fields, reason) | gaps(ctx, {"top_categories": (support_tickets, NO_TICKETS)})
+    what = "Crisis analysis" if kind == "auto" else f"{kind.capitalize()} crisis analysis"
+    return CrisisAnalysis(
+        as_of=ctx.as_of,
+        crisis_type=kind,  # type: ignore[arg-type]
+        detected=None,
+        severity=None,
+        summary=f"{what} not available: {reason}",
+        indicator=None,
+        started_on=None,
+        affected_customers=None,
+        revenue_at_risk=None,
+        top_categories=with_shares(q.ticket_counts_by(ctx.conn, q.Window.ending(ctx.as_of, recent_days), "category"), top=3),
+        related_events=_negative_events(ctx),
+        historical=[] if args.include_historical else None,
+        recommended_actions=[],
+        unavailable=unavailable,
     )
 
 
@@ -485,10 +543,10 @@ ANOMALY_MIN_CHANGE_PCT = 10.0
 def detect_anomalies(ctx: ViewContext, args: DetectAnomaliesArgs) -> AnomalyReport:
     """Flag metrics whose last-7-day daily mean is far from the previous 53 days."""
     requested = list(dict.fromkeys(args.metrics)) if args.metrics else list(_ANOMALY_METRICS)
-    metrics = [m for m in requested if missing_reason(ctx, m) is None]
-    if not metrics:
-        reasons = sorted({missing_reason(ctx, m) or "" for m in requested})
-        raise DataUnavailableError(f"anomaly detection unavailable for {', '.join(requested)}: {'; '.join(reasons)}")
+    unavailable = {m: reason for m in requested if (reason := missing_reason(ctx, m))}
+    metrics = [m for m in requested if m not in unavailable]
+    if not metrics:  # nothing to scan: "no anomalies" would be a claim the data cannot back
+        unavailable["anomalies"] = "; ".join(dict.fromkeys(unavailable.values()))
     threshold = ANOMALY_Z[args.sensitivity]
     span = q.Window.ending(ctx.as_of, ANOMALY_SPAN_DAYS)
     days = [ctx.as_of - dt.timedelta(days=i) for i in range(ANOMALY_SPAN_DAYS - 1, -1, -1)]
@@ -517,7 +575,9 @@ def detect_anomalies(ctx: ViewContext, args: DetectAnomaliesArgs) -> AnomalyRepo
                 )
             )
     found.sort(key=lambda a: (-abs(a.z_score), a.metric))
-    return AnomalyReport(as_of=ctx.as_of, sensitivity=args.sensitivity, metrics_checked=metrics, anomalies=found)
+    return AnomalyReport(
+        as_of=ctx.as_of, sensitivity=args.sensitivity, metrics_checked=metrics, anomalies=found, unavailable=unavailable
+    )
 
 
 _ANOMALY_METRICS = (

@@ -26,6 +26,7 @@ from sqlalchemy.exc import ArgumentError, DBAPIError, SQLAlchemyError
 from sqlalchemy.pool import QueuePool
 
 from app.errors import ProviderError
+from app.providers.bulk import tune_sqlite_for_load
 
 __all__ = [
     "DB_URL_ENV",
@@ -122,6 +123,8 @@ def _sqlite_engine(url: URL, read_only: bool) -> Engine:
         cur = dbapi_conn.cursor()
         cur.execute("PRAGMA foreign_keys=ON")
         cur.close()
+        if not read_only:
+            tune_sqlite_for_load(dbapi_conn)
 
     return engine
 
