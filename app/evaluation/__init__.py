@@ -1,1 +1,38 @@
-"""Evaluating conversations: claims, evaluators, batches, statistics and reports."""
+"""Evaluating conversations: claims, evaluators, batches, statistics and reports.
+
+Every evaluator is a keyword-only callable made by a factory, ``evaluator(transcript=t)``,
+returning an :class:`EvalResult`; :func:`default_evaluators` builds the built-ins by key and
+:func:`evaluate` scores one transcript with them.
+
+Example:
+    >>> from app.evaluation import default_evaluators, evaluate, DETERMINISTIC_KEYS
+    >>> evaluators = default_evaluators(keys=DETERMINISTIC_KEYS)
+"""
+
+from app.evaluation.claims import Claim, extract_claims, find_source, source_values
+from app.evaluation.consistency import consistency_evaluator
+from app.evaluation.goals import goal_coverage_evaluator
+from app.evaluation.grounding import grounding_evaluator
+from app.evaluation.judge import JudgeVerdict, judge_evaluator
+from app.evaluation.registry import DETERMINISTIC_KEYS, EVALUATOR_KEYS, default_evaluators, evaluate
+from app.evaluation.result import EvalResult, Evaluator
+from app.evaluation.style import style_evaluator
+
+__all__ = [
+    "EvalResult",
+    "Evaluator",
+    "EVALUATOR_KEYS",
+    "DETERMINISTIC_KEYS",
+    "default_evaluators",
+    "evaluate",
+    "grounding_evaluator",
+    "consistency_evaluator",
+    "style_evaluator",
+    "goal_coverage_evaluator",
+    "judge_evaluator",
+    "JudgeVerdict",
+    "Claim",
+    "extract_claims",
+    "source_values",
+    "find_source",
+]

@@ -1,39 +1,76 @@
-"""Numeric claims in text, and the values a conversation's tool results make available.
+"""Numeric claims in text, the values a conversation's tool results make available, and the
+evaluators' settings (``data/evaluation.yaml``).
 
 A *claim* is a number CJ states: money (``$45,210``, ``$45.2K``, ``45k``), a percentage, a
-duration in hours, or a count. A claim is *grounded* when some value CJ received from a tool
-earlier in the conversation matches it, allowing for the rounding the claim's own precision
-implies (``5.2%`` matches 0.0523; ``$45K`` matches 45,210 within half a thousand).
+duration in hours, or a count (with the noun after it, if any). A claim is *grounded* when
+some value CJ received from a tool earlier in the conversation matches it, allowing for the
+rounding the claim's own precision implies (``5.2%`` matches 0.0523; ``$45K`` matches 45,210
+within half a thousand). Signs are not compared: the words around a number ("down 3.1%")
+carry its direction. Customer and ticket ids (``C000123``, ``T000045``) are *entities*, not
+numbers.
+
+Example:
+    >>> [(c.text, c.kind, c.value) for c in extract_claims("MRR is $45.2K, churn 5.2%, 238 subscribers")]
+    [('$45.2K', 'money', 45200.0), ('5.2%', 'percent', 5.2), ('238', 'count', 238.0)]
+    >>> find_source(extract_claims("$45.2K")[0], [45210.0])
+    45210.0
 """
 
 from __future__ import annotations
 
+import bisect
 import math
 import re
-from collections.abc import Iterable
-from dataclasses import dataclass
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from functools import cache
+from pathlib import Path
 from typing import Any
 
-__all__ = ["Claim", "extract_claims", "source_values", "find_source"]
+from pydantic import Field
+
+from app.datafiles import data_dir, load_model
+from app.models import RegexPattern, StrictModel, StressLevel
+
+__all__ = [
+    "Claim",
+    "Entity",
+    "extract_claims",
+    "extract_entities",
+    "source_values",
+    "find_source",
+    "numeric_leaves",
+    "SourceMatch",
+    "SourceIndex",
+    "EvaluationSettings",
+    "evaluation_settings",
+]
 
 _SCALE = {"k": 1e3, "m": 1e6, "b": 1e9}
 
 _NUMBER = r"\d{1,3}(?:,\d{3})+(?:\.\d+)?|\d+(?:\.\d+)?"
 _TOKEN = re.compile(
-    rf"(?P<money>\$\s?(?P<mnum>{_NUMBER})\s?(?P<mscale>[kKmMbB](?![a-zA-Z]))?)"
+    rf"(?P<money>-?\$\s?(?P<mnum>{_NUMBER})\s?(?P<mscale>[kKmMbB](?![a-zA-Z]))?)"
     rf"|(?P<pct>(?P<pnum>[-+]?(?:{_NUMBER}))\s?%)"
     rf"|(?P<hours>(?P<hnum>{_NUMBER})\s?(?:h\b|hrs?\b|hours?\b))"
     rf"|(?P<scaled>(?P<snum>{_NUMBER})(?P<sscale>[kK])\b)"
-    rf"|(?P<num>(?<![\w.\-/:])(?P<nnum>{_NUMBER})(?![\w\-/:]|\.\d))"
+    rf"|(?P<ratio>(?<![\w.\-/:])(?P<rnum>{_NUMBER})x\b)"
+    rf"|(?P<perday>(?<![\w.\-/:])(?P<dnum>{_NUMBER})/day\b)"
+    rf"|(?P<num>(?<![\w.\-/:])(?P<nnum>-?(?:{_NUMBER}))(?![\w\-/:]|\.\d))"
 )
 _IGNORED_SPANS = re.compile(
     r"\b\d{4}-\d{2}-\d{2}(?:[ T]\d{2}:\d{2}(?::\d{2})?)?\b"  # dates and times
     r"|\b[A-Z]{1,2}\d{4,}\b"  # ids like C000123, T000045
     r"|^\s*\d+[.)]\s"  # list numbering
     r"|\b\d{1,2}:\d{2}\b"  # clock times
-    r"|\b(?:last|past|previous|next|prior|first|within|in)\s+\d+\s*(?:days?|weeks?|months?|hours?|h|d)\b",  # windows
+    r"|\b(?:last|past|previous|next|prior|first|within|in|over)\s+\d+\s*(?:days?|weeks?|months?|hours?|h|d)\b"  # windows
+    r"|\(\d+d\)|\b\d+d\b",  # window labels like (30d)
     re.MULTILINE | re.IGNORECASE,
 )
+_NOUN = re.compile(r"\s+([a-z][a-z\-]*)")
+_CUSTOMER_ID = re.compile(r"\bC\d{4,}\b")
+_TICKET_ID = re.compile(r"\bT\d{4,}\b")
+_NAME_BEFORE_ID = re.compile(r"\b([A-Z][a-z'\-]+(?: [A-Z][a-z'\-]+){1,2}) \((C\d{4,})\b")
 
 
 @dataclass(frozen=True)
@@ -45,6 +82,9 @@ class Claim:
         kind: money, percent, hours or count.
         value: the number in natural units (dollars, percent points, hours, count).
         tolerance: half a unit of the last digit shown (the rounding the claim allows).
+        start: character offset of ``text`` in the message.
+        noun: the word right after a count (``238 subscribers`` -> ``subscribers``), if any.
+        unit: ``x`` for ratios (``2.4x``), ``per_day`` for rates (``3.4/day``), else ``None``.
     """
 
     text: str
@@ -52,6 +92,28 @@ class Claim:
     value: float
     tolerance: float
     start: int
+    noun: str | None = None
+    unit: str | None = None
+
+    @property
+    def end(self) -> int:
+        """Offset just past the claim's text."""
+        return self.start + len(self.text)
+
+
+@dataclass(frozen=True)
+class Entity:
+    """A named customer (name or id) or a ticket id stated in text."""
+
+    text: str
+    kind: str  # customer | ticket
+    value: str
+    start: int
+    id_hint: str | None = None  # the id written next to a name: "Donna Harris (C000882)"
+
+    @property
+    def end(self) -> int:
+        return self.start + len(self.text)
 
 
 def _decimals(num: str) -> int:
@@ -63,10 +125,11 @@ def _value(num: str) -> float:
 
 
 def extract_claims(text: str) -> list[Claim]:
-    """Every numeric claim in ``text`` (dates, times, ids and list numbering are not claims)."""
+    """Every numeric claim in ``text`` (dates, times, ids, windows and list numbering are not claims)."""
     masked = _IGNORED_SPANS.sub(lambda m: " " * len(m.group(0)), text)
     claims = []
     for m in _TOKEN.finditer(masked):
+        noun = unit = None
         if m.group("money"):
             num, scale = m.group("mnum"), (m.group("mscale") or "").lower()
             factor = _SCALE.get(scale, 1.0)
@@ -76,27 +139,81 @@ def extract_claims(text: str) -> list[Claim]:
         elif m.group("hours"):
             num, factor, kind = m.group("hnum"), 1.0, "hours"
         elif m.group("scaled"):
-            num, factor, kind = m.group("snum"), 1e3, "money_or_count"
+            num, factor = m.group("snum"), 1e3
+            after = _NOUN.match(masked, m.end())
+            noun = after.group(1) if after else None
+            kind = "count" if noun else "money"
+        elif m.group("ratio"):
+            num, factor, kind, unit = m.group("rnum"), 1.0, "count", "x"
+        elif m.group("perday"):
+            num, factor, kind, unit = m.group("dnum"), 1.0, "count", "per_day"
         else:
             num, factor, kind = m.group("nnum"), 1.0, "count"
+            after = _NOUN.match(masked, m.end())
+            noun = after.group(1) if after else None
         tolerance = 0.5 * 10 ** (-_decimals(num)) * factor
-        claims.append(Claim(m.group(0).strip(), kind, _value(num) * factor, tolerance, m.start()))
+        sign = -1.0 if m.group(0).lstrip().startswith("-") and kind == "money" else 1.0
+        raw = m.group(0)
+        stripped = raw.strip()
+        start = m.start() + (len(raw) - len(raw.lstrip()))
+        claims.append(Claim(stripped, kind, sign * _value(num) * factor, tolerance, start, noun, unit))
     return claims
 
 
-def _numbers(node: Any) -> Iterable[tuple[str, float]]:
-    """(field name, value) of every numeric leaf of a JSON-like structure."""
+def extract_entities(text: str, known_names: Iterable[str] = ()) -> list[Entity]:
+    """Customer ids, ticket ids and customer names in ``text``.
+
+    Names are found where written next to an id (``Donna Harris (C000882)``) and wherever one of
+    ``known_names`` (names seen in the conversation's tool results) occurs.
+    """
+    found: dict[tuple[int, int], Entity] = {}
+    for m in _CUSTOMER_ID.finditer(text):
+        found[(m.start(), m.end())] = Entity(m.group(0), "customer", m.group(0), m.start())
+    for m in _TICKET_ID.finditer(text):
+        found[(m.start(), m.end())] = Entity(m.group(0), "ticket", m.group(0), m.start())
+    for m in _NAME_BEFORE_ID.finditer(text):
+        found[(m.start(1), m.end(1))] = Entity(m.group(1), "customer", m.group(1), m.start(1), m.group(2))
+    for name in known_names:
+        start = text.find(name)
+        while start >= 0:
+            end = start + len(name)
+            if (start, end) not in found and (end >= len(text) or not text[end].isalpha()):
+                found[(start, end)] = Entity(name, "customer", name, start)
+            start = text.find(name, end)
+    return [found[k] for k in sorted(found)]
+
+
+def numeric_leaves(node: Any, prefix: str = "") -> Iterator[tuple[str, float]]:
+    """(dotted path, value) of every numeric leaf of a JSON-like structure (list items by index)."""
     if isinstance(node, dict):
         for key, value in node.items():
+            path = f"{prefix}.{key}" if prefix else str(key)
             if isinstance(value, bool):
                 continue
             if isinstance(value, (int, float)):
-                yield str(key), float(value)
-            else:
-                yield from _numbers(value)
+                yield path, float(value)
+            elif isinstance(value, (dict, list)):
+                yield from numeric_leaves(value, path)
     elif isinstance(node, list):
-        for item in node:
-            yield from _numbers(item)
+        for i, item in enumerate(node):
+            if isinstance(item, (dict, list)):
+                yield from numeric_leaves(item, f"{prefix}.{i}" if prefix else str(i))
+            elif isinstance(item, (int, float)) and not isinstance(item, bool):
+                yield (f"{prefix}.{i}" if prefix else str(i)), float(item)
+
+
+_TREND_PARTS = frozenset({"current", "previous"})
+
+
+_DIGIT = re.compile(r"\d")
+
+
+def _last_key(path: str) -> str:
+    """The field a leaf belongs to: ``churn_rate.current`` -> ``churn_rate``, ``by_category.0.share`` -> ``share``."""
+    parts = [p for p in path.split(".") if not p.isdigit()]
+    if len(parts) > 1 and parts[-1] in _TREND_PARTS:
+        return parts[-2]
+    return parts[-1] if parts else path
 
 
 _FRACTION_FIELDS = re.compile(r"(rate|share|retention|risk|churn|deliverability)", re.IGNORECASE)
@@ -110,9 +227,9 @@ def source_values(tool_texts: Iterable[str], artifacts: Iterable[Any]) -> list[f
     """
     values: set[float] = set()
     for art in artifacts:
-        for key, v in _numbers(art):
+        for path, v in numeric_leaves(art):
             values.add(v)
-            if _FRACTION_FIELDS.search(key) and abs(v) <= 1.0:
+            if _FRACTION_FIELDS.search(_last_key(path)) and abs(v) <= 1.0:
                 values.add(v * 100)
     for text in tool_texts:
         for c in extract_claims(text):
@@ -121,9 +238,224 @@ def source_values(tool_texts: Iterable[str], artifacts: Iterable[Any]) -> list[f
 
 
 def find_source(claim: Claim, values: list[float]) -> float | None:
-    """The source value matching ``claim`` within its rounding tolerance, if any."""
+    """The source value matching ``claim`` within its rounding tolerance, if any (signs ignored)."""
     tol = claim.tolerance + 1e-9
     for v in values:
-        if math.isclose(v, claim.value, abs_tol=tol) or (claim.kind == "percent" and math.isclose(abs(v), abs(claim.value), abs_tol=tol)):
+        if math.isclose(abs(v), abs(claim.value), abs_tol=tol):
             return v
     return None
+
+
+# --------------------------------------------------------------------------- source index
+
+
+@dataclass(frozen=True)
+class SourceMatch:
+    """Where a claimed value comes from: a label (``financial_metrics.mrr.current``), the
+    index of the tool message, and whether it is a derived value (a declared relation)."""
+
+    label: str
+    message: int
+    value: float
+    derived: bool = False
+
+
+@dataclass
+class SourceIndex:
+    """Values of tool results, searchable by value within a tolerance in O(log n).
+
+    Add results in conversation order with :meth:`add_result`; :meth:`lookup` then finds the
+    value (absolute, so signs do not matter) closest to a claim among those added so far.
+    """
+
+    fraction_fields: re.Pattern[str] = _FRACTION_FIELDS
+    derive: bool = True
+    _direct: list[tuple[float, SourceMatch]] = field(default_factory=list)
+    _derived: list[tuple[float, SourceMatch]] = field(default_factory=list)
+    _sorted: bool = True
+    _keys: list[float] = field(default_factory=list)
+    _dkeys: list[float] = field(default_factory=list)
+
+    def add_result(self, message: int, view: str, artifact: Any, text: str = "") -> None:
+        """Index one tool result: artifact leaves by path, and numbers in ``text`` (as ``<view> text``)."""
+        direct = self._direct
+        trends: list[tuple[str, float, float | None]] = []
+        if isinstance(artifact, (dict, list)):
+            prose: list[tuple[str, str]] = []
+            _collect(artifact, view, message, self.fraction_fields, direct, prose)
+            for label, words in prose:
+                for c in extract_claims(words):
+                    direct.append((abs(c.value), SourceMatch(label, message, c.value)))
+            if self.derive and isinstance(artifact, dict):
+                trends = _trends(artifact)
+        if text:
+            for c in extract_claims(text):
+                direct.append((abs(c.value), SourceMatch(f"{view} text", message, c.value)))
+        if trends:
+            self._derive(message, view, trends)
+        self._sorted = False
+
+    def _derive(self, message: int, view: str, trends: list[tuple[str, float, float | None]]) -> None:
+        out = self._derived
+        for path, cur, prev in trends:
+            if prev is None:
+                continue
+            out.append((abs(cur - prev), SourceMatch(f"{view}.{path}.current - previous", message, cur - prev, True)))
+            if prev:
+                change = (cur - prev) / abs(prev) * 100
+                out.append((abs(change), SourceMatch(f"{view}.{path} % change", message, change, True)))
+                out.append((abs(cur / prev), SourceMatch(f"{view}.{path}.current / previous", message, cur / prev, True)))
+        for i, (pa, a, _) in enumerate(trends):
+            for pb, b, _ in trends[i + 1 :]:
+                out.append((abs(a - b), SourceMatch(f"{view}.{pa}.current - {view}.{pb}.current", message, a - b, True)))
+                if b:
+                    out.append((abs(a / b), SourceMatch(f"{view}.{pa}.current / {view}.{pb}.current", message, a / b, True)))
+                if a:
+                    out.append((abs(b / a), SourceMatch(f"{view}.{pb}.current / {view}.{pa}.current", message, b / a, True)))
+
+    def _ensure_sorted(self) -> None:
+        if not self._sorted:
+            self._direct.sort(key=lambda kv: kv[0])
+            self._derived.sort(key=lambda kv: kv[0])
+            self._keys = [k for k, _ in self._direct]
+            self._dkeys = [k for k, _ in self._derived]
+            self._sorted = True
+
+    def lookup(self, claim: Claim, derived: bool = True) -> SourceMatch | None:
+        """The direct source closest to ``claim`` within its tolerance; else a derived one."""
+        self._ensure_sorted()
+        found = _closest(self._keys, self._direct, claim)
+        if found is None and derived and self.derive:
+            found = _closest(self._dkeys, self._derived, claim)
+        return found
+
+    def lookup_all(self, claim: Claim) -> list[SourceMatch]:
+        """Every direct source within the claim's tolerance."""
+        self._ensure_sorted()
+        tol = claim.tolerance + 1e-9
+        target = abs(claim.value)
+        lo = bisect.bisect_left(self._keys, target - tol)
+        hi = bisect.bisect_right(self._keys, target + tol)
+        return [m for _, m in self._direct[lo:hi]]
+
+
+_FRACTION_MEMO: dict[tuple[str, str], bool] = {}
+
+
+def _collect(
+    node: Any,
+    prefix: str,
+    message: int,
+    fraction: re.Pattern[str],
+    out: list[tuple[float, SourceMatch]],
+    prose: list[tuple[str, str]],
+    parent: str = "",
+) -> None:
+    """One pass over a result: numeric leaves (fractions also as percentages) and prose with numbers."""
+    items = node.items() if isinstance(node, dict) else enumerate(node)
+    for key, value in items:
+        label = f"{prefix}.{key}"
+        if isinstance(value, (int, float)):
+            if isinstance(value, bool):
+                continue
+            v = float(value)
+            out.append((abs(v), SourceMatch(label, message, v)))
+            if -1.0 <= v <= 1.0:
+                name = parent if key in _TREND_PARTS else str(key)
+                is_fraction = _FRACTION_MEMO.get((fraction.pattern, name))
+                if is_fraction is None:
+                    is_fraction = _FRACTION_MEMO[(fraction.pattern, name)] = fraction.search(name) is not None
+                if is_fraction:
+                    out.append((abs(v * 100), SourceMatch(label, message, v * 100)))
+        elif isinstance(value, str):
+            if " " in value and _DIGIT.search(value):
+                prose.append((label, value))
+        elif isinstance(value, (dict, list)):
+            _collect(value, label, message, fraction, out, prose, str(key) if isinstance(node, dict) else parent)
+
+
+def _closest(keys: list[float], items: list[tuple[float, SourceMatch]], claim: Claim) -> SourceMatch | None:
+    tol = claim.tolerance + 1e-9
+    target = abs(claim.value)
+    lo = bisect.bisect_left(keys, target - tol)
+    hi = bisect.bisect_right(keys, target + tol)
+    if lo >= hi:
+        return None
+    best = min(range(lo, hi), key=lambda i: (abs(keys[i] - target), -items[i][1].message))
+    return items[best][1]
+
+
+def _trends(artifact: dict[str, Any]) -> list[tuple[str, float, float | None]]:
+    """(field, current, previous) of every top-level trend of a view's JSON."""
+    out = []
+    for key, value in artifact.items():
+        if isinstance(value, dict) and "current" in value and "previous" in value:
+            cur, prev = value.get("current"), value.get("previous")
+            if isinstance(cur, (int, float)) and not isinstance(cur, bool):
+                prev_f = float(prev) if isinstance(prev, (int, float)) and not isinstance(prev, bool) else None
+                out.append((key, float(cur), prev_f))
+    return out
+
+
+# --------------------------------------------------------------------------- settings
+
+
+class GroundingSettings(StrictModel):
+    fraction_fields: RegexPattern = Field(description="Fields holding fractions CJ may state as percentages.")
+    customer_id_fields: list[str] = Field(min_length=1)
+    customer_name_fields: list[str] = Field(min_length=1)
+    ticket_id_fields: list[str] = Field(min_length=1)
+    derive_relations: bool = Field(default=True, description="Accept differences, % changes and ratios.")
+
+
+class MetricLabel(StrictModel):
+    kinds: list[str] = Field(min_length=1, description="Claim kinds the label applies to (money, percent, ...).")
+    patterns: list[RegexPattern] = Field(min_length=1)
+
+
+class ConsistencySettings(StrictModel):
+    max_gap: int = Field(ge=1, le=400, description="Most characters between a label and its number.")
+    labels: dict[str, MetricLabel] = Field(min_length=1, description="Metric id -> how it is named in text.")
+    windows: dict[str, list[RegexPattern]] = Field(description="Window id -> phrases that state it.")
+
+
+class StyleSettings(StrictModel):
+    leak_patterns: list[RegexPattern] = Field(min_length=1)
+    max_words: dict[StressLevel, int] = Field(description="Longest reply in words per stress level.")
+    min_words: int = Field(ge=0)
+    unavailable_pattern: RegexPattern
+    recommendation_intents: list[str]
+    pushback_intents: list[str]
+    key_args: list[str]
+    answer_fields: dict[str, RegexPattern] = Field(default_factory=dict)
+
+
+class GoalSettings(StrictModel):
+    recommendation_intents: list[str]
+
+
+class JudgeSettings(StrictModel):
+    pass_threshold: float = Field(ge=0.0, le=1.0)
+    max_transcript_chars: int = Field(ge=500)
+    rubric: dict[str, str] = Field(min_length=1, description="Criterion -> what a passing conversation does.")
+
+
+class EvaluationSettings(StrictModel):
+    """The whole ``data/evaluation.yaml``."""
+
+    version: int = Field(ge=1)
+    grounding: GroundingSettings
+    consistency: ConsistencySettings
+    style: StyleSettings
+    goals: GoalSettings
+    judge: JudgeSettings
+
+
+@cache
+def _settings(path: Path) -> EvaluationSettings:
+    return load_model(path, EvaluationSettings)
+
+
+def evaluation_settings() -> EvaluationSettings:
+    """The evaluators' settings from the current data folder (validated, cached)."""
+    return _settings(data_dir() / "evaluation.yaml")

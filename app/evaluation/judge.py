@@ -1,0 +1,144 @@
+"""Judge: rubric grading of CJ's replies by a chat model (LLM-as-judge).
+
+Definition. The judge model reads the conversation (merchant and CJ turns; tool results
+summarised to their first lines) and the rubric of ``data/evaluation.yaml`` ``judge.rubric``,
+and returns a structured verdict -- pass or fail with a reason for each criterion -- through
+``model.with_structured_output(JudgeVerdict)``. It is sampled ``n`` times; a criterion passes when
+a strict majority of samples pass it (ties fail). Score = criteria passed / criteria; passed
+when the score reaches ``judge.pass_threshold``.
+
+Without a model the result is skipped ("no judge model configured; pass --judge-model SPEC"),
+never a made-up score; a model error also yields a skipped result naming the error.
+
+Example: with criteria (helpfulness, relevance, tone, actionability) and n=3, samples passing
+helpfulness 3/3, relevance 2/3, tone 1/3 and actionability 2/3 give score 0.75.
+
+    >>> judge_evaluator().key
+    'judge'
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from langchain_core.messages import HumanMessage, SystemMessage
+from pydantic import BaseModel, Field
+
+from app.errors import InvalidArgumentError, UnknownNameError
+from app.evaluation.claims import evaluation_settings
+from app.evaluation.result import EvalResult
+from app.transcript import Transcript
+
+__all__ = ["CriterionVerdict", "JudgeVerdict", "judge_evaluator", "DEFAULT_CRITERIA", "NO_JUDGE"]
+
+DEFAULT_CRITERIA = ("helpfulness", "relevance", "tone", "actionability")
+NO_JUDGE = "no judge model configured; pass --judge-model SPEC"
+
+
+class CriterionVerdict(BaseModel):
+    """The judge's verdict on one criterion."""
+
+    criterion: str = Field(description="The criterion's name, exactly as given in the rubric.")
+    passed: bool = Field(description="Whether the conversation meets the criterion.")
+    reason: str = Field(default="", description="One sentence citing the conversation.")
+
+
+class JudgeVerdict(BaseModel):
+    """The judge's verdict on every criterion of the rubric."""
+
+    verdicts: list[CriterionVerdict] = Field(description="One verdict per criterion of the rubric.")
+
+
+_INSTRUCTIONS = (
+    "You grade conversations between CJ, an AI copilot for subscription e-commerce merchants, and a merchant. "
+    "Judge only CJ's replies. For each criterion below decide pass or fail and give a one-sentence reason.\n\n"
+    "Criteria:\n{rubric}"
+)
+
+
+def _conversation_text(t: Transcript, limit: int) -> str:
+    lines = [f"Merchant stress level: {t.merchant_context.get('stress_level', 'unknown')}"]
+    for m in t.messages:
+        if m.role == "merchant":
+            lines.append(f"MERCHANT: {m.content}")
+        elif m.role == "cj" and m.content:
+            lines.append(f"CJ: {m.content}")
+        elif m.role == "tool":
+            head = m.content.strip().splitlines()[0] if m.content.strip() else ""
+            lines.append(f"[tool {m.name} -> {m.status}: {head[:160]}]")
+    text = "\n".join(lines)
+    return text if len(text) <= limit else text[: limit - 20] + "\n[... truncated]"
+
+
+class _JudgeEvaluator:
+    key = "judge"
+
+    def __init__(self, model: Any, n: int, criteria: tuple[str, ...]) -> None:
+        self.model = model
+        self.n = n
+        self.criteria = criteria
+        self._structured: Any = None
+
+    def __call__(self, *, transcript: Transcript) -> EvalResult:
+        if self.model is None:
+            return EvalResult.skip(self.key, NO_JUDGE)
+        settings = evaluation_settings().judge
+        rubric = "\n".join(f"- {c}: {settings.rubric[c]}" for c in self.criteria)
+        prompt = [
+            SystemMessage(_INSTRUCTIONS.format(rubric=rubric)),
+            HumanMessage(_conversation_text(transcript, settings.max_transcript_chars)),
+        ]
+        try:
+            if self._structured is None:
+                self._structured = self.model.with_structured_output(JudgeVerdict)
+            samples = [self._structured.invoke(prompt) for _ in range(self.n)]
+        except Exception as exc:  # any model or parsing failure: no score rather than a wrong one
+            return EvalResult.skip(self.key, f"judge model failed: {type(exc).__name__}: {exc}"[:300])
+        votes: dict[str, list[bool]] = {c: [] for c in self.criteria}
+        reasons: dict[str, list[str]] = {c: [] for c in self.criteria}
+        for sample in samples:
+            verdict = sample if isinstance(sample, JudgeVerdict) else JudgeVerdict.model_validate(sample)
+            given = {v.criterion.strip().lower(): v for v in verdict.verdicts}
+            for c in self.criteria:
+                v = given.get(c)
+                votes[c].append(bool(v and v.passed))  # a criterion the judge skipped counts as failed
+                if v and v.reason:
+                    reasons[c].append(v.reason)
+        passed_criteria = {c: sum(vs) * 2 > len(vs) for c, vs in votes.items()}
+        score = sum(passed_criteria.values()) / len(self.criteria)
+        details = {
+            "criteria": {
+                c: {"passed": passed_criteria[c], "votes": votes[c], "reasons": reasons[c]} for c in self.criteria
+            },
+            "samples": self.n,
+        }
+        failed = [c for c, ok in passed_criteria.items() if not ok]
+        comment = f"{len(self.criteria) - len(failed)}/{len(self.criteria)} criteria passed" + (
+            f"; failed: {', '.join(failed)}" if failed else ""
+        )
+        return EvalResult(
+            key=self.key, score=score, passed=score >= settings.pass_threshold, comment=comment, details=details
+        )
+
+
+def judge_evaluator(
+    model: Any = None, *, n: int = 3, criteria: Sequence[str] = DEFAULT_CRITERIA
+) -> _JudgeEvaluator:
+    """Evaluator ``judge``: majority-vote rubric grading by ``model`` (any langchain-core chat model).
+
+    Args:
+        model: the judge chat model; ``None`` makes every result skipped.
+        n: samples per transcript (majority vote per criterion); at least 1.
+        criteria: rubric criteria to grade, names from ``judge.rubric`` in ``data/evaluation.yaml``.
+    """
+    if n < 1:
+        raise InvalidArgumentError(f"judge samples n must be at least 1, got {n}")
+    rubric = evaluation_settings().judge.rubric
+    chosen = tuple(criteria)
+    if not chosen:
+        raise InvalidArgumentError(f"give at least one judge criterion; valid: {', '.join(rubric)}")
+    for c in chosen:
+        if c not in rubric:
+            raise UnknownNameError("judge criterion", c, rubric)
+    return _JudgeEvaluator(model, n, chosen)

@@ -1,0 +1,102 @@
+"""The evaluator registry: every built-in evaluator by key, and scoring a transcript with them.
+
+Example:
+    >>> [e.key for e in default_evaluators(keys=["grounding", "style"])]
+    ['grounding', 'style']
+    >>> default_evaluators(keys=["nope"])
+    Traceback (most recent call last):
+    ...
+    app.errors.UnknownNameError: unknown evaluator 'nope'; valid evaluators: consistency, goal_coverage, grounding, judge, style, tool_use, trajectory, workflow_adherence
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any
+
+from app.errors import UnknownNameError
+from app.evaluation.result import EvalResult, Evaluator
+from app.transcript import Transcript
+
+__all__ = ["EVALUATOR_KEYS", "DETERMINISTIC_KEYS", "evaluator_factories", "default_evaluators", "evaluate"]
+
+EVALUATOR_KEYS: tuple[str, ...] = (
+    "grounding",
+    "tool_use",
+    "trajectory",
+    "workflow_adherence",
+    "goal_coverage",
+    "consistency",
+    "style",
+    "judge",
+)
+"""Every built-in evaluator, in report order."""
+
+DETERMINISTIC_KEYS: tuple[str, ...] = tuple(k for k in EVALUATOR_KEYS if k != "judge")
+"""Evaluators that need no model: same transcript, same result."""
+
+
+def _judge_factory(judge_model: Any) -> Evaluator:
+    from app.evaluation.judge import judge_evaluator
+
+    if isinstance(judge_model, str):
+        from app.model_specs import make_cj_model
+
+        judge_model = make_cj_model(judge_model)
+    return judge_evaluator(judge_model)
+
+
+def evaluator_factories() -> dict[str, Callable[[Any], Evaluator]]:
+    """Key -> factory taking the judge model (ignored by deterministic evaluators)."""
+    from app.evaluation.adherence import workflow_adherence_evaluator
+    from app.evaluation.consistency import consistency_evaluator
+    from app.evaluation.goals import goal_coverage_evaluator
+    from app.evaluation.grounding import grounding_evaluator
+    from app.evaluation.style import style_evaluator
+    from app.evaluation.tool_use import tool_use_evaluator
+    from app.evaluation.trajectory import trajectory_evaluator
+
+    return {
+        "grounding": lambda _: grounding_evaluator(),
+        "tool_use": lambda _: tool_use_evaluator(),
+        "trajectory": lambda _: trajectory_evaluator(),
+        "workflow_adherence": lambda _: workflow_adherence_evaluator(),
+        "goal_coverage": lambda _: goal_coverage_evaluator(),
+        "consistency": lambda _: consistency_evaluator(),
+        "style": lambda _: style_evaluator(),
+        "judge": _judge_factory,
+    }
+
+
+def default_evaluators(*, judge_model: Any = None, keys: Iterable[str] | None = None) -> list[Evaluator]:
+    """The built-in evaluators named by ``keys`` (default: all), in the order given.
+
+    Args:
+        judge_model: chat model (or model spec string such as ``openai:gpt-4o-mini``) for the
+            ``judge``; without one the judge's results are skipped.
+        keys: evaluator keys; an unknown key raises :class:`~app.errors.UnknownNameError`.
+    """
+    wanted = list(EVALUATOR_KEYS if keys is None else keys)
+    for key in wanted:
+        if key not in EVALUATOR_KEYS:
+            raise UnknownNameError("evaluator", key, EVALUATOR_KEYS)
+    factories = evaluator_factories()
+    return [factories[key](judge_model) for key in dict.fromkeys(wanted)]
+
+
+def evaluate(transcript: Transcript, evaluators: Sequence[Evaluator] | None = None) -> list[EvalResult]:
+    """Score ``transcript`` with ``evaluators`` (default: every built-in, judge skipped).
+
+    An evaluator that raises yields a skipped result naming the error, so a batch never stops
+    on one bad transcript.
+    """
+    if evaluators is None:
+        evaluators = default_evaluators()
+    results = []
+    for ev in evaluators:
+        key = str(getattr(ev, "key", getattr(ev, "__name__", "evaluator")))
+        try:
+            results.append(ev(transcript=transcript))
+        except Exception as exc:  # one broken evaluator or transcript must not end a batch
+            results.append(EvalResult.skip(key, f"evaluator error: {type(exc).__name__}: {exc}"[:300]))
+    return results

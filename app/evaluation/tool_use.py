@@ -1,0 +1,369 @@
+"""``tool_use``: did CJ call the tools the conversation needed, and call them well?
+
+The evaluator walks the transcript turn by turn (a *turn* is one merchant message, or CJ's
+opening, and everything CJ does before the next merchant message) and checks:
+
+* **Required tools.** Two kinds of requirement, both limited to what the conversation actually
+  gave CJ the chance to do, so a merchant who ends early never costs CJ a stage:
+
+  - *requested*: a merchant message whose intents (``data/intents.yaml``) name a tool that is
+    bound in the current workflow -- or, when it is not bound, a bound fallback from
+    ``data/prompts/rule_cj.yaml`` -- must be answered with a successful result of one of those
+    tools, obtained in the turn or still fresh from earlier (see *fresh* below);
+  - *due stages*: workflow stages are CJ's agenda when the merchant leaves it the initiative.
+    Replaying the turns of each workflow on the ``workflow_path``, a turn is *open* when CJ
+    speaks first or the merchant's message matches no intent at all; on each open turn the
+    first pending tool stage of ``conversation_flow`` becomes due (stages the merchant's own
+    questions cover are taken off the agenda). A due stage's tool must have been called
+    successfully while that workflow was current. Stages the conversation never got to --
+    the merchant ended, or kept asking its own questions -- are not required.
+
+* **Unbound tools.** A call of a tool outside the current workflow's ``tools_available`` (the
+  graph refuses those with an error tool message).
+* **Redundant calls.** The same tool with the same arguments (after filling in the view's
+  defaults) while an earlier successful result is still *fresh*: younger, on the simulation
+  clock, than the shortest refresh interval any workflow declares for the view (crisis data
+  refreshes every 5 minutes, the briefing every 24 hours); views no workflow declares stay
+  fresh for the whole conversation.
+* **Invalid arguments.** Arguments that the tool's argument model (``app.data_views.VIEWS``)
+  rejects. Other failed calls (an unknown customer id) are listed as ``failed`` and lower the
+  score, but do not fail the conversation.
+
+**Score** = 1 - problems / checks, where checks = requirements + calls and problems = missing
+requirements + calls with a problem (each call counted once). No requirements and no calls
+scores 1. **Passed** when no requirement is missing, no unbound tool was attempted, no call had
+invalid arguments and at most ``max_redundant`` calls were redundant.
+
+Example:
+    A merchant asks "How bad is churn this month?" in ``weekly_review`` and CJ answers without
+    calling anything: the requested ``get_financial_metrics`` is missing, score 0 (one check, one
+    problem), not passed. Had CJ called ``get_ticket_metrics`` with ``time_range="1y"`` first and
+    then ``get_financial_metrics``, the requirement is met but one of two calls has invalid
+    arguments: score 1 - 1/3 = 0.67, still not passed.
+
+The turn analysis here (:func:`trace`, :func:`due_stages`) is shared by the trajectory and
+workflow-adherence evaluators.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from functools import cache, lru_cache
+from typing import Any
+
+from pydantic import ValidationError
+
+from app.data_views import VIEWS
+from app.errors import InvalidArgumentError
+from app.evaluation.result import EvalResult
+from app.intents import intents
+from app.models import Stage, Workflow
+from app.policies.history import normalize_args
+from app.policies.templates import rule_cj_templates
+from app.tools import TOOL_VIEWS
+from app.transcript import Transcript
+from app.workflows import workflows
+
+__all__ = [
+    "CallInfo",
+    "TurnInfo",
+    "Trace",
+    "trace",
+    "due_stages",
+    "request_tools",
+    "intents_of",
+    "workflow_def",
+    "known_workflow",
+    "bound_tools",
+    "fallback_tools",
+    "tool_use_evaluator",
+]
+
+KEY = "tool_use"
+
+
+# --------------------------------------------------------------------------- cached lookups
+
+
+@lru_cache(maxsize=4096)
+def intents_of(text: str) -> tuple[tuple[str, str | None], ...]:
+    """(intent id, tool) of every intent in ``text``; cached because every evaluator asks."""
+    return tuple((m.intent.id, m.intent.tool) for m in intents().detect(text))
+
+
+@cache
+def fallback_tools() -> dict[str, tuple[str, ...]]:
+    """Tool -> the tools ``data/prompts/rule_cj.yaml`` names as its fallbacks."""
+    return {tool: tuple(f.tool for f in calls) for tool, calls in rule_cj_templates().fallbacks.items()}
+
+
+@cache
+def workflow_def(name: str) -> Workflow:
+    """A workflow of the catalog, cached."""
+    return workflows().get(name)
+
+
+def known_workflow(name: str) -> bool:
+    """A workflow of the catalog (a run that stopped before routing ``auto`` has none)."""
+    return name in workflows().by_name
+
+
+@cache
+def bound_tools(name: str) -> frozenset[str]:
+    """The tools ``name`` binds (every tool for a name outside the catalog)."""
+    return frozenset(workflow_def(name).tools_available) if known_workflow(name) else frozenset(TOOL_VIEWS)
+
+
+@cache
+def _fresh_seconds(tool: str) -> float:
+    view = TOOL_VIEWS.get(tool)
+    seconds = workflows().refresh_seconds(view) if view else None
+    return float("inf") if seconds is None else float(seconds)
+
+
+def request_tools(text: str, workflow: str) -> frozenset[str]:
+    """Bound tools that answer ``text`` in ``workflow``: its intents' tools, else their bound fallbacks."""
+    bound = bound_tools(workflow)
+    out: set[str] = set()
+    for _id, tool in intents_of(text):
+        if tool is None:
+            continue
+        if tool in bound:
+            out.add(tool)
+        else:
+            out.update(fb for fb in fallback_tools().get(tool, ()) if fb in bound)
+    return frozenset(out)
+
+
+def _args_error(tool: str, args: dict[str, Any]) -> str | None:
+    view = TOOL_VIEWS.get(tool)
+    if view is None:
+        return f"unknown tool {tool!r}"
+    try:
+        VIEWS[view].args.model_validate(args)
+    except ValidationError as exc:
+        return "; ".join(f"{'.'.join(str(p) for p in e['loc']) or 'arguments'}: {e['msg']}" for e in exc.errors())
+    return None
+
+
+# --------------------------------------------------------------------------- the trace
+
+
+@dataclass
+class CallInfo:
+    """One tool call CJ made, with where it stands in the conversation and what came back."""
+
+    name: str
+    args: dict[str, Any]
+    message: int
+    turn: int
+    workflow: str
+    time: dt.datetime
+    status: str | None = None
+    bound: bool = True
+    args_error: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.status is not None and self.status != "error"
+
+    @property
+    def key(self) -> tuple[str, str]:
+        return self.name, repr(sorted(normalize_args(self.name, self.args).items()))
+
+    def label(self) -> str:
+        return f"{self.name}({', '.join(f'{k}={v!r}' for k, v in self.args.items())})"
+
+
+@dataclass
+class TurnInfo:
+    """A merchant message (``request`` is ``None`` when CJ opens) and CJ's work until the next one."""
+
+    index: int
+    workflow: str
+    request: str | None
+    request_message: int
+    intents: tuple[tuple[str, str | None], ...]
+    calls: list[CallInfo] = field(default_factory=list)
+    reply_message: int | None = None
+    reply_time: dt.datetime | None = None
+    requested: frozenset[str] = frozenset()
+
+    @property
+    def open(self) -> bool:
+        """CJ has the initiative: it speaks first, or the merchant asked for nothing recognisable."""
+        return self.request is None or not self.intents
+
+
+@dataclass
+class Trace:
+    """A transcript as turns and calls, with the workflow current at each message."""
+
+    turns: list[TurnInfo]
+    calls: list[CallInfo]
+    workflow_at: list[str]
+
+
+def _workflow_at(t: Transcript) -> list[str]:
+    path = sorted(((p["at_message"], i, p["workflow"]) for i, p in enumerate(t.workflow_path)))
+    first = path[0][2] if path else t.workflow
+    out, j, current = [], 0, first
+    for idx in range(len(t.messages)):
+        while j < len(path) and path[j][0] <= idx:
+            current = path[j][2]
+            j += 1
+        out.append(current)
+    return out
+
+
+def trace(t: Transcript) -> Trace:
+    """Split ``t`` into turns and calls (pure; fast enough to redo in every evaluator)."""
+    workflow_at = _workflow_at(t)
+    turns: list[TurnInfo] = []
+    calls: list[CallInfo] = []
+    by_id: dict[str, CallInfo] = {}
+    for i, m in enumerate(t.messages):
+        wf = workflow_at[i]
+        if m.role == "merchant":
+            found = intents_of(m.content)
+            turns.append(TurnInfo(len(turns), wf, m.content, i, found, requested=request_tools(m.content, wf)))
+            continue
+        if not turns:  # CJ opens
+            turns.append(TurnInfo(0, wf, None, -1, ()))
+        turn = turns[-1]
+        if m.role == "cj":
+            turn.workflow = wf
+            time = dt.datetime.fromisoformat(m.timestamp)
+            for c in m.tool_calls or ():
+                info = CallInfo(c.name, dict(c.args), i, turn.index, wf, time)
+                info.bound = c.name in bound_tools(wf)
+                info.args_error = _args_error(c.name, info.args)
+                calls.append(info)
+                turn.calls.append(info)
+                by_id[c.id] = info
+            if m.content and not m.tool_calls:
+                turn.reply_message, turn.reply_time = i, time
+        elif m.role == "tool" and m.tool_call_id in by_id:
+            by_id[m.tool_call_id].status = m.status or "success"
+    return Trace(turns, calls, workflow_at)
+
+
+def due_stages(tr: Trace) -> list[tuple[TurnInfo, Stage]]:
+    """Tool stages that became CJ's job, with the open turn on which each fell due.
+
+    Replays each workflow's agenda independently of what CJ did: open turns take the first
+    pending tool stage; turns in which the merchant asked for a stage's tool take it off.
+    """
+    pending: dict[str, list[Stage]] = {}
+    due: list[tuple[TurnInfo, Stage]] = []
+    for turn in tr.turns:
+        if turn.workflow not in pending:
+            flow = workflow_def(turn.workflow).conversation_flow if known_workflow(turn.workflow) else []
+            pending[turn.workflow] = [s for s in flow if s.tool]
+        agenda = pending[turn.workflow]
+        if turn.open:
+            if agenda:
+                due.append((turn, agenda.pop(0)))
+        else:
+            agenda[:] = [s for s in agenda if s.tool not in turn.requested]
+    return due
+
+
+# --------------------------------------------------------------------------- the evaluator
+
+
+def _fresh_result(calls: Sequence[CallInfo], tools: frozenset[str], at: dt.datetime) -> CallInfo | None:
+    for c in reversed(calls):
+        if c.ok and c.name in tools and c.time <= at and (at - c.time).total_seconds() < _fresh_seconds(c.name):
+            return c
+    return None
+
+
+def _evaluate(t: Transcript, max_redundant: int) -> EvalResult:
+    tr = trace(t)
+    missing: list[dict[str, Any]] = []
+    requirements = 0
+    for turn in tr.turns:
+        if turn.request is None or not turn.requested or turn.reply_time is None:
+            continue
+        requirements += 1
+        if _fresh_result(tr.calls[: _calls_until(tr, turn)], turn.requested, turn.reply_time) is None:
+            missing.append(
+                {"kind": "requested", "turn": turn.index, "request": turn.request[:120], "tools": sorted(turn.requested)}
+            )
+    for turn, stage in due_stages(tr):
+        requirements += 1
+        if not any(c.ok and c.name == stage.tool and c.workflow == turn.workflow for c in tr.calls):
+            missing.append({"kind": "stage", "turn": turn.index, "workflow": turn.workflow, "stage": stage.id, "tools": [stage.tool]})
+
+    problems: list[dict[str, Any]] = []
+    latest: dict[tuple[str, str], CallInfo] = {}
+    counts = {"unbound": 0, "invalid_args": 0, "redundant": 0, "failed": 0}
+    for c in tr.calls:
+        where = {"call": c.label(), "turn": c.turn, "workflow": c.workflow}
+        earlier = latest.get(c.key)
+        if not c.bound:
+            kind, why = "unbound", f"{c.name} is not available in {c.workflow}"
+        elif c.args_error:
+            kind, why = "invalid_args", c.args_error
+        elif earlier is not None and (c.time - earlier.time).total_seconds() < _fresh_seconds(c.name):
+            kind, why = "redundant", f"same call as in turn {earlier.turn}, whose result was still fresh"
+        elif c.status == "error":
+            kind, why = "failed", "the tool returned an error"
+        else:
+            kind = why = ""
+        if kind:
+            counts[kind] += 1
+            problems.append({"kind": kind, **where, "why": why})
+        if c.ok:
+            latest[c.key] = c
+
+    checks = requirements + len(tr.calls)
+    bad = len(missing) + len(problems)
+    score = 1.0 if checks == 0 else max(0.0, 1.0 - bad / checks)
+    passed = not missing and not counts["unbound"] and not counts["invalid_args"] and counts["redundant"] <= max_redundant
+    parts = [f"{requirements - len(missing)}/{requirements} required tool uses met", f"{len(tr.calls)} calls"]
+    parts += [f"{n} {k.replace('_', ' ')}" for k, n in counts.items() if n]
+    return EvalResult(
+        key=KEY,
+        score=round(score, 4),
+        passed=passed,
+        comment=", ".join(parts),
+        details={"missing": missing, "problems": problems, "requirements": requirements, "calls": len(tr.calls), **counts},
+    )
+
+
+def _calls_until(tr: Trace, turn: TurnInfo) -> int:
+    """Number of calls made up to the end of ``turn``."""
+    n = 0
+    for c in tr.calls:
+        if c.turn > turn.index:
+            break
+        n += 1
+    return n
+
+
+def tool_use_evaluator(*, max_redundant: int = 0) -> Any:
+    """Build the ``tool_use`` evaluator.
+
+    Args:
+        max_redundant: redundant calls tolerated before the conversation fails (default 0).
+
+    Returns:
+        A keyword-only callable ``evaluator(transcript=t) -> EvalResult`` with ``.key == "tool_use"``.
+
+    Example:
+        >>> ev = tool_use_evaluator()
+        >>> ev.key
+        'tool_use'
+    """
+    if isinstance(max_redundant, bool) or not isinstance(max_redundant, int) or max_redundant < 0:
+        raise InvalidArgumentError(f"max_redundant must be a non-negative integer, got {max_redundant!r}")
+
+    def evaluator(*, transcript: Transcript) -> EvalResult:
+        return _evaluate(transcript, max_redundant)
+
+    evaluator.key = KEY  # type: ignore[attr-defined]
+    return evaluator
