@@ -1,5 +1,6 @@
-"""Chat models by spec string: ``rules`` (offline CJ), ``script`` (offline merchant),
-``openai:<model>``, ``anthropic:<model>``, ``ollama:<model>``.
+"""Chat models by spec string: ``rules`` (offline CJ), ``rules:<defect>`` (the offline CJ with a
+deliberate defect, for calibrating evaluators; see :mod:`app.policies.defects`), ``script``
+(offline merchant), ``openai:<model>``, ``anthropic:<model>``, ``ollama:<model>``.
 
 One registry serves CJ and the merchant; an unknown spec lists the known ones, and a missing
 package or API key names the extra to install or the variable to set.
@@ -73,13 +74,15 @@ def _provider_model(spec: ModelSpec, temperature: float) -> BaseChatModel:
 
 
 def make_cj_model(spec: str, seed: int = 0) -> BaseChatModel:
-    """CJ's chat model for a spec (``rules`` by default)."""
+    """CJ's chat model for a spec (``rules`` by default; ``rules:<defect>`` for a defective variant)."""
     parsed = parse_spec(spec)
     if parsed.kind == "rules":
+        if parsed.variant is not None:
+            from app.policies.defects import make_defective_cj
+
+            return make_defective_cj(parsed.variant, seed)
         from app.policies.rule_cj import RuleBasedCJ
 
-        if parsed.variant is not None:
-            raise UnknownNameError("rules variant", parsed.variant, [])
         return RuleBasedCJ(seed=seed)
     if parsed.kind == "script":
         raise InvalidArgumentError("'script' is the offline merchant; CJ's offline model is 'rules'")

@@ -1,0 +1,371 @@
+"""Deliberately defective variants of the rule-based CJ, for calibrating the evaluators.
+
+Each variant is the real :class:`~app.policies.rule_cj.RuleBasedCJ` with one flaw, as
+deterministic as the original (same seed and messages, same reply). Select one with the model
+spec ``rules:<defect>`` (``cjsim run --cj-model rules:skip_tools``). Wording lives in
+``data/prompts/defects.yaml``.
+
+=======================  ==========================================================  ====================
+defect                   what goes wrong                                             caught by
+=======================  ==========================================================  ====================
+``hallucinate_numbers``  every stated number is scaled by a seed-chosen factor       grounding
+``skip_tools``           never calls a tool; answers with invented numbers           tool_use
+``off_workflow``         ignores the workflow: follows another workflow's stages     workflow_adherence
+                         in reverse, pushes them into every tool round, ignores the
+                         tool binding (calls tools the workflow does not offer)
+``leak_reasoning``       replies carry its internal reasoning ("Thought: ...")        style
+``ignore_question``      answers every question with a fixed other topic's data      style
+=======================  ==========================================================  ====================
+
+Example:
+    >>> from langchain_core.messages import HumanMessage
+    >>> cj = make_defective_cj("skip_tools", seed=0).bind_tools(["get_financial_metrics"])
+    >>> reply = cj.invoke([HumanMessage("How bad is churn this month?")])
+    >>> reply.tool_calls, "%" in reply.content
+    ([], True)
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections.abc import Sequence
+from dataclasses import replace
+from functools import cache
+from pathlib import Path
+from typing import Any, ClassVar
+
+from langchain_core.callbacks import CallbackManagerForLLMRun
+from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, ToolMessage
+from langchain_core.outputs import ChatGeneration, ChatResult
+from pydantic import Field
+
+from app.datafiles import data_dir, load_model
+from app.errors import UnknownNameError
+from app.evaluation.claims import extract_claims
+from app.intents import intents
+from app.models import TOOL_NAMES, StrictModel
+from app.policies.history import Conversation, text_of
+from app.policies.rule_cj import RuleBasedCJ
+from app.policies.templates import rule_cj_templates
+from app.policies.tone import pick
+from app.workflows import workflows
+
+__all__ = ["DEFECTS", "DefectWording", "defect_wording", "make_defective_cj"]
+
+
+# --------------------------------------------------------------------------- wording
+
+
+class _Hallucinate(StrictModel):
+    factors: list[float] = Field(min_length=1, description="Multipliers for stated numbers (chosen by seed).")
+
+
+class _SkipTools(StrictModel):
+    answers: dict[str, list[str]] = Field(description="Per tool a question is about: invented answers.")
+    default: list[str] = Field(min_length=1)
+    advice: list[str] = Field(min_length=1, description="Invented recommendations, for advice requests.")
+
+
+class _Leak(StrictModel):
+    thoughts: list[str] = Field(min_length=1, description="Leaked reasoning; {topic}, {tools}.")
+    notes: list[str] = Field(min_length=1, description="Leaked internal notes; {topic}, {tools}.")
+    nothing_called: str
+
+
+class _Ignore(StrictModel):
+    questions: dict[str, str] = Field(description="Per substitute tool: the question CJ pretends it was asked.")
+
+
+class DefectWording(StrictModel):
+    """The whole ``data/prompts/defects.yaml``."""
+
+    version: int = Field(ge=1)
+    hallucinate_numbers: _Hallucinate
+    skip_tools: _SkipTools
+    leak_reasoning: _Leak
+    ignore_question: _Ignore
+
+
+@cache
+def _load(path: Path) -> DefectWording:
+    return load_model(path, DefectWording)
+
+
+def defect_wording() -> DefectWording:
+    """The defect variants' wording from the current data folder (validated, cached)."""
+    return _load(data_dir() / "prompts" / "defects.yaml")
+
+
+def _unit(seed: int, *salt: object) -> float:
+    """A stable pseudo-random number in [0, 1) for the seed and salt."""
+    digest = hashlib.sha256(repr((seed, *salt)).encode()).digest()
+    return int.from_bytes(digest[:8], "big") / 2**64
+
+
+def _turn_no(messages: Sequence[BaseMessage]) -> int:
+    return sum(1 for m in messages if isinstance(m, HumanMessage))
+
+
+def _latest_request(messages: Sequence[BaseMessage]) -> str:
+    return next((text_of(m) for m in reversed(messages) if isinstance(m, HumanMessage)), "")
+
+
+# --------------------------------------------------------------------------- base
+
+
+class _DefectiveCJ(RuleBasedCJ):
+    """A rule-based CJ whose reply goes through one defect."""
+
+    defect: ClassVar[str] = ""
+
+    @property
+    def _llm_type(self) -> str:
+        return f"rule-based-cj-{self.defect}"
+
+    @property
+    def _identifying_params(self) -> dict[str, Any]:
+        return {"model": f"rules:{self.defect}", "seed": self.seed}
+
+    def _clean_reply(self, messages: list[BaseMessage], **kwargs: Any) -> AIMessage:
+        message = super()._generate(messages, **kwargs).generations[0].message
+        assert isinstance(message, AIMessage)
+        return message
+
+    @staticmethod
+    def _result(message: AIMessage) -> ChatResult:
+        return ChatResult(generations=[ChatGeneration(message=message)])
+
+
+# --------------------------------------------------------------------------- hallucinate_numbers
+
+_NUMBER = re.compile(r"\d{1,3}(?:,\d{3})+(?:\.\d+)?|\d+(?:\.\d+)?")
+
+
+def _scale(number: str, factor: float) -> str:
+    decimals = len(number.split(".")[1]) if "." in number else 0
+    value = float(number.replace(",", ""))
+    new = value * factor
+    text = f"{new:,.{decimals}f}" if "," in number else f"{new:.{decimals}f}"
+    if text == number:  # a zero or a tiny number: move it by one unit of its last digit
+        text = f"{value + 10 ** -decimals:.{decimals}f}"
+    return text
+
+
+def perturb_numbers(text: str, factor: float) -> str:
+    """``text`` with every stated number (a claim, not a date or an id) multiplied by ``factor``."""
+    out, last = [], 0
+    for claim in extract_claims(text):
+        start = text.find(claim.text, claim.start)
+        if start < 0:
+            continue
+        piece = _NUMBER.sub(lambda m: _scale(m.group(0), factor), claim.text)
+        out += [text[last:start], piece]
+        last = start + len(claim.text)
+    return "".join(out) + text[last:]
+
+
+class HallucinatingCJ(_DefectiveCJ):
+    """States numbers that match no tool value: each is scaled by a seed-chosen factor."""
+
+    defect: ClassVar[str] = "hallucinate_numbers"
+
+    def _generate(
+        self,
+        messages: list[BaseMessage],
+        stop: list[str] | None = None,
+        run_manager: CallbackManagerForLLMRun | None = None,
+        **kwargs: Any,
+    ) -> ChatResult:
+        reply = self._clean_reply(messages)
+        if reply.content and not reply.tool_calls:
+            factors = defect_wording().hallucinate_numbers.factors
+            factor = factors[int(_unit(self.seed, "factor") * len(factors))]
+            reply = reply.model_copy(update={"content": perturb_numbers(text_of(reply), factor)})
+        return self._result(reply)
+
+
+# --------------------------------------------------------------------------- skip_tools
+
+
+class ToolSkippingCJ(_DefectiveCJ):
+    """Never calls a tool: answers every message with generic text and invented numbers."""
+
+    defect: ClassVar[str] = "skip_tools"
+
+    def _generate(
+        self,
+        messages: list[BaseMessage],
+        stop: list[str] | None = None,
+        run_manager: CallbackManagerForLLMRun | None = None,
+        **kwargs: Any,
+    ) -> ChatResult:
+        wording = defect_wording().skip_tools
+        request = _latest_request(messages)
+        turn = _turn_no(messages)
+        found = intents().detect(request)
+        tool = next((m.intent.tool for m in found if m.intent.tool), None)
+        templates = wording.answers.get(tool or "", wording.default)
+        text = pick(templates, self.seed, turn, "answer")
+        text = text.format(**self._invented(turn))
+        if any(m.intent.id in rule_cj_templates().recommend_intents for m in found):
+            text = f"{text}\n\n{pick(wording.advice, self.seed, turn, 'advice')}"
+        return self._result(AIMessage(content=text))
+
+    def _invented(self, turn: int) -> dict[str, str]:
+        u = lambda name: _unit(self.seed, turn, name)  # noqa: E731
+        return {
+            "money": f"${500 + u('money') * 90_000:,.0f}",
+            "money2": f"${20 + u('money2') * 120:,.2f}",
+            "pct": f"{1 + u('pct') * 30:.1f}%",
+            "count": f"{3 + int(u('count') * 1500):,}",
+            "hours": f"{0.5 + u('hours') * 20:.1f}h",
+            "score": f"{2 + u('score') * 3:.2f}",
+        }
+
+
+# --------------------------------------------------------------------------- off_workflow
+
+
+@cache
+def _foreign_stages(workflow: str, seed: int) -> tuple[Any, ...]:
+    """Another workflow's tool stages, reversed: the one sharing fewest stage tools (seed breaks ties)."""
+    catalog = workflows()
+    own = {s.tool for s in catalog.get(workflow).conversation_flow if s.tool} if workflow in catalog.by_name else set()
+    scored = []
+    for w in catalog.by_name.values():
+        tools = [s for s in w.conversation_flow if s.tool]
+        if w.name == workflow or not tools:
+            continue
+        scored.append((len({s.tool for s in tools} & own), _unit(seed, "foreign", w.name), tuple(reversed(tools))))
+    return min(scored)[2] if scored else ()
+
+
+class OffWorkflowCJ(_DefectiveCJ):
+    """Ignores its workflow: drives another workflow's stages in reverse and calls unbound tools."""
+
+    defect: ClassVar[str] = "off_workflow"
+
+    def bind_tools(self, tools: Sequence[Any], **kwargs: Any) -> OffWorkflowCJ:
+        """Ignores the binding: every tool stays callable."""
+        return self.model_copy(update={"bound_tools": None})
+
+    def _generate(
+        self,
+        messages: list[BaseMessage],
+        stop: list[str] | None = None,
+        run_manager: CallbackManagerForLLMRun | None = None,
+        **kwargs: Any,
+    ) -> ChatResult:
+        ctx = self.turn_context
+        stages = _foreign_stages(ctx.workflow if ctx else "", self.seed)
+        conv = Conversation(messages)
+        pending = [s for s in stages if not conv.called_ok(s.tool)]
+        if ctx is not None:
+            done = tuple(s.id for s in stages if s not in pending)
+            foreign = replace(ctx, stages=stages, stages_reached=done)
+            model = self.model_copy(update={"turn_context": foreign})
+        else:
+            model = self
+        reply = RuleBasedCJ._generate(model, messages)
+        message = reply.generations[0].message
+        assert isinstance(message, AIMessage)
+        # its own agenda goes first in every tool round
+        attempted = {c.name for c in conv.calls}
+        agenda = next((s for s in pending if s.tool not in attempted), None)
+        if message.tool_calls and agenda is not None and all(c["name"] != agenda.tool for c in message.tool_calls):
+            first = {"name": agenda.tool, "args": dict(agenda.args), "id": f"call_{len(conv.calls)}", "type": "tool_call"}
+            rest = [{**c, "id": f"call_{len(conv.calls) + 1 + i}"} for i, c in enumerate(message.tool_calls)]
+            message = AIMessage(content="", tool_calls=[first, *rest])
+        return self._result(message)
+
+
+# --------------------------------------------------------------------------- leak_reasoning
+
+
+class LeakingCJ(_DefectiveCJ):
+    """Replies carry its internal reasoning and notes to itself."""
+
+    defect: ClassVar[str] = "leak_reasoning"
+
+    def _generate(
+        self,
+        messages: list[BaseMessage],
+        stop: list[str] | None = None,
+        run_manager: CallbackManagerForLLMRun | None = None,
+        **kwargs: Any,
+    ) -> ChatResult:
+        reply = self._clean_reply(messages)
+        if not reply.content or reply.tool_calls:
+            return self._result(reply)
+        wording = defect_wording().leak_reasoning
+        request = _latest_request(messages)
+        found = intents().detect(request)
+        topic = found[0].intent.id.replace("_", " ") if found else "how things are going"
+        since = max((i for i, m in enumerate(messages) if isinstance(m, HumanMessage)), default=-1)
+        called = list(dict.fromkeys(m.name for m in messages[since + 1 :] if isinstance(m, ToolMessage) and m.name))
+        tools = " and ".join(called) or wording.nothing_called
+        turn = _turn_no(messages)
+        thought = pick(wording.thoughts, self.seed, turn, "thought").format(topic=topic, tools=tools)
+        note = pick(wording.notes, self.seed, turn, "note").format(topic=topic, tools=tools)
+        return self._result(reply.model_copy(update={"content": f"{thought}\n{text_of(reply)}\n\n{note}"}))
+
+
+# --------------------------------------------------------------------------- ignore_question
+
+
+class QuestionIgnoringCJ(_DefectiveCJ):
+    """Answers every question with another topic's data: the workflow's first stage tool, or a default."""
+
+    defect: ClassVar[str] = "ignore_question"
+
+    def _substitute(self, text: str, bound: Sequence[str]) -> str | None:
+        asked: set[str] = set()
+        fallbacks = rule_cj_templates().fallbacks
+        for m in intents().detect(text):
+            if m.intent.tool:
+                asked.add(m.intent.tool)
+                asked.update(f.tool for f in fallbacks.get(m.intent.tool, []))
+        if not asked:
+            return None  # no question a tool answers: nothing to ignore
+        ctx = self.turn_context
+        first_stage = [s.tool for s in ctx.stages if s.tool] if ctx else []
+        questions = defect_wording().ignore_question.questions
+        for tool in [*first_stage[:1], *rule_cj_templates().default_tools, *bound]:
+            if tool in bound and tool not in asked and tool in questions:
+                return questions[tool]
+        return None
+
+    def _generate(
+        self,
+        messages: list[BaseMessage],
+        stop: list[str] | None = None,
+        run_manager: CallbackManagerForLLMRun | None = None,
+        **kwargs: Any,
+    ) -> ChatResult:
+        bound = self.bound_tools if self.bound_tools is not None else TOOL_NAMES
+        heard: list[BaseMessage] = []
+        for m in messages:
+            if isinstance(m, HumanMessage):
+                other = self._substitute(text_of(m), bound)
+                if other is not None:
+                    m = HumanMessage(content=other, name=m.name)
+            heard.append(m)
+        return self._result(self._clean_reply(heard))
+
+
+# --------------------------------------------------------------------------- registry
+
+DEFECTS: dict[str, type[_DefectiveCJ]] = {
+    cls.defect: cls for cls in (HallucinatingCJ, ToolSkippingCJ, OffWorkflowCJ, LeakingCJ, QuestionIgnoringCJ)
+}
+"""Defect name -> variant class (``rules:<name>``)."""
+
+
+def make_defective_cj(defect: str, seed: int = 0) -> RuleBasedCJ:
+    """The rule-based CJ with ``defect``; raises :class:`UnknownNameError` listing the defects."""
+    try:
+        cls = DEFECTS[defect]
+    except KeyError:
+        raise UnknownNameError("rules variant", defect, DEFECTS, hint="use 'rules' for the clean rule-based CJ") from None
+    return cls(seed=seed)

@@ -1,0 +1,82 @@
+"""Calibration of the deterministic evaluators across the whole scenario x merchant x workflow matrix.
+
+Each defective variant of the rule-based CJ (``rules:<defect>``) must be caught by the evaluator
+built to catch it in at least 95% of the conversations, and the clean ``rules`` CJ must pass
+every deterministic evaluator in at least 95% of them. One test per profile, so pytest-xdist
+spreads the ~1,200 conversations over the workers.
+"""
+
+from __future__ import annotations
+
+from functools import cache
+
+import pytest
+
+from app.evaluation.registry import DETERMINISTIC_KEYS, default_evaluators
+from app.evaluation.result import EvalResult
+from app.scenarios import personas, scenarios
+from app.simulation import RunConfig, run_conversation
+from app.transcript import Transcript
+from app.workflows import workflows
+from tests.conftest import cached_agent
+
+RATE = 0.95
+CATCHERS = {
+    "hallucinate_numbers": "grounding",
+    "skip_tools": "tool_use",
+    "off_workflow": "workflow_adherence",
+    "leak_reasoning": "style",
+    "ignore_question": "style",
+}
+
+
+@cache
+def matrix(cj_model: str) -> tuple[Transcript, ...]:
+    """Every scenario x merchant x workflow conversation (seed 0) with ``cj_model``."""
+    runs = []
+    for scenario in scenarios().names():
+        for merchant in personas().names():
+            for workflow in workflows().names():
+                cfg = RunConfig(scenario=scenario, merchant=merchant, workflow=workflow, seed=0, cj_model=cj_model)
+                runs.append(run_conversation(cfg, provider=cached_agent(scenario, merchant, 0)))
+    return tuple(runs)
+
+
+def _case(t: Transcript, r: EvalResult) -> str:
+    return f"{t.scenario}/{t.merchant}/{t.workflow}: {r.key} {r.score} {r.comment}"
+
+
+def test_the_matrix_is_the_full_198() -> None:
+    assert len(scenarios().names()) * len(personas().names()) * len(workflows().names()) == 198
+
+
+@pytest.mark.parametrize("defect", sorted(CATCHERS))
+def test_each_defect_is_caught_by_its_evaluator(defect: str) -> None:
+    key = CATCHERS[defect]
+    (evaluator,) = default_evaluators(keys=[key])
+    runs = matrix(f"rules:{defect}")
+    results = [(t, evaluator(transcript=t)) for t in runs]
+    missed = [_case(t, r) for t, r in results if r.passed is not False]
+    rate = 1 - len(missed) / len(runs)
+    print(f"{defect}: caught by {key} in {rate:.1%} of {len(runs)}")
+    assert rate >= RATE, f"{defect} caught by {key} in only {rate:.1%}; missed:\n" + "\n".join(missed)
+
+
+def test_the_clean_rule_cj_passes_every_deterministic_evaluator() -> None:
+    evaluators = default_evaluators(keys=DETERMINISTIC_KEYS)
+    runs = matrix("rules")
+    failures: dict[str, list[str]] = {ev.key: [] for ev in evaluators}
+    clean = 0
+    for t in runs:
+        ok = True
+        for ev in evaluators:
+            r = ev(transcript=t)
+            if r.passed is not True:
+                failures[ev.key].append(_case(t, r))
+                ok = False
+        clean += ok
+    rates = {key: 1 - len(f) / len(runs) for key, f in failures.items()}
+    print("clean pass rates:", {k: f"{v:.1%}" for k, v in rates.items()}, f"all: {clean / len(runs):.1%}")
+    listing = "\n".join(line for lines in failures.values() for line in lines)
+    assert clean / len(runs) >= RATE, f"clean CJ passes every evaluator in only {clean / len(runs):.1%}:\n{listing}"
+    assert min(rates.values()) >= RATE, f"pass rates {rates}:\n{listing}"
