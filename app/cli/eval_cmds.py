@@ -1,3 +1,179 @@
 """``cjsim batch`` and ``cjsim eval``: run many conversations, and re-score saved ones."""
 
 from __future__ import annotations
+
+import shlex
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from app.cli import app
+from app.cli.common import DbUrlOpt, ProviderOpt, console, err_console
+from app.cli.options import parse_seeds
+from app.errors import InvalidArgumentError
+
+_LIST = "'all' or a comma-separated list"
+
+_NOT_REPORTED = "not reported"
+
+
+def _money(value: float | None) -> str:
+    return _NOT_REPORTED if value is None else f"${value:,.4f}"
+
+
+def render_summary(out: Console, summary, prices, path: Path, *, headline: str) -> None:
+    """The end-of-run summary: cases, endings, pass rate per evaluator, usage and cost, next step."""
+    from app.evaluation.usage import PARTICIPANTS
+
+    out.print(f"[bold]{headline}[/]")
+    missing = f", {summary.missing} not run" if summary.missing else ""
+    out.print(f"cases: {summary.ok} ok, {summary.failed} failed{missing} (of {summary.cases or summary.done})")
+    if summary.termination:
+        endings = ", ".join(f"{k} {v}" for k, v in sorted(summary.termination.items(), key=lambda kv: (-kv[1], kv[0])))
+        out.print(f"ended: {endings}")
+    if summary.evaluators:
+        table = Table(show_edge=False, box=None, pad_edge=False)
+        for col, justify in (("evaluator", "left"), ("pass rate", "right"), ("passed", "right"), ("skipped", "right")):
+            table.add_column(col, justify=justify)
+        for key, tally in summary.evaluators.items():
+            rate = "-" if tally.pass_rate is None else f"{tally.pass_rate:.1%}"
+            table.add_row(key, rate, f"{tally.passed}/{tally.scored}", str(tally.skipped))
+        out.print(table)
+    usage = summary.usage
+    for who in PARTICIPANTS:
+        if not usage.reported(who):
+            out.print(f"tokens {who}: {_NOT_REPORTED}")
+            continue
+        u = usage.by_participant[who]
+        out.print(
+            f"tokens {who}: {u.input_tokens:,} in, {u.output_tokens:,} out ({u.conversations} conversations); "
+            f"cost {_money(usage.cost(who, prices))}"
+        )
+    if not usage.by_participant:
+        out.print(f"cost: {_NOT_REPORTED} (no model reported token usage)")
+    else:
+        hint = "" if prices.known else " (pass --input-price and --output-price to price the tokens)"
+        out.print(f"total cost: {_money(usage.total_cost(prices))}{hint}")
+    for case_id, error in summary.failures[:5]:
+        out.print(f"[red]failed[/] {case_id}: {error}", highlight=False)
+    if len(summary.failures) > 5:
+        out.print(f"... and {len(summary.failures) - 5} more failed cases")
+    out.print(f"saved: {path / 'transcripts.jsonl'}")
+    out.print(f"next: cjsim report {shlex.quote(str(path))}")
+
+
+def _given(ctx: typer.Context, name: str) -> bool:
+    """Whether an option was given (command line or environment) rather than left at its default."""
+    source = ctx.get_parameter_source(name)
+    return source is not None and source.name not in ("DEFAULT", "DEFAULT_MAP")
+
+
+@app.command("batch")
+def batch_cmd(
+    ctx: typer.Context,
+    out: Annotated[Path, typer.Option("--out", help="Batch folder, e.g. runs/nightly (batch.json + transcripts.jsonl).")],
+    scenarios: Annotated[str, typer.Option("--scenarios", help=f"Scenario ids: {_LIST}.")] = "all",
+    merchants: Annotated[str, typer.Option("--merchants", help=f"Merchant ids: {_LIST}.")] = "all",
+    workflows: Annotated[str, typer.Option("--workflows", help=f"Workflows: {_LIST}.")] = "all",
+    seeds: Annotated[str, typer.Option("--seeds", help="Seeds: 0-9, 3 or 0,2,5-7.")] = "0",
+    cj_model: Annotated[str, typer.Option("--cj-model", help="rules, openai:<model>, anthropic:<model>, ollama:<model>.")] = "rules",
+    merchant_model: Annotated[str, typer.Option("--merchant-model", help="script or a provider spec.")] = "script",
+    turns: Annotated[int, typer.Option("--turns", help="Maximum merchant turns per conversation.")] = 8,
+    jobs: Annotated[int | None, typer.Option("--jobs", "-j", help="Parallel workers (default: CPU count).")] = None,
+    evaluators: Annotated[str, typer.Option("--evaluators", help=f"Evaluator keys: {_LIST}.")] = "all",
+    judge_model: Annotated[str | None, typer.Option("--judge-model", help="Model spec for judge evaluators.")] = None,
+    provider: ProviderOpt = "data_agent",
+    db_url: DbUrlOpt = None,
+    resume: Annotated[bool, typer.Option("--resume", help="Finish a batch: run only cases without an ok record.")] = False,
+    max_attempts: Annotated[int, typer.Option("--max-attempts", help="Tries per network model call on transient errors.")] = 5,
+    input_price: Annotated[float | None, typer.Option("--input-price", help="USD per million input tokens.")] = None,
+    output_price: Annotated[float | None, typer.Option("--output-price", help="USD per million output tokens.")] = None,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress display.")] = False,
+) -> None:
+    """Run every scenario x merchant x workflow x seed case, score it, and save it as it finishes.
+
+    With --resume, options you leave out take the batch's saved values; options you give must
+    match them.
+    """
+    from app.evaluation.batch import batch_manifest, default_jobs, run_batch
+    from app.evaluation.progress import progress_for
+    from app.evaluation.records import RunDir
+    from app.evaluation.retry import RetryPolicy
+    from app.evaluation.usage import Prices
+
+    prices = Prices(input_price, output_price)
+    args = {
+        "scenarios": scenarios,
+        "merchants": merchants,
+        "workflows": workflows,
+        "seeds": parse_seeds(seeds),
+        "cj_model": cj_model,
+        "merchant_model": merchant_model,
+        "max_turns": turns,
+        "evaluators": None if evaluators.strip() == "all" else evaluators,
+        "judge_model": judge_model,
+    }
+    saved = RunDir(out).read_manifest() if resume else None
+    if saved is not None:
+        for option, field in (("scenarios", "scenarios"), ("merchants", "merchants"), ("workflows", "workflows"),
+                              ("seeds", "seeds"), ("cj_model", "cj_model"), ("merchant_model", "merchant_model"),
+                              ("turns", "max_turns"), ("evaluators", "evaluators"), ("judge_model", "judge_model")):  # fmt: skip
+            if not _given(ctx, option):
+                args[field] = getattr(saved, field)
+        if not _given(ctx, "provider"):
+            provider = str(saved.provider.get("name", provider))
+    manifest = batch_manifest(out.name, provider=provider, db_url=db_url, **args)
+    jobs = default_jobs() if jobs is None else jobs
+    try:
+        result = run_batch(
+            manifest,
+            out,
+            jobs=jobs,
+            resume=resume,
+            db_url=db_url,
+            progress=progress_for(err_console, quiet),
+            retry=RetryPolicy(max_attempts=max_attempts),
+        )
+    except KeyboardInterrupt:
+        done = len(RunDir(out).records())
+        err_console.print(f"interrupted: {done} records are saved in {out}; finish with the same command and --resume")
+        raise typer.Exit(130) from None
+    ran = f"ran {result.ran} case{'s' if result.ran != 1 else ''} ({result.mode}, jobs {jobs})"
+    render_summary(console, result.summary, prices, result.path, headline=f"batch {result.manifest.name}: {ran}")
+
+
+@app.command("eval")
+def eval_cmd(
+    path: Annotated[Path, typer.Argument(help="Batch folder written by cjsim batch.")],
+    evaluators: Annotated[
+        str | None, typer.Option("--evaluators", help=f"Evaluator keys: {_LIST} (default: the batch's).")
+    ] = None,
+    judge_model: Annotated[str | None, typer.Option("--judge-model", help="Model spec for judge evaluators.")] = None,
+    jobs: Annotated[int, typer.Option("--jobs", "-j", help="Transcripts scored at once.")] = 1,
+    input_price: Annotated[float | None, typer.Option("--input-price", help="USD per million input tokens.")] = None,
+    output_price: Annotated[float | None, typer.Option("--output-price", help="USD per million output tokens.")] = None,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress display.")] = False,
+) -> None:
+    """Re-score a batch's saved conversations and rewrite its records atomically (failed ones are kept)."""
+    from app.evaluation.progress import progress_for
+    from app.evaluation.rescore import rescore
+    from app.evaluation.usage import Prices
+
+    prices = Prices(input_price, output_price)
+    if not path.is_dir():
+        raise InvalidArgumentError(f"{path} is not a folder; pass a batch folder written by cjsim batch --out")
+    result = rescore(
+        path,
+        keys=evaluators,
+        judge_model=judge_model,
+        jobs=jobs,
+        progress=progress_for(err_console, quiet),
+    )
+    headline = (
+        f"eval {result.path.name}: re-scored {result.rescored} conversations "
+        f"({', '.join(result.evaluators)}); kept {result.kept} failed"
+    )
+    render_summary(console, result.summary, prices, result.path, headline=headline)

@@ -18,7 +18,15 @@ from app.errors import DataFileError, InvalidArgumentError
 from app.evaluation.result import EvalResult
 from app.transcript import Transcript
 
-__all__ = ["CaseKey", "RunRecord", "BatchManifest", "RunDir", "TRANSCRIPTS_FILE", "MANIFEST_FILE"]
+__all__ = [
+    "CaseKey",
+    "RunRecord",
+    "BatchManifest",
+    "RunDir",
+    "latest_by_case",
+    "TRANSCRIPTS_FILE",
+    "MANIFEST_FILE",
+]
 
 TRANSCRIPTS_FILE = "transcripts.jsonl"
 MANIFEST_FILE = "batch.json"
@@ -55,8 +63,8 @@ class RunRecord(_Model):
     error: str | None = None
     transcript: Transcript | None = None
     scores: list[EvalResult] = Field(default_factory=list)
-    duration_s: float = 0.0
-    attempts: int = 1
+    duration_s: float = Field(default=0.0, description="wall-clock seconds (not part of the deterministic body)")
+    attempts: int = Field(default=1, description="1 + the model calls retried after transient errors")
 
     def score(self, key: str) -> EvalResult | None:
         """The result of evaluator ``key``, if it was scored."""
@@ -77,6 +85,7 @@ class BatchManifest(_Model):
     provider: dict[str, Any] = Field(default_factory=dict)
     created_at: str = ""
     evaluators: list[str] = Field(default_factory=list)
+    judge_model: str | None = None
 
     def cases(self) -> list[CaseKey]:
         """Every case of the batch, in a stable order."""
@@ -148,6 +157,14 @@ class RunDir:
                 ) from None
         return out
 
+    def has_torn_tail(self) -> bool:
+        """Whether the last line lacks its newline (a writer was killed mid-line)."""
+        if not self.transcripts_path.is_file() or self.transcripts_path.stat().st_size == 0:
+            return False
+        with self.transcripts_path.open("rb") as fh:
+            fh.seek(-1, os.SEEK_END)
+            return fh.read(1) != b"\n"
+
     def append(self, record: RunRecord) -> None:
         """Append one record and make it durable before returning."""
         self.path.mkdir(parents=True, exist_ok=True)
@@ -166,6 +183,15 @@ class RunDir:
             fh.flush()
             os.fsync(fh.fileno())
         os.replace(tmp, self.transcripts_path)
+
+
+def latest_by_case(records: list[RunRecord]) -> list[RunRecord]:
+    """One record per case: the last one in file order (a resumed case's rerun supersedes its failure)."""
+    latest: dict[str, RunRecord] = {}
+    for r in records:
+        latest.pop(r.case.id, None)  # re-insert so the order follows the newest record
+        latest[r.case.id] = r
+    return list(latest.values())
 
 
 def _is_complete_json(line: str) -> bool:

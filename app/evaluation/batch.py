@@ -1,0 +1,360 @@
+"""Batch runs: every (scenario, merchant, workflow, seed) case of a grid, scored, saved as it finishes.
+
+A batch folder holds ``batch.json`` (the :class:`~app.evaluation.records.BatchManifest`: what
+was asked) and ``transcripts.jsonl`` (one :class:`~app.evaluation.records.RunRecord` per case,
+appended, flushed and fsynced the moment the case is scored). Only the calling process writes.
+
+Resuming (``resume=True``) runs the cases that have no ``ok`` record: cases never run (the
+batch was killed; a torn last line is dropped first) and cases that failed. A failed record
+stays in the file while its case is rerun; once the rerun's record is safely written the file
+is rewritten atomically with only the newest record of each case, so a crash at any point
+leaves every finished conversation on disk. Resuming refuses a manifest whose arguments
+differ, naming each difference.
+
+Example:
+    >>> manifest = batch_manifest("smoke", scenarios=["churn_spike"], merchants=["sarah_chen"],
+    ...                           workflows=["crisis_response", "daily_briefing"], seeds=[0, 1])
+    >>> result = run_batch(manifest, "runs/smoke", jobs=2)  # doctest: +SKIP
+    >>> result.summary.ok, result.summary.failed  # doctest: +SKIP
+    (4, 0)
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from app.errors import DataFileError, InvalidArgumentError, ProviderError, UnknownNameError
+from app.evaluation.execution import run_in_pool, run_in_process, run_on_threads
+from app.evaluation.progress import BatchProgress, NullProgress
+from app.evaluation.records import BatchManifest, RunDir, RunRecord, latest_by_case
+from app.evaluation.result import Evaluator
+from app.evaluation.retry import RetryPolicy
+from app.evaluation.runner import CaseRunner, CaseSettings, ModelFactory, is_network_spec, make_judge_model
+from app.evaluation.summary import BatchSummary
+
+__all__ = [
+    "BatchResult",
+    "batch_manifest",
+    "run_batch",
+    "manifest_differences",
+    "execution_mode",
+    "default_jobs",
+    "resolve_evaluator_keys",
+    "MAX_JOBS",
+]
+
+MAX_JOBS = 256
+
+_COMPARED = ("scenarios", "merchants", "workflows", "seeds", "cj_model", "merchant_model", "max_turns", "provider",
+             "evaluators", "judge_model")  # fmt: skip
+
+
+def default_jobs() -> int:
+    """Parallel workers by default: one per CPU."""
+    return os.cpu_count() or 1
+
+
+@dataclass
+class BatchResult:
+    """What :func:`run_batch` did.
+
+    Attributes:
+        path: the batch folder.
+        manifest: the batch's manifest as saved.
+        summary: counts over the newest record of every case (including earlier runs when resuming).
+        ran: cases run this time.
+        mode: how they ran (``in_process``, ``processes`` or ``threads``).
+    """
+
+    path: Path
+    manifest: BatchManifest
+    summary: BatchSummary
+    ran: int
+    mode: str
+
+
+# --------------------------------------------------------------------------- the manifest
+
+
+def _dedupe(items: Sequence[Any]) -> list[Any]:
+    return list(dict.fromkeys(items))
+
+
+def _resolve(names: Sequence[str] | str, every: list[str], lookup: Any, kind: str) -> list[str]:
+    if isinstance(names, str):
+        names = every if names == "all" else [n.strip() for n in names.split(",") if n.strip()]
+    resolved = _dedupe([lookup(n) for n in names])
+    if not resolved:
+        raise InvalidArgumentError(f"no {kind}s given; pass 'all' or a comma-separated list")
+    return resolved
+
+
+def batch_manifest(
+    name: str,
+    *,
+    scenarios: Sequence[str] | str = "all",
+    merchants: Sequence[str] | str = "all",
+    workflows: Sequence[str] | str = "all",
+    seeds: Sequence[int] = (0,),
+    cj_model: str = "rules",
+    merchant_model: str = "script",
+    max_turns: int = 8,
+    provider: str = "data_agent",
+    db_url: str | None = None,
+    evaluators: Sequence[str] | None = None,
+    judge_model: str | None = None,
+) -> BatchManifest:
+    """A validated manifest: names resolved to ids (``"all"`` expands), specs and ranges checked.
+
+    Args:
+        name: the batch's name (its folder name, by convention).
+        scenarios / merchants / workflows: ``"all"``, a comma-separated string or a list of names.
+        seeds: world seeds (non-negative; duplicates dropped).
+        evaluators: evaluator keys (default: every registered evaluator).
+        db_url: for ``provider="production"``; stored with its password masked.
+
+    Raises:
+        UnknownNameError: a name, provider or evaluator that does not exist (the message lists the valid ones).
+        InvalidArgumentError: bad seeds, turns or model specs.
+    """
+    from app.model_specs import parse_spec
+    from app.providers.url import mask_url
+    from app.scenarios import get_persona, get_scenario, personas
+    from app.scenarios import scenarios as scenario_catalog
+    from app.workflows import get_workflow
+    from app.workflows import workflows as workflow_catalog
+
+    seeds = _dedupe(seeds)
+    if not seeds:
+        raise InvalidArgumentError("no seeds given; use e.g. 0-9, 1,4,7 or 3")
+    if any(not isinstance(s, int) or s < 0 for s in seeds):
+        raise InvalidArgumentError(f"seeds must be non-negative integers, got {seeds}")
+    if not 1 <= max_turns <= 100:
+        raise InvalidArgumentError(f"turns must be between 1 and 100, got {max_turns}")
+    for spec in (cj_model, merchant_model, judge_model):
+        if spec is not None:
+            parse_spec(spec)
+    if provider not in ("data_agent", "production"):
+        raise UnknownNameError("provider", provider, ["data_agent", "production"])
+    if provider == "production" and not db_url:
+        raise ProviderError("--provider production needs a database: pass --db-url URL or set CJSIM_DB_URL")
+    keys = resolve_evaluator_keys(evaluators)
+    return BatchManifest(
+        name=name,
+        scenarios=_resolve(scenarios, scenario_catalog().names(), lambda n: get_scenario(n).id, "scenario"),
+        merchants=_resolve(merchants, personas().names(), lambda n: get_persona(n).id, "merchant"),
+        workflows=_resolve(workflows, workflow_catalog().names(), lambda n: get_workflow(n).name, "workflow"),
+        seeds=sorted(seeds),
+        cj_model=cj_model,
+        merchant_model=merchant_model,
+        max_turns=max_turns,
+        provider={"name": provider, "url": mask_url(db_url)} if provider == "production" else {"name": provider},
+        evaluators=keys,
+        judge_model=judge_model,
+    )
+
+
+def resolve_evaluator_keys(keys: Sequence[str] | str | None) -> list[str]:
+    """Evaluator keys checked against the registry; ``None`` or ``"all"`` means every evaluator."""
+    from app.evaluation.registry import EVALUATOR_KEYS
+
+    if keys is None or keys == "all":
+        return list(EVALUATOR_KEYS)
+    if isinstance(keys, str):
+        keys = [k.strip() for k in keys.split(",") if k.strip()]
+    for key in keys:
+        if key not in EVALUATOR_KEYS:
+            raise UnknownNameError("evaluator", key, EVALUATOR_KEYS)
+    if not keys:
+        raise InvalidArgumentError("no evaluators given; pass 'all' or a comma-separated list of keys")
+    return _dedupe(keys)
+
+
+def _show(value: Any) -> str:
+    if isinstance(value, list):
+        return ",".join(str(v) for v in value) or "(none)"
+    if isinstance(value, dict):
+        return " ".join(f"{k}={v}" for k, v in value.items() if v is not None)
+    return repr(value)
+
+
+def manifest_differences(saved: BatchManifest, asked: BatchManifest) -> list[str]:
+    """``field: saved -> asked`` for every argument that differs (names, created_at are not arguments)."""
+    out = []
+    for name in _COMPARED:
+        before, now = getattr(saved, name), getattr(asked, name)
+        if before != now:
+            out.append(f"{name.replace('_', '-')} {_show(before)} (now {_show(now)})")
+    return out
+
+
+# --------------------------------------------------------------------------- running
+
+
+def execution_mode(manifest: BatchManifest, jobs: int, model_factory: ModelFactory | None = None) -> str:
+    """``threads`` for network models (or injected model objects), else ``in_process`` (jobs 1) or ``processes``."""
+    network = any(is_network_spec(s) for s in (manifest.cj_model, manifest.merchant_model, manifest.judge_model))
+    if network or model_factory is not None:
+        return "threads"
+    return "in_process" if jobs == 1 else "processes"
+
+
+def _check_jobs(jobs: int) -> int:
+    if not isinstance(jobs, int) or not 1 <= jobs <= MAX_JOBS:
+        raise InvalidArgumentError(f"jobs must be between 1 and {MAX_JOBS}, got {jobs}")
+    return jobs
+
+
+def _preflight(manifest: BatchManifest, settings: CaseSettings, factory: ModelFactory | None) -> None:
+    """Fail before the first conversation on what would fail every case: models, database."""
+    from app.model_specs import make_cj_model, make_merchant_model
+    from app.scenarios import get_persona, get_scenario
+
+    if factory is None:
+        make_cj_model(manifest.cj_model)
+        make_merchant_model(
+            manifest.merchant_model, get_persona(manifest.merchants[0]), get_scenario(manifest.scenarios[0])
+        )
+    if manifest.judge_model:
+        make_judge_model(manifest.judge_model)
+    if settings.provider == "production":
+        from app.providers.production import ProductionDataProvider
+
+        ProductionDataProvider(settings.db_url or "")  # bad URL, unreachable server, wrong schema
+
+
+def _check_folder(run_dir: RunDir, manifest: BatchManifest, resume: bool) -> BatchManifest | None:
+    """The saved manifest when resuming (arguments checked), ``None`` for a new batch."""
+    if run_dir.path.exists() and not run_dir.path.is_dir():
+        raise InvalidArgumentError(f"--out {run_dir.path} is a file; pass a folder for the batch")
+    if not run_dir.exists():
+        return None
+    if not resume:
+        raise InvalidArgumentError(
+            f"{run_dir.path} already holds a batch; pass --resume to finish it, "
+            "or choose another --out (nothing was overwritten)"
+        )
+    saved = run_dir.read_manifest()
+    if saved is None:
+        raise DataFileError(f"{run_dir.manifest_path} is missing, so {run_dir.path} cannot be resumed")
+    differences = manifest_differences(saved, manifest)
+    if differences:
+        raise InvalidArgumentError(
+            f"{run_dir.path} was started with other arguments: {'; '.join(differences)}. "
+            "Resume with the original arguments, or choose another --out"
+        )
+    return saved
+
+
+def run_batch(
+    manifest: BatchManifest,
+    out: str | Path | RunDir,
+    *,
+    jobs: int | None = None,
+    resume: bool = False,
+    db_url: str | None = None,
+    evaluators: Sequence[Evaluator] | None = None,
+    progress: BatchProgress | None = None,
+    model_factory: ModelFactory | None = None,
+    retry: RetryPolicy | None = None,
+) -> BatchResult:
+    """Run a batch into ``out`` and return its summary.
+
+    Args:
+        manifest: the grid and models (see :func:`batch_manifest`).
+        out: the batch folder; it must not hold a batch unless ``resume``.
+        jobs: parallel workers (default: CPU count); ``1`` runs offline models in this process.
+        resume: run only the cases without an ``ok`` record, after checking the arguments match.
+        db_url: the unmasked database URL when the manifest's provider is ``production``.
+        evaluators: evaluator objects instead of the manifest's keys (with processes they are
+            inherited by forked workers; on platforms without fork they must be picklable).
+        progress: receives each finished record (default: nothing is shown).
+        model_factory: chat-model objects per case instead of the specs; runs on threads.
+        retry: transient-error policy for network models (default: :class:`RetryPolicy`).
+
+    Raises:
+        InvalidArgumentError: ``out`` holds a batch and ``resume`` is false; arguments differ on resume;
+            bad ``jobs``.
+        DataFileError: a malformed ``batch.json`` or ``transcripts.jsonl``.
+        ProviderError: the production database cannot be used.
+    """
+    jobs = _check_jobs(default_jobs() if jobs is None else jobs)
+    run_dir = out if isinstance(out, RunDir) else RunDir(out)
+    if evaluators is not None:
+        manifest = manifest.model_copy(update={"evaluators": [e.key for e in evaluators]})
+    if manifest.provider.get("name") == "production" and not db_url:
+        raise ProviderError("--provider production needs a database: pass --db-url URL or set CJSIM_DB_URL")
+    settings = CaseSettings(
+        cj_model=manifest.cj_model,
+        merchant_model=manifest.merchant_model,
+        max_turns=manifest.max_turns,
+        provider=str(manifest.provider.get("name", "data_agent")),
+        db_url=db_url,
+        evaluator_keys=tuple(manifest.evaluators),
+        judge_model=manifest.judge_model,
+    )
+    saved = _check_folder(run_dir, manifest, resume)
+    _preflight(manifest, settings, model_factory)
+    if saved is None:
+        now = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
+        manifest = manifest.model_copy(update={"created_at": manifest.created_at or now})
+        run_dir.write_manifest(manifest)
+    else:
+        manifest = saved
+    if run_dir.has_torn_tail():
+        run_dir.rewrite(run_dir.records())  # drop the torn line so appends start on a fresh line
+
+    earlier = run_dir.records()
+    finished = {r.case.id for r in latest_by_case(earlier) if r.status == "ok"}
+    cases = manifest.cases()
+    todo = [c for c in cases if c.id not in finished]
+    mode = execution_mode(manifest, jobs, model_factory)
+    progress = progress or NullProgress()
+    new: list[RunRecord] = []
+
+    def sink(record: RunRecord) -> None:
+        run_dir.append(record)
+        new.append(record.model_copy(update={"transcript": _light(record)}))
+        progress.advance(record)
+
+    def start() -> None:
+        progress.start(len(cases), len(cases) - len(todo), f"batch {manifest.name}")
+
+    try:
+        if not todo:
+            start()
+        elif mode == "in_process":
+            start()
+            run_in_process(todo, CaseRunner(settings, evaluators=evaluators), sink)
+        elif mode == "processes":
+            run_in_pool(todo, settings, sink, jobs=jobs, evaluators=evaluators, on_start=start)
+        else:
+            start()
+            policy = retry or RetryPolicy()
+            run_on_threads(
+                todo,
+                lambda: CaseRunner(settings, evaluators=evaluators, model_factory=model_factory, retry=policy),
+                sink,
+                jobs=jobs,
+            )
+    finally:
+        progress.finish()
+
+    rerun = {r.case.id for r in new}
+    if any(r.case.id in rerun for r in earlier):
+        # reruns are on disk: drop the failures they supersede, in one atomic rewrite
+        run_dir.rewrite(latest_by_case(run_dir.records()))
+    kept = [r for r in latest_by_case(earlier) if r.case.id not in rerun]
+    summary = BatchSummary.from_records([*kept, *new], cases=len(cases))
+    return BatchResult(path=run_dir.path, manifest=manifest, summary=summary, ran=len(todo), mode=mode)
+
+
+def _light(record: RunRecord) -> Any:
+    """The transcript without its messages: the summary needs only the ending and the usage."""
+    t = record.transcript
+    return None if t is None else t.model_copy(update={"messages": []})

@@ -1,0 +1,117 @@
+"""Re-scoring a saved batch (after an evaluator changed, or with other evaluators or a judge).
+
+Every ``ok`` record's transcript is evaluated again and ``transcripts.jsonl`` is rewritten in
+one atomic replace; failed records are kept as they are (a later ``--resume`` reruns them).
+The manifest then names the evaluators the scores come from. Do not re-score a batch that is
+still running: its appends after the read would be replaced.
+
+Example:
+    >>> result = rescore("runs/nightly", keys=["grounding", "tool_use"])  # doctest: +SKIP
+    >>> result.summary.evaluators["grounding"].pass_rate  # doctest: +SKIP
+    0.97
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+from app.errors import InvalidArgumentError
+from app.evaluation.progress import BatchProgress, NullProgress
+from app.evaluation.records import BatchManifest, RunDir, RunRecord
+from app.evaluation.result import Evaluator
+from app.evaluation.retry import RetryingModel, RetryPolicy
+from app.evaluation.runner import make_judge_model
+from app.evaluation.summary import BatchSummary
+
+__all__ = ["RescoreResult", "rescore"]
+
+
+@dataclass
+class RescoreResult:
+    """What :func:`rescore` did: ``rescored`` ok records, ``kept`` failed ones, the new summary."""
+
+    path: Path
+    manifest: BatchManifest | None
+    summary: BatchSummary
+    rescored: int
+    kept: int
+    evaluators: list[str]
+
+
+def rescore(
+    out: str | Path | RunDir,
+    *,
+    keys: Sequence[str] | str | None = None,
+    judge_model: str | None = None,
+    evaluators: Sequence[Evaluator] | None = None,
+    jobs: int = 1,
+    progress: BatchProgress | None = None,
+    retry: RetryPolicy | None = None,
+) -> RescoreResult:
+    """Score every saved conversation of a batch again and rewrite its records atomically.
+
+    Args:
+        out: the batch folder.
+        keys: evaluator keys, a comma-separated string or ``"all"`` (default: the manifest's, else all).
+        judge_model: model spec for judge evaluators (default: the manifest's).
+        evaluators: evaluator objects instead of ``keys``/``judge_model``.
+        jobs: transcripts scored at once (threads; useful with a judge model).
+        progress: receives each re-scored record.
+        retry: transient-error policy for the judge model.
+
+    Raises:
+        InvalidArgumentError: the folder holds no batch; bad ``jobs``.
+        DataFileError: a malformed ``batch.json`` or ``transcripts.jsonl``.
+        UnknownNameError: an unknown evaluator key.
+    """
+    from app.evaluation.batch import MAX_JOBS, resolve_evaluator_keys
+    from app.evaluation.registry import default_evaluators, evaluate
+
+    if not 1 <= jobs <= MAX_JOBS:
+        raise InvalidArgumentError(f"jobs must be between 1 and {MAX_JOBS}, got {jobs}")
+    run_dir = RunDir(out).require()
+    manifest = run_dir.read_manifest()
+    records = run_dir.records()
+    if evaluators is None:
+        if keys is None and manifest is not None and manifest.evaluators:
+            keys = manifest.evaluators
+        chosen = resolve_evaluator_keys(keys)
+        judge_spec = judge_model if judge_model is not None else (manifest.judge_model if manifest else None)
+        judge = None
+        if judge_spec:
+            judge = RetryingModel(make_judge_model(judge_spec), retry or RetryPolicy())
+        evaluators = default_evaluators(judge_model=judge, keys=chosen)
+    else:
+        chosen, judge_spec = [e.key for e in evaluators], judge_model
+    progress = progress or NullProgress()
+
+    def score(record: RunRecord) -> RunRecord:
+        if record.status != "ok" or record.transcript is None:
+            return record
+        return record.model_copy(update={"scores": evaluate(record.transcript, evaluators)})
+
+    progress.start(len(records), 0, f"eval {run_dir.path.name}")
+    try:
+        with ThreadPoolExecutor(max_workers=jobs) as pool:
+            rescored = []
+            for record in pool.map(score, records):  # keeps file order
+                rescored.append(record)
+                progress.advance(record)
+    finally:
+        progress.finish()
+    run_dir.rewrite(rescored)
+    if manifest is not None:
+        manifest = manifest.model_copy(update={"evaluators": list(chosen), "judge_model": judge_spec})
+        run_dir.write_manifest(manifest)
+    ok = sum(r.status == "ok" and r.transcript is not None for r in rescored)
+    return RescoreResult(
+        path=run_dir.path,
+        manifest=manifest,
+        summary=BatchSummary.from_records(rescored, cases=len(manifest.cases()) if manifest else 0),
+        rescored=ok,
+        kept=len(rescored) - ok,
+        evaluators=list(chosen),
+    )
