@@ -1,3 +1,81 @@
 """``cjsim report`` and ``cjsim compare``: summarise a batch, and gate on regressions between two."""
 
 from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from app.cli import app
+from app.cli.common import err_console
+from app.errors import InvalidArgumentError
+
+RunArg = Annotated[Path, typer.Argument(help="A batch folder (holds batch.json and transcripts.jsonl).", show_default=False)]
+
+
+def _load(path: Path):
+    from app.evaluation.records import RunDir
+
+    run = RunDir(path)
+    if not path.is_dir():
+        raise InvalidArgumentError(f"{path} is not a folder; pass a batch folder made by: cjsim batch --out {path}")
+    run.require()
+    return run.read_manifest(), run.records()
+
+
+@app.command("report")
+def report_cmd(
+    run: RunArg,
+    html: Annotated[Path | None, typer.Option("--html", help="Also write a self-contained HTML report with a transcript viewer.")] = None,
+    worst: Annotated[int, typer.Option("--worst", help="How many of the lowest-scoring cases to list.")] = 10,
+) -> None:
+    """Summarise a batch: Markdown to stdout (evaluators with 95% intervals, breakdowns, pass^k,
+    flip rates, failures, worst cases); --html writes the same plus charts and every transcript."""
+    from app.evaluation.report import render_markdown
+    from app.evaluation.stats import summarize
+
+    if worst < 0:
+        raise InvalidArgumentError(f"--worst must be zero or more, got {worst}")
+    manifest, records = _load(run)
+    summary = summarize(records, worst=worst)
+    title = manifest.name if manifest and manifest.name else run.name
+    typer.echo(render_markdown(summary, manifest, title=title), nl=False)
+    if html is not None:
+        from app.evaluation.html_report import render_html
+
+        page = render_html(summary, manifest, title=title)
+        try:
+            html.parent.mkdir(parents=True, exist_ok=True)
+            html.write_text(page, encoding="utf-8")
+        except OSError as exc:
+            raise InvalidArgumentError(f"cannot write {html}: {exc.strerror}") from None
+        err_console.print(f"wrote {html} ({len(page.encode()) / 1e6:.1f} MB, {len(summary.records)} conversations)", highlight=False)
+
+
+@app.command("compare")
+def compare_cmd(
+    run_a: Annotated[Path, typer.Argument(help="Baseline batch folder (A).", show_default=False)],
+    run_b: Annotated[Path, typer.Argument(help="Candidate batch folder (B).", show_default=False)],
+    metric: Annotated[
+        list[str] | None,
+        typer.Option("--metric", help="Only these metrics (repeatable): an evaluator key, KEY.pass_rate, KEY.mean, or completed."),
+    ] = None,
+    alpha: Annotated[float, typer.Option("--alpha", help="1 − confidence of each interval.")] = 0.05,
+    min_effect: Annotated[float, typer.Option("--min-effect", help="Ignore changes smaller than this (0..1 scale).")] = 0.0,
+) -> None:
+    """Compare batch B against baseline A: each metric's delta B−A with its interval (paired when the
+    runs share cases). Exit code 1 when any metric is significantly worse — its whole interval is
+    below −min-effect — 0 otherwise, 2 on bad input."""
+    from app.evaluation.report import render_comparison
+    from app.evaluation.stats import compare_runs
+
+    _, a = _load(run_a)
+    _, b = _load(run_b)
+    result = compare_runs(a, b, metrics=metric or (), alpha=alpha, min_effect=min_effect)
+    a_label, b_label = run_a.name or str(run_a), run_b.name or str(run_b)
+    if a_label == b_label:
+        a_label, b_label = str(run_a), str(run_b)
+    typer.echo(render_comparison(result, a_label=a_label, b_label=b_label), nl=False)
+    if result.regressions:
+        raise typer.Exit(1)

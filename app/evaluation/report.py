@@ -1,0 +1,228 @@
+"""Markdown reports: a batch summary (``cjsim report``) and a run comparison (``cjsim compare``).
+
+Example:
+    >>> from app.evaluation.records import RunDir
+    >>> from app.evaluation.stats import summarize
+    >>> run = RunDir("runs/nightly")                                    # doctest: +SKIP
+    >>> print(render_markdown(summarize(run.records()), run.read_manifest()))  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Sequence
+
+from app.evaluation.records import BatchManifest
+from app.evaluation.stats import (
+    DIMENSIONS,
+    Comparison,
+    Estimate,
+    MetricRow,
+    Summary,
+)
+
+__all__ = ["render_markdown", "render_comparison", "pct", "score", "pass_k_columns", "batch_title", "batch_facts"]
+
+
+def pct(e: Estimate | None, ci: bool = True) -> str:
+    """A rate as ``80.0% (49.0–94.3)``, or ``–`` when there is nothing to rate."""
+    if e is None:
+        return "–"
+    text = f"{e.value * 100:.1f}%"
+    return f"{text} ({e.low * 100:.1f}–{e.high * 100:.1f})" if ci else text
+
+
+def score(e: Estimate | None, ci: bool = True) -> str:
+    """A mean score as ``0.812 (0.760–0.861)``, or ``–``."""
+    if e is None:
+        return "–"
+    return f"{e.value:.3f} ({e.low:.3f}–{e.high:.3f})" if ci else f"{e.value:.3f}"
+
+
+def _ratio(x: float | None) -> str:
+    return "–" if x is None else f"{x * 100:.1f}%"
+
+
+def _cell(text: object) -> str:
+    """Text safe inside a Markdown table cell: one line, pipes escaped, no raw HTML tags."""
+    return " ".join(str(text).split()).replace("|", "\\|").replace("<", "\\<")
+
+
+def _table(header: Sequence[str], rows: Sequence[Sequence[object]]) -> list[str]:
+    lines = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
+    lines += ["| " + " | ".join(_cell(c) for c in row) + " |" for row in rows]
+    return [*lines, ""]
+
+
+def pass_k_columns(summary: Summary) -> list[int]:
+    """The k values worth a column: 1..5 and the largest k (pass^k is monotone in between)."""
+    top = max((max(curve, default=0) for curve in summary.pass_k.values()), default=0)
+    return sorted({*range(1, min(top, 5) + 1), top} - {0})
+
+
+def batch_title(manifest: BatchManifest | None, fallback: str = "batch") -> str:
+    """The report's title: the batch's name."""
+    return manifest.name if manifest and manifest.name else fallback
+
+
+def batch_facts(manifest: BatchManifest | None) -> list[str]:
+    """One-line facts about how the batch was run (models, grid, when), from its manifest."""
+    if manifest is None:
+        return []
+    grid = (
+        f"{len(manifest.scenarios)} scenarios × {len(manifest.merchants)} merchants × "
+        f"{len(manifest.workflows)} workflows × {len(manifest.seeds)} seeds = {len(manifest.cases())} cases"
+    )
+    facts = [f"CJ model `{manifest.cj_model}`, merchant model `{manifest.merchant_model}`, max {manifest.max_turns} turns", grid]
+    if manifest.provider:
+        facts.append("provider: " + ", ".join(f"{k}={v}" for k, v in manifest.provider.items()))
+    if manifest.created_at:
+        facts.append(f"created {manifest.created_at}")
+    return facts
+
+
+def _evaluator_rows(rows: dict[str, MetricRow]) -> list[list[object]]:
+    return [[r.key, r.n, score(r.mean), pct(r.pass_rate), r.skipped] for r in rows.values()]
+
+
+def _conversations(summary: Summary) -> list[str]:
+    c = summary.conversations
+    lines = ["## Conversations", ""]
+    lines += _table(
+        ["conversations", "completed", "failed", "retried", "mean messages", "mean tool calls"],
+        [[c.total, c.ok, c.failed, c.retried, _num(c.mean_messages), _num(c.mean_tool_calls)]],
+    )
+    if c.termination:
+        lines += _table(["termination reason", "conversations"], [[k, v] for k, v in c.termination.items()])
+    return lines
+
+
+def _num(x: float | None) -> str:
+    return "–" if x is None else f"{x:.1f}"
+
+
+def _breakdowns(summary: Summary) -> list[str]:
+    lines = []
+    keys = summary.evaluators
+    for dim in DIMENSIONS:
+        groups = summary.breakdowns.get(dim, {})
+        if not groups:
+            continue
+        lines += [f"## Pass rate by {dim}", ""]
+        sizes = Counter(getattr(r.case, dim) for r in summary.records)
+        rows = [[value, sizes[value], *(pct(by_key[k].pass_rate) for k in keys)] for value, by_key in groups.items()]
+        lines += _table([dim, "n", *keys], rows)
+    return lines
+
+
+def _consistency(summary: Summary) -> list[str]:
+    ks = pass_k_columns(summary)
+    if not ks:
+        return []
+    lines = [
+        "## Consistency across seeds",
+        "",
+        "pass^k: chance that k seeds of the same case all pass (unbiased C(c,k)/C(n,k), averaged over cases). "
+        "Flip rate: share of cases whose seeds disagree; pairwise: share of seed pairs that disagree.",
+        "",
+    ]
+    rows = []
+    for key in summary.evaluators:
+        curve, flips = summary.pass_k.get(key, {}), summary.flips[key]
+        rows.append(
+            [key, flips.groups, *(_ratio(curve.get(k)) for k in ks), _ratio(flips.rate), _ratio(flips.pairwise)]
+        )
+    return lines + _table(["evaluator", "cases with ≥2 seeds", *(f"pass^{k}" for k in ks), "flip rate", "pairwise"], rows)
+
+
+def _failures(summary: Summary) -> list[str]:
+    lines: list[str] = []
+    if summary.failed_conversations:
+        lines += ["## Failed conversations", ""]
+        lines += _table(
+            ["case", "attempts", "error"],
+            [[c.case_id, summary.records[c.index].attempts, c.error or "(no reason recorded)"] for c in summary.failed_conversations],
+        )
+    reasons = {k: v for k, v in summary.failure_reasons.items() if v}
+    if reasons:
+        lines += ["## Why evaluators failed", ""]
+        for key, items in reasons.items():
+            lines.append(f"**{key}**")
+            lines += [f"- {r.count}× {_cell(r.comment)} (e.g. {', '.join(r.cases)})" for r in items]
+            lines.append("")
+    return lines
+
+
+def _worst(summary: Summary) -> list[str]:
+    if not summary.worst:
+        return []
+    rows = [
+        [c.case_id, c.status, "–" if c.score is None else f"{c.score:.3f}", ", ".join(c.failed) or (c.error or "")]
+        for c in summary.worst
+    ]
+    return ["## Worst cases", "", *_table(["case", "status", "mean score", "failed evaluators / error"], rows)]
+
+
+def render_markdown(summary: Summary, manifest: BatchManifest | None = None, title: str | None = None) -> str:
+    """The batch report as Markdown: conversations, evaluators with 95% intervals, breakdowns,
+    pass^k and flip rates, failures with reasons, and the worst cases."""
+    lines = [f"# Batch report: {title or batch_title(manifest)}", ""]
+    facts = batch_facts(manifest)
+    if facts:
+        lines += [*(f"- {f}" for f in facts), ""]
+    lines += _conversations(summary)
+    if summary.evaluators:
+        lines += [
+            "## Evaluators",
+            "",
+            "Mean score with a 95% percentile-bootstrap interval; pass rate with a 95% Wilson interval. "
+            "Skipped results are excluded and counted. `all`: completed and passed every evaluator that ran.",
+            "",
+            *_table(["evaluator", "n", "mean score (95% CI)", "pass rate (95% CI)", "skipped"], _evaluator_rows(summary.overall)),
+        ]
+        lines += _breakdowns(summary)
+        lines += _consistency(summary)
+    else:
+        lines += ["No evaluator results in this batch; score it with `cjsim eval`.", ""]
+    lines += _failures(summary)
+    lines += _worst(summary)
+    return "\n".join(lines).rstrip() + "\n"
+
+
+def _signed(x: float | None, points: bool) -> str:
+    if x is None:
+        return "–"
+    return f"{x * 100:+.1f} pts" if points else f"{x:+.3f}"
+
+
+def _plain(x: float | None, points: bool) -> str:
+    if x is None:
+        return "–"
+    return f"{x * 100:.1f}%" if points else f"{x:.3f}"
+
+
+def render_comparison(comparison: Comparison, a_label: str = "A", b_label: str = "B") -> str:
+    """The comparison as a Markdown table, ending with the verdict line."""
+    level = f"{(1 - comparison.alpha) * 100:g}%"
+    rows = []
+    for d in comparison.rows:
+        points = d.stat == "pass_rate"
+        interval = "–" if d.low is None else f"[{_signed(d.low, points)}, {_signed(d.high, points)}]"
+        verdict = "WORSE" if d.worse else "better" if d.better else ""
+        if d.delta is None:
+            verdict = f"only in {a_label}" if d.a is not None else f"only in {b_label}" if d.b is not None else "no data"
+        rows.append(
+            [d.name, _plain(d.a, points), _plain(d.b, points), _signed(d.delta, points), interval, f"{d.n_a}/{d.n_b}", d.method, verdict]
+        )
+    lines = [
+        f"# Comparison: {a_label} → {b_label}",
+        "",
+        *_table(["metric", a_label, b_label, "Δ (B−A)", f"{level} CI", "n (A/B)", "method", "verdict"], rows),
+    ]
+    bar = f"−{comparison.min_effect:g}" if comparison.min_effect else "0"
+    worse = comparison.regressions
+    if worse:
+        lines.append(f"{len(worse)} metric(s) significantly worse (whole {level} interval below {bar}): " + ", ".join(d.name for d in worse))
+    else:
+        lines.append(f"No metric significantly worse (no {level} interval entirely below {bar}).")
+    return "\n".join(lines) + "\n"
