@@ -39,7 +39,7 @@ from typing import Any
 
 from app.data_views import DataProvider
 from app.errors import InvalidArgumentError
-from app.evaluation.claims import evaluation_settings
+from app.evaluation.settings import evaluation_settings
 from app.evaluation.grounding import ConversationAnalysis, analyze
 from app.evaluation.result import EvalResult
 from app.intents import intents
@@ -53,7 +53,6 @@ __all__ = ["goal_coverage_evaluator", "resolve_path", "same_text"]
 
 ProviderFor = Callable[[Transcript], DataProvider | None]
 _SPACES = re.compile(r"[\s_]+")
-_FRACTION = re.compile(r"(rate|share|retention|risk|churn)", re.IGNORECASE)
 
 
 def resolve_path(data: Any, path: str) -> Any:
@@ -158,6 +157,7 @@ class _GoalCoverageEvaluator:
         from app.scenarios import get_scenario
 
         settings = evaluation_settings().goals
+        fraction_fields = evaluation_settings().grounding.fraction_fields
         advice = frozenset(settings.recommendation_intents)
         goals = list(get_scenario(transcript.scenario).merchant_goals)
         analysis = analyze(transcript)
@@ -171,7 +171,8 @@ class _GoalCoverageEvaluator:
                 expected, origin = _expected(transcript, analysis, goal, provider)
                 row["expected"] = expected
                 row["expected_from"] = origin
-                fraction = _FRACTION.search(goal.metric.rsplit(".", 2)[-2] if "." in goal.metric else "") is not None
+                field_name = goal.metric.rsplit(".", 2)[-2] if "." in goal.metric else ""
+                fraction = re.search(fraction_fields, field_name, re.IGNORECASE) is not None
                 if expected is not None:
                     for j in replies:
                         stated = _states(analysis, j, transcript.messages[j].content, expected, fraction)

@@ -45,10 +45,10 @@ from app.evaluation.claims import (
     Entity,
     SourceIndex,
     SourceMatch,
-    evaluation_settings,
     extract_claims,
     extract_entities,
 )
+from app.evaluation.settings import evaluation_settings
 from app.evaluation.result import EvalResult
 from app.intents import IntentMatch, intents
 from app.tools import TOOL_VIEWS

@@ -26,7 +26,7 @@ from langchain_core.messages import HumanMessage, SystemMessage
 from pydantic import BaseModel, Field
 
 from app.errors import InvalidArgumentError, UnknownNameError
-from app.evaluation.claims import evaluation_settings
+from app.evaluation.settings import evaluation_settings
 from app.evaluation.result import EvalResult
 from app.transcript import Transcript
 

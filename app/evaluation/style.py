@@ -40,7 +40,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from app.errors import CJSimError
-from app.evaluation.claims import StyleSettings, evaluation_settings
+from app.evaluation.settings import StyleSettings, evaluation_settings
 from app.evaluation.grounding import ClaimCheck, ConversationAnalysis, ToolResultRecord, analyze
 from app.evaluation.result import EvalResult
 from app.intents import IntentMatch

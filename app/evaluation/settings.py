@@ -1,0 +1,86 @@
+"""The evaluators' settings: ``data/evaluation.yaml``, validated and cached.
+
+Thresholds, patterns and labels live in the data file so they can be tuned (and a saved batch
+re-scored with ``cjsim eval``) without touching code; the format is in ``data/README.md``.
+"""
+
+from __future__ import annotations
+
+from functools import cache
+from pathlib import Path
+
+from pydantic import Field
+
+from app.datafiles import data_dir, load_model
+from app.models import RegexPattern, StrictModel, StressLevel
+
+__all__ = [
+    "GroundingSettings",
+    "MetricLabel",
+    "ConsistencySettings",
+    "StyleSettings",
+    "GoalSettings",
+    "JudgeSettings",
+    "EvaluationSettings",
+    "evaluation_settings",
+]
+
+class GroundingSettings(StrictModel):
+    fraction_fields: RegexPattern = Field(description="Fields holding fractions CJ may state as percentages.")
+    customer_id_fields: list[str] = Field(min_length=1)
+    customer_name_fields: list[str] = Field(min_length=1)
+    ticket_id_fields: list[str] = Field(min_length=1)
+    derive_relations: bool = Field(default=True, description="Accept differences, % changes and ratios.")
+
+
+class MetricLabel(StrictModel):
+    kinds: list[str] = Field(min_length=1, description="Claim kinds the label applies to (money, percent, ...).")
+    patterns: list[RegexPattern] = Field(min_length=1)
+
+
+class ConsistencySettings(StrictModel):
+    max_gap: int = Field(ge=1, le=400, description="Most characters between a label and its number.")
+    labels: dict[str, MetricLabel] = Field(min_length=1, description="Metric id -> how it is named in text.")
+    windows: dict[str, list[RegexPattern]] = Field(description="Window id -> phrases that state it.")
+
+
+class StyleSettings(StrictModel):
+    leak_patterns: list[RegexPattern] = Field(min_length=1)
+    max_words: dict[StressLevel, int] = Field(description="Longest reply in words per stress level.")
+    min_words: int = Field(ge=0)
+    unavailable_pattern: RegexPattern
+    recommendation_intents: list[str]
+    pushback_intents: list[str]
+    key_args: list[str]
+    answer_fields: dict[str, RegexPattern] = Field(default_factory=dict)
+
+
+class GoalSettings(StrictModel):
+    recommendation_intents: list[str]
+
+
+class JudgeSettings(StrictModel):
+    pass_threshold: float = Field(ge=0.0, le=1.0)
+    max_transcript_chars: int = Field(ge=500)
+    rubric: dict[str, str] = Field(min_length=1, description="Criterion -> what a passing conversation does.")
+
+
+class EvaluationSettings(StrictModel):
+    """The whole ``data/evaluation.yaml``."""
+
+    version: int = Field(ge=1)
+    grounding: GroundingSettings
+    consistency: ConsistencySettings
+    style: StyleSettings
+    goals: GoalSettings
+    judge: JudgeSettings
+
+
+@cache
+def _settings(path: Path) -> EvaluationSettings:
+    return load_model(path, EvaluationSettings)
+
+
+def evaluation_settings() -> EvaluationSettings:
+    """The evaluators' settings from the current data folder (validated, cached)."""
+    return _settings(data_dir() / "evaluation.yaml")
