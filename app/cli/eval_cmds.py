@@ -79,7 +79,7 @@ def batch_cmd(
     merchants: Annotated[str, typer.Option("--merchants", help=f"Merchant ids: {_LIST}.")] = "all",
     workflows: Annotated[str, typer.Option("--workflows", help=f"Workflows: {_LIST}.")] = "all",
     seeds: Annotated[str, typer.Option("--seeds", help="Seeds: 0-9, 3 or 0,2,5-7.")] = "0",
-    cj_model: Annotated[str, typer.Option("--cj-model", help="rules, openai:<model>, anthropic:<model>, ollama:<model>.")] = "rules",
+    cj_model: Annotated[str, typer.Option("--cj-model", help="rules, rules:<defect> (calibration: hallucinate_numbers, skip_tools, off_workflow, leak_reasoning, ignore_question), openai:<model>, anthropic:<model>, ollama:<model>.")] = "rules",
     merchant_model: Annotated[str, typer.Option("--merchant-model", help="script or a provider spec.")] = "script",
     turns: Annotated[int, typer.Option("--turns", help="Maximum merchant turns per conversation.")] = 8,
     jobs: Annotated[int | None, typer.Option("--jobs", "-j", help="Parallel workers (default: CPU count).")] = None,

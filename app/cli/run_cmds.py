@@ -85,7 +85,7 @@ def run_cmd(
     workflow: WorkflowOpt = "daily_briefing",
     seed: SeedOpt = 0,
     turns: TurnsOpt = 8,
-    cj_model: Annotated[str, typer.Option("--cj-model", help="rules, openai:<model>, anthropic:<model>, ollama:<model>.")] = "rules",
+    cj_model: Annotated[str, typer.Option("--cj-model", help="rules, rules:<defect> (calibration: hallucinate_numbers, skip_tools, off_workflow, leak_reasoning, ignore_question), openai:<model>, anthropic:<model>, ollama:<model>.")] = "rules",
     merchant_model: Annotated[str, typer.Option("--merchant-model", help="script or a provider spec.")] = "script",
     stage: StageOpt = None,
     stress: StressOpt = None,
