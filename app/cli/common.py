@@ -63,6 +63,16 @@ DbUrlOpt = Annotated[
 ]
 
 
+CJModelOpt = Annotated[
+    str,
+    typer.Option(
+        "--cj-model",
+        help="rules, rules:<defect> (calibration: hallucinate_numbers, skip_tools, off_workflow, leak_reasoning, "
+        "ignore_question), openai:<model>, anthropic:<model>, ollama:<model>.",
+    ),
+]
+MerchantModelOpt = Annotated[str, typer.Option("--merchant-model", help="script or a provider spec.")]
+
 def build_provider(
     provider: str,
     db_url: str | None,

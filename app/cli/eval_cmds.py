@@ -11,7 +11,7 @@ from rich.console import Console
 from rich.table import Table
 
 from app.cli import app
-from app.cli.common import DbUrlOpt, ProviderOpt, console, err_console
+from app.cli.common import CJModelOpt, DbUrlOpt, MerchantModelOpt, ProviderOpt, console, err_console
 from app.cli.options import parse_seeds
 from app.errors import InvalidArgumentError
 
@@ -79,8 +79,8 @@ def batch_cmd(
     merchants: Annotated[str, typer.Option("--merchants", help=f"Merchant ids: {_LIST}.")] = "all",
     workflows: Annotated[str, typer.Option("--workflows", help=f"Workflows: {_LIST}.")] = "all",
     seeds: Annotated[str, typer.Option("--seeds", help="Seeds: 0-9, 3 or 0,2,5-7.")] = "0",
-    cj_model: Annotated[str, typer.Option("--cj-model", help="rules, rules:<defect> (calibration: hallucinate_numbers, skip_tools, off_workflow, leak_reasoning, ignore_question), openai:<model>, anthropic:<model>, ollama:<model>.")] = "rules",
-    merchant_model: Annotated[str, typer.Option("--merchant-model", help="script or a provider spec.")] = "script",
+    cj_model: CJModelOpt = "rules",
+    merchant_model: MerchantModelOpt = "script",
     turns: Annotated[int, typer.Option("--turns", help="Maximum merchant turns per conversation.")] = 8,
     jobs: Annotated[int | None, typer.Option("--jobs", "-j", help="Parallel workers (default: CPU count).")] = None,
     evaluators: Annotated[str, typer.Option("--evaluators", help=f"Evaluator keys: {_LIST}.")] = "all",

@@ -10,6 +10,8 @@ import typer
 
 from app.cli import app
 from app.cli.common import (
+    CJModelOpt,
+    MerchantModelOpt,
     DbUrlOpt,
     MerchantOpt,
     ProviderOpt,
@@ -85,8 +87,8 @@ def run_cmd(
     workflow: WorkflowOpt = "daily_briefing",
     seed: SeedOpt = 0,
     turns: TurnsOpt = 8,
-    cj_model: Annotated[str, typer.Option("--cj-model", help="rules, rules:<defect> (calibration: hallucinate_numbers, skip_tools, off_workflow, leak_reasoning, ignore_question), openai:<model>, anthropic:<model>, ollama:<model>.")] = "rules",
-    merchant_model: Annotated[str, typer.Option("--merchant-model", help="script or a provider spec.")] = "script",
+    cj_model: CJModelOpt = "rules",
+    merchant_model: MerchantModelOpt = "script",
     stage: StageOpt = None,
     stress: StressOpt = None,
     out: Annotated[Path | None, typer.Option("--out", help="Write the transcript to this file.")] = None,
