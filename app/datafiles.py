@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from functools import cache
 from pathlib import Path
 from typing import TypeVar
 
@@ -11,7 +12,7 @@ from pydantic import BaseModel, ValidationError
 
 from app.errors import DataFileError
 
-__all__ = ["data_dir", "load_yaml", "load_model", "format_validation_error"]
+__all__ = ["data_dir", "load_yaml", "load_model", "load_data_file", "format_validation_error"]
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -62,3 +63,14 @@ def load_model(path: Path, model: type[M]) -> M:
         return model.model_validate(raw)
     except ValidationError as exc:
         raise DataFileError(format_validation_error(str(path), exc)) from None
+
+
+@cache
+def _cached_model(path: Path, model: type[BaseModel]) -> BaseModel:
+    return load_model(path, model)
+
+
+def load_data_file(relative: str, model: type[M]) -> M:
+    """``relative`` in the current data folder, validated as ``model``; cached per path, so a
+    changed ``$CJSIM_DATA_DIR`` is read afresh."""
+    return _cached_model(data_dir() / relative, model)  # type: ignore[return-value]

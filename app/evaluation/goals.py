@@ -45,27 +45,15 @@ from app.evaluation.result import EvalResult
 from app.intents import intents
 from app.models import MerchantGoal
 from app.policies.history import normalize_args
+from app.policies.templates import resolve
 from app.stages import milestones_in
 from app.tools import TOOL_VIEWS
 from app.transcript import Transcript
 
-__all__ = ["goal_coverage_evaluator", "resolve_path", "same_text"]
+__all__ = ["goal_coverage_evaluator", "same_text"]
 
 ProviderFor = Callable[[Transcript], DataProvider | None]
 _SPACES = re.compile(r"[\s_]+")
-
-
-def resolve_path(data: Any, path: str) -> Any:
-    """The value at a dotted ``path`` (list items by index) in JSON-like ``data``; None if missing."""
-    current = data
-    for step in path.split("."):
-        if isinstance(current, dict):
-            current = current.get(step)
-        elif isinstance(current, list) and step.isdigit() and int(step) < len(current):
-            current = current[int(step)]
-        else:
-            return None
-    return current
 
 
 def _norm(text: str) -> str:
@@ -106,7 +94,7 @@ def _expected(
     if provider is not None:
         as_of = dt.date.fromisoformat(t.messages[0].timestamp[:10]) if t.messages else None
         artifact = provider.get_view(view, as_of, **goal.args).to_json()
-        return resolve_path(artifact, path), f"provider {view}"
+        return resolve(artifact, path), f"provider {view}"
     key_args = set(evaluation_settings().style.key_args)
     candidates = [
         r for r in analysis.results if r.ok and TOOL_VIEWS.get(r.tool) == view and isinstance(r.artifact, dict)
@@ -117,7 +105,7 @@ def _expected(
         for r, args, want in normalized:
             keys = want.keys() if exact else (set(goal.args) | key_args) & want.keys()
             if all(str(args.get(k)) == str(want.get(k)) for k in keys):
-                value = resolve_path(r.artifact, path)
+                value = resolve(r.artifact, path)
                 if value is not None:
                     return value, f"message {r.message}"
     return None, None

@@ -6,12 +6,10 @@ re-scored with ``cjsim eval``) without touching code; the format is in ``data/RE
 
 from __future__ import annotations
 
-from functools import cache
-from pathlib import Path
 
 from pydantic import Field
 
-from app.datafiles import data_dir, load_model
+from app.datafiles import load_data_file
 from app.models import RegexPattern, StrictModel, StressLevel
 
 __all__ = [
@@ -76,11 +74,6 @@ class EvaluationSettings(StrictModel):
     judge: JudgeSettings
 
 
-@cache
-def _settings(path: Path) -> EvaluationSettings:
-    return load_model(path, EvaluationSettings)
-
-
 def evaluation_settings() -> EvaluationSettings:
     """The evaluators' settings from the current data folder (validated, cached)."""
-    return _settings(data_dir() / "evaluation.yaml")
+    return load_data_file("evaluation.yaml", EvaluationSettings)

@@ -32,7 +32,6 @@ import re
 from collections.abc import Sequence
 from dataclasses import replace
 from functools import cache
-from pathlib import Path
 from typing import Any, ClassVar
 
 from langchain_core.callbacks import CallbackManagerForLLMRun
@@ -40,7 +39,7 @@ from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, ToolMe
 from langchain_core.outputs import ChatGeneration, ChatResult
 from pydantic import Field
 
-from app.datafiles import data_dir, load_model
+from app.datafiles import load_data_file
 from app.errors import UnknownNameError
 from app.evaluation.claims import extract_claims
 from app.intents import intents
@@ -87,14 +86,9 @@ class DefectWording(StrictModel):
     ignore_question: _Ignore
 
 
-@cache
-def _load(path: Path) -> DefectWording:
-    return load_model(path, DefectWording)
-
-
 def defect_wording() -> DefectWording:
     """The defect variants' wording from the current data folder (validated, cached)."""
-    return _load(data_dir() / "prompts" / "defects.yaml")
+    return load_data_file("prompts/defects.yaml", DefectWording)
 
 
 def _unit(seed: int, *salt: object) -> float:
@@ -127,14 +121,24 @@ class _DefectiveCJ(RuleBasedCJ):
     def _identifying_params(self) -> dict[str, Any]:
         return {"model": f"rules:{self.defect}", "seed": self.seed}
 
-    def _clean_reply(self, messages: list[BaseMessage], **kwargs: Any) -> AIMessage:
-        message = super()._generate(messages, **kwargs).generations[0].message
+    def _clean_reply(self, messages: list[BaseMessage]) -> AIMessage:
+        """What the clean rule-based CJ would say."""
+        message = super()._generate(messages).generations[0].message
         assert isinstance(message, AIMessage)
         return message
 
-    @staticmethod
-    def _result(message: AIMessage) -> ChatResult:
-        return ChatResult(generations=[ChatGeneration(message=message)])
+    def _reply(self, messages: list[BaseMessage]) -> AIMessage:
+        """The defective reply; each variant defines it."""
+        raise NotImplementedError
+
+    def _generate(
+        self,
+        messages: list[BaseMessage],
+        stop: list[str] | None = None,
+        run_manager: CallbackManagerForLLMRun | None = None,
+        **kwargs: Any,
+    ) -> ChatResult:
+        return ChatResult(generations=[ChatGeneration(message=self._reply(messages))])
 
 
 # --------------------------------------------------------------------------- hallucinate_numbers
@@ -170,19 +174,13 @@ class HallucinatingCJ(_DefectiveCJ):
 
     defect: ClassVar[str] = "hallucinate_numbers"
 
-    def _generate(
-        self,
-        messages: list[BaseMessage],
-        stop: list[str] | None = None,
-        run_manager: CallbackManagerForLLMRun | None = None,
-        **kwargs: Any,
-    ) -> ChatResult:
+    def _reply(self, messages: list[BaseMessage]) -> AIMessage:
         reply = self._clean_reply(messages)
         if reply.content and not reply.tool_calls:
             factors = defect_wording().hallucinate_numbers.factors
             factor = factors[int(_unit(self.seed, "factor") * len(factors))]
             reply = reply.model_copy(update={"content": perturb_numbers(text_of(reply), factor)})
-        return self._result(reply)
+        return reply
 
 
 # --------------------------------------------------------------------------- skip_tools
@@ -193,13 +191,7 @@ class ToolSkippingCJ(_DefectiveCJ):
 
     defect: ClassVar[str] = "skip_tools"
 
-    def _generate(
-        self,
-        messages: list[BaseMessage],
-        stop: list[str] | None = None,
-        run_manager: CallbackManagerForLLMRun | None = None,
-        **kwargs: Any,
-    ) -> ChatResult:
+    def _reply(self, messages: list[BaseMessage]) -> AIMessage:
         wording = defect_wording().skip_tools
         request = _latest_request(messages)
         turn = _turn_no(messages)
@@ -210,7 +202,7 @@ class ToolSkippingCJ(_DefectiveCJ):
         text = text.format(**self._invented(turn))
         if any(m.intent.id in rule_cj_templates().recommend_intents for m in found):
             text = f"{text}\n\n{pick(wording.advice, self.seed, turn, 'advice')}"
-        return self._result(AIMessage(content=text))
+        return AIMessage(content=text)
 
     def _invented(self, turn: int) -> dict[str, str]:
         u = lambda name: _unit(self.seed, turn, name)  # noqa: E731
@@ -250,13 +242,7 @@ class OffWorkflowCJ(_DefectiveCJ):
         """Ignores the binding: every tool stays callable."""
         return self.model_copy(update={"bound_tools": None})
 
-    def _generate(
-        self,
-        messages: list[BaseMessage],
-        stop: list[str] | None = None,
-        run_manager: CallbackManagerForLLMRun | None = None,
-        **kwargs: Any,
-    ) -> ChatResult:
+    def _reply(self, messages: list[BaseMessage]) -> AIMessage:
         ctx = self.turn_context
         stages = _foreign_stages(ctx.workflow if ctx else "", self.seed)
         conv = Conversation(messages)
@@ -267,9 +253,7 @@ class OffWorkflowCJ(_DefectiveCJ):
             model = self.model_copy(update={"turn_context": foreign})
         else:
             model = self
-        reply = RuleBasedCJ._generate(model, messages)
-        message = reply.generations[0].message
-        assert isinstance(message, AIMessage)
+        message = model._clean_reply(messages)
         # its own agenda goes first in every tool round
         attempted = {c.name for c in conv.calls}
         agenda = next((s for s in pending if s.tool not in attempted), None)
@@ -277,7 +261,7 @@ class OffWorkflowCJ(_DefectiveCJ):
             first = {"name": agenda.tool, "args": dict(agenda.args), "id": f"call_{len(conv.calls)}", "type": "tool_call"}
             rest = [{**c, "id": f"call_{len(conv.calls) + 1 + i}"} for i, c in enumerate(message.tool_calls)]
             message = AIMessage(content="", tool_calls=[first, *rest])
-        return self._result(message)
+        return message
 
 
 # --------------------------------------------------------------------------- leak_reasoning
@@ -288,16 +272,10 @@ class LeakingCJ(_DefectiveCJ):
 
     defect: ClassVar[str] = "leak_reasoning"
 
-    def _generate(
-        self,
-        messages: list[BaseMessage],
-        stop: list[str] | None = None,
-        run_manager: CallbackManagerForLLMRun | None = None,
-        **kwargs: Any,
-    ) -> ChatResult:
+    def _reply(self, messages: list[BaseMessage]) -> AIMessage:
         reply = self._clean_reply(messages)
         if not reply.content or reply.tool_calls:
-            return self._result(reply)
+            return reply
         wording = defect_wording().leak_reasoning
         request = _latest_request(messages)
         found = intents().detect(request)
@@ -308,7 +286,7 @@ class LeakingCJ(_DefectiveCJ):
         turn = _turn_no(messages)
         thought = pick(wording.thoughts, self.seed, turn, "thought").format(topic=topic, tools=tools)
         note = pick(wording.notes, self.seed, turn, "note").format(topic=topic, tools=tools)
-        return self._result(reply.model_copy(update={"content": f"{thought}\n{text_of(reply)}\n\n{note}"}))
+        return reply.model_copy(update={"content": f"{thought}\n{text_of(reply)}\n\n{note}"})
 
 
 # --------------------------------------------------------------------------- ignore_question
@@ -336,13 +314,7 @@ class QuestionIgnoringCJ(_DefectiveCJ):
                 return questions[tool]
         return None
 
-    def _generate(
-        self,
-        messages: list[BaseMessage],
-        stop: list[str] | None = None,
-        run_manager: CallbackManagerForLLMRun | None = None,
-        **kwargs: Any,
-    ) -> ChatResult:
+    def _reply(self, messages: list[BaseMessage]) -> AIMessage:
         bound = self.bound_tools if self.bound_tools is not None else TOOL_NAMES
         heard: list[BaseMessage] = []
         for m in messages:
@@ -351,7 +323,7 @@ class QuestionIgnoringCJ(_DefectiveCJ):
                 if other is not None:
                     m = HumanMessage(content=other, name=m.name)
             heard.append(m)
-        return self._result(self._clean_reply(heard))
+        return self._clean_reply(heard)
 
 
 # --------------------------------------------------------------------------- registry

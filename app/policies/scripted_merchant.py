@@ -24,8 +24,6 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
-from functools import cache
-from pathlib import Path
 from typing import Any, Literal
 
 from langchain_core.callbacks import CallbackManagerForLLMRun
@@ -34,7 +32,7 @@ from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, System
 from langchain_core.outputs import ChatGeneration, ChatResult
 from pydantic import Field, field_validator
 
-from app.datafiles import data_dir, load_model
+from app.datafiles import load_data_file
 from app.models import CommunicationStyle, Persona, RegexPattern, Scenario, StrictModel
 from app.policies.context import MERCHANT_DONE
 from app.policies.history import text_of
@@ -76,14 +74,9 @@ class MerchantScript(StrictModel):
         return styles
 
 
-@cache
-def _load(path: Path) -> MerchantScript:
-    return load_model(path, MerchantScript)
-
-
 def merchant_script() -> MerchantScript:
     """The scripted merchant's phrases from the current data folder (validated, cached)."""
-    return _load(data_dir() / "prompts" / "scripted_merchant.yaml")
+    return load_data_file("prompts/scripted_merchant.yaml", MerchantScript)
 
 
 # --------------------------------------------------------------------------- decisions
