@@ -1,13 +1,18 @@
 """Recognising what a merchant asks for, from patterns kept in ``data/intents.yaml``.
 
-Used by the conversation graph (transition triggers, ``--workflow auto``) and by the
-rule-based CJ (which tool to call with which arguments). Keeping the patterns in data lets
-users teach CJ new phrasings without touching code.
+Used by the conversation graph (transition triggers, ``--workflow auto``), by the rule-based
+CJ (which tool to call with which arguments) and by the evaluators (which tools answer a
+question). Keeping the patterns in data lets users teach CJ new phrasings without touching code.
+
+The same file says which tool calls may stand in for a tool (``fallbacks``): when a tool fails
+for good or the workflow does not bind it, the first bound fallback answers the same question.
+The rule-based CJ calls them and the evaluators accept them, from this one declaration.
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -19,7 +24,7 @@ from app.datafiles import data_dir, load_model
 from app.errors import DataFileError, UnknownNameError
 from app.models import TOOL_NAMES, RegexPattern, StrictModel
 
-__all__ = ["Intent", "IntentFile", "IntentMatch", "IntentCatalog", "intents"]
+__all__ = ["Intent", "FallbackCall", "IntentFile", "IntentMatch", "IntentCatalog", "intents"]
 
 
 class Intent(StrictModel):
@@ -42,9 +47,30 @@ class Intent(StrictModel):
         return self
 
 
+class FallbackCall(StrictModel):
+    """A call that answers the same questions as another tool; string args may copy ``{arg}`` of the original call."""
+
+    tool: str = Field(description="The tool to call instead.")
+    args: dict[str, Any] = Field(default_factory=dict, description="Its arguments; '{segment}' copies the original's.")
+
+
 class IntentFile(StrictModel):
+    """The whole ``data/intents.yaml``."""
+
     version: int = Field(ge=1)
     intents: list[Intent] = Field(min_length=1)
+    fallbacks: dict[str, list[FallbackCall]] = Field(
+        default_factory=dict,
+        description="Per tool: calls that answer its questions when it fails for good or is not bound (first bound one).",
+    )
+
+    @model_validator(mode="after")
+    def _fallback_tools_known(self) -> IntentFile:
+        named = [*self.fallbacks, *(f.tool for fs in self.fallbacks.values() for f in fs)]
+        unknown = sorted({t for t in named if t not in TOOL_NAMES})
+        if unknown:
+            raise ValueError(f"unknown tools {unknown} in fallbacks; valid tools: {', '.join(TOOL_NAMES)}")
+        return self
 
 
 @dataclass(frozen=True)
@@ -56,10 +82,12 @@ class IntentMatch:
 
 
 class IntentCatalog:
-    """Intents in priority order, with compiled patterns."""
+    """Intents in priority order, with compiled patterns, and the fallbacks of each tool."""
 
-    def __init__(self, items: list[Intent]) -> None:
+    def __init__(self, items: list[Intent], fallbacks: Mapping[str, list[FallbackCall]] | None = None) -> None:
         self.items = items
+        self.fallbacks: dict[str, list[FallbackCall]] = dict(fallbacks or {})
+        self._fallback_tools = {tool: tuple(f.tool for f in calls) for tool, calls in self.fallbacks.items()}
         self._compiled = [(i, [re.compile(p, re.IGNORECASE) for p in i.patterns]) for i in items]
 
     @classmethod
@@ -68,13 +96,17 @@ class IntentCatalog:
         ids = [i.id for i in parsed.intents]
         if len(ids) != len(set(ids)):
             raise DataFileError(f"{path}: field 'intents': intent ids must be unique")
-        return cls(parsed.intents)
+        return cls(parsed.intents, parsed.fallbacks)
 
     def get(self, intent_id: str) -> Intent:
         for i in self.items:
             if i.id == intent_id:
                 return i
         raise UnknownNameError("intent", intent_id, [i.id for i in self.items])
+
+    def fallback_tools(self, tool: str) -> tuple[str, ...]:
+        """The tools that may stand in for ``tool``, in order of preference (empty when none)."""
+        return self._fallback_tools.get(tool, ())
 
     def detect(self, text: str) -> list[IntentMatch]:
         """Every intent whose patterns match ``text``, in priority order."""

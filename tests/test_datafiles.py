@@ -86,3 +86,36 @@ def test_bad_regex_in_a_pattern_file_names_the_field(tmp_path: Path) -> None:
     path.write_text("version: 1\nmilestones:\n  greeted: {speaker: cj, patterns: ['(unclosed']}\n")
     with pytest.raises(DataFileError, match=r"field 'milestones.greeted.patterns.0': Value error, bad pattern '\(unclosed'"):
         load_model(path, MilestoneFile)
+
+
+def test_fallbacks_are_declared_with_the_intents() -> None:
+    from app.intents import intents
+
+    catalog = intents()
+    assert catalog.fallback_tools("get_crisis_analysis") == ("get_ticket_metrics", "get_daily_briefing")
+    assert catalog.fallback_tools("get_financial_metrics") == ()
+    assert catalog.fallbacks["analyze_customer_segment"][0].args["filter"] == "{segment}"
+
+
+def test_fallback_to_an_unknown_tool_names_the_field(tmp_path: Path) -> None:
+    from app.datafiles import load_model
+    from app.intents import IntentFile
+
+    path = tmp_path / "intents.yaml"
+    path.write_text(
+        "version: 1\nintents:\n  - {id: churn, description: d, patterns: [churn], tool: get_financial_metrics}\n"
+        "fallbacks:\n  get_financial_metrics: [{tool: get_weather}]\n"
+    )
+    with pytest.raises(DataFileError, match=r"intents.yaml.*unknown tools \['get_weather'\] in fallbacks; valid tools: "):
+        load_model(path, IntentFile)
+
+
+def test_fallbacks_left_in_rule_cj_yaml_say_where_they_moved(tmp_path: Path) -> None:
+    from app.datafiles import load_model
+    from app.policies.templates import RuleCJTemplates
+
+    path = tmp_path / "rule_cj.yaml"
+    shipped = (data_dir() / "prompts" / "rule_cj.yaml").read_text()
+    path.write_text(shipped + "\nfallbacks:\n  detect_anomalies: [{tool: get_daily_briefing}]\n")
+    with pytest.raises(DataFileError, match=r"rule_cj.yaml.*'fallbacks' moved to data/intents.yaml"):
+        load_model(path, RuleCJTemplates)

@@ -46,12 +46,12 @@ from app.evaluation.tool_use import (
     TurnInfo,
     bound_tools,
     due_stages,
-    fallback_tools,
     intents_of,
     known_workflow,
     trace,
     workflow_def,
 )
+from app.intents import intents
 from app.transcript import Transcript
 
 __all__ = ["workflow_adherence_evaluator"]
@@ -143,6 +143,7 @@ def _off_workflow(tr: Trace) -> tuple[list[dict[str, Any]], int]:
     problems = []
     asked: frozenset[str] = frozenset()
     due = {turn.index for turn, _stage in due_stages(tr)}
+    catalog = intents()
     for turn in tr.turns:
         # nothing on the agenda: any bound lookup may answer an open question
         free = turn.open and turn.index not in due
@@ -151,7 +152,7 @@ def _off_workflow(tr: Trace) -> tuple[list[dict[str, Any]], int]:
         failed: set[str] = set()
         for c in turn.calls:
             where = {"kind": "off_workflow", "call": c.label(), "turn": turn.index, "workflow": c.workflow}
-            retry = c.name in failed or any(c.name in fallback_tools().get(f, ()) for f in failed)
+            retry = c.name in failed or any(c.name in catalog.fallback_tools(f) for f in failed)
             if c.name not in bound_tools(c.workflow):
                 problems.append({**where, "why": f"{c.name} is not available in {c.workflow}"})
             elif not (free or retry or c.name in _stage_tools(c.workflow) or c.name in asked):

@@ -13,7 +13,7 @@ Each CJ text reply gets up to three sub-checks:
 
     * data questions: some claim of the reply (a number, name, id or date) must be backed by a
       successful result of the question's tool (or one of its ``fallbacks`` in
-      ``data/prompts/rule_cj.yaml``) received before the reply -- with the question's key
+      ``data/intents.yaml``) received before the reply -- with the question's key
       arguments (segment, category, customer id, ...) and, where ``style.answer_fields`` lists
       the fields that answer the intent, from one of those fields. When no such tool is bound in
       the current workflow, or every call of it failed, the reply must instead say it cannot get
@@ -43,7 +43,7 @@ from app.errors import CJSimError
 from app.evaluation.settings import StyleSettings, evaluation_settings
 from app.evaluation.grounding import ClaimCheck, ConversationAnalysis, ToolResultRecord, analyze
 from app.evaluation.result import EvalResult
-from app.intents import IntentMatch
+from app.intents import IntentMatch, intents
 from app.models import TOOL_NAMES, StressLevel
 from app.policies.history import normalize_args
 from app.stages import milestones_in
@@ -143,12 +143,6 @@ def _bound_tools(transcript: Transcript, index: int) -> set[str]:
         return set(TOOL_NAMES)
 
 
-def _fallbacks() -> dict[str, list[str]]:
-    from app.policies.templates import rule_cj_templates
-
-    return {tool: [fb.tool for fb in fbs] for tool, fbs in rule_cj_templates().fallbacks.items()}
-
-
 def _key_args_match(result: ToolResultRecord, wanted: dict[str, Any], key_args: list[str]) -> bool:
     if not any(k in wanted for k in key_args):
         return True
@@ -193,7 +187,7 @@ def _check_answer(
     text = transcript.messages[reply].content
     problems = []
     if q.matches:
-        fallbacks = _fallbacks()
+        catalog = intents()
         bound = _bound_tools(transcript, q.message)
         checks = analysis.checks.get(reply, [])
         backed = False
@@ -201,7 +195,7 @@ def _check_answer(
         attempted_ok = False
         for match in q.matches:
             tool = match.intent.tool or ""
-            for candidate in [tool, *fallbacks.get(tool, [])]:
+            for candidate in [tool, *catalog.fallback_tools(tool)]:
                 own = candidate == tool
                 fields = compiled.answer_fields.get(match.intent.id) if own else None
                 tools_wanted.append(candidate)

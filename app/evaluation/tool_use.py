@@ -7,8 +7,8 @@ opening, and everything CJ does before the next merchant message) and checks:
   gave CJ the chance to do, so a merchant who ends early never costs CJ a stage:
 
   - *requested*: a merchant message whose intents (``data/intents.yaml``) name a tool that is
-    bound in the current workflow -- or, when it is not bound, a bound fallback from
-    ``data/prompts/rule_cj.yaml`` -- must be answered with a successful result of one of those
+    bound in the current workflow -- or, when it is not bound, a bound fallback of that tool
+    (``fallbacks`` of the same file) -- must be answered with a successful result of one of those
     tools, obtained in the turn or still fresh from earlier (see *fresh* below);
   - *due stages*: workflow stages are CJ's agenda when the merchant leaves it the initiative.
     Replaying the turns of each workflow on the ``workflow_path``, a turn is *open* when CJ
@@ -61,7 +61,6 @@ from app.evaluation.result import EvalResult
 from app.intents import intents
 from app.models import Stage, Workflow
 from app.policies.history import normalize_args
-from app.policies.templates import rule_cj_templates
 from app.tools import TOOL_VIEWS
 from app.transcript import Transcript
 from app.workflows import workflows
@@ -77,7 +76,6 @@ __all__ = [
     "workflow_def",
     "known_workflow",
     "bound_tools",
-    "fallback_tools",
     "tool_use_evaluator",
 ]
 
@@ -91,12 +89,6 @@ KEY = "tool_use"
 def intents_of(text: str) -> tuple[tuple[str, str | None], ...]:
     """(intent id, tool) of every intent in ``text``; cached because every evaluator asks."""
     return tuple((m.intent.id, m.intent.tool) for m in intents().detect(text))
-
-
-@cache
-def fallback_tools() -> dict[str, tuple[str, ...]]:
-    """Tool -> the tools ``data/prompts/rule_cj.yaml`` names as its fallbacks."""
-    return {tool: tuple(f.tool for f in calls) for tool, calls in rule_cj_templates().fallbacks.items()}
 
 
 @cache
@@ -126,6 +118,7 @@ def _fresh_seconds(tool: str) -> float:
 def request_tools(text: str, workflow: str) -> frozenset[str]:
     """Bound tools that answer ``text`` in ``workflow``: its intents' tools, else their bound fallbacks."""
     bound = bound_tools(workflow)
+    catalog = intents()
     out: set[str] = set()
     for _id, tool in intents_of(text):
         if tool is None:
@@ -133,7 +126,7 @@ def request_tools(text: str, workflow: str) -> frozenset[str]:
         if tool in bound:
             out.add(tool)
         else:
-            out.update(fb for fb in fallback_tools().get(tool, ()) if fb in bound)
+            out.update(fb for fb in catalog.fallback_tools(tool) if fb in bound)
     return frozenset(out)
 
 

@@ -299,11 +299,11 @@ class QuestionIgnoringCJ(_DefectiveCJ):
 
     def _substitute(self, text: str, bound: Sequence[str]) -> str | None:
         asked: set[str] = set()
-        fallbacks = rule_cj_templates().fallbacks
-        for m in intents().detect(text):
+        catalog = intents()
+        for m in catalog.detect(text):
             if m.intent.tool:
                 asked.add(m.intent.tool)
-                asked.update(f.tool for f in fallbacks.get(m.intent.tool, []))
+                asked.update(catalog.fallback_tools(m.intent.tool))
         if not asked:
             return None  # no question a tool answers: nothing to ignore
         ctx = self.turn_context

@@ -165,7 +165,7 @@ def _intent_calls(turn: _Turn, matches: Sequence[IntentMatch], text: str) -> lis
                 break
     if not calls:  # intents whose tool is not bound: a bound alternative, if the data names one
         for m in matches:
-            for fb in turn.templates.fallbacks.get(m.intent.tool or "", []):
+            for fb in intents().fallbacks.get(m.intent.tool or "", []):
                 if fb.tool in turn.bound:
                     return [_Call(fb.tool, _refine(turn, fb.tool, _fill(fb.args, m.args), text), fb.tool)]
     for call in list(calls):
@@ -230,7 +230,7 @@ def _retry(turn: _Turn, failed: ToolResult) -> _Call | None:
         ]
         if bad:
             return _Call(call.name, {k: v for k, v in call.args.items() if k not in bad}, call.name)
-    for fb in turn.templates.fallbacks.get(call.name, []):
+    for fb in intents().fallbacks.get(call.name, []):
         if fb.tool in turn.bound and fb.tool != call.name:
             return _Call(fb.tool, _fill(fb.args, call.args), fb.tool)
     return None

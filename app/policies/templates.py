@@ -45,7 +45,6 @@ __all__ = [
     "ItemsSpec",
     "AnswerSpec",
     "AdviceRule",
-    "FallbackCall",
     "TimeRangePhrase",
     "StressTone",
     "StyleTone",
@@ -288,13 +287,6 @@ class AdviceRule(StrictModel):
         return _check_formatters(v)
 
 
-class FallbackCall(StrictModel):
-    """Another tool to try; string args may use ``{arg}`` of the original call."""
-
-    tool: str
-    args: dict[str, Any] = Field(default_factory=dict)
-
-
 class TimeRangePhrase(StrictModel):
     """A phrase in the merchant's message that sets the ``time_range`` argument."""
 
@@ -373,7 +365,6 @@ class RuleCJTemplates(StrictModel):
     answers: dict[str, AnswerSpec] = Field(description="Per intent id or tool name: the facts that answer it.")
     advice: dict[str, list[AdviceRule]] = Field(default_factory=dict, description="Per tool: recommendation rules.")
     offers: dict[str, list[str]] = Field(description="Per stage id, tool or milestone: a proactive offer.")
-    fallbacks: dict[str, list[FallbackCall]] = Field(default_factory=dict)
     companions: dict[str, list[str]] = Field(default_factory=dict)
     default_tools: list[str] = Field(min_length=1)
     time_ranges: list[TimeRangePhrase] = Field(default_factory=list)
@@ -391,12 +382,18 @@ class RuleCJTemplates(StrictModel):
     tone: Tone
     phrases: Phrases
 
+    @model_validator(mode="before")
+    @classmethod
+    def _moved_keys(cls, data: Any) -> Any:
+        if isinstance(data, Mapping) and "fallbacks" in data:
+            raise ValueError("'fallbacks' moved to data/intents.yaml (same format): move the section there")
+        return data
+
     @model_validator(mode="after")
     def _tools_known(self) -> RuleCJTemplates:
-        tools = [*self.facts, *self.advice, *self.fallbacks, *self.companions, *self.default_tools, *self.inherit_args]
+        tools = [*self.facts, *self.advice, *self.companions, *self.default_tools, *self.inherit_args]
         tools += [t for p in self.time_ranges for t in p.tools or []]
         tools += [c for cs in self.companions.values() for c in cs]
-        tools += [f.tool for fs in self.fallbacks.values() for f in fs]
         unknown = sorted({t for t in tools if t not in TOOL_NAMES})
         if unknown:
             raise ValueError(f"unknown tools {unknown}; valid tools: {', '.join(TOOL_NAMES)}")
