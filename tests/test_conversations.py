@@ -7,7 +7,7 @@ from functools import cache
 
 import pytest
 
-from app.evaluation.claims import extract_claims, find_source, source_values
+from app.analysis.claims import extract_claims, find_source, source_values
 from app.scenarios import personas, scenarios
 from app.simulation import RunConfig, run_conversation
 from app.transcript import Transcript

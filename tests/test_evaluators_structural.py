@@ -8,9 +8,9 @@ from typing import Any
 
 import pytest
 
+from app.analysis.claims import extract_claims, find_source, source_values
 from app.errors import InvalidArgumentError, UnknownNameError
 from app.evaluation.adherence import workflow_adherence_evaluator
-from app.evaluation.claims import extract_claims, find_source, source_values
 from app.evaluation.tool_use import tool_use_evaluator
 from app.evaluation.trajectory import trajectory_evaluator
 from app.intents import intents

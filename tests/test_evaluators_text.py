@@ -6,6 +6,7 @@ from typing import Any
 
 import pytest
 
+from app.analysis.claims import extract_claims
 from app.errors import InvalidArgumentError, UnknownNameError
 from app.evaluation import (
     DETERMINISTIC_KEYS,
@@ -18,7 +19,6 @@ from app.evaluation import (
     judge_evaluator,
     style_evaluator,
 )
-from app.evaluation.claims import extract_claims
 from app.evaluation.goals import same_text
 from app.transcript import MessageRecord, ToolCallRecord, Transcript
 from tests.fakes import ScriptedChatModel, call

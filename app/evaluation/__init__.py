@@ -1,4 +1,4 @@
-"""Evaluating conversations: claims, evaluators, batches, statistics and reports.
+"""Evaluators: each judges one finished transcript, whatever model or data produced it.
 
 Every evaluator is a keyword-only callable made by a factory, ``evaluator(transcript=t)``,
 returning an :class:`EvalResult`; :func:`default_evaluators` builds the built-ins by key and
@@ -9,7 +9,6 @@ Example:
     >>> evaluators = default_evaluators(keys=DETERMINISTIC_KEYS)
 """
 
-from app.evaluation.claims import Claim, extract_claims, find_source, source_values
 from app.evaluation.consistency import consistency_evaluator
 from app.evaluation.goals import goal_coverage_evaluator
 from app.evaluation.grounding import grounding_evaluator
@@ -31,8 +30,4 @@ __all__ = [
     "goal_coverage_evaluator",
     "judge_evaluator",
     "JudgeVerdict",
-    "Claim",
-    "extract_claims",
-    "source_values",
-    "find_source",
 ]

@@ -33,7 +33,7 @@ import re
 from dataclasses import dataclass, replace
 from typing import Any
 
-from app.evaluation.claims import Claim
+from app.analysis.claims import Claim
 from app.evaluation.settings import ConsistencySettings, evaluation_settings
 from app.evaluation.grounding import analyze
 from app.evaluation.result import EvalResult

@@ -37,6 +37,8 @@ import re
 from collections.abc import Callable
 from typing import Any
 
+from app.analysis.artifacts import resolve
+from app.analysis.arguments import normalize_args
 from app.data_views import DataProvider
 from app.errors import InvalidArgumentError
 from app.evaluation.settings import evaluation_settings
@@ -44,8 +46,6 @@ from app.evaluation.grounding import ConversationAnalysis, analyze
 from app.evaluation.result import EvalResult
 from app.intents import intents
 from app.models import MerchantGoal
-from app.policies.history import normalize_args
-from app.policies.templates import resolve
 from app.stages import milestones_in
 from app.tools import TOOL_VIEWS
 from app.transcript import Transcript

@@ -1,7 +1,7 @@
 """Grounding: every number and name CJ states must come from a tool result it received earlier.
 
 Definition. For each CJ text message, every numeric claim (money, percentages, hours, counts;
-see :mod:`app.evaluation.claims`) and every named customer (name or id) or ticket id is looked
+see :mod:`app.analysis.claims`) and every named customer (name or id) or ticket id is looked
 up among the tool results that arrived *before* that message:
 
 * ``grounded`` -- a value of a result matches within the rounding the claim's precision implies
@@ -40,7 +40,7 @@ from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import Any
 
-from app.evaluation.claims import (
+from app.analysis.claims import (
     Claim,
     Entity,
     SourceIndex,

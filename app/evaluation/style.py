@@ -39,13 +39,13 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
+from app.analysis.arguments import normalize_args
 from app.errors import CJSimError
 from app.evaluation.settings import StyleSettings, evaluation_settings
 from app.evaluation.grounding import ClaimCheck, ConversationAnalysis, ToolResultRecord, analyze
 from app.evaluation.result import EvalResult
 from app.intents import IntentMatch, intents
 from app.models import TOOL_NAMES, StressLevel
-from app.policies.history import normalize_args
 from app.stages import milestones_in
 from app.transcript import Transcript
 

@@ -55,12 +55,12 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from app.analysis.arguments import normalize_args
 from app.data_views import VIEWS
 from app.errors import InvalidArgumentError
 from app.evaluation.result import EvalResult
 from app.intents import intents
 from app.models import Stage, Workflow
-from app.policies.history import normalize_args
 from app.tools import TOOL_VIEWS
 from app.transcript import Transcript
 from app.workflows import workflows

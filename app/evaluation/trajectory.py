@@ -48,10 +48,10 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from app.analysis.arguments import normalize_args
 from app.errors import InvalidArgumentError, UnknownNameError
 from app.evaluation.result import EvalResult
 from app.evaluation.tool_use import due_stages, trace
-from app.policies.history import normalize_args
 from app.tools import TOOL_VIEWS
 from app.transcript import Transcript
 

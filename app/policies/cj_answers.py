@@ -29,7 +29,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from app.models import Stage
-from app.policies.templates import Condition, FactTemplate, RuleCJTemplates, placeholders, render, resolve
+from app.analysis.artifacts import resolve
+from app.policies.templates import Condition, FactTemplate, RuleCJTemplates, placeholders, render
 from app.policies.tone import SpokenFact, ToneRenderer, lower_first
 
 __all__ = ["Presented", "AnswerWriter", "error_summary", "unavailable_reason"]

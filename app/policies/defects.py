@@ -39,9 +39,9 @@ from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, ToolMe
 from langchain_core.outputs import ChatGeneration, ChatResult
 from pydantic import Field
 
+from app.analysis.claims import extract_claims
 from app.datafiles import load_data_file
 from app.errors import UnknownNameError
-from app.evaluation.claims import extract_claims
 from app.intents import intents
 from app.models import TOOL_NAMES, StrictModel
 from app.policies.history import Conversation, text_of

@@ -23,12 +23,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, SystemMessage, ToolMessage
-from pydantic import ValidationError
 
-from app.data_views import VIEWS
-from app.tools import TOOL_VIEWS
+from app.analysis.arguments import normalize_args
 
-__all__ = ["text_of", "normalize_args", "tool_has_arg", "ToolCallRecord", "ToolResult", "Conversation"]
+__all__ = ["text_of", "ToolCallRecord", "ToolResult", "Conversation"]
 
 
 def text_of(message: BaseMessage) -> str:
@@ -38,23 +36,6 @@ def text_of(message: BaseMessage) -> str:
         return content
     parts = [p if isinstance(p, str) else p.get("text", "") for p in content if isinstance(p, str | dict)]
     return " ".join(p for p in parts if p)
-
-
-def normalize_args(tool: str, args: dict[str, Any]) -> dict[str, Any]:
-    """Arguments with the view's defaults filled in, so equivalent calls compare equal."""
-    view = TOOL_VIEWS.get(tool)
-    if view is None:
-        return dict(args)
-    try:
-        return VIEWS[view].args.model_validate(args).model_dump(mode="json")
-    except ValidationError:
-        return dict(args)
-
-
-def tool_has_arg(tool: str, arg: str) -> bool:
-    """Whether the tool takes argument ``arg``."""
-    view = TOOL_VIEWS.get(tool)
-    return view is not None and arg in VIEWS[view].args.model_fields
 
 
 @dataclass(frozen=True)

@@ -38,12 +38,13 @@ from langchain_core.messages import AIMessage, BaseMessage
 from langchain_core.outputs import ChatGeneration, ChatResult
 from langchain_core.tools import BaseTool
 
+from app.analysis.arguments import tool_has_arg
 from app.data_views import VIEWS
 from app.intents import IntentMatch, intents
 from app.models import TOOL_NAMES, CommunicationStyle, Stage, StressLevel
 from app.policies.cj_answers import AnswerWriter, Presented
 from app.policies.context import CJTurnContext
-from app.policies.history import Conversation, ToolCallRecord, ToolResult, tool_has_arg
+from app.policies.history import Conversation, ToolCallRecord, ToolResult
 from app.policies.templates import RuleCJTemplates, rule_cj_templates
 from app.policies.tone import ToneRenderer
 from app.tools import TOOL_VIEWS

@@ -1,7 +1,8 @@
 """Answer templates of the rule-based CJ (``data/prompts/rule_cj.yaml``) and their rendering.
 
 A template is text with placeholders ``{path|formatter}``: ``path`` walks a tool result's JSON
-artifact (dots between keys, list items by index, e.g. ``top_cancel_reasons.0.reason``) and
+artifact (:func:`~app.analysis.artifacts.resolve`: dots between keys, list items by index, e.g.
+``top_cancel_reasons.0.reason``) and
 ``formatter`` is one of :data:`FORMATTERS` (the number formats of :mod:`app.formatting`, so CJ
 writes every number exactly as the tool text does). A placeholder whose value is missing or
 null makes the whole template unrenderable: the fact is skipped rather than stated as "n/a".
@@ -30,6 +31,7 @@ from typing import Any, Literal
 import yaml
 from pydantic import Field, field_validator, model_validator
 
+from app.analysis.artifacts import resolve
 from app.datafiles import data_dir, load_model
 from app.errors import DataFileError
 from app.formatting import count, hours, money, pct, rate_pct, signed_pct
@@ -38,7 +40,6 @@ from app.models import TOOL_NAMES, CommunicationStyle, RegexPattern, StressLevel
 __all__ = [
     "FORMATTERS",
     "Condition",
-    "resolve",
     "render",
     "placeholders",
     "FactTemplate",
@@ -83,22 +84,6 @@ FORMATTERS: dict[str, Callable[[Any], str | None]] = {
 """Formatter name -> function; ``trend:<name>`` formats a Trend dict with ``<name>``."""
 
 _PLACEHOLDER = re.compile(r"\{([A-Za-z0-9_.]+)(?:\|([a-z_]+(?::[a-z_]+)?))?\}")
-
-
-def resolve(data: Any, path: str) -> Any:
-    """The value at a dotted ``path`` in ``data``; ``None`` when any step is missing."""
-    current = data
-    for step in path.split("."):
-        if isinstance(current, Mapping):
-            current = current.get(step)
-        elif isinstance(current, list) and step.isdigit():
-            index = int(step)
-            current = current[index] if index < len(current) else None
-        else:
-            return None
-        if current is None:
-            return None
-    return current
 
 
 def _trend(value: Any, fmt: Callable[[Any], str | None]) -> str | None:
