@@ -17,8 +17,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from app.evaluation.batch import batch_manifest, run_batch
-from app.evaluation.records import RunDir
+from app.batch.records import RunDir
+from app.batch.run import batch_manifest, run_batch
 from app.scenarios import personas
 from app.workflows import workflows
 

@@ -7,14 +7,14 @@ from pathlib import Path
 
 import pytest
 
+from app.batch.records import BatchManifest, RunDir, RunRecord, latest_by_case
+from app.batch.rescore import rescore
+from app.batch.retry import RetryPolicy, is_transient
+from app.batch.run import batch_manifest, execution_mode, manifest_differences, run_batch
+from app.batch.summary import BatchSummary
+from app.batch.usage import Prices, UsageTotals
 from app.errors import DataFileError, InvalidArgumentError, UnknownNameError
-from app.evaluation.batch import batch_manifest, execution_mode, manifest_differences, run_batch
-from app.evaluation.records import BatchManifest, RunDir, RunRecord, latest_by_case
-from app.evaluation.rescore import rescore
 from app.evaluation.result import EvalResult
-from app.evaluation.retry import RetryPolicy, is_transient
-from app.evaluation.summary import BatchSummary
-from app.evaluation.usage import Prices, UsageTotals
 from app.model_specs import make_merchant_model
 from app.scenarios import get_persona, get_scenario
 

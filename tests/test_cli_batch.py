@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
+from app.batch.records import RunDir
 from app.cli import app
-from app.evaluation.records import RunDir
 from app.evaluation.registry import DETERMINISTIC_KEYS
 
 runner = CliRunner()

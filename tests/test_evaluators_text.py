@@ -387,6 +387,11 @@ def test_judge_without_a_model_is_skipped_not_scored() -> None:
     assert result.skipped and result.score is None and "--judge-model" in result.comment
 
 
+def test_evaluators_take_a_judge_model_not_a_spec() -> None:
+    with pytest.raises(InvalidArgumentError, match=r"got the model spec 'openai:gpt-4o-mini'; make the model with app.batch"):
+        default_evaluators(judge_model="openai:gpt-4o-mini", keys=["judge"])
+
+
 def test_judge_takes_a_majority_vote_per_criterion() -> None:
     model = ScriptedChatModel(
         replies=[

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from app.errors import UnknownNameError
-from app.evaluation.testing import check_conversation, scenario_cases
+from app.testing import check_conversation, scenario_cases
 from tests.conftest import cached_agent
 
 pytest_plugins = ["pytester"]
@@ -41,6 +41,16 @@ def test_scenario_cases_cover_the_matrix_and_reject_unknown_names() -> None:
     assert cases[0].values[0] == {"scenario": "churn_spike", "merchant": "marcus_thompson", "workflow": "crisis_response", "seed": 0}
     with pytest.raises(UnknownNameError, match="churn_spik"):
         scenario_cases(scenarios=["churn_spik"])
+
+
+def test_loading_the_plugin_does_not_load_the_simulator() -> None:
+    # pytest loads the plugin in every session of every project that installs cjsim
+    import subprocess
+    import sys
+
+    code = "import sys, app.testing.pytest_plugin; print(sorted(m for m in sys.modules if m.startswith('app.')))"
+    loaded = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert loaded.strip() == "['app.testing', 'app.testing.pytest_plugin']"
 
 
 USER_TESTS = """

@@ -9,12 +9,13 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
+from app.batch.records import BatchManifest, RunDir, RunRecord
 from app.cli import app
-from app.evaluation.html_report import highlight_claims, render_html
-from app.evaluation.records import BatchManifest, RunDir, RunRecord
-from app.evaluation.report import render_comparison, render_markdown
 from app.evaluation.result import EvalResult
-from app.evaluation.stats import compare_runs, summarize
+from app.reporting.compare import compare_runs
+from app.reporting.html_report import highlight_claims, render_html
+from app.reporting.report import render_comparison, render_markdown
+from app.reporting.summarize import summarize
 from tests.test_stats import record, result
 
 runner = CliRunner()

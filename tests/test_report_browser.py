@@ -14,8 +14,8 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
+from app.batch.records import BatchManifest, CaseKey, RunDir, RunRecord
 from app.cli import app
-from app.evaluation.records import BatchManifest, CaseKey, RunDir, RunRecord
 from app.evaluation.registry import DETERMINISTIC_KEYS, default_evaluators, evaluate
 from app.simulation import RunConfig, run_conversation
 from tests.conftest import cached_agent

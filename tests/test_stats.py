@@ -6,24 +6,21 @@ import math
 
 import pytest
 
+from app.batch.records import CaseKey, RunRecord, latest_by_case
 from app.errors import InvalidArgumentError, UnknownNameError
-from app.evaluation.records import CaseKey, RunRecord, latest_by_case
 from app.evaluation.result import EvalResult
-from app.evaluation.stats import (
-    ALL_KEY,
+from app.reporting.compare import compare_runs
+from app.reporting.stats import (
     bootstrap_diff_interval,
     bootstrap_interval,
-    compare_runs,
     flip_stats,
-    metric_row,
     newcombe_interval,
-    outcome,
     pass_hat_k,
     pass_hat_k_curve,
-    summarize,
     wilson_interval,
     z_value,
 )
+from app.reporting.summarize import ALL_KEY, metric_row, outcome, summarize
 from app.transcript import MessageRecord, ToolCallRecord, Transcript
 
 T, F = True, False

@@ -26,7 +26,7 @@ def _money(value: float | None) -> str:
 
 def render_summary(out: Console, summary, prices, path: Path, *, headline: str) -> None:
     """The end-of-run summary: cases, endings, pass rate per evaluator, usage and cost, next step."""
-    from app.evaluation.usage import PARTICIPANTS
+    from app.batch.usage import PARTICIPANTS
 
     out.print(f"[bold]{headline}[/]")
     missing = f", {summary.missing} not run" if summary.missing else ""
@@ -98,11 +98,11 @@ def batch_cmd(
     With --resume, options you leave out take the batch's saved values; options you give must
     match them.
     """
-    from app.evaluation.batch import batch_manifest, default_jobs, run_batch
-    from app.evaluation.progress import progress_for
-    from app.evaluation.records import RunDir
-    from app.evaluation.retry import RetryPolicy
-    from app.evaluation.usage import Prices
+    from app.batch.run import batch_manifest, default_jobs, run_batch
+    from app.batch.progress import progress_for
+    from app.batch.records import RunDir
+    from app.batch.retry import RetryPolicy
+    from app.batch.usage import Prices
 
     prices = Prices(input_price, output_price)
     args = {
@@ -158,9 +158,9 @@ def eval_cmd(
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress display.")] = False,
 ) -> None:
     """Re-score a batch's saved conversations and rewrite its records atomically (failed ones are kept)."""
-    from app.evaluation.progress import progress_for
-    from app.evaluation.rescore import rescore
-    from app.evaluation.usage import Prices
+    from app.batch.progress import progress_for
+    from app.batch.rescore import rescore
+    from app.batch.usage import Prices
 
     prices = Prices(input_price, output_price)
     if not path.is_dir():

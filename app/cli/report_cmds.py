@@ -15,7 +15,7 @@ RunArg = Annotated[Path, typer.Argument(help="A batch folder (holds batch.json a
 
 
 def _load(path: Path):
-    from app.evaluation.records import RunDir
+    from app.batch.records import RunDir
 
     run = RunDir(path)
     if not path.is_dir():
@@ -32,8 +32,8 @@ def report_cmd(
 ) -> None:
     """Summarise a batch: Markdown to stdout (evaluators with 95% intervals, breakdowns, pass^k,
     flip rates, failures, worst cases); --html writes the same plus charts and every transcript."""
-    from app.evaluation.report import render_markdown
-    from app.evaluation.stats import summarize
+    from app.reporting.report import render_markdown
+    from app.reporting.summarize import summarize
 
     if worst < 0:
         raise InvalidArgumentError(f"--worst must be zero or more, got {worst}")
@@ -42,7 +42,7 @@ def report_cmd(
     title = manifest.name if manifest and manifest.name else run.name
     typer.echo(render_markdown(summary, manifest, title=title), nl=False)
     if html is not None:
-        from app.evaluation.html_report import render_html
+        from app.reporting.html_report import render_html
 
         page = render_html(summary, manifest, title=title)
         try:
@@ -67,8 +67,8 @@ def compare_cmd(
     """Compare batch B against baseline A: each metric's delta B−A with its interval (paired when the
     runs share cases). Exit code 1 when any metric is significantly worse — its whole interval is
     below −min-effect — 0 otherwise, 2 on bad input."""
-    from app.evaluation.report import render_comparison
-    from app.evaluation.stats import compare_runs
+    from app.reporting.report import render_comparison
+    from app.reporting.compare import compare_runs
 
     _, a = _load(run_a)
     _, b = _load(run_b)

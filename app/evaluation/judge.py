@@ -128,10 +128,16 @@ def judge_evaluator(
     """Evaluator ``judge``: majority-vote rubric grading by ``model`` (any langchain-core chat model).
 
     Args:
-        model: the judge chat model; ``None`` makes every result skipped.
+        model: the judge chat model; ``None`` makes every result skipped. Evaluators do not build
+            models: make one from a spec with :func:`app.batch.make_judge_model`.
         n: samples per transcript (majority vote per criterion); at least 1.
         criteria: rubric criteria to grade, names from ``judge.rubric`` in ``data/evaluation.yaml``.
     """
+    if isinstance(model, str):
+        raise InvalidArgumentError(
+            f"the judge needs a chat model, got the model spec {model!r}; "
+            f"make the model with app.batch.make_judge_model({model!r})"
+        )
     if n < 1:
         raise InvalidArgumentError(f"judge samples n must be at least 1, got {n}")
     rubric = evaluation_settings().judge.rubric

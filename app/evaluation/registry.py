@@ -39,10 +39,6 @@ DETERMINISTIC_KEYS: tuple[str, ...] = tuple(k for k in EVALUATOR_KEYS if k != "j
 def _judge_factory(judge_model: Any) -> Evaluator:
     from app.evaluation.judge import judge_evaluator
 
-    if isinstance(judge_model, str):
-        from app.model_specs import make_cj_model
-
-        judge_model = make_cj_model(judge_model)
     return judge_evaluator(judge_model)
 
 
@@ -72,8 +68,8 @@ def default_evaluators(*, judge_model: Any = None, keys: Iterable[str] | None = 
     """The built-in evaluators named by ``keys`` (default: all), in the order given.
 
     Args:
-        judge_model: chat model (or model spec string such as ``openai:gpt-4o-mini``) for the
-            ``judge``; without one the judge's results are skipped.
+        judge_model: chat model for the ``judge`` (from a spec such as ``openai:gpt-4o-mini`` with
+            :func:`app.batch.make_judge_model`); without one the judge's results are skipped.
         keys: evaluator keys; an unknown key raises :class:`~app.errors.UnknownNameError`.
     """
     wanted = list(EVALUATOR_KEYS if keys is None else keys)

@@ -28,8 +28,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from app.models import Stage
 from app.analysis.artifacts import resolve
+from app.models import Stage
 from app.policies.templates import Condition, FactTemplate, RuleCJTemplates, placeholders, render
 from app.policies.tone import SpokenFact, ToneRenderer, lower_first
 

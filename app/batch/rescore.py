@@ -18,13 +18,13 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
+from app.batch.progress import BatchProgress, NullProgress
+from app.batch.records import BatchManifest, RunDir, RunRecord
+from app.batch.retry import RetryingModel, RetryPolicy
+from app.batch.runner import make_judge_model
+from app.batch.summary import BatchSummary
 from app.errors import InvalidArgumentError
-from app.evaluation.progress import BatchProgress, NullProgress
-from app.evaluation.records import BatchManifest, RunDir, RunRecord
 from app.evaluation.result import Evaluator
-from app.evaluation.retry import RetryingModel, RetryPolicy
-from app.evaluation.runner import make_judge_model
-from app.evaluation.summary import BatchSummary
 
 __all__ = ["RescoreResult", "rescore"]
 
@@ -67,7 +67,7 @@ def rescore(
         DataFileError: a malformed ``batch.json`` or ``transcripts.jsonl``.
         UnknownNameError: an unknown evaluator key.
     """
-    from app.evaluation.batch import MAX_JOBS, resolve_evaluator_keys
+    from app.batch.run import MAX_JOBS, resolve_evaluator_keys
     from app.evaluation.registry import default_evaluators, evaluate
 
     if not 1 <= jobs <= MAX_JOBS:

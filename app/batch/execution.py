@@ -26,9 +26,9 @@ from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor
 from contextlib import contextmanager
 from typing import Any
 
-from app.evaluation.records import CaseKey, RunRecord
+from app.batch.records import CaseKey, RunRecord
+from app.batch.runner import CaseRunner, CaseSettings, error_text
 from app.evaluation.result import Evaluator
-from app.evaluation.runner import CaseRunner, CaseSettings, error_text
 
 __all__ = ["Sink", "group_by_world", "run_in_process", "run_in_pool", "run_on_threads"]
 

@@ -1,8 +1,8 @@
 """Markdown reports: a batch summary (``cjsim report``) and a run comparison (``cjsim compare``).
 
 Example:
-    >>> from app.evaluation.records import RunDir
-    >>> from app.evaluation.stats import summarize
+    >>> from app.batch.records import RunDir
+    >>> from app.reporting.summarize import summarize
     >>> run = RunDir("runs/nightly")                                    # doctest: +SKIP
     >>> print(render_markdown(summarize(run.records()), run.read_manifest()))  # doctest: +SKIP
 """
@@ -12,14 +12,9 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Sequence
 
-from app.evaluation.records import BatchManifest
-from app.evaluation.stats import (
-    DIMENSIONS,
-    Comparison,
-    Estimate,
-    MetricRow,
-    Summary,
-)
+from app.batch.records import BatchManifest
+from app.reporting.compare import Comparison
+from app.reporting.summarize import DIMENSIONS, Estimate, MetricRow, Summary
 
 __all__ = ["render_markdown", "render_comparison", "pct", "score", "pass_k_columns", "batch_title", "batch_facts"]
 

@@ -16,10 +16,10 @@ from typing import Any
 
 from langchain_core.language_models import BaseChatModel
 
+from app.batch.records import CaseKey, RunRecord
+from app.batch.retry import RetryingModel, RetryPolicy, RetryStats
 from app.errors import InvalidArgumentError
-from app.evaluation.records import CaseKey, RunRecord
 from app.evaluation.result import Evaluator
-from app.evaluation.retry import RetryingModel, RetryPolicy, RetryStats
 from app.model_specs import PROVIDER_SPECS, make_cj_model, make_merchant_model, parse_spec
 
 __all__ = ["CaseSettings", "CaseRunner", "ModelFactory", "is_network_spec", "make_judge_model", "error_text"]

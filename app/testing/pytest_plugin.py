@@ -53,11 +53,11 @@ class CJSimFixture:
         keys: Sequence[str] | None = None,
         **kwargs: Any,
     ) -> Any:
-        """Run and score one conversation; returns a :class:`~app.evaluation.testing.ConversationCheck`.
+        """Run and score one conversation; returns a :class:`~app.testing.checks.ConversationCheck`.
 
-        Extra keyword arguments go to :func:`~app.evaluation.testing.check_conversation`.
+        Extra keyword arguments go to :func:`~app.testing.checks.check_conversation`.
         """
-        from app.evaluation.testing import check_conversation
+        from app.testing.checks import check_conversation
 
         kwargs.setdefault("cj_model", self.cj_model)
         kwargs.setdefault("merchant_model", self.merchant_model)

@@ -10,7 +10,7 @@ from typing import Protocol, TextIO
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
-from app.evaluation.records import RunRecord
+from app.batch.records import RunRecord
 
 __all__ = ["BatchProgress", "NullProgress", "RichProgress", "PlainProgress", "progress_for"]
 

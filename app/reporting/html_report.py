@@ -23,10 +23,10 @@ from importlib import resources
 from string import Template
 from typing import Any
 
-from app.evaluation.records import BatchManifest, RunRecord
-from app.evaluation.report import batch_facts, batch_title, pass_k_columns
+from app.batch.records import BatchManifest, RunRecord
 from app.evaluation.result import EvalResult
-from app.evaluation.stats import DIMENSIONS, Estimate, MetricRow, Summary
+from app.reporting.report import batch_facts, batch_title, pass_k_columns
+from app.reporting.summarize import DIMENSIONS, Estimate, MetricRow, Summary
 from app.transcript import MessageRecord, Transcript
 
 __all__ = ["render_html", "highlight_claims", "pass_rate_chart", "MAX_TOOL_CHARS"]
@@ -403,6 +403,6 @@ def render_html(
     # link only the sections this batch has (no charts without evaluators, no failures section when clean)
     nav = "".join(f'<a href="#{anchor}">{label}</a>' for anchor, label, html in sections if html)
     body = f"<header><h1>Batch report: {_e(name)}</h1><nav>{nav}</nav></header>" + "".join(h for _, _, h in sections)
-    template = Template(resources.files("app.evaluation").joinpath("report_template.html").read_text(encoding="utf-8"))
+    template = Template(resources.files("app.reporting").joinpath("report_template.html").read_text(encoding="utf-8"))
     return template.substitute(title=_e(f"Batch report: {name}"), body=body)
 

@@ -1,7 +1,7 @@
 """Batch runs: every (scenario, merchant, workflow, seed) case of a grid, scored, saved as it finishes.
 
-A batch folder holds ``batch.json`` (the :class:`~app.evaluation.records.BatchManifest`: what
-was asked) and ``transcripts.jsonl`` (one :class:`~app.evaluation.records.RunRecord` per case,
+A batch folder holds ``batch.json`` (the :class:`~app.batch.records.BatchManifest`: what
+was asked) and ``transcripts.jsonl`` (one :class:`~app.batch.records.RunRecord` per case,
 appended, flushed and fsynced the moment the case is scored). Only the calling process writes.
 
 Resuming (``resume=True``) runs the cases that have no ``ok`` record: cases never run (the
@@ -28,14 +28,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from app.batch.execution import run_in_pool, run_in_process, run_on_threads
+from app.batch.progress import BatchProgress, NullProgress
+from app.batch.records import BatchManifest, RunDir, RunRecord, latest_by_case
+from app.batch.retry import RetryPolicy
+from app.batch.runner import CaseRunner, CaseSettings, ModelFactory, is_network_spec, make_judge_model
+from app.batch.summary import BatchSummary
 from app.errors import DataFileError, InvalidArgumentError, ProviderError, UnknownNameError
-from app.evaluation.execution import run_in_pool, run_in_process, run_on_threads
-from app.evaluation.progress import BatchProgress, NullProgress
-from app.evaluation.records import BatchManifest, RunDir, RunRecord, latest_by_case
 from app.evaluation.result import Evaluator
-from app.evaluation.retry import RetryPolicy
-from app.evaluation.runner import CaseRunner, CaseSettings, ModelFactory, is_network_spec, make_judge_model
-from app.evaluation.summary import BatchSummary
 
 __all__ = [
     "BatchResult",

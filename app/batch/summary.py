@@ -15,8 +15,8 @@ from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from app.evaluation.records import RunRecord, latest_by_case
-from app.evaluation.usage import UsageTotals
+from app.batch.records import RunRecord, latest_by_case
+from app.batch.usage import UsageTotals
 
 __all__ = ["EvaluatorTally", "BatchSummary"]
 

@@ -3,13 +3,13 @@
 A test runs one conversation and asserts evaluator verdicts; a failing assertion names each
 failing evaluator with its comment and, for grounding, the ungrounded claims::
 
-    from app.evaluation.testing import check_conversation, scenario_cases
+    from app.testing.checks import check_conversation, scenario_cases
 
     @pytest.mark.parametrize("case", scenario_cases(scenarios=["churn_spike"], workflows=["crisis_response"]))
     def test_crisis(case):
         check_conversation(**case).assert_passed()
 
-The ``cjsim`` pytest fixture (:mod:`app.evaluation.pytest_plugin`) does the same with worlds
+The ``cjsim`` pytest fixture (:mod:`app.testing.pytest_plugin`) does the same with worlds
 shared across a session and the CJ model chosen on the command line (``--cjsim-cj-model``).
 """
 
