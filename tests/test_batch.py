@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -13,7 +14,7 @@ from app.batch.retry import RetryPolicy, is_transient
 from app.batch.run import batch_manifest, execution_mode, manifest_differences, run_batch
 from app.batch.summary import BatchSummary
 from app.batch.usage import Prices, UsageTotals
-from app.errors import DataFileError, InvalidArgumentError, UnknownNameError
+from app.errors import DataFileError, InvalidArgumentError, ProviderError, UnknownNameError
 from app.evaluation.result import EvalResult
 from app.model_specs import make_merchant_model
 from app.scenarios import get_persona, get_scenario
@@ -124,7 +125,7 @@ def test_killed_batch_resumes_only_missing_cases(tmp_path: Path, reference: Path
 
 def test_existing_batch_is_not_overwritten(tmp_path: Path, reference: Path) -> None:
     before = (reference / "transcripts.jsonl").read_bytes()
-    with pytest.raises(InvalidArgumentError, match="already holds a batch; pass --resume"):
+    with pytest.raises(InvalidArgumentError, match=r"already holds a batch \(nothing was overwritten\); resume it"):
         run_batch(manifest(), reference, jobs=1, evaluators=EVALUATORS)
     assert (reference / "transcripts.jsonl").read_bytes() == before
 
@@ -301,6 +302,39 @@ def test_rescore_needs_a_batch(tmp_path: Path) -> None:
     (tmp_path / "bad" / "transcripts.jsonl").write_text('{"case": 1}\n{"case": 2}\n')
     with pytest.raises(DataFileError, match="line 1: not a run record"):
         rescore(tmp_path / "bad", evaluators=EVALUATORS)
+
+
+def _library_errors(tmp_path: Path, reference: Path) -> list[str]:
+    """Messages of the batch library's refusals, one per way to misuse it."""
+    from app.batch.runner import make_judge_model
+
+    corrupt = tmp_path / "corrupt"
+    corrupt.mkdir()
+    (corrupt / "transcripts.jsonl").write_text('{"case": 1}\n{"case": 2}\n')
+    attempts = [
+        lambda: run_batch(manifest(), reference, jobs=1, evaluators=EVALUATORS),
+        lambda: run_batch(manifest(seeds=[0, 1, 2]), reference, resume=True, evaluators=EVALUATORS),
+        lambda: run_batch(manifest(), reference / "transcripts.jsonl", evaluators=EVALUATORS),
+        lambda: run_batch(manifest(provider={"name": "production"}), tmp_path / "p", evaluators=EVALUATORS),
+        lambda: batch_manifest("p", provider="production"),
+        lambda: make_judge_model("rules"),
+        lambda: rescore(tmp_path / "nothing", evaluators=EVALUATORS),
+        lambda: RunDir(corrupt).records(),
+        lambda: Prices(input_per_million=-1.0),
+    ]
+    messages = []
+    for attempt in attempts:
+        with pytest.raises((InvalidArgumentError, DataFileError, ProviderError)) as info:
+            attempt()
+        messages.append(str(info.value))
+    return messages
+
+
+def test_library_errors_say_the_fix_without_cli_flags(tmp_path: Path, reference: Path) -> None:
+    messages = _library_errors(tmp_path, reference)
+    assert not [m for m in messages if re.search(r"(^|\s)--[a-z]", m)], messages
+    assert "resume it to finish it (resume=True)" in messages[0]
+    assert "give db_url" in messages[3] and "give db_url" in messages[4]
 
 
 def test_latest_record_per_case_wins(reference: Path) -> None:

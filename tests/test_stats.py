@@ -478,7 +478,7 @@ def test_metric_only_in_one_run() -> None:
 @pytest.mark.parametrize(
     ("kwargs", "message"),
     [({"alpha": 0.0}, "alpha"), ({"alpha": 1.0}, "alpha"), ({"alpha": -0.1}, "alpha"),
-     ({"min_effect": -0.1}, "min-effect"), ({"min_effect": 1.0}, "min-effect")],  # fmt: skip
+     ({"min_effect": -0.1}, "min_effect"), ({"min_effect": 1.0}, "min_effect")],  # fmt: skip
 )
 def test_compare_bad_arguments(kwargs: dict, message: str) -> None:
     a = spread(_flags(9, 10))

@@ -2,7 +2,7 @@
 (one :class:`RunRecord` per finished or failed conversation, appended and flushed as each ends).
 
 A killed batch loses nothing that finished: every line is complete JSON, and a torn last line
-(the process died mid-write) is ignored when reading, so ``--resume`` simply reruns that case.
+(the process died mid-write) is ignored when reading, so resuming the batch simply reruns that case.
 """
 
 from __future__ import annotations
@@ -72,7 +72,7 @@ class RunRecord(_Model):
 
 
 class BatchManifest(_Model):
-    """``batch.json``: the batch's arguments, so ``--resume`` and reports know what was asked."""
+    """``batch.json``: the batch's arguments, so resuming and reports know what was asked."""
 
     name: str
     scenarios: list[str]
@@ -119,7 +119,7 @@ class RunDir:
         """This folder, or a clear error when it holds no batch."""
         if not self.transcripts_path.is_file():
             raise InvalidArgumentError(
-                f"{self.path} holds no batch ({TRANSCRIPTS_FILE} is missing); create one with: cjsim batch --out {self.path}"
+                f"{self.path} holds no batch ({TRANSCRIPTS_FILE} is missing); run a batch into it first"
             )
         return self
 
@@ -153,7 +153,7 @@ class RunDir:
                     break  # torn by a killed writer: that case is simply not done
                 raise DataFileError(
                     f"{self.transcripts_path}, line {number}: not a run record ({exc.errors()[0]['msg']}); "
-                    "remove the line or rerun that case with --resume"
+                    "remove the line, then resume the batch to rerun that case"
                 ) from None
         return out
 

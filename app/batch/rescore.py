@@ -1,7 +1,7 @@
 """Re-scoring a saved batch (after an evaluator changed, or with other evaluators or a judge).
 
 Every ``ok`` record's transcript is evaluated again and ``transcripts.jsonl`` is rewritten in
-one atomic replace; failed records are kept as they are (a later ``--resume`` reruns them).
+one atomic replace; failed records are kept as they are (resuming the batch reruns them).
 The manifest then names the evaluators the scores come from. Do not re-score a batch that is
 still running: its appends after the read would be replaced.
 

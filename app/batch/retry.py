@@ -4,7 +4,7 @@ A batch against a hosted model meets rate limits, timeouts and dropped connectio
 call is retried on such errors (classified by exception type name and HTTP status code, so no
 provider SDK needs importing); any other error is the model's own and ends the conversation as
 ``agent_error`` like it would outside a batch. A call that still fails after ``max_attempts``
-makes the whole case ``failed``, so ``--resume`` runs it again later.
+makes the whole case ``failed``, so resuming the batch runs it again later.
 
 Example:
     >>> policy = RetryPolicy(max_attempts=3, sleep=lambda s: None)

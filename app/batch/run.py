@@ -50,6 +50,8 @@ __all__ = [
 
 MAX_JOBS = 256
 
+_NEEDS_DATABASE = "the production provider needs a database: give db_url, the database's URL"
+
 _COMPARED = ("scenarios", "merchants", "workflows", "seeds", "cj_model", "merchant_model", "max_turns", "provider",
              "evaluators", "judge_model")  # fmt: skip
 
@@ -142,7 +144,7 @@ def batch_manifest(
     if provider not in ("data_agent", "production"):
         raise UnknownNameError("provider", provider, ["data_agent", "production"])
     if provider == "production" and not db_url:
-        raise ProviderError("--provider production needs a database: pass --db-url URL or set CJSIM_DB_URL")
+        raise ProviderError(_NEEDS_DATABASE)
     keys = resolve_evaluator_keys(evaluators)
     return BatchManifest(
         name=name,
@@ -231,13 +233,13 @@ def _preflight(manifest: BatchManifest, settings: CaseSettings, factory: ModelFa
 def _check_folder(run_dir: RunDir, manifest: BatchManifest, resume: bool) -> BatchManifest | None:
     """The saved manifest when resuming (arguments checked), ``None`` for a new batch."""
     if run_dir.path.exists() and not run_dir.path.is_dir():
-        raise InvalidArgumentError(f"--out {run_dir.path} is a file; pass a folder for the batch")
+        raise InvalidArgumentError(f"{run_dir.path} is a file; a batch is written into a folder")
     if not run_dir.exists():
         return None
     if not resume:
         raise InvalidArgumentError(
-            f"{run_dir.path} already holds a batch; pass --resume to finish it, "
-            "or choose another --out (nothing was overwritten)"
+            f"{run_dir.path} already holds a batch (nothing was overwritten); resume it to finish it "
+            "(resume=True), or run the batch into another folder"
         )
     saved = run_dir.read_manifest()
     if saved is None:
@@ -246,7 +248,7 @@ def _check_folder(run_dir: RunDir, manifest: BatchManifest, resume: bool) -> Bat
     if differences:
         raise InvalidArgumentError(
             f"{run_dir.path} was started with other arguments: {'; '.join(differences)}. "
-            "Resume with the original arguments, or choose another --out"
+            "Resume with the original arguments, or run the batch into another folder"
         )
     return saved
 
@@ -288,7 +290,7 @@ def run_batch(
     if evaluators is not None:
         manifest = manifest.model_copy(update={"evaluators": [e.key for e in evaluators]})
     if manifest.provider.get("name") == "production" and not db_url:
-        raise ProviderError("--provider production needs a database: pass --db-url URL or set CJSIM_DB_URL")
+        raise ProviderError(_NEEDS_DATABASE)
     settings = CaseSettings(
         cj_model=manifest.cj_model,
         merchant_model=manifest.merchant_model,

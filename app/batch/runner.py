@@ -41,7 +41,7 @@ def make_judge_model(spec: str) -> BaseChatModel:
     """The chat model judge evaluators use; it must be a provider model, not an offline policy."""
     if not is_network_spec(spec):
         raise InvalidArgumentError(
-            f"--judge-model needs a provider model such as openai:gpt-4o-mini, got {spec!r}"
+            f"a judge needs a provider model such as openai:gpt-4o-mini, got {spec!r}"
         )
     return make_cj_model(spec)
 

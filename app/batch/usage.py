@@ -34,7 +34,7 @@ class Prices:
     def __post_init__(self) -> None:
         for name, value in (("input", self.input_per_million), ("output", self.output_per_million)):
             if value is not None and value < 0:
-                raise InvalidArgumentError(f"--{name}-price must not be negative, got {value}")
+                raise InvalidArgumentError(f"{name} price must not be negative, got {value}")
 
     @property
     def known(self) -> bool:

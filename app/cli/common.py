@@ -20,6 +20,7 @@ __all__ = [
     "ProviderOpt",
     "DbUrlOpt",
     "PROVIDERS",
+    "require_db_url",
     "build_agent",
     "build_provider",
     "describe_provider",
@@ -73,6 +74,14 @@ CJModelOpt = Annotated[
 ]
 MerchantModelOpt = Annotated[str, typer.Option("--merchant-model", help="script or a provider spec.")]
 
+def require_db_url(provider: str, db_url: str | None) -> None:
+    """Refuse ``--provider production`` without a database, naming the options that give one."""
+    from app.errors import ProviderError
+
+    if provider == "production" and not db_url:
+        raise ProviderError("--provider production needs a database: pass --db-url URL or set CJSIM_DB_URL")
+
+
 def build_provider(
     provider: str,
     db_url: str | None,
@@ -91,13 +100,12 @@ def build_provider(
         UnknownNameError: unknown provider name.
         ProviderError: production without a URL, or a database that cannot be used.
     """
-    from app.errors import ProviderError, UnknownNameError
+    from app.errors import UnknownNameError
 
     if provider == "data_agent":
         return build_agent(scenario, merchant, seed, stage, stress)
     if provider == "production":
-        if not db_url:
-            raise ProviderError("--provider production needs a database: pass --db-url URL or set CJSIM_DB_URL")
+        require_db_url(provider, db_url)
         from app.providers.cache import workflow_ttls
         from app.providers.production import ProductionDataProvider
         from app.workflows import workflows

@@ -11,7 +11,7 @@ from rich.console import Console
 from rich.table import Table
 
 from app.cli import app
-from app.cli.common import CJModelOpt, DbUrlOpt, MerchantModelOpt, ProviderOpt, console, err_console
+from app.cli.common import CJModelOpt, DbUrlOpt, MerchantModelOpt, ProviderOpt, console, err_console, require_db_url
 from app.cli.options import parse_seeds
 from app.errors import InvalidArgumentError
 
@@ -65,6 +65,24 @@ def render_summary(out: Console, summary, prices, path: Path, *, headline: str) 
     out.print(f"next: cjsim report {shlex.quote(str(path))}")
 
 
+def _prices(input_price: float | None, output_price: float | None):
+    """Token prices from the price options (each non-negative)."""
+    from app.batch.usage import Prices
+
+    for flag, value in (("--input-price", input_price), ("--output-price", output_price)):
+        if value is not None and value < 0:
+            raise InvalidArgumentError(f"{flag} must not be negative, got {value}")
+    return Prices(input_price, output_price)
+
+
+def _check_judge(judge_model: str | None) -> None:
+    """Refuse an offline model as the judge before anything runs."""
+    from app.batch.runner import is_network_spec
+
+    if judge_model is not None and not is_network_spec(judge_model):
+        raise InvalidArgumentError(f"--judge-model needs a provider model such as openai:gpt-4o-mini, got {judge_model!r}")
+
+
 def _given(ctx: typer.Context, name: str) -> bool:
     """Whether an option was given (command line or environment) rather than left at its default."""
     source = ctx.get_parameter_source(name)
@@ -98,13 +116,16 @@ def batch_cmd(
     With --resume, options you leave out take the batch's saved values; options you give must
     match them.
     """
-    from app.batch.run import batch_manifest, default_jobs, run_batch
     from app.batch.progress import progress_for
     from app.batch.records import RunDir
     from app.batch.retry import RetryPolicy
-    from app.batch.usage import Prices
+    from app.batch.run import batch_manifest, default_jobs, run_batch
 
-    prices = Prices(input_price, output_price)
+    prices = _prices(input_price, output_price)
+    if not resume and RunDir(out).exists():
+        raise InvalidArgumentError(
+            f"{out} already holds a batch; pass --resume to finish it, or choose another --out (nothing was overwritten)"
+        )
     args = {
         "scenarios": scenarios,
         "merchants": merchants,
@@ -125,6 +146,8 @@ def batch_cmd(
                 args[field] = getattr(saved, field)
         if not _given(ctx, "provider"):
             provider = str(saved.provider.get("name", provider))
+    require_db_url(provider, db_url)
+    _check_judge(args["judge_model"])
     manifest = batch_manifest(out.name, provider=provider, db_url=db_url, **args)
     jobs = default_jobs() if jobs is None else jobs
     try:
@@ -160,9 +183,9 @@ def eval_cmd(
     """Re-score a batch's saved conversations and rewrite its records atomically (failed ones are kept)."""
     from app.batch.progress import progress_for
     from app.batch.rescore import rescore
-    from app.batch.usage import Prices
 
-    prices = Prices(input_price, output_price)
+    prices = _prices(input_price, output_price)
+    _check_judge(judge_model)
     if not path.is_dir():
         raise InvalidArgumentError(f"{path} is not a folder; pass a batch folder written by cjsim batch --out")
     result = rescore(

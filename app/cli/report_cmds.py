@@ -20,7 +20,10 @@ def _load(path: Path):
     run = RunDir(path)
     if not path.is_dir():
         raise InvalidArgumentError(f"{path} is not a folder; pass a batch folder made by: cjsim batch --out {path}")
-    run.require()
+    try:
+        run.require()
+    except InvalidArgumentError as exc:
+        raise InvalidArgumentError(f"{exc}: cjsim batch --out {path}") from None
     return run.read_manifest(), run.records()
 
 

@@ -169,7 +169,7 @@ def compare_runs(
     if not 0.0 < alpha < 1.0:
         raise InvalidArgumentError(f"alpha must be between 0 and 1 (exclusive), got {alpha}")
     if not 0.0 <= min_effect < 1.0:
-        raise InvalidArgumentError(f"min-effect must be in [0, 1), got {min_effect}")
+        raise InvalidArgumentError(f"min_effect must be in [0, 1), got {min_effect}")
     ra, rb = latest_by_case(list(a)), latest_by_case(list(b))
     if not ra or not rb:
         raise InvalidArgumentError(f"run {'A' if not ra else 'B'} has no conversations to compare")
