@@ -21,17 +21,17 @@ __all__ = ["ToolCallRecord", "MessageRecord", "Transcript", "message_records", "
 TRANSCRIPT_FORMATS = ("text", "markdown", "json", "openai-jsonl")
 
 
-class _Model(BaseModel):
+class _TranscriptModel(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
-class ToolCallRecord(_Model):
+class ToolCallRecord(_TranscriptModel):
     id: str
     name: str
     args: dict[str, Any]
 
 
-class MessageRecord(_Model):
+class MessageRecord(_TranscriptModel):
     """One message. CJ messages may carry tool calls; tool messages carry the view JSON as artifact."""
 
     role: Literal["merchant", "cj", "tool"]
@@ -44,7 +44,7 @@ class MessageRecord(_Model):
     artifact: Any = None
 
 
-class Transcript(_Model):
+class Transcript(_TranscriptModel):
     """A conversation: deterministic body plus ``meta``."""
 
     meta: dict[str, Any]

@@ -15,10 +15,9 @@ from app.agents.prompts import render_prompt
 from app.models import CommunicationStyle, Persona, Scenario
 from app.policies.context import MERCHANT_DONE
 
-__all__ = ["MERCHANT_PROMPT_VERSION", "merchant_system_prompt", "merchant_view", "is_merchant"]
+__all__ = ["MERCHANT_PROMPT_VERSION", "merchant_system_prompt", "merchant_view"]
 
 MERCHANT_PROMPT_VERSION = 1
-MERCHANT_NAME = "merchant"
 
 _STYLE = {
     CommunicationStyle.direct: "you are terse and data-driven; short sentences, you want numbers.",
@@ -42,10 +41,6 @@ def merchant_system_prompt(persona: Persona, scenario: Scenario) -> str:
         goals=goals,
         done_marker=MERCHANT_DONE,
     )
-
-
-def is_merchant(message: AnyMessage) -> bool:
-    return isinstance(message, HumanMessage)
 
 
 def merchant_view(messages: Sequence[AnyMessage], system_prompt: str) -> list[AnyMessage]:

@@ -32,11 +32,11 @@ TRANSCRIPTS_FILE = "transcripts.jsonl"
 MANIFEST_FILE = "batch.json"
 
 
-class _Model(BaseModel):
+class _RecordModel(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
-class CaseKey(_Model):
+class CaseKey(_RecordModel):
     """One cell of a batch: what a conversation is a function of (with the batch's models)."""
 
     scenario: str
@@ -55,7 +55,7 @@ class CaseKey(_Model):
         return f"{self.scenario}/{self.merchant}/{self.workflow}"
 
 
-class RunRecord(_Model):
+class RunRecord(_RecordModel):
     """One line of ``transcripts.jsonl``: a conversation, or the reason it failed, and its scores."""
 
     case: CaseKey
@@ -71,7 +71,7 @@ class RunRecord(_Model):
         return next((s for s in self.scores if s.key == key), None)
 
 
-class BatchManifest(_Model):
+class BatchManifest(_RecordModel):
     """``batch.json``: the batch's arguments, so resuming and reports know what was asked."""
 
     name: str

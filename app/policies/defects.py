@@ -44,7 +44,7 @@ from app.datafiles import load_data_file
 from app.errors import UnknownNameError
 from app.intents import intents
 from app.models import TOOL_NAMES, StrictModel
-from app.policies.history import Conversation, text_of
+from app.policies.history import History, text_of
 from app.policies.rule_cj import RuleBasedCJ
 from app.policies.templates import rule_cj_templates
 from app.policies.tone import pick
@@ -245,7 +245,7 @@ class OffWorkflowCJ(_DefectiveCJ):
     def _reply(self, messages: list[BaseMessage]) -> AIMessage:
         ctx = self.turn_context
         stages = _foreign_stages(ctx.workflow if ctx else "", self.seed)
-        conv = Conversation(messages)
+        conv = History(messages)
         pending = [s for s in stages if not conv.called_ok(s.tool)]
         if ctx is not None:
             done = tuple(s.id for s in stages if s not in pending)

@@ -5,7 +5,7 @@ called with which arguments and what they returned from the messages it is given
 
 Example:
     >>> from langchain_core.messages import AIMessage, HumanMessage, ToolMessage
-    >>> conv = Conversation([
+    >>> conv = History([
     ...     HumanMessage("How is churn?"),
     ...     AIMessage("", tool_calls=[{"id": "call_0", "name": "get_financial_metrics", "args": {}}]),
     ...     ToolMessage("...", tool_call_id="call_0", name="get_financial_metrics", artifact={"time_range": "30d"}),
@@ -26,7 +26,7 @@ from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, System
 
 from app.analysis.arguments import normalize_args
 
-__all__ = ["text_of", "ToolCallRecord", "ToolResult", "Conversation"]
+__all__ = ["text_of", "History", "HistoryCall", "ToolResult"]
 
 
 def text_of(message: BaseMessage) -> str:
@@ -39,8 +39,11 @@ def text_of(message: BaseMessage) -> str:
 
 
 @dataclass(frozen=True)
-class ToolCallRecord:
-    """One tool call CJ made: id, tool name, arguments, and the position of its AI message."""
+class HistoryCall:
+    """One tool call CJ made: id, tool name, arguments, and the position of its AI message.
+
+    Read back from live messages; a saved transcript records calls as :class:`app.transcript.ToolCallRecord`.
+    """
 
     id: str
     name: str
@@ -57,29 +60,33 @@ class ToolCallRecord:
 class ToolResult:
     """A tool message matched to its call."""
 
-    call: ToolCallRecord
+    call: HistoryCall
     ok: bool
     content: str
     artifact: dict[str, Any] | None
     position: int
 
 
-class Conversation:
-    """CJ's messages without the system prompt, indexed for the rule-based CJ."""
+class History:
+    """CJ's messages without the system prompt, indexed for the rule-based CJ.
+
+    A turn's view of live messages, rebuilt every turn; the finished conversation is a
+    :class:`app.transcript.Transcript`.
+    """
 
     def __init__(self, messages: Sequence[BaseMessage]) -> None:
         self.messages: list[BaseMessage] = [m for m in messages if not isinstance(m, SystemMessage)]
-        self.calls: list[ToolCallRecord] = []
-        by_id: dict[str, ToolCallRecord] = {}
+        self.calls: list[HistoryCall] = []
+        by_id: dict[str, HistoryCall] = {}
         self.results: list[ToolResult] = []
         for pos, m in enumerate(self.messages):
             if isinstance(m, AIMessage):
                 for tc in m.tool_calls:
-                    record = ToolCallRecord(str(tc.get("id")), tc["name"], dict(tc.get("args") or {}), pos)
+                    record = HistoryCall(str(tc.get("id")), tc["name"], dict(tc.get("args") or {}), pos)
                     self.calls.append(record)
                     by_id[record.id] = record
             elif isinstance(m, ToolMessage):
-                call = by_id.get(m.tool_call_id) or ToolCallRecord(m.tool_call_id, m.name or "", {}, pos)
+                call = by_id.get(m.tool_call_id) or HistoryCall(m.tool_call_id, m.name or "", {}, pos)
                 artifact = m.artifact if isinstance(m.artifact, dict) else None
                 ok = getattr(m, "status", "success") != "error"
                 self.results.append(ToolResult(call, ok, text_of(m), artifact, pos))
@@ -137,7 +144,7 @@ class Conversation:
 
     def find(self, name: str, args: dict[str, Any]) -> ToolResult | None:
         """The latest successful result of an equivalent call, if any."""
-        key = ToolCallRecord("", name, args, 0).key
+        key = HistoryCall("", name, args, 0).key
         for r in reversed(self.results):
             if r.ok and r.call.key == key:
                 return r

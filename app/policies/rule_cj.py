@@ -44,7 +44,7 @@ from app.intents import IntentMatch, intents
 from app.models import TOOL_NAMES, CommunicationStyle, Stage, StressLevel
 from app.policies.cj_answers import AnswerWriter, Presented
 from app.policies.context import CJTurnContext
-from app.policies.history import Conversation, ToolCallRecord, ToolResult
+from app.policies.history import History, HistoryCall, ToolResult
 from app.policies.templates import RuleCJTemplates, rule_cj_templates
 from app.policies.tone import ToneRenderer
 from app.tools import TOOL_VIEWS
@@ -76,7 +76,7 @@ class _Plan:
 class _Turn:
     """Everything one decision needs."""
 
-    conv: Conversation
+    conv: History
     ctx: CJTurnContext | None
     bound: tuple[str, ...]
     templates: RuleCJTemplates
@@ -337,7 +337,7 @@ def _answer(turn: _Turn, plan: _Plan) -> str:
     )
 
 
-def _tool_call_message(conv: Conversation, calls: Sequence[_Call]) -> AIMessage:
+def _tool_call_message(conv: History, calls: Sequence[_Call]) -> AIMessage:
     start = len(conv.calls)
     return AIMessage(
         content="",
@@ -357,7 +357,7 @@ def _decide(turn: _Turn) -> AIMessage:
             retries = []
             for failed in (r for r in conv.turn_results if not r.ok):
                 retry = _retry(turn, failed)
-                key = None if retry is None else ToolCallRecord("", retry.tool, retry.args, 0).key
+                key = None if retry is None else HistoryCall("", retry.tool, retry.args, 0).key
                 if retry is not None and key not in made:
                     made.add(key)
                     retries.append(retry)
@@ -421,5 +421,5 @@ class RuleBasedCJ(BaseChatModel):
         **kwargs: Any,
     ) -> ChatResult:
         bound = self.bound_tools if self.bound_tools is not None else TOOL_NAMES
-        turn = _Turn(Conversation(messages), self.turn_context, tuple(bound), rule_cj_templates(), self.seed)
+        turn = _Turn(History(messages), self.turn_context, tuple(bound), rule_cj_templates(), self.seed)
         return ChatResult(generations=[ChatGeneration(message=_decide(turn))])

@@ -25,7 +25,7 @@ from typing import Any
 
 from app.batch.records import BatchManifest, RunRecord
 from app.evaluation.result import EvalResult
-from app.reporting.report import batch_facts, batch_title, pass_k_columns
+from app.reporting.report import batch_facts, batch_title, pass_k_columns, ratio
 from app.reporting.summarize import DIMENSIONS, Estimate, MetricRow, Summary
 from app.transcript import MessageRecord, Transcript
 
@@ -51,10 +51,6 @@ def _mean(e: Estimate | None) -> str:
     if e is None:
         return "–"
     return f'{e.value:.3f} <span class="ci">({e.low:.3f}–{e.high:.3f})</span>'
-
-
-def _ratio(x: float | None) -> str:
-    return "–" if x is None else f"{x * 100:.1f}%"
 
 
 def _clip(text: str, limit: int) -> tuple[str, int]:
@@ -191,10 +187,10 @@ def _consistency_section(summary: Summary) -> str:
     body = ""
     for key in summary.evaluators:
         curve, f = summary.pass_k.get(key, {}), summary.flips[key]
-        cells = "".join(f'<td class="num">{_ratio(curve.get(k))}</td>' for k in ks)
+        cells = "".join(f'<td class="num">{ratio(curve.get(k))}</td>' for k in ks)
         body += (
             f'<tr data-evaluator="{_e(key)}"><th scope="row">{_e(key)}</th><td class="num">{f.groups}</td>{cells}'
-            f'<td class="num flip-rate">{_ratio(f.rate)}</td><td class="num">{_ratio(f.pairwise)}</td></tr>'
+            f'<td class="num flip-rate">{ratio(f.rate)}</td><td class="num">{ratio(f.pairwise)}</td></tr>'
         )
     return (
         '<section id="consistency"><h2>Consistency across seeds</h2>'

@@ -16,7 +16,7 @@ from app.batch.records import BatchManifest
 from app.reporting.compare import Comparison
 from app.reporting.summarize import DIMENSIONS, Estimate, MetricRow, Summary
 
-__all__ = ["render_markdown", "render_comparison", "pct", "score", "pass_k_columns", "batch_title", "batch_facts"]
+__all__ = ["render_markdown", "render_comparison", "pct", "score", "ratio", "pass_k_columns", "batch_title", "batch_facts"]
 
 
 def pct(e: Estimate | None, ci: bool = True) -> str:
@@ -34,7 +34,8 @@ def score(e: Estimate | None, ci: bool = True) -> str:
     return f"{e.value:.3f} ({e.low:.3f}–{e.high:.3f})" if ci else f"{e.value:.3f}"
 
 
-def _ratio(x: float | None) -> str:
+def ratio(x: float | None) -> str:
+    """A share without an interval as ``62.5%``, or ``–``."""
     return "–" if x is None else f"{x * 100:.1f}%"
 
 
@@ -125,7 +126,7 @@ def _consistency(summary: Summary) -> list[str]:
     for key in summary.evaluators:
         curve, flips = summary.pass_k.get(key, {}), summary.flips[key]
         rows.append(
-            [key, flips.groups, *(_ratio(curve.get(k)) for k in ks), _ratio(flips.rate), _ratio(flips.pairwise)]
+            [key, flips.groups, *(ratio(curve.get(k)) for k in ks), ratio(flips.rate), ratio(flips.pairwise)]
         )
     return lines + _table(["evaluator", "cases with ≥2 seeds", *(f"pass^{k}" for k in ks), "flip rate", "pairwise"], rows)
 
