@@ -12,37 +12,16 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from pydantic import ValidationError
-
 from app.errors import InvalidArgumentError
 from app.models import MerchantContext, Persona, Scenario
 from app.providers.sql_provider import SqlDataProvider
 from app.scenarios import get_persona, get_scenario
+from app.world.context import resolve_context
 from app.world.generator import generate_world
 from app.world.loader import create_schema, insert_rows, memory_engine, sqlite_file_engine
 from app.world.world import World, WorldSpec
 
-__all__ = ["DataAgent", "resolve_context"]
-
-
-def resolve_context(
-    persona: Persona, scenario: Scenario, merchant_context: MerchantContext | dict[str, Any] | None = None
-) -> MerchantContext:
-    """Merchant context with defaults: the persona's business stage and the scenario's stress level."""
-    base = {"business_stage": persona.default_business_stage, "stress_level": scenario.stress_level}
-    if isinstance(merchant_context, MerchantContext):
-        return merchant_context
-    given = {k: v for k, v in (merchant_context or {}).items() if v is not None}
-    unknown = set(given) - set(MerchantContext.model_fields)
-    if unknown:
-        raise InvalidArgumentError(
-            f"unknown merchant_context keys {sorted(unknown)}; valid keys: {sorted(MerchantContext.model_fields)}"
-        )
-    try:
-        return MerchantContext(**{**base, **given})
-    except ValidationError as exc:
-        err = exc.errors()[0]
-        raise InvalidArgumentError(f"bad merchant_context {err['loc'][0]!r}: {err['msg']}") from None
+__all__ = ["DataAgent", "resolve_context"]  # resolve_context lives in app.world.context; kept here for importers
 
 
 class DataAgent(SqlDataProvider):

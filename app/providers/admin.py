@@ -215,9 +215,9 @@ def load_world(
     progress: Callable[[str], None] | None = None,
 ) -> LoadReport:
     """Generate a synthetic world and store it as a database exported at its ``as_of`` would hold it."""
-    from app.agents.data_agent import resolve_context
     from app.errors import InvalidArgumentError
     from app.scenarios import get_persona, get_scenario
+    from app.world.context import resolve_context
     from app.world.generator import generate_world
     from app.world.world import WorldSpec
 
