@@ -28,15 +28,7 @@ from pydantic import ValidationError
 from app.errors import InvalidArgumentError
 from app.models import BusinessStage, MerchantContext, Persona, Scenario, StressLevel
 
-__all__ = [
-    "StageEffect",
-    "StressEffect",
-    "STAGE_EFFECTS",
-    "STRESS_EFFECTS",
-    "ContextEffects",
-    "context_effects",
-    "resolve_context",
-]
+__all__ = ["StageEffect", "StressEffect", "STAGE_EFFECTS", "STRESS_EFFECTS", "ContextEffects", "context_effects", "resolve_context"]
 
 
 @dataclass(frozen=True)
