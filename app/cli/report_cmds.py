@@ -70,8 +70,8 @@ def compare_cmd(
     """Compare batch B against baseline A: each metric's delta B−A with its interval (paired when the
     runs share cases). Exit code 1 when any metric is significantly worse — its whole interval is
     below −min-effect — 0 otherwise, 2 on bad input."""
-    from app.reporting.report import render_comparison
     from app.reporting.compare import compare_runs
+    from app.reporting.report import render_comparison
 
     _, a = _load(run_a)
     _, b = _load(run_b)
