@@ -8,7 +8,7 @@ Each turn it reads the conversation (it keeps no state of its own):
    outage?"). Time windows come from the wording or the previous call of the same tool. An
    identical call whose result is still in the conversation is reused.
 2. **Tool results arrived** — retry a failed call once (without the bad argument, or with a
-   fallback tool), then answer: the facts that answer the question, formatted exactly as the
+   fallback tool declared in ``data/intents.yaml``), then answer: the facts that answer the question, formatted exactly as the
    tools format them, in the tone set by stress level and communication style.
 3. **Nothing specific asked** (an acknowledgement, "what else?", CJ's opening turn) — follow the
    workflow: call the first pending stage's tool, or give "Recommended next steps:" built from
