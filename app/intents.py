@@ -22,7 +22,8 @@ from pydantic import Field, model_validator
 
 from app.datafiles import data_dir, load_model
 from app.errors import DataFileError, UnknownNameError
-from app.models import TOOL_NAMES, RegexPattern, StrictModel
+from app.models import RegexPattern, StrictModel
+from app.views import tool_names
 
 __all__ = ["Intent", "FallbackCall", "IntentFile", "IntentMatch", "IntentCatalog", "intents"]
 
@@ -42,8 +43,9 @@ class Intent(StrictModel):
 
     @model_validator(mode="after")
     def _valid(self) -> Intent:
-        if self.tool is not None and self.tool not in TOOL_NAMES:
-            raise ValueError(f"unknown tool {self.tool!r}; valid tools: {', '.join(TOOL_NAMES)}")
+        valid = tool_names()
+        if self.tool is not None and self.tool not in valid:
+            raise ValueError(f"unknown tool {self.tool!r}; valid tools: {', '.join(valid)}")
         return self
 
 
@@ -67,9 +69,10 @@ class IntentFile(StrictModel):
     @model_validator(mode="after")
     def _fallback_tools_known(self) -> IntentFile:
         named = [*self.fallbacks, *(f.tool for fs in self.fallbacks.values() for f in fs)]
-        unknown = sorted({t for t in named if t not in TOOL_NAMES})
+        valid = tool_names()
+        unknown = sorted({t for t in named if t not in valid})
         if unknown:
-            raise ValueError(f"unknown tools {unknown} in fallbacks; valid tools: {', '.join(TOOL_NAMES)}")
+            raise ValueError(f"unknown tools {unknown} in fallbacks; valid tools: {', '.join(valid)}")
         return self
 
 

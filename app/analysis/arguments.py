@@ -16,8 +16,8 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from app.data_views import VIEWS
 from app.tools import TOOL_VIEWS
+from app.views import VIEWS
 
 __all__ = ["normalize_args", "tool_has_arg"]
 
