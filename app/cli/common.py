@@ -85,6 +85,7 @@ CJModelOpt = Annotated[
 ]
 MerchantModelOpt = Annotated[str, typer.Option("--merchant-model", help="script or a provider spec.")]
 
+
 def require_db_url(provider: str, db_url: str | None) -> None:
     """Refuse ``--provider production`` without a database, naming the options that give one."""
     from app.errors import ProviderError
