@@ -317,6 +317,13 @@ def test_report_writes_html(runs: Path, tmp_path: Path) -> None:
     assert "# Batch report: nightly" in result.stdout
 
 
+def test_the_written_path_is_never_wrapped(runs: Path, tmp_path: Path) -> None:
+    out = tmp_path / ("a_long_folder_name_" * 8) / "report.html"  # wider than any terminal line
+    result = runner.invoke(app, ["report", str(runs / "nightly"), "--html", str(out)])
+    assert result.exit_code == 0, result.output
+    assert f"wrote {out} (" in result.output
+
+
 @pytest.mark.parametrize("args", [["report", "missing"], ["report", "empty"], ["report", "nightly", "--worst", "-1"]])
 def test_report_bad_input_exits_2(runs: Path, args: list[str]) -> None:
     result = runner.invoke(app, [args[0], str(runs / args[1]), *args[2:]])

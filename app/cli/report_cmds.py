@@ -53,7 +53,12 @@ def report_cmd(
             html.write_text(page, encoding="utf-8")
         except OSError as exc:
             raise InvalidArgumentError(f"cannot write {html}: {exc.strerror}") from None
-        err_console.print(f"wrote {html} ({len(page.encode()) / 1e6:.1f} MB, {len(summary.records)} conversations)", highlight=False)
+        # soft_wrap: a long path stays on one line, so it can be copied
+        err_console.print(
+            f"wrote {html} ({len(page.encode()) / 1e6:.1f} MB, {len(summary.records)} conversations)",
+            highlight=False,
+            soft_wrap=True,
+        )
 
 
 @app.command("compare")
