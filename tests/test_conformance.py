@@ -122,7 +122,8 @@ class Worlds:
                 agent = self.agent(world)
                 with writable_connection(url) as conn:
                     store_rows(conn, agent.world.snapshot(), kind="load", source="conformance", url="test")
-            self.providers[key] = ProductionDataProvider(url)
+            # the test server's user owns the schema it reads (a read-only role is tested elsewhere)
+            self.providers[key] = ProductionDataProvider(url, allow_writable_user=True)
         return self.providers[key]
 
     def close(self) -> None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Annotated
 
 import typer
@@ -19,6 +21,8 @@ __all__ = [
     "StressOpt",
     "ProviderOpt",
     "DbUrlOpt",
+    "AllowWritableOpt",
+    "accept_writable_user",
     "PROVIDERS",
     "build_agent",
     "build_provider",
@@ -61,6 +65,13 @@ DbUrlOpt = Annotated[
         help="Database of --provider production: sqlite:///file.db or postgresql+psycopg://user:pw@host/db.",
     ),
 ]
+AllowWritableOpt = Annotated[
+    bool,
+    typer.Option(
+        "--allow-writable-user",
+        help="Accept a PostgreSQL --db-url user that could write (by default only a read-only user is accepted).",
+    ),
+]
 
 
 CJModelOpt = Annotated[
@@ -81,11 +92,13 @@ def build_provider(
     seed: int,
     stage: BusinessStage | None = None,
     stress: StressLevel | None = None,
+    allow_writable_user: bool = False,
 ):
     """The data provider the options describe.
 
     ``data_agent`` generates the world of (scenario, merchant, seed, stage, stress);
-    ``production`` opens the database at ``db_url`` read-only (the world options are ignored).
+    ``production`` opens the database at ``db_url`` read-only (the world options are ignored),
+    refusing a PostgreSQL user that could write unless ``allow_writable_user``.
 
     Raises:
         UnknownNameError: unknown provider name.
@@ -103,8 +116,21 @@ def build_provider(
         from app.workflows import workflows
 
         # cached views live as long as the workflows' declared refresh intervals allow
-        return ProductionDataProvider(db_url, ttl=workflow_ttls(workflows().refresh_seconds))
+        ttl = workflow_ttls(workflows().refresh_seconds)
+        with accept_writable_user():
+            return ProductionDataProvider(db_url, ttl=ttl, allow_writable_user=allow_writable_user)
     raise UnknownNameError("provider", provider, PROVIDERS)
+
+
+@contextmanager
+def accept_writable_user() -> Iterator[None]:
+    """Re-raise a :class:`WritableUserError` naming the command-line option that accepts the user."""
+    from app.errors import WritableUserError
+
+    try:
+        yield
+    except WritableUserError as exc:
+        raise exc.with_accept("--allow-writable-user") from None
 
 
 def describe_provider(provider) -> str:

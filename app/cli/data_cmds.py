@@ -13,6 +13,7 @@ from rich.table import Table
 
 from app.cli import app
 from app.cli.common import (
+    AllowWritableOpt,
     DbUrlOpt,
     MerchantOpt,
     ProviderOpt,
@@ -100,6 +101,7 @@ def data_cmd(
         ),
     ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the view as JSON.")] = False,
+    allow_writable_user: AllowWritableOpt = False,
 ) -> None:
     """Answer one data view, e.g. `cjsim data ticket_metrics --time-range 30d --scenario churn_spike`.
 
@@ -108,7 +110,7 @@ def data_cmd(
     spec = view_spec(view)
     args = parse_view_args(spec, list(ctx.args))
     day = parse_date(as_of)
-    data = build_provider(provider, db_url, scenario, merchant, seed, stage, stress)
+    data = build_provider(provider, db_url, scenario, merchant, seed, stage, stress, allow_writable_user)
     result = data.get_view(view, day, **args)
     if as_json:
         typer.echo(json.dumps(result.to_json(), indent=2))

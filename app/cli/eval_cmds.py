@@ -11,7 +11,16 @@ from rich.console import Console
 from rich.table import Table
 
 from app.cli import app
-from app.cli.common import CJModelOpt, DbUrlOpt, MerchantModelOpt, ProviderOpt, console, err_console
+from app.cli.common import (
+    AllowWritableOpt,
+    CJModelOpt,
+    DbUrlOpt,
+    MerchantModelOpt,
+    ProviderOpt,
+    accept_writable_user,
+    console,
+    err_console,
+)
 from app.cli.options import parse_seeds
 from app.errors import InvalidArgumentError
 
@@ -87,6 +96,7 @@ def batch_cmd(
     judge_model: Annotated[str | None, typer.Option("--judge-model", help="Model spec for judge evaluators.")] = None,
     provider: ProviderOpt = "data_agent",
     db_url: DbUrlOpt = None,
+    allow_writable_user: AllowWritableOpt = False,
     resume: Annotated[bool, typer.Option("--resume", help="Finish a batch: run only cases without an ok record.")] = False,
     max_attempts: Annotated[int, typer.Option("--max-attempts", help="Tries per network model call on transient errors.")] = 5,
     input_price: Annotated[float | None, typer.Option("--input-price", help="USD per million input tokens.")] = None,
@@ -128,15 +138,17 @@ def batch_cmd(
     manifest = batch_manifest(out.name, provider=provider, db_url=db_url, **args)
     jobs = default_jobs() if jobs is None else jobs
     try:
-        result = run_batch(
-            manifest,
-            out,
-            jobs=jobs,
-            resume=resume,
-            db_url=db_url,
-            progress=progress_for(err_console, quiet),
-            retry=RetryPolicy(max_attempts=max_attempts),
-        )
+        with accept_writable_user():
+            result = run_batch(
+                manifest,
+                out,
+                jobs=jobs,
+                resume=resume,
+                db_url=db_url,
+                progress=progress_for(err_console, quiet),
+                retry=RetryPolicy(max_attempts=max_attempts),
+                allow_writable_user=allow_writable_user,
+            )
     except KeyboardInterrupt:
         done = len(RunDir(out).records())
         err_console.print(f"interrupted: {done} records are saved in {out}; finish with the same command and --resume")

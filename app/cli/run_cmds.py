@@ -10,6 +10,7 @@ import typer
 
 from app.cli import app
 from app.cli.common import (
+    AllowWritableOpt,
     CJModelOpt,
     MerchantModelOpt,
     DbUrlOpt,
@@ -95,13 +96,14 @@ def run_cmd(
     fmt: Annotated[str, typer.Option("--format", help="text, markdown, json or openai-jsonl.")] = "text",
     provider: ProviderOpt = "data_agent",
     db_url: DbUrlOpt = None,
+    allow_writable_user: AllowWritableOpt = False,
 ) -> None:
     """Simulate one conversation between CJ and a merchant, on a generated world or a real database."""
     from app.simulation import run_conversation
 
     _check_format(fmt)  # fail before the conversation runs
     cfg = _config(scenario, merchant, workflow, seed, turns, cj_model, merchant_model, stage, stress)
-    data = build_provider(provider, db_url, cfg.scenario, cfg.merchant, seed, stage, stress)
+    data = build_provider(provider, db_url, cfg.scenario, cfg.merchant, seed, stage, stress, allow_writable_user)
     _emit(run_conversation(cfg, provider=data), fmt, out)
 
 

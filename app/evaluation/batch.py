@@ -225,7 +225,8 @@ def _preflight(manifest: BatchManifest, settings: CaseSettings, factory: ModelFa
     if settings.provider == "production":
         from app.providers.production import ProductionDataProvider
 
-        ProductionDataProvider(settings.db_url or "")  # bad URL, unreachable server, wrong schema
+        # bad URL, unreachable server, wrong schema, a user that can write
+        ProductionDataProvider(settings.db_url or "", allow_writable_user=settings.allow_writable_user).close()
 
 
 def _check_folder(run_dir: RunDir, manifest: BatchManifest, resume: bool) -> BatchManifest | None:
@@ -262,6 +263,7 @@ def run_batch(
     progress: BatchProgress | None = None,
     model_factory: ModelFactory | None = None,
     retry: RetryPolicy | None = None,
+    allow_writable_user: bool = False,
 ) -> BatchResult:
     """Run a batch into ``out`` and return its summary.
 
@@ -276,12 +278,14 @@ def run_batch(
         progress: receives each finished record (default: nothing is shown).
         model_factory: chat-model objects per case instead of the specs; runs on threads.
         retry: transient-error policy for network models (default: :class:`RetryPolicy`).
+        allow_writable_user: accept a production database user that could write.
 
     Raises:
         InvalidArgumentError: ``out`` holds a batch and ``resume`` is false; arguments differ on resume;
             bad ``jobs``.
         DataFileError: a malformed ``batch.json`` or ``transcripts.jsonl``.
         ProviderError: the production database cannot be used.
+        WritableUserError: its user can write and ``allow_writable_user`` is false.
     """
     jobs = _check_jobs(default_jobs() if jobs is None else jobs)
     run_dir = out if isinstance(out, RunDir) else RunDir(out)
@@ -297,6 +301,7 @@ def run_batch(
         db_url=db_url,
         evaluator_keys=tuple(manifest.evaluators),
         judge_model=manifest.judge_model,
+        allow_writable_user=allow_writable_user,
     )
     saved = _check_folder(run_dir, manifest, resume)
     _preflight(manifest, settings, model_factory)

@@ -4,8 +4,10 @@ Supported databases: a SQLite file (``sqlite:///path/to/file.db``, or simply a p
 ``.db``/``.sqlite``/``.sqlite3``) and PostgreSQL through psycopg 3 (``postgresql+psycopg://``;
 ``postgresql://`` and ``postgres://`` are read the same way).
 
-Read-only engines never write: a SQLite file is opened with ``mode=ro``; PostgreSQL sessions
-start with ``default_transaction_read_only=on``, so any INSERT/UPDATE/DDL fails on the server.
+Read-only engines never write: a SQLite file is opened with ``mode=ro`` through a connection
+whose authorizer denies every write, ``ATTACH`` and pragma assignment (see
+:mod:`app.providers.readonly`); PostgreSQL sessions start with ``default_transaction_read_only=on``,
+and the production provider also checks that the user itself cannot write.
 
 Example:
     >>> mask_url("postgresql+psycopg://cj:s3cret@db.example.com:5432/shop")
@@ -27,6 +29,7 @@ from sqlalchemy.pool import QueuePool
 
 from app.errors import ProviderError
 from app.providers.bulk import tune_sqlite_for_load
+from app.providers.readonly import ReadOnlySQLiteConnection
 
 __all__ = [
     "DB_URL_ENV",
@@ -110,21 +113,20 @@ def _sqlite_engine(url: URL, read_only: bool) -> Engine:
         uri = f"file:{quote(str(path.resolve()))}?mode=ro"
 
         def creator() -> sqlite3.Connection:
-            return sqlite3.connect(uri, uri=True, check_same_thread=False)
+            return sqlite3.connect(uri, uri=True, check_same_thread=False, factory=ReadOnlySQLiteConnection)
 
-        engine = create_engine("sqlite://", creator=creator, poolclass=QueuePool)
-    else:
-        if not path.parent.is_dir():
-            raise ProviderError(f"cannot create SQLite database {path}: folder {path.parent} does not exist")
-        engine = create_engine(url, connect_args={"check_same_thread": False})
+        return create_engine("sqlite://", creator=creator, poolclass=QueuePool)
+    if not path.parent.is_dir():
+        problem = "is not a folder" if path.parent.exists() else "does not exist"
+        raise ProviderError(f"cannot create SQLite database {path}: {path.parent} {problem}")
+    engine = create_engine(url, connect_args={"check_same_thread": False})
 
     @event.listens_for(engine, "connect")
     def _pragmas(dbapi_conn: Any, _record: Any) -> None:  # pragma: no cover - trivial
         cur = dbapi_conn.cursor()
         cur.execute("PRAGMA foreign_keys=ON")
         cur.close()
-        if not read_only:
-            tune_sqlite_for_load(dbapi_conn)
+        tune_sqlite_for_load(dbapi_conn)
 
     return engine
 
