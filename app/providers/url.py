@@ -46,12 +46,22 @@ DB_URL_ENV = "CJSIM_DB_URL"
 SUPPORTED_URLS = "sqlite:///path/to/file.db or postgresql+psycopg://user:password@host:5432/dbname"
 
 _SQLITE_SUFFIXES = (".db", ".sqlite", ".sqlite3")
-_USERINFO = re.compile(r"(?P<head>[a-zA-Z][\w+.-]*://[^:/@\s]*):(?P<password>[^@\s]*)@")
-_QUERY_PASSWORD = re.compile(r"(?P<key>(?:password|passwd|pwd)=)[^&\s]*", re.IGNORECASE)
+# A password may hold any character, raw or percent-encoded (spaces, tabs, '@', ':', '/'), so
+# it is taken to run from the ':' after the user name to the *last* '@' of the text: masking too
+# much is harmless, stopping at the first space or '@' leaked the rest.
+_USERINFO = re.compile(r"(?P<head>[a-zA-Z][\w+.-]*://[^:/]*):.*@", re.DOTALL)
+# In a query string a raw '&' starts the next parameter; in a driver's key=value message the
+# value may be quoted and hold spaces, so everything up to the next '&' goes.
+_QUERY_PASSWORD = re.compile(r"(?P<key>\b(?:password|passwd|pwd)=)[^&]*", re.IGNORECASE)
 
 
 def mask_url(url: str | URL | None) -> str:
-    """The URL with any password replaced by ``***`` (safe to print, log and store)."""
+    """The text with every URL password replaced by ``***`` (safe to print, log and store).
+
+    This is the one masking function: use it for every URL (or message that may hold one)
+    that is printed, logged or written to a file. It accepts a :class:`~sqlalchemy.engine.URL`,
+    a URL string, or free text such as a driver's error message.
+    """
     if url is None:
         return ""
     if isinstance(url, URL):
@@ -80,8 +90,17 @@ def parse_url(url: str | URL | None) -> URL:
             raise ProviderError(f"bad database URL {mask_url(text)!r}; expected {SUPPORTED_URLS}")
         try:
             parsed = make_url(text)
-        except (ArgumentError, ValueError) as exc:
-            raise ProviderError(f"bad database URL {mask_url(text)!r} ({exc}); expected {SUPPORTED_URLS}") from None
+        except (ArgumentError, ValueError):
+            # the parser's own message may quote a piece of a mis-split password: not shown
+            raise ProviderError(
+                f"bad database URL {mask_url(text)!r}: the port must be a number, and '@', ':' or '/' in the "
+                f"user name or password must be percent-encoded (%40, %3A, %2F); expected {SUPPORTED_URLS}"
+            ) from None
+        if parsed.host and "@" in parsed.host:
+            raise ProviderError(
+                f"bad database URL {mask_url(text)!r}: the password holds a raw '@', so the host name is wrong; "
+                "percent-encode it as %40 (p@ss becomes p%40ss)"
+            )
     backend, _, driver = parsed.drivername.partition("+")
     if backend == "sqlite":
         if driver not in ("", "pysqlite"):
@@ -131,14 +150,30 @@ def _sqlite_engine(url: URL, read_only: bool) -> Engine:
     return engine
 
 
+def _connect_timeout(url: URL, value: str) -> int:
+    try:
+        seconds = int(value)
+    except ValueError:
+        seconds = -1
+    if seconds < 0:
+        raise ProviderError(
+            f"bad connect_timeout={value!r} in {mask_url(url)}; give whole seconds, e.g. ?connect_timeout=5 "
+            "(0 waits forever)"
+        )
+    return seconds
+
+
 def _postgres_engine(url: URL, read_only: bool) -> Engine:
     query = dict(url.query)
     options = query.pop("options", "")
     if isinstance(options, tuple):
         options = " ".join(options)
+    repeated = sorted(key for key, value in query.items() if isinstance(value, tuple))
+    if repeated:
+        raise ProviderError(f"{mask_url(url)} gives {', '.join(repeated)} more than once; keep one of each")
     if read_only:
         options = f"{options} -c default_transaction_read_only=on".strip()
-    connect_args: dict[str, Any] = {"connect_timeout": int(query.pop("connect_timeout", 5))}
+    connect_args: dict[str, Any] = {"connect_timeout": _connect_timeout(url, query.pop("connect_timeout", "5"))}
     if options:
         connect_args["options"] = options
     connect_args.setdefault("application_name", query.pop("application_name", "cjsim"))
