@@ -32,7 +32,15 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, ClassVar, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SerializerFunctionWrapHandler, ValidationError, model_serializer
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SerializerFunctionWrapHandler,
+    ValidationError,
+    field_validator,
+    model_serializer,
+)
 
 from app.errors import InvalidArgumentError, UnknownNameError
 from app.formatting import count, hours, money, pct, rate_pct, signed_pct
@@ -689,9 +697,25 @@ class CustomerProfile(ViewResult):
         return "\n".join(lines)
 
 
+def _search_words(query: str) -> list[str]:
+    # '_' separates words as in category names (shipping_delay), so "shipping_delay" finds both words
+    return query.lower().replace("_", " ").split()
+
+
 class SearchTicketsArgs(ViewArgs):
     query: str = Field(min_length=1, max_length=200, description="Words to find in ticket subjects or categories.")
     limit: int = Field(default=10, ge=1, le=50, description="How many tickets (1-50).")
+
+    @field_validator("query")
+    @classmethod
+    def _has_a_word(cls, query: str) -> str:
+        if not _search_words(query):
+            raise ValueError("give at least one word to search for; a blank query or lone '_' would match every ticket")
+        return query
+
+    def words(self) -> list[str]:
+        """The lower-cased words every matching ticket contains, literally (``%`` and ``_`` included)."""
+        return _search_words(self.query)
 
 
 class TicketSearch(ViewResult):

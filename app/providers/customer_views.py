@@ -230,8 +230,7 @@ def search_tickets(ctx: ViewContext, args: SearchTicketsArgs) -> TicketSearch:
             tickets=[],
             unavailable={"total": NO_TICKETS, "tickets": NO_TICKETS},
         )
-    words = [w for w in args.query.lower().replace("_", " ").split() if w]
-    total, rows = q.search_ticket_rows(ctx.conn, words, end_of_day(ctx.as_of), args.limit)
+    total, rows = q.search_ticket_rows(ctx.conn, args.words(), end_of_day(ctx.as_of), args.limit)
     return TicketSearch(
         as_of=ctx.as_of, query=args.query, total=total, tickets=[ticket_summary(r, ctx.as_of) for r in rows]
     )
