@@ -189,3 +189,28 @@ def eval_cmd(
         f"({', '.join(result.evaluators)}); kept {result.kept} failed"
     )
     render_summary(console, result.summary, prices, result.path, headline=headline)
+
+
+@app.command("repair")
+def repair_cmd(
+    path: Annotated[Path, typer.Argument(help="Batch folder written by cjsim batch.", show_default=False)],
+) -> None:
+    """Move damaged lines of a batch's transcripts.jsonl aside (nothing is deleted), so --resume reruns their cases."""
+    from app.evaluation.records import RunDir
+
+    if not path.is_dir():
+        raise InvalidArgumentError(f"{path} is not a folder; pass a batch folder written by cjsim batch --out")
+    run = RunDir(path).require()
+    result = run.repair()
+    if not result.moved:
+        console.print(f"{run.transcripts_path}: every line is a run record; nothing to repair")
+        return
+    lines = ", ".join(map(str, result.moved[:10])) + (" ..." if len(result.moved) > 10 else "")
+    console.print(
+        f"moved {len(result.moved)} damaged line{'s' if len(result.moved) != 1 else ''} ({lines}) to "
+        f"{result.damaged_path}; kept {result.kept} records",
+        highlight=False,
+    )
+    manifest = run.read_manifest()
+    database = " --db-url URL" if manifest is not None and manifest.provider.get("name") == "production" else ""
+    console.print(f"next: cjsim batch --out {shlex.quote(str(path))} --resume{database}  (reruns the cases without a record)")
