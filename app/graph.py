@@ -40,16 +40,20 @@ from app.stages import milestones_in
 from app.tools import build_tools, tool_error_message
 from app.workflows import AUTO, WorkflowCatalog, workflows
 
-__all__ = ["TerminationReason", "ConversationState", "RunContext", "build_graph", "DEFAULT_WORKFLOW"]
+__all__ = ["TerminationReason", "ConversationState", "RunContext", "build_graph", "DEFAULT_WORKFLOW", "QUIT_LINES"]
 
 DEFAULT_WORKFLOW = "ad_hoc_support"
 """Where ``--workflow auto`` lands when the merchant's opening matches no workflow."""
+
+QUIT_LINES = frozenset({"", "/quit", "/exit", "/done"})
+"""What a human merchant types to leave (compared case-insensitively, surrounding spaces ignored)."""
 
 
 class TerminationReason(StrEnum):
     """How a conversation ended."""
 
     merchant_done = "merchant_done"
+    human_quit = "human_quit"
     max_turns = "max_turns"
     agent_error = "agent_error"
     tool_error_limit = "tool_error_limit"
@@ -115,8 +119,8 @@ def merchant_node(state: ConversationState, runtime: Rt) -> dict[str, Any]:
             (m.content for m in reversed(state.get("messages", [])) if isinstance(m, AIMessage) and m.content), ""
         )
         text = str(interrupt({"cj": last_cj, "turn": turns + 1})).strip()
-        if text.lower() in {"", "/quit", "/exit", "/done"}:
-            text = f"Thanks, that's all for now. {MERCHANT_DONE}"
+        if text.lower() in QUIT_LINES:  # the human left: record that, not words they never said
+            return {"termination_reason": TerminationReason.human_quit.value}
     else:
         prompt = merchant_system_prompt(ctx.persona, ctx.scenario)
         try:

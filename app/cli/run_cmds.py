@@ -126,23 +126,29 @@ def chat_cmd(
     cj_model: Annotated[str, typer.Option("--cj-model")] = "rules",
     out: Annotated[Path | None, typer.Option("--out", help="Save the transcript (JSON) here.")] = None,
 ) -> None:
-    """Play the merchant yourself. Type /quit (or an empty line) to finish."""
+    """Play the merchant yourself. Type /quit (or an empty line, or end the input) to finish."""
     from app.simulation import HumanConversation
 
     cfg = _config(scenario, merchant, workflow, seed, turns, cj_model, "script", None, None)
     chat = HumanConversation(cfg)
     console.print(f"[dim]You are the merchant of {chat.ctx.persona.business_name}. /quit ends.[/]")
-    opening = chat.start()
-    if opening:
-        console.print(f"[green]CJ:[/] {opening}")
-    while not chat.finished:
-        try:
-            line = typer.prompt("you", default="", show_default=False)
-        except (EOFError, typer.Abort):
-            line = "/quit"
-        reply = chat.send(line)
-        if reply:
-            console.print(f"[green]CJ:[/] {reply}")
+    try:
+        opening = chat.start()
+        if opening:
+            console.print(f"[green]CJ:[/] {opening}")
+        while not chat.finished:
+            try:
+                line = typer.prompt("you", default="", show_default=False)
+            except (EOFError, typer.Abort):  # end of input or Ctrl-C at the prompt: the human left
+                console.print()
+                chat.quit()
+                break
+            reply = chat.send(line)
+            if reply:
+                console.print(f"[green]CJ:[/] {reply}")
+    except KeyboardInterrupt:  # Ctrl-C while CJ was answering
+        err_console.print("interrupted; the conversation was not saved")
+        raise typer.Exit(130) from None
     t = chat.transcript()
     console.print(f"[dim]ended: {t.termination_reason}[/]")
     if out:
