@@ -9,6 +9,7 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
+from app.cli.options import CONFIRM_SEEDS_ABOVE
 from app.models import BusinessStage, StressLevel
 
 __all__ = [
@@ -22,6 +23,7 @@ __all__ = [
     "ProviderOpt",
     "DbUrlOpt",
     "AllowWritableOpt",
+    "YesOpt",
     "accept_writable_user",
     "PROVIDERS",
     "build_agent",
@@ -71,6 +73,9 @@ AllowWritableOpt = Annotated[
         "--allow-writable-user",
         help="Accept a PostgreSQL --db-url user that could write (by default only a read-only user is accepted).",
     ),
+]
+YesOpt = Annotated[
+    bool, typer.Option("--yes", "-y", help=f"Run even when --seeds names more than {CONFIRM_SEEDS_ABOVE:,} seeds.")
 ]
 
 
