@@ -187,9 +187,12 @@ def make_engine(url: str | URL, *, read_only: bool) -> Engine:
         ProviderError: bad URL, or (read-only SQLite) no such file.
     """
     parsed = parse_url(url)
-    if parsed.drivername == "sqlite":
-        return _sqlite_engine(parsed, read_only)
-    return _postgres_engine(parsed, read_only)
+    try:
+        if parsed.drivername == "sqlite":
+            return _sqlite_engine(parsed, read_only)
+        return _postgres_engine(parsed, read_only)
+    except (ArgumentError, ValueError, TypeError) as exc:  # a URL option the driver cannot take
+        raise ProviderError(f"bad option in database URL {mask_url(parsed)}: {mask_url(str(exc))}") from None
 
 
 def connection_error(exc: BaseException, url: str | URL) -> ProviderError:
