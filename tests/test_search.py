@@ -14,7 +14,7 @@ import pytest
 
 from app.agents.data_agent import DataAgent, resolve_context
 from app.errors import InvalidArgumentError
-from app.providers.admin import init_database, store_rows, writable_connection
+from app.storage.admin import init_database, store_rows, writable_connection
 from app.providers.production import ProductionDataProvider
 from app.tools import build_tools, tool_error_message
 from app.scenarios import get_persona, get_scenario

@@ -19,9 +19,9 @@ from typer.testing import CliRunner
 from app.cli import app
 from app.errors import ProviderError
 from app.evaluation.batch import batch_manifest
-from app.providers.admin import init_database, load_world
+from app.storage.admin import init_database, load_world
 from app.providers.production import ProductionDataProvider
-from app.providers.url import connection_error, mask_url, parse_url
+from app.storage.url import connection_error, mask_url, parse_url
 from tests.pg_support import pg_schemas  # noqa: F401  (fixture)
 
 runner = CliRunner()

@@ -20,7 +20,7 @@ from app.evaluation.stats import (
     MetricRow,
     Summary,
 )
-from app.providers.url import mask_url
+from app.storage.url import mask_url
 
 __all__ = ["render_markdown", "render_comparison", "pct", "score", "pass_k_columns", "batch_title", "batch_facts"]
 

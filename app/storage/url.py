@@ -6,7 +6,7 @@ Supported databases: a SQLite file (``sqlite:///path/to/file.db``, or simply a p
 
 Read-only engines never write: a SQLite file is opened with ``mode=ro`` through a connection
 whose authorizer denies every write, ``ATTACH`` and pragma assignment (see
-:mod:`app.providers.readonly`); PostgreSQL sessions start with ``default_transaction_read_only=on``,
+:mod:`app.storage.readonly`); PostgreSQL sessions start with ``default_transaction_read_only=on``,
 and the production provider also checks that the user itself cannot write.
 
 Example:
@@ -28,8 +28,8 @@ from sqlalchemy.exc import ArgumentError, DBAPIError, SQLAlchemyError
 from sqlalchemy.pool import QueuePool
 
 from app.errors import ProviderError
-from app.providers.bulk import tune_sqlite_for_load
-from app.providers.readonly import ReadOnlySQLiteConnection
+from app.storage.bulk import tune_sqlite_for_load
+from app.storage.readonly import ReadOnlySQLiteConnection
 
 __all__ = [
     "DB_URL_ENV",
