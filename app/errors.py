@@ -19,6 +19,8 @@ __all__ = [
     "ProviderError",
     "WritableUserError",
     "RunLockedError",
+    "ActionDeclinedError",
+    "ActionFailedError",
 ]
 
 
@@ -81,3 +83,11 @@ class WritableUserError(ProviderError):
 
 class RunLockedError(CJSimError):
     """Another process is writing to the same run folder."""
+
+
+class ActionDeclinedError(CJSimError):
+    """An action that needs approval was declined (or approval was not given); nothing was done."""
+
+
+class ActionFailedError(CJSimError):
+    """An action raised; its effect was rolled back and the failure is in the audit trail."""

@@ -81,6 +81,10 @@ def _cases(f: dict[str, Path]) -> dict[str, list[tuple[list[str], str]]]:
         "run": [(["run", "--provider", "production", "--db-url", u], m) for u, m in url_cases[:2]]
         + [(["run", "--out", str(under / "t.json"), "--turns", "1"], "cannot write")],
         "chat": [(["chat", "--out", str(under / "t.json")], "cannot write")],
+        "schema": [(["schema", "--out", str(under / "schemas.json")], "cannot write")],
+        "act": [(["act", "save_note", "--note", "hi", "--approve", "--ops-url", f"sqlite:///{under}/ops.db"], "does not exist")]
+        + [(["act", "save_note", "--note", "hi", "--approve", "--ops-url", u], m) for u, m in url_cases[:2]]
+        + [(["act", "save_note", "--note", "hi", "--provider", "production", "--db-url", u], m) for u, m in url_cases],
         "batch": [(["batch", "--out", str(under), "--seeds", "0"], "cannot write"),
                   (["batch", "--out", str(f["bad_manifest"]), "--resume"], "not a batch manifest"),
                   (["batch", "--out", str(under / "p"), "--provider", "production", "--db-url", url_cases[0][0]], url_cases[0][1])],

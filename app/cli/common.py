@@ -25,6 +25,7 @@ __all__ = [
     "AllowWritableOpt",
     "YesOpt",
     "accept_writable_user",
+    "OpsUrlOpt",
     "PROVIDERS",
     "build_agent",
     "build_provider",
@@ -77,6 +78,16 @@ AllowWritableOpt = Annotated[
 YesOpt = Annotated[
     bool, typer.Option("--yes", "-y", help=f"Run even when --seeds names more than {CONFIRM_SEEDS_ABOVE:,} seeds.")
 ]
+OpsUrlOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--ops-url",
+        envvar="CJSIM_OPS_URL",
+        show_envvar=True,
+        help="Operations store where actions write (a SQLite file or PostgreSQL URL; never the source database). "
+        "Default: the generated world's embedded database, and none for --provider production.",
+    ),
+]
 
 
 CJModelOpt = Annotated[
@@ -97,6 +108,7 @@ def build_provider(
     seed: int,
     stage: BusinessStage | None = None,
     stress: StressLevel | None = None,
+    ops_url: str | None = None,
     allow_writable_user: bool = False,
 ):
     """The data provider the options describe.
@@ -104,6 +116,7 @@ def build_provider(
     ``data_agent`` generates the world of (scenario, merchant, seed, stage, stress);
     ``production`` opens the database at ``db_url`` read-only (the world options are ignored),
     refusing a PostgreSQL user that could write unless ``allow_writable_user``.
+    ``ops_url`` names the operations store actions write to (see :class:`~app.storage.ops.OpsStore`).
 
     Raises:
         UnknownNameError: unknown provider name.
@@ -112,7 +125,12 @@ def build_provider(
     from app.errors import ProviderError, UnknownNameError
 
     if provider == "data_agent":
-        return build_agent(scenario, merchant, seed, stage, stress)
+        agent = build_agent(scenario, merchant, seed, stage, stress)
+        if ops_url:
+            from app.storage.ops import OpsStore
+
+            agent.ops = OpsStore.from_url(ops_url)
+        return agent
     if provider == "production":
         if not db_url:
             raise ProviderError("--provider production needs a database: pass --db-url URL or set CJSIM_DB_URL")
@@ -123,7 +141,7 @@ def build_provider(
         # cached views live as long as the workflows' declared refresh intervals allow
         ttl = workflow_ttls(workflows().refresh_seconds)
         with accept_writable_user():
-            return ProductionDataProvider(db_url, ttl=ttl, allow_writable_user=allow_writable_user)
+            return ProductionDataProvider(db_url, ttl=ttl, ops_url=ops_url, allow_writable_user=allow_writable_user)
     raise UnknownNameError("provider", provider, PROVIDERS)
 
 

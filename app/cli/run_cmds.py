@@ -7,13 +7,14 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich.markup import escape
 
 from app.cli import app
 from app.cli.common import (
     AllowWritableOpt,
     CJModelOpt,
-    MerchantModelOpt,
     DbUrlOpt,
+    MerchantModelOpt,
     MerchantOpt,
     ProviderOpt,
     ScenarioOpt,
@@ -103,7 +104,9 @@ def run_cmd(
 
     _check_format(fmt)  # fail before the conversation runs
     cfg = _config(scenario, merchant, workflow, seed, turns, cj_model, merchant_model, stage, stress)
-    data = build_provider(provider, db_url, cfg.scenario, cfg.merchant, seed, stage, stress, allow_writable_user)
+    data = build_provider(
+        provider, db_url, cfg.scenario, cfg.merchant, seed, stage, stress, allow_writable_user=allow_writable_user
+    )
     _emit(run_conversation(cfg, provider=data), fmt, out)
 
 
@@ -137,13 +140,23 @@ def chat_cmd(
         if opening:
             console.print(f"[green]CJ:[/] {opening}")
         while not chat.finished:
-            try:
-                line = typer.prompt("you", default="", show_default=False)
-            except (EOFError, typer.Abort):  # end of input or Ctrl-C at the prompt: the human left
-                console.print()
-                chat.quit()
-                break
-            reply = chat.send(line)
+            request = chat.pending_approval
+            if request:
+                args = ", ".join(f"{k}={v!r}" for k, v in request["args"].items())
+                console.print(f"[yellow]CJ asks to act:[/] {escape(request['description'])} ({escape(args)})")
+                try:
+                    approve = typer.confirm("approve?", default=False)
+                except (EOFError, typer.Abort):
+                    approve = False
+                reply = chat.decide(approve)
+            else:
+                try:
+                    line = typer.prompt("you", default="", show_default=False)
+                except (EOFError, typer.Abort):  # end of input or Ctrl-C at the prompt: the human left
+                    console.print()
+                    chat.quit()
+                    break
+                reply = chat.send(line)
             if reply:
                 console.print(f"[green]CJ:[/] {reply}")
     except KeyboardInterrupt:  # Ctrl-C while CJ was answering

@@ -22,16 +22,17 @@ from sqlalchemy import text
 from sqlalchemy.engine import URL, Connection
 from sqlalchemy.exc import SQLAlchemyError
 
-from app.data_views import ViewArgs, ViewResult
 from app.errors import ProviderError, WritableUserError
 from app.providers.cache import ViewCache, ttl_for_view
 from app.providers.sql_provider import SqlDataProvider
+from app.storage.ops import OpsStore
 from app.storage import queries as q
 from app.storage.customer_facts import fact_dates
 from app.storage.migrations import admin_metadata, check_schema, load_stamp, stale_summaries
 from app.storage.readonly import READ_ONLY_ROLE_SQL, session_user, writable_grants
 from app.storage.schema import metadata
 from app.storage.url import connection_error, make_engine, mask_url, parse_url
+from app.views import ViewArgs, ViewResult
 
 __all__ = ["ProductionDataProvider"]
 
@@ -44,6 +45,8 @@ class ProductionDataProvider(SqlDataProvider):
         ttl: seconds a view result stays cached, per view name (default: workflow refresh intervals).
         clock: monotonic clock for TTLs and the load-time check (injectable in tests).
         check_interval: seconds between checks of the data's load time.
+        ops_url: a writable database for the operations store, where actions write (never the
+            source database itself); without one the provider answers views but cannot act.
         allow_writable_user: accept a PostgreSQL user that could write to cjsim's tables (or create
             tables next to them). Sessions are still read-only by default, but the session itself
             could lift that; a role with only SELECT cannot write at all.
@@ -67,11 +70,19 @@ class ProductionDataProvider(SqlDataProvider):
         ttl: Callable[[str], float | None] = ttl_for_view,
         clock: Callable[[], float] = time.monotonic,
         check_interval: float = 1.0,
+        ops_url: str | URL | None = None,
         allow_writable_user: bool = False,
     ) -> None:
         self.url = parse_url(url)
         self.display_url = mask_url(self.url)
         super().__init__(make_engine(self.url, read_only=True), ViewCache(ttl=ttl, clock=clock))
+        if ops_url is not None:
+            if parse_url(ops_url) == self.url:
+                raise ProviderError(
+                    f"the operations store must be a database of its own, not the source {self.display_url}; "
+                    "give another SQLite file or PostgreSQL schema"
+                )
+            self.ops = OpsStore.from_url(ops_url)
         self.clock = clock
         self.check_interval = check_interval
         self._checked_at = clock()

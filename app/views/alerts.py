@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from app.data_views import Alert, Trend
 from app.formatting import hours, rate_pct
+from app.views.base import Alert, Trend
 
 __all__ = ["AlertThresholds", "briefing_alerts"]
 
