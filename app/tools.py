@@ -57,7 +57,8 @@ ProviderSource = DataProvider | Callable[[], DataProvider]
 def _runtime_provider() -> DataProvider:
     from langgraph.runtime import get_runtime
 
-    provider: DataProvider = get_runtime().context.provider
+    context: Any = get_runtime().context  # the graph's RunContext
+    provider: DataProvider = context.provider
     return provider
 
 

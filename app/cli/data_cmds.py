@@ -6,7 +6,7 @@ import json
 from collections.abc import Iterable
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.markup import escape
@@ -32,7 +32,7 @@ from app.cli.options import parse_date, parse_view_args
 from app.errors import InvalidArgumentError
 from app.scenarios import personas, scenarios
 from app.views import ACTIONS, VIEWS, ActionSpec, action_spec, json_schemas, view_spec
-from app.views.registry import Capability
+from app.views.registry import Capability, CapabilitySpec
 
 
 class ListKind(StrEnum):
@@ -79,12 +79,12 @@ def list_cmd(kind: Annotated[ListKind, typer.Argument(help="What to list.")]) ->
         for col in ("kind", "tool", "arguments", "description"):
             table.add_column(col)
         for spec in (*VIEWS.values(), *ACTIONS.values()):
-            kind = spec.kind + (", needs approval" if isinstance(spec, ActionSpec) and spec.requires_approval else "")
-            table.add_row(spec.name, kind, spec.tool, _flags(spec), spec.description)
+            approval = ", needs approval" if isinstance(spec, ActionSpec) and spec.requires_approval else ""
+            table.add_row(spec.name, spec.kind + approval, spec.tool, _flags(spec), spec.description)
     console.print(table)
 
 
-def _flags(spec: Capability) -> str:
+def _flags(spec: CapabilitySpec[Any, Any]) -> str:
     return ", ".join(f"--{n.replace('_', '-')}" for n in spec.args.model_fields) or "-"
 
 

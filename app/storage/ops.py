@@ -38,14 +38,14 @@ from sqlalchemy import (
     insert,
     select,
 )
-from sqlalchemy.engine import URL, Connection, Engine
+from sqlalchemy.engine import URL, Connection, CursorResult, Engine
 from sqlalchemy.exc import SQLAlchemyError
 
 from app.errors import ProviderError
 from app.storage.loader import memory_engine
 from app.storage.url import connection_error, make_engine, mask_url
 
-__all__ = ["OpsStore", "AuditRow", "ops_metadata", "action_audit", "notes", "OPS_MIGRATIONS"]
+__all__ = ["OpsStore", "AuditRow", "inserted_id", "ops_metadata", "action_audit", "notes", "OPS_MIGRATIONS"]
 
 ops_metadata = MetaData()
 
@@ -212,7 +212,7 @@ class OpsStore:
         values["arguments"] = json.dumps(values["arguments"], sort_keys=True)
         if values.get("result") is not None:
             values["result"] = json.dumps(values["result"], sort_keys=True, default=str)
-        return int(conn.execute(insert(action_audit).values(**values)).inserted_primary_key[0])
+        return inserted_id(conn.execute(insert(action_audit).values(**values)))
 
     def audit(self, action: str | None = None, status: str | None = None) -> list[AuditRow]:
         """Audit rows, oldest first, optionally of one action or status."""
@@ -228,6 +228,14 @@ class OpsStore:
         """Run a read-only query function on a connection of the store."""
         with self.engine.connect() as conn:
             return query(conn)
+
+
+def inserted_id(result: CursorResult[Any]) -> int:
+    """The primary key of the one row an INSERT added."""
+    key = result.inserted_primary_key
+    if key is None:  # pragma: no cover - every ops table has an integer primary key
+        raise ProviderError("the operations store did not return the new row's id")
+    return int(key[0])
 
 
 def _audit_row(row: Any) -> AuditRow:

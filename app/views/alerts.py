@@ -45,7 +45,7 @@ def briefing_alerts(
     alerts: list[Alert] = []
 
     def add(severity: str, metric: str, message: str) -> None:
-        alerts.append(Alert(severity=severity, metric=metric, message=message))  # type: ignore[arg-type]
+        alerts.append(Alert(severity=severity, metric=metric, message=message))
 
     if churn_rate.current is not None and churn_rate.previous:
         ratio = churn_rate.current / churn_rate.previous

@@ -274,9 +274,9 @@ def crisis_analysis(ctx: ViewContext, args: CrisisAnalysisArgs) -> CrisisAnalysi
     )
     return CrisisAnalysis(
         as_of=as_of,
-        crisis_type=reading.crisis_type,  # type: ignore[arg-type]
+        crisis_type=reading.crisis_type,
         detected=detected,
-        severity=severity,  # type: ignore[arg-type]
+        severity=severity,
         summary=summary,
         indicator=Indicator(
             metric=reading.metric,
@@ -311,7 +311,7 @@ def _crisis_unavailable(ctx: ViewContext, args: CrisisAnalysisArgs, reason: str)
     what = "Crisis analysis" if kind == "auto" else f"{kind.capitalize()} crisis analysis"
     return CrisisAnalysis(
         as_of=ctx.as_of,
-        crisis_type=kind,  # type: ignore[arg-type]
+        crisis_type=kind,
         detected=None,
         severity=None,
         summary=f"{what} not available: {reason}",
@@ -383,7 +383,7 @@ def detect_anomalies(ctx: ViewContext, args: DetectAnomaliesArgs) -> AnomalyRepo
                     change_pct=change,
                     z_score=round(z, 2),
                     direction="up" if z > 0 else "down",
-                    severity=level,  # type: ignore[arg-type]
+                    severity=level,
                 )
             )
     found.sort(key=lambda a: (-abs(a.z_score), a.metric))

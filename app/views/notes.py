@@ -8,12 +8,13 @@ saved on or before a date, follow-ups due first.
 from __future__ import annotations
 
 import datetime as dt
-from typing import ClassVar
+from typing import Any, ClassVar
 
 from pydantic import Field
 from sqlalchemy import insert, select
+from sqlalchemy.engine import Connection
 
-from app.storage.ops import notes
+from app.storage.ops import inserted_id, notes
 from app.views.actions import ActionContext
 from app.views.base import ViewArgs, ViewModel, ViewResult, not_available
 from app.views.common import ViewContext
@@ -69,7 +70,7 @@ def get_notes(ctx: ViewContext, args: GetNotesArgs) -> NoteList:
     if args.customer_id:
         where.append(notes.c.customer_id == args.customer_id)
 
-    def read(conn):  # type: ignore[no-untyped-def]
+    def read(conn: Connection) -> list[Any]:
         return list(conn.execute(select(notes).where(*where).order_by(notes.c.note_id)).mappings())
 
     rows = ctx.ops.read(read)
@@ -116,7 +117,7 @@ def save_note(ctx: ActionContext, args: SaveNoteArgs) -> SavedNote:
         "follow_up_on": args.follow_up_on,
         "created_by": ctx.actor,
     }
-    note_id = int(ctx.conn.execute(insert(notes).values(**values)).inserted_primary_key[0])
+    note_id = inserted_id(ctx.conn.execute(insert(notes).values(**values)))
     return SavedNote(note_id=note_id, day=ctx.day, note=values["note"], customer_id=args.customer_id,
                      follow_up_on=args.follow_up_on)  # fmt: skip
 

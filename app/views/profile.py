@@ -126,7 +126,7 @@ def customer_profile(ctx: ViewContext, args: CustomerProfileArgs) -> CustomerPro
         email=cust["email"],
         country=cust["country"],
         created_on=q.as_date(cust["created_on"]),
-        status=rec.status if has_subs else None,  # type: ignore[arg-type]
+        status=rec.status if has_subs else None,
         tenure_days=tenure_days(rec, as_of) if has_subs else None,
         subscriptions=subs,
         lifetime_value=dollars(rec.ltv_cents),

@@ -24,13 +24,14 @@ from pydantic import BaseModel, ValidationError
 from app.errors import InvalidArgumentError, UnknownNameError
 
 if TYPE_CHECKING:
-    from app.views.base import ViewArgs, ViewResult
+    from app.views.base import ViewArgs
     from app.views.common import ViewContext
 
 __all__ = [
     "ViewSpec",
     "ActionSpec",
     "Capability",
+    "CapabilitySpec",
     "register",
     "VIEWS",
     "ACTIONS",
@@ -40,12 +41,13 @@ __all__ = [
     "capability",
     "by_tool",
     "tool_names",
+    "requires_approval",
     "json_schemas",
     "invalid_arguments",
 ]
 
 A = TypeVar("A", bound="ViewArgs")
-R = TypeVar("R", bound="ViewResult")
+R = TypeVar("R", bound=BaseModel)
 
 
 def invalid_arguments(name: str, kind: str, model: type[BaseModel], exc: ValidationError) -> InvalidArgumentError:
@@ -59,7 +61,9 @@ def invalid_arguments(name: str, kind: str, model: type[BaseModel], exc: Validat
 
 
 @dataclass(frozen=True, kw_only=True)
-class _Spec(Generic[A, R]):
+class CapabilitySpec(Generic[A, R]):
+    """What views and actions both declare (see :class:`ViewSpec` and :class:`ActionSpec`)."""
+
     name: str
     args: type[A]
     result: type[R]
@@ -91,7 +95,7 @@ class _Spec(Generic[A, R]):
 
 
 @dataclass(frozen=True, kw_only=True)
-class ViewSpec(_Spec[A, R]):
+class ViewSpec(CapabilitySpec[A, R]):
     """A data view: a pure read at a date, computed by ``build`` with the shared SQL queries."""
 
     build: Callable[[ViewContext, A], R]
@@ -102,7 +106,7 @@ class ViewSpec(_Spec[A, R]):
 
 
 @dataclass(frozen=True, kw_only=True)
-class ActionSpec(_Spec[A, R]):
+class ActionSpec(CapabilitySpec[A, R]):
     """An action: a declared side effect on the operations store, audited and idempotent.
 
     ``run`` performs it given an :class:`~app.actions.ActionContext`. ``requires_approval``
@@ -182,6 +186,12 @@ def by_tool(tool: str) -> Capability:
         return _BY_TOOL[tool]
     except KeyError:
         raise UnknownNameError("tool", tool, _BY_TOOL) from None
+
+
+def requires_approval(tool: str) -> bool:
+    """Whether the tool runs an action that needs the merchant's approval."""
+    spec = by_tool(tool)
+    return isinstance(spec, ActionSpec) and spec.requires_approval
 
 
 def tool_names() -> list[str]:

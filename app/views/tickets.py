@@ -197,7 +197,7 @@ def ticket_summary(row: dict, as_of: dt.date) -> TicketSummary:
         created_at=created,
         category=row["category"],
         priority=row["priority"],
-        status=status,  # type: ignore[arg-type]
+        status=status,
         subject=row["subject"],
         sentiment=row["sentiment"],
         first_response_hours=round((first - created).total_seconds() / 3600, 2) if first else None,
