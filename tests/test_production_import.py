@@ -14,6 +14,7 @@ from typer.testing import CliRunner
 
 from app.cli import app
 from app.data_views import VIEWS, TicketSnapshot, Trend
+from app.views.notes import NO_OPS_STORE
 from app.errors import DataFileError, InvalidArgumentError, ProviderError
 from app.providers.production import ProductionDataProvider
 from app.simulation import RunConfig, run_conversation
@@ -164,6 +165,7 @@ PARTIAL_GAPS: dict[str, dict[str, str]] = {
     },
     "search_tickets": {"total": NO_TICKETS, "tickets": NO_TICKETS},
     "business_timeline": {},
+    "get_notes": {"notes": NO_OPS_STORE},  # opened without an operations store
 }
 """Per view: what a merchant without subscriptions and tickets cannot know, and why."""
 
