@@ -14,10 +14,10 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from app.catalog import Catalog
 from app.errors import InvalidArgumentError
 from app.models import MerchantContext, Persona, Scenario
 from app.providers.sql_provider import SqlDataProvider
-from app.scenarios import get_persona, get_scenario
 from app.world.generator import generate_world
 from app.world.loader import create_schema, insert_rows, memory_engine, sqlite_file_engine
 from app.world.world import World, WorldSpec
@@ -77,10 +77,15 @@ class DataAgent(SqlDataProvider):
         merchant_context: MerchantContext | dict[str, Any] | None = None,
         subscribers: int | None = None,
         path: str | None = None,
+        catalog: Catalog | None = None,
     ) -> DataAgent:
-        """Generate and load the world for a scenario and a merchant (id or display name)."""
-        sc = get_scenario(scenario) if isinstance(scenario, str) else scenario
-        persona = get_persona(merchant) if isinstance(merchant, str) else merchant
+        """Generate and load the world for a scenario and a merchant (id or display name).
+
+        Names are looked up in ``catalog`` (default: ``Catalog.default()``).
+        """
+        catalog = catalog or Catalog.default()
+        sc = catalog.scenarios.get(scenario) if isinstance(scenario, str) else scenario
+        persona = catalog.personas.get(merchant) if isinstance(merchant, str) else merchant
         if seed < 0:
             raise InvalidArgumentError(f"seed must be a non-negative integer, got {seed}")
         if subscribers is not None and not 50 <= subscribers <= 1_000_000:

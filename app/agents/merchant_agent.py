@@ -11,13 +11,14 @@ from collections.abc import Sequence
 
 from langchain_core.messages import AIMessage, AnyMessage, HumanMessage, SystemMessage
 
-from app.agents.prompts import render_prompt
+from app.catalog import Catalog
+from app.catalog.system_prompts import MERCHANT_SYSTEM
 from app.models import CommunicationStyle, Persona, Scenario
 from app.policies.context import MERCHANT_DONE
 
 __all__ = ["MERCHANT_PROMPT_VERSION", "merchant_system_prompt", "merchant_view", "is_merchant"]
 
-MERCHANT_PROMPT_VERSION = 1
+MERCHANT_PROMPT_VERSION = MERCHANT_SYSTEM.version
 MERCHANT_NAME = "merchant"
 
 _STYLE = {
@@ -27,12 +28,11 @@ _STYLE = {
 }
 
 
-def merchant_system_prompt(persona: Persona, scenario: Scenario) -> str:
-    """The system prompt an LLM merchant plays from."""
+def merchant_system_prompt(persona: Persona, scenario: Scenario, catalog: Catalog | None = None) -> str:
+    """The system prompt an LLM merchant plays from (the prompt file of ``catalog``, default: ``Catalog.default()``)."""
     goals = "\n".join(f"{i}. {g.ask}" for i, g in enumerate(scenario.merchant_goals, 1))
-    return render_prompt(
-        "merchant_system",
-        MERCHANT_PROMPT_VERSION,
+    return (catalog or Catalog.default()).prompts.system.render(
+        MERCHANT_SYSTEM,
         merchant_name=persona.display_name,
         business_name=persona.business_name,
         business_type=persona.business_type,

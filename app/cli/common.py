@@ -1,13 +1,16 @@
-"""Shared CLI pieces: consoles, world and provider options, building a data provider from options."""
+"""Shared CLI pieces: consoles, world and provider options, the data catalog, building a data provider."""
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
 
 from app.models import BusinessStage, StressLevel
+
+if TYPE_CHECKING:
+    from app.catalog import Catalog
 
 __all__ = [
     "console",
@@ -20,6 +23,7 @@ __all__ = [
     "ProviderOpt",
     "DbUrlOpt",
     "PROVIDERS",
+    "load_catalog",
     "build_agent",
     "build_provider",
     "describe_provider",
@@ -73,6 +77,13 @@ CJModelOpt = Annotated[
 ]
 MerchantModelOpt = Annotated[str, typer.Option("--merchant-model", help="script or a provider spec.")]
 
+def load_catalog() -> Catalog:
+    """The data folder of this command, read and validated once (``$CJSIM_DATA_DIR``, else ``data/``)."""
+    from app.catalog import Catalog
+
+    return Catalog.load()
+
+
 def build_provider(
     provider: str,
     db_url: str | None,
@@ -81,8 +92,10 @@ def build_provider(
     seed: int,
     stage: BusinessStage | None = None,
     stress: StressLevel | None = None,
+    *,
+    catalog: Catalog,
 ):
-    """The data provider the options describe.
+    """The data provider the options describe (names and refresh intervals from ``catalog``).
 
     ``data_agent`` generates the world of (scenario, merchant, seed, stage, stress);
     ``production`` opens the database at ``db_url`` read-only (the world options are ignored).
@@ -94,16 +107,15 @@ def build_provider(
     from app.errors import ProviderError, UnknownNameError
 
     if provider == "data_agent":
-        return build_agent(scenario, merchant, seed, stage, stress)
+        return build_agent(scenario, merchant, seed, stage, stress, catalog=catalog)
     if provider == "production":
         if not db_url:
             raise ProviderError("--provider production needs a database: pass --db-url URL or set CJSIM_DB_URL")
         from app.providers.cache import workflow_ttls
         from app.providers.production import ProductionDataProvider
-        from app.workflows import workflows
 
         # cached views live as long as the workflows' declared refresh intervals allow
-        return ProductionDataProvider(db_url, ttl=workflow_ttls(workflows().refresh_seconds))
+        return ProductionDataProvider(db_url, ttl=workflow_ttls(catalog.workflows.refresh_seconds))
     raise UnknownNameError("provider", provider, PROVIDERS)
 
 
@@ -116,9 +128,17 @@ def describe_provider(provider) -> str:
     return f"{provider.persona.business_name} - {provider.scenario.id} (seed {world.spec.seed})"
 
 
-def build_agent(scenario: str, merchant: str, seed: int, stage: BusinessStage | None, stress: StressLevel | None):
+def build_agent(
+    scenario: str,
+    merchant: str,
+    seed: int,
+    stage: BusinessStage | None,
+    stress: StressLevel | None,
+    *,
+    catalog: Catalog,
+):
     """A DataAgent for the world the options describe."""
     from app.agents.data_agent import DataAgent
 
     context = {"business_stage": stage, "stress_level": stress}
-    return DataAgent.create(scenario, merchant, seed=seed, merchant_context=context)
+    return DataAgent.create(scenario, merchant, seed=seed, merchant_context=context, catalog=catalog)

@@ -23,10 +23,10 @@ from app.cli.common import (
     build_provider,
     console,
     describe_provider,
+    load_catalog,
 )
 from app.cli.options import parse_date, parse_view_args
 from app.data_views import VIEWS, view_spec
-from app.scenarios import personas, scenarios
 
 
 class ListKind(StrEnum):
@@ -39,18 +39,19 @@ class ListKind(StrEnum):
 @app.command("list")
 def list_cmd(kind: Annotated[ListKind, typer.Argument(help="What to list.")]) -> None:
     """List scenarios, merchants, workflows or views."""
+    catalog = load_catalog()  # a broken data file is reported whatever is listed
     table = Table(show_lines=False)
     if kind is ListKind.scenarios:
         table.add_column("id", no_wrap=True)
         for col in ("name", "stress", "as of", "signature"):
             table.add_column(col, overflow="fold")
-        for s in scenarios().all():
+        for s in catalog.scenarios.all():
             table.add_row(s.id, s.display_name, s.stress_level.value, str(s.as_of), s.signature)
     elif kind is ListKind.merchants:
         table.add_column("id", no_wrap=True)
         for col in ("name", "business", "subscribers", "style", "stage"):
             table.add_column(col)
-        for p in personas().all():
+        for p in catalog.personas.all():
             table.add_row(
                 p.id,
                 p.display_name,
@@ -60,12 +61,10 @@ def list_cmd(kind: Annotated[ListKind, typer.Argument(help="What to list.")]) ->
                 p.default_business_stage.value,
             )
     elif kind is ListKind.workflows:
-        from app.workflows import workflows
-
         table.add_column("workflow", no_wrap=True)
         for col in ("opens", "stages", "tools", "description"):
             table.add_column(col, overflow="fold")
-        for w in workflows().by_name.values():
+        for w in catalog.workflows.by_name.values():
             stages = " -> ".join(s.id for s in w.conversation_flow)
             table.add_row(w.name, w.initiator, stages, str(len(w.tools_available)), w.description)
     else:
@@ -108,7 +107,7 @@ def data_cmd(
     spec = view_spec(view)
     args = parse_view_args(spec, list(ctx.args))
     day = parse_date(as_of)
-    data = build_provider(provider, db_url, scenario, merchant, seed, stage, stress)
+    data = build_provider(provider, db_url, scenario, merchant, seed, stage, stress, catalog=load_catalog())
     result = data.get_view(view, day, **args)
     if as_json:
         typer.echo(json.dumps(result.to_json(), indent=2))

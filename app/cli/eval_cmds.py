@@ -11,7 +11,7 @@ from rich.console import Console
 from rich.table import Table
 
 from app.cli import app
-from app.cli.common import CJModelOpt, DbUrlOpt, MerchantModelOpt, ProviderOpt, console, err_console
+from app.cli.common import CJModelOpt, DbUrlOpt, MerchantModelOpt, ProviderOpt, console, err_console, load_catalog
 from app.cli.options import parse_seeds
 from app.errors import InvalidArgumentError
 
@@ -125,7 +125,8 @@ def batch_cmd(
                 args[field] = getattr(saved, field)
         if not _given(ctx, "provider"):
             provider = str(saved.provider.get("name", provider))
-    manifest = batch_manifest(out.name, provider=provider, db_url=db_url, **args)
+    catalog = load_catalog()  # every data file checked before the first case
+    manifest = batch_manifest(out.name, provider=provider, db_url=db_url, catalog=catalog, **args)
     jobs = default_jobs() if jobs is None else jobs
     try:
         result = run_batch(
@@ -136,6 +137,7 @@ def batch_cmd(
             db_url=db_url,
             progress=progress_for(err_console, quiet),
             retry=RetryPolicy(max_attempts=max_attempts),
+            catalog=catalog,
         )
     except KeyboardInterrupt:
         done = len(RunDir(out).records())
@@ -171,6 +173,7 @@ def eval_cmd(
         judge_model=judge_model,
         jobs=jobs,
         progress=progress_for(err_console, quiet),
+        catalog=load_catalog(),
     )
     headline = (
         f"eval {result.path.name}: re-scored {result.rescored} conversations "

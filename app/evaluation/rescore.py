@@ -18,6 +18,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
+from app.catalog import Catalog
 from app.errors import InvalidArgumentError
 from app.evaluation.progress import BatchProgress, NullProgress
 from app.evaluation.records import BatchManifest, RunDir, RunRecord
@@ -50,6 +51,7 @@ def rescore(
     jobs: int = 1,
     progress: BatchProgress | None = None,
     retry: RetryPolicy | None = None,
+    catalog: Catalog | None = None,
 ) -> RescoreResult:
     """Score every saved conversation of a batch again and rewrite its records atomically.
 
@@ -61,6 +63,7 @@ def rescore(
         jobs: transcripts scored at once (threads; useful with a judge model).
         progress: receives each re-scored record.
         retry: transient-error policy for the judge model.
+        catalog: the data folder the evaluators judge by (default: ``Catalog.default()``).
 
     Raises:
         InvalidArgumentError: the folder holds no batch; bad ``jobs``.
@@ -83,7 +86,7 @@ def rescore(
         judge = None
         if judge_spec:
             judge = RetryingModel(make_judge_model(judge_spec), retry or RetryPolicy())
-        evaluators = default_evaluators(judge_model=judge, keys=chosen)
+        evaluators = default_evaluators(judge_model=judge, keys=chosen, catalog=catalog)
     else:
         chosen, judge_spec = [e.key for e in evaluators], judge_model
     progress = progress or NullProgress()
