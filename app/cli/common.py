@@ -93,9 +93,10 @@ def build_provider(
     stage: BusinessStage | None = None,
     stress: StressLevel | None = None,
     *,
-    catalog: Catalog,
+    catalog: Catalog | None = None,
 ):
-    """The data provider the options describe (names and refresh intervals from ``catalog``).
+    """The data provider the options describe (names and refresh intervals from ``catalog``,
+    default: ``Catalog.default()``).
 
     ``data_agent`` generates the world of (scenario, merchant, seed, stage, stress);
     ``production`` opens the database at ``db_url`` read-only (the world options are ignored).
@@ -104,6 +105,7 @@ def build_provider(
         UnknownNameError: unknown provider name.
         ProviderError: production without a URL, or a database that cannot be used.
     """
+    from app.catalog import Catalog
     from app.errors import ProviderError, UnknownNameError
 
     if provider == "data_agent":
@@ -115,7 +117,8 @@ def build_provider(
         from app.providers.production import ProductionDataProvider
 
         # cached views live as long as the workflows' declared refresh intervals allow
-        return ProductionDataProvider(db_url, ttl=workflow_ttls(catalog.workflows.refresh_seconds))
+        refresh_seconds = (catalog or Catalog.default()).workflows.refresh_seconds
+        return ProductionDataProvider(db_url, ttl=workflow_ttls(refresh_seconds))
     raise UnknownNameError("provider", provider, PROVIDERS)
 
 
@@ -135,9 +138,9 @@ def build_agent(
     stage: BusinessStage | None,
     stress: StressLevel | None,
     *,
-    catalog: Catalog,
+    catalog: Catalog | None = None,
 ):
-    """A DataAgent for the world the options describe."""
+    """A DataAgent for the world the options describe (names from ``catalog``, default: ``Catalog.default()``)."""
     from app.agents.data_agent import DataAgent
 
     context = {"business_stage": stage, "stress_level": stress}
