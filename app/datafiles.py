@@ -89,7 +89,7 @@ def load_yaml(path: Path) -> object:
     """Parse a YAML file, turning I/O, encoding, syntax and duplicated-key problems into :class:`DataFileError`."""
     text = read_text(path)
     try:
-        return yaml.load(text, Loader=UniqueKeyLoader)  # noqa: S506 (a SafeLoader subclass)
+        return yaml.load(text, Loader=UniqueKeyLoader)
     except _DuplicateKey as dup:
         field = f"{dup.where}.{dup.key}" if dup.where else dup.key
         lines = f"lines {dup.first} and {dup.line}" if dup.first != dup.line else f"twice on line {dup.line}"

@@ -12,7 +12,6 @@ import importlib
 import os
 from collections.abc import Callable
 from dataclasses import dataclass
-
 from typing import TYPE_CHECKING
 
 from langchain_core.language_models import BaseChatModel

@@ -8,12 +8,18 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from app.data_views import VIEWS
 from app.datafiles import load_model
 from app.errors import DataFileError, UnknownNameError
-from app.models import TOOL_NAMES, Workflow, WorkflowFile
+from app.models import Workflow, WorkflowFile
+from app.tools import VIEW_TOOLS
+from app.views import VIEWS, tool_names
 
 __all__ = ["WorkflowCatalog", "workflows", "get_workflow", "AUTO"]
+
+ALL_VIEWS = "all"
+"""In ``tools_available``: every view's tool (actions are always named one by one)."""
+CAPABILITY_TOOLS: tuple[str, ...] = tuple(tool_names())
+_EVERY_VIEW_TOOL = frozenset(VIEW_TOOLS)
 
 AUTO = "auto"
 """``--workflow auto``: pick the workflow from the merchant's opening message."""
@@ -23,8 +29,8 @@ class WorkflowCatalog:
     """Validated workflows by name, in file order, with what the graph and evaluators ask of them."""
 
     def __init__(self, parsed: WorkflowFile, source: str = "workflows") -> None:
-        self.by_name = {w.name: w for w in parsed.workflows}
-        for w in parsed.workflows:
+        self.by_name = {w.name: _bind_tools(w, source) for w in parsed.workflows}
+        for w in self.by_name.values():
             for i, req in enumerate(w.data_requirements):
                 if req.view not in VIEWS:
                     raise DataFileError(
@@ -32,10 +38,12 @@ class WorkflowCatalog:
                         f"{req.view!r}; valid views: {', '.join(VIEWS)}"
                     )
         # derived once here: the graph and every evaluator ask these for each message
-        self._bound = {w.name: frozenset(w.tools_available) for w in parsed.workflows}
-        self._stage_tools = {w.name: frozenset(s.tool for s in w.conversation_flow if s.tool) for w in parsed.workflows}
+        self._bound = {w.name: frozenset(w.tools_available) for w in self.by_name.values()}
+        self._stage_tools = {
+            w.name: frozenset(s.tool for s in w.conversation_flow if s.tool) for w in self.by_name.values()
+        }
         self._refresh: dict[str, int] = {}
-        for w in parsed.workflows:
+        for w in self.by_name.values():
             for r in w.data_requirements:
                 self._refresh[r.view] = min(self._refresh.get(r.view, r.refresh_seconds), r.refresh_seconds)
 
@@ -60,7 +68,7 @@ class WorkflowCatalog:
 
     def bound_tools(self, name: str) -> frozenset[str]:
         """The tools ``name`` binds (every tool for a name outside the catalog, e.g. ``auto``)."""
-        return self._bound.get(name, frozenset(TOOL_NAMES))
+        return self._bound.get(name, _EVERY_VIEW_TOOL)
 
     def stage_tools(self, name: str) -> frozenset[str]:
         """Tools that complete a stage of ``name`` (none for a name outside the catalog)."""
@@ -69,6 +77,28 @@ class WorkflowCatalog:
     def refresh_seconds(self, view: str) -> int | None:
         """The shortest refresh interval any workflow declares for ``view`` (None if none does)."""
         return self._refresh.get(view)
+
+
+def _bind_tools(workflow: Workflow, source: str) -> Workflow:
+    """Expand ``all`` (every view's tool) and check each tool and stage tool against the registry."""
+    field = f"{source}: field 'workflows.{workflow.name}"
+    tools: list[str] = []
+    for name in workflow.tools_available:
+        for tool in VIEW_TOOLS if name == ALL_VIEWS else (name,):
+            if tool not in CAPABILITY_TOOLS:
+                raise DataFileError(
+                    f"{field}.tools_available': unknown tool {tool!r}; valid tools: {', '.join(CAPABILITY_TOOLS)} "
+                    f"(or {ALL_VIEWS!r} for every view)"
+                )
+            if tool not in tools:
+                tools.append(tool)
+    for i, stage in enumerate(workflow.conversation_flow):
+        if stage.tool and stage.tool not in tools:
+            raise DataFileError(
+                f"{field}.conversation_flow.{i}.tool': stage {stage.id!r} needs tool {stage.tool!r}, "
+                "which is not in tools_available; add it there"
+            )
+    return workflow.model_copy(update={"tools_available": tools})
 
 
 def workflows() -> WorkflowCatalog:

@@ -74,7 +74,7 @@ BROKEN_FILES: list[tuple[str, Breaker, str]] = [
     (
         "intents",
         lambda d: replace_in(d / "intents.yaml", "tool: get_crisis_analysis", "tool: get_crystal_ball"),
-        "intents.yaml: field 'intents.0': Value error, unknown tool 'get_crystal_ball'",
+        "': Value error, unknown tool 'get_crystal_ball'",
     ),
     (
         "milestones",
@@ -267,5 +267,15 @@ def test_default_is_shared_and_follows_the_data_dir(data_copy: Path, monkeypatch
 def test_a_broken_default_data_dir_fails_every_lookup(data_copy: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     replace_in(data_copy / "prompts/rule_cj.yaml", "{first_name}", "{first_nmae}")
     monkeypatch.setenv("CJSIM_DATA_DIR", str(data_copy))
-    with pytest.raises(DataFileError, match="rule_cj.yaml"):
+    with pytest.raises(DataFileError, match=r"rule_cj\.yaml"):
         get_scenario("growth_stall")
+
+
+def test_every_tool_the_rule_cj_can_call_needs_an_answer(data_copy: Path) -> None:
+    import yaml
+
+    path = data_copy / "prompts/rule_cj.yaml"
+    raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    del raw["answers"]["search_tickets"]  # an intent's tool
+    path.write_text(yaml.safe_dump(raw, allow_unicode=True), encoding="utf-8")
+    assert "rule_cj.yaml: field 'answers': add a default answer for tool 'search_tickets'" in load_error(data_copy)

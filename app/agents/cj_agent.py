@@ -15,13 +15,13 @@ from typing import Any
 from langchain_core.language_models import BaseChatModel
 from langchain_core.tools import BaseTool
 
-from app.agents.data_agent import resolve_context
 from app.catalog import Catalog
 from app.catalog.system_prompts import CJ_SYSTEM
-from app.data_views import DataProvider
 from app.model_specs import make_cj_model
 from app.models import MerchantContext, Persona, Scenario, StressLevel, Workflow
 from app.tools import build_tools
+from app.views import DataProvider
+from app.world.context import resolve_context
 
 __all__ = ["CJ_PROMPT_VERSION", "CJAgent", "create_cj_agent", "cj_system_prompt"]
 

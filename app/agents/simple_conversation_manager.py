@@ -18,9 +18,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from app.agents.cj_agent import CJAgent
-from app.agents.data_agent import DataAgent
 from app.catalog import Catalog
 from app.errors import InvalidArgumentError
+from app.providers.data_agent import DataAgent
 from app.simulation import RunConfig, run_conversation
 from app.transcript import Transcript
 

@@ -45,8 +45,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from app.catalog.system_prompts import SystemPrompts
 from app import datafiles
+from app.catalog.system_prompts import SystemPrompts
 from app.datafiles import load_model
 from app.errors import DataFileError
 from app.intents import IntentCatalog

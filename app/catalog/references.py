@@ -18,10 +18,10 @@ from typing import TYPE_CHECKING, Any, NoReturn, Union
 
 from pydantic import BaseModel, ValidationError
 
-from app.data_views import VIEWS
 from app.errors import DataFileError
-from app.models import MILESTONES, TOOL_NAMES
-from app.tools import TOOL_VIEWS
+from app.models import MILESTONES
+from app.tools import ALL_TOOLS
+from app.views import CAPABILITIES, VIEWS, by_tool
 
 if TYPE_CHECKING:
     from app.catalog import Catalog
@@ -35,15 +35,15 @@ def _fail(source: str, field: str, problem: str) -> NoReturn:
     raise DataFileError(f"{source}: field '{field}': {problem}")
 
 
-def argument_problem(view: str, args: dict[str, Any], filled_later: Iterable[str] = ()) -> str | None:
-    """Why ``args`` are not valid arguments of ``view`` (None when they are).
+def argument_problem(capability: str, args: dict[str, Any], filled_later: Iterable[str] = ()) -> str | None:
+    """Why ``args`` are not valid arguments of a view or action (None when they are).
 
     ``filled_later`` names arguments supplied at run time (an intent's ``extract``): their
     absence is not a problem.
     """
-    spec = VIEWS[view]
+    spec = CAPABILITIES[capability]
     try:
-        spec.args.model_validate(args)
+        spec.args.model_validate(args)  # the model a call's arguments go through (``parse_args``)
     except ValidationError as exc:
         later = set(filled_later)
         problems = []
@@ -55,7 +55,7 @@ def argument_problem(view: str, args: dict[str, Any], filled_later: Iterable[str
             problems.append(f"{name}: {msg}")
         if problems:
             valid = ", ".join(spec.args.model_fields) or "none"
-            return f"bad arguments for view {view!r}: {'; '.join(problems)} (arguments: {valid})"
+            return f"bad arguments for {spec.kind} {spec.name!r}: {'; '.join(problems)} (arguments: {valid})"
     return None
 
 
@@ -111,7 +111,11 @@ def _intent_list(catalog: Catalog, source: str, field: str, ids: list[str]) -> N
 
 
 def _argument_names(tool: str) -> dict[str, Any]:
-    return VIEWS[TOOL_VIEWS[tool]].args.model_fields
+    return by_tool(tool).args.model_fields
+
+
+def _tool_arguments(tool: str, args: dict[str, Any], filled_later: Iterable[str] = ()) -> str | None:
+    return argument_problem(by_tool(tool).name, args, filled_later)
 
 
 def _workflows(catalog: Catalog) -> None:
@@ -123,7 +127,7 @@ def _workflows(catalog: Catalog) -> None:
         for i, stage in enumerate(w.conversation_flow):
             where = f"workflows.{w.name}.conversation_flow.{i}"
             if stage.tool is not None:
-                problem = argument_problem(TOOL_VIEWS[stage.tool], stage.args)
+                problem = _tool_arguments(stage.tool, stage.args)
                 if problem:
                     _fail(source, f"{where}.args", f"{problem}; fix the arguments of {stage.tool}")
             elif stage.args:
@@ -148,7 +152,7 @@ def _intents(catalog: Catalog) -> None:
         if intent.extract is not None and intent.extract not in fields:
             valid = _choices(fields)
             _fail(source, f"{where}.extract", f"{intent.tool} has no argument {intent.extract!r}; valid: {valid}")
-        problem = argument_problem(TOOL_VIEWS[intent.tool], intent.args, [intent.extract] if intent.extract else [])
+        problem = _tool_arguments(intent.tool, intent.args, [intent.extract] if intent.extract else [])
         if problem:
             _fail(source, f"{where}.args", f"{problem}; fix the arguments of {intent.tool}")
 
@@ -156,24 +160,28 @@ def _intents(catalog: Catalog) -> None:
 def _rule_cj(catalog: Catalog) -> None:
     source = str(catalog.paths.rule_cj)
     t = catalog.prompts.rule_cj
-    t.validate_references(catalog.intents, source)
+    # every tool it can call needs an answer: intents', stages' and its own (a view registered
+    # by an extension that nothing calls yet needs none)
+    called = {i.tool for i in catalog.intents.items if i.tool}
+    called |= {s.tool for w in catalog.workflows.by_name.values() for s in w.conversation_flow if s.tool}
+    t.validate_references(catalog.intents, source, sorted(called | t.callable_tools()))
     for name in ("paired_intents", "recommend_intents", "pushback_intents", "closing_intents"):
         _intent_list(catalog, source, name, getattr(t, name))
     for key in t.phrases.openings:
         if key != "default" and key not in catalog.workflows:
             _fail(source, f"phrases.openings.{key}", f"unknown workflow {key!r}; use a workflow name or 'default'")
     for key in t.phrases.topics:
-        if key not in TOOL_NAMES:
-            _fail(source, f"phrases.topics.{key}", f"unknown tool {key!r}; valid tools: {_choices(TOOL_NAMES)}")
+        if key not in ALL_TOOLS:
+            _fail(source, f"phrases.topics.{key}", f"unknown tool {key!r}; valid tools: {_choices(ALL_TOOLS)}")
     stages = {s.id for w in catalog.workflows.by_name.values() for s in w.conversation_flow}
     for key in t.offers:
-        if key not in stages and key not in TOOL_NAMES and key not in MILESTONES:
+        if key not in stages and key not in ALL_TOOLS and key not in MILESTONES:
             _fail(source, f"offers.{key}", f"{key!r} is no stage id, tool or milestone; fix the key or remove it")
     for tool, calls in t.fallbacks.items():
         for i, call in enumerate(calls):
             # "{arg}" values copy the failed call's argument at run time; the others must fit the view
             literal = {k: v for k, v in call.args.items() if not (isinstance(v, str) and v.startswith("{"))}
-            problem = argument_problem(TOOL_VIEWS[call.tool], literal, _argument_names(call.tool))
+            problem = _tool_arguments(call.tool, literal, _argument_names(call.tool))
             if problem:
                 _fail(source, f"fallbacks.{tool}.{i}.args", problem)
     for tool, names in t.inherit_args.items():
@@ -191,7 +199,7 @@ def _evaluation(catalog: Catalog) -> None:
     _intent_list(catalog, source, "goals.recommendation_intents", s.goals.recommendation_intents)
     for key in s.style.answer_fields:
         _intent(catalog, source, f"style.answer_fields.{key}", key)
-    arguments = sorted({a for spec in VIEWS.values() for a in spec.args.model_fields})
+    arguments = sorted({a for spec in CAPABILITIES.values() for a in spec.args.model_fields})
     for i, name in enumerate(s.style.key_args):
         if name not in arguments:
             _fail(source, f"style.key_args.{i}", f"{name!r} is no tool argument; valid: {_choices(arguments)}")

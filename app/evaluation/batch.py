@@ -126,7 +126,7 @@ def batch_manifest(
         InvalidArgumentError: bad seeds, turns or model specs.
     """
     from app.model_specs import parse_spec
-    from app.providers.url import mask_url
+    from app.storage.url import mask_url
 
     catalog = catalog or Catalog.default()
     seeds = _dedupe(seeds)

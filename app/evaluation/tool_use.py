@@ -277,9 +277,9 @@ def _fresh_result(
     catalog: Catalog, calls: Sequence[CallInfo], tools: frozenset[str], at: dt.datetime
 ) -> CallInfo | None:
     for c in reversed(calls):
-        if c.ok and c.name in tools and c.time <= at:
-            if (at - c.time).total_seconds() < _fresh_seconds(catalog, c.name):
-                return c
+        usable = c.ok and c.name in tools and c.time <= at
+        if usable and (at - c.time).total_seconds() < _fresh_seconds(catalog, c.name):
+            return c
     return None
 
 

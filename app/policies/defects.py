@@ -42,10 +42,11 @@ from pydantic import Field, field_validator
 from app.catalog import Catalog
 from app.errors import UnknownNameError
 from app.evaluation.claims import extract_claims
-from app.models import TOOL_NAMES, FormatText, StrictModel
+from app.models import FormatText, StrictModel
 from app.policies.history import Conversation, text_of
 from app.policies.rule_cj import RuleBasedCJ
 from app.policies.tone import pick
+from app.tools import VIEW_TOOLS as TOOL_NAMES
 from app.workflows import WorkflowCatalog
 
 __all__ = ["DEFECTS", "DefectWording", "defect_wording", "make_defective_cj"]

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import operator
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -30,7 +30,8 @@ from pydantic import Field, PrivateAttr, field_validator, model_validator
 
 from app.errors import DataFileError
 from app.formatting import count, hours, money, pct, rate_pct, signed_pct
-from app.models import TOOL_NAMES, CommunicationStyle, FormatText, RegexPattern, StressLevel, StrictModel
+from app.models import CommunicationStyle, FormatText, RegexPattern, StressLevel, StrictModel
+from app.tools import ALL_TOOLS as TOOL_NAMES
 
 if TYPE_CHECKING:
     from app.intents import IntentCatalog
@@ -409,12 +410,18 @@ class RuleCJTemplates(StrictModel):
             raise ValueError(f"unknown tools {unknown}; valid tools: {', '.join(TOOL_NAMES)}")
         return self
 
+    def callable_tools(self) -> set[str]:
+        """Tools this file makes the rule-based CJ call on its own: defaults, fallbacks, companions."""
+        tools = {*self.default_tools, *(f.tool for fs in self.fallbacks.values() for f in fs)}
+        return tools | {c for cs in self.companions.values() for c in cs}
+
     def answer_tool(self, key: str) -> str:
         """The tool whose facts an answer key uses (the key itself, or its intent's tool)."""
         return key if key in TOOL_NAMES else self._answer_tools[key]
 
-    def validate_references(self, intents: IntentCatalog, source: str) -> None:
-        """Check that answers name intents with a tool and facts of that tool, and every tool has an answer.
+    def validate_references(self, intents: IntentCatalog, source: str, callable_tools: Iterable[str]) -> None:
+        """Check that answers name intents with a tool and facts of that tool, and that every tool
+        the rule-based CJ can call (``callable_tools``) has a default answer.
 
         Also remembers each answer key's tool (:meth:`answer_tool`).
         """
@@ -443,7 +450,7 @@ class RuleCJTemplates(StrictModel):
                         f"{source}: field 'answers.{key}.facts': unknown fact {fact!r} of {tool}; "
                         f"valid: {', '.join(library) or '(none)'}"
                     )
-        for tool in TOOL_NAMES:
+        for tool in callable_tools:
             if tool not in self.answers:
                 raise DataFileError(f"{source}: field 'answers': add a default answer for tool {tool!r}")
         self._answer_tools = answer_tools
