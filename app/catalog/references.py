@@ -20,6 +20,7 @@ from pydantic import BaseModel, ValidationError
 
 from app.errors import DataFileError
 from app.models import MILESTONES
+from app.signatures import STEADY_SCENARIO
 from app.tools import ALL_TOOLS
 from app.views import CAPABILITIES, VIEWS, by_tool
 
@@ -27,8 +28,6 @@ if TYPE_CHECKING:
     from app.catalog import Catalog
 
 __all__ = ["check_references", "argument_problem", "metric_problem"]
-
-_STEADY = "steady_operations"  # ratio bounds compare with this scenario (app.world.calibration)
 
 
 def _fail(source: str, field: str, problem: str) -> NoReturn:
@@ -213,9 +212,9 @@ def _scenarios(catalog: Catalog) -> None:
             if problem:
                 _fail(source, f"expected.{i}.metric", f"{problem}; fix the metric or its args")
             ratio = exp.min_ratio_to_steady is not None or exp.max_ratio_to_steady is not None
-            if ratio and _STEADY not in catalog.scenarios:
-                why = f"ratio bounds compare with the {_STEADY} scenario"
-                _fail(source, f"expected.{i}", f"{why}; add scenarios/{_STEADY}.yaml")
+            if ratio and STEADY_SCENARIO not in catalog.scenarios:
+                why = f"ratio bounds compare with the {STEADY_SCENARIO} scenario"
+                _fail(source, f"expected.{i}", f"{why}; add scenarios/{STEADY_SCENARIO}.yaml")
         for i, goal in enumerate(sc.merchant_goals):
             if goal.metric is None:
                 if goal.args:
