@@ -138,7 +138,7 @@ def test_a_file_that_is_not_utf8_is_a_data_file_error(data_copy: Path, relative:
     path = data_copy / relative
     path.write_bytes(path.read_bytes() + "\n# caf\xe9\n".encode("latin-1"))
     error = load_error(data_copy)
-    assert f"{relative}: not UTF-8 text (byte 0xe9 at line" in error and "save the file as UTF-8" in error
+    assert f"{relative}:" in error and "not valid UTF-8 (byte 0xe9); save the file as UTF-8" in error
 
 
 def test_a_missing_file_is_named(data_copy: Path) -> None:

@@ -75,5 +75,5 @@ def test_a_file_that_is_not_utf8_is_one_error_line_from_the_console_script(tmp_p
         [sys.executable, "-m", "app", "run", "--turns", "1"], capture_output=True, text=True, env=env, timeout=120
     )
     assert proc.returncode == 2
-    assert "scripted_merchant.yaml: not UTF-8 text" in proc.stderr
+    assert "scripted_merchant.yaml:" in proc.stderr and "not valid UTF-8" in proc.stderr
     assert "Traceback" not in proc.stderr + proc.stdout

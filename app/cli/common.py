@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
 
+from app.cli.options import CONFIRM_SEEDS_ABOVE
 from app.models import BusinessStage, StressLevel
 
 if TYPE_CHECKING:
@@ -22,6 +25,9 @@ __all__ = [
     "StressOpt",
     "ProviderOpt",
     "DbUrlOpt",
+    "AllowWritableOpt",
+    "YesOpt",
+    "accept_writable_user",
     "OpsUrlOpt",
     "PROVIDERS",
     "load_catalog",
@@ -66,6 +72,16 @@ DbUrlOpt = Annotated[
         help="Database of --provider production: sqlite:///file.db or postgresql+psycopg://user:pw@host/db.",
     ),
 ]
+AllowWritableOpt = Annotated[
+    bool,
+    typer.Option(
+        "--allow-writable-user",
+        help="Accept a PostgreSQL --db-url user that could write (by default only a read-only user is accepted).",
+    ),
+]
+YesOpt = Annotated[
+    bool, typer.Option("--yes", "-y", help=f"Run even when --seeds names more than {CONFIRM_SEEDS_ABOVE:,} seeds.")
+]
 OpsUrlOpt = Annotated[
     str | None,
     typer.Option(
@@ -104,6 +120,7 @@ def build_provider(
     stage: BusinessStage | None = None,
     stress: StressLevel | None = None,
     ops_url: str | None = None,
+    allow_writable_user: bool = False,
     *,
     catalog: Catalog | None = None,
 ):
@@ -111,7 +128,8 @@ def build_provider(
     default: ``Catalog.default()``).
 
     ``data_agent`` generates the world of (scenario, merchant, seed, stage, stress);
-    ``production`` opens the database at ``db_url`` read-only (the world options are ignored).
+    ``production`` opens the database at ``db_url`` read-only (the world options are ignored),
+    refusing a PostgreSQL user that could write unless ``allow_writable_user``.
     ``ops_url`` names the operations store actions write to (see :class:`~app.storage.ops.OpsStore`).
 
     Raises:
@@ -135,9 +153,21 @@ def build_provider(
         from app.providers.production import ProductionDataProvider
 
         # cached views live as long as the workflows' declared refresh intervals allow
-        refresh_seconds = (catalog or Catalog.default()).workflows.refresh_seconds
-        return ProductionDataProvider(db_url, ttl=workflow_ttls(refresh_seconds), ops_url=ops_url)
+        ttl = workflow_ttls((catalog or Catalog.default()).workflows.refresh_seconds)
+        with accept_writable_user():
+            return ProductionDataProvider(db_url, ttl=ttl, ops_url=ops_url, allow_writable_user=allow_writable_user)
     raise UnknownNameError("provider", provider, PROVIDERS)
+
+
+@contextmanager
+def accept_writable_user() -> Iterator[None]:
+    """Re-raise a :class:`WritableUserError` naming the command-line option that accepts the user."""
+    from app.errors import WritableUserError
+
+    try:
+        yield
+    except WritableUserError as exc:
+        raise exc.with_accept("--allow-writable-user") from None
 
 
 def describe_provider(provider) -> str:

@@ -57,7 +57,8 @@ def error_text(exc: BaseException) -> str:
 class CaseSettings:
     """Everything about a batch a worker needs to run any of its cases (picklable).
 
-    ``db_url`` is the real URL (the manifest keeps only the masked one).
+    ``db_url`` is the real URL (the manifest keeps only the masked one); ``allow_writable_user``
+    accepts a database user that could write (see :class:`ProductionDataProvider`).
     """
 
     cj_model: str = "rules"
@@ -67,6 +68,7 @@ class CaseSettings:
     db_url: str | None = None
     evaluator_keys: tuple[str, ...] | None = None
     judge_model: str | None = None
+    allow_writable_user: bool = False
 
 
 class CaseRunner:
@@ -127,7 +129,9 @@ class CaseRunner:
                 from app.providers.production import ProductionDataProvider
 
                 self._database = ProductionDataProvider(
-                    self.settings.db_url or "", ttl=workflow_ttls(self.catalog.workflows.refresh_seconds)
+                    self.settings.db_url or "",
+                    ttl=workflow_ttls(self.catalog.workflows.refresh_seconds),
+                    allow_writable_user=self.settings.allow_writable_user,
                 )
             return self._database
         key = (case.scenario, case.merchant, case.seed)
