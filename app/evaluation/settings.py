@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from pydantic import Field
 
-from app.models import RegexPattern, StrictModel, StressLevel
+from app.models import RegexPattern, StressLevel, StrictModel
 
 __all__ = [
     "GroundingSettings",
