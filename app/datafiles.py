@@ -56,7 +56,7 @@ class _DuplicateKey(yaml.YAMLError):
 _SafeLoader: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
-class UniqueKeyLoader(_SafeLoader):  # type: ignore[misc,valid-type]
+class UniqueKeyLoader(_SafeLoader):
     """PyYAML's safe loader, rejecting a key written twice in one mapping."""
 
     def construct_document(self, node: yaml.Node) -> Any:

@@ -33,7 +33,7 @@ class ItemCatalog(Generic[T]):
 
     def __init__(self, kind: str, items: dict[str, T]) -> None:
         self.kind = kind
-        self._items = items
+        self._items: dict[str, T] = items
 
     @classmethod
     def load(cls, kind: str, folder: Path, model: type[T]) -> ItemCatalog[T]:
