@@ -23,6 +23,7 @@ from app.batch.records import BatchManifest, RunDir, RunRecord
 from app.batch.retry import RetryingModel, RetryPolicy
 from app.batch.runner import make_judge_model
 from app.batch.summary import BatchSummary
+from app.catalog import Catalog
 from app.errors import InvalidArgumentError
 from app.evaluation.result import Evaluator
 
@@ -50,6 +51,7 @@ def rescore(
     jobs: int = 1,
     progress: BatchProgress | None = None,
     retry: RetryPolicy | None = None,
+    catalog: Catalog | None = None,
 ) -> RescoreResult:
     """Score every saved conversation of a batch again and rewrite its records atomically.
 
@@ -61,6 +63,7 @@ def rescore(
         jobs: transcripts scored at once (threads; useful with a judge model).
         progress: receives each re-scored record.
         retry: transient-error policy for the judge model.
+        catalog: the data folder the evaluators judge by (default: ``Catalog.default()``).
 
     Raises:
         InvalidArgumentError: the folder holds no batch; bad ``jobs``.
@@ -74,7 +77,7 @@ def rescore(
         raise InvalidArgumentError(f"jobs must be between 1 and {MAX_JOBS}, got {jobs}")
     run_dir = RunDir(out).require()
     with run_dir.lock("eval"):
-        return _rescore_locked(run_dir, keys, judge_model, evaluators, jobs, progress, retry)
+        return _rescore_locked(run_dir, keys, judge_model, evaluators, jobs, progress, retry, catalog)
 
 
 def _rescore_locked(
@@ -85,6 +88,7 @@ def _rescore_locked(
     jobs: int,
     progress: BatchProgress | None,
     retry: RetryPolicy | None,
+    catalog: Catalog | None,
 ) -> RescoreResult:
     from app.batch.run import resolve_evaluator_keys
     from app.evaluation.registry import default_evaluators, evaluate
@@ -99,7 +103,7 @@ def _rescore_locked(
         judge = None
         if judge_spec:
             judge = RetryingModel(make_judge_model(judge_spec), retry or RetryPolicy())
-        evaluators = default_evaluators(judge_model=judge, keys=chosen)
+        evaluators = default_evaluators(judge_model=judge, keys=chosen, catalog=catalog)
     else:
         chosen, judge_spec = [e.key for e in evaluators], judge_model
     progress = progress or NullProgress()

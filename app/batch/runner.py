@@ -1,9 +1,9 @@
 """Running one batch case: world (or database), models, conversation, scores -> a RunRecord.
 
 A :class:`CaseRunner` lives in one worker (a process of the pool, a thread, or the caller) and
-keeps what is expensive to make between cases: the last world it generated (a batch sends all
-workflows of one world to the same worker, back to back), its own connection to a production
-database, and its evaluators. A case that raises becomes a ``failed`` record with the error's
+keeps what is expensive to make between cases: the data catalog (read once per batch), the last
+world it generated (a batch sends all workflows of one world to the same worker, back to back),
+its own connection to a production database, and its evaluators. A case that raises becomes a ``failed`` record with the error's
 type and message; it never stops the batch.
 """
 
@@ -18,6 +18,7 @@ from langchain_core.language_models import BaseChatModel
 
 from app.batch.records import CaseKey, RunRecord
 from app.batch.retry import RetryingModel, RetryPolicy, RetryStats
+from app.catalog import Catalog
 from app.errors import InvalidArgumentError
 from app.evaluation.result import Evaluator
 from app.model_specs import PROVIDER_SPECS, make_cj_model, make_merchant_model, parse_spec
@@ -75,6 +76,7 @@ class CaseRunner:
 
     Args:
         settings: models, turns, provider and evaluators of the batch.
+        catalog: the data folder every case reads (default: ``Catalog.default()``).
         evaluators: evaluator objects to use instead of ``settings.evaluator_keys``.
         model_factory: chat-model objects per case (see :data:`ModelFactory`).
         retry: when set, every model call is retried on transient errors with this policy.
@@ -89,11 +91,13 @@ class CaseRunner:
         self,
         settings: CaseSettings,
         *,
+        catalog: Catalog | None = None,
         evaluators: Sequence[Evaluator] | None = None,
         model_factory: ModelFactory | None = None,
         retry: RetryPolicy | None = None,
     ) -> None:
         self.settings = settings
+        self.catalog = catalog or Catalog.default()
         self.model_factory = model_factory
         self.retry = retry
         self._evaluators = list(evaluators) if evaluators is not None else None
@@ -114,7 +118,7 @@ class CaseRunner:
                 if self.retry is not None:
                     judge = RetryingModel(judge, self.retry)
             keys = list(self.settings.evaluator_keys) if self.settings.evaluator_keys is not None else None
-            self._evaluators = default_evaluators(judge_model=judge, keys=keys)
+            self._evaluators = default_evaluators(judge_model=judge, keys=keys, catalog=self.catalog)
         return self._evaluators
 
     def provider(self, case: CaseKey) -> Any:
@@ -123,11 +127,10 @@ class CaseRunner:
             if self._database is None:
                 from app.providers.cache import workflow_ttls
                 from app.providers.production import ProductionDataProvider
-                from app.workflows import workflows
 
                 self._database = ProductionDataProvider(
                     self.settings.db_url or "",
-                    ttl=workflow_ttls(workflows().refresh_seconds),
+                    ttl=workflow_ttls(self.catalog.workflows.refresh_seconds),
                     allow_writable_user=self.settings.allow_writable_user,
                 )
             return self._database
@@ -136,26 +139,24 @@ class CaseRunner:
             from app.providers.data_agent import DataAgent
 
             self._world_key, self._world = None, None  # a failed generation must not leave a stale world
-            self._world = DataAgent.create(case.scenario, case.merchant, seed=case.seed)
+            self._world = DataAgent.create(case.scenario, case.merchant, seed=case.seed, catalog=self.catalog)
             self._world_key = key
         return self._world
 
     # ------------------------------------------------------------------ running
 
     def _models(self, case: CaseKey, stats: RetryStats) -> tuple[Any, Any, str, str]:
-        from app.scenarios import get_persona, get_scenario
-
         s = self.settings
+        catalog = self.catalog
         cj, merchant = self.model_factory(case) if self.model_factory is not None else (None, None)
         cj_label = s.cj_model if cj is None else type(cj).__name__
         merchant_label = s.merchant_model if merchant is None else type(merchant).__name__
         if self.retry is not None:
             if cj is None:
-                cj = make_cj_model(s.cj_model, case.seed)
+                cj = make_cj_model(s.cj_model, case.seed, catalog)
             if merchant is None:
-                merchant = make_merchant_model(
-                    s.merchant_model, get_persona(case.merchant), get_scenario(case.scenario), case.seed
-                )
+                persona, scenario = catalog.personas.get(case.merchant), catalog.scenarios.get(case.scenario)
+                merchant = make_merchant_model(s.merchant_model, persona, scenario, case.seed, catalog)
             cj, merchant = RetryingModel(cj, self.retry, stats), RetryingModel(merchant, self.retry, stats)
         return cj, merchant, cj_label, merchant_label
 
@@ -184,6 +185,7 @@ class CaseRunner:
             max_turns=s.max_turns,
             cj_model=s.cj_model,
             merchant_model=s.merchant_model,
+            catalog=self.catalog,
         )
         try:
             cj, merchant, cj_label, merchant_label = self._models(case, stats)

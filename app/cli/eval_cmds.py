@@ -21,6 +21,7 @@ from app.cli.common import (
     accept_writable_user,
     console,
     err_console,
+    load_catalog,
     require_db_url,
 )
 from app.cli.options import parse_seeds
@@ -161,7 +162,8 @@ def batch_cmd(
             provider = str(saved.provider.get("name", provider))
     require_db_url(provider, db_url)
     _check_judge(args["judge_model"])
-    manifest = batch_manifest(out.name, provider=provider, db_url=db_url, **args)
+    catalog = load_catalog()  # every data file checked before the first case
+    manifest = batch_manifest(out.name, provider=provider, db_url=db_url, catalog=catalog, **args)
     jobs = default_jobs() if jobs is None else jobs
     try:
         with accept_writable_user():
@@ -174,6 +176,7 @@ def batch_cmd(
                 progress=progress_for(err_console, quiet),
                 retry=RetryPolicy(max_attempts=max_attempts),
                 allow_writable_user=allow_writable_user,
+                catalog=catalog,
             )
     except KeyboardInterrupt:
         done = len(RunDir(out).records())
@@ -209,6 +212,7 @@ def eval_cmd(
         judge_model=judge_model,
         jobs=jobs,
         progress=progress_for(err_console, quiet),
+        catalog=load_catalog(),
     )
     headline = (
         f"eval {result.path.name}: re-scored {result.rescored} conversations "

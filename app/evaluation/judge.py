@@ -25,9 +25,10 @@ from typing import Any
 from langchain_core.messages import HumanMessage, SystemMessage
 from pydantic import BaseModel, Field
 
+from app.catalog import Catalog
 from app.errors import InvalidArgumentError, UnknownNameError
-from app.evaluation.settings import evaluation_settings
 from app.evaluation.result import EvalResult
+from app.evaluation.settings import JudgeSettings
 from app.transcript import Transcript
 
 __all__ = ["CriterionVerdict", "JudgeVerdict", "judge_evaluator", "DEFAULT_CRITERIA", "NO_JUDGE"]
@@ -74,16 +75,17 @@ def _conversation_text(t: Transcript, limit: int) -> str:
 class _JudgeEvaluator:
     key = "judge"
 
-    def __init__(self, model: Any, n: int, criteria: tuple[str, ...]) -> None:
+    def __init__(self, model: Any, n: int, criteria: tuple[str, ...], settings: JudgeSettings) -> None:
         self.model = model
         self.n = n
         self.criteria = criteria
+        self.settings = settings
         self._structured: Any = None
 
     def __call__(self, *, transcript: Transcript) -> EvalResult:
         if self.model is None:
             return EvalResult.skip(self.key, NO_JUDGE)
-        settings = evaluation_settings().judge
+        settings = self.settings
         rubric = "\n".join(f"- {c}: {settings.rubric[c]}" for c in self.criteria)
         prompt = [
             SystemMessage(_INSTRUCTIONS.format(rubric=rubric)),
@@ -123,7 +125,7 @@ class _JudgeEvaluator:
 
 
 def judge_evaluator(
-    model: Any = None, *, n: int = 3, criteria: Sequence[str] = DEFAULT_CRITERIA
+    model: Any = None, *, n: int = 3, criteria: Sequence[str] = DEFAULT_CRITERIA, catalog: Catalog | None = None
 ) -> _JudgeEvaluator:
     """Evaluator ``judge``: majority-vote rubric grading by ``model`` (any langchain-core chat model).
 
@@ -132,6 +134,7 @@ def judge_evaluator(
             models: make one from a spec with :func:`app.batch.make_judge_model`.
         n: samples per transcript (majority vote per criterion); at least 1.
         criteria: rubric criteria to grade, names from ``judge.rubric`` in ``data/evaluation.yaml``.
+        catalog: the evaluation settings with the rubric (default: ``Catalog.default()``).
     """
     if isinstance(model, str):
         raise InvalidArgumentError(
@@ -140,11 +143,12 @@ def judge_evaluator(
         )
     if n < 1:
         raise InvalidArgumentError(f"judge samples n must be at least 1, got {n}")
-    rubric = evaluation_settings().judge.rubric
+    settings = (catalog or Catalog.default()).evaluation.judge
+    rubric = settings.rubric
     chosen = tuple(criteria)
     if not chosen:
         raise InvalidArgumentError(f"give at least one judge criterion; valid: {', '.join(rubric)}")
     for c in chosen:
         if c not in rubric:
             raise UnknownNameError("judge criterion", c, rubric)
-    return _JudgeEvaluator(model, n, chosen)
+    return _JudgeEvaluator(model, n, chosen, settings)

@@ -8,8 +8,9 @@ Each turn it reads the conversation (it keeps no state of its own):
    outage?"). Time windows come from the wording or the previous call of the same tool. An
    identical call whose result is still in the conversation is reused.
 2. **Tool results arrived** — retry a failed call once (without the bad argument, or with a
-   fallback tool declared in ``data/intents.yaml``), then answer: the facts that answer the question, formatted exactly as the
-   tools format them, in the tone set by stress level and communication style.
+   fallback tool declared in ``data/intents.yaml``), then answer: the facts that answer the
+   question, formatted exactly as the tools format them, in the tone set by stress level and
+   communication style.
 3. **Nothing specific asked** (an acknowledgement, "what else?", CJ's opening turn) — follow the
    workflow: call the first pending stage's tool, or give "Recommended next steps:" built from
    the results seen so far.
@@ -39,12 +40,13 @@ from langchain_core.outputs import ChatGeneration, ChatResult
 from langchain_core.tools import BaseTool
 
 from app.analysis.arguments import tool_has_arg
-from app.intents import IntentMatch, intents
+from app.catalog import Catalog
+from app.intents import IntentMatch
 from app.models import CommunicationStyle, Stage, StressLevel
 from app.policies.cj_answers import AnswerWriter, Presented
 from app.policies.context import CJTurnContext
 from app.policies.history import History, HistoryCall, ToolResult
-from app.policies.templates import RuleCJTemplates, rule_cj_templates
+from app.policies.templates import RuleCJTemplates
 from app.policies.tone import ToneRenderer
 from app.tools import TOOL_VIEWS
 from app.tools import VIEW_TOOLS as TOOL_NAMES
@@ -80,9 +82,16 @@ class _Turn:
     conv: History
     ctx: CJTurnContext | None
     bound: tuple[str, ...]
-    templates: RuleCJTemplates
+    catalog: Catalog
     seed: int
     _tone: ToneRenderer | None = field(default=None, init=False)
+
+    @property
+    def templates(self) -> RuleCJTemplates:
+        return self.catalog.prompts.rule_cj
+
+    def intents(self, text: str) -> list[IntentMatch]:
+        return self.catalog.intents.detect(text)
 
     @property
     def tone(self) -> ToneRenderer:
@@ -167,7 +176,7 @@ def _intent_calls(turn: _Turn, matches: Sequence[IntentMatch], text: str) -> lis
                 break
     if not calls:  # intents whose tool is not bound: a bound alternative, if the data names one
         for m in matches:
-            for fb in intents().fallbacks.get(m.intent.tool or "", []):
+            for fb in turn.catalog.intents.fallbacks.get(m.intent.tool or "", []):
                 if fb.tool in turn.bound:
                     return [_Call(fb.tool, _refine(turn, fb.tool, _fill(fb.args, m.args), text), fb.tool)]
     for call in list(calls):
@@ -188,12 +197,12 @@ def _plan(turn: _Turn) -> _Plan:
     if conv.is_opening:
         return _Plan(calls=turn.default_call(), workflow=True)
     text = conv.request or ""
-    matches = intents().detect(text)
+    matches = turn.intents(text)
     ids = {m.intent.id for m in matches}
     calls = _intent_calls(turn, matches, text)
     if not calls and ids & set(t.pushback_intents) and len(conv.merchant_lines()) > 1:
         earlier = conv.merchant_lines()[-2]  # the question the merchant wants numbers for
-        previous = _intent_calls(turn, intents().detect(earlier), earlier)
+        previous = _intent_calls(turn, turn.intents(earlier), earlier)
         if previous:
             return _Plan(calls=tuple(previous), focus=earlier)
     recommend = bool(ids & set(t.recommend_intents))
@@ -232,7 +241,7 @@ def _retry(turn: _Turn, failed: ToolResult) -> _Call | None:
         ]
         if bad:
             return _Call(call.name, {k: v for k, v in call.args.items() if k not in bad}, call.name)
-    for fb in intents().fallbacks.get(call.name, []):
+    for fb in turn.catalog.intents.fallbacks.get(call.name, []):
         if fb.tool in turn.bound and fb.tool != call.name:
             return _Call(fb.tool, _fill(fb.args, call.args), fb.tool)
     return None
@@ -381,6 +390,7 @@ class RuleBasedCJ(BaseChatModel):
         seed: chooses among phrasing variants; same seed and messages, same reply.
         bound_tools: tool names set by :meth:`bind_tools` (``None``: every tool).
         turn_context: workflow position and merchant manner set by :meth:`with_turn_context`.
+        catalog: the intents and templates it works from (default: ``Catalog.default()``).
 
     Example:
         >>> from langchain_core.messages import HumanMessage
@@ -392,6 +402,7 @@ class RuleBasedCJ(BaseChatModel):
     seed: int = 0
     bound_tools: tuple[str, ...] | None = None
     turn_context: CJTurnContext | None = None
+    catalog: Catalog | None = None
 
     @property
     def _llm_type(self) -> str:
@@ -414,6 +425,11 @@ class RuleBasedCJ(BaseChatModel):
         """A copy that knows the workflow position and the merchant's stress and style."""
         return self.model_copy(update={"turn_context": ctx})
 
+    @property
+    def resolved_catalog(self) -> Catalog:
+        """The catalog this model works from."""
+        return self.catalog or Catalog.default()
+
     def _generate(
         self,
         messages: list[BaseMessage],
@@ -422,5 +438,5 @@ class RuleBasedCJ(BaseChatModel):
         **kwargs: Any,
     ) -> ChatResult:
         bound = self.bound_tools if self.bound_tools is not None else TOOL_NAMES
-        turn = _Turn(History(messages), self.turn_context, tuple(bound), rule_cj_templates(), self.seed)
+        turn = _Turn(History(messages), self.turn_context, tuple(bound), self.resolved_catalog, self.seed)
         return ChatResult(generations=[ChatGeneration(message=_decide(turn))])
