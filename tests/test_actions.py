@@ -155,7 +155,8 @@ def test_approval_is_required_and_bad_arguments_write_nothing() -> None:
 
 def test_production_actions_write_the_ops_store_never_the_source(tmp_path: Path) -> None:
     from app.providers.production import ProductionDataProvider
-    from app.storage.admin import init_database, load_world
+    from app.providers.loading import load_world
+    from app.storage.admin import init_database
 
     source = tmp_path / "shop.db"
     init_database(f"sqlite:///{source}")

@@ -112,7 +112,7 @@ def test_fallback_to_an_unknown_tool_names_the_field(tmp_path: Path) -> None:
 
 def test_fallbacks_left_in_rule_cj_yaml_say_where_they_moved(tmp_path: Path) -> None:
     from app.datafiles import load_model
-    from app.policies.templates import RuleCJTemplates
+    from app.formats.rule_cj import RuleCJTemplates
 
     path = tmp_path / "rule_cj.yaml"
     shipped = (data_dir() / "prompts" / "rule_cj.yaml").read_text()

@@ -444,7 +444,7 @@ def test_evaluation_settings_errors_name_the_file_and_field(tmp_path) -> None:
 
     from app.datafiles import data_dir, load_model
     from app.errors import DataFileError
-    from app.evaluation.settings import EvaluationSettings
+    from app.formats.evaluation import EvaluationSettings
 
     raw = yaml.safe_load((data_dir() / "evaluation.yaml").read_text(encoding="utf-8"))
     raw["style"]["max_wrds"] = raw["style"].pop("max_words")

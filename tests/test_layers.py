@@ -1,7 +1,8 @@
 """Layers of the ``app`` package: packages import one way, and some never import others.
 
 The import graph is read from the source with ``ast``, function-level imports included (a lazy
-import is still a dependency). A *package* is a folder of ``app`` (``app/evaluation/``,
+import is still a dependency); imports under ``if TYPE_CHECKING:`` are left out, since they
+never run (they only name types for annotations). A *package* is a folder of ``app`` (``app/evaluation/``,
 ``app/batch/``, ...), whatever its name; the modules directly in ``app/`` (``app/graph.py``,
 ``app/simulation.py``, ...) belong to no package, so package A *reaches* module M when a module
 of A imports M directly or through a chain of those top-level modules. Package A depends on
@@ -34,6 +35,10 @@ RULES: list[tuple[str, str, str]] = [
     ("app.analysis", "app.policies", "shared analysis sits below the offline models"),
     ("app.analysis", "app.evaluation", "shared analysis sits below the evaluators"),
     ("app.reporting", "app.simulation", "reports read run folders; they never run conversations"),
+    ("app.catalog", "app.policies", "the catalog reads file formats, never the models they configure"),
+    ("app.catalog", "app.evaluation", "the catalog reads file formats, never the evaluators they configure"),
+    ("app.formats", "app.catalog", "file formats sit below the catalog that loads them"),
+    ("app.storage", "app.catalog", "storage writes rows; what to generate is decided above it"),
 ]
 
 
@@ -56,11 +61,32 @@ def _known(name: str) -> str | None:
     return name or None
 
 
+def _is_type_checking(node: ast.AST) -> bool:
+    """``if TYPE_CHECKING:`` (or ``typing.TYPE_CHECKING``): a block that never runs."""
+    test = getattr(node, "test", None)
+    return isinstance(node, ast.If) and (
+        (isinstance(test, ast.Name) and test.id == "TYPE_CHECKING")
+        or (isinstance(test, ast.Attribute) and test.attr == "TYPE_CHECKING")
+    )
+
+
+def _nodes(tree: ast.AST) -> Iterator[ast.AST]:
+    """Every node of ``tree`` except the bodies of ``if TYPE_CHECKING:`` blocks (annotations only)."""
+    todo = [tree]
+    while todo:
+        node = todo.pop()
+        yield node
+        if _is_type_checking(node):
+            todo.extend(getattr(node, "orelse", []))
+            continue
+        todo.extend(ast.iter_child_nodes(node))
+
+
 def _imports(module: str) -> Iterator[str]:
-    """Modules of ``app`` that ``module`` imports anywhere in its source."""
+    """Modules of ``app`` that ``module`` imports anywhere in its source that runs."""
     path = _modules()[module]
     package = module if path.name == "__init__.py" else module.rpartition(".")[0]
-    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"), str(path))):
+    for node in _nodes(ast.parse(path.read_text(encoding="utf-8"), str(path))):
         if isinstance(node, ast.Import):
             targets = [alias.name for alias in node.names]
         elif isinstance(node, ast.ImportFrom):
@@ -200,7 +226,7 @@ def test_the_checker_sees_lazy_relative_and_top_level_imports(tmp_path: Path, mo
             "glue.py": "from app.high.b import thing\n",
             "high/__init__.py": "from .b import thing\n",
             "high/b.py": "import app.low.a\nthing = 1\n",
-            "other/__init__.py": "from app.low import a\n",
+            "other/__init__.py": "from typing import TYPE_CHECKING\nfrom app.low import a\nif TYPE_CHECKING:\n    from app.high import b\n",
         },
     )
     monkeypatch.setattr(sys.modules[__name__], "ROOT", root)

@@ -14,13 +14,14 @@ import pytest
 import yaml
 from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, SystemMessage, ToolMessage
 
+from app.catalog import Catalog
 from app.datafiles import data_dir
+from app.formats.rule_cj import Condition, render
 from app.intents import intents
 from app.models import CommunicationStyle, StressLevel
 from app.policies.context import MERCHANT_DONE, CJTurnContext
 from app.policies.rule_cj import RuleBasedCJ
 from app.policies.scripted_merchant import ScriptedMerchant, merchant_script
-from app.policies.templates import Condition, render, rule_cj_templates
 from app.scenarios import get_persona, get_scenario, scenarios
 from app.tools import TOOL_VIEWS, build_tools, tools_by_name
 from app.workflows import get_workflow
@@ -431,7 +432,7 @@ def test_every_scenario_goal_with_a_metric_is_recognised_as_an_intent_for_its_to
 
 
 def test_merchant_phrases_carry_no_intent_no_time_window_and_no_digits() -> None:
-    time_patterns = [p.pattern for p in rule_cj_templates().time_ranges]
+    time_patterns = [p.pattern for p in Catalog.default().prompts.rule_cj.time_ranges]
     for style, phrases in merchant_script().styles.items():
         for field, options in phrases.model_dump().items():
             for option in options:

@@ -15,8 +15,9 @@ from typer.testing import CliRunner
 from app.cli import app
 from app.errors import ProviderError, UnknownNameError
 from app.providers.cache import DEFAULT_VIEW_TTLS, ViewCache, ttl_for_view, workflow_ttls
+from app.providers.loading import load_world
 from app.providers.production import ProductionDataProvider
-from app.storage.admin import database_info, init_database, load_world, refresh_database, writable_connection
+from app.storage.admin import database_info, init_database, refresh_database, writable_connection
 from app.storage.migrations import LATEST_VERSION, MIGRATIONS, admin_metadata, schema_version
 from app.storage.schema import merchants, metadata, orders
 from app.storage.url import mask_url, parse_url

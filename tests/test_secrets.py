@@ -19,8 +19,9 @@ from typer.testing import CliRunner
 from app.batch.run import batch_manifest
 from app.cli import app
 from app.errors import ProviderError
+from app.providers.loading import load_world
 from app.providers.production import ProductionDataProvider
-from app.storage.admin import init_database, load_world
+from app.storage.admin import init_database
 from app.storage.url import connection_error, mask_url, parse_url
 from tests.pg_support import pg_schemas  # noqa: F401  (fixture)
 

@@ -43,23 +43,20 @@ from __future__ import annotations
 import threading
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from app import datafiles
 from app.catalog.system_prompts import SystemPrompts
 from app.datafiles import load_model
 from app.errors import DataFileError
+from app.formats.defects import DefectWording
+from app.formats.evaluation import EvaluationSettings
+from app.formats.merchant_script import MerchantScript
+from app.formats.rule_cj import RuleCJTemplates
 from app.intents import IntentCatalog
 from app.models import Persona, Scenario
 from app.scenarios import ItemCatalog
 from app.stages import Milestones
 from app.workflows import WorkflowCatalog
-
-if TYPE_CHECKING:
-    from app.evaluation.settings import EvaluationSettings
-    from app.policies.defects import DefectWording
-    from app.policies.scripted_merchant import MerchantScript
-    from app.policies.templates import RuleCJTemplates
 
 __all__ = ["Catalog", "CatalogPaths", "Prompts"]
 
@@ -166,12 +163,7 @@ class Catalog:
                 duplicated YAML key, or a reference to something no file defines; the message
                 names the file, the field and the fix.
         """
-        # imported here: these modules use the catalog themselves
-        from app.catalog.references import check_references
-        from app.evaluation.settings import EvaluationSettings
-        from app.policies.defects import DefectWording
-        from app.policies.scripted_merchant import MerchantScript
-        from app.policies.templates import RuleCJTemplates
+        from app.catalog.references import check_references  # it names the catalog in its own signatures
 
         paths = CatalogPaths(Path(data_dir) if data_dir is not None else datafiles.data_dir())
         if not paths.root.is_dir():

@@ -74,7 +74,7 @@ def load_cmd(
 ) -> None:
     """Store a synthetic world as a database exported on the scenario's today would hold it."""
     from app.cli.common import load_catalog
-    from app.storage.admin import load_world
+    from app.providers.loading import load_world
 
     report = load_world(
         url,

@@ -37,7 +37,7 @@ from app.analysis.claims import Claim
 from app.catalog import Catalog
 from app.evaluation.grounding import analyze
 from app.evaluation.result import EvalResult
-from app.evaluation.settings import ConsistencySettings
+from app.formats.evaluation import ConsistencySettings
 from app.transcript import Transcript
 
 __all__ = ["Statement", "metric_statements", "consistency_evaluator"]

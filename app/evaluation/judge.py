@@ -28,7 +28,7 @@ from pydantic import BaseModel, Field
 from app.catalog import Catalog
 from app.errors import InvalidArgumentError, UnknownNameError
 from app.evaluation.result import EvalResult
-from app.evaluation.settings import JudgeSettings
+from app.formats.evaluation import JudgeSettings
 from app.transcript import Transcript
 
 __all__ = ["CriterionVerdict", "JudgeVerdict", "judge_evaluator", "DEFAULT_CRITERIA", "NO_JUDGE"]

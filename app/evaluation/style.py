@@ -43,7 +43,7 @@ from app.analysis.arguments import normalize_args
 from app.catalog import Catalog
 from app.evaluation.grounding import ClaimCheck, ConversationAnalysis, ToolResultRecord, analyze
 from app.evaluation.result import EvalResult
-from app.evaluation.settings import StyleSettings
+from app.formats.evaluation import StyleSettings
 from app.intents import IntentMatch
 from app.models import StressLevel
 from app.transcript import Transcript

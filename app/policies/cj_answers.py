@@ -11,9 +11,9 @@ A fact that reads a value the result marks unavailable (a Trend's ``unavailable`
 result supports no fact at all, CJ says it is not available and why.
 
 Example:
-    >>> from app.policies.templates import rule_cj_templates
+    >>> from app.catalog import Catalog
     >>> from app.policies.tone import ToneRenderer
-    >>> t = rule_cj_templates()
+    >>> t = Catalog.default().prompts.rule_cj
     >>> writer = AnswerWriter(t, ToneRenderer(t, "moderate", "direct"))
     >>> trend = {"current": 0.0598, "previous": 0.056, "change_pct": 6.8, "direction": "up"}
     >>> item = Presented("churn", "get_financial_metrics", {"time_range": "30d", "churn_rate": trend}, "")
@@ -29,8 +29,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from app.analysis.artifacts import resolve
+from app.formats.rule_cj import Condition, FactTemplate, RuleCJTemplates, placeholders, render
 from app.models import Stage
-from app.policies.templates import Condition, FactTemplate, RuleCJTemplates, placeholders, render
 from app.policies.tone import SpokenFact, ToneRenderer, lower_first
 
 __all__ = ["Presented", "AnswerWriter", "error_summary", "unavailable_reason"]

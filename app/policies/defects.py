@@ -37,71 +37,21 @@ from typing import Any, ClassVar
 from langchain_core.callbacks import CallbackManagerForLLMRun
 from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, ToolMessage
 from langchain_core.outputs import ChatGeneration, ChatResult
-from pydantic import Field, field_validator
 
 from app.analysis.claims import extract_claims
 from app.catalog import Catalog
 from app.errors import UnknownNameError
-from app.models import FormatText, StrictModel
+from app.formats.defects import DefectWording
 from app.policies.history import History, text_of
 from app.policies.rule_cj import RuleBasedCJ
 from app.policies.tone import pick
 from app.tools import VIEW_TOOLS as TOOL_NAMES
 from app.workflows import WorkflowCatalog
 
-__all__ = ["DEFECTS", "DefectWording", "defect_wording", "make_defective_cj"]
+__all__ = ["DEFECTS", "defect_wording", "make_defective_cj"]
 
 
 # --------------------------------------------------------------------------- wording
-
-
-class _Hallucinate(StrictModel):
-    factors: list[float] = Field(min_length=1, description="Multipliers for stated numbers (chosen by seed).")
-
-
-_Invented = FormatText("money", "money2", "pct", "count", "hours", "score")
-"""An invented answer: placeholders for made-up numbers (see ``ToolSkippingCJ._invented``)."""
-
-
-def _known_tools(value: dict[str, Any]) -> dict[str, Any]:
-    unknown = sorted(set(value) - set(TOOL_NAMES))
-    if unknown:
-        raise ValueError(f"unknown tools {unknown}; valid tools: {', '.join(TOOL_NAMES)}")
-    return value
-
-
-class _SkipTools(StrictModel):
-    answers: dict[str, list[_Invented]] = Field(description="Per tool a question is about: invented answers.")
-    default: list[_Invented] = Field(min_length=1)
-    advice: list[str] = Field(min_length=1, description="Invented recommendations, for advice requests.")
-
-    _tools = field_validator("answers")(_known_tools)
-
-
-_Leaked = FormatText("topic", "tools")
-"""Leaked text: what the merchant asked about and the tools called (see ``LeakingCJ._reply``)."""
-
-
-class _Leak(StrictModel):
-    thoughts: list[_Leaked] = Field(min_length=1, description="Leaked reasoning; {topic}, {tools}.")
-    notes: list[_Leaked] = Field(min_length=1, description="Leaked internal notes; {topic}, {tools}.")
-    nothing_called: str
-
-
-class _Ignore(StrictModel):
-    questions: dict[str, str] = Field(description="Per substitute tool: the question CJ pretends it was asked.")
-
-    _tools = field_validator("questions")(_known_tools)
-
-
-class DefectWording(StrictModel):
-    """The whole ``data/prompts/defects.yaml``."""
-
-    version: int = Field(ge=1)
-    hallucinate_numbers: _Hallucinate
-    skip_tools: _SkipTools
-    leak_reasoning: _Leak
-    ignore_question: _Ignore
 
 
 def defect_wording() -> DefectWording:

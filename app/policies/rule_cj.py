@@ -41,12 +41,12 @@ from langchain_core.tools import BaseTool
 
 from app.analysis.arguments import tool_has_arg
 from app.catalog import Catalog
+from app.formats.rule_cj import RuleCJTemplates
 from app.intents import IntentMatch
 from app.models import CommunicationStyle, Stage, StressLevel
 from app.policies.cj_answers import AnswerWriter, Presented
 from app.policies.context import CJTurnContext
 from app.policies.history import History, HistoryCall, ToolResult
-from app.policies.templates import RuleCJTemplates
 from app.policies.tone import ToneRenderer
 from app.tools import TOOL_VIEWS
 from app.tools import VIEW_TOOLS as TOOL_NAMES

@@ -9,8 +9,8 @@ chooses among the variants deterministically (by seed and turn) and lays out the
   and what the numbers mean; scattered: "First:"/"Next:"/"Then:" steps and a reassuring close.
 
 Example:
-    >>> from app.policies.templates import rule_cj_templates
-    >>> tone = ToneRenderer(rule_cj_templates(), "critical", "direct", seed=0, turn=1)
+    >>> from app.catalog import Catalog
+    >>> tone = ToneRenderer(Catalog.default().prompts.rule_cj, "critical", "direct", seed=0, turn=1)
     >>> tone.max_facts
     2
     >>> tone.body([SpokenFact("Churn", "6.0%", "Churn is 6.0%.")])
@@ -23,8 +23,8 @@ import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from app.formats.rule_cj import RuleCJTemplates, StressTone, StyleTone
 from app.models import CommunicationStyle, StressLevel
-from app.policies.templates import RuleCJTemplates, StressTone, StyleTone
 
 __all__ = ["pick", "lower_first", "SpokenFact", "ToneRenderer"]
 

@@ -1,6 +1,8 @@
-"""Writing side of production databases: init, load a synthetic world, refresh, info.
+"""Writing side of production databases: init, store rows, refresh, info.
 
-These are the library functions behind ``cjsim db ...``. Each runs in one transaction: a load,
+These are the library functions behind ``cjsim db ...`` (loading a generated world, which needs
+the catalog, is :func:`app.providers.loading.load_world` above this layer). Each runs in one
+transaction: a load,
 import or refresh either completes (base rows, summaries, customer facts and the load-log entry
 together) or leaves the database as it was.
 
@@ -14,18 +16,17 @@ from __future__ import annotations
 
 import datetime as dt
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from sqlalchemy import delete, func, inspect, select, text
 from sqlalchemy.engine import URL, Connection
 from sqlalchemy.exc import SQLAlchemyError
 
 from app.errors import ProviderError
-from app.models import BusinessStage, StressLevel
 from app.storage import queries as q
 from app.storage.bulk import bulk_insert, deferred_indexes
 from app.storage.customer_facts import drop_facts, fact_dates, materialize_facts
@@ -44,14 +45,10 @@ from app.storage.summaries import refresh_daily_summaries, summarize, write_rows
 from app.storage.url import connection_error, make_engine, mask_url, parse_url
 from app.world.world import Rows
 
-if TYPE_CHECKING:
-    from app.catalog import Catalog
-
 __all__ = [
     "LoadReport",
     "writable_connection",
     "init_database",
-    "load_world",
     "store_rows",
     "refresh_database",
     "database_info",
@@ -202,49 +199,6 @@ def _materialize(conn: Connection, extra: list[dt.date] | None) -> list[dt.date]
         for day in sorted(dates):
             materialize_facts(conn, day)
     return sorted(dates)
-
-
-def load_world(
-    url: str | URL,
-    scenario: str,
-    merchant: str,
-    *,
-    seed: int = 0,
-    stage: BusinessStage | str | None = None,
-    stress: StressLevel | str | None = None,
-    subscribers: int | None = None,
-    replace: bool = False,
-    progress: Callable[[str], None] | None = None,
-    catalog: Catalog | None = None,
-) -> LoadReport:
-    """Generate a synthetic world and store it as a database exported at its ``as_of`` would hold it.
-
-    ``scenario`` and ``merchant`` are names in ``catalog`` (default: ``Catalog.default()``).
-    """
-    from app.catalog import Catalog
-    from app.errors import InvalidArgumentError
-    from app.world.context import resolve_context
-    from app.world.generator import generate_world
-    from app.world.world import WorldSpec
-
-    catalog = catalog or Catalog.default()
-    sc, persona = catalog.scenarios.get(scenario), catalog.personas.get(merchant)
-    if seed < 0:
-        raise InvalidArgumentError(f"seed must be a non-negative integer, got {seed}")
-    if subscribers is not None and not 50 <= subscribers <= 1_000_000:
-        raise InvalidArgumentError(f"subscribers must be between 50 and 1,000,000, got {subscribers}")
-    context = resolve_context(persona, sc, {"business_stage": stage, "stress_level": stress})
-    t0 = time.perf_counter()
-    world = generate_world(WorldSpec(scenario=sc, persona=persona, context=context, seed=seed, subscribers=subscribers))
-    generated = time.perf_counter() - t0
-    if progress:
-        progress(f"generated {sum(len(r) for r in world.tables.values()):,} rows in {generated:.1f}s")
-    source = f"scenario={sc.id} merchant={persona.id} seed={seed}"
-    if subscribers:
-        source += f" subscribers={subscribers}"
-    display = mask_url(parse_url(url))
-    with writable_connection(url) as conn:
-        return store_rows(conn, world.snapshot(), kind="load", source=source, url=display, replace=replace)
 
 
 def refresh_database(url: str | URL, as_of: list[dt.date] | None = None) -> LoadReport:

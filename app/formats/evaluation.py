@@ -1,4 +1,4 @@
-"""The evaluators' settings: the format of ``data/evaluation.yaml``.
+"""The format of ``data/evaluation.yaml``: the evaluators' settings.
 
 Thresholds, patterns and labels live in the data file so they can be tuned (and a saved batch
 re-scored with ``cjsim eval``) without touching code; the format is in ``data/README.md``. The
@@ -19,8 +19,8 @@ __all__ = [
     "GoalSettings",
     "JudgeSettings",
     "EvaluationSettings",
-    "evaluation_settings",
 ]
+
 
 class GroundingSettings(StrictModel):
     fraction_fields: RegexPattern = Field(description="Fields holding fractions CJ may state as percentages.")
@@ -71,10 +71,3 @@ class EvaluationSettings(StrictModel):
     style: StyleSettings
     goals: GoalSettings
     judge: JudgeSettings
-
-
-def evaluation_settings() -> EvaluationSettings:
-    """The evaluators' settings of the default catalog."""
-    from app.catalog import Catalog  # the catalog imports this module
-
-    return Catalog.default().evaluation

@@ -53,7 +53,6 @@ __all__ = [
     "Tone",
     "Phrases",
     "RuleCJTemplates",
-    "rule_cj_templates",
 ]
 
 _WINDOWS = {"24h": "24 hours", "3d": "3 days", "7d": "7 days", "30d": "30 days", "60d": "60 days", "90d": "90 days"}
@@ -435,10 +434,3 @@ class RuleCJTemplates(StrictModel):
             if tool not in self.answers:
                 raise DataFileError(f"{source}: field 'answers': add a default answer for tool {tool!r}")
         self._answer_tools = answer_tools
-
-
-def rule_cj_templates() -> RuleCJTemplates:
-    """The rule-based CJ's templates of the default catalog."""
-    from app.catalog import Catalog  # the catalog imports this module
-
-    return Catalog.default().prompts.rule_cj
