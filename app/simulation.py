@@ -13,10 +13,9 @@ import datetime as dt
 import platform
 from dataclasses import dataclass, field
 from functools import cache
-from typing import Any
+from importlib import metadata
+from typing import TYPE_CHECKING, Any
 
-import langchain_core
-import langgraph
 from langchain_core.language_models import BaseChatModel
 from langgraph.types import Command
 
@@ -25,10 +24,13 @@ from app.agents.data_agent import DataAgent, resolve_context
 from app.data_views import DataProvider
 from app.errors import InvalidArgumentError
 from app.graph import RunContext, build_graph
-from app.model_specs import make_cj_model, make_merchant_model
+from app.model_specs import check_timeout, is_network_spec, make_cj_model, make_merchant_model
 from app.scenarios import get_persona, get_scenario
 from app.transcript import Transcript, message_records, usage_totals
 from app.workflows import AUTO, get_workflow
+
+if TYPE_CHECKING:
+    from app.evaluation.retry import RetryPolicy, RetryStats
 
 __all__ = ["RunConfig", "run_conversation", "HumanConversation", "CONVERSATION_START"]
 
@@ -40,7 +42,13 @@ RECURSION_LIMIT = 1000  # the graph is bounded by max_turns and max_tool_rounds,
 
 @dataclass
 class RunConfig:
-    """Inputs of one conversation (everything the transcript body is a function of)."""
+    """Inputs of one conversation (everything the transcript body is a function of).
+
+    Two settings only say how network models are called and never change an offline run:
+    ``model_timeout`` (seconds per request when the model spec sets none; default
+    :data:`app.model_specs.DEFAULT_TIMEOUT_S`) and ``max_attempts`` (tries per model call on
+    transient errors such as rate limits, timeouts and server errors).
+    """
 
     scenario: str = "growth_stall"
     merchant: str = "marcus_thompson"
@@ -50,6 +58,8 @@ class RunConfig:
     cj_model: str = "rules"
     merchant_model: str = "script"
     merchant_context: dict[str, Any] = field(default_factory=dict)
+    model_timeout: float | None = None
+    max_attempts: int = 5
 
     def validate(self) -> None:
         """Fail fast on bad names and ranges, before any model call."""
@@ -61,11 +71,28 @@ class RunConfig:
             raise InvalidArgumentError(f"seed must be a non-negative integer, got {self.seed}")
         if not 1 <= self.max_turns <= 100:
             raise InvalidArgumentError(f"turns must be between 1 and 100, got {self.max_turns}")
+        if not 1 <= self.max_attempts <= 100:
+            raise InvalidArgumentError(f"max attempts must be between 1 and 100, got {self.max_attempts}")
+        if self.model_timeout is not None:
+            check_timeout(self.model_timeout, "the model timeout")
 
 
 @cache
 def _graph() -> Any:
     return build_graph()
+
+
+def _retrying(cj: Any, merchant: Any, specs: tuple[str | None, str | None], cfg: RunConfig, retry: RetryPolicy | None,
+              stats: RetryStats) -> tuple[Any, Any]:  # fmt: skip
+    """The models retried on transient errors: those built from network specs, and every model when
+    the caller passes a policy. Offline models built from specs are left as they are."""
+    from app.evaluation.retry import RetryingModel, RetryPolicy
+
+    policy = retry or RetryPolicy(max_attempts=cfg.max_attempts)
+    return tuple(  # type: ignore[return-value]
+        RetryingModel(m, policy, stats) if m is not None and (retry is not None or is_network_spec(spec)) else m
+        for m, spec in zip((cj, merchant), specs)
+    )
 
 
 def _context(
@@ -74,22 +101,39 @@ def _context(
     cj_model: BaseChatModel | None,
     merchant_model: BaseChatModel | None,
     human: bool,
-) -> RunContext:
+    retry: RetryPolicy | None = None,
+    stats: RetryStats | None = None,
+) -> tuple[RunContext, RetryStats | None]:
+    """The run context, and the retry statistics its models share (``None`` when none is retried)."""
     cfg.validate()
     scenario, persona = get_scenario(cfg.scenario), get_persona(cfg.merchant)
     context = resolve_context(persona, scenario, cfg.merchant_context)
     if provider is None:
         provider = DataAgent.create(scenario, persona, seed=cfg.seed, merchant_context=context)
-    return RunContext(
+    cj = cj_model or make_cj_model(cfg.cj_model, cfg.seed, timeout=cfg.model_timeout)
+    merchant = None
+    if not human:
+        merchant = merchant_model or make_merchant_model(
+            cfg.merchant_model, persona, scenario, cfg.seed, timeout=cfg.model_timeout
+        )
+    specs = (cfg.cj_model if cj_model is None else None, None if human or merchant_model else cfg.merchant_model)
+    if retry is not None or any(is_network_spec(s) for s in specs):
+        if stats is None:
+            from app.evaluation.retry import RetryStats
+
+            stats = RetryStats()
+        cj, merchant = _retrying(cj, merchant, specs, cfg, retry, stats)
+    ctx = RunContext(
         provider=provider,
         scenario=scenario,
         persona=persona,
         merchant_context=context,
-        cj_model=cj_model or make_cj_model(cfg.cj_model, cfg.seed),
-        merchant_model=None if human else (merchant_model or make_merchant_model(cfg.merchant_model, persona, scenario, cfg.seed)),
+        cj_model=cj,
+        merchant_model=merchant,
         seed=cfg.seed,
         max_turns=cfg.max_turns,
     )
+    return ctx, stats
 
 
 def _initial_state(cfg: RunConfig) -> dict[str, Any]:
@@ -97,13 +141,21 @@ def _initial_state(cfg: RunConfig) -> dict[str, Any]:
     return {"messages": [], "workflow": cfg.workflow, "workflow_path": path, "stages_reached": [], "merchant_turns": 0}
 
 
+def _version(distribution: str) -> str:
+    # langgraph has no __version__; the installed distribution's metadata always has one
+    try:
+        return metadata.version(distribution)
+    except metadata.PackageNotFoundError:
+        return "unknown"
+
+
 def _meta(cfg: RunConfig, ctx: RunContext, cj_label: str, merchant_label: str) -> dict[str, Any]:
     return {
         "created_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
         "versions": {
             "cjsim": app.__version__,
-            "langgraph": getattr(langgraph, "__version__", "unknown"),
-            "langchain_core": langchain_core.__version__,
+            "langgraph": _version("langgraph"),
+            "langchain_core": _version("langchain-core"),
             "python": platform.python_version(),
         },
         "cj_model": cj_label,
@@ -140,8 +192,14 @@ def run_conversation(
     merchant_model: BaseChatModel | None = None,
     checkpointer: Any = None,
     thread_id: str = "conversation",
+    retry: RetryPolicy | None = None,
+    retry_stats: RetryStats | None = None,
 ) -> Transcript:
     """Run one conversation to its end and return the transcript.
+
+    Network models named by specs are always called with a request timeout and retried on
+    transient errors (``cfg.max_attempts`` tries); a call that still fails ends the run as
+    ``agent_error``, its error saying after how many attempts.
 
     Args:
         cfg: scenario, merchant, workflow, seed, turns and model specs.
@@ -149,15 +207,21 @@ def run_conversation(
         cj_model / merchant_model: chat models overriding the specs (e.g. scripted fakes in tests).
         checkpointer: a LangGraph checkpointer to make the run resumable (e.g. SqliteSaver).
         thread_id: checkpoint thread of the run.
+        retry: the retry policy of every model of the run, including models passed as objects
+            (default: network models from specs only, with ``cfg.max_attempts``).
+        retry_stats: receives what retrying did (shared by both models).
     """
-    ctx = _context(cfg, provider, cj_model, merchant_model, human=False)
+    ctx, stats = _context(cfg, provider, cj_model, merchant_model, human=False, retry=retry, stats=retry_stats)
     graph = build_graph(checkpointer) if checkpointer is not None else _graph()
     config = {"recursion_limit": RECURSION_LIMIT, "configurable": {"thread_id": thread_id}}
     state = graph.invoke(_initial_state(cfg), config, context=ctx)
-    return _transcript(
+    transcript = _transcript(
         cfg, ctx, state, cfg.cj_model if cj_model is None else type(cj_model).__name__,
         cfg.merchant_model if merchant_model is None else type(merchant_model).__name__,
     )
+    if stats is not None and stats.gave_up is not None and transcript.error:
+        transcript.error += f" (gave up after {stats.gave_up_after} attempts)"
+    return transcript
 
 
 class HumanConversation:
@@ -180,7 +244,7 @@ class HumanConversation:
         from langgraph.checkpoint.memory import InMemorySaver
 
         self.cfg = cfg
-        self.ctx = _context(cfg, provider, cj_model, None, human=True)
+        self.ctx, _ = _context(cfg, provider, cj_model, None, human=True)
         self.graph = build_graph(checkpointer or InMemorySaver())
         self.config = {"recursion_limit": RECURSION_LIMIT, "configurable": {"thread_id": f"human-{cfg.seed}"}}
         self.state: dict[str, Any] = {}

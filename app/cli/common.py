@@ -19,6 +19,10 @@ __all__ = [
     "StressOpt",
     "ProviderOpt",
     "DbUrlOpt",
+    "CJModelOpt",
+    "MerchantModelOpt",
+    "ModelTimeoutOpt",
+    "MaxAttemptsOpt",
     "PROVIDERS",
     "build_agent",
     "build_provider",
@@ -72,6 +76,17 @@ CJModelOpt = Annotated[
     ),
 ]
 MerchantModelOpt = Annotated[str, typer.Option("--merchant-model", help="script or a provider spec.")]
+ModelTimeoutOpt = Annotated[
+    float | None,
+    typer.Option(
+        "--model-timeout",
+        help="Seconds a network model request may take before it is retried (default 60; "
+        "a spec's ?timeout=S wins).",
+    ),
+]
+MaxAttemptsOpt = Annotated[
+    int, typer.Option("--max-attempts", help="Tries per network model call on transient errors (rate limits, timeouts).")
+]
 
 def build_provider(
     provider: str,

@@ -11,7 +11,16 @@ from rich.console import Console
 from rich.table import Table
 
 from app.cli import app
-from app.cli.common import CJModelOpt, DbUrlOpt, MerchantModelOpt, ProviderOpt, console, err_console
+from app.cli.common import (
+    CJModelOpt,
+    DbUrlOpt,
+    MaxAttemptsOpt,
+    MerchantModelOpt,
+    ModelTimeoutOpt,
+    ProviderOpt,
+    console,
+    err_console,
+)
 from app.cli.options import parse_seeds
 from app.errors import InvalidArgumentError
 
@@ -43,7 +52,10 @@ def render_summary(out: Console, summary, prices, path: Path, *, headline: str) 
             table.add_row(key, rate, f"{tally.passed}/{tally.scored}", str(tally.skipped))
         out.print(table)
     usage = summary.usage
+    judge = summary.evaluators.get("judge")
     for who in PARTICIPANTS:
+        if who == "judge" and not usage.reported(who) and not (judge and judge.scored):
+            continue  # no judge ran
         if not usage.reported(who):
             out.print(f"tokens {who}: {_NOT_REPORTED}")
             continue
@@ -88,7 +100,8 @@ def batch_cmd(
     provider: ProviderOpt = "data_agent",
     db_url: DbUrlOpt = None,
     resume: Annotated[bool, typer.Option("--resume", help="Finish a batch: run only cases without an ok record.")] = False,
-    max_attempts: Annotated[int, typer.Option("--max-attempts", help="Tries per network model call on transient errors.")] = 5,
+    max_attempts: MaxAttemptsOpt = 5,
+    model_timeout: ModelTimeoutOpt = None,
     input_price: Annotated[float | None, typer.Option("--input-price", help="USD per million input tokens.")] = None,
     output_price: Annotated[float | None, typer.Option("--output-price", help="USD per million output tokens.")] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress display.")] = False,
@@ -136,6 +149,7 @@ def batch_cmd(
             db_url=db_url,
             progress=progress_for(err_console, quiet),
             retry=RetryPolicy(max_attempts=max_attempts),
+            model_timeout=model_timeout,
         )
     except KeyboardInterrupt:
         done = len(RunDir(out).records())
@@ -153,6 +167,8 @@ def eval_cmd(
     ] = None,
     judge_model: Annotated[str | None, typer.Option("--judge-model", help="Model spec for judge evaluators.")] = None,
     jobs: Annotated[int, typer.Option("--jobs", "-j", help="Transcripts scored at once.")] = 1,
+    max_attempts: MaxAttemptsOpt = 5,
+    model_timeout: ModelTimeoutOpt = None,
     input_price: Annotated[float | None, typer.Option("--input-price", help="USD per million input tokens.")] = None,
     output_price: Annotated[float | None, typer.Option("--output-price", help="USD per million output tokens.")] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress display.")] = False,
@@ -160,6 +176,7 @@ def eval_cmd(
     """Re-score a batch's saved conversations and rewrite its records atomically (failed ones are kept)."""
     from app.evaluation.progress import progress_for
     from app.evaluation.rescore import rescore
+    from app.evaluation.retry import RetryPolicy
     from app.evaluation.usage import Prices
 
     prices = Prices(input_price, output_price)
@@ -171,6 +188,8 @@ def eval_cmd(
         judge_model=judge_model,
         jobs=jobs,
         progress=progress_for(err_console, quiet),
+        retry=RetryPolicy(max_attempts=max_attempts),
+        model_timeout=model_timeout,
     )
     headline = (
         f"eval {result.path.name}: re-scored {result.rescored} conversations "

@@ -7,13 +7,16 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich.markup import escape
 
 from app.cli import app
 from app.cli.common import (
     CJModelOpt,
     MerchantModelOpt,
     DbUrlOpt,
+    MaxAttemptsOpt,
     MerchantOpt,
+    ModelTimeoutOpt,
     ProviderOpt,
     ScenarioOpt,
     SeedOpt,
@@ -33,7 +36,7 @@ WorkflowOpt = Annotated[
 TurnsOpt = Annotated[int, typer.Option("--turns", help="Maximum merchant turns.")]
 
 
-def _config(scenario, merchant, workflow, seed, turns, cj_model, merchant_model, stage, stress):
+def _config(scenario, merchant, workflow, seed, turns, cj_model, merchant_model, stage, stress, **calls):
     from app.simulation import RunConfig
 
     context = {k: v.value for k, v in (("business_stage", stage), ("stress_level", stress)) if v is not None}
@@ -46,6 +49,7 @@ def _config(scenario, merchant, workflow, seed, turns, cj_model, merchant_model,
         cj_model=cj_model,
         merchant_model=merchant_model,
         merchant_context=context,
+        **calls,
     )
     cfg.validate()
     return cfg
@@ -95,14 +99,25 @@ def run_cmd(
     fmt: Annotated[str, typer.Option("--format", help="text, markdown, json or openai-jsonl.")] = "text",
     provider: ProviderOpt = "data_agent",
     db_url: DbUrlOpt = None,
+    model_timeout: ModelTimeoutOpt = None,
+    max_attempts: MaxAttemptsOpt = 5,
 ) -> None:
-    """Simulate one conversation between CJ and a merchant, on a generated world or a real database."""
+    """Simulate one conversation between CJ and a merchant, on a generated world or a real database.
+
+    Exits with code 1 when the conversation ended in agent_error (a model failed).
+    """
+    from app.graph import TerminationReason
     from app.simulation import run_conversation
 
     _check_format(fmt)  # fail before the conversation runs
-    cfg = _config(scenario, merchant, workflow, seed, turns, cj_model, merchant_model, stage, stress)
+    cfg = _config(scenario, merchant, workflow, seed, turns, cj_model, merchant_model, stage, stress,
+                  model_timeout=model_timeout, max_attempts=max_attempts)  # fmt: skip
     data = build_provider(provider, db_url, cfg.scenario, cfg.merchant, seed, stage, stress)
-    _emit(run_conversation(cfg, provider=data), fmt, out)
+    transcript = run_conversation(cfg, provider=data)
+    _emit(transcript, fmt, out)
+    if transcript.termination_reason == TerminationReason.agent_error:
+        err_console.print(f"[bold red]agent error:[/] {escape(transcript.error or 'no reason recorded')}", highlight=False)
+        raise typer.Exit(1)
 
 
 @app.command("demo")
@@ -123,11 +138,12 @@ def chat_cmd(
     turns: TurnsOpt = 20,
     cj_model: Annotated[str, typer.Option("--cj-model")] = "rules",
     out: Annotated[Path | None, typer.Option("--out", help="Save the transcript (JSON) here.")] = None,
+    model_timeout: ModelTimeoutOpt = None,
 ) -> None:
     """Play the merchant yourself. Type /quit (or an empty line) to finish."""
     from app.simulation import HumanConversation
 
-    cfg = _config(scenario, merchant, workflow, seed, turns, cj_model, "script", None, None)
+    cfg = _config(scenario, merchant, workflow, seed, turns, cj_model, "script", None, None, model_timeout=model_timeout)
     chat = HumanConversation(cfg)
     console.print(f"[dim]You are the merchant of {chat.ctx.persona.business_name}. /quit ends.[/]")
     opening = chat.start()

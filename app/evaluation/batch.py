@@ -36,6 +36,7 @@ from app.evaluation.result import Evaluator
 from app.evaluation.retry import RetryPolicy
 from app.evaluation.runner import CaseRunner, CaseSettings, ModelFactory, is_network_spec, make_judge_model
 from app.evaluation.summary import BatchSummary
+from app.model_specs import check_timeout
 
 __all__ = [
     "BatchResult",
@@ -215,13 +216,15 @@ def _preflight(manifest: BatchManifest, settings: CaseSettings, factory: ModelFa
     from app.model_specs import make_cj_model, make_merchant_model
     from app.scenarios import get_persona, get_scenario
 
+    timeout = settings.model_timeout
     if factory is None:
-        make_cj_model(manifest.cj_model)
+        make_cj_model(manifest.cj_model, timeout=timeout)
         make_merchant_model(
-            manifest.merchant_model, get_persona(manifest.merchants[0]), get_scenario(manifest.scenarios[0])
+            manifest.merchant_model, get_persona(manifest.merchants[0]), get_scenario(manifest.scenarios[0]),
+            timeout=timeout,
         )
     if manifest.judge_model:
-        make_judge_model(manifest.judge_model)
+        make_judge_model(manifest.judge_model, timeout=timeout)
     if settings.provider == "production":
         from app.providers.production import ProductionDataProvider
 
@@ -262,6 +265,7 @@ def run_batch(
     progress: BatchProgress | None = None,
     model_factory: ModelFactory | None = None,
     retry: RetryPolicy | None = None,
+    model_timeout: float | None = None,
 ) -> BatchResult:
     """Run a batch into ``out`` and return its summary.
 
@@ -276,6 +280,8 @@ def run_batch(
         progress: receives each finished record (default: nothing is shown).
         model_factory: chat-model objects per case instead of the specs; runs on threads.
         retry: transient-error policy for network models (default: :class:`RetryPolicy`).
+        model_timeout: seconds per network model request when a spec sets none (default
+            :data:`~app.model_specs.DEFAULT_TIMEOUT_S`).
 
     Raises:
         InvalidArgumentError: ``out`` holds a batch and ``resume`` is false; arguments differ on resume;
@@ -284,6 +290,8 @@ def run_batch(
         ProviderError: the production database cannot be used.
     """
     jobs = _check_jobs(default_jobs() if jobs is None else jobs)
+    if model_timeout is not None:
+        check_timeout(model_timeout)
     run_dir = out if isinstance(out, RunDir) else RunDir(out)
     if evaluators is not None:
         manifest = manifest.model_copy(update={"evaluators": [e.key for e in evaluators]})
@@ -297,6 +305,7 @@ def run_batch(
         db_url=db_url,
         evaluator_keys=tuple(manifest.evaluators),
         judge_model=manifest.judge_model,
+        model_timeout=model_timeout,
     )
     saved = _check_folder(run_dir, manifest, resume)
     _preflight(manifest, settings, model_factory)

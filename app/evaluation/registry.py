@@ -40,9 +40,9 @@ def _judge_factory(judge_model: Any) -> Evaluator:
     from app.evaluation.judge import judge_evaluator
 
     if isinstance(judge_model, str):
-        from app.model_specs import make_cj_model
+        from app.evaluation.runner import make_judge_model
 
-        judge_model = make_cj_model(judge_model)
+        judge_model = make_judge_model(judge_model)
     return judge_evaluator(judge_model)
 
 

@@ -25,6 +25,7 @@ from app.evaluation.result import Evaluator
 from app.evaluation.retry import RetryingModel, RetryPolicy
 from app.evaluation.runner import make_judge_model
 from app.evaluation.summary import BatchSummary
+from app.model_specs import check_timeout
 
 __all__ = ["RescoreResult", "rescore"]
 
@@ -50,6 +51,7 @@ def rescore(
     jobs: int = 1,
     progress: BatchProgress | None = None,
     retry: RetryPolicy | None = None,
+    model_timeout: float | None = None,
 ) -> RescoreResult:
     """Score every saved conversation of a batch again and rewrite its records atomically.
 
@@ -61,6 +63,7 @@ def rescore(
         jobs: transcripts scored at once (threads; useful with a judge model).
         progress: receives each re-scored record.
         retry: transient-error policy for the judge model.
+        model_timeout: seconds per judge request when its spec sets none.
 
     Raises:
         InvalidArgumentError: the folder holds no batch; bad ``jobs``.
@@ -72,6 +75,8 @@ def rescore(
 
     if not 1 <= jobs <= MAX_JOBS:
         raise InvalidArgumentError(f"jobs must be between 1 and {MAX_JOBS}, got {jobs}")
+    if model_timeout is not None:
+        check_timeout(model_timeout)
     run_dir = RunDir(out).require()
     manifest = run_dir.read_manifest()
     records = run_dir.records()
@@ -82,7 +87,7 @@ def rescore(
         judge_spec = judge_model if judge_model is not None else (manifest.judge_model if manifest else None)
         judge = None
         if judge_spec:
-            judge = RetryingModel(make_judge_model(judge_spec), retry or RetryPolicy())
+            judge = RetryingModel(make_judge_model(judge_spec, timeout=model_timeout), retry or RetryPolicy())
         evaluators = default_evaluators(judge_model=judge, keys=chosen)
     else:
         chosen, judge_spec = [e.key for e in evaluators], judge_model

@@ -85,6 +85,9 @@ class BatchSummary:
             self.termination[record.transcript.termination_reason] += 1
             self.usage.add(record.transcript.usage, record.transcript.meta)
         for result in record.scores:
+            judged = result.details.get("usage") if result.key == "judge" and result.details else None
+            if isinstance(judged, dict):
+                self.usage.add({"judge": judged})
             tally = self.evaluators.setdefault(result.key, EvaluatorTally())
             if result.skipped or result.passed is None:
                 tally.skipped += 1
