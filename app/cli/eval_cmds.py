@@ -39,7 +39,10 @@ def render_summary(out: Console, summary, prices, path: Path, *, headline: str) 
 
     out.print(f"[bold]{headline}[/]")
     missing = f", {summary.missing} not run" if summary.missing else ""
-    out.print(f"cases: {summary.ok} ok, {summary.failed} failed{missing} (of {summary.cases or summary.done})")
+    interrupted = f", {summary.interrupted} interrupted" if summary.interrupted else ""
+    out.print(
+        f"cases: {summary.ok} ok, {summary.failed} failed{interrupted}{missing} (of {summary.cases or summary.done})"
+    )
     if summary.termination:
         endings = ", ".join(f"{k} {v}" for k, v in sorted(summary.termination.items(), key=lambda kv: (-kv[1], kv[0])))
         out.print(f"ended: {endings}")
@@ -152,8 +155,13 @@ def batch_cmd(
             model_timeout=model_timeout,
         )
     except KeyboardInterrupt:
-        done = len(RunDir(out).records())
-        err_console.print(f"interrupted: {done} records are saved in {out}; finish with the same command and --resume")
+        records = RunDir(out).records()
+        cut = sum(r.status == "interrupted" for r in records)
+        err_console.print(
+            f"interrupted: {len(records) - cut} records are saved in {out}"
+            + (f" ({cut} cases cut off while running are marked interrupted)" if cut else "")
+            + "; finish with the same command and --resume"
+        )
         raise typer.Exit(130) from None
     ran = f"ran {result.ran} case{'s' if result.ran != 1 else ''} ({result.mode}, jobs {jobs})"
     render_summary(console, result.summary, prices, result.path, headline=f"batch {result.manifest.name}: {ran}")
