@@ -4,7 +4,8 @@ It answers ``POST /v1/chat/completions`` from a script of behaviours per model n
 merchant and a judge can share one server): a normal reply (text, tool calls, usage), an HTTP
 error status (429, 500, ...), an empty reply, or a hang (a bounded sleep that ends early when the
 server stops). Every request body is recorded. The server runs on daemon threads and is stopped by
-the test (``with FakeOpenAIServer() as server: ...``).
+the test (``with FakeOpenAIServer() as server: ...``). ``answered`` counts the responses sent, so
+a test can tell that a hanging request was still unanswered when the client gave up.
 
 Example:
     >>> with FakeOpenAIServer() as server:  # doctest: +SKIP
@@ -74,6 +75,7 @@ class FakeOpenAIServer:
     def __init__(self, default: Behaviour | None = None) -> None:
         self.default: Behaviour = default or Reply("ok")
         self.requests: list[dict[str, Any]] = []
+        self.answered = 0
         self._scripts: dict[str, list[Behaviour]] = {}
         self._served: dict[str, int] = {}
         self._lock = threading.Lock()
@@ -161,6 +163,8 @@ class FakeOpenAIServer:
                     self.send_header("Content-Length", str(len(data)))
                     self.end_headers()
                     self.wfile.write(data)
+                    with server._lock:
+                        server.answered += 1
                 except OSError:  # the client gave up (timeout) and closed the connection
                     pass
 

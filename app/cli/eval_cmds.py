@@ -116,7 +116,7 @@ def batch_cmd(
     """
     from app.evaluation.batch import batch_manifest, default_jobs, run_batch
     from app.evaluation.progress import progress_for
-    from app.evaluation.records import RunDir
+    from app.evaluation.records import RunDir, latest_by_case
     from app.evaluation.retry import RetryPolicy
     from app.evaluation.usage import Prices
 
@@ -155,11 +155,11 @@ def batch_cmd(
             model_timeout=model_timeout,
         )
     except KeyboardInterrupt:
-        records = RunDir(out).records()
-        cut = sum(r.status == "interrupted" for r in records)
+        latest = latest_by_case(RunDir(out).records())
+        cut = sum(r.status == "interrupted" for r in latest)
         err_console.print(
-            f"interrupted: {len(records) - cut} records are saved in {out}"
-            + (f" ({cut} cases cut off while running are marked interrupted)" if cut else "")
+            f"interrupted: {len(latest) - cut} finished cases are saved in {out}"
+            + (f"; {cut} cut off while running are marked interrupted" if cut else "")
             + "; finish with the same command and --resume"
         )
         raise typer.Exit(130) from None
