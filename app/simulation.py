@@ -82,17 +82,24 @@ def _graph() -> Any:
     return build_graph()
 
 
-def _retrying(cj: Any, merchant: Any, specs: tuple[str | None, str | None], cfg: RunConfig, retry: RetryPolicy | None,
-              stats: RetryStats) -> tuple[Any, Any]:  # fmt: skip
-    """The models retried on transient errors: those built from network specs, and every model when
-    the caller passes a policy. Offline models built from specs are left as they are."""
-    from app.evaluation.retry import RetryingModel, RetryPolicy
+def _with_retries(
+    models: tuple[Any, Any], specs: tuple[str | None, str | None], cfg: RunConfig,
+    retry: RetryPolicy | None, stats: RetryStats | None,
+) -> tuple[tuple[Any, Any], RetryStats | None]:  # fmt: skip
+    """CJ and the merchant, retried on transient errors when built from network ``specs`` (a spec is
+    ``None`` for a model passed as an object), or all of them when the caller gives a policy.
 
+    Returns the models and the statistics they share (``None`` when no model is retried).
+    """
+    retried = [m is not None and (retry is not None or is_network_spec(spec)) for m, spec in zip(models, specs)]
+    if not any(retried):
+        return models, stats
+    from app.evaluation.retry import RetryingModel, RetryPolicy, RetryStats
+
+    stats = stats if stats is not None else RetryStats()
     policy = retry or RetryPolicy(max_attempts=cfg.max_attempts)
-    return tuple(  # type: ignore[return-value]
-        RetryingModel(m, policy, stats) if m is not None and (retry is not None or is_network_spec(spec)) else m
-        for m, spec in zip((cj, merchant), specs)
-    )
+    cj, merchant = (RetryingModel(m, policy, stats) if r else m for m, r in zip(models, retried))
+    return (cj, merchant), stats
 
 
 def _context(
@@ -116,13 +123,8 @@ def _context(
         merchant = merchant_model or make_merchant_model(
             cfg.merchant_model, persona, scenario, cfg.seed, timeout=cfg.model_timeout
         )
-    specs = (cfg.cj_model if cj_model is None else None, None if human or merchant_model else cfg.merchant_model)
-    if retry is not None or any(is_network_spec(s) for s in specs):
-        if stats is None:
-            from app.evaluation.retry import RetryStats
-
-            stats = RetryStats()
-        cj, merchant = _retrying(cj, merchant, specs, cfg, retry, stats)
+    specs = (None if cj_model else cfg.cj_model, None if human or merchant_model else cfg.merchant_model)
+    (cj, merchant), stats = _with_retries((cj, merchant), specs, cfg, retry, stats)
     ctx = RunContext(
         provider=provider,
         scenario=scenario,
