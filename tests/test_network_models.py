@@ -89,6 +89,25 @@ def test_provider_models_get_a_timeout_and_no_client_retries(monkeypatch: pytest
         make_cj_model("openai:gpt-4o-mini", timeout=-1)
 
 
+@pytest.mark.parametrize(
+    ("kind", "module", "cls", "expected"),
+    [
+        ("anthropic", "langchain_anthropic", "ChatAnthropic", {"timeout": 9.0, "max_retries": 0, "base_url": "http://h:1"}),
+        ("ollama", "langchain_ollama", "ChatOllama", {"client_kwargs": {"timeout": 9.0}, "base_url": "http://h:1"}),
+    ],
+)
+def test_every_provider_gets_the_timeout_and_base_url_its_client_understands(
+    kind: str, module: str, cls: str, expected: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    seen: dict[str, Any] = {}
+    fake = type(sys)(module)
+    setattr(fake, cls, lambda **kwargs: seen.update(kwargs) or "model")
+    monkeypatch.setitem(sys.modules, module, fake)
+    monkeypatch.setenv("ANTHROPIC_API_KEY", "test-key")
+    assert make_cj_model(f"{kind}:m?timeout=9&base_url=http://h:1") == "model"
+    assert seen == {"model": "m", "temperature": 0.0, **expected}
+
+
 # --------------------------------------------------------------------------- a conversation
 
 
