@@ -16,7 +16,7 @@ named in the view's ``unavailable`` mapping (field -> reason), which the JSON om
 The text rendering says ``not available: <reason>`` in its place.
 
 Example:
-    >>> from app.agents.data_agent import DataAgent
+    >>> from app.providers.data_agent import DataAgent
     >>> agent = DataAgent.create("growth_stall", "marcus_thompson", seed=1)
     >>> briefing = agent.daily_briefing()
     >>> briefing.mrr.direction in {"up", "down", "flat"}
@@ -35,7 +35,7 @@ from typing import Any, ClassVar, Literal
 from pydantic import BaseModel, ConfigDict, Field, SerializerFunctionWrapHandler, ValidationError, model_serializer
 
 from app.errors import InvalidArgumentError, UnknownNameError
-from app.formatting import count, hours, money, pct, rate_pct, signed_pct
+from app.formatting import count, hours, money, rate_pct, signed_pct
 from app.models import TicketCategory
 
 __all__ = [

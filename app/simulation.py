@@ -20,14 +20,15 @@ from langchain_core.language_models import BaseChatModel
 from langgraph.types import Command
 
 import app
-from app.agents.data_agent import DataAgent, resolve_context
 from app.data_views import DataProvider
 from app.errors import InvalidArgumentError
 from app.graph import RunContext, build_graph
 from app.model_specs import check_timeout, is_network_spec, make_cj_model, make_merchant_model
+from app.providers.data_agent import DataAgent
 from app.scenarios import get_persona, get_scenario
 from app.transcript import Transcript, message_records, usage_totals
 from app.workflows import AUTO, get_workflow
+from app.world.context import resolve_context
 
 if TYPE_CHECKING:
     from app.evaluation.retry import RetryPolicy, RetryStats

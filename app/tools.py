@@ -6,7 +6,7 @@ content and the view's JSON as the tool message's artifact, so evaluation can ch
 number CJ states against what it was shown.
 
 Example:
-    >>> from app.agents.data_agent import DataAgent
+    >>> from app.providers.data_agent import DataAgent
     >>> tools = build_tools(DataAgent.create("growth_stall", "marcus_thompson"))
     >>> msg = tools_by_name(tools)["get_ticket_metrics"].invoke(
     ...     {"type": "tool_call", "id": "c1", "name": "get_ticket_metrics", "args": {"time_range": "7d"}})

@@ -36,10 +36,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from sqlalchemy import create_engine, text  # noqa: E402
 from sqlalchemy.engine import make_url  # noqa: E402
 
-from app.agents.data_agent import resolve_context  # noqa: E402
-from app.providers.admin import init_database, store_rows, writable_connection  # noqa: E402
 from app.providers.production import ProductionDataProvider  # noqa: E402
 from app.scenarios import get_persona, get_scenario  # noqa: E402
+from app.storage.admin import init_database, store_rows, writable_connection  # noqa: E402
+from app.world.context import resolve_context  # noqa: E402
 from app.world.generator import generate_world  # noqa: E402
 from app.world.world import WorldSpec  # noqa: E402
 

@@ -13,11 +13,12 @@ import argparse
 import statistics
 import time
 
-from app.agents.data_agent import DataAgent, resolve_context
+from app.agents.data_agent import DataAgent
+from app.data_views import VIEWS
 from app.scenarios import get_persona, scenarios
+from app.world.context import resolve_context
 from app.world.generator import generate_world
 from app.world.world import WorldSpec
-from app.data_views import VIEWS
 
 
 def measure(scenario_id: str, persona_id: str, seed: int, subscribers: int | None = None) -> dict[str, float]:

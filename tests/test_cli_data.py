@@ -13,7 +13,7 @@ import pytest
 from typer.testing import CliRunner
 
 from app.cli import app
-from app.world.schema import TABLES
+from app.storage.schema import TABLES
 
 runner = CliRunner()
 

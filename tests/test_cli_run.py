@@ -10,8 +10,8 @@ import pytest
 from typer.testing import CliRunner
 
 from app.cli import app
-from app.model_specs import make_cj_model, make_merchant_model, parse_spec
 from app.errors import InvalidArgumentError, UnknownNameError
+from app.model_specs import make_cj_model, make_merchant_model, parse_spec
 from app.scenarios import get_persona, get_scenario
 
 runner = CliRunner()
@@ -121,6 +121,6 @@ def test_run_production_without_url_exits_2(monkeypatch: pytest.MonkeyPatch) -> 
 
 
 def test_transcripts_mask_database_passwords() -> None:
-    from app.providers.url import mask_url
+    from app.storage.url import mask_url
 
     assert "s3cret" not in mask_url("postgresql+psycopg://cj:s3cret@db.example/shop")

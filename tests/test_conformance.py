@@ -25,8 +25,8 @@ import pytest
 
 from app.agents.data_agent import DataAgent
 from app.errors import CJSimError
-from app.providers.admin import init_database, load_world, store_rows, writable_connection
 from app.providers.production import ProductionDataProvider
+from app.storage.admin import init_database, load_world, store_rows, writable_connection
 from tests.pg_support import PgSchemas, pg_base_url, skip_or_fail
 
 WORLDS = [

@@ -14,12 +14,12 @@ from typer.testing import CliRunner
 
 from app.cli import app
 from app.errors import ProviderError, UnknownNameError
-from app.providers.admin import database_info, init_database, load_world, refresh_database, writable_connection
 from app.providers.cache import DEFAULT_VIEW_TTLS, ViewCache, ttl_for_view, workflow_ttls
-from app.providers.migrations import LATEST_VERSION, MIGRATIONS, admin_metadata, schema_version
 from app.providers.production import ProductionDataProvider
-from app.providers.url import mask_url, parse_url
-from app.world.schema import merchants, metadata, orders
+from app.storage.admin import database_info, init_database, load_world, refresh_database, writable_connection
+from app.storage.migrations import LATEST_VERSION, MIGRATIONS, admin_metadata, schema_version
+from app.storage.schema import merchants, metadata, orders
+from app.storage.url import mask_url, parse_url
 from tests.pg_support import pg_schemas  # noqa: F401  (fixture)
 
 runner = CliRunner()
@@ -171,8 +171,8 @@ def test_a_failed_load_leaves_the_database_as_it_was(fresh_url: str) -> None:
     from sqlalchemy import inspect
 
     from app.agents.data_agent import DataAgent
-    from app.providers.admin import store_rows
-    from app.providers.url import make_engine
+    from app.storage.admin import store_rows
+    from app.storage.url import make_engine
 
     def shape() -> tuple:
         engine = make_engine(fresh_url, read_only=True)

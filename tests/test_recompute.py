@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 from sqlalchemy import Date, DateTime, Float, Integer
 
-from app.world.export import export_tables
-from app.world.schema import TABLES
+from app.storage.export import export_tables
+from app.storage.schema import TABLES
 from tests import oracle
 from tests.conftest import cached_agent
 

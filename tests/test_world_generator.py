@@ -24,8 +24,8 @@ from app.models import (
     TicketPriority,
 )
 from app.scenarios import get_persona, get_scenario, personas, scenarios
+from app.storage.schema import TABLE_NAMES, TABLES
 from app.world.generator import generate_world, phase_in_force
-from app.world.schema import TABLES, TABLE_NAMES
 from app.world.world import Rows, World, WorldSpec, end_of_day
 from tests import oracle
 

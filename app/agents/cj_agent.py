@@ -15,7 +15,6 @@ from typing import Any
 from langchain_core.language_models import BaseChatModel
 from langchain_core.tools import BaseTool
 
-from app.agents.data_agent import resolve_context
 from app.agents.prompts import render_prompt
 from app.data_views import DataProvider
 from app.model_specs import make_cj_model
@@ -23,6 +22,7 @@ from app.models import MerchantContext, Persona, Scenario, StressLevel, Workflow
 from app.scenarios import get_persona, get_scenario
 from app.tools import build_tools
 from app.workflows import get_workflow
+from app.world.context import resolve_context
 
 __all__ = ["CJ_PROMPT_VERSION", "CJAgent", "create_cj_agent", "cj_system_prompt"]
 

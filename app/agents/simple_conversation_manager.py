@@ -18,8 +18,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from app.agents.cj_agent import CJAgent
-from app.agents.data_agent import DataAgent
 from app.errors import InvalidArgumentError
+from app.providers.data_agent import DataAgent
 from app.scenarios import get_persona
 from app.simulation import RunConfig, run_conversation
 from app.transcript import Transcript

@@ -133,7 +133,7 @@ def describe_provider(provider) -> str:
 
 def build_agent(scenario: str, merchant: str, seed: int, stage: BusinessStage | None, stress: StressLevel | None):
     """A DataAgent for the world the options describe."""
-    from app.agents.data_agent import DataAgent
+    from app.providers.data_agent import DataAgent
 
     context = {"business_stage": stage, "stress_level": stress}
     return DataAgent.create(scenario, merchant, seed=seed, merchant_context=context)

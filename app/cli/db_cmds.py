@@ -11,7 +11,7 @@ from rich.table import Table
 
 from app.cli.common import MerchantOpt, ScenarioOpt, SeedOpt, StageOpt, StressOpt, console, err_console
 from app.cli.options import parse_date
-from app.providers.url import DB_URL_ENV
+from app.storage.url import DB_URL_ENV
 
 db_app = typer.Typer(
     no_args_is_help=True,
@@ -47,8 +47,8 @@ def _report(report) -> None:
 @db_app.command("init")
 def init_cmd(url: UrlOpt) -> None:
     """Create the schema, or apply the migrations it lacks (safe to run again)."""
-    from app.providers.admin import init_database
-    from app.providers.url import mask_url
+    from app.storage.admin import init_database
+    from app.storage.url import mask_url
 
     applied, version = init_database(url)
     if applied:
@@ -73,7 +73,7 @@ def load_cmd(
     replace: ReplaceOpt = False,
 ) -> None:
     """Store a synthetic world as a database exported on the scenario's today would hold it."""
-    from app.providers.admin import load_world
+    from app.storage.admin import load_world
 
     report = load_world(
         url,
@@ -103,7 +103,7 @@ def import_cmd(
     replace: ReplaceOpt = False,
 ) -> None:
     """Import a merchant's CSV exports through a mapping file, in one transaction."""
-    from app.providers.importer import import_exports
+    from app.storage.importer import import_exports
 
     files = {"orders": orders}
     for name, path in (("subscriptions", subscriptions), ("support_tickets", tickets), ("customers", customers)):
@@ -128,7 +128,7 @@ def refresh_cmd(
     ] = None,
 ) -> None:
     """Recompute summary tables and customer facts from the base tables (after writing to them directly)."""
-    from app.providers.admin import refresh_database
+    from app.storage.admin import refresh_database
 
     dates = [d for d in (parse_date(x) for x in as_of or []) if d is not None]
     report = refresh_database(url, dates)
@@ -149,7 +149,7 @@ def _fmt(value: object) -> str:
 @db_app.command("info")
 def info_cmd(url: UrlOpt) -> None:
     """Schema version, row counts, date range and loads of a database."""
-    from app.providers.admin import database_info
+    from app.storage.admin import database_info
 
     info = database_info(url)
     console.print(f"[bold]{info['url']}[/] ({info['backend']})", highlight=False)

@@ -10,7 +10,7 @@ from rich.table import Table
 
 from app.cli.common import MerchantOpt, ScenarioOpt, SeedOpt, StageOpt, StressOpt, build_agent, console
 from app.cli.options import parse_names, parse_seeds
-from app.world.export import export_tables
+from app.storage.export import export_tables
 
 world_app = typer.Typer(no_args_is_help=True, help="Export, summarise and check synthetic worlds.")
 
@@ -67,9 +67,9 @@ def check_cmd(
     seeds: Annotated[str, typer.Option("--seeds", help="Seeds, e.g. 0-19.")] = "0-4",
 ) -> None:
     """Check scenarios' expected ranges over merchants and seeds; exit 1 if any fails."""
-    from app.agents.data_agent import DataAgent
+    from app.providers.data_agent import DataAgent
     from app.scenarios import personas, scenarios
-    from app.world.calibration import STEADY_SCENARIO, check_expectations
+    from app.signatures import STEADY_SCENARIO, check_expectations
 
     scenario_ids = parse_names(scenario, scenarios().names(), "scenario")
     merchant_ids = parse_names(merchant, personas().names(), "merchant")

@@ -124,9 +124,9 @@ def batch_manifest(
         InvalidArgumentError: bad seeds, turns or model specs.
     """
     from app.model_specs import parse_spec
-    from app.providers.url import mask_url
     from app.scenarios import get_persona, get_scenario, personas
     from app.scenarios import scenarios as scenario_catalog
+    from app.storage.url import mask_url
     from app.workflows import get_workflow
     from app.workflows import workflows as workflow_catalog
 

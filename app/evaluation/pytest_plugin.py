@@ -39,7 +39,7 @@ class CJSimFixture:
     @staticmethod
     @functools.cache
     def _world(scenario: str, merchant: str, seed: int) -> Any:
-        from app.agents.data_agent import DataAgent
+        from app.providers.data_agent import DataAgent
 
         return DataAgent.create(scenario, merchant, seed=seed)
 

@@ -136,7 +136,7 @@ class CaseRunner:
             return self._database
         key = (case.scenario, case.merchant, case.seed)
         if key != self._world_key:
-            from app.agents.data_agent import DataAgent
+            from app.providers.data_agent import DataAgent
 
             self._world_key, self._world = None, None  # a failed generation must not leave a stale world
             self._world = DataAgent.create(case.scenario, case.merchant, seed=case.seed)

@@ -22,12 +22,12 @@ from app.data_views import (
     TicketSummary,
 )
 from app.errors import DataUnavailableError
-from app.providers import queries as q
-from app.providers.customer_frame import SEGMENT_DEFINITIONS, CustomerRecord, tenure_days
 from app.providers.metric_views import NO_SUBSCRIPTIONS, NO_TICKETS, ViewContext, dollars, gaps, timeline_events
 from app.providers.recommendations import segment_actions
-from app.world.schema import subscriptions
-from app.world.schema import support_tickets as tix
+from app.storage import queries as q
+from app.storage.customer_frame import SEGMENT_DEFINITIONS, CustomerRecord, tenure_days
+from app.storage.schema import subscriptions
+from app.storage.schema import support_tickets as tix
 from app.world.world import end_of_day
 
 __all__ = ["customer_segment", "customer_list", "customer_profile", "search_tickets", "business_timeline"]

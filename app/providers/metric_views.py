@@ -33,11 +33,11 @@ from app.data_views import (
     TimelineEvent,
     Trend,
 )
-from app.providers import queries as q
 from app.providers.alerts import briefing_alerts
-from app.providers.customer_frame import CustomerFacts
 from app.providers.recommendations import crisis_actions
-from app.world.schema import marketing_daily, orders, subscriptions, support_tickets
+from app.storage import queries as q
+from app.storage.customer_frame import CustomerFacts
+from app.storage.schema import marketing_daily, orders, subscriptions, support_tickets
 
 __all__ = [
     "ViewContext",

@@ -17,21 +17,19 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from sqlalchemy import func, select
 from sqlalchemy.engine import URL, Connection
 from sqlalchemy.exc import SQLAlchemyError
 
 from app.data_views import ViewArgs, ViewResult
 from app.errors import ProviderError
-from app.providers import queries as q
 from app.providers.cache import ViewCache, ttl_for_view
-from app.providers.customer_facts import fact_dates
-from app.providers.migrations import check_schema, load_stamp, stale_summaries
 from app.providers.sql_provider import SqlDataProvider
-from app.providers.url import connection_error, make_engine, mask_url, parse_url
-from app.world.schema import customers, marketing_daily, orders, subscriptions, support_tickets
+from app.storage import queries as q
+from app.storage.customer_facts import fact_dates
+from app.storage.migrations import check_schema, load_stamp, stale_summaries
+from app.storage.url import connection_error, make_engine, mask_url, parse_url
 
-__all__ = ["ProductionDataProvider", "earliest_activity"]
+__all__ = ["ProductionDataProvider"]
 
 
 class ProductionDataProvider(SqlDataProvider):
@@ -168,18 +166,3 @@ class ProductionDataProvider(SqlDataProvider):
     def close(self) -> None:
         """Release the database connections."""
         self.engine.dispose()
-
-
-def earliest_activity(conn: Connection) -> dt.date | None:
-    """The earliest date with recorded activity (customer sign-up, order, subscription, ticket, marketing)."""
-    candidates = [
-        conn.execute(select(func.min(customers.c.created_on))).scalar(),
-        conn.execute(select(func.min(orders.c.ordered_on))).scalar(),
-        conn.execute(select(func.min(subscriptions.c.started_on))).scalar(),
-        conn.execute(select(func.min(marketing_daily.c.day))).scalar(),
-    ]
-    ts = conn.execute(select(func.min(support_tickets.c.created_at))).scalar()
-    dates = [q.as_date(c) for c in candidates if c is not None]
-    if ts is not None:
-        dates.append(q.as_datetime(ts).date())
-    return min(dates) if dates else None

@@ -12,9 +12,9 @@ from sqlalchemy.engine import Engine
 from app.data_views import DataProvider, ViewArgs, ViewResult
 from app.providers import customer_views, metric_views
 from app.providers.cache import ViewCache, no_expiry
-from app.providers.customer_facts import StoredFacts, fact_dates
-from app.providers.customer_frame import CustomerFacts, CustomerFrame
-from app.world.schema import merchants
+from app.storage.customer_facts import StoredFacts, fact_dates
+from app.storage.customer_frame import CustomerFacts, CustomerFrame
+from app.storage.schema import merchants
 
 __all__ = ["SqlDataProvider", "VIEW_BUILDERS"]
 

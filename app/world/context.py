@@ -21,11 +21,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from types import MappingProxyType
-from typing import Mapping
+from typing import Any, Mapping
 
-from app.models import BusinessStage, MerchantContext, StressLevel
+from pydantic import ValidationError
 
-__all__ = ["StageEffect", "StressEffect", "STAGE_EFFECTS", "STRESS_EFFECTS", "ContextEffects", "context_effects"]
+from app.errors import InvalidArgumentError
+from app.models import BusinessStage, MerchantContext, Persona, Scenario, StressLevel
+
+__all__ = ["StageEffect", "StressEffect", "STAGE_EFFECTS", "STRESS_EFFECTS", "ContextEffects", "context_effects", "resolve_context"]
 
 
 @dataclass(frozen=True)
@@ -83,3 +86,23 @@ def context_effects(context: MerchantContext) -> ContextEffects:
         0.06
     """
     return ContextEffects(STAGE_EFFECTS[context.business_stage], STRESS_EFFECTS[context.stress_level])
+
+
+def resolve_context(
+    persona: Persona, scenario: Scenario, merchant_context: MerchantContext | dict[str, Any] | None = None
+) -> MerchantContext:
+    """Merchant context with defaults: the persona's business stage and the scenario's stress level."""
+    base = {"business_stage": persona.default_business_stage, "stress_level": scenario.stress_level}
+    if isinstance(merchant_context, MerchantContext):
+        return merchant_context
+    given = {k: v for k, v in (merchant_context or {}).items() if v is not None}
+    unknown = set(given) - set(MerchantContext.model_fields)
+    if unknown:
+        raise InvalidArgumentError(
+            f"unknown merchant_context keys {sorted(unknown)}; valid keys: {sorted(MerchantContext.model_fields)}"
+        )
+    try:
+        return MerchantContext(**{**base, **given})
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        raise InvalidArgumentError(f"bad merchant_context {err['loc'][0]!r}: {err['msg']}") from None

@@ -1,7 +1,7 @@
 """The synthetic world generator: a day-by-day simulation of one subscription business.
 
 ``generate_world(spec)`` turns a :class:`~app.world.world.WorldSpec` (scenario, persona, merchant
-context, seed) into rows of every table of :mod:`app.world.schema`. The same spec always yields
+context, seed) into rows of every table of :mod:`app.storage.schema`. The same spec always yields
 identical rows; another seed yields other customers, other picks and slightly different counts,
 while the scenario's signature (its ``expected`` ranges) holds for every seed.
 

@@ -25,7 +25,7 @@ from sqlalchemy import Column, DateTime, Integer, MetaData, String, Table, Text,
 from sqlalchemy.engine import Connection
 
 from app.errors import ProviderError
-from app.world.schema import DAILY_SUMMARY_TABLES, FACT_TABLES, TABLES
+from app.storage.schema import DAILY_SUMMARY_TABLES, FACT_TABLES, TABLES
 
 __all__ = [
     "Migration",

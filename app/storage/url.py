@@ -26,7 +26,7 @@ from sqlalchemy.exc import ArgumentError, DBAPIError, SQLAlchemyError
 from sqlalchemy.pool import QueuePool
 
 from app.errors import ProviderError
-from app.providers.bulk import tune_sqlite_for_load
+from app.storage.bulk import tune_sqlite_for_load
 
 __all__ = [
     "DB_URL_ENV",

@@ -5,7 +5,7 @@ windows are computed in Python and bound as parameters; queries return integer c
 sums (money in cents) and every ratio is computed in Python by the caller.
 
 Counts that would otherwise scan all history (active subscriptions, open tickets, order revenue,
-ticket speed and satisfaction) read the daily summary tables of :mod:`app.world.summaries`;
+ticket speed and satisfaction) read the daily summary tables of :mod:`app.storage.summaries`;
 everything else reads the base tables through their indexes.
 
 A window is the half-open date interval ``(lo, hi]``; for timestamps that is
@@ -22,7 +22,7 @@ from sqlalchemy import and_, bindparam, case, func, or_, select
 from sqlalchemy.engine import Connection
 from sqlalchemy.sql.elements import ColumnElement
 
-from app.world.schema import (
+from app.storage.schema import (
     customer_signals,
     customers,
     marketing_daily,
@@ -432,3 +432,18 @@ def latest_activity(conn: Connection) -> dt.date | None:
     if ts is not None:
         dates.append(as_datetime(ts).date())
     return max(dates) if dates else None
+
+
+def earliest_activity(conn: Connection) -> dt.date | None:
+    """The earliest date with recorded activity (customer sign-up, order, subscription, ticket, marketing)."""
+    candidates = [
+        conn.execute(select(func.min(customers.c.created_on))).scalar(),
+        conn.execute(select(func.min(orders.c.ordered_on))).scalar(),
+        conn.execute(select(func.min(subscriptions.c.started_on))).scalar(),
+        conn.execute(select(func.min(marketing_daily.c.day))).scalar(),
+    ]
+    ts = conn.execute(select(func.min(support_tickets.c.created_at))).scalar()
+    dates = [as_date(c) for c in candidates if c is not None]
+    if ts is not None:
+        dates.append(as_datetime(ts).date())
+    return min(dates) if dates else None

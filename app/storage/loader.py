@@ -6,8 +6,8 @@ from sqlalchemy import Table, create_engine, event
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.pool import StaticPool
 
-from app.world.schema import TABLES, metadata
-from app.world.summaries import summarize, write_rows
+from app.storage.schema import TABLES, metadata
+from app.storage.summaries import summarize, write_rows
 from app.world.world import Rows
 
 __all__ = ["memory_engine", "sqlite_file_engine", "create_schema", "insert_rows", "insert_table"]

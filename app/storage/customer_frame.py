@@ -10,7 +10,7 @@ Risk score: ``1 - prod(1 - weight[type] * strength)`` over the customer's signal
 the 60 days up to ``as_of``: independent pieces of evidence, each able to push risk towards 1.
 
 Views reach these facts through the :class:`CustomerFacts` interface. :class:`CustomerFrame`
-computes them in memory from the base tables; ``app.providers.customer_facts.StoredFacts`` reads
+computes them in memory from the base tables; ``app.storage.customer_facts.StoredFacts`` reads
 the same facts materialised by a refresh (built by this very class), so a large database answers
 with index walks instead of loading every customer.
 """
@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 
 from sqlalchemy.engine import Connection
 
-from app.providers import queries as q
+from app.storage import queries as q
 
 __all__ = [
     "RISK_WEIGHTS",

@@ -1,4 +1,4 @@
-"""Daily summary tables derived from the base tables (see :mod:`app.world.schema`).
+"""Daily summary tables derived from the base tables (see :mod:`app.storage.schema`).
 
 A summary row aggregates the events of one day, each event counted on its own date: a
 subscription's start on ``started_on``, its cancellation on ``cancelled_on``; a ticket's creation,
@@ -21,7 +21,7 @@ from typing import Any
 from sqlalchemy import delete, func, select
 from sqlalchemy.engine import Connection
 
-from app.world.schema import (
+from app.storage.schema import (
     DAILY_SUMMARY_TABLES,
     order_daily,
     orders,
@@ -208,7 +208,7 @@ def refresh_daily_summaries(conn: Connection, insert: Any = None) -> dict[str, i
 
 def write_rows(conn: Connection, rows: Rows, insert: Any = None) -> dict[str, int]:
     """Insert rows per table name (batched executemany unless ``insert`` is given)."""
-    from app.world.schema import metadata
+    from app.storage.schema import metadata
 
     counts = {}
     for name, table_rows in rows.items():

@@ -27,10 +27,10 @@ from sqlalchemy.engine import URL
 
 from app.errors import DataFileError, InvalidArgumentError
 from app.models import TicketCategory, TicketPriority
-from app.providers.admin import LoadReport, store_rows, writable_connection
-from app.providers.mapping import IMPORT_TABLES, ColumnMap, ImportMapping, load_mapping
-from app.providers.url import mask_url, parse_url
-from app.world.schema import metadata
+from app.storage.admin import LoadReport, store_rows, writable_connection
+from app.storage.mapping import IMPORT_TABLES, ColumnMap, ImportMapping, load_mapping
+from app.storage.schema import metadata
+from app.storage.url import mask_url, parse_url
 from app.world.world import Rows
 
 __all__ = ["RowProblem", "ImportResult", "read_exports", "import_exports", "ORDER_STATUSES", "SENTIMENTS"]

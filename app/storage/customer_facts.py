@@ -1,6 +1,6 @@
 """Customer facts materialised in the database for chosen dates, and read back with index walks.
 
-:func:`materialize_facts` computes the in-memory :class:`~app.providers.customer_frame.CustomerFrame`
+:func:`materialize_facts` computes the in-memory :class:`~app.storage.customer_frame.CustomerFrame`
 at a date and stores every customer's facts, its segment flags, its position in every list order
 and the per-segment sums. :class:`StoredFacts` answers the :class:`CustomerFacts` questions from
 those rows, so a database of 100k customers lists, samples and profiles customers without loading
@@ -17,9 +17,9 @@ from typing import Any
 from sqlalchemy import bindparam, delete, func, select
 from sqlalchemy.engine import Connection
 
-from app.providers import queries as q
-from app.providers.bulk import bulk_insert, bulk_insert_columns
-from app.providers.customer_frame import (
+from app.storage import queries as q
+from app.storage.bulk import bulk_insert, bulk_insert_columns
+from app.storage.customer_frame import (
     FILTERS,
     ORDERS,
     RISK_WINDOW_DAYS,
@@ -29,7 +29,7 @@ from app.providers.customer_frame import (
     CustomerRecord,
     SegmentStats,
 )
-from app.world.schema import FACT_TABLES, customer_facts, customer_signals, segment_facts, segment_signal_facts
+from app.storage.schema import FACT_TABLES, customer_facts, customer_signals, segment_facts, segment_signal_facts
 
 __all__ = ["StoredFacts", "materialize_facts", "fact_dates", "drop_facts"]
 

@@ -169,8 +169,8 @@ TABLE_NAMES: tuple[str, ...] = tuple(t.name for t in TABLES)
 
 # --------------------------------------------------------------------------- summary tables
 #
-# Derived from the base tables above and recomputed by a refresh (``app.world.summaries`` for the
-# daily tables, ``app.providers.customer_facts`` for the customer facts). Views read them instead
+# Derived from the base tables above and recomputed by a refresh (``app.storage.summaries`` for the
+# daily tables, ``app.storage.customer_facts`` for the customer facts). Views read them instead
 # of scanning all history; they never hold anything the base tables do not imply.
 
 subscription_daily = Table(

@@ -4,7 +4,7 @@ These are the library functions behind ``cjsim db ...``. Each runs in one transa
 import or refresh either completes (base rows, summaries, customer facts and the load-log entry
 together) or leaves the database as it was.
 
-A load writes through :mod:`app.providers.bulk`: COPY or plain executemany, secondary indexes
+A load writes through :mod:`app.storage.bulk`: COPY or plain executemany, secondary indexes
 built once after the rows are in, daily summaries computed from the rows in memory (the same
 code a refresh runs over the stored rows). On PostgreSQL the tables it writes are locked until
 it commits, so views wait for a load instead of reading a half-built index.
@@ -26,10 +26,10 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from app.errors import ProviderError
 from app.models import BusinessStage, StressLevel
-from app.providers import queries as q
-from app.providers.bulk import bulk_insert, deferred_indexes
-from app.providers.customer_facts import drop_facts, fact_dates, materialize_facts
-from app.providers.migrations import (
+from app.storage import queries as q
+from app.storage.bulk import bulk_insert, deferred_indexes
+from app.storage.customer_facts import drop_facts, fact_dates, materialize_facts
+from app.storage.migrations import (
     LATEST_VERSION,
     Migration,
     apply_migrations,
@@ -39,10 +39,9 @@ from app.providers.migrations import (
     record_load,
     stale_summaries,
 )
-from app.providers.production import earliest_activity
-from app.providers.url import connection_error, make_engine, mask_url, parse_url
-from app.world.schema import DAILY_SUMMARY_TABLES, FACT_TABLES, SUMMARY_TABLES, TABLES, customers
-from app.world.summaries import refresh_daily_summaries, summarize, write_rows
+from app.storage.schema import DAILY_SUMMARY_TABLES, FACT_TABLES, SUMMARY_TABLES, TABLES, customers
+from app.storage.summaries import refresh_daily_summaries, summarize, write_rows
+from app.storage.url import connection_error, make_engine, mask_url, parse_url
 from app.world.world import Rows
 
 __all__ = [
@@ -215,9 +214,9 @@ def load_world(
     progress: Callable[[str], None] | None = None,
 ) -> LoadReport:
     """Generate a synthetic world and store it as a database exported at its ``as_of`` would hold it."""
-    from app.agents.data_agent import resolve_context
     from app.errors import InvalidArgumentError
     from app.scenarios import get_persona, get_scenario
+    from app.world.context import resolve_context
     from app.world.generator import generate_world
     from app.world.world import WorldSpec
 
@@ -293,7 +292,7 @@ def _info(conn: Connection, display: str) -> dict[str, Any]:
         for t in (*TABLES, *SUMMARY_TABLES)
         if t.name in names
     }
-    earliest, latest = earliest_activity(conn), q.latest_activity(conn)
+    earliest, latest = q.earliest_activity(conn), q.latest_activity(conn)
     info["date_range"] = {"first": earliest, "last": latest}
     info["default_as_of"] = latest
     info["facts_as_of"] = sorted(fact_dates(conn))

@@ -8,7 +8,7 @@ import json
 from pathlib import Path
 
 from app.errors import InvalidArgumentError
-from app.world.schema import TABLES
+from app.storage.schema import TABLES
 from app.world.world import Rows
 
 __all__ = ["EXPORT_FORMATS", "export_tables"]
