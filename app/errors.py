@@ -17,6 +17,8 @@ __all__ = [
     "InvalidArgumentError",
     "DataUnavailableError",
     "ProviderError",
+    "ActionDeclinedError",
+    "ActionFailedError",
 ]
 
 
@@ -58,3 +60,11 @@ class DataUnavailableError(CJSimError):
 
 class ProviderError(CJSimError):
     """A data provider cannot be opened or queried (bad URL, unreachable server, wrong schema)."""
+
+
+class ActionDeclinedError(CJSimError):
+    """An action that needs approval was declined (or approval was not given); nothing was done."""
+
+
+class ActionFailedError(CJSimError):
+    """An action raised; its effect was rolled back and the failure is in the audit trail."""

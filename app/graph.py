@@ -4,9 +4,12 @@ Nodes:
     merchant  the simulated merchant speaks (or a human, through ``interrupt()``)
     router    picks the workflow (``auto``) or follows a transition the merchant triggered
     cj        CJ's model, bound to exactly the current workflow's tools
+    approval  pauses with ``interrupt()`` before an action that needs the merchant's approval;
+              the run resumes with ``approved`` or ``declined`` (a scripted policy, a model or a human)
     tools     a ``ToolNode``; calls to tools outside the workflow, bad arguments and provider
               errors come back as error tool messages the model can recover from (so do tool
-              calls whose arguments are not valid JSON, answered by the cj node itself)
+              calls whose arguments are not valid JSON, answered by the cj node itself); actions
+              run audited on the provider's operations store with the decision taken
     stages    records workflow stages reached (tool calls and milestones) and decides who is next
 
 A model that returns an empty reply (no text, no tool calls) is asked once more; a second empty
@@ -36,15 +39,23 @@ from langgraph.types import interrupt
 
 from app.agents.cj_agent import cj_system_prompt
 from app.agents.merchant_agent import merchant_system_prompt, merchant_view
-from app.data_views import DataProvider
+from app.errors import ActionDeclinedError
 from app.intents import IntentCatalog, intents
 from app.models import MerchantContext, Persona, Scenario, Workflow
 from app.policies.context import MERCHANT_DONE, CJTurnContext
 from app.stages import milestones_in
-from app.tools import build_tools, tool_error_message
+from app.tools import ACTION_TOOLS, build_tools, call_tool, tool_error_message
+from app.views import DataProvider, by_tool
 from app.workflows import AUTO, WorkflowCatalog, workflows
 
-__all__ = ["TerminationReason", "ConversationState", "RunContext", "build_graph", "DEFAULT_WORKFLOW"]
+__all__ = [
+    "TerminationReason",
+    "ConversationState",
+    "RunContext",
+    "build_graph",
+    "approval_decision",
+    "DEFAULT_WORKFLOW",
+]
 
 DEFAULT_WORKFLOW = "ad_hoc_support"
 """Where ``--workflow auto`` lands when the merchant's opening matches no workflow."""
@@ -59,6 +70,10 @@ class TerminationReason(StrEnum):
     tool_error_limit = "tool_error_limit"
 
 
+def _merge(old: dict[str, str], new: dict[str, str]) -> dict[str, str]:
+    return {**old, **new}
+
+
 class ConversationState(TypedDict, total=False):
     """The graph's state: the conversation and where it stands."""
 
@@ -68,6 +83,7 @@ class ConversationState(TypedDict, total=False):
     stages_reached: Annotated[list[dict[str, Any]], operator.add]
     merchant_turns: int
     tool_rounds: int
+    approvals: Annotated[dict[str, str], _merge]
     termination_reason: str | None
     error: str | None
 
@@ -171,7 +187,7 @@ def merchant_node(state: ConversationState, runtime: Rt) -> dict[str, Any]:
         last_cj = next(
             (m.content for m in reversed(state.get("messages", [])) if isinstance(m, AIMessage) and m.content), ""
         )
-        text = str(interrupt({"cj": last_cj, "turn": turns + 1})).strip()
+        text = str(interrupt({"type": "merchant_turn", "cj": last_cj, "turn": turns + 1})).strip()
         if text.lower() in {"", "/quit", "/exit", "/done"}:
             text = f"Thanks, that's all for now. {MERCHANT_DONE}"
     else:
@@ -258,8 +274,74 @@ def cj_node(state: ConversationState, runtime: Rt) -> dict[str, Any]:
     }
 
 
+def _last_reply(state: ConversationState) -> AIMessage:
+    """CJ's latest message (error messages for its unreadable tool calls may follow it)."""
+    return next(m for m in reversed(state["messages"]) if isinstance(m, AIMessage))
+
+
+def _pending_approvals(state: ConversationState) -> list[dict[str, Any]]:
+    """Calls in CJ's last message to actions that need approval and have no decision yet."""
+    last = _last_reply(state)
+    decided = state.get("approvals", {})
+    return [
+        call
+        for call in getattr(last, "tool_calls", None) or []
+        if call["name"] in ACTION_TOOLS and by_tool(call["name"]).requires_approval and call["id"] not in decided
+    ]
+
+
+def approval_node(state: ConversationState, runtime: Rt) -> dict[str, Any]:
+    """Ask the merchant before each action that needs approval; record ``approved`` or ``declined``."""
+    bound = _current_workflow(state, runtime.context).tools_available
+    decisions: dict[str, str] = {}
+    for call in _pending_approvals(state):
+        if call["name"] not in bound:  # refused by the tools node; nothing to ask
+            decisions[call["id"]] = "not_bound"
+            continue
+        spec = by_tool(call["name"])
+        answer = interrupt(
+            {
+                "type": "approval",
+                "tool_call_id": call["id"],
+                "action": spec.name,
+                "description": spec.description,
+                "side_effect": spec.side_effect,
+                "args": call["args"],
+            }
+        )
+        decisions[call["id"]] = approval_decision(answer)
+    return {"approvals": decisions}
+
+
+def approval_decision(answer: Any) -> str:
+    """``approved`` for a yes (True, 'approve', 'approved', 'yes', 'y'), else ``declined``."""
+    if isinstance(answer, dict):
+        answer = answer.get("decision")
+    if answer is True or str(answer).strip().lower() in {"approve", "approved", "yes", "y"}:
+        return "approved"
+    return "declined"
+
+
+def _run_action(request: ToolCallRequest, ctx: RunContext) -> ToolMessage:
+    call = request.tool_call
+    decision = request.state.get("approvals", {}).get(call["id"])
+    try:
+        text, artifact = call_tool(
+            ctx.provider, call["name"], call["args"], approval=decision, actor="cj",  # type: ignore[arg-type]
+            conversation=f"{ctx.scenario.id}/{ctx.persona.id}/{ctx.seed}",
+        )  # fmt: skip
+    except ActionDeclinedError as exc:
+        return ToolMessage(
+            content=tool_error_message(exc), tool_call_id=call["id"], name=call["name"], status="error",
+            artifact={"status": "declined"},
+        )  # fmt: skip
+    except Exception as exc:  # an action's failure is the model's to handle, like any tool error
+        return ToolMessage(content=tool_error_message(exc), tool_call_id=call["id"], name=call["name"], status="error")
+    return ToolMessage(content=text, artifact=artifact, tool_call_id=call["id"], name=call["name"])
+
+
 def _enforce_binding(request: ToolCallRequest, execute: Callable[[ToolCallRequest], Any]) -> Any:
-    """Refuse calls to tools the current workflow does not bind; run the rest."""
+    """Refuse calls to tools the current workflow does not bind; run actions audited; run the rest."""
     ctx: RunContext = request.runtime.context
     workflow = ctx.workflow_catalog.get(request.state["workflow"])
     name = request.tool_call["name"]
@@ -273,6 +355,8 @@ def _enforce_binding(request: ToolCallRequest, execute: Callable[[ToolCallReques
             name=name,
             status="error",
         )
+    if name in ACTION_TOOLS:
+        return _run_action(request, ctx)
     return execute(request)
 
 
@@ -301,7 +385,7 @@ def stages_node(state: ConversationState, runtime: Rt) -> dict[str, Any]:
             if stage.tool in ok_tools and stage.id not in reached:
                 new.append({"workflow": workflow.name, "stage": stage.id, "at_message": at})
                 reached.add(stage.id)
-        errors = sum(1 for m in messages if isinstance(m, ToolMessage) and m.status == "error")
+        errors = sum(1 for m in messages if isinstance(m, ToolMessage) and m.status == "error" and not _declined(m))
         if errors >= ctx.max_tool_errors:
             return {"stages_reached": new, "termination_reason": TerminationReason.tool_error_limit.value}
     elif isinstance(last, AIMessage):
@@ -314,6 +398,11 @@ def stages_node(state: ConversationState, runtime: Rt) -> dict[str, Any]:
                 new.append({"workflow": workflow.name, "stage": stage.id, "at_message": at})
                 reached.add(stage.id)
     return {"stages_reached": new}
+
+
+def _declined(message: ToolMessage) -> bool:
+    # A merchant's "no" is an answer, not a tool failure: it does not count toward the error limit.
+    return isinstance(message.artifact, dict) and message.artifact.get("status") == "declined"
 
 
 # --------------------------------------------------------------------------- routing
@@ -332,9 +421,9 @@ def _after_merchant(state: ConversationState) -> str:
 def _after_cj(state: ConversationState) -> str:
     if state.get("termination_reason"):
         return END
-    # the reply may be followed by error messages for its unreadable tool calls (then "stages" counts them)
-    reply = next(m for m in reversed(state["messages"]) if isinstance(m, AIMessage))
-    return "tools" if reply.tool_calls else "stages"
+    if not _last_reply(state).tool_calls:
+        return "stages"  # no call to run (error messages for unreadable calls are counted there)
+    return "approval" if _pending_approvals(state) else "tools"
 
 
 def _after_stages(state: ConversationState) -> str:
@@ -349,12 +438,14 @@ def build_graph(checkpointer: Any = None) -> Any:
     graph.add_node("merchant", merchant_node)
     graph.add_node("router", router_node)
     graph.add_node("cj", cj_node)
+    graph.add_node("approval", approval_node)
     graph.add_node("tools", _tool_node())
     graph.add_node("stages", stages_node)
     graph.add_conditional_edges(START, _start, ["cj", "merchant"])
     graph.add_conditional_edges("merchant", _after_merchant, ["router", END])
     graph.add_edge("router", "cj")
-    graph.add_conditional_edges("cj", _after_cj, ["tools", "stages", END])
+    graph.add_conditional_edges("cj", _after_cj, ["approval", "tools", "stages", END])
+    graph.add_edge("approval", "tools")
     graph.add_edge("tools", "stages")
     graph.add_conditional_edges("stages", _after_stages, ["cj", "merchant", END])
     return graph.compile(checkpointer=checkpointer)

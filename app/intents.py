@@ -17,7 +17,8 @@ from pydantic import Field, model_validator
 
 from app.datafiles import data_dir, load_model
 from app.errors import DataFileError, UnknownNameError
-from app.models import TOOL_NAMES, RegexPattern, StrictModel
+from app.models import RegexPattern, StrictModel
+from app.views import tool_names
 
 __all__ = ["Intent", "IntentFile", "IntentMatch", "IntentCatalog", "intents"]
 
@@ -37,8 +38,9 @@ class Intent(StrictModel):
 
     @model_validator(mode="after")
     def _valid(self) -> Intent:
-        if self.tool is not None and self.tool not in TOOL_NAMES:
-            raise ValueError(f"unknown tool {self.tool!r}; valid tools: {', '.join(TOOL_NAMES)}")
+        valid = tool_names()
+        if self.tool is not None and self.tool not in valid:
+            raise ValueError(f"unknown tool {self.tool!r}; valid tools: {', '.join(valid)}")
         return self
 
 

@@ -8,9 +8,9 @@ published JSON Schema of each file format (``cjsim schema``).
 from __future__ import annotations
 
 import datetime as dt
-from enum import StrEnum
 import re
-from typing import Annotated, Any
+from enum import StrEnum
+from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
 
@@ -33,8 +33,7 @@ __all__ = [
     "Expectation",
     "MerchantGoal",
     "Scenario",
-    "TOOL_NAMES",
-    "MILESTONES",
+        "MILESTONES",
     "DataRequirement",
     "Stage",
     "Transition",
@@ -140,6 +139,19 @@ class Plan(StrictModel):
     weight: float = Field(gt=0, description="Relative share of new subscribers choosing this plan.")
 
 
+class ActionApproval(StrictModel):
+    """How a merchant answers CJ's requests to act (the scripted merchant follows it)."""
+
+    default: Literal["approve", "decline"] = Field(default="approve", description="Answer for any action not listed.")
+    actions: dict[str, Literal["approve", "decline"]] = Field(
+        default_factory=dict, description="Per action name: approve or decline."
+    )
+
+    def decision(self, action: str) -> str:
+        """``approved`` or ``declined`` for ``action``."""
+        return "approved" if self.actions.get(action, self.default) == "approve" else "declined"
+
+
 class Persona(StrictModel):
     """A merchant persona (``data/merchants/<id>.yaml``)."""
 
@@ -157,6 +169,9 @@ class Persona(StrictModel):
     default_stress_level: StressLevel = StressLevel.moderate
     default_business_stage: BusinessStage = BusinessStage.growth
     known_facts: list[str] = Field(default_factory=list, description="Things the merchant knows and may mention.")
+    approvals: ActionApproval = Field(
+        default_factory=ActionApproval, description="How the merchant answers CJ's requests to act."
+    )
     monthly_churn: Fraction = Field(
         default=0.05, description="Baseline share of active subscribers cancelling per 30 days."
     )
@@ -324,20 +339,6 @@ class Scenario(StrictModel):
 
 # --------------------------------------------------------------------------- workflows
 
-TOOL_NAMES: tuple[str, ...] = (
-    "get_daily_briefing",
-    "get_ticket_metrics",
-    "get_financial_metrics",
-    "analyze_customer_segment",
-    "get_crisis_analysis",
-    "detect_anomalies",
-    "get_customer_list",
-    "get_customer_profile",
-    "search_tickets",
-    "get_business_timeline",
-)
-"""CJ's tools, one per data view (see app/tools.py)."""
-
 MILESTONES: tuple[str, ...] = ("greeted", "answered", "recommended_action", "next_steps_agreed")
 """Stage completions that are not tool calls; detected in CJ's and the merchant's messages."""
 
@@ -367,8 +368,6 @@ class Stage(StrictModel):
     def _one_completion(self) -> Stage:
         if (self.tool is None) == (self.milestone is None):
             raise ValueError("a stage is completed by exactly one of 'tool' or 'milestone'")
-        if self.tool is not None and self.tool not in TOOL_NAMES:
-            raise ValueError(f"unknown tool {self.tool!r}; valid tools: {', '.join(TOOL_NAMES)}")
         if self.milestone is not None and self.milestone not in MILESTONES:
             raise ValueError(f"unknown milestone {self.milestone!r}; valid milestones: {', '.join(MILESTONES)}")
         return self
@@ -389,30 +388,20 @@ class Workflow(StrictModel):
     description: str
     initiator: str = Field(pattern=r"^(cj|merchant)$", description="Who speaks first.")
     data_requirements: list[DataRequirement] = Field(default_factory=list)
-    tools_available: list[str] = Field(min_length=1, description="Tools CJ is bound to; ['all'] for every tool.")
+    tools_available: list[str] = Field(
+        min_length=1,
+        description="Tools CJ is bound to: tool names, where 'all' stands for every view's tool (actions are named).",
+    )
     conversation_flow: list[Stage] = Field(min_length=1)
     success_criteria: list[str] = Field(min_length=1)
     transitions: list[Transition] = Field(default_factory=list)
     prompt: str = Field(description="Workflow fragment of an LLM CJ's system prompt.")
-
-    @field_validator("tools_available")
-    @classmethod
-    def _known_tools(cls, tools: list[str]) -> list[str]:
-        if tools == ["all"]:
-            return list(TOOL_NAMES)
-        unknown = [t for t in tools if t not in TOOL_NAMES]
-        if unknown:
-            raise ValueError(f"unknown tools {unknown}; valid tools: {', '.join(TOOL_NAMES)} (or ['all'])")
-        return tools
 
     @model_validator(mode="after")
     def _stage_tools_bound(self) -> Workflow:
         ids = [s.id for s in self.conversation_flow]
         if len(ids) != len(set(ids)):
             raise ValueError(f"stage ids must be unique, got {ids}")
-        for stage in self.conversation_flow:
-            if stage.tool and stage.tool not in self.tools_available:
-                raise ValueError(f"stage {stage.id!r} needs tool {stage.tool!r}, which is not in tools_available")
         return self
 
 

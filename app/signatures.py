@@ -9,9 +9,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from app.data_views import DataProvider
 from app.errors import DataFileError
 from app.models import Expectation, Scenario
+from app.views import DataProvider
 
 __all__ = ["CheckResult", "metric_value", "check_expectations", "STEADY_SCENARIO"]
 

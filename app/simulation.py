@@ -17,16 +17,19 @@ from importlib import metadata
 from typing import TYPE_CHECKING, Any
 
 from langchain_core.language_models import BaseChatModel
+from langgraph.checkpoint.memory import InMemorySaver
 from langgraph.types import Command
 
 import app
-from app.data_views import DataProvider
+from app.agents.merchant_agent import merchant_approval
 from app.errors import InvalidArgumentError
 from app.graph import RunContext, build_graph
 from app.model_specs import check_timeout, is_network_spec, make_cj_model, make_merchant_model
 from app.providers.data_agent import DataAgent
 from app.scenarios import get_persona, get_scenario
+from app.tools import ACTION_TOOLS
 from app.transcript import Transcript, message_records, usage_totals
+from app.views import DataProvider, by_tool
 from app.workflows import AUTO, get_workflow
 from app.world.context import resolve_context
 
@@ -139,6 +142,23 @@ def _context(
     return ctx, stats
 
 
+def _may_ask_approval(workflow: str, ctx: RunContext) -> bool:
+    """Whether a conversation starting in ``workflow`` can reach an action that needs approval."""
+    catalog = ctx.workflow_catalog
+    todo = list(catalog.names()) if workflow == AUTO else [workflow]
+    seen: set[str] = set()
+    while todo:
+        name = todo.pop()
+        if name in seen:
+            continue
+        seen.add(name)
+        wf = catalog.get(name)
+        if any(t in ACTION_TOOLS and by_tool(t).requires_approval for t in wf.tools_available):
+            return True
+        todo.extend(tr.to for tr in wf.transitions)
+    return False
+
+
 def _initial_state(cfg: RunConfig) -> dict[str, Any]:
     path = [] if cfg.workflow == AUTO else [{"workflow": cfg.workflow, "at_message": 0, "trigger": None}]
     return {"messages": [], "workflow": cfg.workflow, "workflow_path": path, "stages_reached": [], "merchant_turns": 0}
@@ -215,9 +235,17 @@ def run_conversation(
         retry_stats: receives what retrying did (shared by both models).
     """
     ctx, stats = _context(cfg, provider, cj_model, merchant_model, human=False, retry=retry, stats=retry_stats)
+    # An approval pause needs a checkpointer to resume from; runs that cannot reach one skip it.
+    if checkpointer is None and _may_ask_approval(cfg.workflow, ctx):
+        checkpointer = InMemorySaver()
     graph = build_graph(checkpointer) if checkpointer is not None else _graph()
     config = {"recursion_limit": RECURSION_LIMIT, "configurable": {"thread_id": thread_id}}
     state = graph.invoke(_initial_state(cfg), config, context=ctx)
+    while "__interrupt__" in state:  # the merchant answers each approval request
+        request = state["__interrupt__"][0].value
+        assert ctx.merchant_model is not None
+        decision = merchant_approval(ctx.merchant_model, ctx.persona, ctx.scenario, request)
+        state = graph.invoke(Command(resume=decision), config, context=ctx)
     transcript = _transcript(
         cfg, ctx, state, cfg.cj_model if cj_model is None else type(cj_model).__name__,
         cfg.merchant_model if merchant_model is None else type(merchant_model).__name__,
@@ -244,8 +272,6 @@ class HumanConversation:
         checkpointer: Any = None,
         cj_model: BaseChatModel | None = None,
     ) -> None:
-        from langgraph.checkpoint.memory import InMemorySaver
-
         self.cfg = cfg
         self.ctx, _ = _context(cfg, provider, cj_model, None, human=True)
         self.graph = build_graph(checkpointer or InMemorySaver())
@@ -256,8 +282,19 @@ class HumanConversation:
     def finished(self) -> bool:
         return bool(self.state.get("termination_reason")) and "__interrupt__" not in self.state
 
+    def _pause(self) -> dict[str, Any] | None:
+        interrupts = self.state.get("__interrupt__")
+        return interrupts[0].value if interrupts else None
+
+    @property
+    def pending_approval(self) -> dict[str, Any] | None:
+        """CJ's request to run an action (action, description, args), waiting for :meth:`decide`."""
+        pause = self._pause()
+        return pause if pause and pause.get("type") == "approval" else None
+
     def _cj_reply(self) -> str:
-        return str(self.state.get("__interrupt__", [None])[0].value["cj"]) if "__interrupt__" in self.state else ""
+        pause = self._pause()
+        return str(pause.get("cj", "")) if pause else ""
 
     def start(self) -> str:
         """Run until the merchant's first turn; returns what CJ said so far."""
@@ -268,7 +305,17 @@ class HumanConversation:
         """Resume with the human's line; returns CJ's reply (empty once the conversation ended)."""
         if self.finished:
             raise InvalidArgumentError("the conversation has ended; start a new one")
+        if self.pending_approval:
+            raise InvalidArgumentError("CJ is waiting for an approval; approve or decline it first")
         self.state = self.graph.invoke(Command(resume=line), self.config, context=self.ctx)
+        return self._cj_reply()
+
+    def decide(self, approve: bool) -> str:
+        """Answer CJ's pending approval request; returns CJ's reply once it has acted (or not)."""
+        if not self.pending_approval:
+            raise InvalidArgumentError("there is no approval request to answer")
+        decision = "approved" if approve else "declined"
+        self.state = self.graph.invoke(Command(resume=decision), self.config, context=self.ctx)
         return self._cj_reply()
 
     def transcript(self) -> Transcript:

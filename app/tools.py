@@ -1,9 +1,14 @@
-"""CJ's tools: one langchain-core tool per data view, over any :class:`DataProvider`.
+"""CJ's tools, built from the registry: one langchain-core tool per view and per action.
 
-Each tool's argument schema is the view's argument model (typed, enums where the domain is
-closed, descriptions the model reads). A call returns the view's compact text as the message
-content and the view's JSON as the tool message's artifact, so evaluation can check every
-number CJ states against what it was shown.
+Each tool's argument schema is its capability's argument model (typed, enums where the domain is
+closed, descriptions the model reads); its description is the capability's description plus its
+guidance. A call returns the result's compact text as the message content and its JSON as the
+tool message's artifact, so evaluation can check every number CJ states against what it was shown.
+
+A view tool reads from the provider. An action tool runs through
+:func:`app.views.actions.execute_action` on the provider's operations store: audited, idempotent,
+and (for actions that need it) only with the merchant's approval, which the conversation graph
+asks for before the call.
 
 Example:
     >>> from app.providers.data_agent import DataAgent
@@ -22,37 +27,29 @@ from typing import Any
 from langchain_core.tools import BaseTool, StructuredTool
 from pydantic import ValidationError
 
-from app.data_views import VIEWS, DataProvider
-from app.errors import CJSimError, UnknownNameError
+from app.errors import ActionDeclinedError, CJSimError, InvalidArgumentError
+from app.views import ACTIONS, VIEWS, ActionSpec, DataProvider, by_tool
+from app.views.actions import Approval, execute_action
 
-__all__ = ["TOOL_VIEWS", "build_tools", "tools_by_name", "tool_error_message"]
+__all__ = [
+    "TOOL_VIEWS",
+    "VIEW_TOOLS",
+    "ACTION_TOOLS",
+    "ALL_TOOLS",
+    "build_tools",
+    "tools_by_name",
+    "call_tool",
+    "tool_error_message",
+]
 
-TOOL_VIEWS: dict[str, str] = {
-    "get_daily_briefing": "daily_briefing",
-    "get_ticket_metrics": "ticket_metrics",
-    "get_financial_metrics": "financial_metrics",
-    "analyze_customer_segment": "customer_segment",
-    "get_crisis_analysis": "crisis_analysis",
-    "detect_anomalies": "detect_anomalies",
-    "get_customer_list": "customer_list",
-    "get_customer_profile": "customer_profile",
-    "search_tickets": "search_tickets",
-    "get_business_timeline": "business_timeline",
-}
-"""Tool name -> data view it answers with."""
-
-_GUIDANCE: dict[str, str] = {
-    "get_daily_briefing": "Use it to open the day or when asked how the business is doing.",
-    "get_ticket_metrics": "Use it for support volume, response times, CSAT and ticket categories.",
-    "get_financial_metrics": "Use it for MRR, subscribers, churn, new subscribers, CAC and ARPU.",
-    "analyze_customer_segment": "Use it to size and characterise high_value, at_risk, new or churned customers.",
-    "get_crisis_analysis": "Use it when something is going wrong now: severity, onset, affected customers.",
-    "detect_anomalies": "Use it to find metrics that recently moved away from their normal range.",
-    "get_customer_list": "Use it for the actual customers (names and ids) behind a segment.",
-    "get_customer_profile": "Use it for one customer's full history; needs a customer id like C000123.",
-    "search_tickets": "Use it to find support tickets about a topic.",
-    "get_business_timeline": "Use it for dated events (launches, outages, promotions) around today.",
-}
+TOOL_VIEWS: dict[str, str] = {spec.tool: spec.name for spec in VIEWS.values()}
+"""Tool name -> data view it answers with (views registered when this module was imported)."""
+VIEW_TOOLS: tuple[str, ...] = tuple(TOOL_VIEWS)
+"""Every read tool, in display order."""
+ACTION_TOOLS: dict[str, str] = {spec.tool: spec.name for spec in ACTIONS.values()}
+"""Tool name -> action it runs."""
+ALL_TOOLS: tuple[str, ...] = (*VIEW_TOOLS, *ACTION_TOOLS)
+"""Every tool: views first, then actions."""
 
 ProviderSource = DataProvider | Callable[[], DataProvider]
 
@@ -60,7 +57,9 @@ ProviderSource = DataProvider | Callable[[], DataProvider]
 def _runtime_provider() -> DataProvider:
     from langgraph.runtime import get_runtime
 
-    return get_runtime().context.provider
+    context: Any = get_runtime().context  # the graph's RunContext
+    provider: DataProvider = context.provider
+    return provider
 
 
 def build_tools(provider: ProviderSource | None = None, names: Iterable[str] | None = None) -> list[BaseTool]:
@@ -69,33 +68,65 @@ def build_tools(provider: ProviderSource | None = None, names: Iterable[str] | N
     Args:
         provider: a provider, a zero-argument callable returning one, or ``None`` to use the
             provider of the current conversation graph run (``RunContext.provider``).
-        names: only these tools (default: all ten); unknown names raise ``UnknownNameError``.
+        names: only these tools (default: every registered view and action); an undeclared
+            name raises ``UnknownNameError`` listing the tools.
     """
-    wanted = list(TOOL_VIEWS) if names is None else list(names)
-    for name in wanted:
-        if name not in TOOL_VIEWS:
-            raise UnknownNameError("tool", name, TOOL_VIEWS)
+    specs = [by_tool(n) for n in names] if names is not None else [*VIEWS.values(), *ACTIONS.values()]
     if provider is None:
         resolve: Callable[[], DataProvider] = _runtime_provider
     elif isinstance(provider, DataProvider):
-        resolve = lambda: provider  # noqa: E731
+        resolve = lambda: provider
     else:
         resolve = provider
-    return [_make_tool(name, resolve) for name in wanted]
+    return [_make_tool(spec.tool, resolve) for spec in specs]
+
+
+def call_tool(
+    provider: DataProvider,
+    tool: str,
+    args: dict[str, Any],
+    *,
+    approval: Approval | None = None,
+    actor: str = "cj",
+    conversation: str | None = None,
+) -> tuple[str, dict[str, Any]]:
+    """Run one tool call: ``(text, JSON)`` of the view's or the action's result.
+
+    Raises:
+        UnknownNameError: an undeclared tool.
+        InvalidArgumentError: bad arguments, or an action on a provider without an operations store.
+        ActionDeclinedError / ActionFailedError: see :func:`app.views.actions.execute_action`.
+    """
+    spec = by_tool(tool)
+    given = {k: v for k, v in args.items() if v is not None}
+    if not isinstance(spec, ActionSpec):
+        result = provider.get_view(spec.name, **given)
+        return result.to_text(), result.to_json()
+    if provider.ops is None:
+        raise InvalidArgumentError(
+            f"action {spec.name!r} needs an operations store, and this data provider has none "
+            "(open the production provider with an operations store URL)"
+        )
+    outcome = execute_action(
+        provider.ops, spec.name, given, day=provider.default_as_of(), approval=approval, actor=actor,
+        conversation=conversation, now=provider.action_clock(),
+    )  # fmt: skip
+    text = spec.result.model_validate(outcome.result).to_text()
+    if outcome.status == "duplicate":
+        text = f"Already done earlier (not repeated): {text}"
+    return text, {"status": outcome.status, "audit_id": outcome.audit_id, "result": outcome.result}
 
 
 def _make_tool(name: str, resolve: Callable[[], DataProvider]) -> BaseTool:
-    spec = VIEWS[TOOL_VIEWS[name]]
+    spec = by_tool(name)
 
     def run(**kwargs: Any) -> tuple[str, dict[str, Any]]:
-        args = {k: v for k, v in kwargs.items() if v is not None}
-        result = resolve().get_view(spec.name, **args)
-        return result.to_text(), result.to_json()
+        return call_tool(resolve(), name, kwargs)
 
     return StructuredTool.from_function(
         func=run,
         name=name,
-        description=f"{spec.description} {_GUIDANCE[name]}",
+        description=spec.tool_description,
         args_schema=spec.args,
         response_format="content_and_artifact",
     )
@@ -108,6 +139,8 @@ def tools_by_name(tools: Iterable[BaseTool]) -> dict[str, BaseTool]:
 
 def tool_error_message(exc: Exception) -> str:
     """The error text a model sees when a tool call fails, written so it can recover."""
+    if isinstance(exc, ActionDeclinedError):
+        return f"Not done: {exc}. Do not call it again unless the merchant asks; ask what they would like instead."
     if isinstance(exc, CJSimError):
         return f"Error: {exc}. Fix the arguments and call the tool again, or use another tool."
     cause = exc.__cause__ if isinstance(exc.__cause__, ValidationError) else exc

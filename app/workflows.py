@@ -5,12 +5,17 @@ from __future__ import annotations
 from functools import cache
 from pathlib import Path
 
-from app.data_views import VIEWS
 from app.datafiles import data_dir, load_model
 from app.errors import DataFileError, UnknownNameError
 from app.models import Workflow, WorkflowFile
+from app.tools import VIEW_TOOLS
+from app.views import VIEWS, tool_names
 
 __all__ = ["WorkflowCatalog", "workflows", "get_workflow", "AUTO"]
+
+ALL_VIEWS = "all"
+"""In ``tools_available``: every view's tool (actions are always named one by one)."""
+CAPABILITY_TOOLS: tuple[str, ...] = tuple(tool_names())
 
 AUTO = "auto"
 """``--workflow auto``: pick the workflow from the merchant's opening message."""
@@ -20,7 +25,7 @@ class WorkflowCatalog:
     """Validated workflows by name, in file order."""
 
     def __init__(self, parsed: WorkflowFile, source: str = "workflows") -> None:
-        self.by_name = {w.name: w for w in parsed.workflows}
+        self.by_name = {w.name: _bind_tools(w, source) for w in parsed.workflows}
         for w in parsed.workflows:
             for i, req in enumerate(w.data_requirements):
                 if req.view not in VIEWS:
@@ -46,6 +51,28 @@ class WorkflowCatalog:
         """The shortest refresh interval any workflow declares for ``view`` (None if none does)."""
         found = [r.refresh_seconds for w in self.by_name.values() for r in w.data_requirements if r.view == view]
         return min(found) if found else None
+
+
+def _bind_tools(workflow: Workflow, source: str) -> Workflow:
+    """Expand ``all`` (every view's tool) and check each tool and stage tool against the registry."""
+    field = f"{source}: field 'workflows.{workflow.name}"
+    tools: list[str] = []
+    for name in workflow.tools_available:
+        for tool in VIEW_TOOLS if name == ALL_VIEWS else (name,):
+            if tool not in CAPABILITY_TOOLS:
+                raise DataFileError(
+                    f"{field}.tools_available': unknown tool {tool!r}; valid tools: {', '.join(CAPABILITY_TOOLS)} "
+                    f"(or {ALL_VIEWS!r} for every view)"
+                )
+            if tool not in tools:
+                tools.append(tool)
+    for i, stage in enumerate(workflow.conversation_flow):
+        if stage.tool and stage.tool not in tools:
+            raise DataFileError(
+                f"{field}.conversation_flow.{i}.tool': stage {stage.id!r} needs tool {stage.tool!r}, "
+                "which is not in tools_available; add it there"
+            )
+    return workflow.model_copy(update={"tools_available": tools})
 
 
 @cache

@@ -69,10 +69,18 @@ CASES: list[tuple[str, dict[str, Any]]] = [
     ("search_tickets", {"query": "late shipping", "limit": 50}),
     ("business_timeline", {}),
     ("business_timeline", {"days_before": 120, "days_after": 30}),
+    ("get_notes", {}),
+    ("get_notes", {"customer_id": "C000001", "limit": 5}),
 ]
 """Every view, with two or more argument sets."""
 
 BACKENDS = ["sqlite", "postgres"]
+
+
+def test_every_registered_view_is_covered() -> None:
+    from app.views import VIEWS
+
+    assert set(VIEWS) == {view for view, _ in CASES}, "add argument sets for every view to CASES"
 EARLIER_DAYS = 12
 """The earlier date compared: ``as_of`` minus this many days."""
 
@@ -122,7 +130,12 @@ class Worlds:
                 agent = self.agent(world)
                 with writable_connection(url) as conn:
                     store_rows(conn, agent.world.snapshot(), kind="load", source="conformance", url="test")
-            self.providers[key] = ProductionDataProvider(url)
+            ops = (
+                f"sqlite:///{self.tmp_dir / ('_'.join(map(str, world)) + '_ops.db')}"
+                if backend == "sqlite"
+                else self._url(world, backend)
+            )
+            self.providers[key] = ProductionDataProvider(url, ops_url=ops)  # an empty store, as the agent's is
         return self.providers[key]
 
     def close(self) -> None:

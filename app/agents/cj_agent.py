@@ -16,11 +16,11 @@ from langchain_core.language_models import BaseChatModel
 from langchain_core.tools import BaseTool
 
 from app.agents.prompts import render_prompt
-from app.data_views import DataProvider
 from app.model_specs import make_cj_model
 from app.models import MerchantContext, Persona, Scenario, StressLevel, Workflow
 from app.scenarios import get_persona, get_scenario
 from app.tools import build_tools
+from app.views import DataProvider
 from app.workflows import get_workflow
 from app.world.context import resolve_context
 

@@ -8,17 +8,18 @@ model can play the merchant.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
+from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import AIMessage, AnyMessage, HumanMessage, SystemMessage
 
 from app.agents.prompts import render_prompt
 from app.models import CommunicationStyle, Persona, Scenario
 from app.policies.context import MERCHANT_DONE
 
-__all__ = ["MERCHANT_PROMPT_VERSION", "merchant_system_prompt", "merchant_view", "is_merchant"]
+__all__ = ["MERCHANT_PROMPT_VERSION", "merchant_system_prompt", "merchant_view", "merchant_approval"]
 
 MERCHANT_PROMPT_VERSION = 1
-MERCHANT_NAME = "merchant"
 
 _STYLE = {
     CommunicationStyle.direct: "you are terse and data-driven; short sentences, you want numbers.",
@@ -44,10 +45,6 @@ def merchant_system_prompt(persona: Persona, scenario: Scenario) -> str:
     )
 
 
-def is_merchant(message: AnyMessage) -> bool:
-    return isinstance(message, HumanMessage)
-
-
 def merchant_view(messages: Sequence[AnyMessage], system_prompt: str) -> list[AnyMessage]:
     """The conversation as the merchant sees it: roles flipped, tool traffic hidden."""
     view: list[AnyMessage] = [SystemMessage(system_prompt)]
@@ -57,3 +54,26 @@ def merchant_view(messages: Sequence[AnyMessage], system_prompt: str) -> list[An
         elif isinstance(m, AIMessage) and isinstance(m.content, str) and m.content.strip():
             view.append(HumanMessage(content=m.content))
     return view
+
+
+def merchant_approval(
+    merchant_model: BaseChatModel, persona: Persona, scenario: Scenario, request: dict[str, Any]
+) -> str:
+    """The merchant's answer to CJ's request to run an action: ``approved`` or ``declined``.
+
+    A model with its own approval policy (the scripted merchant decides by persona) answers
+    directly; any other chat model is asked in its merchant role and approves only with a
+    clear yes.
+    """
+    decide = getattr(merchant_model, "decide_approval", None)
+    if callable(decide):
+        return "approved" if decide(request) == "approved" else "declined"
+    question = (
+        f"CJ asks for your approval before it acts: {request['description']} "
+        f"({', '.join(f'{k}={v!r}' for k, v in request['args'].items())}). "
+        "Answer with one word: APPROVE or DECLINE."
+    )
+    prompt = merchant_system_prompt(persona, scenario)
+    reply = merchant_model.invoke([SystemMessage(prompt), HumanMessage(question)])
+    text = str(reply.content).strip().upper()
+    return "approved" if text.startswith("APPROVE") or text.startswith("YES") else "declined"

@@ -19,6 +19,7 @@ __all__ = [
     "StressOpt",
     "ProviderOpt",
     "DbUrlOpt",
+    "OpsUrlOpt",
     "CJModelOpt",
     "MerchantModelOpt",
     "ModelTimeoutOpt",
@@ -65,6 +66,16 @@ DbUrlOpt = Annotated[
         help="Database of --provider production: sqlite:///file.db or postgresql+psycopg://user:pw@host/db.",
     ),
 ]
+OpsUrlOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--ops-url",
+        envvar="CJSIM_OPS_URL",
+        show_envvar=True,
+        help="Operations store where actions write (a SQLite file or PostgreSQL URL; never the source database). "
+        "Default: the generated world's embedded database, and none for --provider production.",
+    ),
+]
 
 
 CJModelOpt = Annotated[
@@ -96,11 +107,13 @@ def build_provider(
     seed: int,
     stage: BusinessStage | None = None,
     stress: StressLevel | None = None,
+    ops_url: str | None = None,
 ):
     """The data provider the options describe.
 
     ``data_agent`` generates the world of (scenario, merchant, seed, stage, stress);
     ``production`` opens the database at ``db_url`` read-only (the world options are ignored).
+    ``ops_url`` names the operations store actions write to (see :class:`~app.storage.ops.OpsStore`).
 
     Raises:
         UnknownNameError: unknown provider name.
@@ -109,7 +122,12 @@ def build_provider(
     from app.errors import ProviderError, UnknownNameError
 
     if provider == "data_agent":
-        return build_agent(scenario, merchant, seed, stage, stress)
+        agent = build_agent(scenario, merchant, seed, stage, stress)
+        if ops_url:
+            from app.storage.ops import OpsStore
+
+            agent.ops = OpsStore.from_url(ops_url)
+        return agent
     if provider == "production":
         if not db_url:
             raise ProviderError("--provider production needs a database: pass --db-url URL or set CJSIM_DB_URL")
@@ -118,7 +136,7 @@ def build_provider(
         from app.workflows import workflows
 
         # cached views live as long as the workflows' declared refresh intervals allow
-        return ProductionDataProvider(db_url, ttl=workflow_ttls(workflows().refresh_seconds))
+        return ProductionDataProvider(db_url, ttl=workflow_ttls(workflows().refresh_seconds), ops_url=ops_url)
     raise UnknownNameError("provider", provider, PROVIDERS)
 
 

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 from enum import StrEnum
-from typing import Annotated
+from pathlib import Path
+from typing import Annotated, Any
 
 import typer
 from rich.markup import escape
@@ -15,6 +17,7 @@ from app.cli import app
 from app.cli.common import (
     DbUrlOpt,
     MerchantOpt,
+    OpsUrlOpt,
     ProviderOpt,
     ScenarioOpt,
     SeedOpt,
@@ -25,8 +28,10 @@ from app.cli.common import (
     describe_provider,
 )
 from app.cli.options import parse_date, parse_view_args
-from app.data_views import VIEWS, view_spec
+from app.errors import InvalidArgumentError
 from app.scenarios import personas, scenarios
+from app.views import ACTIONS, VIEWS, ActionSpec, action_spec, json_schemas, view_spec
+from app.views.registry import Capability, CapabilitySpec
 
 
 class ListKind(StrEnum):
@@ -69,18 +74,28 @@ def list_cmd(kind: Annotated[ListKind, typer.Argument(help="What to list.")]) ->
             stages = " -> ".join(s.id for s in w.conversation_flow)
             table.add_row(w.name, w.initiator, stages, str(len(w.tools_available)), w.description)
     else:
-        table.add_column("view", no_wrap=True)
-        table.add_column("arguments")
-        table.add_column("description")
-        for spec in VIEWS.values():
-            args = ", ".join(f"--{n.replace('_', '-')}" for n in spec.args.model_fields) or "-"
-            table.add_row(spec.name, args, spec.description)
+        table.add_column("name", no_wrap=True)
+        for col in ("kind", "tool", "arguments", "description"):
+            table.add_column(col)
+        for spec in (*VIEWS.values(), *ACTIONS.values()):
+            approval = ", needs approval" if isinstance(spec, ActionSpec) and spec.requires_approval else ""
+            table.add_row(spec.name, spec.kind + approval, spec.tool, _flags(spec), spec.description)
     console.print(table)
+
+
+def _flags(spec: CapabilitySpec[Any, Any]) -> str:
+    return ", ".join(f"--{n.replace('_', '-')}" for n in spec.args.model_fields) or "-"
+
+
+def _catalog_help(specs: Iterable[Capability]) -> str:
+    # Derived from the registry, so a new view or action shows up here with its arguments.
+    return "\n\n".join(f"{s.name} {_flags(s)}: {s.description}" for s in specs)
 
 
 @app.command(
     "data",
     context_settings={"allow_extra_args": True, "ignore_unknown_options": True},
+    epilog="Views:\n\n" + _catalog_help(VIEWS.values()),
 )
 def data_cmd(
     ctx: typer.Context,
@@ -100,6 +115,7 @@ def data_cmd(
         ),
     ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the view as JSON.")] = False,
+    ops_url: OpsUrlOpt = None,
 ) -> None:
     """Answer one data view, e.g. `cjsim data ticket_metrics --time-range 30d --scenario churn_spike`.
 
@@ -108,10 +124,67 @@ def data_cmd(
     spec = view_spec(view)
     args = parse_view_args(spec, list(ctx.args))
     day = parse_date(as_of)
-    data = build_provider(provider, db_url, scenario, merchant, seed, stage, stress)
+    data = build_provider(provider, db_url, scenario, merchant, seed, stage, stress, ops_url)
     result = data.get_view(view, day, **args)
     if as_json:
         typer.echo(json.dumps(result.to_json(), indent=2))
     else:
         title = f"{view} - {describe_provider(data)}"
         console.print(Panel(escape(result.to_text()), title=escape(title), title_align="left", expand=False))
+
+
+@app.command(
+    "act",
+    context_settings={"allow_extra_args": True, "ignore_unknown_options": True},
+    epilog="Actions:\n\n" + _catalog_help(ACTIONS.values()),
+)
+def act_cmd(
+    ctx: typer.Context,
+    action: Annotated[str, typer.Argument(help="Action name (cjsim list views); its arguments follow it.")],
+    scenario: ScenarioOpt = "growth_stall",
+    merchant: MerchantOpt = "marcus_thompson",
+    seed: SeedOpt = 0,
+    provider: ProviderOpt = "data_agent",
+    db_url: DbUrlOpt = None,
+    ops_url: OpsUrlOpt = None,
+    approve: Annotated[
+        bool, typer.Option("--approve", help="Approve an action that needs approval (without it, it is declined).")
+    ] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the result and its audit id as JSON.")] = False,
+) -> None:
+    """Run one action, audited, e.g. `cjsim act save_note --note "Call Sarah" --approve --ops-url ops.db`.
+
+    Actions write only to the operations store (--ops-url; a generated world's own embedded store
+    is gone when the command ends). Every call leaves an audit row, also when declined or failed.
+    """
+    from app.tools import call_tool
+
+    spec = action_spec(action)
+    args = parse_view_args(spec, list(ctx.args))
+    data = build_provider(provider, db_url, scenario, merchant, seed, None, None, ops_url)
+    text, artifact = call_tool(data, spec.tool, args, approval="approved" if approve else None, actor="cli")
+    if as_json:
+        typer.echo(json.dumps(artifact, indent=2))
+    else:
+        console.print(Panel(escape(text), title=escape(f"{action} - audit #{artifact['audit_id']}"), title_align="left", expand=False))
+
+
+@app.command("schema")
+def schema_cmd(
+    name: Annotated[str | None, typer.Argument(help="One view or action (default: all of them).")] = None,
+    out: Annotated[Path | None, typer.Option("--out", help="Write the JSON here instead of printing it.")] = None,
+) -> None:
+    """JSON Schemas of the views' and actions' arguments and results (what tools and MCP clients validate)."""
+    from app.views import capability
+
+    schemas = json_schemas()
+    doc = schemas[capability(name).name] if name else schemas
+    text = json.dumps(doc, indent=2, sort_keys=True) + "\n"
+    if out is None:
+        typer.echo(text, nl=False)
+        return
+    try:
+        out.write_text(text, encoding="utf-8")
+    except OSError as exc:
+        raise InvalidArgumentError(f"cannot write {out}: {exc.strerror or exc}") from None
+    console.print(f"wrote {out}")

@@ -6,8 +6,8 @@ import datetime as dt
 import typing
 from typing import Any
 
-from app.data_views import ViewSpec
 from app.errors import InvalidArgumentError, UnknownNameError
+from app.views.registry import Capability
 
 __all__ = ["parse_seeds", "parse_view_args", "parse_date", "parse_names"]
 
@@ -65,8 +65,8 @@ def _is_bool(annotation: Any) -> bool:
     return annotation is bool
 
 
-def parse_view_args(spec: ViewSpec, tokens: list[str]) -> dict[str, Any]:
-    """View arguments from ``--time-range 7d``, ``--time-range=7d`` or ``time_range=7d`` tokens."""
+def parse_view_args(spec: Capability, tokens: list[str]) -> dict[str, Any]:
+    """A view's or action's arguments from ``--time-range 7d``, ``--time-range=7d`` or ``time_range=7d`` tokens."""
     fields = spec.args.model_fields
     valid = ", ".join(f"--{name.replace('_', '-')}" for name in fields) or "none"
     out: dict[str, Any] = {}
@@ -79,17 +79,17 @@ def parse_view_args(spec: ViewSpec, tokens: list[str]) -> dict[str, Any]:
             key, _, value = token.partition("=")
             eq = "="
         else:
-            raise InvalidArgumentError(f"unexpected argument {token!r} for view {spec.name!r}; its arguments: {valid}")
+            raise InvalidArgumentError(f"unexpected argument {token!r} for {spec.kind} {spec.name!r}; its arguments: {valid}")
         key = key.replace("-", "_")
         if key not in fields:
-            raise InvalidArgumentError(f"unknown argument {token!r} for view {spec.name!r}; its arguments: {valid}")
+            raise InvalidArgumentError(f"unknown argument {token!r} for {spec.kind} {spec.name!r}; its arguments: {valid}")
         annotation = fields[key].annotation
         if not eq:
             nxt = tokens[i + 1] if i + 1 < len(tokens) else None
             if _is_bool(annotation) and (nxt is None or nxt.startswith("--") or "=" in nxt):
                 value = "true"
             elif nxt is None:
-                raise InvalidArgumentError(f"argument --{key.replace('_', '-')} of view {spec.name!r} needs a value")
+                raise InvalidArgumentError(f"argument --{key.replace('_', '-')} of {spec.kind} {spec.name!r} needs a value")
             else:
                 value = nxt
                 i += 1

@@ -12,9 +12,9 @@ from rich.markup import escape
 from app.cli import app
 from app.cli.common import (
     CJModelOpt,
-    MerchantModelOpt,
     DbUrlOpt,
     MaxAttemptsOpt,
+    MerchantModelOpt,
     MerchantOpt,
     ModelTimeoutOpt,
     ProviderOpt,
@@ -150,11 +150,21 @@ def chat_cmd(
     if opening:
         console.print(f"[green]CJ:[/] {opening}")
     while not chat.finished:
-        try:
-            line = typer.prompt("you", default="", show_default=False)
-        except (EOFError, typer.Abort):
-            line = "/quit"
-        reply = chat.send(line)
+        request = chat.pending_approval
+        if request:
+            args = ", ".join(f"{k}={v!r}" for k, v in request["args"].items())
+            console.print(f"[yellow]CJ asks to act:[/] {escape(request['description'])} ({escape(args)})")
+            try:
+                approve = typer.confirm("approve?", default=False)
+            except (EOFError, typer.Abort):
+                approve = False
+            reply = chat.decide(approve)
+        else:
+            try:
+                line = typer.prompt("you", default="", show_default=False)
+            except (EOFError, typer.Abort):
+                line = "/quit"
+            reply = chat.send(line)
         if reply:
             console.print(f"[green]CJ:[/] {reply}")
     t = chat.transcript()

@@ -40,13 +40,14 @@ from dataclasses import dataclass
 from typing import Any
 
 from app.errors import CJSimError
-from app.evaluation.settings import StyleSettings, evaluation_settings
 from app.evaluation.grounding import ClaimCheck, ConversationAnalysis, ToolResultRecord, analyze
 from app.evaluation.result import EvalResult
+from app.evaluation.settings import StyleSettings, evaluation_settings
 from app.intents import IntentMatch
-from app.models import TOOL_NAMES, StressLevel
+from app.models import StressLevel
 from app.policies.history import normalize_args
 from app.stages import milestones_in
+from app.tools import VIEW_TOOLS as TOOL_NAMES
 from app.transcript import Transcript
 
 __all__ = ["Question", "merchant_questions", "reply_after", "style_evaluator"]

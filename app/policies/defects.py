@@ -43,11 +43,12 @@ from app.datafiles import load_data_file
 from app.errors import UnknownNameError
 from app.evaluation.claims import extract_claims
 from app.intents import intents
-from app.models import TOOL_NAMES, StrictModel
+from app.models import StrictModel
 from app.policies.history import Conversation, text_of
 from app.policies.rule_cj import RuleBasedCJ
 from app.policies.templates import rule_cj_templates
 from app.policies.tone import pick
+from app.tools import VIEW_TOOLS as TOOL_NAMES
 from app.workflows import workflows
 
 __all__ = ["DEFECTS", "DefectWording", "defect_wording", "make_defective_cj"]

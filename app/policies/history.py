@@ -25,8 +25,8 @@ from typing import Any
 from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, SystemMessage, ToolMessage
 from pydantic import ValidationError
 
-from app.data_views import VIEWS
 from app.tools import TOOL_VIEWS
+from app.views import VIEWS
 
 __all__ = ["text_of", "normalize_args", "tool_has_arg", "ToolCallRecord", "ToolResult", "Conversation"]
 

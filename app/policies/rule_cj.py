@@ -38,15 +38,16 @@ from langchain_core.messages import AIMessage, BaseMessage
 from langchain_core.outputs import ChatGeneration, ChatResult
 from langchain_core.tools import BaseTool
 
-from app.data_views import VIEWS
 from app.intents import IntentMatch, intents
-from app.models import TOOL_NAMES, CommunicationStyle, Stage, StressLevel
+from app.models import CommunicationStyle, Stage, StressLevel
 from app.policies.cj_answers import AnswerWriter, Presented
 from app.policies.context import CJTurnContext
 from app.policies.history import Conversation, ToolCallRecord, ToolResult, tool_has_arg
 from app.policies.templates import RuleCJTemplates, rule_cj_templates
 from app.policies.tone import ToneRenderer
 from app.tools import TOOL_VIEWS
+from app.tools import VIEW_TOOLS as TOOL_NAMES
+from app.views import VIEWS
 
 __all__ = ["RuleBasedCJ"]
 

@@ -153,6 +153,10 @@ class ScriptedMerchant(BaseChatModel):
     def _identifying_params(self) -> dict[str, Any]:
         return {"model": "script", "persona": self.persona.id, "scenario": self.scenario.id, "seed": self.seed}
 
+    def decide_approval(self, request: dict[str, Any]) -> str:
+        """Approve or decline CJ's request to act, as the persona's ``approvals`` say."""
+        return self.persona.approvals.decision(str(request.get("action", "")))
+
     # ------------------------------------------------------------------ policy
 
     def _decide(self, state: _State, reply: str, first: bool, cj_opened: bool) -> _Action:

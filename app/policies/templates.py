@@ -33,7 +33,8 @@ from pydantic import Field, field_validator, model_validator
 from app.datafiles import data_dir, load_model
 from app.errors import DataFileError
 from app.formatting import count, hours, money, pct, rate_pct, signed_pct
-from app.models import TOOL_NAMES, CommunicationStyle, RegexPattern, StressLevel, StrictModel
+from app.models import CommunicationStyle, RegexPattern, StressLevel, StrictModel
+from app.tools import ALL_TOOLS as TOOL_NAMES
 
 __all__ = [
     "FORMATTERS",

@@ -17,11 +17,15 @@ from app.models import MerchantContext, Persona, Scenario
 from app.providers.sql_provider import SqlDataProvider
 from app.scenarios import get_persona, get_scenario
 from app.storage.loader import create_schema, insert_rows, memory_engine, sqlite_file_engine
+from app.storage.ops import OpsStore
 from app.world.context import resolve_context
 from app.world.generator import generate_world
 from app.world.world import World, WorldSpec
 
 __all__ = ["DataAgent", "resolve_context"]
+
+ACTION_TIME = dt.time(9, 0)
+"""Time of day on the simulation clock at which actions are recorded."""
 
 
 class DataAgent(SqlDataProvider):
@@ -43,6 +47,7 @@ class DataAgent(SqlDataProvider):
         create_schema(engine)
         self.row_counts = insert_rows(engine, world.tables)
         super().__init__(engine)
+        self.ops = OpsStore(engine, "embedded")  # actions write ops_ tables beside the world's, never into them
         self.world = world
         self.clock = world.as_of
 
@@ -91,6 +96,10 @@ class DataAgent(SqlDataProvider):
 
     def merchant_name(self) -> str:
         return self.persona.business_name
+
+    def action_clock(self) -> dt.datetime:
+        """Actions are stamped with the simulation clock (conversations start at 09:00)."""
+        return dt.datetime.combine(self.clock, ACTION_TIME)
 
     def advance(self, days: int = 1) -> dt.date:
         """Move the simulation clock forward; returns the new date.

@@ -20,14 +20,15 @@ from typing import Any
 from sqlalchemy.engine import URL, Connection
 from sqlalchemy.exc import SQLAlchemyError
 
-from app.data_views import ViewArgs, ViewResult
 from app.errors import ProviderError
 from app.providers.cache import ViewCache, ttl_for_view
 from app.providers.sql_provider import SqlDataProvider
+from app.storage.ops import OpsStore
 from app.storage import queries as q
 from app.storage.customer_facts import fact_dates
 from app.storage.migrations import check_schema, load_stamp, stale_summaries
 from app.storage.url import connection_error, make_engine, mask_url, parse_url
+from app.views import ViewArgs, ViewResult
 
 __all__ = ["ProductionDataProvider"]
 
@@ -40,6 +41,8 @@ class ProductionDataProvider(SqlDataProvider):
         ttl: seconds a view result stays cached, per view name (default: workflow refresh intervals).
         clock: monotonic clock for TTLs and the load-time check (injectable in tests).
         check_interval: seconds between checks of the data's load time.
+        ops_url: a writable database for the operations store, where actions write (never the
+            source database itself); without one the provider answers views but cannot act.
 
     Raises:
         ProviderError: bad URL, unreachable database, missing/older/newer schema, stale summaries.
@@ -59,10 +62,18 @@ class ProductionDataProvider(SqlDataProvider):
         ttl: Callable[[str], float | None] = ttl_for_view,
         clock: Callable[[], float] = time.monotonic,
         check_interval: float = 1.0,
+        ops_url: str | URL | None = None,
     ) -> None:
         self.url = parse_url(url)
         self.display_url = mask_url(self.url)
         super().__init__(make_engine(self.url, read_only=True), ViewCache(ttl=ttl, clock=clock))
+        if ops_url is not None:
+            if parse_url(ops_url) == self.url:
+                raise ProviderError(
+                    f"the operations store must be a database of its own, not the source {self.display_url}; "
+                    "give another SQLite file or PostgreSQL schema"
+                )
+            self.ops = OpsStore.from_url(ops_url)
         self.clock = clock
         self.check_interval = check_interval
         self._checked_at = clock()

@@ -3,34 +3,18 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable
-from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.engine import Engine
 
-from app.data_views import DataProvider, ViewArgs, ViewResult
-from app.providers import customer_views, metric_views
 from app.providers.cache import ViewCache, no_expiry
 from app.storage.customer_facts import StoredFacts, fact_dates
 from app.storage.customer_frame import CustomerFacts, CustomerFrame
 from app.storage.schema import merchants
+from app.views import VIEWS, DataProvider, ViewArgs, ViewResult
+from app.views.common import ViewContext
 
-__all__ = ["SqlDataProvider", "VIEW_BUILDERS"]
-
-VIEW_BUILDERS: dict[str, Callable[[metric_views.ViewContext, Any], ViewResult]] = {
-    "daily_briefing": metric_views.daily_briefing,
-    "ticket_metrics": metric_views.ticket_metrics,
-    "financial_metrics": metric_views.financial_metrics,
-    "customer_segment": customer_views.customer_segment,
-    "crisis_analysis": metric_views.crisis_analysis,
-    "detect_anomalies": metric_views.detect_anomalies,
-    "customer_list": customer_views.customer_list,
-    "customer_profile": customer_views.customer_profile,
-    "search_tickets": customer_views.search_tickets,
-    "business_timeline": customer_views.business_timeline,
-}
-
+__all__ = ["SqlDataProvider"]
 
 class SqlDataProvider(DataProvider):
     """Answers every view with the shared SQL queries over ``engine``.
@@ -76,16 +60,22 @@ class SqlDataProvider(DataProvider):
         return (view, args.model_dump_json(), as_of)
 
     def _compute(self, view: str, args: ViewArgs, as_of: dt.date) -> ViewResult:
+        spec = VIEWS[view]
         key = self._cache_key(view, args, as_of)
-        cached = self.cache.get(view, key)
+        cached = self.cache.get(view, key) if spec.cacheable else None
         if cached is not None:
             return cached
         with self.engine.connect() as conn:
-            ctx = metric_views.ViewContext(
-                conn=conn, as_of=as_of, merchant=self._merchant(), frame_factory=lambda d: self._facts(conn, d)
+            ctx = ViewContext(
+                conn=conn,
+                as_of=as_of,
+                merchant=self._merchant(),
+                frame_factory=lambda d: self._facts(conn, d),
+                ops=self.ops,
             )
-            result = VIEW_BUILDERS[view](ctx, args)
-        self.cache.put(view, key, result)
+            result = spec.build(ctx, args)
+        if spec.cacheable:
+            self.cache.put(view, key, result)
         return result
 
     def _merchant(self) -> str:

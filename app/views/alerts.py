@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from app.data_views import Alert, Trend
 from app.formatting import hours, rate_pct
+from app.views.base import Alert, Trend
 
 __all__ = ["AlertThresholds", "briefing_alerts"]
 
@@ -45,7 +45,7 @@ def briefing_alerts(
     alerts: list[Alert] = []
 
     def add(severity: str, metric: str, message: str) -> None:
-        alerts.append(Alert(severity=severity, metric=metric, message=message))  # type: ignore[arg-type]
+        alerts.append(Alert(severity=severity, metric=metric, message=message))
 
     if churn_rate.current is not None and churn_rate.previous:
         ratio = churn_rate.current / churn_rate.previous

@@ -1,0 +1,259 @@
+"""The operations store: where actions write, with its own migrations and an audit trail.
+
+Source tables (a generated world or an imported export) are never written by an action. Actions
+write here instead: a writable SQLite file or PostgreSQL schema named by the user, or, for a
+generated world, the DataAgent's embedded database (the ``ops_`` tables beside the world's).
+
+Every action call leaves one row in ``ops_action_audit`` (what, arguments, when, result, status,
+duration, approval), also when it fails or is declined. A succeeded call is unique per
+(action, day, idempotency key): the effect and its audit row commit in one transaction, so a
+retried call finds the first one and never runs twice.
+
+Example:
+    >>> store = OpsStore.in_memory()
+    >>> store.version
+    1
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import (
+    Column,
+    Date,
+    DateTime,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    func,
+    insert,
+    select,
+)
+from sqlalchemy.engine import URL, Connection, CursorResult, Engine
+from sqlalchemy.exc import SQLAlchemyError
+
+from app.errors import ProviderError
+from app.storage.loader import memory_engine
+from app.storage.url import connection_error, make_engine, mask_url
+
+__all__ = ["OpsStore", "AuditRow", "inserted_id", "ops_metadata", "action_audit", "notes", "OPS_MIGRATIONS"]
+
+ops_metadata = MetaData()
+
+ops_schema_version = Table(
+    "ops_schema_version",
+    ops_metadata,
+    Column("version", Integer, primary_key=True),
+    Column("description", String(200), nullable=False),
+    Column("applied_at", DateTime, nullable=False),
+)
+
+action_audit = Table(
+    "ops_action_audit",
+    ops_metadata,
+    Column("audit_id", Integer, primary_key=True, autoincrement=True),
+    Column("action", String(64), nullable=False),
+    Column("day", Date, nullable=False, doc="the business date the action was taken for"),
+    Column("idempotency_key", Text, nullable=False),
+    Column("arguments", Text, nullable=False, doc="JSON"),
+    Column("status", String(16), nullable=False, doc="succeeded | failed | declined | duplicate"),
+    Column("approval", String(16), nullable=False, doc="not_required | approved | declined"),
+    Column("actor", String(64), nullable=False, doc="who asked: cj, cli, mcp, a library caller"),
+    Column("conversation", String(200), nullable=True),
+    Column("result", Text, nullable=True, doc="JSON of the result (succeeded and duplicate)"),
+    Column("error", Text, nullable=True),
+    Column("requested_at", DateTime, nullable=False, doc="the caller's clock (simulation clock in a generated world)"),
+    Column("duration_ms", Integer, nullable=False),
+    Column("original_audit_id", Integer, nullable=True, doc="for a duplicate: the call that did the work"),
+)
+# The database itself allows one succeeded execution per (action, day, key), even for concurrent
+# callers; failed, declined and duplicate calls may repeat.
+_succeeded = action_audit.c.status == "succeeded"
+Index(
+    "ops_action_audit_once",
+    action_audit.c.action,
+    action_audit.c.day,
+    action_audit.c.idempotency_key,
+    unique=True,
+    sqlite_where=_succeeded,
+    postgresql_where=_succeeded,
+)
+
+notes = Table(
+    "ops_notes",
+    ops_metadata,
+    Column("note_id", Integer, primary_key=True, autoincrement=True),
+    Column("day", Date, nullable=False),
+    Column("customer_id", String(32), nullable=True),
+    Column("note", Text, nullable=False),
+    Column("follow_up_on", Date, nullable=True),
+    Column("created_by", String(64), nullable=False),
+)
+
+
+@dataclass(frozen=True)
+class _Migration:
+    version: int
+    description: str
+    tables: tuple[Table, ...]
+
+
+OPS_MIGRATIONS: tuple[_Migration, ...] = (
+    _Migration(1, "action audit trail and notes", (action_audit, notes)),
+)
+"""Append-only: a new table or column is a new migration, never an edit of an applied one."""
+
+
+@dataclass(frozen=True)
+class AuditRow:
+    """One audited action call."""
+
+    audit_id: int
+    action: str
+    day: dt.date
+    idempotency_key: str
+    arguments: dict[str, Any]
+    status: str
+    approval: str
+    actor: str
+    conversation: str | None
+    result: Any
+    error: str | None
+    requested_at: dt.datetime
+    duration_ms: int
+    original_audit_id: int | None
+
+
+class OpsStore:
+    """A writable operations store over one engine; :meth:`setup` applies its migrations.
+
+    Args:
+        engine: a writable engine; never the read-only source connection of a production provider.
+        display: how to name the store in messages (a masked URL).
+    """
+
+    def __init__(self, engine: Engine, display: str = "embedded") -> None:
+        self.engine = engine
+        self.display = display
+        self.setup()
+
+    @classmethod
+    def from_url(cls, url: str | URL) -> OpsStore:
+        """Open (and migrate) the store at ``url``: a SQLite path/URL or a PostgreSQL URL."""
+        engine = make_engine(url, read_only=False)
+        try:
+            return cls(engine, mask_url(url))
+        except SQLAlchemyError as exc:
+            raise connection_error(exc, url) from None
+
+    @classmethod
+    def in_memory(cls) -> OpsStore:
+        """A private in-memory store (tests, one-off runs)."""
+        return cls(memory_engine(), "in-memory")
+
+    @property
+    def version(self) -> int:
+        """The highest applied migration."""
+        with self.engine.connect() as conn:
+            return int(conn.execute(select(func.max(ops_schema_version.c.version))).scalar() or 0)
+
+    def setup(self) -> None:
+        """Apply the migrations not applied yet (idempotent)."""
+        try:
+            with self.engine.begin() as conn:
+                ops_schema_version.create(conn, checkfirst=True)
+                done = set(conn.execute(select(ops_schema_version.c.version)).scalars())
+                for m in OPS_MIGRATIONS:
+                    if m.version in done:
+                        continue
+                    for table in m.tables:
+                        table.create(conn, checkfirst=True)
+                    conn.execute(
+                        insert(ops_schema_version).values(
+                            version=m.version, description=m.description, applied_at=dt.datetime.now(dt.UTC)
+                        )
+                    )
+        except SQLAlchemyError as exc:
+            raise ProviderError(f"operations store {self.display}: cannot set up its tables ({exc.__class__.__name__}: "
+                                f"{str(getattr(exc, 'orig', exc)).splitlines()[0]}); give a writable database") from None
+
+    @contextmanager
+    def transaction(self) -> Iterator[Connection]:
+        """One transaction on the store: an action's effect and its audit row commit together."""
+        with self.engine.begin() as conn:
+            yield conn
+
+    def find_done(self, conn: Connection, action: str, day: dt.date, key: str) -> AuditRow | None:
+        """The succeeded call of ``action`` for ``day`` and ``key``, if any."""
+        row = conn.execute(
+            select(action_audit)
+            .where(
+                action_audit.c.action == action,
+                action_audit.c.day == day,
+                action_audit.c.idempotency_key == key,
+                action_audit.c.status == "succeeded",
+            )
+            .order_by(action_audit.c.audit_id)
+            .limit(1)
+        ).mappings().first()
+        return _audit_row(row) if row else None
+
+    def write_audit(self, conn: Connection, **values: Any) -> int:
+        """Insert one audit row; returns its id."""
+        values["arguments"] = json.dumps(values["arguments"], sort_keys=True)
+        if values.get("result") is not None:
+            values["result"] = json.dumps(values["result"], sort_keys=True, default=str)
+        return inserted_id(conn.execute(insert(action_audit).values(**values)))
+
+    def audit(self, action: str | None = None, status: str | None = None) -> list[AuditRow]:
+        """Audit rows, oldest first, optionally of one action or status."""
+        stmt = select(action_audit).order_by(action_audit.c.audit_id)
+        if action:
+            stmt = stmt.where(action_audit.c.action == action)
+        if status:
+            stmt = stmt.where(action_audit.c.status == status)
+        with self.engine.connect() as conn:
+            return [_audit_row(r) for r in conn.execute(stmt).mappings()]
+
+    def read(self, query: Callable[[Connection], Any]) -> Any:
+        """Run a read-only query function on a connection of the store."""
+        with self.engine.connect() as conn:
+            return query(conn)
+
+
+def inserted_id(result: CursorResult[Any]) -> int:
+    """The primary key of the one row an INSERT added."""
+    key = result.inserted_primary_key
+    if key is None:  # pragma: no cover - every ops table has an integer primary key
+        raise ProviderError("the operations store did not return the new row's id")
+    return int(key[0])
+
+
+def _audit_row(row: Any) -> AuditRow:
+    day = row["day"]
+    at = row["requested_at"]
+    return AuditRow(
+        audit_id=row["audit_id"],
+        action=row["action"],
+        day=day if isinstance(day, dt.date) else dt.date.fromisoformat(str(day)),
+        idempotency_key=row["idempotency_key"],
+        arguments=json.loads(row["arguments"]),
+        status=row["status"],
+        approval=row["approval"],
+        actor=row["actor"],
+        conversation=row["conversation"],
+        result=json.loads(row["result"]) if row["result"] is not None else None,
+        error=row["error"],
+        requested_at=at if isinstance(at, dt.datetime) else dt.datetime.fromisoformat(str(at)),
+        duration_ms=row["duration_ms"],
+        original_audit_id=row["original_audit_id"],
+    )

@@ -1,0 +1,90 @@
+"""Data views and actions: what CJ can know about a merchant's business and what it can do.
+
+One module per family declares its views (argument model, result model with its text
+rendering, the SQL-backed ``build`` function, tool name, description and guidance) and its
+actions; this package registers them, in display order, in :mod:`app.views.registry`. Tools,
+provider methods, CLI commands and JSON Schemas are derived from those declarations.
+
+Example:
+    >>> from app.views import VIEWS, view_spec
+    >>> view_spec("ticket_metrics").tool
+    'get_ticket_metrics'
+"""
+
+from app.views import briefing, crisis, financial, notes, profile, segments, tickets, timeline
+from app.views.base import (
+    WINDOW_DAYS,
+    Alert,
+    CategoryCount,
+    NoArgs,
+    Segment,
+    TicketSnapshot,
+    TimelineEvent,
+    TimeRange,
+    Trend,
+    ViewArgs,
+    ViewModel,
+    ViewResult,
+    not_available,
+)
+from app.views.provider import DataProvider
+from app.views.registry import (
+    ACTIONS,
+    CAPABILITIES,
+    VIEWS,
+    ActionSpec,
+    ViewSpec,
+    action_spec,
+    by_tool,
+    capability,
+    json_schemas,
+    register,
+    tool_names,
+    view_spec,
+)
+
+__all__ = [
+    "DataProvider",
+    "ViewSpec",
+    "ActionSpec",
+    "VIEWS",
+    "ACTIONS",
+    "CAPABILITIES",
+    "register",
+    "view_spec",
+    "action_spec",
+    "capability",
+    "by_tool",
+    "tool_names",
+    "json_schemas",
+    "Trend",
+    "ViewArgs",
+    "ViewResult",
+    "ViewModel",
+    "NoArgs",
+    "TimeRange",
+    "WINDOW_DAYS",
+    "Segment",
+    "CategoryCount",
+    "Alert",
+    "TicketSnapshot",
+    "TimelineEvent",
+    "not_available",
+]
+
+# The registration: one line per capability, in the order tools and listings show them.
+for _spec in (
+    briefing.DAILY_BRIEFING,
+    tickets.TICKET_METRICS,
+    financial.FINANCIAL_METRICS,
+    segments.CUSTOMER_SEGMENT,
+    crisis.CRISIS_ANALYSIS,
+    crisis.DETECT_ANOMALIES,
+    segments.CUSTOMER_LIST,
+    profile.CUSTOMER_PROFILE,
+    tickets.SEARCH_TICKETS,
+    timeline.BUSINESS_TIMELINE,
+    notes.GET_NOTES,
+    notes.SAVE_NOTE,
+):
+    register(_spec)

@@ -1,0 +1,167 @@
+"""What every view builder shares: the :class:`ViewContext`, reasons for unavailable data and small
+numeric helpers (ratios are computed in Python from integer SQL sums, so every backend rounds alike)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from sqlalchemy import Table
+from sqlalchemy.engine import Connection
+
+from app.storage import queries as q
+from app.storage.customer_frame import CustomerFacts
+from app.storage.ops import OpsStore
+from app.storage.schema import marketing_daily, orders, subscriptions, support_tickets
+from app.views.base import CategoryCount, TimelineEvent, Trend
+
+
+@dataclass
+class ViewContext:
+    """What a view builder needs: a connection, the date, the merchant and lazily built shared facts."""
+
+    conn: Connection
+    as_of: dt.date
+    merchant: str
+    frame_factory: Callable[[dt.date], CustomerFacts]
+    ops: OpsStore | None = None
+    """The provider's operations store (what actions wrote), if it has one."""
+    _has: dict[str, bool] = field(default_factory=dict)
+
+    def frame(self) -> CustomerFacts:
+        return self.frame_factory(self.as_of)
+
+    def has(self, table) -> bool:
+        """Whether ``table`` holds any row (a merchant may have no tickets or subscriptions at all)."""
+        if table.name not in self._has:
+            self._has[table.name] = q.has_rows(self.conn, table)
+        return self._has[table.name]
+
+
+NO_SUBSCRIPTIONS = "no subscription data"
+NO_TICKETS = "no support ticket data"
+NO_MARKETING = "no marketing spend data in the window"
+NO_ORDERS = "no order data"
+NO_MARKETING_TABLE = "no marketing data"
+
+_METRIC_SOURCES = {
+    "new_subscribers": (subscriptions, NO_SUBSCRIPTIONS),
+    "cancellations": (subscriptions, NO_SUBSCRIPTIONS),
+    "tickets": (support_tickets, NO_TICKETS),
+    "shipping_tickets": (support_tickets, NO_TICKETS),
+    "failed_payments": (orders, NO_ORDERS),
+    "marketing_spend": (marketing_daily, NO_MARKETING_TABLE),
+    "visitors": (marketing_daily, NO_MARKETING_TABLE),
+}
+"""Daily metric -> (table it is counted from, why it is unavailable when that table is empty)."""
+
+
+def missing_reason(ctx: ViewContext, metric: str) -> str | None:
+    """Why a daily metric cannot be computed from this database, or None if it can."""
+    table, reason = _METRIC_SOURCES[metric]
+    return None if ctx.has(table) else reason
+
+
+def gaps(ctx: ViewContext, needs: dict[str, tuple[Table, str]]) -> dict[str, str]:
+    """``field -> reason`` for the fields whose source table is empty (a view's ``unavailable``).
+
+    ``needs`` maps a field to (the table it is computed from, why it is unavailable without it):
+    an empty table means the merchant does not record that data, so its counts are unknown, not zero.
+    """
+    return {name: reason for name, (table, reason) in needs.items() if not ctx.has(table)}
+
+
+def dollars(cents: int | float) -> float:
+    """Cents to dollars, exact to the cent."""
+    return round(cents / 100, 2)
+
+
+def ratio(num: float, den: float, digits: int = 4) -> float | None:
+    return round(num / den, digits) if den else None
+
+
+def avg_hours(stats: tuple[int, int]) -> float | None:
+    """Mean duration in hours (two decimals) from (count, total microseconds)."""
+    n, total_us = stats
+    if not n:
+        return None
+    return round(total_us / 1_000_000 / n / 3600, 2)
+
+
+def with_shares(counts: list[tuple[str, int]], top: int | None = None) -> list[CategoryCount]:
+    total = sum(c for _, c in counts)
+    items = [CategoryCount(category=k, count=c, share=round(c / total, 4)) for k, c in counts]
+    return items[:top] if top else items
+
+
+def timeline_events(ctx: ViewContext, lo: dt.date, hi: dt.date) -> list[TimelineEvent]:
+    return [
+        TimelineEvent(
+            event_id=e["event_id"],
+            day=q.as_date(e["day"]),
+            days_from_as_of=(q.as_date(e["day"]) - ctx.as_of).days,
+            kind=e["kind"],
+            title=e["title"],
+            impact=e["impact"],
+        )
+        for e in q.events_between(ctx.conn, lo, hi, ctx.as_of)
+    ]
+
+
+# --------------------------------------------------------------------------- subscription economics
+
+
+@dataclass(frozen=True)
+class _Economics:
+    """Subscription facts of one window (computed once, shared by briefing and financial views)."""
+
+    active: int
+    mrr_cents: int
+    active_at_start: int
+    new: int
+    cancelled: int
+
+
+def _economics(conn: Connection, w: q.Window) -> _Economics:
+    active, mrr = q.active_count_and_mrr(conn, w.hi)
+    start_active, _ = q.active_count_and_mrr(conn, w.lo)
+    return _Economics(active, mrr, start_active, q.started_count(conn, w), q.cancelled_count(conn, w))
+
+
+def _subscription_trends(ctx: ViewContext, days: int) -> dict[str, Trend]:
+    if not ctx.has(subscriptions):
+        return {k: Trend.missing(NO_SUBSCRIPTIONS) for k in _SUB_KEYS}
+    w = q.Window.ending(ctx.as_of, days)
+    now, before = _economics(ctx.conn, w), _economics(ctx.conn, w.previous())
+    return {
+        "mrr": Trend.of(dollars(now.mrr_cents), dollars(before.mrr_cents)),
+        "active_subscribers": Trend.of(now.active, before.active),
+        "churn_rate": Trend.of(ratio(now.cancelled, now.active_at_start), ratio(before.cancelled, before.active_at_start)),
+        "new_subscribers": Trend.of(now.new, before.new),
+        "cancellations": Trend.of(now.cancelled, before.cancelled),
+        "net_growth": Trend.of(now.new - now.cancelled, before.new - before.cancelled),
+        "arpu": Trend.of(_arpu(now), _arpu(before)),
+    }
+
+
+_SUB_KEYS = ("mrr", "active_subscribers", "churn_rate", "new_subscribers", "cancellations", "net_growth", "arpu")
+
+
+def _arpu(e: _Economics) -> float | None:
+    return round(e.mrr_cents / e.active / 100, 2) if e.active else None
+
+
+def _csat(ctx: ViewContext, w: q.Window, category: str | None = None) -> tuple[float | None, int]:
+    total, n = q.csat_sum_count(ctx.conn, w, category)
+    return (round(total / n, 2) if n else None), n
+
+
+def _csat_trend(ctx: ViewContext, w: q.Window, category: str | None = None) -> tuple[Trend, int]:
+    if not ctx.has(support_tickets):
+        return Trend.missing(NO_TICKETS), 0
+    now, n = _csat(ctx, w, category)
+    before, _ = _csat(ctx, w.previous(), category)
+    return Trend.of(now, before, None if now is not None else "no rated tickets resolved in the window"), n
+
+

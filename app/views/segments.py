@@ -1,0 +1,253 @@
+"""Customer segments and customer lists."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import ClassVar, Literal
+
+from pydantic import Field
+
+from app.formatting import money, rate_pct
+from app.storage.customer_frame import SEGMENT_DEFINITIONS, CustomerRecord
+from app.storage.schema import subscriptions
+from app.views.base import CustomerFilter, Segment, ViewArgs, ViewModel, ViewResult, not_available
+from app.views.common import NO_SUBSCRIPTIONS, ViewContext, dollars
+from app.views.recommendations import segment_actions
+from app.views.registry import ViewSpec
+
+
+class CustomerSummary(ViewModel):
+    customer_id: str
+    name: str
+    plan: str | None
+    status: Literal["active", "cancelled", "never_subscribed"] | None = Field(
+        description="null when the database holds no subscription data"
+    )
+    lifetime_value: float = Field(description="paid order revenue to date, dollars")
+    risk_score: float
+    started_on: dt.date | None
+    cancelled_on: dt.date | None = None
+    cancel_reason: str | None = None
+
+    def line(self) -> str:
+        extra = f", cancelled {self.cancelled_on} ({self.cancel_reason})" if self.cancelled_on else ""
+        if self.status is None:
+            return f"  {self.customer_id} {self.name}: LTV {money(self.lifetime_value)}, risk {self.risk_score:.2f}"
+        since = f", since {self.started_on}" if self.started_on else ""
+        return (
+            f"  {self.customer_id} {self.name}: {self.plan or 'no plan'}, LTV {money(self.lifetime_value)}, "
+            f"risk {self.risk_score:.2f}{since}{extra}"
+        )
+
+
+class CustomerSegmentArgs(ViewArgs):
+    segment: Segment = Field(description="high_value, at_risk, new or churned.")
+    depth: Literal["summary", "detailed"] = Field(default="summary", description="detailed lists more customers.")
+
+
+class SignalCount(ViewModel):
+    signal_type: str
+    count: int
+
+
+class CustomerSegment(ViewResult):
+    """A customer segment: size, value, risk, a sample of customers and what to do."""
+
+    view: ClassVar[str] = "customer_segment"
+    segment: Segment
+    definition: str
+    size: int | None
+    share_of_active: float | None = Field(description="size / active subscribers (null for churned)")
+    avg_ltv: float | None
+    segment_mrr: float | None = Field(description="MRR of the segment's active subscriptions, dollars")
+    churn_risk: float | None = Field(description="mean risk score of the segment")
+    avg_tenure_days: float | None
+    top_signals: list[SignalCount]
+    customers: list[CustomerSummary]
+    recommended_actions: list[str]
+
+    def to_text(self) -> str:
+        if "size" in self.unavailable:
+            return "\n".join(
+                [
+                    f"Segment {self.segment} as of {self.as_of}: {self.definition}",
+                    f"Size, value, risk and customers: {not_available(self.unavailable['size'])}",
+                ]
+            )
+        share = "" if self.share_of_active is None else f" ({rate_pct(self.share_of_active)} of active)"
+        risk = "n/a" if self.churn_risk is None else f"{self.churn_risk:.2f}"
+        tenure = "n/a" if self.avg_tenure_days is None else f"{self.avg_tenure_days:.0f} days"
+        lines = [
+            f"Segment {self.segment} as of {self.as_of}: {self.definition}",
+            f"Size: {self.size} customers{share}; MRR {money(self.segment_mrr)}",
+            f"Avg LTV: {money(self.avg_ltv)}; avg churn risk {risk}; avg tenure {tenure}",
+            "Top signals (60d): " + (", ".join(f"{s.signal_type} {s.count}" for s in self.top_signals) or "none"),
+            f"Customers ({len(self.customers)} of {self.size}):",
+            *[c.line() for c in self.customers],
+            "Recommended actions:",
+            *[f"  - {a}" for a in self.recommended_actions],
+        ]
+        return "\n".join(lines)
+
+
+
+class CustomerListArgs(ViewArgs):
+    filter: CustomerFilter = Field(default="active", description="all, active, high_value, at_risk, new or churned.")
+    limit: int = Field(default=10, ge=1, le=100, description="How many customers (1-100).")
+    sort_by: Literal["ltv", "risk", "tenure", "recent", "name"] = Field(
+        default="ltv", description="ltv, risk, tenure (longest first), recent (newest first) or name."
+    )
+
+
+class CustomerList(ViewResult):
+    """Customers matching a filter, sorted."""
+
+    view: ClassVar[str] = "customer_list"
+    filter: CustomerFilter
+    sort_by: str
+    total: int | None
+    customers: list[CustomerSummary]
+
+    def to_text(self) -> str:
+        head = f"Customers ({self.filter}, by {self.sort_by}) as of {self.as_of}: "
+        if "total" in self.unavailable:
+            return head + not_available(self.unavailable["total"])
+        lines = [head + f"{len(self.customers)} of {self.total}", *[c.line() for c in self.customers]]
+        if "customers.status" in self.unavailable:
+            lines.append("Plan and subscription status: " + not_available(self.unavailable["customers.status"]))
+        return "\n".join(lines)
+
+
+
+SAMPLE_SIZE = {"summary": 5, "detailed": 15}
+
+
+def summary(rec: CustomerRecord, has_subscriptions: bool = True) -> CustomerSummary:
+    """The list/segment line of a customer; the same numbers as its profile.
+
+    Without any subscription data the status is unknown (null), not "never subscribed".
+    """
+    return CustomerSummary(
+        customer_id=rec.customer_id,
+        name=rec.name,
+        plan=rec.plan,
+        status=rec.status if has_subscriptions else None,
+        lifetime_value=dollars(rec.ltv_cents),
+        risk_score=rec.risk,
+        started_on=rec.started_on,
+        cancelled_on=rec.cancelled_on,
+        cancel_reason=rec.cancel_reason,
+    )
+
+
+SAMPLE_ORDER = {"high_value": "ltv", "at_risk": "risk_ltv", "new": "recent", "churned": "cancelled"}
+"""How each segment's sample is sorted (a name of ``customer_frame.ORDERS``)."""
+
+
+def customer_segment(ctx: ViewContext, args: CustomerSegmentArgs) -> CustomerSegment:
+    """Size, value and risk of a segment, a sample of its customers and recommended actions."""
+    if not ctx.has(subscriptions):
+        return _segment_unavailable(ctx, args)
+    facts = ctx.frame()
+    stats = facts.segment_stats(args.segment)
+    size = stats.size
+    top_signals = list(stats.signals)
+    sample = facts.first(args.segment, SAMPLE_ORDER[args.segment], SAMPLE_SIZE[args.depth])
+    active_n = facts.count("active")
+    return CustomerSegment(
+        as_of=ctx.as_of,
+        segment=args.segment,
+        definition=SEGMENT_DEFINITIONS[args.segment],
+        size=size,
+        share_of_active=None if args.segment == "churned" else (round(size / active_n, 4) if active_n else None),
+        avg_ltv=dollars(stats.ltv_cents / size) if size else None,
+        segment_mrr=dollars(stats.mrr_cents),
+        churn_risk=round(stats.risk_sum / size, 4) if size else None,
+        avg_tenure_days=round(stats.tenure_days / size, 1) if size else None,
+        top_signals=[SignalCount(signal_type=t, count=n) for t, n in top_signals],
+        customers=[summary(r) for r in sample],
+        recommended_actions=segment_actions(args.segment, size, top_signals),
+    )
+
+
+_SEGMENT_FIELDS = (
+    "size",
+    "share_of_active",
+    "avg_ltv",
+    "segment_mrr",
+    "churn_risk",
+    "avg_tenure_days",
+    "top_signals",
+    "customers",
+    "recommended_actions",
+)
+
+
+def _segment_unavailable(ctx: ViewContext, args: CustomerSegmentArgs) -> CustomerSegment:
+    """Segments are defined on subscriptions: without any, nothing about them is known."""
+    return CustomerSegment(
+        as_of=ctx.as_of,
+        segment=args.segment,
+        definition=SEGMENT_DEFINITIONS[args.segment],
+        size=None,
+        share_of_active=None,
+        avg_ltv=None,
+        segment_mrr=None,
+        churn_risk=None,
+        avg_tenure_days=None,
+        top_signals=[],
+        customers=[],
+        recommended_actions=[],
+        unavailable=dict.fromkeys(_SEGMENT_FIELDS, NO_SUBSCRIPTIONS),
+    )
+
+
+def customer_list(ctx: ViewContext, args: CustomerListArgs) -> CustomerList:
+    """Customers matching the filter, sorted, at most ``limit``.
+
+    Without subscription data only the ``all`` filter has members one can know; the others are
+    unavailable, and listed customers have no known status or plan.
+    """
+    has_subs = ctx.has(subscriptions)
+    if not has_subs and args.filter != "all":
+        return CustomerList(
+            as_of=ctx.as_of,
+            filter=args.filter,
+            sort_by=args.sort_by,
+            total=None,
+            customers=[],
+            unavailable={"total": NO_SUBSCRIPTIONS, "customers": NO_SUBSCRIPTIONS},
+        )
+    facts = ctx.frame()
+    return CustomerList(
+        as_of=ctx.as_of,
+        filter=args.filter,
+        sort_by=args.sort_by,
+        total=facts.count(args.filter),
+        customers=[summary(r, has_subs) for r in facts.first(args.filter, args.sort_by, args.limit)],
+        unavailable={} if has_subs else {"customers.status": NO_SUBSCRIPTIONS, "customers.plan": NO_SUBSCRIPTIONS},
+    )
+
+
+CUSTOMER_SEGMENT: ViewSpec[CustomerSegmentArgs, CustomerSegment] = ViewSpec(
+    name="customer_segment",
+    args=CustomerSegmentArgs,
+    result=CustomerSegment,
+    description="A segment's size, value, risk, actions.",
+    tool="analyze_customer_segment",
+    guidance="Use it to size and characterise high_value, at_risk, new or churned customers.",
+    build=customer_segment,
+    examples=tuple({"segment": s, "depth": "detailed"} for s in ("at_risk", "high_value", "new", "churned")),
+)
+
+
+CUSTOMER_LIST: ViewSpec[CustomerListArgs, CustomerList] = ViewSpec(
+    name="customer_list",
+    args=CustomerListArgs,
+    result=CustomerList,
+    description="Customers matching a filter, sorted.",
+    tool="get_customer_list",
+    guidance="Use it for the actual customers (names and ids) behind a segment.",
+    build=customer_list,
+    examples=({"filter": "at_risk", "sort_by": "risk"}, {"filter": "all", "sort_by": "name", "limit": 20}),
+)
