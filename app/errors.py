@@ -17,6 +17,8 @@ __all__ = [
     "InvalidArgumentError",
     "DataUnavailableError",
     "ProviderError",
+    "WritableUserError",
+    "RunLockedError",
     "ActionDeclinedError",
     "ActionFailedError",
 ]
@@ -60,6 +62,27 @@ class DataUnavailableError(CJSimError):
 
 class ProviderError(CJSimError):
     """A data provider cannot be opened or queried (bad URL, unreachable server, wrong schema)."""
+
+
+class WritableUserError(ProviderError):
+    """A database user that can write was given where a read-only one is required.
+
+    ``accept`` names how the caller accepts such a user anyway; a command line re-raises the
+    error with its own option through :meth:`with_accept`.
+    """
+
+    def __init__(self, problem: str, accept: str = "allow_writable_user=True") -> None:
+        self.problem = problem
+        self.accept = accept
+        super().__init__(f"{problem}; or accept this user explicitly with {accept}")
+
+    def with_accept(self, accept: str) -> WritableUserError:
+        """The same error, naming another way to accept the user."""
+        return WritableUserError(self.problem, accept)
+
+
+class RunLockedError(CJSimError):
+    """Another process is writing to the same run folder."""
 
 
 class ActionDeclinedError(CJSimError):

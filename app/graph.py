@@ -55,16 +55,21 @@ __all__ = [
     "build_graph",
     "approval_decision",
     "DEFAULT_WORKFLOW",
+    "QUIT_LINES",
 ]
 
 DEFAULT_WORKFLOW = "ad_hoc_support"
 """Where ``--workflow auto`` lands when the merchant's opening matches no workflow."""
+
+QUIT_LINES = frozenset({"", "/quit", "/exit", "/done"})
+"""What a human merchant types to leave (compared case-insensitively, surrounding spaces ignored)."""
 
 
 class TerminationReason(StrEnum):
     """How a conversation ended."""
 
     merchant_done = "merchant_done"
+    human_quit = "human_quit"
     max_turns = "max_turns"
     agent_error = "agent_error"
     tool_error_limit = "tool_error_limit"
@@ -188,8 +193,8 @@ def merchant_node(state: ConversationState, runtime: Rt) -> dict[str, Any]:
             (m.content for m in reversed(state.get("messages", [])) if isinstance(m, AIMessage) and m.content), ""
         )
         text = str(interrupt({"type": "merchant_turn", "cj": last_cj, "turn": turns + 1})).strip()
-        if text.lower() in {"", "/quit", "/exit", "/done"}:
-            text = f"Thanks, that's all for now. {MERCHANT_DONE}"
+        if text.lower() in QUIT_LINES:  # the human left: record that, not words they never said
+            return {"termination_reason": TerminationReason.human_quit.value}
     else:
         prompt = merchant_system_prompt(ctx.persona, ctx.scenario)
         view = merchant_view(state.get("messages", []), prompt)

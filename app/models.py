@@ -1,8 +1,8 @@
 """Pydantic models of the project's data files: personas, scenarios and merchant context.
 
 Every model is strict (``extra="forbid"``): a misspelt key in a YAML file is an error that names
-the file and the field, not a silently ignored setting. Field descriptions double as the
-published JSON Schema of each file format (``cjsim schema``).
+the file and the field, not a silently ignored setting. Field descriptions double as the JSON
+Schema of each file format (``Model.model_json_schema()``).
 """
 
 from __future__ import annotations

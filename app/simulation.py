@@ -302,7 +302,18 @@ class HumanConversation:
         return self._cj_reply()
 
     def send(self, line: str) -> str:
-        """Resume with the human's line; returns CJ's reply (empty once the conversation ended)."""
+        """Resume with the human's line; returns CJ's reply (empty once the conversation ended).
+
+        A quit line (``/quit``, ``/exit``, ``/done`` or an empty line) ends the conversation with
+        termination reason ``human_quit``.
+        """
+        return self._resume(line)
+
+    def quit(self) -> None:
+        """End the conversation because the human left (end of input, Ctrl-C): ``human_quit``."""
+        self._resume("/quit")
+
+    def _resume(self, line: str) -> str:
         if self.finished:
             raise InvalidArgumentError("the conversation has ended; start a new one")
         if self.pending_approval:

@@ -5,8 +5,14 @@ from __future__ import annotations
 import functools
 
 import pytest
+from hypothesis import settings
 
 from app.agents.data_agent import DataAgent
+
+# Reproducible property tests: no example database on disk, the same examples on every run, and
+# no per-example time limit (tests assert behaviour, never wall-clock time).
+settings.register_profile("cjsim", database=None, derandomize=True, deadline=None)
+settings.load_profile("cjsim")
 
 
 @functools.cache

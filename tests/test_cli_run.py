@@ -77,8 +77,18 @@ def test_chat_lets_a_human_play_the_merchant(tmp_path: Path) -> None:
     assert result.exit_code == 0, result.output
     assert "CJ:" in result.output and "%" in result.output
     saved = json.loads(out.read_text())
-    assert [m["content"] for m in saved["messages"] if m["role"] == "merchant"][0] == "How is our churn rate?"
-    assert saved["termination_reason"] == "merchant_done"
+    assert [m["content"] for m in saved["messages"] if m["role"] == "merchant"] == ["How is our churn rate?"]
+    assert saved["termination_reason"] == "human_quit"
+
+
+@pytest.mark.parametrize("rest", ["", "\n"], ids=["end-of-input", "empty-line"])
+def test_chat_records_how_the_human_left(tmp_path: Path, rest: str) -> None:
+    out = tmp_path / "chat.json"
+    result = invoke("chat", "--out", str(out), input=f"How is our churn rate?\n{rest}")
+    assert result.exit_code == 0 and "Traceback" not in result.output, result.output
+    saved = json.loads(out.read_text())
+    assert saved["termination_reason"] == "human_quit" and "ended: human_quit" in result.output
+    assert [m["content"] for m in saved["messages"] if m["role"] == "merchant"] == ["How is our churn rate?"]
 
 
 def test_run_writes_every_format(tmp_path: Path) -> None:

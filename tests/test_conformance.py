@@ -135,7 +135,9 @@ class Worlds:
                 if backend == "sqlite"
                 else self._url(world, backend)
             )
-            self.providers[key] = ProductionDataProvider(url, ops_url=ops)  # an empty store, as the agent's is
+            # an empty store, as the agent's is; the test server's user owns the schema it reads
+            # (a read-only role is tested in test_read_only.py)
+            self.providers[key] = ProductionDataProvider(url, ops_url=ops, allow_writable_user=True)
         return self.providers[key]
 
     def close(self) -> None:

@@ -188,8 +188,28 @@ def test_human_in_the_loop_pauses_and_resumes(tmp_path: Path) -> None:
     chat.send("/quit")
     assert chat.finished
     t = chat.transcript()
-    assert t.termination_reason == "merchant_done"
-    assert [m.content for m in t.messages if m.role == "merchant"] == ["How is churn?", "Thanks, that's all for now."]
+    assert t.termination_reason == "human_quit"
+    assert [m.content for m in t.messages if m.role == "merchant"] == ["How is churn?"]  # no invented words
+
+
+@pytest.mark.parametrize("leave", ["", "/exit", "  /DONE "])
+def test_a_human_leaving_is_recorded_as_human_quit(leave: str) -> None:
+    chat = HumanConversation(RunConfig(workflow="ad_hoc_support"), provider=cached_agent("growth_stall", "marcus_thompson", 0),
+                             cj_model=ScriptedChatModel(replies=["Churn is 5.9%."]))  # fmt: skip
+    chat.start()
+    chat.send("How is churn?")
+    chat.send(leave)
+    t = chat.transcript()
+    assert t.termination_reason == "human_quit" and [m.role for m in t.messages] == ["merchant", "cj"]
+
+
+def test_end_of_input_is_recorded_as_human_quit() -> None:
+    chat = HumanConversation(RunConfig(workflow="daily_briefing"), provider=cached_agent("growth_stall", "marcus_thompson", 0),
+                             cj_model=ScriptedChatModel(replies=["Morning!"]))  # fmt: skip
+    assert chat.start() == "Morning!"
+    chat.quit()
+    assert chat.finished and chat.transcript().termination_reason == "human_quit"
+    assert [m.role for m in chat.transcript().messages] == ["cj"]
 
 
 def test_sqlite_checkpointer_resumes_in_a_new_process_object(tmp_path: Path) -> None:

@@ -76,11 +76,11 @@ def fresh_url(request, tmp_path) -> str:
 
 
 def test_write_through_the_provider_fails(loaded_url: str) -> None:
-    provider = ProductionDataProvider(loaded_url)
-    with pytest.raises(SQLAlchemyError, match="(?i)read-?only"):
+    provider = ProductionDataProvider(loaded_url, allow_writable_user=True)
+    with pytest.raises(SQLAlchemyError, match="(?i)read-?only|not authorized"):
         with provider.engine.begin() as conn:
             conn.execute(insert(merchants).values(merchant_id="x", name="x", business_name="x", business_type="x"))
-    with pytest.raises(SQLAlchemyError, match="(?i)read-?only"):
+    with pytest.raises(SQLAlchemyError, match="(?i)read-?only|not authorized"):
         with provider.engine.begin() as conn:
             conn.execute(text("CREATE TABLE sneaky (x INTEGER)"))
     provider.close()
@@ -118,14 +118,14 @@ def test_init_is_idempotent_and_applies_only_missing_migrations(fresh_url: str) 
     with writable_connection(fresh_url) as conn:  # pretend the last migration never ran
         conn.execute(schema_version.delete().where(schema_version.c.version == LATEST_VERSION))
     with pytest.raises(ProviderError, match=r"older .*run `cjsim db init --url"):
-        ProductionDataProvider(fresh_url)
+        ProductionDataProvider(fresh_url, allow_writable_user=True)
     assert [m.version for m in init_database(fresh_url)[0]] == [LATEST_VERSION]
-    ProductionDataProvider(fresh_url).close()
+    ProductionDataProvider(fresh_url, allow_writable_user=True).close()
 
 
 def test_missing_schema_names_the_init_command(fresh_url: str) -> None:
     with pytest.raises(ProviderError, match=r"no cjsim schema.*run `cjsim db init --url"):
-        ProductionDataProvider(fresh_url)
+        ProductionDataProvider(fresh_url, allow_writable_user=True)
 
 
 def test_newer_schema_asks_to_upgrade(fresh_url: str) -> None:
@@ -133,14 +133,14 @@ def test_newer_schema_asks_to_upgrade(fresh_url: str) -> None:
     with writable_connection(fresh_url) as conn:
         conn.execute(schema_version.insert().values(version=99, description="future", applied_at=dt.datetime(2030, 1, 1)))
     with pytest.raises(ProviderError, match="newer than .*upgrade cjsim"):
-        ProductionDataProvider(fresh_url)
+        ProductionDataProvider(fresh_url, allow_writable_user=True)
     with pytest.raises(ProviderError, match="upgrade cjsim"):
         init_database(fresh_url)
 
 
 def test_empty_database_has_no_default_as_of(fresh_url: str) -> None:
     init_database(fresh_url)
-    provider = ProductionDataProvider(fresh_url)
+    provider = ProductionDataProvider(fresh_url, allow_writable_user=True)
     with pytest.raises(ProviderError, match="holds no activity yet"):
         provider.daily_briefing()
 
@@ -194,14 +194,14 @@ def test_a_failed_load_leaves_the_database_as_it_was(fresh_url: str) -> None:
     with pytest.raises(ProviderError, match="(?i)foreign key"), writable_connection(fresh_url) as conn:
         store_rows(conn, broken, kind="load", source="test", url="test", replace=True)
     assert shape() == before
-    assert ProductionDataProvider(fresh_url).customer_list("all", 1).total == before[1]["customers"]
+    assert ProductionDataProvider(fresh_url, allow_writable_user=True).customer_list("all", 1).total == before[1]["customers"]
 
 
 def test_db_info(loaded_url: str) -> None:
     info = database_info(loaded_url)
     assert info["schema_version"] == LATEST_VERSION
     assert info["row_counts"]["customers"] > 1000 and info["row_counts"]["customer_facts"] == info["row_counts"]["customers"]
-    assert info["date_range"]["last"] == info["default_as_of"] == ProductionDataProvider(loaded_url).default_as_of()
+    assert info["date_range"]["last"] == info["default_as_of"] == ProductionDataProvider(loaded_url, allow_writable_user=True).default_as_of()
     assert info["facts_as_of"] == [info["default_as_of"]]
     assert info["loads"][0]["kind"] == "load" and "problem" not in info
 
@@ -359,11 +359,11 @@ def test_cli_masks_the_password_of_printed_urls(loaded_pg: str) -> None:
     from sqlalchemy.engine import make_url
 
     with_password = make_url(loaded_pg).set(password="hunter2").render_as_string(hide_password=False)
-    out = _ok(["data", "daily_briefing", "--provider", "production", "--db-url", with_password])
+    out = _ok(["data", "daily_briefing", "--provider", "production", "--db-url", with_password, "--allow-writable-user"])
     assert "hunter2" not in out and "postgresql+psycopg://postgres:***@" in out
     out = _ok(["db", "info", "--url", with_password])
     assert "hunter2" not in out and "postgresql+psycopg://postgres:***@127.0.0.1" in out.replace("\n", "")
-    provider = ProductionDataProvider(with_password)
+    provider = ProductionDataProvider(with_password, allow_writable_user=True)
     assert "hunter2" not in repr(provider) and "hunter2" not in provider.display_url
     provider.close()
 

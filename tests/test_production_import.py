@@ -14,6 +14,7 @@ from typer.testing import CliRunner
 
 from app.cli import app
 from app.data_views import VIEWS, TicketSnapshot, Trend
+from app.views.notes import NO_OPS_STORE
 from app.errors import DataFileError, InvalidArgumentError, ProviderError
 from app.providers.production import ProductionDataProvider
 from app.simulation import RunConfig, run_conversation
@@ -80,7 +81,7 @@ def test_example_import(example_url: str) -> None:
     assert counts["customers"] == 24 and counts["subscriptions"] == 22 and counts["orders"] == 74
     assert counts["support_tickets"] == 30 and counts["customer_signals"] > 0
     assert info["loads"][0]["kind"] == "import" and info["date_range"]["last"] == dt.date(2025, 3, 31)
-    p = ProductionDataProvider(example_url)
+    p = ProductionDataProvider(example_url, allow_writable_user=True)
     brief = p.daily_briefing()
     assert brief.merchant == "Smokehouse Supply Co." and brief.as_of == dt.date(2025, 3, 31)
     fin = p.financial_metrics("30d")
@@ -164,6 +165,7 @@ PARTIAL_GAPS: dict[str, dict[str, str]] = {
     },
     "search_tickets": {"total": NO_TICKETS, "tickets": NO_TICKETS},
     "business_timeline": {},
+    "get_notes": {"notes": NO_OPS_STORE},  # opened without an operations store
 }
 """Per view: what a merchant without subscriptions and tickets cannot know, and why."""
 
@@ -217,7 +219,7 @@ def _never_zero(result, path: str) -> None:
 
 
 def test_merchant_without_subscriptions_or_tickets_gets_every_view(partial_url: str) -> None:
-    p = ProductionDataProvider(partial_url)
+    p = ProductionDataProvider(partial_url, allow_writable_user=True)
     for name, spec in VIEWS.items():
         for index, args in enumerate(spec.examples):
             if name == "customer_profile":
@@ -247,7 +249,7 @@ def test_merchant_without_subscriptions_or_tickets_gets_every_view(partial_url: 
 
 
 def test_full_data_views_carry_no_unavailable_mapping(example_url: str) -> None:
-    p = ProductionDataProvider(example_url)
+    p = ProductionDataProvider(example_url, allow_writable_user=True)
     assert "unavailable" not in p.daily_briefing().to_json()
     assert "unavailable" not in p.ticket_metrics("30d").to_json()
     assert p.detect_anomalies().unavailable == {"marketing_spend": "no marketing data", "visitors": "no marketing data"}

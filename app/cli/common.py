@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Annotated
 
 import typer
 from rich.console import Console
 
+from app.cli.options import CONFIRM_SEEDS_ABOVE
 from app.models import BusinessStage, StressLevel
 
 __all__ = [
@@ -19,6 +22,9 @@ __all__ = [
     "StressOpt",
     "ProviderOpt",
     "DbUrlOpt",
+    "AllowWritableOpt",
+    "YesOpt",
+    "accept_writable_user",
     "OpsUrlOpt",
     "CJModelOpt",
     "MerchantModelOpt",
@@ -66,6 +72,16 @@ DbUrlOpt = Annotated[
         help="Database of --provider production: sqlite:///file.db or postgresql+psycopg://user:pw@host/db.",
     ),
 ]
+AllowWritableOpt = Annotated[
+    bool,
+    typer.Option(
+        "--allow-writable-user",
+        help="Accept a PostgreSQL --db-url user that could write (by default only a read-only user is accepted).",
+    ),
+]
+YesOpt = Annotated[
+    bool, typer.Option("--yes", "-y", help=f"Run even when --seeds names more than {CONFIRM_SEEDS_ABOVE:,} seeds.")
+]
 OpsUrlOpt = Annotated[
     str | None,
     typer.Option(
@@ -108,11 +124,13 @@ def build_provider(
     stage: BusinessStage | None = None,
     stress: StressLevel | None = None,
     ops_url: str | None = None,
+    allow_writable_user: bool = False,
 ):
     """The data provider the options describe.
 
     ``data_agent`` generates the world of (scenario, merchant, seed, stage, stress);
-    ``production`` opens the database at ``db_url`` read-only (the world options are ignored).
+    ``production`` opens the database at ``db_url`` read-only (the world options are ignored),
+    refusing a PostgreSQL user that could write unless ``allow_writable_user``.
     ``ops_url`` names the operations store actions write to (see :class:`~app.storage.ops.OpsStore`).
 
     Raises:
@@ -136,8 +154,21 @@ def build_provider(
         from app.workflows import workflows
 
         # cached views live as long as the workflows' declared refresh intervals allow
-        return ProductionDataProvider(db_url, ttl=workflow_ttls(workflows().refresh_seconds), ops_url=ops_url)
+        ttl = workflow_ttls(workflows().refresh_seconds)
+        with accept_writable_user():
+            return ProductionDataProvider(db_url, ttl=ttl, ops_url=ops_url, allow_writable_user=allow_writable_user)
     raise UnknownNameError("provider", provider, PROVIDERS)
+
+
+@contextmanager
+def accept_writable_user() -> Iterator[None]:
+    """Re-raise a :class:`WritableUserError` naming the command-line option that accepts the user."""
+    from app.errors import WritableUserError
+
+    try:
+        yield
+    except WritableUserError as exc:
+        raise exc.with_accept("--allow-writable-user") from None
 
 
 def describe_provider(provider) -> str:

@@ -15,6 +15,7 @@ from rich.table import Table
 
 from app.cli import app
 from app.cli.common import (
+    AllowWritableOpt,
     DbUrlOpt,
     MerchantOpt,
     OpsUrlOpt,
@@ -116,6 +117,7 @@ def data_cmd(
     ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the view as JSON.")] = False,
     ops_url: OpsUrlOpt = None,
+    allow_writable_user: AllowWritableOpt = False,
 ) -> None:
     """Answer one data view, e.g. `cjsim data ticket_metrics --time-range 30d --scenario churn_spike`.
 
@@ -124,7 +126,9 @@ def data_cmd(
     spec = view_spec(view)
     args = parse_view_args(spec, list(ctx.args))
     day = parse_date(as_of)
-    data = build_provider(provider, db_url, scenario, merchant, seed, stage, stress, ops_url)
+    data = build_provider(
+        provider, db_url, scenario, merchant, seed, stage, stress, ops_url=ops_url, allow_writable_user=allow_writable_user
+    )
     result = data.get_view(view, day, **args)
     if as_json:
         typer.echo(json.dumps(result.to_json(), indent=2))
@@ -151,6 +155,7 @@ def act_cmd(
         bool, typer.Option("--approve", help="Approve an action that needs approval (without it, it is declined).")
     ] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print the result and its audit id as JSON.")] = False,
+    allow_writable_user: AllowWritableOpt = False,
 ) -> None:
     """Run one action, audited, e.g. `cjsim act save_note --note "Call Sarah" --approve --ops-url ops.db`.
 
@@ -161,7 +166,9 @@ def act_cmd(
 
     spec = action_spec(action)
     args = parse_view_args(spec, list(ctx.args))
-    data = build_provider(provider, db_url, scenario, merchant, seed, None, None, ops_url)
+    data = build_provider(
+        provider, db_url, scenario, merchant, seed, None, None, ops_url, allow_writable_user=allow_writable_user
+    )
     text, artifact = call_tool(data, spec.tool, args, approval="approved" if approve else None, actor="cli")
     if as_json:
         typer.echo(json.dumps(artifact, indent=2))

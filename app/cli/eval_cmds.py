@@ -12,12 +12,15 @@ from rich.table import Table
 
 from app.cli import app
 from app.cli.common import (
+    AllowWritableOpt,
     CJModelOpt,
     DbUrlOpt,
     MaxAttemptsOpt,
     MerchantModelOpt,
     ModelTimeoutOpt,
     ProviderOpt,
+    YesOpt,
+    accept_writable_user,
     console,
     err_console,
 )
@@ -94,6 +97,7 @@ def batch_cmd(
     merchants: Annotated[str, typer.Option("--merchants", help=f"Merchant ids: {_LIST}.")] = "all",
     workflows: Annotated[str, typer.Option("--workflows", help=f"Workflows: {_LIST}.")] = "all",
     seeds: Annotated[str, typer.Option("--seeds", help="Seeds: 0-9, 3 or 0,2,5-7.")] = "0",
+    yes: YesOpt = False,
     cj_model: CJModelOpt = "rules",
     merchant_model: MerchantModelOpt = "script",
     turns: Annotated[int, typer.Option("--turns", help="Maximum merchant turns per conversation.")] = 8,
@@ -102,6 +106,7 @@ def batch_cmd(
     judge_model: Annotated[str | None, typer.Option("--judge-model", help="Model spec for judge evaluators.")] = None,
     provider: ProviderOpt = "data_agent",
     db_url: DbUrlOpt = None,
+    allow_writable_user: AllowWritableOpt = False,
     resume: Annotated[bool, typer.Option("--resume", help="Finish a batch: run only cases without an ok record.")] = False,
     max_attempts: MaxAttemptsOpt = 5,
     model_timeout: ModelTimeoutOpt = None,
@@ -125,7 +130,7 @@ def batch_cmd(
         "scenarios": scenarios,
         "merchants": merchants,
         "workflows": workflows,
-        "seeds": parse_seeds(seeds),
+        "seeds": parse_seeds(seeds, confirmed=yes),
         "cj_model": cj_model,
         "merchant_model": merchant_model,
         "max_turns": turns,
@@ -144,16 +149,18 @@ def batch_cmd(
     manifest = batch_manifest(out.name, provider=provider, db_url=db_url, **args)
     jobs = default_jobs() if jobs is None else jobs
     try:
-        result = run_batch(
-            manifest,
-            out,
-            jobs=jobs,
-            resume=resume,
-            db_url=db_url,
-            progress=progress_for(err_console, quiet),
-            retry=RetryPolicy(max_attempts=max_attempts),
-            model_timeout=model_timeout,
-        )
+        with accept_writable_user():
+            result = run_batch(
+                manifest,
+                out,
+                jobs=jobs,
+                resume=resume,
+                db_url=db_url,
+                progress=progress_for(err_console, quiet),
+                retry=RetryPolicy(max_attempts=max_attempts),
+                allow_writable_user=allow_writable_user,
+                model_timeout=model_timeout,
+            )
     except KeyboardInterrupt:
         latest = latest_by_case(RunDir(out).records())
         cut = sum(r.status == "interrupted" for r in latest)
@@ -204,3 +211,28 @@ def eval_cmd(
         f"({', '.join(result.evaluators)}); kept {result.kept} failed"
     )
     render_summary(console, result.summary, prices, result.path, headline=headline)
+
+
+@app.command("repair")
+def repair_cmd(
+    path: Annotated[Path, typer.Argument(help="Batch folder written by cjsim batch.", show_default=False)],
+) -> None:
+    """Move damaged lines of a batch's transcripts.jsonl aside (nothing is deleted), so --resume reruns their cases."""
+    from app.evaluation.records import RunDir
+
+    if not path.is_dir():
+        raise InvalidArgumentError(f"{path} is not a folder; pass a batch folder written by cjsim batch --out")
+    run = RunDir(path).require()
+    result = run.repair()
+    if not result.moved:
+        console.print(f"{run.transcripts_path}: every line is a run record; nothing to repair")
+        return
+    lines = ", ".join(map(str, result.moved[:10])) + (" ..." if len(result.moved) > 10 else "")
+    console.print(
+        f"moved {len(result.moved)} damaged line{'s' if len(result.moved) != 1 else ''} ({lines}) to "
+        f"{result.damaged_path}; kept {result.kept} records",
+        highlight=False,
+    )
+    manifest = run.read_manifest()
+    database = " --db-url URL" if manifest is not None and manifest.provider.get("name") == "production" else ""
+    console.print(f"next: cjsim batch --out {shlex.quote(str(path))} --resume{database}  (reruns the cases without a record)")

@@ -9,12 +9,18 @@ from typing import Any
 from app.errors import InvalidArgumentError, UnknownNameError
 from app.views.registry import Capability
 
-__all__ = ["parse_seeds", "parse_view_args", "parse_date", "parse_names"]
+__all__ = ["parse_seeds", "parse_view_args", "parse_date", "parse_names", "CONFIRM_SEEDS_ABOVE", "MAX_SEEDS"]
+
+CONFIRM_SEEDS_ABOVE = 1_000
+"""More seeds than this run only with ``--yes``: each seed is a world to generate (and, in a
+batch, a conversation for every scenario, merchant and workflow)."""
+
+MAX_SEEDS = 1_000_000
+"""No seed list may name more seeds than this, confirmed or not."""
 
 
-def parse_seeds(text: str) -> list[int]:
-    """``"0-9"``, ``"1,4,7"`` or ``"3"`` -> sorted unique seeds."""
-    seeds: set[int] = set()
+def _seed_ranges(text: str) -> list[tuple[int, int]]:
+    ranges = []
     try:
         for part in text.split(","):
             part = part.strip()
@@ -22,13 +28,44 @@ def parse_seeds(text: str) -> list[int]:
                 lo, hi = (int(x) for x in part.split("-", 1))
                 if lo > hi:
                     raise ValueError
-                seeds.update(range(lo, hi + 1))
+                ranges.append((lo, hi))
             elif part:
-                seeds.add(int(part))
+                ranges.append((int(part), int(part)))
     except ValueError:
         raise InvalidArgumentError(f"bad seed list {text!r}; use e.g. 0-9, 1,4,7 or 3") from None
-    if not seeds or min(seeds) < 0:
+    if not ranges or min(lo for lo, _ in ranges) < 0:
         raise InvalidArgumentError(f"bad seed list {text!r}; seeds are non-negative integers")
+    return ranges
+
+
+def _count(ranges: list[tuple[int, int]]) -> int:
+    """How many distinct seeds the ranges name (overlaps counted once), without listing them."""
+    total, reach = 0, -1
+    for lo, hi in sorted(ranges):
+        if hi > reach:
+            total += hi - max(lo, reach + 1) + 1
+            reach = hi
+    return total
+
+
+def parse_seeds(text: str, *, confirmed: bool = False) -> list[int]:
+    """``"0-9"``, ``"1,4,7"`` or ``"3"`` -> sorted unique seeds.
+
+    More than :data:`CONFIRM_SEEDS_ABOVE` seeds need ``confirmed`` (the ``--yes`` option); more
+    than :data:`MAX_SEEDS` are refused. Both are checked before any seed list is built.
+    """
+    ranges = _seed_ranges(text)
+    n = _count(ranges)
+    if n > MAX_SEEDS:
+        raise InvalidArgumentError(f"--seeds {text} names {n:,} seeds; at most {MAX_SEEDS:,} can run at once")
+    if n > CONFIRM_SEEDS_ABOVE and not confirmed:
+        raise InvalidArgumentError(
+            f"--seeds {text} names {n:,} seeds, more than {CONFIRM_SEEDS_ABOVE:,}: each is a world to generate and "
+            "conversations to run. Pass --yes to run them all, or give a smaller range"
+        )
+    seeds: set[int] = set()
+    for lo, hi in ranges:
+        seeds.update(range(lo, hi + 1))
     return sorted(seeds)
 
 

@@ -11,6 +11,7 @@ from rich.markup import escape
 
 from app.cli import app
 from app.cli.common import (
+    AllowWritableOpt,
     CJModelOpt,
     DbUrlOpt,
     MaxAttemptsOpt,
@@ -99,6 +100,7 @@ def run_cmd(
     fmt: Annotated[str, typer.Option("--format", help="text, markdown, json or openai-jsonl.")] = "text",
     provider: ProviderOpt = "data_agent",
     db_url: DbUrlOpt = None,
+    allow_writable_user: AllowWritableOpt = False,
     model_timeout: ModelTimeoutOpt = None,
     max_attempts: MaxAttemptsOpt = 5,
 ) -> None:
@@ -112,7 +114,9 @@ def run_cmd(
     _check_format(fmt)  # fail before the conversation runs
     cfg = _config(scenario, merchant, workflow, seed, turns, cj_model, merchant_model, stage, stress,
                   model_timeout=model_timeout, max_attempts=max_attempts)  # fmt: skip
-    data = build_provider(provider, db_url, cfg.scenario, cfg.merchant, seed, stage, stress)
+    data = build_provider(
+        provider, db_url, cfg.scenario, cfg.merchant, seed, stage, stress, allow_writable_user=allow_writable_user
+    )
     transcript = run_conversation(cfg, provider=data)
     _emit(transcript, fmt, out)
     if transcript.termination_reason == TerminationReason.agent_error:
@@ -140,33 +144,39 @@ def chat_cmd(
     out: Annotated[Path | None, typer.Option("--out", help="Save the transcript (JSON) here.")] = None,
     model_timeout: ModelTimeoutOpt = None,
 ) -> None:
-    """Play the merchant yourself. Type /quit (or an empty line) to finish."""
+    """Play the merchant yourself. Type /quit (or an empty line, or end the input) to finish."""
     from app.simulation import HumanConversation
 
     cfg = _config(scenario, merchant, workflow, seed, turns, cj_model, "script", None, None, model_timeout=model_timeout)
     chat = HumanConversation(cfg)
     console.print(f"[dim]You are the merchant of {chat.ctx.persona.business_name}. /quit ends.[/]")
-    opening = chat.start()
-    if opening:
-        console.print(f"[green]CJ:[/] {opening}")
-    while not chat.finished:
-        request = chat.pending_approval
-        if request:
-            args = ", ".join(f"{k}={v!r}" for k, v in request["args"].items())
-            console.print(f"[yellow]CJ asks to act:[/] {escape(request['description'])} ({escape(args)})")
-            try:
-                approve = typer.confirm("approve?", default=False)
-            except (EOFError, typer.Abort):
-                approve = False
-            reply = chat.decide(approve)
-        else:
-            try:
-                line = typer.prompt("you", default="", show_default=False)
-            except (EOFError, typer.Abort):
-                line = "/quit"
-            reply = chat.send(line)
-        if reply:
-            console.print(f"[green]CJ:[/] {reply}")
+    try:
+        opening = chat.start()
+        if opening:
+            console.print(f"[green]CJ:[/] {opening}")
+        while not chat.finished:
+            request = chat.pending_approval
+            if request:
+                args = ", ".join(f"{k}={v!r}" for k, v in request["args"].items())
+                console.print(f"[yellow]CJ asks to act:[/] {escape(request['description'])} ({escape(args)})")
+                try:
+                    approve = typer.confirm("approve?", default=False)
+                except (EOFError, typer.Abort):
+                    approve = False
+                reply = chat.decide(approve)
+            else:
+                try:
+                    line = typer.prompt("you", default="", show_default=False)
+                except (EOFError, typer.Abort):  # end of input or Ctrl-C at the prompt: the human left
+                    console.print()
+                    chat.quit()
+                    break
+                reply = chat.send(line)
+            if reply:
+                console.print(f"[green]CJ:[/] {reply}")
+    except KeyboardInterrupt:  # Ctrl-C while CJ was answering
+        err_console.print("interrupted; the conversation was not saved")
+        raise typer.Exit(130) from None
     t = chat.transcript()
     console.print(f"[dim]ended: {t.termination_reason}[/]")
     if out:

@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from app.cli.common import MerchantOpt, ScenarioOpt, SeedOpt, StageOpt, StressOpt, build_agent, console
+from app.cli.common import MerchantOpt, ScenarioOpt, SeedOpt, StageOpt, StressOpt, YesOpt, build_agent, console
 from app.cli.options import parse_names, parse_seeds
 from app.storage.export import export_tables
 
@@ -65,6 +65,7 @@ def check_cmd(
     scenario: Annotated[str, typer.Option("--scenario", "-s", help="Scenario ids, comma-separated, or all.")] = "all",
     merchant: Annotated[str, typer.Option("--merchant", "-m", help="Merchant ids, comma-separated, or all.")] = "all",
     seeds: Annotated[str, typer.Option("--seeds", help="Seeds, e.g. 0-19.")] = "0-4",
+    yes: YesOpt = False,
 ) -> None:
     """Check scenarios' expected ranges over merchants and seeds; exit 1 if any fails."""
     from app.providers.data_agent import DataAgent
@@ -73,7 +74,7 @@ def check_cmd(
 
     scenario_ids = parse_names(scenario, scenarios().names(), "scenario")
     merchant_ids = parse_names(merchant, personas().names(), "merchant")
-    seed_list = parse_seeds(seeds)
+    seed_list = parse_seeds(seeds, confirmed=yes)
     failures = total = 0
     for sid in scenario_ids:
         sc = scenarios().get(sid)

@@ -2,7 +2,9 @@
 
 A batch folder holds ``batch.json`` (the :class:`~app.evaluation.records.BatchManifest`: what
 was asked) and ``transcripts.jsonl`` (one :class:`~app.evaluation.records.RunRecord` per case,
-appended, flushed and fsynced the moment the case is scored). Only the calling process writes.
+appended, flushed and fsynced the moment the case is scored). Only the calling process writes,
+and only while it holds the folder's lock: a second batch, re-scoring or repair of the same folder
+is refused, naming the PID of the process that holds it.
 
 Resuming (``resume=True``) runs the cases that have no ``ok`` record: cases never run (the
 batch was killed; a torn last line is dropped first) and cases that failed. A failed record
@@ -228,7 +230,8 @@ def _preflight(manifest: BatchManifest, settings: CaseSettings, factory: ModelFa
     if settings.provider == "production":
         from app.providers.production import ProductionDataProvider
 
-        ProductionDataProvider(settings.db_url or "")  # bad URL, unreachable server, wrong schema
+        # bad URL, unreachable server, wrong schema, a user that can write
+        ProductionDataProvider(settings.db_url or "", allow_writable_user=settings.allow_writable_user).close()
 
 
 def _check_folder(run_dir: RunDir, manifest: BatchManifest, resume: bool) -> BatchManifest | None:
@@ -265,6 +268,7 @@ def run_batch(
     progress: BatchProgress | None = None,
     model_factory: ModelFactory | None = None,
     retry: RetryPolicy | None = None,
+    allow_writable_user: bool = False,
     model_timeout: float | None = None,
 ) -> BatchResult:
     """Run a batch into ``out`` and return its summary.
@@ -280,14 +284,17 @@ def run_batch(
         progress: receives each finished record (default: nothing is shown).
         model_factory: chat-model objects per case instead of the specs; runs on threads.
         retry: transient-error policy for network models (default: :class:`RetryPolicy`).
+        allow_writable_user: accept a production database user that could write.
         model_timeout: seconds per network model request when a spec sets none (default
             :data:`~app.model_specs.DEFAULT_TIMEOUT_S`).
 
     Raises:
         InvalidArgumentError: ``out`` holds a batch and ``resume`` is false; arguments differ on resume;
-            bad ``jobs``.
+            bad ``jobs``; ``out`` cannot be written.
+        RunLockedError: another process is writing to ``out`` (the message names its PID).
         DataFileError: a malformed ``batch.json`` or ``transcripts.jsonl``.
         ProviderError: the production database cannot be used.
+        WritableUserError: its user can write and ``allow_writable_user`` is false.
     """
     jobs = _check_jobs(default_jobs() if jobs is None else jobs)
     if model_timeout is not None:
@@ -305,10 +312,28 @@ def run_batch(
         db_url=db_url,
         evaluator_keys=tuple(manifest.evaluators),
         judge_model=manifest.judge_model,
+        allow_writable_user=allow_writable_user,
         model_timeout=model_timeout,
     )
-    saved = _check_folder(run_dir, manifest, resume)
+    _check_folder(run_dir, manifest, resume)  # fail fast, before models and database are opened
     _preflight(manifest, settings, model_factory)
+    with run_dir.lock("batch"):
+        # checked again under the lock: another writer may have started this folder meanwhile
+        saved = _check_folder(run_dir, manifest, resume)
+        return _run_locked(manifest, saved, run_dir, settings, jobs, evaluators, progress, model_factory, retry)
+
+
+def _run_locked(
+    manifest: BatchManifest,
+    saved: BatchManifest | None,
+    run_dir: RunDir,
+    settings: CaseSettings,
+    jobs: int,
+    evaluators: Sequence[Evaluator] | None,
+    progress: BatchProgress | None,
+    model_factory: ModelFactory | None,
+    retry: RetryPolicy | None,
+) -> BatchResult:
     if saved is None:
         now = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
         manifest = manifest.model_copy(update={"created_at": manifest.created_at or now})

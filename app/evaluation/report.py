@@ -20,6 +20,7 @@ from app.evaluation.stats import (
     MetricRow,
     Summary,
 )
+from app.storage.url import mask_url
 
 __all__ = ["render_markdown", "render_comparison", "pct", "score", "pass_k_columns", "batch_title", "batch_facts"]
 
@@ -75,7 +76,8 @@ def batch_facts(manifest: BatchManifest | None) -> list[str]:
     )
     facts = [f"CJ model `{manifest.cj_model}`, merchant model `{manifest.merchant_model}`, max {manifest.max_turns} turns", grid]
     if manifest.provider:
-        facts.append("provider: " + ", ".join(f"{k}={v}" for k, v in manifest.provider.items()))
+        # stored masked; masked again so a folder written by an older cjsim shows no password either
+        facts.append("provider: " + ", ".join(f"{k}={mask_url(str(v))}" for k, v in manifest.provider.items()))
     if manifest.created_at:
         facts.append(f"created {manifest.created_at}")
     return facts

@@ -2,8 +2,8 @@
 
 Every ``ok`` record's transcript is evaluated again and ``transcripts.jsonl`` is rewritten in
 one atomic replace; failed records are kept as they are (a later ``--resume`` reruns them).
-The manifest then names the evaluators the scores come from. Do not re-score a batch that is
-still running: its appends after the read would be replaced.
+The manifest then names the evaluators the scores come from. Re-scoring holds the folder's lock,
+so it is refused while a batch is still writing to the folder.
 
 Example:
     >>> result = rescore("runs/nightly", keys=["grounding", "tool_use"])  # doctest: +SKIP
@@ -69,15 +69,31 @@ def rescore(
         InvalidArgumentError: the folder holds no batch; bad ``jobs``.
         DataFileError: a malformed ``batch.json`` or ``transcripts.jsonl``.
         UnknownNameError: an unknown evaluator key.
+        RunLockedError: another process is writing to the folder.
     """
-    from app.evaluation.batch import MAX_JOBS, resolve_evaluator_keys
-    from app.evaluation.registry import default_evaluators, evaluate
+    from app.evaluation.batch import MAX_JOBS
 
     if not 1 <= jobs <= MAX_JOBS:
         raise InvalidArgumentError(f"jobs must be between 1 and {MAX_JOBS}, got {jobs}")
     if model_timeout is not None:
         check_timeout(model_timeout)
     run_dir = RunDir(out).require()
+    with run_dir.lock("eval"):
+        return _rescore_locked(run_dir, keys, judge_model, evaluators, jobs, progress, retry)
+
+
+def _rescore_locked(
+    run_dir: RunDir,
+    keys: Sequence[str] | str | None,
+    judge_model: str | None,
+    evaluators: Sequence[Evaluator] | None,
+    jobs: int,
+    progress: BatchProgress | None,
+    retry: RetryPolicy | None,
+) -> RescoreResult:
+    from app.evaluation.batch import resolve_evaluator_keys
+    from app.evaluation.registry import default_evaluators, evaluate
+
     manifest = run_dir.read_manifest()
     records = run_dir.records()
     if evaluators is None:

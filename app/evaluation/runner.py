@@ -61,8 +61,9 @@ def error_text(exc: BaseException) -> str:
 class CaseSettings:
     """Everything about a batch a worker needs to run any of its cases (picklable).
 
-    ``db_url`` is the real URL (the manifest keeps only the masked one); ``model_timeout`` is the
-    request timeout of network models whose spec sets none.
+    ``db_url`` is the real URL (the manifest keeps only the masked one); ``allow_writable_user``
+    accepts a database user that could write (see :class:`ProductionDataProvider`);
+    ``model_timeout`` is the request timeout of network models whose spec sets none.
     """
 
     cj_model: str = "rules"
@@ -72,6 +73,7 @@ class CaseSettings:
     db_url: str | None = None
     evaluator_keys: tuple[str, ...] | None = None
     judge_model: str | None = None
+    allow_writable_user: bool = False
     model_timeout: float | None = None
 
 
@@ -131,7 +133,9 @@ class CaseRunner:
                 from app.workflows import workflows
 
                 self._database = ProductionDataProvider(
-                    self.settings.db_url or "", ttl=workflow_ttls(workflows().refresh_seconds)
+                    self.settings.db_url or "",
+                    ttl=workflow_ttls(workflows().refresh_seconds),
+                    allow_writable_user=self.settings.allow_writable_user,
                 )
             return self._database
         key = (case.scenario, case.merchant, case.seed)

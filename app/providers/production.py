@@ -3,7 +3,8 @@
 It runs the same SQL view implementation as the DataAgent (:class:`SqlDataProvider`) against a
 SQLite file or a PostgreSQL database prepared by ``cjsim db init`` and filled by ``cjsim db
 load`` (a synthetic world) or ``cjsim db import`` (a merchant's CSV exports). It never writes:
-the engine is read-only at the database level.
+the engine is read-only at the database level. On PostgreSQL it also refuses a user that could
+write (see :mod:`app.storage.readonly`) unless ``allow_writable_user`` is set.
 
 Caching: results are kept per (view, arguments, as_of) for the view's time-to-live (see
 :mod:`app.providers.cache`), and dropped as soon as the data's load time changes (a new load,
@@ -17,16 +18,19 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from sqlalchemy import text
 from sqlalchemy.engine import URL, Connection
 from sqlalchemy.exc import SQLAlchemyError
 
-from app.errors import ProviderError
+from app.errors import ProviderError, WritableUserError
 from app.providers.cache import ViewCache, ttl_for_view
 from app.providers.sql_provider import SqlDataProvider
 from app.storage.ops import OpsStore
 from app.storage import queries as q
 from app.storage.customer_facts import fact_dates
-from app.storage.migrations import check_schema, load_stamp, stale_summaries
+from app.storage.migrations import admin_metadata, check_schema, load_stamp, stale_summaries
+from app.storage.readonly import READ_ONLY_ROLE_SQL, session_user, writable_grants
+from app.storage.schema import metadata
 from app.storage.url import connection_error, make_engine, mask_url, parse_url
 from app.views import ViewArgs, ViewResult
 
@@ -43,9 +47,13 @@ class ProductionDataProvider(SqlDataProvider):
         check_interval: seconds between checks of the data's load time.
         ops_url: a writable database for the operations store, where actions write (never the
             source database itself); without one the provider answers views but cannot act.
+        allow_writable_user: accept a PostgreSQL user that could write to cjsim's tables (or create
+            tables next to them). Sessions are still read-only by default, but the session itself
+            could lift that; a role with only SELECT cannot write at all.
 
     Raises:
         ProviderError: bad URL, unreachable database, missing/older/newer schema, stale summaries.
+        WritableUserError: a PostgreSQL user that can write, without ``allow_writable_user``.
 
     Example:
         >>> provider = ProductionDataProvider("sqlite:///merchant.db")  # doctest: +SKIP
@@ -63,6 +71,7 @@ class ProductionDataProvider(SqlDataProvider):
         clock: Callable[[], float] = time.monotonic,
         check_interval: float = 1.0,
         ops_url: str | URL | None = None,
+        allow_writable_user: bool = False,
     ) -> None:
         self.url = parse_url(url)
         self.display_url = mask_url(self.url)
@@ -81,6 +90,8 @@ class ProductionDataProvider(SqlDataProvider):
         with self._connect() as conn:
             try:
                 self.schema_version = check_schema(conn, self.display_url)
+                if self.url.get_backend_name() == "postgresql" and not allow_writable_user:
+                    self._refuse_writable_user(conn)
                 self._stamp = self._validated_stamp(conn)
             except SQLAlchemyError as exc:
                 raise connection_error(exc, self.display_url) from None
@@ -98,6 +109,25 @@ class ProductionDataProvider(SqlDataProvider):
             return self.engine.connect()
         except SQLAlchemyError as exc:
             raise connection_error(exc, self.display_url) from None
+
+    def _refuse_writable_user(self, conn: Connection) -> None:
+        names = [t.name for t in (*metadata.sorted_tables, *admin_metadata.sorted_tables)]
+        tables, schemas = writable_grants(conn, names)
+        if not tables and not schemas:
+            return
+        rights = []
+        if tables:
+            shown = ", ".join(tables[:3]) + (f" and {len(tables) - 3} more" if len(tables) > 3 else "")
+            rights.append(f"change {len(tables)} of cjsim's tables ({shown})")
+        if schemas:
+            rights.append(f"create tables in schema {', '.join(schemas)}")
+        schema = schemas[0] if schemas else str(conn.execute(text("SELECT current_schema()")).scalar_one())
+        role_sql = " ".join(READ_ONLY_ROLE_SQL.format(schema=schema).splitlines())
+        raise WritableUserError(
+            f"database {self.display_url}: user {session_user(conn)!r} can {' and '.join(rights)}, and a session "
+            f"could switch its read-only setting off; connect as a user that can only read, e.g.: {role_sql} "
+            "(see docs/production.md)"
+        )
 
     def _validated_stamp(self, conn: Connection) -> tuple[int, dt.datetime] | None:
         stale = stale_summaries(conn)

@@ -22,6 +22,7 @@ from sqlalchemy import and_, bindparam, case, func, or_, select
 from sqlalchemy.engine import Connection
 from sqlalchemy.sql.elements import ColumnElement
 
+from app.errors import InvalidArgumentError
 from app.storage.schema import (
     customer_signals,
     customers,
@@ -238,7 +239,14 @@ def ticket_rows(conn: Connection, where: Sequence[ColumnElement[bool]], limit: i
 
 def search_ticket_rows(conn: Connection, words: Sequence[str], before: dt.datetime, limit: int) -> tuple[int, list[dict]]:
     """(matches, newest ``limit`` ticket rows) of tickets created before ``before`` whose
-    lower-cased subject or category contains every (lower-case) word literally."""
+    lower-cased subject or category contains every (lower-case) word literally.
+
+    ``autoescape`` escapes the LIKE wildcards ``%`` and ``_`` and the escape character itself, so
+    the same words match the same rows on SQLite and PostgreSQL. At least one word is required:
+    no words would match every ticket.
+    """
+    if not words:
+        raise InvalidArgumentError("a ticket search needs at least one word")
     ts = ticket_search
     where = [ts.c.created_at < before, *(ts.c.text.contains(w, autoescape=True) for w in words)]
     total = int(conn.execute(select(func.count()).select_from(ts).where(*where)).scalar_one())

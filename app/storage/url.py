@@ -4,8 +4,10 @@ Supported databases: a SQLite file (``sqlite:///path/to/file.db``, or simply a p
 ``.db``/``.sqlite``/``.sqlite3``) and PostgreSQL through psycopg 3 (``postgresql+psycopg://``;
 ``postgresql://`` and ``postgres://`` are read the same way).
 
-Read-only engines never write: a SQLite file is opened with ``mode=ro``; PostgreSQL sessions
-start with ``default_transaction_read_only=on``, so any INSERT/UPDATE/DDL fails on the server.
+Read-only engines never write: a SQLite file is opened with ``mode=ro`` through a connection
+whose authorizer denies every write, ``ATTACH`` and pragma assignment (see
+:mod:`app.storage.readonly`); PostgreSQL sessions start with ``default_transaction_read_only=on``,
+and the production provider also checks that the user itself cannot write.
 
 Example:
     >>> mask_url("postgresql+psycopg://cj:s3cret@db.example.com:5432/shop")
@@ -27,6 +29,7 @@ from sqlalchemy.pool import QueuePool
 
 from app.errors import ProviderError
 from app.storage.bulk import tune_sqlite_for_load
+from app.storage.readonly import ReadOnlySQLiteConnection
 
 __all__ = [
     "DB_URL_ENV",
@@ -43,12 +46,22 @@ DB_URL_ENV = "CJSIM_DB_URL"
 SUPPORTED_URLS = "sqlite:///path/to/file.db or postgresql+psycopg://user:password@host:5432/dbname"
 
 _SQLITE_SUFFIXES = (".db", ".sqlite", ".sqlite3")
-_USERINFO = re.compile(r"(?P<head>[a-zA-Z][\w+.-]*://[^:/@\s]*):(?P<password>[^@\s]*)@")
-_QUERY_PASSWORD = re.compile(r"(?P<key>(?:password|passwd|pwd)=)[^&\s]*", re.IGNORECASE)
+# A password may hold any character, raw or percent-encoded (spaces, tabs, '@', ':', '/'), so
+# it is taken to run from the ':' after the user name to the *last* '@' of the text: masking too
+# much is harmless, stopping at the first space or '@' leaked the rest.
+_USERINFO = re.compile(r"(?P<head>[a-zA-Z][\w+.-]*://[^:/]*):.*@", re.DOTALL)
+# In a query string a raw '&' starts the next parameter; in a driver's key=value message the
+# value may be quoted and hold spaces, so everything up to the next '&' goes.
+_QUERY_PASSWORD = re.compile(r"(?P<key>\b(?:password|passwd|pwd)=)[^&]*", re.IGNORECASE)
 
 
 def mask_url(url: str | URL | None) -> str:
-    """The URL with any password replaced by ``***`` (safe to print, log and store)."""
+    """The text with every URL password replaced by ``***`` (safe to print, log and store).
+
+    This is the one masking function: use it for every URL (or message that may hold one)
+    that is printed, logged or written to a file. It accepts a :class:`~sqlalchemy.engine.URL`,
+    a URL string, or free text such as a driver's error message.
+    """
     if url is None:
         return ""
     if isinstance(url, URL):
@@ -77,8 +90,17 @@ def parse_url(url: str | URL | None) -> URL:
             raise ProviderError(f"bad database URL {mask_url(text)!r}; expected {SUPPORTED_URLS}")
         try:
             parsed = make_url(text)
-        except (ArgumentError, ValueError) as exc:
-            raise ProviderError(f"bad database URL {mask_url(text)!r} ({exc}); expected {SUPPORTED_URLS}") from None
+        except (ArgumentError, ValueError):
+            # the parser's own message may quote a piece of a mis-split password: not shown
+            raise ProviderError(
+                f"bad database URL {mask_url(text)!r}: the port must be a number, and '@', ':' or '/' in the "
+                f"user name or password must be percent-encoded (%40, %3A, %2F); expected {SUPPORTED_URLS}"
+            ) from None
+        if parsed.host and "@" in parsed.host:
+            raise ProviderError(
+                f"bad database URL {mask_url(text)!r}: the password holds a raw '@', so the host name is wrong; "
+                "percent-encode it as %40 (p@ss becomes p%40ss)"
+            )
     backend, _, driver = parsed.drivername.partition("+")
     if backend == "sqlite":
         if driver not in ("", "pysqlite"):
@@ -110,23 +132,35 @@ def _sqlite_engine(url: URL, read_only: bool) -> Engine:
         uri = f"file:{quote(str(path.resolve()))}?mode=ro"
 
         def creator() -> sqlite3.Connection:
-            return sqlite3.connect(uri, uri=True, check_same_thread=False)
+            return sqlite3.connect(uri, uri=True, check_same_thread=False, factory=ReadOnlySQLiteConnection)
 
-        engine = create_engine("sqlite://", creator=creator, poolclass=QueuePool)
-    else:
-        if not path.parent.is_dir():
-            raise ProviderError(f"cannot create SQLite database {path}: folder {path.parent} does not exist")
-        engine = create_engine(url, connect_args={"check_same_thread": False})
+        return create_engine("sqlite://", creator=creator, poolclass=QueuePool)
+    if not path.parent.is_dir():
+        problem = "is not a folder" if path.parent.exists() else "does not exist"
+        raise ProviderError(f"cannot create SQLite database {path}: {path.parent} {problem}")
+    engine = create_engine(url, connect_args={"check_same_thread": False})
 
     @event.listens_for(engine, "connect")
     def _pragmas(dbapi_conn: Any, _record: Any) -> None:  # pragma: no cover - trivial
         cur = dbapi_conn.cursor()
         cur.execute("PRAGMA foreign_keys=ON")
         cur.close()
-        if not read_only:
-            tune_sqlite_for_load(dbapi_conn)
+        tune_sqlite_for_load(dbapi_conn)
 
     return engine
+
+
+def _connect_timeout(url: URL, value: str) -> int:
+    try:
+        seconds = int(value)
+    except ValueError:
+        seconds = -1
+    if seconds < 0:
+        raise ProviderError(
+            f"bad connect_timeout={value!r} in {mask_url(url)}; give whole seconds, e.g. ?connect_timeout=5 "
+            "(0 waits forever)"
+        )
+    return seconds
 
 
 def _postgres_engine(url: URL, read_only: bool) -> Engine:
@@ -134,9 +168,12 @@ def _postgres_engine(url: URL, read_only: bool) -> Engine:
     options = query.pop("options", "")
     if isinstance(options, tuple):
         options = " ".join(options)
+    repeated = sorted(key for key, value in query.items() if isinstance(value, tuple))
+    if repeated:
+        raise ProviderError(f"{mask_url(url)} gives {', '.join(repeated)} more than once; keep one of each")
     if read_only:
         options = f"{options} -c default_transaction_read_only=on".strip()
-    connect_args: dict[str, Any] = {"connect_timeout": int(query.pop("connect_timeout", 5))}
+    connect_args: dict[str, Any] = {"connect_timeout": _connect_timeout(url, query.pop("connect_timeout", "5"))}
     if options:
         connect_args["options"] = options
     connect_args.setdefault("application_name", query.pop("application_name", "cjsim"))
@@ -150,9 +187,12 @@ def make_engine(url: str | URL, *, read_only: bool) -> Engine:
         ProviderError: bad URL, or (read-only SQLite) no such file.
     """
     parsed = parse_url(url)
-    if parsed.drivername == "sqlite":
-        return _sqlite_engine(parsed, read_only)
-    return _postgres_engine(parsed, read_only)
+    try:
+        if parsed.drivername == "sqlite":
+            return _sqlite_engine(parsed, read_only)
+        return _postgres_engine(parsed, read_only)
+    except (ArgumentError, ValueError, TypeError) as exc:  # a URL option the driver cannot take
+        raise ProviderError(f"bad option in database URL {mask_url(parsed)}: {mask_url(str(exc))}") from None
 
 
 def connection_error(exc: BaseException, url: str | URL) -> ProviderError:

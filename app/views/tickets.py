@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import ClassVar, Literal
 
-from pydantic import Field
+from pydantic import Field, field_validator
 from sqlalchemy.engine import Connection
 
 from app.formatting import count, hours
@@ -93,9 +93,25 @@ class TicketSummary(ViewModel):
 
 
 
+def _search_words(query: str) -> list[str]:
+    # '_' separates words as in category names (shipping_delay), so "shipping_delay" finds both words
+    return query.lower().replace("_", " ").split()
+
+
 class SearchTicketsArgs(ViewArgs):
     query: str = Field(min_length=1, max_length=200, description="Words to find in ticket subjects or categories.")
     limit: int = Field(default=10, ge=1, le=50, description="How many tickets (1-50).")
+
+    @field_validator("query")
+    @classmethod
+    def _has_a_word(cls, query: str) -> str:
+        if not _search_words(query):
+            raise ValueError("give at least one word to search for; a blank query or lone '_' would match every ticket")
+        return query
+
+    def words(self) -> list[str]:
+        """The lower-cased words every matching ticket contains, literally (``%`` and ``_`` included)."""
+        return _search_words(self.query)
 
 
 class TicketSearch(ViewResult):
@@ -201,8 +217,7 @@ def search_tickets(ctx: ViewContext, args: SearchTicketsArgs) -> TicketSearch:
             tickets=[],
             unavailable={"total": NO_TICKETS, "tickets": NO_TICKETS},
         )
-    words = [w for w in args.query.lower().replace("_", " ").split() if w]
-    total, rows = q.search_ticket_rows(ctx.conn, words, end_of_day(ctx.as_of), args.limit)
+    total, rows = q.search_ticket_rows(ctx.conn, args.words(), end_of_day(ctx.as_of), args.limit)
     return TicketSearch(
         as_of=ctx.as_of, query=args.query, total=total, tickets=[ticket_summary(r, ctx.as_of) for r in rows]
     )

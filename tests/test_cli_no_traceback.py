@@ -1,0 +1,142 @@
+"""No traceback for a user's mistake: every command, given unwritable paths, non-UTF-8 files and
+malformed URL options, answers with one ``error:`` line and exit code 2.
+
+Tests run as root, which ignores file permissions, so a path is made unwritable by putting it
+below a regular file (``a-file/sub``) or by a folder standing where a file must be written.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import typer.main
+from typer.testing import CliRunner
+
+from app.cli import app
+from app.cli.options import CONFIRM_SEEDS_ABOVE, MAX_SEEDS, parse_seeds
+from app.errors import InvalidArgumentError
+from app.evaluation.records import LOCK_FILE
+from tests.test_report import batch_records, write_run
+
+runner = CliRunner()
+
+BAD_PG = "postgresql+psycopg://cj:hunter2@127.0.0.1:1/shop"
+URL_PROBLEMS = {
+    f"{BAD_PG}?connect_timeout=abc": "bad connect_timeout='abc'",
+    f"{BAD_PG}?connect_timeout=2&connect_timeout=3": "gives connect_timeout more than once",
+    f"{BAD_PG}?bogus_option=1": "invalid connection option",
+    "postgresql+psycopg://cj:hunter2@127.0.0.1:port/shop": "the port must be a number",
+    "postgresql+psycopg://cj:hunter2@back@127.0.0.1:1/shop": "holds a raw '@'",
+}
+
+
+def _commands() -> set[str]:
+    def walk(command, prefix: tuple[str, ...] = ()):
+        subcommands = getattr(command, "commands", None)
+        if not subcommands:
+            yield " ".join(prefix)
+            return
+        for name, sub in subcommands.items():
+            yield from walk(sub, (*prefix, name))
+
+    return set(walk(typer.main.get_command(app)))
+
+
+@pytest.fixture(scope="module")
+def files(tmp_path_factory) -> dict[str, Path]:
+    root = tmp_path_factory.mktemp("inputs")
+    blocker = root / "a-file"
+    blocker.write_text("a regular file: nothing can be created below it\n")
+    latin = root / "latin1.csv"
+    latin.write_bytes("order_id,customer_id,date,total\nA1,C1,2025-03-01,Cr\xe8me br\xfbl\xe9e\n".encode("latin-1"))
+    mapping = root / "latin1.yaml"
+    mapping.write_bytes("version: 1\n# caf\xe9\n".encode("latin-1"))
+    good = write_run(root / "good", batch_records())
+    bad = write_run(root / "bad", batch_records())
+    (bad / "transcripts.jsonl").write_bytes(b"\xff\xfe\x00 not utf-8\n" + (bad / "transcripts.jsonl").read_bytes())
+    bad_manifest = write_run(root / "bad_manifest", batch_records())
+    (bad_manifest / "batch.json").write_bytes(b"\xff" + (bad_manifest / "batch.json").read_bytes())
+    locked_out = write_run(root / "locked_out", batch_records())
+    (locked_out / LOCK_FILE).mkdir()  # a folder where the lock file must be written
+    database = root / "shop.db"
+    assert runner.invoke(app, ["db", "init", "--url", f"sqlite:///{database}"]).exit_code == 0
+    return {"blocker": blocker, "latin": latin, "mapping": mapping, "good": good, "bad": bad,
+            "bad_manifest": bad_manifest, "locked_out": locked_out, "database": database}  # fmt: skip
+
+
+def _cases(f: dict[str, Path]) -> dict[str, list[tuple[list[str], str]]]:
+    """Per command: (arguments, a phrase the error must hold)."""
+    under = f["blocker"] / "sub"
+    db = f"sqlite:///{f['database']}"
+    orders = ["--orders", str(f["latin"]), "--mapping", str(f["mapping"])]
+    url_cases = list(URL_PROBLEMS.items())
+    return {
+        "list": [(["list", "planets"], "Invalid value")],  # takes no path, file or URL
+        "demo": [(["demo", "--seed", "-1"], "Invalid value")],  # takes no path, file or URL
+        "graph": [(["graph", "extra"], "unexpected extra argument")],  # takes no path, file or URL
+        "world summary": [(["world", "summary", "--merchant", "nobody"], "unknown merchant")],  # no path either
+        "data": [(["data", "daily_briefing", "--provider", "production", "--db-url", u], m) for u, m in url_cases]
+        + [(["data", "daily_briefing", "--provider", "production", "--db-url", f"sqlite:///{under}/x.db"], "no SQLite database file")],
+        "run": [(["run", "--provider", "production", "--db-url", u], m) for u, m in url_cases[:2]]
+        + [(["run", "--out", str(under / "t.json"), "--turns", "1"], "cannot write")],
+        "chat": [(["chat", "--out", str(under / "t.json")], "cannot write")],
+        "schema": [(["schema", "--out", str(under / "schemas.json")], "cannot write")],
+        "act": [(["act", "save_note", "--note", "hi", "--approve", "--ops-url", f"sqlite:///{under}/ops.db"], "does not exist")]
+        + [(["act", "save_note", "--note", "hi", "--approve", "--ops-url", u], m) for u, m in url_cases[:2]]
+        + [(["act", "save_note", "--note", "hi", "--provider", "production", "--db-url", u], m) for u, m in url_cases],
+        "batch": [(["batch", "--out", str(under), "--seeds", "0"], "cannot write"),
+                  (["batch", "--out", str(f["bad_manifest"]), "--resume"], "not a batch manifest"),
+                  (["batch", "--out", str(under / "p"), "--provider", "production", "--db-url", url_cases[0][0]], url_cases[0][1])],
+        "eval": [(["eval", str(f["locked_out"])], "cannot write"), (["eval", str(f["bad"])], "line 1: not a run record")],
+        "repair": [(["repair", str(f["locked_out"])], "cannot write"), (["repair", str(under)], "is not a folder")],
+        "report": [(["report", str(f["good"]), "--html", str(under / "r.html")], "cannot write"),
+                   (["report", str(f["bad"])], "line 1: not a run record"),
+                   (["report", str(f["bad_manifest"])], "not a batch manifest")],
+        "compare": [(["compare", str(f["good"]), str(f["bad"])], "line 1: not a run record")],
+        "world export": [(["world", "export", "--out", str(under)], "cannot create output folder")],
+        "world check": [(["world", "check", "--seeds", f"0-{CONFIRM_SEEDS_ABOVE}"], "Pass --yes")],
+        "db init": [(["db", "init", "--url", f"sqlite:///{f['blocker']}/x.db"], "is not a folder"),
+                    (["db", "init", "--url", f"{db}?timeout=abc"], "bad option in database URL")]
+        + [(["db", "init", "--url", u], m) for u, m in url_cases],
+        "db load": [(["db", "load", "--url", f"sqlite:///{under}/x.db"], "no SQLite database file"),
+                    (["db", "load", "--url", url_cases[0][0]], url_cases[0][1])],
+        "db import": [(["db", "import", "--url", db, *orders], "not valid UTF-8"),
+                      (["db", "import", "--url", db, "--orders", str(f["latin"]), "--mapping", str(under / "m.yaml")], "cannot read"),
+                      (["db", "import", "--url", url_cases[1][0], *orders], "not valid UTF-8")],
+        "db refresh": [(["db", "refresh", "--url", f"sqlite:///{under}/x.db"], "no SQLite database file"),
+                       (["db", "refresh", "--url", url_cases[0][0]], url_cases[0][1])],
+        "db info": [(["db", "info", "--url", f"sqlite:///{under}/x.db"], "no SQLite database file")]
+        + [(["db", "info", "--url", u], m) for u, m in url_cases],
+    }  # fmt: skip
+
+
+def test_every_command_is_covered(files: dict[str, Path]) -> None:
+    assert set(_cases(files)) == _commands()
+
+
+@pytest.mark.parametrize("command", sorted(_commands()))
+def test_user_mistakes_end_in_one_line_and_exit_code_2(files: dict[str, Path], command: str) -> None:
+    for args, phrase in _cases(files)[command]:
+        result = runner.invoke(app, args, input="/quit\n", env={"CJSIM_DB_URL": ""})
+        output = " ".join(result.output.split())
+        assert result.exit_code == 2, (args, result.output, result.exception)
+        assert "Traceback" not in result.output and "hunter2" not in result.output, args
+        assert phrase in output, (args, output)
+
+
+# --------------------------------------------------------------------------- large seed lists
+
+
+def test_large_seed_ranges_need_yes(tmp_path: Path) -> None:
+    assert parse_seeds(f"0-{CONFIRM_SEEDS_ABOVE - 1}") == list(range(CONFIRM_SEEDS_ABOVE))
+    assert parse_seeds("0-600,400-999,5") == list(range(1000))  # overlaps count once
+    with pytest.raises(InvalidArgumentError, match="names 1,001 seeds, more than 1,000"):
+        parse_seeds("0-600,400-1000")
+    assert len(parse_seeds("0-100000", confirmed=True)) == 100_001
+    with pytest.raises(InvalidArgumentError, match=f"at most {MAX_SEEDS:,}"):
+        parse_seeds("0-99999999999999", confirmed=True)  # refused before any list is built
+    out = tmp_path / "never-created"
+    result = runner.invoke(app, ["batch", "--out", str(out), "--seeds", "0-100000"])
+    assert result.exit_code == 2 and "Pass --yes to run them all" in " ".join(result.output.split())
+    assert not out.exists()
