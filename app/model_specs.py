@@ -71,12 +71,12 @@ class ModelSpec:
         return f"{head}?{urlencode(options, safe=':/')}" if options else head
 
 
-def _openai_style(timeout: float, base_url: str | None) -> dict[str, Any]:
-    # max_retries=0: the SDK would otherwise retry under the project's retries (3 x 5 requests per call)
+def _sdk_style(timeout: float, base_url: str | None) -> dict[str, Any]:
+    # the OpenAI and Anthropic clients take the same names; max_retries=0: the SDK would otherwise retry under the project's retries (3 x 5 requests per call)
     return {"timeout": timeout, "max_retries": 0, **({"base_url": base_url} if base_url else {})}
 
 
-def _ollama_style(timeout: float, base_url: str | None) -> dict[str, Any]:
+def _ollama_client_style(timeout: float, base_url: str | None) -> dict[str, Any]:
     # the Ollama client does not retry; its httpx client takes the timeout
     return {"client_kwargs": {"timeout": timeout}, **({"base_url": base_url} if base_url else {})}
 
@@ -91,9 +91,9 @@ class _Provider:
 
 
 PROVIDER_SPECS: dict[str, _Provider] = {
-    "openai": _Provider("langchain_openai", "ChatOpenAI", "openai", "OPENAI_API_KEY", _openai_style),
-    "anthropic": _Provider("langchain_anthropic", "ChatAnthropic", "anthropic", "ANTHROPIC_API_KEY", _openai_style),
-    "ollama": _Provider("langchain_ollama", "ChatOllama", "ollama", None, _ollama_style),
+    "openai": _Provider("langchain_openai", "ChatOpenAI", "openai", "OPENAI_API_KEY", _sdk_style),
+    "anthropic": _Provider("langchain_anthropic", "ChatAnthropic", "anthropic", "ANTHROPIC_API_KEY", _sdk_style),
+    "ollama": _Provider("langchain_ollama", "ChatOllama", "ollama", None, _ollama_client_style),
 }
 
 _OFFLINE = {"rules": "cj", "script": "merchant"}
