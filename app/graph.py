@@ -14,8 +14,8 @@ Nodes:
 
 A model that returns an empty reply (no text, no tool calls) is asked once more; a second empty
 reply ends the run as ``agent_error``, like a model that raises. How a run ends is data
-(``termination_reason``), never an exception. Everything a run depends
-on (provider, models, scenario, persona, limits) travels in :class:`RunContext`, LangGraph's run
+(``termination_reason``), never an exception. Everything a run depends on (provider, models,
+scenario, persona, limits, the data catalog) travels in :class:`RunContext`, LangGraph's run
 context; the conversation itself lives in :class:`ConversationState`.
 """
 
@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import operator
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from enum import StrEnum
 from typing import Annotated, Any, TypedDict
 
@@ -39,14 +39,13 @@ from langgraph.types import interrupt
 
 from app.agents.cj_agent import cj_system_prompt
 from app.agents.merchant_agent import merchant_system_prompt, merchant_view
+from app.catalog import Catalog
 from app.errors import ActionDeclinedError
-from app.intents import IntentCatalog, intents
 from app.models import MerchantContext, Persona, Scenario, Workflow
 from app.policies.context import MERCHANT_DONE, CJTurnContext
-from app.stages import milestones_in
 from app.tools import ACTION_TOOLS, build_tools, call_tool, tool_error_message
 from app.views import DataProvider, by_tool
-from app.workflows import AUTO, WorkflowCatalog, workflows
+from app.workflows import AUTO
 
 __all__ = [
     "TerminationReason",
@@ -98,9 +97,11 @@ class RunContext:
     """Dependencies of one run, passed to every node through LangGraph's runtime.
 
     ``merchant_model=None`` means a human plays the merchant: the graph pauses with
-    ``interrupt()`` and resumes with the human's line.
+    ``interrupt()`` and resumes with the human's line. ``catalog`` holds the workflows, intents,
+    milestones and prompts of the run.
     """
 
+    catalog: Catalog
     provider: DataProvider
     scenario: Scenario
     persona: Persona
@@ -111,15 +112,13 @@ class RunContext:
     max_turns: int = 8
     max_tool_errors: int = 3
     max_tool_rounds: int = 5
-    workflow_catalog: WorkflowCatalog = field(default_factory=workflows)
-    intent_catalog: IntentCatalog = field(default_factory=intents)
 
 
 Rt = Runtime[RunContext]
 
 
 def _current_workflow(state: ConversationState, ctx: RunContext) -> Workflow:
-    return ctx.workflow_catalog.get(state["workflow"])
+    return ctx.catalog.workflows.get(state["workflow"])
 
 
 def _reached_ids(state: ConversationState, workflow: str) -> tuple[str, ...]:
@@ -196,7 +195,7 @@ def merchant_node(state: ConversationState, runtime: Rt) -> dict[str, Any]:
         if text.lower() in QUIT_LINES:  # the human left: record that, not words they never said
             return {"termination_reason": TerminationReason.human_quit.value}
     else:
-        prompt = merchant_system_prompt(ctx.persona, ctx.scenario)
+        prompt = merchant_system_prompt(ctx.persona, ctx.scenario, ctx.catalog)
         view = merchant_view(state.get("messages", []), prompt)
         try:
             reply = _invoke(ctx.merchant_model, view, lambda r: not _text(r).strip())
@@ -223,7 +222,7 @@ def router_node(state: ConversationState, runtime: Rt) -> dict[str, Any]:
     """Pick the workflow for ``auto`` or switch on a transition trigger in the merchant's message."""
     ctx = runtime.context
     text = str(state["messages"][-1].content)
-    found = ctx.intent_catalog.detect(text)
+    found = ctx.catalog.intents.detect(text)
     at = len(state["messages"]) - 1
     if state["workflow"] == AUTO:
         chosen = next((m.intent for m in found if m.intent.workflow), None)
@@ -265,7 +264,7 @@ def cj_node(state: ConversationState, runtime: Rt) -> dict[str, Any]:
             )
         )
     model = model.bind_tools(build_tools(ctx.provider, workflow.tools_available))
-    prompt = cj_system_prompt(workflow, ctx.persona, ctx.merchant_context)
+    prompt = cj_system_prompt(workflow, ctx.persona, ctx.merchant_context, ctx.catalog)
     try:
         reply = _invoke(model, [SystemMessage(prompt), *state.get("messages", [])], _cj_reply_empty)
     except Exception as exc:  # a failing model ends the run as data, not as a crash
@@ -348,7 +347,7 @@ def _run_action(request: ToolCallRequest, ctx: RunContext) -> ToolMessage:
 def _enforce_binding(request: ToolCallRequest, execute: Callable[[ToolCallRequest], Any]) -> Any:
     """Refuse calls to tools the current workflow does not bind; run actions audited; run the rest."""
     ctx: RunContext = request.runtime.context
-    workflow = ctx.workflow_catalog.get(request.state["workflow"])
+    workflow = ctx.catalog.workflows.get(request.state["workflow"])
     name = request.tool_call["name"]
     if name not in workflow.tools_available:
         return ToolMessage(
@@ -395,9 +394,10 @@ def stages_node(state: ConversationState, runtime: Rt) -> dict[str, Any]:
             return {"stages_reached": new, "termination_reason": TerminationReason.tool_error_limit.value}
     elif isinstance(last, AIMessage):
         previous_merchant = next((m for m in reversed(messages[:-1]) if isinstance(m, HumanMessage)), None)
-        found = milestones_in(str(last.content), speaker="cj", replying_to=previous_merchant is not None)
+        milestones = ctx.catalog.milestones
+        found = milestones.found(str(last.content), speaker="cj", replying_to=previous_merchant is not None)
         if previous_merchant is not None:
-            found |= milestones_in(str(previous_merchant.content), speaker="merchant")
+            found |= milestones.found(str(previous_merchant.content), speaker="merchant")
         for stage in workflow.conversation_flow:
             if stage.milestone in found and stage.id not in reached:
                 new.append({"workflow": workflow.name, "stage": stage.id, "at_message": at})

@@ -2,20 +2,20 @@
 
 Used by the conversation graph (transition triggers, ``--workflow auto``) and by the
 rule-based CJ (which tool to call with which arguments). Keeping the patterns in data lets
-users teach CJ new phrasings without touching code.
+users teach CJ new phrasings without touching code. The :class:`IntentCatalog` lives in the
+:class:`~app.catalog.Catalog`, which also checks each intent's workflow and tool arguments.
 """
 
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from functools import cache
 from pathlib import Path
 from typing import Any
 
 from pydantic import Field, model_validator
 
-from app.datafiles import data_dir, load_model
+from app.datafiles import load_model
 from app.errors import DataFileError, UnknownNameError
 from app.models import RegexPattern, StrictModel
 from app.views import tool_names
@@ -45,6 +45,8 @@ class Intent(StrictModel):
 
 
 class IntentFile(StrictModel):
+    """The whole ``intents.yaml``."""
+
     version: int = Field(ge=1)
     intents: list[Intent] = Field(min_length=1)
 
@@ -66,11 +68,22 @@ class IntentCatalog:
 
     @classmethod
     def load(cls, path: Path) -> IntentCatalog:
+        """Read and validate ``path`` (an ``intents.yaml``)."""
         parsed = load_model(path, IntentFile)
         ids = [i.id for i in parsed.intents]
-        if len(ids) != len(set(ids)):
-            raise DataFileError(f"{path}: field 'intents': intent ids must be unique")
+        twice = sorted({i for i in ids if ids.count(i) > 1})
+        if twice:
+            raise DataFileError(
+                f"{path}: field 'intents': ids {twice} are used more than once; give each intent its own id"
+            )
         return cls(parsed.intents)
+
+    def ids(self) -> list[str]:
+        """Intent ids in priority order."""
+        return [i.id for i in self.items]
+
+    def __contains__(self, intent_id: object) -> bool:
+        return any(i.id == intent_id for i in self.items)
 
     def get(self, intent_id: str) -> Intent:
         for i in self.items:
@@ -96,11 +109,8 @@ class IntentCatalog:
         return found
 
 
-@cache
-def _catalog(path: Path) -> IntentCatalog:
-    return IntentCatalog.load(path)
-
-
 def intents() -> IntentCatalog:
-    """The intent catalog of the current data folder."""
-    return _catalog(data_dir() / "intents.yaml")
+    """The intents of the default catalog."""
+    from app.catalog import Catalog  # the catalog imports this module
+
+    return Catalog.default().intents

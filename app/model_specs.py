@@ -24,13 +24,16 @@ import math
 import os
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl, urlencode
 
 from langchain_core.language_models import BaseChatModel
 
 from app.errors import InvalidArgumentError, UnknownNameError
 from app.models import Persona, Scenario
+
+if TYPE_CHECKING:
+    from app.catalog import Catalog
 
 __all__ = [
     "ModelSpec",
@@ -187,9 +190,12 @@ def _provider_model(spec: ModelSpec, temperature: float, timeout: float | None) 
     return factory(model=spec.variant, temperature=temperature, **p.client_options(seconds, spec.base_url))
 
 
-def make_cj_model(spec: str, seed: int = 0, *, timeout: float | None = None) -> BaseChatModel:
+def make_cj_model(
+    spec: str, seed: int = 0, catalog: Catalog | None = None, *, timeout: float | None = None
+) -> BaseChatModel:
     """CJ's chat model for a spec (``rules`` by default; ``rules:<defect>`` for a defective variant).
 
+    The offline models work from ``catalog``'s intents and templates (default: ``Catalog.default()``).
     ``timeout`` applies to provider models whose spec sets none (see :func:`make_chat_model`).
     """
     parsed = parse_spec(spec)
@@ -197,24 +203,30 @@ def make_cj_model(spec: str, seed: int = 0, *, timeout: float | None = None) -> 
         if parsed.variant is not None:
             from app.policies.defects import make_defective_cj
 
-            return make_defective_cj(parsed.variant, seed)
+            return make_defective_cj(parsed.variant, seed, catalog)
         from app.policies.rule_cj import RuleBasedCJ
 
-        return RuleBasedCJ(seed=seed)
+        return RuleBasedCJ(seed=seed, catalog=catalog)
     if parsed.kind == "script":
         raise InvalidArgumentError("'script' is the offline merchant; CJ's offline model is 'rules'")
     return _provider_model(parsed, 0.0, timeout)
 
 
 def make_merchant_model(
-    spec: str, persona: Persona, scenario: Scenario, seed: int = 0, *, timeout: float | None = None
+    spec: str,
+    persona: Persona,
+    scenario: Scenario,
+    seed: int = 0,
+    catalog: Catalog | None = None,
+    *,
+    timeout: float | None = None,
 ) -> BaseChatModel:
-    """The simulated merchant's chat model for a spec (``script`` by default)."""
+    """The simulated merchant's chat model for a spec (``script`` by default; its phrasing from ``catalog``)."""
     parsed = parse_spec(spec)
     if parsed.kind == "script":
         from app.policies.scripted_merchant import ScriptedMerchant
 
-        return ScriptedMerchant(persona=persona, scenario=scenario, seed=seed)
+        return ScriptedMerchant(persona=persona, scenario=scenario, seed=seed, catalog=catalog)
     if parsed.kind == "rules":
         raise InvalidArgumentError("'rules' is the offline CJ; the offline merchant is 'script'")
     return _provider_model(parsed, 0.7, timeout)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+import string
 from enum import StrEnum
 from typing import Annotated, Any, Literal
 
@@ -17,6 +18,8 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validat
 __all__ = [
     "StrictModel",
     "RegexPattern",
+    "format_fields",
+    "FormatText",
     "BusinessStage",
     "StressLevel",
     "CommunicationStyle",
@@ -58,6 +61,29 @@ def _compiles(pattern: str) -> str:
 
 RegexPattern = Annotated[str, AfterValidator(_compiles)]
 """A regular expression in a data file; one that does not compile is a validation error naming it."""
+
+
+def format_fields(text: str) -> list[str]:
+    """The ``{placeholder}`` names of a ``str.format`` template; ``ValueError`` on broken braces."""
+    try:
+        parsed = list(string.Formatter().parse(text))
+    except ValueError as exc:
+        raise ValueError(f"broken placeholder in {text!r} ({exc}); write {{{{ and }}}} for literal braces") from None
+    return [re.split(r"[.\[]", name, maxsplit=1)[0] for _, name, _, _ in parsed if name is not None]
+
+
+def FormatText(*names: str) -> Any:
+    """A text in a data file that is filled with ``str.format``, allowed only the placeholders ``names``."""
+
+    def check(text: str) -> str:
+        unknown = sorted({f for f in format_fields(text) if f not in names})
+        if unknown:
+            shown = ", ".join(f"{{{u}}}" for u in unknown)
+            allowed = ", ".join(f"{{{n}}}" for n in names) or "none"
+            raise ValueError(f"unknown placeholder(s) {shown} in {text!r}; allowed: {allowed}")
+        return text
+
+    return Annotated[str, AfterValidator(check)]
 
 
 class BusinessStage(StrEnum):
@@ -296,6 +322,12 @@ class Expectation(StrictModel):
         bounds = (self.min, self.max, self.min_ratio_to_steady, self.max_ratio_to_steady, self.one_of)
         if all(b is None for b in bounds):
             raise ValueError("an expectation needs at least one of min, max, min/max_ratio_to_steady, one_of")
+        for low, high, names in (
+            (self.min, self.max, "min/max"),
+            (self.min_ratio_to_steady, self.max_ratio_to_steady, "min_ratio_to_steady/max_ratio_to_steady"),
+        ):
+            if low is not None and high is not None and low > high:
+                raise ValueError(f"impossible range: {names} {low} > {high}, so no value can pass; swap or fix the bounds")
         return self
 
 

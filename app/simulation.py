@@ -22,15 +22,15 @@ from langgraph.types import Command
 
 import app
 from app.agents.merchant_agent import merchant_approval
+from app.catalog import Catalog
 from app.errors import InvalidArgumentError
 from app.graph import RunContext, build_graph
 from app.model_specs import check_timeout, is_network_spec, make_cj_model, make_merchant_model
 from app.providers.data_agent import DataAgent
-from app.scenarios import get_persona, get_scenario
 from app.tools import ACTION_TOOLS
 from app.transcript import Transcript, message_records, usage_totals
 from app.views import DataProvider, by_tool
-from app.workflows import AUTO, get_workflow
+from app.workflows import AUTO
 from app.world.context import resolve_context
 
 if TYPE_CHECKING:
@@ -48,6 +48,9 @@ RECURSION_LIMIT = 1000  # the graph is bounded by max_turns and max_tool_rounds,
 class RunConfig:
     """Inputs of one conversation (everything the transcript body is a function of).
 
+    ``catalog`` is the data folder the names refer to and the offline models speak from
+    (default: ``Catalog.default()``).
+
     Two settings only say how network models are called and never change an offline run:
     ``model_timeout`` (seconds per request when the model spec sets none; default
     :data:`app.model_specs.DEFAULT_TIMEOUT_S`) and ``max_attempts`` (tries per model call on
@@ -64,13 +67,19 @@ class RunConfig:
     merchant_context: dict[str, Any] = field(default_factory=dict)
     model_timeout: float | None = None
     max_attempts: int = 5
+    catalog: Catalog | None = field(default=None, repr=False, compare=False)
+
+    def resolved_catalog(self) -> Catalog:
+        """The catalog of this run."""
+        return self.catalog or Catalog.default()
 
     def validate(self) -> None:
         """Fail fast on bad names and ranges, before any model call."""
-        get_scenario(self.scenario)
-        get_persona(self.merchant)
+        catalog = self.resolved_catalog()
+        catalog.scenarios.get(self.scenario)
+        catalog.personas.get(self.merchant)
         if self.workflow != AUTO:
-            get_workflow(self.workflow)
+            catalog.workflows.get(self.workflow)
         if self.seed < 0:
             raise InvalidArgumentError(f"seed must be a non-negative integer, got {self.seed}")
         if not 1 <= self.max_turns <= 100:
@@ -117,19 +126,21 @@ def _context(
 ) -> tuple[RunContext, RetryStats | None]:
     """The run context, and the retry statistics its models share (``None`` when none is retried)."""
     cfg.validate()
-    scenario, persona = get_scenario(cfg.scenario), get_persona(cfg.merchant)
+    catalog = cfg.resolved_catalog()
+    scenario, persona = catalog.scenarios.get(cfg.scenario), catalog.personas.get(cfg.merchant)
     context = resolve_context(persona, scenario, cfg.merchant_context)
     if provider is None:
-        provider = DataAgent.create(scenario, persona, seed=cfg.seed, merchant_context=context)
-    cj = cj_model or make_cj_model(cfg.cj_model, cfg.seed, timeout=cfg.model_timeout)
+        provider = DataAgent.create(scenario, persona, seed=cfg.seed, merchant_context=context, catalog=catalog)
+    cj = cj_model or make_cj_model(cfg.cj_model, cfg.seed, catalog, timeout=cfg.model_timeout)
     merchant = None
     if not human:
         merchant = merchant_model or make_merchant_model(
-            cfg.merchant_model, persona, scenario, cfg.seed, timeout=cfg.model_timeout
+            cfg.merchant_model, persona, scenario, cfg.seed, catalog, timeout=cfg.model_timeout
         )
     specs = (None if cj_model else cfg.cj_model, None if human or merchant_model else cfg.merchant_model)
     (cj, merchant), stats = _with_retries((cj, merchant), specs, cfg, retry, stats)
     ctx = RunContext(
+        catalog=catalog,
         provider=provider,
         scenario=scenario,
         persona=persona,
@@ -144,7 +155,7 @@ def _context(
 
 def _may_ask_approval(workflow: str, ctx: RunContext) -> bool:
     """Whether a conversation starting in ``workflow`` can reach an action that needs approval."""
-    catalog = ctx.workflow_catalog
+    catalog = ctx.catalog.workflows
     todo = list(catalog.names()) if workflow == AUTO else [workflow]
     seen: set[str] = set()
     while todo:
@@ -244,7 +255,7 @@ def run_conversation(
     while "__interrupt__" in state:  # the merchant answers each approval request
         request = state["__interrupt__"][0].value
         assert ctx.merchant_model is not None
-        decision = merchant_approval(ctx.merchant_model, ctx.persona, ctx.scenario, request)
+        decision = merchant_approval(ctx.merchant_model, ctx.persona, ctx.scenario, request, ctx.catalog)
         state = graph.invoke(Command(resume=decision), config, context=ctx)
     transcript = _transcript(
         cfg, ctx, state, cfg.cj_model if cj_model is None else type(cj_model).__name__,

@@ -10,7 +10,6 @@ Usage: python benchmarks/bench_conversation.py [--conversations 40]
 from __future__ import annotations
 
 import argparse
-import statistics
 import time
 
 from langchain_core.messages import AIMessage, HumanMessage

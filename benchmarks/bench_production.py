@@ -33,15 +33,15 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from sqlalchemy import create_engine, text  # noqa: E402
-from sqlalchemy.engine import make_url  # noqa: E402
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
 
-from app.providers.production import ProductionDataProvider  # noqa: E402
-from app.scenarios import get_persona, get_scenario  # noqa: E402
-from app.storage.admin import init_database, store_rows, writable_connection  # noqa: E402
-from app.world.context import resolve_context  # noqa: E402
-from app.world.generator import generate_world  # noqa: E402
-from app.world.world import WorldSpec  # noqa: E402
+from app.providers.production import ProductionDataProvider
+from app.scenarios import get_persona, get_scenario
+from app.storage.admin import init_database, store_rows, writable_connection
+from app.world.context import resolve_context
+from app.world.generator import generate_world
+from app.world.world import WorldSpec
 
 LOAD_TARGET_ROWS_S = 50_000
 UNCACHED_P95_MS = 100.0

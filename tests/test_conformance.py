@@ -112,7 +112,7 @@ class Worlds:
                 else:
                     try:
                         self._pg = PgSchemas(base)
-                    except Exception as exc:  # noqa: BLE001
+                    except Exception as exc:
                         self._pg_error = f"cannot connect to CJSIM_TEST_PG_URL: {str(exc).splitlines()[0]}"
             if self._pg is None:
                 skip_or_fail(self._pg_error or "unavailable")

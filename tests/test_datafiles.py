@@ -9,7 +9,7 @@ import pytest
 
 from app.datafiles import data_dir
 from app.errors import DataFileError, UnknownNameError
-from app.scenarios import Catalog, personas, scenarios
+from app.scenarios import ItemCatalog, personas, scenarios
 from app.models import Persona, Scenario
 
 
@@ -32,7 +32,7 @@ def test_malformed_yaml_names_file_and_line(scenario_copy: Path) -> None:
     path = scenario_copy / "growth_stall.yaml"
     path.write_text(path.read_text() + "\nmerchant_goals: [unclosed\n")
     with pytest.raises(DataFileError) as err:
-        Catalog("scenario", scenario_copy, Scenario).get("growth_stall")
+        ItemCatalog.load("scenario", scenario_copy, Scenario)
     message = str(err.value)
     assert str(path) in message and "malformed YAML at line" in message
 
@@ -42,14 +42,14 @@ def test_missing_field_names_field(scenario_copy: Path) -> None:
     lines = [ln for ln in path.read_text().splitlines() if not ln.startswith("as_of:")]
     path.write_text("\n".join(lines) + "\n")
     with pytest.raises(DataFileError, match=r"growth_stall.yaml: field 'as_of': required field is missing; add it"):
-        Catalog("scenario", scenario_copy, Scenario).all()
+        ItemCatalog.load("scenario", scenario_copy, Scenario)
 
 
 def test_unknown_field_is_an_error(scenario_copy: Path) -> None:
     path = scenario_copy / "growth_stall.yaml"
     path.write_text(path.read_text() + "\nstres_level: high\n")
     with pytest.raises(DataFileError, match=r"field 'stres_level': unknown field; remove it or check its spelling"):
-        Catalog("scenario", scenario_copy, Scenario).all()
+        ItemCatalog.load("scenario", scenario_copy, Scenario)
 
 
 def test_bad_value_names_nested_field(scenario_copy: Path) -> None:
@@ -57,19 +57,19 @@ def test_bad_value_names_nested_field(scenario_copy: Path) -> None:
     text = path.read_text().replace("stress_level: high", "stress_level: frantic", 1)
     path.write_text(text)
     with pytest.raises(DataFileError, match=r"field 'stress_level': Input should be 'low', 'moderate', 'high'"):
-        Catalog("scenario", scenario_copy, Scenario).all()
+        ItemCatalog.load("scenario", scenario_copy, Scenario)
 
 
 def test_id_must_match_file_name(scenario_copy: Path) -> None:
     (scenario_copy / "growth_stall.yaml").rename(scenario_copy / "stall.yaml")
     with pytest.raises(DataFileError, match="must equal the file name 'stall'"):
-        Catalog("scenario", scenario_copy, Scenario).all()
+        ItemCatalog.load("scenario", scenario_copy, Scenario)
 
 
 def test_top_level_must_be_mapping(tmp_path: Path) -> None:
     (tmp_path / "x.yaml").write_text("- just\n- a list\n")
     with pytest.raises(DataFileError, match="expected a mapping at the top level"):
-        Catalog("merchant", tmp_path, Persona).all()
+        ItemCatalog.load("merchant", tmp_path, Persona)
 
 
 def test_unknown_persona_lists_valid() -> None:

@@ -14,13 +14,13 @@ from typer.testing import CliRunner
 
 from app.cli import app
 from app.data_views import VIEWS, TicketSnapshot, Trend
-from app.views.notes import NO_OPS_STORE
 from app.errors import DataFileError, InvalidArgumentError, ProviderError
 from app.providers.production import ProductionDataProvider
 from app.simulation import RunConfig, run_conversation
 from app.storage.admin import database_info, init_database
 from app.storage.importer import import_exports, read_exports
 from app.storage.mapping import ImportMapping
+from app.views.notes import NO_OPS_STORE
 from tests.pg_support import pg_schemas  # noqa: F401  (fixture)
 from tests.test_conversations import ungrounded
 

@@ -15,8 +15,8 @@ from typer.testing import CliRunner
 
 from app.cli import app
 from app.errors import WritableUserError
-from app.storage.admin import init_database, load_world
 from app.providers.production import ProductionDataProvider
+from app.storage.admin import init_database, load_world
 from app.storage.readonly import ReadOnlySQLiteConnection
 from app.storage.url import parse_url
 from tests.pg_support import pg_schemas  # noqa: F401  (fixture)

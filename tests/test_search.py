@@ -14,10 +14,10 @@ import pytest
 
 from app.agents.data_agent import DataAgent, resolve_context
 from app.errors import InvalidArgumentError
-from app.storage.admin import init_database, store_rows, writable_connection
 from app.providers.production import ProductionDataProvider
-from app.tools import build_tools, tool_error_message
 from app.scenarios import get_persona, get_scenario
+from app.storage.admin import init_database, store_rows, writable_connection
+from app.tools import build_tools, tool_error_message
 from app.world.generator import generate_world
 from app.world.world import WorldSpec, end_of_day
 from tests.pg_support import pg_schemas  # noqa: F401  (fixture)

@@ -15,18 +15,17 @@ from typing import Any
 from langchain_core.language_models import BaseChatModel
 from langchain_core.tools import BaseTool
 
-from app.agents.prompts import render_prompt
+from app.catalog import Catalog
+from app.catalog.system_prompts import CJ_SYSTEM
 from app.model_specs import make_cj_model
 from app.models import MerchantContext, Persona, Scenario, StressLevel, Workflow
-from app.scenarios import get_persona, get_scenario
 from app.tools import build_tools
 from app.views import DataProvider
-from app.workflows import get_workflow
 from app.world.context import resolve_context
 
 __all__ = ["CJ_PROMPT_VERSION", "CJAgent", "create_cj_agent", "cj_system_prompt"]
 
-CJ_PROMPT_VERSION = 1
+CJ_PROMPT_VERSION = CJ_SYSTEM.version
 
 _TONE = {
     StressLevel.low: "Be warm and conversational.",
@@ -36,15 +35,17 @@ _TONE = {
 }
 
 
-def cj_system_prompt(workflow: Workflow, persona: Persona, context: MerchantContext) -> str:
-    """CJ's system prompt from the versioned CJ prompt file, the workflow fragment and the merchant context."""
+def cj_system_prompt(
+    workflow: Workflow, persona: Persona, context: MerchantContext, catalog: Catalog | None = None
+) -> str:
+    """CJ's system prompt from the versioned CJ prompt file (of ``catalog``, default: ``Catalog.default()``),
+    the workflow fragment and the merchant context."""
     stages = "\n".join(
         f"{i}. {s.id}: {s.description} ({'call ' + s.tool if s.tool else 'milestone: ' + str(s.milestone)})"
         for i, s in enumerate(workflow.conversation_flow, 1)
     )
-    return render_prompt(
-        "cj_system",
-        CJ_PROMPT_VERSION,
+    return (catalog or Catalog.default()).prompts.system.render(
+        CJ_SYSTEM,
         business_name=persona.business_name,
         merchant_name=persona.display_name,
         communication_style=persona.communication_style.value,
@@ -67,6 +68,7 @@ class CJAgent:
     workflow: Workflow
     persona: Persona
     merchant_context: MerchantContext
+    catalog: Catalog
 
     @property
     def tool_names(self) -> list[str]:
@@ -74,7 +76,7 @@ class CJAgent:
         return list(self.workflow.tools_available)
 
     def system_prompt(self) -> str:
-        return cj_system_prompt(self.workflow, self.persona, self.merchant_context)
+        return cj_system_prompt(self.workflow, self.persona, self.merchant_context, self.catalog)
 
     def tools(self, provider: DataProvider | None = None) -> list[BaseTool]:
         """The workflow's tools over ``provider`` (or the running graph's provider)."""
@@ -92,11 +94,17 @@ def create_cj_agent(
     merchant_name: str = "marcus_thompson",
     model: str | BaseChatModel = "rules",
     seed: int = 0,
+    catalog: Catalog | None = None,
 ) -> CJAgent:
-    """Build CJ for a workflow, merchant and scenario with a model spec (``rules`` offline) or model."""
-    workflow = get_workflow(workflow_name)
-    scenario: Scenario = get_scenario(scenario_name)
-    persona = get_persona(merchant_name)
-    chat_model = make_cj_model(model, seed) if isinstance(model, str) else model
+    """Build CJ for a workflow, merchant and scenario with a model spec (``rules`` offline) or model.
+
+    Names are looked up in ``catalog`` (default: ``Catalog.default()``).
+    """
+    catalog = catalog or Catalog.default()
+    workflow = catalog.workflows.get(workflow_name)
+    scenario: Scenario = catalog.scenarios.get(scenario_name)
+    persona = catalog.personas.get(merchant_name)
+    chat_model = make_cj_model(model, seed, catalog) if isinstance(model, str) else model
     spec = model if isinstance(model, str) else type(model).__name__
-    return CJAgent(chat_model, spec, workflow, persona, resolve_context(persona, scenario, merchant_context))
+    context = resolve_context(persona, scenario, merchant_context)
+    return CJAgent(chat_model, spec, workflow, persona, context, catalog)

@@ -13,13 +13,14 @@ from typing import Any
 from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import AIMessage, AnyMessage, HumanMessage, SystemMessage
 
-from app.agents.prompts import render_prompt
+from app.catalog import Catalog
+from app.catalog.system_prompts import MERCHANT_SYSTEM
 from app.models import CommunicationStyle, Persona, Scenario
 from app.policies.context import MERCHANT_DONE
 
 __all__ = ["MERCHANT_PROMPT_VERSION", "merchant_system_prompt", "merchant_view", "merchant_approval"]
 
-MERCHANT_PROMPT_VERSION = 1
+MERCHANT_PROMPT_VERSION = MERCHANT_SYSTEM.version
 
 _STYLE = {
     CommunicationStyle.direct: "you are terse and data-driven; short sentences, you want numbers.",
@@ -28,12 +29,11 @@ _STYLE = {
 }
 
 
-def merchant_system_prompt(persona: Persona, scenario: Scenario) -> str:
-    """The system prompt an LLM merchant plays from."""
+def merchant_system_prompt(persona: Persona, scenario: Scenario, catalog: Catalog | None = None) -> str:
+    """The system prompt an LLM merchant plays from (the prompt file of ``catalog``, default: ``Catalog.default()``)."""
     goals = "\n".join(f"{i}. {g.ask}" for i, g in enumerate(scenario.merchant_goals, 1))
-    return render_prompt(
-        "merchant_system",
-        MERCHANT_PROMPT_VERSION,
+    return (catalog or Catalog.default()).prompts.system.render(
+        MERCHANT_SYSTEM,
         merchant_name=persona.display_name,
         business_name=persona.business_name,
         business_type=persona.business_type,
@@ -57,7 +57,11 @@ def merchant_view(messages: Sequence[AnyMessage], system_prompt: str) -> list[An
 
 
 def merchant_approval(
-    merchant_model: BaseChatModel, persona: Persona, scenario: Scenario, request: dict[str, Any]
+    merchant_model: BaseChatModel,
+    persona: Persona,
+    scenario: Scenario,
+    request: dict[str, Any],
+    catalog: Catalog | None = None,
 ) -> str:
     """The merchant's answer to CJ's request to run an action: ``approved`` or ``declined``.
 
@@ -73,7 +77,7 @@ def merchant_approval(
         f"({', '.join(f'{k}={v!r}' for k, v in request['args'].items())}). "
         "Answer with one word: APPROVE or DECLINE."
     )
-    prompt = merchant_system_prompt(persona, scenario)
+    prompt = merchant_system_prompt(persona, scenario, catalog)
     reply = merchant_model.invoke([SystemMessage(prompt), HumanMessage(question)])
     text = str(reply.content).strip().upper()
     return "approved" if text.startswith("APPROVE") or text.startswith("YES") else "declined"

@@ -18,9 +18,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from app.agents.cj_agent import CJAgent
+from app.catalog import Catalog
 from app.errors import InvalidArgumentError
 from app.providers.data_agent import DataAgent
-from app.scenarios import get_persona
 from app.simulation import RunConfig, run_conversation
 from app.transcript import Transcript
 
@@ -49,11 +49,15 @@ class Conversation:
 
 
 class SimpleConversationManager:
-    """Creates conversations and exposes the data context of the latest one."""
+    """Creates conversations and exposes the data context of the latest one.
 
-    def __init__(self, seed: int = 0, max_turns: int = 8) -> None:
+    Names are looked up in ``catalog`` (default: ``Catalog.default()``).
+    """
+
+    def __init__(self, seed: int = 0, max_turns: int = 8, catalog: Catalog | None = None) -> None:
         self.seed = seed
         self.max_turns = max_turns
+        self.catalog = catalog or Catalog.default()
         self.current: Conversation | None = None
 
     def create_conversation(
@@ -67,7 +71,7 @@ class SimpleConversationManager:
         merchant_model: str = "script",
     ) -> Conversation:
         """Prepare a conversation; the merchant may be given by id or display name."""
-        persona = get_persona(merchant_name)
+        persona = self.catalog.personas.get(merchant_name)
         cfg = RunConfig(
             scenario=scenario_name,
             merchant=persona.id,
@@ -77,9 +81,12 @@ class SimpleConversationManager:
             cj_model=cj_model,
             merchant_model=merchant_model,
             merchant_context=dict(merchant_context or {}),
+            catalog=self.catalog,
         )
         cfg.validate()
-        agent = DataAgent.create(cfg.scenario, persona, seed=cfg.seed, merchant_context=cfg.merchant_context)
+        agent = DataAgent.create(
+            cfg.scenario, persona, seed=cfg.seed, merchant_context=cfg.merchant_context, catalog=self.catalog
+        )
         self.current = Conversation(cfg, agent)
         return self.current
 

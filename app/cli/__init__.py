@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import typer
 from rich.markup import escape
 from typer.core import TyperGroup
@@ -15,7 +17,7 @@ __all__ = ["app", "main"]
 class _ErrorTranslatingGroup(TyperGroup):
     """Turns :class:`CJSimError` raised by any subcommand into a message and exit code 2."""
 
-    def invoke(self, ctx: typer.Context):
+    def invoke(self, ctx: Any) -> Any:
         try:
             return super().invoke(ctx)
         except CJSimError as exc:

@@ -1,16 +1,19 @@
-"""Shared CLI pieces: consoles, world and provider options, building a data provider from options."""
+"""Shared CLI pieces: consoles, world and provider options, the data catalog, building a data provider."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
 
 from app.cli.options import CONFIRM_SEEDS_ABOVE
 from app.models import BusinessStage, StressLevel
+
+if TYPE_CHECKING:
+    from app.catalog import Catalog
 
 __all__ = [
     "console",
@@ -31,6 +34,7 @@ __all__ = [
     "ModelTimeoutOpt",
     "MaxAttemptsOpt",
     "PROVIDERS",
+    "load_catalog",
     "build_agent",
     "build_provider",
     "describe_provider",
@@ -115,6 +119,13 @@ MaxAttemptsOpt = Annotated[
     int, typer.Option("--max-attempts", help="Tries per network model call on transient errors (rate limits, timeouts).")
 ]
 
+def load_catalog() -> Catalog:
+    """The data folder of this command, read and validated once (``$CJSIM_DATA_DIR``, else ``data/``)."""
+    from app.catalog import Catalog
+
+    return Catalog.load()
+
+
 def build_provider(
     provider: str,
     db_url: str | None,
@@ -125,8 +136,11 @@ def build_provider(
     stress: StressLevel | None = None,
     ops_url: str | None = None,
     allow_writable_user: bool = False,
+    *,
+    catalog: Catalog | None = None,
 ):
-    """The data provider the options describe.
+    """The data provider the options describe (names and refresh intervals from ``catalog``,
+    default: ``Catalog.default()``).
 
     ``data_agent`` generates the world of (scenario, merchant, seed, stage, stress);
     ``production`` opens the database at ``db_url`` read-only (the world options are ignored),
@@ -137,10 +151,11 @@ def build_provider(
         UnknownNameError: unknown provider name.
         ProviderError: production without a URL, or a database that cannot be used.
     """
+    from app.catalog import Catalog
     from app.errors import ProviderError, UnknownNameError
 
     if provider == "data_agent":
-        agent = build_agent(scenario, merchant, seed, stage, stress)
+        agent = build_agent(scenario, merchant, seed, stage, stress, catalog=catalog)
         if ops_url:
             from app.storage.ops import OpsStore
 
@@ -151,10 +166,9 @@ def build_provider(
             raise ProviderError("--provider production needs a database: pass --db-url URL or set CJSIM_DB_URL")
         from app.providers.cache import workflow_ttls
         from app.providers.production import ProductionDataProvider
-        from app.workflows import workflows
 
         # cached views live as long as the workflows' declared refresh intervals allow
-        ttl = workflow_ttls(workflows().refresh_seconds)
+        ttl = workflow_ttls((catalog or Catalog.default()).workflows.refresh_seconds)
         with accept_writable_user():
             return ProductionDataProvider(db_url, ttl=ttl, ops_url=ops_url, allow_writable_user=allow_writable_user)
     raise UnknownNameError("provider", provider, PROVIDERS)
@@ -180,9 +194,17 @@ def describe_provider(provider) -> str:
     return f"{provider.persona.business_name} - {provider.scenario.id} (seed {world.spec.seed})"
 
 
-def build_agent(scenario: str, merchant: str, seed: int, stage: BusinessStage | None, stress: StressLevel | None):
-    """A DataAgent for the world the options describe."""
+def build_agent(
+    scenario: str,
+    merchant: str,
+    seed: int,
+    stage: BusinessStage | None,
+    stress: StressLevel | None,
+    *,
+    catalog: Catalog | None = None,
+):
+    """A DataAgent for the world the options describe (names from ``catalog``, default: ``Catalog.default()``)."""
     from app.providers.data_agent import DataAgent
 
     context = {"business_stage": stage, "stress_level": stress}
-    return DataAgent.create(scenario, merchant, seed=seed, merchant_context=context)
+    return DataAgent.create(scenario, merchant, seed=seed, merchant_context=context, catalog=catalog)

@@ -27,10 +27,10 @@ from app.cli.common import (
     build_provider,
     console,
     describe_provider,
+    load_catalog,
 )
 from app.cli.options import parse_date, parse_view_args
 from app.errors import InvalidArgumentError
-from app.scenarios import personas, scenarios
 from app.views import ACTIONS, VIEWS, ActionSpec, action_spec, json_schemas, view_spec
 from app.views.registry import Capability, CapabilitySpec
 
@@ -45,18 +45,19 @@ class ListKind(StrEnum):
 @app.command("list")
 def list_cmd(kind: Annotated[ListKind, typer.Argument(help="What to list.")]) -> None:
     """List scenarios, merchants, workflows or views."""
+    catalog = load_catalog()  # a broken data file is reported whatever is listed
     table = Table(show_lines=False)
     if kind is ListKind.scenarios:
         table.add_column("id", no_wrap=True)
         for col in ("name", "stress", "as of", "signature"):
             table.add_column(col, overflow="fold")
-        for s in scenarios().all():
+        for s in catalog.scenarios.all():
             table.add_row(s.id, s.display_name, s.stress_level.value, str(s.as_of), s.signature)
     elif kind is ListKind.merchants:
         table.add_column("id", no_wrap=True)
         for col in ("name", "business", "subscribers", "style", "stage"):
             table.add_column(col)
-        for p in personas().all():
+        for p in catalog.personas.all():
             table.add_row(
                 p.id,
                 p.display_name,
@@ -66,12 +67,10 @@ def list_cmd(kind: Annotated[ListKind, typer.Argument(help="What to list.")]) ->
                 p.default_business_stage.value,
             )
     elif kind is ListKind.workflows:
-        from app.workflows import workflows
-
         table.add_column("workflow", no_wrap=True)
         for col in ("opens", "stages", "tools", "description"):
             table.add_column(col, overflow="fold")
-        for w in workflows().by_name.values():
+        for w in catalog.workflows.by_name.values():
             stages = " -> ".join(s.id for s in w.conversation_flow)
             table.add_row(w.name, w.initiator, stages, str(len(w.tools_available)), w.description)
     else:
@@ -126,9 +125,11 @@ def data_cmd(
     spec = view_spec(view)
     args = parse_view_args(spec, list(ctx.args))
     day = parse_date(as_of)
+    catalog = load_catalog()
     data = build_provider(
-        provider, db_url, scenario, merchant, seed, stage, stress, ops_url=ops_url, allow_writable_user=allow_writable_user
-    )
+        provider, db_url, scenario, merchant, seed, stage, stress, ops_url=ops_url,
+        allow_writable_user=allow_writable_user, catalog=catalog,
+    )  # fmt: skip
     result = data.get_view(view, day, **args)
     if as_json:
         typer.echo(json.dumps(result.to_json(), indent=2))
@@ -167,8 +168,9 @@ def act_cmd(
     spec = action_spec(action)
     args = parse_view_args(spec, list(ctx.args))
     data = build_provider(
-        provider, db_url, scenario, merchant, seed, None, None, ops_url, allow_writable_user=allow_writable_user
-    )
+        provider, db_url, scenario, merchant, seed, None, None, ops_url,
+        allow_writable_user=allow_writable_user, catalog=load_catalog(),
+    )  # fmt: skip
     text, artifact = call_tool(data, spec.tool, args, approval="approved" if approve else None, actor="cli")
     if as_json:
         typer.echo(json.dumps(artifact, indent=2))

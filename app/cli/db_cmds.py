@@ -73,6 +73,7 @@ def load_cmd(
     replace: ReplaceOpt = False,
 ) -> None:
     """Store a synthetic world as a database exported on the scenario's today would hold it."""
+    from app.cli.common import load_catalog
     from app.storage.admin import load_world
 
     report = load_world(
@@ -85,6 +86,7 @@ def load_cmd(
         subscribers=subscribers,
         replace=replace,
         progress=lambda m: err_console.print(m, highlight=False),
+        catalog=load_catalog(),
     )
     _report(report)
 

@@ -23,6 +23,7 @@ from app.cli.common import (
     accept_writable_user,
     console,
     err_console,
+    load_catalog,
 )
 from app.cli.options import parse_seeds
 from app.errors import InvalidArgumentError
@@ -146,7 +147,8 @@ def batch_cmd(
                 args[field] = getattr(saved, field)
         if not _given(ctx, "provider"):
             provider = str(saved.provider.get("name", provider))
-    manifest = batch_manifest(out.name, provider=provider, db_url=db_url, **args)
+    catalog = load_catalog()  # every data file checked before the first case
+    manifest = batch_manifest(out.name, provider=provider, db_url=db_url, catalog=catalog, **args)
     jobs = default_jobs() if jobs is None else jobs
     try:
         with accept_writable_user():
@@ -160,6 +162,7 @@ def batch_cmd(
                 retry=RetryPolicy(max_attempts=max_attempts),
                 allow_writable_user=allow_writable_user,
                 model_timeout=model_timeout,
+                catalog=catalog,
             )
     except KeyboardInterrupt:
         latest = latest_by_case(RunDir(out).records())
@@ -205,6 +208,7 @@ def eval_cmd(
         progress=progress_for(err_console, quiet),
         retry=RetryPolicy(max_attempts=max_attempts),
         model_timeout=model_timeout,
+        catalog=load_catalog(),
     )
     headline = (
         f"eval {result.path.name}: re-scored {result.rescored} conversations "

@@ -26,6 +26,7 @@ from app.cli.common import (
     build_provider,
     console,
     err_console,
+    load_catalog,
 )
 from app.cli.render import render_transcript
 from app.errors import InvalidArgumentError
@@ -40,6 +41,7 @@ TurnsOpt = Annotated[int, typer.Option("--turns", help="Maximum merchant turns."
 def _config(scenario, merchant, workflow, seed, turns, cj_model, merchant_model, stage, stress, **calls):
     from app.simulation import RunConfig
 
+    catalog = load_catalog()  # every data file checked before anything runs
     context = {k: v.value for k, v in (("business_stage", stage), ("stress_level", stress)) if v is not None}
     cfg = RunConfig(
         scenario=scenario,
@@ -50,6 +52,7 @@ def _config(scenario, merchant, workflow, seed, turns, cj_model, merchant_model,
         cj_model=cj_model,
         merchant_model=merchant_model,
         merchant_context=context,
+        catalog=catalog,
         **calls,
     )
     cfg.validate()
@@ -115,8 +118,9 @@ def run_cmd(
     cfg = _config(scenario, merchant, workflow, seed, turns, cj_model, merchant_model, stage, stress,
                   model_timeout=model_timeout, max_attempts=max_attempts)  # fmt: skip
     data = build_provider(
-        provider, db_url, cfg.scenario, cfg.merchant, seed, stage, stress, allow_writable_user=allow_writable_user
-    )
+        provider, db_url, cfg.scenario, cfg.merchant, seed, stage, stress,
+        allow_writable_user=allow_writable_user, catalog=cfg.catalog,
+    )  # fmt: skip
     transcript = run_conversation(cfg, provider=data)
     _emit(transcript, fmt, out)
     if transcript.termination_reason == TerminationReason.agent_error:
@@ -129,7 +133,14 @@ def demo_cmd(seed: SeedOpt = 7) -> None:
     """A good default conversation, offline: Marcus Thompson's daily briefing during a growth stall."""
     from app.simulation import RunConfig, run_conversation
 
-    t = run_conversation(RunConfig(scenario="growth_stall", merchant="marcus_thompson", workflow="daily_briefing", seed=seed))
+    cfg = RunConfig(
+        scenario="growth_stall",
+        merchant="marcus_thompson",
+        workflow="daily_briefing",
+        seed=seed,
+        catalog=load_catalog(),
+    )
+    t = run_conversation(cfg)
     render_transcript(console, t)
 
 

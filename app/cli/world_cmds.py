@@ -8,7 +8,17 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from app.cli.common import MerchantOpt, ScenarioOpt, SeedOpt, StageOpt, StressOpt, YesOpt, build_agent, console
+from app.cli.common import (
+    MerchantOpt,
+    ScenarioOpt,
+    SeedOpt,
+    StageOpt,
+    StressOpt,
+    YesOpt,
+    build_agent,
+    console,
+    load_catalog,
+)
 from app.cli.options import parse_names, parse_seeds
 from app.storage.export import export_tables
 
@@ -26,7 +36,7 @@ def export_cmd(
     fmt: Annotated[str, typer.Option("--format", help="csv or json.")] = "csv",
 ) -> None:
     """Write one file per table, as the world is known on the scenario's today."""
-    agent = build_agent(scenario, merchant, seed, stage, stress)
+    agent = build_agent(scenario, merchant, seed, stage, stress, catalog=load_catalog())
     paths = export_tables(agent.world.snapshot(agent.clock), out, fmt)
     for p in paths:
         console.print(f"wrote {p}")
@@ -41,7 +51,7 @@ def summary_cmd(
     stress: StressOpt = None,
 ) -> None:
     """Frame, merchant context, row counts and headline metrics of a world."""
-    agent = build_agent(scenario, merchant, seed, stage, stress)
+    agent = build_agent(scenario, merchant, seed, stage, stress, catalog=load_catalog())
     ctx = agent.get_data_context()
     w = agent.world
     console.print(
@@ -69,19 +79,21 @@ def check_cmd(
 ) -> None:
     """Check scenarios' expected ranges over merchants and seeds; exit 1 if any fails."""
     from app.providers.data_agent import DataAgent
-    from app.scenarios import personas, scenarios
     from app.signatures import STEADY_SCENARIO, check_expectations
 
-    scenario_ids = parse_names(scenario, scenarios().names(), "scenario")
-    merchant_ids = parse_names(merchant, personas().names(), "merchant")
+    catalog = load_catalog()
+    scenario_ids = parse_names(scenario, catalog.scenarios.names(), "scenario")
+    merchant_ids = parse_names(merchant, catalog.personas.names(), "merchant")
     seed_list = parse_seeds(seeds, confirmed=yes)
     failures = total = 0
     for sid in scenario_ids:
-        sc = scenarios().get(sid)
+        sc = catalog.scenarios.get(sid)
         for mid in merchant_ids:
             for seed in seed_list:
-                agent = DataAgent.create(sc, mid, seed=seed)
-                steady = DataAgent.create(STEADY_SCENARIO, mid, seed=seed, merchant_context=agent.merchant_context)
+                agent = DataAgent.create(sc, mid, seed=seed, catalog=catalog)
+                steady = DataAgent.create(
+                    STEADY_SCENARIO, mid, seed=seed, merchant_context=agent.merchant_context, catalog=catalog
+                )
                 for res in check_expectations(sc, agent, steady):
                     total += 1
                     if not res.passed:

@@ -37,9 +37,9 @@ Example:
 from __future__ import annotations
 
 from collections.abc import Sequence
-from functools import cache
 from typing import Any
 
+from app.catalog import Catalog
 from app.evaluation.result import EvalResult
 from app.evaluation.tool_use import (
     Trace,
@@ -59,18 +59,10 @@ __all__ = ["workflow_adherence_evaluator"]
 KEY = "workflow_adherence"
 
 
-@cache
-def _stage_tools(workflow: str) -> frozenset[str]:
-    if not known_workflow(workflow):
+def _allowed_triggers(catalog: Catalog, source: str, target: str) -> frozenset[str]:
+    if not known_workflow(catalog, source):
         return frozenset()
-    return frozenset(s.tool for s in workflow_def(workflow).conversation_flow if s.tool)
-
-
-@cache
-def _allowed_triggers(source: str, target: str) -> frozenset[str]:
-    if not known_workflow(source):
-        return frozenset()
-    return frozenset(tr.trigger for tr in workflow_def(source).transitions if tr.to == target)
+    return frozenset(tr.trigger for tr in workflow_def(catalog, source).transitions if tr.to == target)
 
 
 def _turn_of(turns: Sequence[TurnInfo], message: int) -> TurnInfo | None:
@@ -88,7 +80,7 @@ def _order_problems(t: Transcript, tr: Trace) -> tuple[list[dict[str, Any]], int
     problems = []
     for entry in t.stages_reached:
         wf, stage_id = entry["workflow"], entry["stage"]
-        flow = workflow_def(wf).conversation_flow if known_workflow(wf) else []
+        flow = workflow_def(tr.catalog, wf).conversation_flow if known_workflow(tr.catalog, wf) else []
         done = reached.setdefault(wf, set())
         ids = [s.id for s in flow]
         if stage_id not in ids:
@@ -121,17 +113,17 @@ def _skipped(t: Transcript, tr: Trace) -> tuple[list[dict[str, Any]], int]:
     return problems, len(due)
 
 
-def _transition_problems(t: Transcript) -> tuple[list[dict[str, Any]], int]:
+def _transition_problems(t: Transcript, catalog: Catalog) -> tuple[list[dict[str, Any]], int]:
     problems = []
     path = t.workflow_path
     for prev, entry in zip(path, path[1:]):
         trigger, target = entry.get("trigger"), entry["workflow"]
-        allowed = _allowed_triggers(prev["workflow"], target)
+        allowed = _allowed_triggers(catalog, prev["workflow"], target)
         at = entry.get("at_message", -1)
         text = t.messages[at].content if 0 <= at < len(t.messages) and t.messages[at].role == "merchant" else ""
         if trigger not in allowed:
             why = f"{prev['workflow']} declares no transition to {target} on {trigger!r}"
-        elif trigger not in {i for i, _ in intents_of(text)}:
+        elif trigger not in {i for i, _ in intents_of(catalog, text)}:
             why = f"the merchant message at {at} does not carry {trigger!r}"
         else:
             continue
@@ -151,21 +143,21 @@ def _off_workflow(tr: Trace) -> tuple[list[dict[str, Any]], int]:
         failed: set[str] = set()
         for c in turn.calls:
             where = {"kind": "off_workflow", "call": c.label(), "turn": turn.index, "workflow": c.workflow}
-            retry = c.name in failed or any(c.name in fallback_tools().get(f, ()) for f in failed)
-            if c.name not in bound_tools(c.workflow):
+            retry = c.name in failed or any(c.name in fallback_tools(tr.catalog).get(f, ()) for f in failed)
+            if c.name not in bound_tools(tr.catalog, c.workflow):
                 problems.append({**where, "why": f"{c.name} is not available in {c.workflow}"})
-            elif not (free or retry or c.name in _stage_tools(c.workflow) or c.name in asked):
+            elif not (free or retry or c.name in tr.catalog.workflows.stage_tools(c.workflow) or c.name in asked):
                 problems.append({**where, "why": "not a stage tool and not asked for"})
             if c.status == "error":
                 failed.add(c.name)
     return problems, len(tr.calls)
 
 
-def _evaluate(t: Transcript) -> EvalResult:
-    tr = trace(t)
+def _evaluate(t: Transcript, catalog: Catalog) -> EvalResult:
+    tr = trace(t, catalog)
     found: list[dict[str, Any]] = []
     checks = 0
-    for problems, n in (_order_problems(t, tr), _skipped(t, tr), _transition_problems(t), _off_workflow(tr)):
+    for problems, n in (_order_problems(t, tr), _skipped(t, tr), _transition_problems(t, catalog), _off_workflow(tr)):
         found += problems
         checks += n
     score = 1.0 if checks == 0 else max(0.0, 1.0 - len(found) / checks)
@@ -182,8 +174,11 @@ def _evaluate(t: Transcript) -> EvalResult:
     )
 
 
-def workflow_adherence_evaluator() -> Any:
+def workflow_adherence_evaluator(*, catalog: Catalog | None = None) -> Any:
     """Build the ``workflow_adherence`` evaluator.
+
+    Args:
+        catalog: workflows and intents to judge by (default: ``Catalog.default()``).
 
     Returns:
         A keyword-only callable ``evaluator(transcript=t) -> EvalResult`` with
@@ -194,8 +189,10 @@ def workflow_adherence_evaluator() -> Any:
         'workflow_adherence'
     """
 
+    data = catalog or Catalog.default()
+
     def evaluator(*, transcript: Transcript) -> EvalResult:
-        return _evaluate(transcript)
+        return _evaluate(transcript, data)
 
     evaluator.key = KEY  # type: ignore[attr-defined]
     return evaluator

@@ -30,6 +30,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from app.catalog import Catalog
 from app.errors import DataFileError, InvalidArgumentError, ProviderError, UnknownNameError
 from app.evaluation.execution import run_in_pool, run_in_process, run_on_threads
 from app.evaluation.progress import BatchProgress, NullProgress
@@ -111,6 +112,7 @@ def batch_manifest(
     db_url: str | None = None,
     evaluators: Sequence[str] | None = None,
     judge_model: str | None = None,
+    catalog: Catalog | None = None,
 ) -> BatchManifest:
     """A validated manifest: names resolved to ids (``"all"`` expands), specs and ranges checked.
 
@@ -120,18 +122,16 @@ def batch_manifest(
         seeds: world seeds (non-negative; duplicates dropped).
         evaluators: evaluator keys (default: every registered evaluator).
         db_url: for ``provider="production"``; stored with its password masked.
+        catalog: the data folder the names refer to (default: ``Catalog.default()``).
 
     Raises:
         UnknownNameError: a name, provider or evaluator that does not exist (the message lists the valid ones).
         InvalidArgumentError: bad seeds, turns or model specs.
     """
     from app.model_specs import parse_spec
-    from app.scenarios import get_persona, get_scenario, personas
-    from app.scenarios import scenarios as scenario_catalog
     from app.storage.url import mask_url
-    from app.workflows import get_workflow
-    from app.workflows import workflows as workflow_catalog
 
+    catalog = catalog or Catalog.default()
     seeds = _dedupe(seeds)
     if not seeds:
         raise InvalidArgumentError("no seeds given; use e.g. 0-9, 1,4,7 or 3")
@@ -149,9 +149,11 @@ def batch_manifest(
     keys = resolve_evaluator_keys(evaluators)
     return BatchManifest(
         name=name,
-        scenarios=_resolve(scenarios, scenario_catalog().names(), lambda n: get_scenario(n).id, "scenario"),
-        merchants=_resolve(merchants, personas().names(), lambda n: get_persona(n).id, "merchant"),
-        workflows=_resolve(workflows, workflow_catalog().names(), lambda n: get_workflow(n).name, "workflow"),
+        scenarios=_resolve(scenarios, catalog.scenarios.names(), lambda n: catalog.scenarios.get(n).id, "scenario"),
+        merchants=_resolve(merchants, catalog.personas.names(), lambda n: catalog.personas.get(n).id, "merchant"),
+        workflows=_resolve(
+            workflows, catalog.workflows.names(), lambda n: catalog.workflows.get(n).name, "workflow"
+        ),
         seeds=sorted(seeds),
         cj_model=cj_model,
         merchant_model=merchant_model,
@@ -213,18 +215,23 @@ def _check_jobs(jobs: int) -> int:
     return jobs
 
 
-def _preflight(manifest: BatchManifest, settings: CaseSettings, factory: ModelFactory | None) -> None:
-    """Fail before the first conversation on what would fail every case: models, database."""
+def _preflight(
+    manifest: BatchManifest, settings: CaseSettings, factory: ModelFactory | None, catalog: Catalog
+) -> None:
+    """Fail before the first conversation on what would fail every case: names, models, database."""
     from app.model_specs import make_cj_model, make_merchant_model
-    from app.scenarios import get_persona, get_scenario
 
+    for name in manifest.scenarios:
+        catalog.scenarios.get(name)
+    for name in manifest.merchants:
+        catalog.personas.get(name)
+    for name in manifest.workflows:
+        catalog.workflows.get(name)
     timeout = settings.model_timeout
     if factory is None:
-        make_cj_model(manifest.cj_model, timeout=timeout)
-        make_merchant_model(
-            manifest.merchant_model, get_persona(manifest.merchants[0]), get_scenario(manifest.scenarios[0]),
-            timeout=timeout,
-        )
+        make_cj_model(manifest.cj_model, catalog=catalog, timeout=timeout)
+        persona, scenario = catalog.personas.get(manifest.merchants[0]), catalog.scenarios.get(manifest.scenarios[0])
+        make_merchant_model(manifest.merchant_model, persona, scenario, catalog=catalog, timeout=timeout)
     if manifest.judge_model:
         make_judge_model(manifest.judge_model, timeout=timeout)
     if settings.provider == "production":
@@ -270,6 +277,7 @@ def run_batch(
     retry: RetryPolicy | None = None,
     allow_writable_user: bool = False,
     model_timeout: float | None = None,
+    catalog: Catalog | None = None,
 ) -> BatchResult:
     """Run a batch into ``out`` and return its summary.
 
@@ -287,18 +295,22 @@ def run_batch(
         allow_writable_user: accept a production database user that could write.
         model_timeout: seconds per network model request when a spec sets none (default
             :data:`~app.model_specs.DEFAULT_TIMEOUT_S`).
+        catalog: the data folder of every case, read once for the whole batch (default:
+            ``Catalog.default()``).
 
     Raises:
         InvalidArgumentError: ``out`` holds a batch and ``resume`` is false; arguments differ on resume;
             bad ``jobs``; ``out`` cannot be written.
         RunLockedError: another process is writing to ``out`` (the message names its PID).
         DataFileError: a malformed ``batch.json`` or ``transcripts.jsonl``.
+        UnknownNameError: a scenario, merchant or workflow of the manifest that ``catalog`` lacks.
         ProviderError: the production database cannot be used.
         WritableUserError: its user can write and ``allow_writable_user`` is false.
     """
     jobs = _check_jobs(default_jobs() if jobs is None else jobs)
     if model_timeout is not None:
         check_timeout(model_timeout)
+    catalog = catalog or Catalog.default()
     run_dir = out if isinstance(out, RunDir) else RunDir(out)
     if evaluators is not None:
         manifest = manifest.model_copy(update={"evaluators": [e.key for e in evaluators]})
@@ -316,11 +328,13 @@ def run_batch(
         model_timeout=model_timeout,
     )
     _check_folder(run_dir, manifest, resume)  # fail fast, before models and database are opened
-    _preflight(manifest, settings, model_factory)
+    _preflight(manifest, settings, model_factory, catalog)
     with run_dir.lock("batch"):
         # checked again under the lock: another writer may have started this folder meanwhile
         saved = _check_folder(run_dir, manifest, resume)
-        return _run_locked(manifest, saved, run_dir, settings, jobs, evaluators, progress, model_factory, retry)
+        return _run_locked(
+            manifest, saved, run_dir, settings, jobs, evaluators, progress, model_factory, retry, catalog
+        )
 
 
 def _run_locked(
@@ -333,6 +347,7 @@ def _run_locked(
     progress: BatchProgress | None,
     model_factory: ModelFactory | None,
     retry: RetryPolicy | None,
+    catalog: Catalog,
 ) -> BatchResult:
     if saved is None:
         now = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
@@ -364,15 +379,17 @@ def _run_locked(
             start()
         elif mode == "in_process":
             start()
-            run_in_process(todo, CaseRunner(settings, evaluators=evaluators), sink)
+            run_in_process(todo, CaseRunner(settings, catalog=catalog, evaluators=evaluators), sink)
         elif mode == "processes":
-            run_in_pool(todo, settings, sink, jobs=jobs, evaluators=evaluators, on_start=start)
+            run_in_pool(todo, settings, sink, jobs=jobs, catalog=catalog, evaluators=evaluators, on_start=start)
         else:
             start()
             policy = retry or RetryPolicy()
             run_on_threads(
                 todo,
-                lambda: CaseRunner(settings, evaluators=evaluators, model_factory=model_factory, retry=policy),
+                lambda: CaseRunner(
+                    settings, catalog=catalog, evaluators=evaluators, model_factory=model_factory, retry=policy
+                ),
                 sink,
                 jobs=jobs,
             )

@@ -33,9 +33,10 @@ import re
 from dataclasses import dataclass, replace
 from typing import Any
 
+from app.catalog import Catalog
 from app.evaluation.claims import Claim
-from app.evaluation.settings import ConsistencySettings, evaluation_settings
 from app.evaluation.grounding import analyze
+from app.evaluation.settings import ConsistencySettings
 from app.evaluation.result import EvalResult
 from app.transcript import Transcript
 
@@ -102,11 +103,9 @@ def _window(text: str, compiled: _Compiled) -> str | None:
     return None
 
 
-def metric_statements(
-    message: int, text: str, claims: list[Claim], settings: ConsistencySettings | None = None
-) -> list[Statement]:
+def metric_statements(message: int, text: str, claims: list[Claim], settings: ConsistencySettings) -> list[Statement]:
     """The metric values stated in one message (see the module docstring for the rule)."""
-    compiled = _compile(settings or evaluation_settings().consistency)
+    compiled = _compile(settings)
     if not claims:
         return []
     labels = _label_spans(text, compiled)
@@ -136,9 +135,12 @@ def _agree(a: Statement, b: Statement) -> bool:
 class _ConsistencyEvaluator:
     key = "consistency"
 
+    def __init__(self, catalog: Catalog) -> None:
+        self.catalog = catalog
+
     def __call__(self, *, transcript: Transcript) -> EvalResult:
-        settings = evaluation_settings().consistency
-        analysis = analyze(transcript)
+        settings = self.catalog.evaluation.consistency
+        analysis = analyze(transcript, self.catalog)
         scope_of = {r.message: f"{r.tool}{sorted(r.args.items())}" for r in analysis.results}
         by_metric: dict[tuple[str, str | None], list[Statement]] = {}
         for i in analysis.replies:
@@ -186,7 +188,12 @@ class _ConsistencyEvaluator:
         return EvalResult(key=self.key, score=score, passed=not contradictions, comment=comment, details=details)
 
 
-def consistency_evaluator() -> _ConsistencyEvaluator:
-    """Evaluator ``consistency``: one value per metric (and stated window) per conversation."""
-    _compile(evaluation_settings().consistency)
-    return _ConsistencyEvaluator()
+def consistency_evaluator(*, catalog: Catalog | None = None) -> _ConsistencyEvaluator:
+    """Evaluator ``consistency``: one value per metric (and stated window) per conversation.
+
+    Args:
+        catalog: evaluation settings and intents to use (default: ``Catalog.default()``).
+    """
+    catalog = catalog or Catalog.default()
+    _compile(catalog.evaluation.consistency)
+    return _ConsistencyEvaluator(catalog)

@@ -27,6 +27,7 @@ from concurrent.futures import Future, ProcessPoolExecutor
 from contextlib import contextmanager
 from typing import Any
 
+from app.catalog import Catalog
 from app.evaluation.records import CaseKey, RunRecord
 from app.evaluation.result import Evaluator
 from app.evaluation.runner import CaseRunner, CaseSettings, error_text
@@ -71,7 +72,7 @@ def _frozen_heap() -> Iterator[None]:
 
 def run_in_process(cases: Sequence[CaseKey], runner: CaseRunner, sink: Sink) -> None:
     """Run every case in the calling thread, world by world; Ctrl-C records the running case as interrupted."""
-    _warm_up(runner.settings, runner.evaluators())
+    _warm_up(runner.settings, runner.evaluators(), runner.catalog)
     with _frozen_heap():
         for group in group_by_world(cases):
             for case in group:
@@ -90,10 +91,11 @@ _results: Any = None
 
 
 def _init_worker(
-    settings: CaseSettings, evaluators: Sequence[Evaluator] | None, results: Any, parent: int
+    settings: CaseSettings, catalog: Catalog, evaluators: Sequence[Evaluator] | None, results: Any, parent: int
 ) -> None:
     global _worker, _results
-    _worker = CaseRunner(settings, evaluators=evaluators)
+    # the catalog arrives once per worker (inherited when forking), never re-read per case
+    _worker = CaseRunner(settings, catalog=catalog, evaluators=evaluators)
     _results = results
     threading.Thread(target=_exit_with_parent, args=(parent,), daemon=True, name="cjsim-parent-watch").start()
 
@@ -121,7 +123,7 @@ def _pool_context() -> Any:
     return multiprocessing.get_context("fork" if "fork" in methods else None)
 
 
-def _warm_up(settings: CaseSettings, evaluators: Sequence[Evaluator] | None) -> None:
+def _warm_up(settings: CaseSettings, evaluators: Sequence[Evaluator] | None, catalog: Catalog) -> None:
     """Import and compile what every conversation needs once, before workers are forked."""
     from app.simulation import _graph
 
@@ -130,7 +132,7 @@ def _warm_up(settings: CaseSettings, evaluators: Sequence[Evaluator] | None) -> 
         from app.evaluation.registry import default_evaluators
 
         keys = list(settings.evaluator_keys) if settings.evaluator_keys is not None else None
-        default_evaluators(keys=keys)  # imports the evaluator modules once for every worker
+        default_evaluators(keys=keys, catalog=catalog)  # imports the evaluator modules once for every worker
 
 
 def run_in_pool(
@@ -139,10 +141,13 @@ def run_in_pool(
     sink: Sink,
     *,
     jobs: int,
+    catalog: Catalog,
     evaluators: Sequence[Evaluator] | None = None,
     on_start: Callable[[], None] | None = None,
 ) -> None:
     """Run cases in ``jobs`` processes, one world group per task; records stream back as they finish.
+
+    Every worker gets ``catalog`` once, when it starts.
 
     ``on_start`` runs once the workers exist: anything that starts threads in this process (a live
     progress display) belongs there, since a thread holding a lock while a worker forks would
@@ -156,7 +161,7 @@ def run_in_pool(
     ctx = _pool_context()
     forking = ctx.get_start_method() == "fork"
     if forking:
-        _warm_up(settings, evaluators)
+        _warm_up(settings, evaluators, catalog)
         gc.collect()
         gc.freeze()  # workers inherit the heap frozen (see _frozen_heap); unfrozen here once they exist
     results = ctx.Queue()
@@ -173,7 +178,7 @@ def run_in_pool(
         max_workers=max(1, min(jobs, len(groups))),
         mp_context=ctx,
         initializer=_init_worker,
-        initargs=(settings, evaluators, results, os.getpid()),
+        initargs=(settings, catalog, evaluators, results, os.getpid()),
     )
     try:
         futures: list[Future[int]] = [pool.submit(_run_group, [c.model_dump() for c in g]) for g in groups]

@@ -37,16 +37,14 @@ import re
 from collections.abc import Callable
 from typing import Any
 
+from app.catalog import Catalog
 from app.data_views import DataProvider
 from app.errors import InvalidArgumentError
-from app.evaluation.settings import evaluation_settings
 from app.evaluation.grounding import ConversationAnalysis, analyze
 from app.evaluation.result import EvalResult
-from app.intents import intents
 from app.models import MerchantGoal
 from app.policies.history import normalize_args
 from app.policies.templates import resolve
-from app.stages import milestones_in
 from app.tools import TOOL_VIEWS
 from app.transcript import Transcript
 
@@ -66,7 +64,9 @@ def same_text(expected: str, text: str) -> bool:
     return bool(want) and re.search(rf"(?<![a-z0-9]){re.escape(want)}(?![a-z0-9])", _norm(text)) is not None
 
 
-def _asked(t: Transcript, analysis: ConversationAnalysis, goals: list[MerchantGoal]) -> list[int | None]:
+def _asked(
+    t: Transcript, analysis: ConversationAnalysis, goals: list[MerchantGoal], catalog: Catalog
+) -> list[int | None]:
     merchant = [(i, m.content) for i, m in enumerate(t.messages) if m.role == "merchant"]
     out: list[int | None] = []
     claimed: set[int] = set()
@@ -74,7 +74,7 @@ def _asked(t: Transcript, analysis: ConversationAnalysis, goals: list[MerchantGo
         ask = _norm(goal.ask)
         found = next((i for i, text in merchant if ask in _norm(text)), None)
         if found is None:
-            want = {m.intent.id for m in intents().detect(goal.ask)}
+            want = {m.intent.id for m in catalog.intents.detect(goal.ask)}
             found = next(
                 (i for i, _ in merchant if i not in claimed and want & {m.intent.id for m in analysis.intents_of(i)}),
                 None,
@@ -86,7 +86,11 @@ def _asked(t: Transcript, analysis: ConversationAnalysis, goals: list[MerchantGo
 
 
 def _expected(
-    t: Transcript, analysis: ConversationAnalysis, goal: MerchantGoal, provider: DataProvider | None
+    t: Transcript,
+    analysis: ConversationAnalysis,
+    goal: MerchantGoal,
+    provider: DataProvider | None,
+    key_args: set[str],
 ) -> tuple[Any, str | None]:
     """(expected value, where it came from) of a metric goal."""
     assert goal.metric is not None
@@ -95,7 +99,6 @@ def _expected(
         as_of = dt.date.fromisoformat(t.messages[0].timestamp[:10]) if t.messages else None
         artifact = provider.get_view(view, as_of, **goal.args).to_json()
         return resolve(artifact, path), f"provider {view}"
-    key_args = set(evaluation_settings().style.key_args)
     candidates = [
         r for r in analysis.results if r.ok and TOOL_VIEWS.get(r.tool) == view and isinstance(r.artifact, dict)
     ]
@@ -127,8 +130,8 @@ def _states(analysis: ConversationAnalysis, reply: int, text: str, expected: Any
     return None
 
 
-def _recommends(text: str) -> bool:
-    return "recommended_action" in milestones_in(text, "cj")
+def _recommends(text: str, catalog: Catalog) -> bool:
+    return "recommended_action" in catalog.milestones.found(text, "cj")
 
 
 def _has_number(analysis: ConversationAnalysis, reply: int) -> bool:
@@ -138,25 +141,26 @@ def _has_number(analysis: ConversationAnalysis, reply: int) -> bool:
 class _GoalCoverageEvaluator:
     key = "goal_coverage"
 
-    def __init__(self, provider_for: ProviderFor | None) -> None:
+    def __init__(self, provider_for: ProviderFor | None, catalog: Catalog) -> None:
         self.provider_for = provider_for
+        self.catalog = catalog
 
     def __call__(self, *, transcript: Transcript) -> EvalResult:
-        from app.scenarios import get_scenario
-
-        settings = evaluation_settings().goals
-        fraction_fields = evaluation_settings().grounding.fraction_fields
-        advice = frozenset(settings.recommendation_intents)
-        goals = list(get_scenario(transcript.scenario).merchant_goals)
-        analysis = analyze(transcript)
+        catalog = self.catalog
+        settings = catalog.evaluation
+        fraction_fields = settings.grounding.fraction_fields
+        key_args = set(settings.style.key_args)
+        advice = frozenset(settings.goals.recommendation_intents)
+        goals = list(catalog.scenarios.get(transcript.scenario).merchant_goals)
+        analysis = analyze(transcript, catalog)
         provider = self.provider_for(transcript) if self.provider_for is not None else None
-        asked = _asked(transcript, analysis, goals)
+        asked = _asked(transcript, analysis, goals, catalog)
         rows: list[dict[str, Any]] = []
         for goal, at in zip(goals, asked):
             replies = [j for j in analysis.replies if at is None or j > at]
             row: dict[str, Any] = {"goal": goal.id, "asked": at, "answered": None, "expected": None, "stated": None}
             if goal.metric is not None:
-                expected, origin = _expected(transcript, analysis, goal, provider)
+                expected, origin = _expected(transcript, analysis, goal, provider, key_args)
                 row["expected"] = expected
                 row["expected_from"] = origin
                 field_name = goal.metric.rsplit(".", 2)[-2] if "." in goal.metric else ""
@@ -180,9 +184,9 @@ class _GoalCoverageEvaluator:
                     numeric = next((j for j in replies if _has_number(analysis, j)), None) if at is not None else None
                     row.update(answered=numeric, status="unverified" if numeric is not None else _missing(at))
             else:
-                wants_advice = bool(advice & {m.intent.id for m in intents().detect(goal.ask)})
+                wants_advice = bool(advice & {m.intent.id for m in catalog.intents.detect(goal.ask)})
                 if wants_advice:
-                    hit = next((j for j in replies if _recommends(transcript.messages[j].content)), None)
+                    hit = next((j for j in replies if _recommends(transcript.messages[j].content, catalog)), None)
                 else:
                     hit = next((j for j in replies if _has_number(analysis, j)), None)
                 if at is None:
@@ -201,14 +205,16 @@ def _missing(asked: int | None) -> str:
     return "not_asked" if asked is None else "unanswered"
 
 
-def goal_coverage_evaluator(provider_for: ProviderFor | None = None) -> _GoalCoverageEvaluator:
+def goal_coverage_evaluator(
+    provider_for: ProviderFor | None = None, *, catalog: Catalog | None = None
+) -> _GoalCoverageEvaluator:
     """Evaluator ``goal_coverage``: every merchant goal of the scenario is answered with the right value.
 
     Args:
         provider_for: optional ``transcript -> DataProvider | None``; reference values then come
             from the provider's views instead of the conversation's tool results.
+        catalog: scenarios, intents, milestones and settings to use (default: ``Catalog.default()``).
     """
     if provider_for is not None and not callable(provider_for):
         raise InvalidArgumentError("provider_for must be a callable taking a transcript and returning a provider")
-    evaluation_settings()
-    return _GoalCoverageEvaluator(provider_for)
+    return _GoalCoverageEvaluator(provider_for, catalog or Catalog.default())

@@ -48,9 +48,9 @@ from app.evaluation.claims import (
     extract_claims,
     extract_entities,
 )
-from app.evaluation.settings import evaluation_settings
+from app.catalog import Catalog
 from app.evaluation.result import EvalResult
-from app.intents import IntentMatch, intents
+from app.intents import IntentCatalog, IntentMatch
 from app.tools import TOOL_VIEWS
 from app.transcript import Transcript
 
@@ -116,6 +116,7 @@ class ConversationAnalysis:
     dates: dict[int, list[str]] = field(default_factory=dict)
     texts: list[str] = field(default_factory=list)
     index: SourceIndex | None = None
+    intent_catalog: IntentCatalog | None = None
     _intents: dict[int, list[IntentMatch]] = field(default_factory=dict)
     _result_dates: dict[int, frozenset[str]] = field(default_factory=dict)
 
@@ -138,26 +139,30 @@ class ConversationAnalysis:
         """Intents of a message's text (cached)."""
         found = self._intents.get(message)
         if found is None:
-            found = self._intents[message] = intents().detect(self.texts[message])
+            assert self.intent_catalog is not None
+            found = self._intents[message] = self.intent_catalog.detect(self.texts[message])
         return found
 
 
-_IDENTITY_CACHE: OrderedDict[int, tuple[weakref.ref[Transcript], ConversationAnalysis]] = OrderedDict()
+_IDENTITY_CACHE: OrderedDict[tuple[int, int], tuple[weakref.ref[Transcript], Catalog, ConversationAnalysis]] = (
+    OrderedDict()
+)
 _CACHE_SIZE = 32
 _CACHE_LOCK = threading.Lock()
 
 
-def analyze(transcript: Transcript) -> ConversationAnalysis:
-    """The shared analysis of ``transcript`` (cached per transcript object; treat transcripts as immutable)."""
-    key = id(transcript)
+def analyze(transcript: Transcript, catalog: Catalog) -> ConversationAnalysis:
+    """The shared analysis of ``transcript`` under ``catalog``'s settings and intents (cached per
+    transcript object and catalog; treat transcripts as immutable)."""
+    key = (id(transcript), id(catalog))
     with _CACHE_LOCK:  # batches may score on threads
         hit = _IDENTITY_CACHE.get(key)
-        if hit is not None and hit[0]() is transcript:
+        if hit is not None and hit[0]() is transcript and hit[1] is catalog:
             _IDENTITY_CACHE.move_to_end(key)
-            return hit[1]
-    analysis = _analyze(transcript)
+            return hit[2]
+    analysis = _analyze(transcript, catalog)
     with _CACHE_LOCK:
-        _IDENTITY_CACHE[key] = (weakref.ref(transcript), analysis)
+        _IDENTITY_CACHE[key] = (weakref.ref(transcript), catalog, analysis)
         while len(_IDENTITY_CACHE) > _CACHE_SIZE:
             _IDENTITY_CACHE.popitem(last=False)
     return analysis
@@ -195,8 +200,8 @@ def _pairs(node: Any, id_field: str, name_fields: frozenset[str], out: dict[str,
                 _pairs(item, id_field, name_fields, out)
 
 
-def _analyze(t: Transcript) -> ConversationAnalysis:
-    settings = evaluation_settings().grounding
+def _analyze(t: Transcript, catalog: Catalog) -> ConversationAnalysis:
+    settings = catalog.evaluation.grounding
     fraction = re.compile(settings.fraction_fields, re.IGNORECASE)
     cust_ids, names, tickets = (
         frozenset(settings.customer_id_fields),
@@ -205,7 +210,7 @@ def _analyze(t: Transcript) -> ConversationAnalysis:
     )
     wanted = cust_ids | names | tickets
     calls = {c.id: c for m in t.messages if m.tool_calls for c in m.tool_calls}
-    out = ConversationAnalysis(texts=[m.content for m in t.messages])
+    out = ConversationAnalysis(texts=[m.content for m in t.messages], intent_catalog=catalog.intents)
 
     # Names known anywhere in the conversation: a name CJ states before receiving it is ungrounded.
     all_names: set[str] = set()
@@ -285,8 +290,11 @@ def _check_entity(i: int, e: Entity, seen: dict[str, set[str]], id_names: dict[s
 class _GroundingEvaluator:
     key = "grounding"
 
+    def __init__(self, catalog: Catalog) -> None:
+        self.catalog = catalog
+
     def __call__(self, *, transcript: Transcript) -> EvalResult:
-        analysis = analyze(transcript)
+        analysis = analyze(transcript, self.catalog)
         claims = [c for i in analysis.replies for c in analysis.checks[i]]
         details = {
             "claims": [c.as_detail() for c in claims],
@@ -306,7 +314,10 @@ class _GroundingEvaluator:
         return EvalResult(key=self.key, score=score, passed=bad == 0, comment=comment, details=details)
 
 
-def grounding_evaluator() -> _GroundingEvaluator:
-    """Evaluator ``grounding``: CJ's numbers, customers and tickets come from earlier tool results."""
-    evaluation_settings()  # fail on a bad data file now, not on the first transcript
-    return _GroundingEvaluator()
+def grounding_evaluator(*, catalog: Catalog | None = None) -> _GroundingEvaluator:
+    """Evaluator ``grounding``: CJ's numbers, customers and tickets come from earlier tool results.
+
+    Args:
+        catalog: evaluation settings and intents to use (default: ``Catalog.default()``).
+    """
+    return _GroundingEvaluator(catalog or Catalog.default())

@@ -28,9 +28,10 @@ from typing import Any
 from langchain_core.messages import HumanMessage, SystemMessage
 from pydantic import BaseModel, Field
 
+from app.catalog import Catalog
 from app.errors import InvalidArgumentError, UnknownNameError
-from app.evaluation.settings import evaluation_settings
 from app.evaluation.result import EvalResult
+from app.evaluation.settings import JudgeSettings
 from app.transcript import Transcript
 
 __all__ = [
@@ -89,16 +90,17 @@ def _conversation_text(t: Transcript, limit: int) -> str:
 class _JudgeEvaluator:
     key = "judge"
 
-    def __init__(self, model: Any, n: int, criteria: tuple[str, ...]) -> None:
+    def __init__(self, model: Any, n: int, criteria: tuple[str, ...], settings: JudgeSettings) -> None:
         self.model = model
         self.n = n
         self.criteria = criteria
+        self.settings = settings
         self._structured: Any = None
 
     def __call__(self, *, transcript: Transcript) -> EvalResult:
         if self.model is None:
             return EvalResult.skip(self.key, NO_JUDGE)
-        settings = evaluation_settings().judge
+        settings = self.settings
         rubric = "\n".join(f"- {c}: {settings.rubric[c]}" for c in self.criteria)
         prompt = [
             SystemMessage(_INSTRUCTIONS.format(rubric=rubric)),
@@ -157,7 +159,11 @@ class _JudgeEvaluator:
 
 
 def judge_evaluator(
-    model: Any = None, *, n: int = DEFAULT_SAMPLES, criteria: Sequence[str] = DEFAULT_CRITERIA
+    model: Any = None,
+    *,
+    n: int = DEFAULT_SAMPLES,
+    criteria: Sequence[str] = DEFAULT_CRITERIA,
+    catalog: Catalog | None = None,
 ) -> _JudgeEvaluator:
     """Evaluator ``judge``: majority-vote rubric grading by ``model`` (any langchain-core chat model).
 
@@ -165,14 +171,16 @@ def judge_evaluator(
         model: the judge chat model; ``None`` makes every result skipped.
         n: samples per transcript (majority vote per criterion); at least 1.
         criteria: rubric criteria to grade, names from ``judge.rubric`` in ``data/evaluation.yaml``.
+        catalog: the evaluation settings with the rubric (default: ``Catalog.default()``).
     """
     if n < 1:
         raise InvalidArgumentError(f"judge samples n must be at least 1, got {n}")
-    rubric = evaluation_settings().judge.rubric
+    settings = (catalog or Catalog.default()).evaluation.judge
+    rubric = settings.rubric
     chosen = tuple(criteria)
     if not chosen:
         raise InvalidArgumentError(f"give at least one judge criterion; valid: {', '.join(rubric)}")
     for c in chosen:
         if c not in rubric:
             raise UnknownNameError("judge criterion", c, rubric)
-    return _JudgeEvaluator(model, n, chosen)
+    return _JudgeEvaluator(model, n, chosen, settings)

@@ -30,18 +30,24 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 
 class CJSimFixture:
-    """What the ``cjsim`` fixture gives a test: run a scored conversation on a shared world."""
+    """What the ``cjsim`` fixture gives a test: run a scored conversation on a shared world.
 
-    def __init__(self, cj_model: str, merchant_model: str) -> None:
+    ``catalog`` is the data folder of every run (default: ``Catalog.default()``).
+    """
+
+    def __init__(self, cj_model: str, merchant_model: str, catalog: Any = None) -> None:
+        from app.catalog import Catalog
+
         self.cj_model = cj_model
         self.merchant_model = merchant_model
+        self.catalog = catalog or Catalog.default()
 
     @staticmethod
     @functools.cache
-    def _world(scenario: str, merchant: str, seed: int) -> Any:
+    def _world(catalog: Any, scenario: str, merchant: str, seed: int) -> Any:
         from app.providers.data_agent import DataAgent
 
-        return DataAgent.create(scenario, merchant, seed=seed)
+        return DataAgent.create(scenario, merchant, seed=seed, catalog=catalog)
 
     def run(
         self,
@@ -61,8 +67,9 @@ class CJSimFixture:
 
         kwargs.setdefault("cj_model", self.cj_model)
         kwargs.setdefault("merchant_model", self.merchant_model)
+        kwargs.setdefault("catalog", self.catalog)
         if kwargs.get("provider") is None:
-            kwargs["provider"] = self._world(scenario, merchant, seed)
+            kwargs["provider"] = self._world(kwargs["catalog"], scenario, merchant, seed)
         return check_conversation(scenario, merchant, workflow, seed=seed, keys=keys, **kwargs)
 
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
+from app.catalog import Catalog
 from app.errors import UnknownNameError
 from app.evaluation.result import EvalResult, Evaluator
 from app.transcript import Transcript
@@ -36,18 +37,18 @@ DETERMINISTIC_KEYS: tuple[str, ...] = tuple(k for k in EVALUATOR_KEYS if k != "j
 """Evaluators that need no model: same transcript, same result."""
 
 
-def _judge_factory(judge_model: Any) -> Evaluator:
+def _judge_factory(judge_model: Any, catalog: Catalog) -> Evaluator:
     from app.evaluation.judge import judge_evaluator
 
     if isinstance(judge_model, str):
         from app.evaluation.runner import make_judge_model
 
         judge_model = make_judge_model(judge_model)
-    return judge_evaluator(judge_model)
+    return judge_evaluator(judge_model, catalog=catalog)
 
 
-def evaluator_factories() -> dict[str, Callable[[Any], Evaluator]]:
-    """Key -> factory taking the judge model (ignored by deterministic evaluators)."""
+def evaluator_factories() -> dict[str, Callable[[Any, Catalog], Evaluator]]:
+    """Key -> factory taking the judge model (ignored by deterministic evaluators) and the catalog."""
     from app.evaluation.adherence import workflow_adherence_evaluator
     from app.evaluation.consistency import consistency_evaluator
     from app.evaluation.goals import goal_coverage_evaluator
@@ -57,41 +58,47 @@ def evaluator_factories() -> dict[str, Callable[[Any], Evaluator]]:
     from app.evaluation.trajectory import trajectory_evaluator
 
     return {
-        "grounding": lambda _: grounding_evaluator(),
-        "tool_use": lambda _: tool_use_evaluator(),
-        "trajectory": lambda _: trajectory_evaluator(),
-        "workflow_adherence": lambda _: workflow_adherence_evaluator(),
-        "goal_coverage": lambda _: goal_coverage_evaluator(),
-        "consistency": lambda _: consistency_evaluator(),
-        "style": lambda _: style_evaluator(),
+        "grounding": lambda _, catalog: grounding_evaluator(catalog=catalog),
+        "tool_use": lambda _, catalog: tool_use_evaluator(catalog=catalog),
+        "trajectory": lambda _, catalog: trajectory_evaluator(catalog=catalog),
+        "workflow_adherence": lambda _, catalog: workflow_adherence_evaluator(catalog=catalog),
+        "goal_coverage": lambda _, catalog: goal_coverage_evaluator(catalog=catalog),
+        "consistency": lambda _, catalog: consistency_evaluator(catalog=catalog),
+        "style": lambda _, catalog: style_evaluator(catalog=catalog),
         "judge": _judge_factory,
     }
 
 
-def default_evaluators(*, judge_model: Any = None, keys: Iterable[str] | None = None) -> list[Evaluator]:
+def default_evaluators(
+    *, judge_model: Any = None, keys: Iterable[str] | None = None, catalog: Catalog | None = None
+) -> list[Evaluator]:
     """The built-in evaluators named by ``keys`` (default: all), in the order given.
 
     Args:
         judge_model: chat model (or model spec string such as ``openai:gpt-4o-mini``) for the
             ``judge``; without one the judge's results are skipped.
         keys: evaluator keys; an unknown key raises :class:`~app.errors.UnknownNameError`.
+        catalog: the data folder the evaluators judge by (default: ``Catalog.default()``).
     """
     wanted = list(EVALUATOR_KEYS if keys is None else keys)
     for key in wanted:
         if key not in EVALUATOR_KEYS:
             raise UnknownNameError("evaluator", key, EVALUATOR_KEYS)
     factories = evaluator_factories()
-    return [factories[key](judge_model) for key in dict.fromkeys(wanted)]
+    catalog = catalog or Catalog.default()
+    return [factories[key](judge_model, catalog) for key in dict.fromkeys(wanted)]
 
 
-def evaluate(transcript: Transcript, evaluators: Sequence[Evaluator] | None = None) -> list[EvalResult]:
-    """Score ``transcript`` with ``evaluators`` (default: every built-in, judge skipped).
+def evaluate(
+    transcript: Transcript, evaluators: Sequence[Evaluator] | None = None, *, catalog: Catalog | None = None
+) -> list[EvalResult]:
+    """Score ``transcript`` with ``evaluators`` (default: every built-in over ``catalog``, judge skipped).
 
     An evaluator that raises yields a skipped result naming the error, so a batch never stops
     on one bad transcript.
     """
     if evaluators is None:
-        evaluators = default_evaluators()
+        evaluators = default_evaluators(catalog=catalog)
     results = []
     for ev in evaluators:
         key = str(getattr(ev, "key", getattr(ev, "__name__", "evaluator")))

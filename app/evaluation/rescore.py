@@ -18,6 +18,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
+from app.catalog import Catalog
 from app.errors import InvalidArgumentError
 from app.evaluation.progress import BatchProgress, NullProgress
 from app.evaluation.records import BatchManifest, RunDir, RunRecord
@@ -52,6 +53,7 @@ def rescore(
     progress: BatchProgress | None = None,
     retry: RetryPolicy | None = None,
     model_timeout: float | None = None,
+    catalog: Catalog | None = None,
 ) -> RescoreResult:
     """Score every saved conversation of a batch again and rewrite its records atomically.
 
@@ -64,6 +66,7 @@ def rescore(
         progress: receives each re-scored record.
         retry: transient-error policy for the judge model.
         model_timeout: seconds per judge request when its spec sets none.
+        catalog: the data folder the evaluators judge by (default: ``Catalog.default()``).
 
     Raises:
         InvalidArgumentError: the folder holds no batch; bad ``jobs``.
@@ -79,7 +82,7 @@ def rescore(
         check_timeout(model_timeout)
     run_dir = RunDir(out).require()
     with run_dir.lock("eval"):
-        return _rescore_locked(run_dir, keys, judge_model, evaluators, jobs, progress, retry)
+        return _rescore_locked(run_dir, keys, judge_model, evaluators, jobs, progress, retry, catalog)
 
 
 def _rescore_locked(
@@ -90,6 +93,7 @@ def _rescore_locked(
     jobs: int,
     progress: BatchProgress | None,
     retry: RetryPolicy | None,
+    catalog: Catalog | None,
 ) -> RescoreResult:
     from app.evaluation.batch import resolve_evaluator_keys
     from app.evaluation.registry import default_evaluators, evaluate
@@ -104,7 +108,7 @@ def _rescore_locked(
         judge = None
         if judge_spec:
             judge = RetryingModel(make_judge_model(judge_spec, timeout=model_timeout), retry or RetryPolicy())
-        evaluators = default_evaluators(judge_model=judge, keys=chosen)
+        evaluators = default_evaluators(judge_model=judge, keys=chosen, catalog=catalog)
     else:
         chosen, judge_spec = [e.key for e in evaluators], judge_model
     progress = progress or NullProgress()

@@ -1,9 +1,9 @@
 """Running one batch case: world (or database), models, conversation, scores -> a RunRecord.
 
 A :class:`CaseRunner` lives in one worker (a process of the pool, a thread, or the caller) and
-keeps what is expensive to make between cases: the last world it generated (a batch sends all
-workflows of one world to the same worker, back to back), its own connection to a production
-database, and its evaluators. A case that raises becomes a ``failed`` record with the error's
+keeps what is expensive to make between cases: the data catalog (read once per batch), the last
+world it generated (a batch sends all workflows of one world to the same worker, back to back),
+its own connection to a production database, and its evaluators. A case that raises becomes a ``failed`` record with the error's
 type and message; it never stops the batch.
 """
 
@@ -16,6 +16,7 @@ from typing import Any
 
 from langchain_core.language_models import BaseChatModel
 
+from app.catalog import Catalog
 from app.errors import InvalidArgumentError
 from app.evaluation.records import CaseKey, RunRecord
 from app.evaluation.result import Evaluator
@@ -82,6 +83,7 @@ class CaseRunner:
 
     Args:
         settings: models, turns, provider and evaluators of the batch.
+        catalog: the data folder every case reads (default: ``Catalog.default()``).
         evaluators: evaluator objects to use instead of ``settings.evaluator_keys``.
         model_factory: chat-model objects per case (see :data:`ModelFactory`).
         retry: when set, every model call is retried on transient errors with this policy.
@@ -96,11 +98,13 @@ class CaseRunner:
         self,
         settings: CaseSettings,
         *,
+        catalog: Catalog | None = None,
         evaluators: Sequence[Evaluator] | None = None,
         model_factory: ModelFactory | None = None,
         retry: RetryPolicy | None = None,
     ) -> None:
         self.settings = settings
+        self.catalog = catalog or Catalog.default()
         self.model_factory = model_factory
         self.retry = retry
         self._evaluators = list(evaluators) if evaluators is not None else None
@@ -121,7 +125,7 @@ class CaseRunner:
                 if self.retry is not None:
                     judge = RetryingModel(judge, self.retry)
             keys = list(self.settings.evaluator_keys) if self.settings.evaluator_keys is not None else None
-            self._evaluators = default_evaluators(judge_model=judge, keys=keys)
+            self._evaluators = default_evaluators(judge_model=judge, keys=keys, catalog=self.catalog)
         return self._evaluators
 
     def provider(self, case: CaseKey) -> Any:
@@ -130,11 +134,10 @@ class CaseRunner:
             if self._database is None:
                 from app.providers.cache import workflow_ttls
                 from app.providers.production import ProductionDataProvider
-                from app.workflows import workflows
 
                 self._database = ProductionDataProvider(
                     self.settings.db_url or "",
-                    ttl=workflow_ttls(workflows().refresh_seconds),
+                    ttl=workflow_ttls(self.catalog.workflows.refresh_seconds),
                     allow_writable_user=self.settings.allow_writable_user,
                 )
             return self._database
@@ -143,7 +146,7 @@ class CaseRunner:
             from app.providers.data_agent import DataAgent
 
             self._world_key, self._world = None, None  # a failed generation must not leave a stale world
-            self._world = DataAgent.create(case.scenario, case.merchant, seed=case.seed)
+            self._world = DataAgent.create(case.scenario, case.merchant, seed=case.seed, catalog=self.catalog)
             self._world_key = key
         return self._world
 
@@ -182,6 +185,7 @@ class CaseRunner:
             cj_model=s.cj_model,
             merchant_model=s.merchant_model,
             model_timeout=s.model_timeout,
+            catalog=self.catalog,
         )
         try:
             cj, merchant, cj_label, merchant_label = self._models(case)

@@ -1,16 +1,15 @@
-"""The evaluators' settings: ``data/evaluation.yaml``, validated and cached.
+"""The evaluators' settings: the format of ``data/evaluation.yaml``.
 
 Thresholds, patterns and labels live in the data file so they can be tuned (and a saved batch
-re-scored with ``cjsim eval``) without touching code; the format is in ``data/README.md``.
+re-scored with ``cjsim eval``) without touching code; the format is in ``data/README.md``. The
+settings are loaded with the rest of the data folder by :class:`~app.catalog.Catalog`.
 """
 
 from __future__ import annotations
 
-
 from pydantic import Field
 
-from app.datafiles import load_data_file
-from app.models import RegexPattern, StrictModel, StressLevel
+from app.models import RegexPattern, StressLevel, StrictModel
 
 __all__ = [
     "GroundingSettings",
@@ -75,5 +74,7 @@ class EvaluationSettings(StrictModel):
 
 
 def evaluation_settings() -> EvaluationSettings:
-    """The evaluators' settings from the current data folder (validated, cached)."""
-    return load_data_file("evaluation.yaml", EvaluationSettings)
+    """The evaluators' settings of the default catalog."""
+    from app.catalog import Catalog  # the catalog imports this module
+
+    return Catalog.default().evaluation

@@ -39,15 +39,13 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from app.errors import CJSimError
+from app.catalog import Catalog
 from app.evaluation.grounding import ClaimCheck, ConversationAnalysis, ToolResultRecord, analyze
 from app.evaluation.result import EvalResult
-from app.evaluation.settings import StyleSettings, evaluation_settings
+from app.evaluation.settings import StyleSettings
 from app.intents import IntentMatch
 from app.models import StressLevel
 from app.policies.history import normalize_args
-from app.stages import milestones_in
-from app.tools import VIEW_TOOLS as TOOL_NAMES
 from app.transcript import Transcript
 
 __all__ = ["Question", "merchant_questions", "reply_after", "style_evaluator"]
@@ -96,12 +94,15 @@ def _compile(settings: StyleSettings) -> _Compiled:
 
 
 def merchant_questions(
-    transcript: Transcript, recommendation_intents: frozenset[str], pushback_intents: frozenset[str]
+    transcript: Transcript,
+    recommendation_intents: frozenset[str],
+    pushback_intents: frozenset[str],
+    catalog: Catalog,
 ) -> list[Question]:
-    """Every merchant message that asks for data or advice, in order."""
+    """Every merchant message that asks for data or advice (by ``catalog``'s intents), in order."""
     out: list[Question] = []
     previous: tuple[int, list[IntentMatch]] | None = None
-    analysis = analyze(transcript)
+    analysis = analyze(transcript, catalog)
     for i, m in enumerate(transcript.messages):
         if m.role != "merchant":
             continue
@@ -131,23 +132,17 @@ def reply_after(transcript: Transcript, index: int) -> int | None:
     return None
 
 
-def _bound_tools(transcript: Transcript, index: int) -> set[str]:
-    from app.workflows import get_workflow
-
+def _bound_tools(transcript: Transcript, index: int, catalog: Catalog) -> frozenset[str]:
     name = transcript.workflow
     for step in transcript.workflow_path:
         if int(step.get("at_message", 0)) <= index:
             name = str(step.get("workflow", name))
-    try:
-        return set(get_workflow(name).tools_available)
-    except CJSimError:  # 'auto' before resolution, or a workflow of another data folder
-        return set(TOOL_NAMES)
+    # 'auto' before resolution, or a workflow of another data folder: every tool
+    return catalog.workflows.bound_tools(name)
 
 
-def _fallbacks() -> dict[str, list[str]]:
-    from app.policies.templates import rule_cj_templates
-
-    return {tool: [fb.tool for fb in fbs] for tool, fbs in rule_cj_templates().fallbacks.items()}
+def _fallbacks(catalog: Catalog) -> dict[str, list[str]]:
+    return {tool: [fb.tool for fb in fbs] for tool, fbs in catalog.prompts.rule_cj.fallbacks.items()}
 
 
 def _key_args_match(result: ToolResultRecord, wanted: dict[str, Any], key_args: list[str]) -> bool:
@@ -188,14 +183,19 @@ def _said_unavailable(transcript: Transcript, question: int, compiled: _Compiled
 
 
 def _check_answer(
-    transcript: Transcript, analysis: ConversationAnalysis, q: Question, reply: int, compiled: _Compiled
+    transcript: Transcript,
+    analysis: ConversationAnalysis,
+    q: Question,
+    reply: int,
+    compiled: _Compiled,
+    catalog: Catalog,
 ) -> str | None:
     """The problem with ``reply`` as an answer to ``q``, or None."""
     text = transcript.messages[reply].content
     problems = []
     if q.matches:
-        fallbacks = _fallbacks()
-        bound = _bound_tools(transcript, q.message)
+        fallbacks = _fallbacks(catalog)
+        bound = _bound_tools(transcript, q.message, catalog)
         checks = analysis.checks.get(reply, [])
         backed = False
         tools_wanted: list[str] = []
@@ -234,7 +234,7 @@ def _check_answer(
             else:
                 wanted = ", ".join(dict.fromkeys(m.intent.tool or "" for m in q.matches))
                 problems.append(f"reply is not backed by the asked data ({wanted})")
-    if q.recommend and "recommended_action" not in milestones_in(text, "cj"):
+    if q.recommend and "recommended_action" not in catalog.milestones.found(text, "cj"):
         problems.append("advice was asked for but the reply recommends nothing")
     return "; ".join(problems) or None
 
@@ -242,10 +242,14 @@ def _check_answer(
 class _StyleEvaluator:
     key = "style"
 
+    def __init__(self, catalog: Catalog) -> None:
+        self.catalog = catalog
+
     def __call__(self, *, transcript: Transcript) -> EvalResult:
-        settings = evaluation_settings().style
+        catalog = self.catalog
+        settings = catalog.evaluation.style
         compiled = _compile(settings)
-        analysis = analyze(transcript)
+        analysis = analyze(transcript, catalog)
         stress = transcript.merchant_context.get("stress_level", StressLevel.moderate.value)
         try:
             max_words = settings.max_words[StressLevel(stress)]
@@ -265,14 +269,14 @@ class _StyleEvaluator:
                 text_ = f"{words} words ({bound} for {stress} stress)"
                 violations.append({"check": "length", "message": i, "text": text_})
         questions = merchant_questions(
-            transcript, frozenset(settings.recommendation_intents), frozenset(settings.pushback_intents)
+            transcript, frozenset(settings.recommendation_intents), frozenset(settings.pushback_intents), catalog
         )
         for q in questions:
             reply = reply_after(transcript, q.message)
             if reply is None:
                 continue
             run += 1
-            problem = _check_answer(transcript, analysis, q, reply, compiled)
+            problem = _check_answer(transcript, analysis, q, reply, compiled, catalog)
             if problem:
                 violations.append({"check": "answer", "message": reply, "question": q.message, "text": problem})
         details = {"violations": violations, "checks": run, "max_words": max_words}
@@ -293,7 +297,12 @@ class _StyleEvaluator:
         return EvalResult(key=self.key, score=max(0.0, score), passed=not violations, comment=comment, details=details)
 
 
-def style_evaluator() -> _StyleEvaluator:
-    """Evaluator ``style``: no leaked reasoning, length suited to stress, answers the question asked."""
-    _compile(evaluation_settings().style)
-    return _StyleEvaluator()
+def style_evaluator(*, catalog: Catalog | None = None) -> _StyleEvaluator:
+    """Evaluator ``style``: no leaked reasoning, length suited to stress, answers the question asked.
+
+    Args:
+        catalog: evaluation settings, intents, workflows and milestones to use (default: ``Catalog.default()``).
+    """
+    catalog = catalog or Catalog.default()
+    _compile(catalog.evaluation.style)
+    return _StyleEvaluator(catalog)

@@ -21,15 +21,11 @@ from typing import Any
 
 from langchain_core.language_models import BaseChatModel
 
+from app.catalog import Catalog
 from app.data_views import DataProvider
 from app.evaluation.registry import DETERMINISTIC_KEYS, default_evaluators, evaluate
 from app.evaluation.result import EvalResult, Evaluator
-from app.scenarios import get_persona, get_scenario
-from app.scenarios import personas as persona_catalog
-from app.scenarios import scenarios as scenario_catalog
 from app.transcript import Transcript
-from app.workflows import get_workflow
-from app.workflows import workflows as workflow_catalog
 
 __all__ = ["ConversationCheck", "check_conversation", "scenario_cases"]
 
@@ -93,6 +89,7 @@ def check_conversation(
     provider: DataProvider | None = None,
     evaluators: Sequence[Evaluator] | None = None,
     keys: Sequence[str] | None = None,
+    catalog: Catalog | None = None,
 ) -> ConversationCheck:
     """Run one conversation and score it.
 
@@ -101,6 +98,7 @@ def check_conversation(
         cj_model / merchant_model: model specs; ``cj`` overrides CJ's with a chat model object.
         provider: the data (default: a DataAgent for the case's world).
         evaluators: evaluators to run; default the deterministic ones (or ``keys`` of them).
+        catalog: the data folder of the run and the evaluators (default: ``Catalog.default()``).
     """
     from app.simulation import RunConfig, run_conversation
 
@@ -112,10 +110,11 @@ def check_conversation(
         max_turns=max_turns,
         cj_model=cj_model,
         merchant_model=merchant_model,
+        catalog=catalog,
     )
     transcript = run_conversation(cfg, provider=provider, cj_model=cj)
     if evaluators is None:
-        evaluators = default_evaluators(keys=keys or DETERMINISTIC_KEYS)
+        evaluators = default_evaluators(keys=keys or DETERMINISTIC_KEYS, catalog=catalog)
     return ConversationCheck(transcript, {r.key: r for r in evaluate(transcript, evaluators)})
 
 
@@ -124,18 +123,21 @@ def scenario_cases(
     merchants: Sequence[str] | str = "all",
     workflows: Sequence[str] | str = "all",
     seeds: Sequence[int] = (0,),
+    catalog: Catalog | None = None,
 ) -> list[Any]:
     """``pytest.param`` objects (with readable ids) for every combination, for ``parametrize``.
 
-    Each param is a dict of ``check_conversation`` keyword arguments; unknown names raise
-    :class:`~app.errors.UnknownNameError` at collection time.
+    Each param is a dict of ``check_conversation`` keyword arguments; unknown names (in
+    ``catalog``, default: ``Catalog.default()``) raise :class:`~app.errors.UnknownNameError` at
+    collection time.
     """
     import pytest
 
+    c = catalog or Catalog.default()
     names = {
-        "scenarios": _names(scenarios, scenario_catalog().names(), lambda n: get_scenario(n).id),
-        "merchants": _names(merchants, persona_catalog().names(), lambda n: get_persona(n).id),
-        "workflows": _names(workflows, workflow_catalog().names(), lambda n: get_workflow(n).name),
+        "scenarios": _names(scenarios, c.scenarios.names(), lambda n: c.scenarios.get(n).id),
+        "merchants": _names(merchants, c.personas.names(), lambda n: c.personas.get(n).id),
+        "workflows": _names(workflows, c.workflows.names(), lambda n: c.workflows.get(n).name),
     }
     return [
         pytest.param(

@@ -50,21 +50,19 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from functools import cache, lru_cache
+from functools import lru_cache
 from typing import Any
 
 from pydantic import ValidationError
 
+from app.catalog import Catalog
 from app.data_views import VIEWS
 from app.errors import InvalidArgumentError
 from app.evaluation.result import EvalResult
-from app.intents import intents
 from app.models import Stage, Workflow
 from app.policies.history import normalize_args
-from app.policies.templates import rule_cj_templates
 from app.tools import TOOL_VIEWS
 from app.transcript import Transcript
-from app.workflows import workflows
 
 __all__ = [
     "CallInfo",
@@ -84,56 +82,53 @@ __all__ = [
 KEY = "tool_use"
 
 
-# --------------------------------------------------------------------------- cached lookups
+# --------------------------------------------------------------------------- catalog lookups
 
 
 @lru_cache(maxsize=4096)
-def intents_of(text: str) -> tuple[tuple[str, str | None], ...]:
+def intents_of(catalog: Catalog, text: str) -> tuple[tuple[str, str | None], ...]:
     """(intent id, tool) of every intent in ``text``; cached because every evaluator asks."""
-    return tuple((m.intent.id, m.intent.tool) for m in intents().detect(text))
+    return tuple((m.intent.id, m.intent.tool) for m in catalog.intents.detect(text))
 
 
-@cache
-def fallback_tools() -> dict[str, tuple[str, ...]]:
-    """Tool -> the tools ``data/prompts/rule_cj.yaml`` names as its fallbacks."""
-    return {tool: tuple(f.tool for f in calls) for tool, calls in rule_cj_templates().fallbacks.items()}
+@lru_cache(maxsize=8)
+def fallback_tools(catalog: Catalog) -> dict[str, tuple[str, ...]]:
+    """Tool -> the tools ``prompts/rule_cj.yaml`` names as its fallbacks."""
+    return {tool: tuple(f.tool for f in calls) for tool, calls in catalog.prompts.rule_cj.fallbacks.items()}
 
 
-@cache
-def workflow_def(name: str) -> Workflow:
-    """A workflow of the catalog, cached."""
-    return workflows().get(name)
+def workflow_def(catalog: Catalog, name: str) -> Workflow:
+    """A workflow of the catalog."""
+    return catalog.workflows.get(name)
 
 
-def known_workflow(name: str) -> bool:
+def known_workflow(catalog: Catalog, name: str) -> bool:
     """A workflow of the catalog (a run that stopped before routing ``auto`` has none)."""
-    return name in workflows().by_name
+    return name in catalog.workflows
 
 
-@cache
-def bound_tools(name: str) -> frozenset[str]:
+def bound_tools(catalog: Catalog, name: str) -> frozenset[str]:
     """The tools ``name`` binds (every tool for a name outside the catalog)."""
-    return frozenset(workflow_def(name).tools_available) if known_workflow(name) else frozenset(TOOL_VIEWS)
+    return catalog.workflows.bound_tools(name)
 
 
-@cache
-def _fresh_seconds(tool: str) -> float:
+def _fresh_seconds(catalog: Catalog, tool: str) -> float:
     view = TOOL_VIEWS.get(tool)
-    seconds = workflows().refresh_seconds(view) if view else None
+    seconds = catalog.workflows.refresh_seconds(view) if view else None
     return float("inf") if seconds is None else float(seconds)
 
 
-def request_tools(text: str, workflow: str) -> frozenset[str]:
+def request_tools(catalog: Catalog, text: str, workflow: str) -> frozenset[str]:
     """Bound tools that answer ``text`` in ``workflow``: its intents' tools, else their bound fallbacks."""
-    bound = bound_tools(workflow)
+    bound = bound_tools(catalog, workflow)
     out: set[str] = set()
-    for _id, tool in intents_of(text):
+    for _id, tool in intents_of(catalog, text):
         if tool is None:
             continue
         if tool in bound:
             out.add(tool)
         else:
-            out.update(fb for fb in fallback_tools().get(tool, ()) if fb in bound)
+            out.update(fb for fb in fallback_tools(catalog).get(tool, ()) if fb in bound)
     return frozenset(out)
 
 
@@ -199,11 +194,12 @@ class TurnInfo:
 
 @dataclass
 class Trace:
-    """A transcript as turns and calls, with the workflow current at each message."""
+    """A transcript as turns and calls, with the workflow current at each message and the catalog read."""
 
     turns: list[TurnInfo]
     calls: list[CallInfo]
     workflow_at: list[str]
+    catalog: Catalog
 
 
 def _workflow_at(t: Transcript) -> list[str]:
@@ -218,8 +214,9 @@ def _workflow_at(t: Transcript) -> list[str]:
     return out
 
 
-def trace(t: Transcript) -> Trace:
-    """Split ``t`` into turns and calls (pure; fast enough to redo in every evaluator)."""
+def trace(t: Transcript, catalog: Catalog) -> Trace:
+    """Split ``t`` into turns and calls, reading intents and workflows from ``catalog`` (pure; fast
+    enough to redo in every evaluator)."""
     workflow_at = _workflow_at(t)
     turns: list[TurnInfo] = []
     calls: list[CallInfo] = []
@@ -227,8 +224,9 @@ def trace(t: Transcript) -> Trace:
     for i, m in enumerate(t.messages):
         wf = workflow_at[i]
         if m.role == "merchant":
-            found = intents_of(m.content)
-            turns.append(TurnInfo(len(turns), wf, m.content, i, found, requested=request_tools(m.content, wf)))
+            found = intents_of(catalog, m.content)
+            requested = request_tools(catalog, m.content, wf)
+            turns.append(TurnInfo(len(turns), wf, m.content, i, found, requested=requested))
             continue
         if not turns:  # CJ opens
             turns.append(TurnInfo(0, wf, None, -1, ()))
@@ -238,7 +236,7 @@ def trace(t: Transcript) -> Trace:
             time = dt.datetime.fromisoformat(m.timestamp)
             for c in m.tool_calls or ():
                 info = CallInfo(c.name, dict(c.args), i, turn.index, wf, time)
-                info.bound = c.name in bound_tools(wf)
+                info.bound = c.name in bound_tools(catalog, wf)
                 info.args_error = _args_error(c.name, info.args)
                 calls.append(info)
                 turn.calls.append(info)
@@ -247,7 +245,7 @@ def trace(t: Transcript) -> Trace:
                 turn.reply_message, turn.reply_time = i, time
         elif m.role == "tool" and m.tool_call_id in by_id:
             by_id[m.tool_call_id].status = m.status or "success"
-    return Trace(turns, calls, workflow_at)
+    return Trace(turns, calls, workflow_at, catalog)
 
 
 def due_stages(tr: Trace) -> list[tuple[TurnInfo, Stage]]:
@@ -260,7 +258,8 @@ def due_stages(tr: Trace) -> list[tuple[TurnInfo, Stage]]:
     due: list[tuple[TurnInfo, Stage]] = []
     for turn in tr.turns:
         if turn.workflow not in pending:
-            flow = workflow_def(turn.workflow).conversation_flow if known_workflow(turn.workflow) else []
+            known = known_workflow(tr.catalog, turn.workflow)
+            flow = workflow_def(tr.catalog, turn.workflow).conversation_flow if known else []
             pending[turn.workflow] = [s for s in flow if s.tool]
         agenda = pending[turn.workflow]
         if turn.open:
@@ -274,22 +273,25 @@ def due_stages(tr: Trace) -> list[tuple[TurnInfo, Stage]]:
 # --------------------------------------------------------------------------- the evaluator
 
 
-def _fresh_result(calls: Sequence[CallInfo], tools: frozenset[str], at: dt.datetime) -> CallInfo | None:
+def _fresh_result(
+    catalog: Catalog, calls: Sequence[CallInfo], tools: frozenset[str], at: dt.datetime
+) -> CallInfo | None:
     for c in reversed(calls):
-        if c.ok and c.name in tools and c.time <= at and (at - c.time).total_seconds() < _fresh_seconds(c.name):
+        usable = c.ok and c.name in tools and c.time <= at
+        if usable and (at - c.time).total_seconds() < _fresh_seconds(catalog, c.name):
             return c
     return None
 
 
-def _evaluate(t: Transcript, max_redundant: int) -> EvalResult:
-    tr = trace(t)
+def _evaluate(t: Transcript, catalog: Catalog, max_redundant: int) -> EvalResult:
+    tr = trace(t, catalog)
     missing: list[dict[str, Any]] = []
     requirements = 0
     for turn in tr.turns:
         if turn.request is None or not turn.requested or turn.reply_time is None:
             continue
         requirements += 1
-        if _fresh_result(tr.calls[: _calls_until(tr, turn)], turn.requested, turn.reply_time) is None:
+        if _fresh_result(catalog, tr.calls[: _calls_until(tr, turn)], turn.requested, turn.reply_time) is None:
             missing.append(
                 {"kind": "requested", "turn": turn.index, "request": turn.request[:120], "tools": sorted(turn.requested)}
             )
@@ -308,7 +310,7 @@ def _evaluate(t: Transcript, max_redundant: int) -> EvalResult:
             kind, why = "unbound", f"{c.name} is not available in {c.workflow}"
         elif c.args_error:
             kind, why = "invalid_args", c.args_error
-        elif earlier is not None and (c.time - earlier.time).total_seconds() < _fresh_seconds(c.name):
+        elif earlier is not None and (c.time - earlier.time).total_seconds() < _fresh_seconds(catalog, c.name):
             kind, why = "redundant", f"same call as in turn {earlier.turn}, whose result was still fresh"
         elif c.status == "error":
             kind, why = "failed", "the tool returned an error"
@@ -345,11 +347,12 @@ def _calls_until(tr: Trace, turn: TurnInfo) -> int:
     return n
 
 
-def tool_use_evaluator(*, max_redundant: int = 0) -> Any:
+def tool_use_evaluator(*, max_redundant: int = 0, catalog: Catalog | None = None) -> Any:
     """Build the ``tool_use`` evaluator.
 
     Args:
         max_redundant: redundant calls tolerated before the conversation fails (default 0).
+        catalog: intents, workflows and fallbacks to judge by (default: ``Catalog.default()``).
 
     Returns:
         A keyword-only callable ``evaluator(transcript=t) -> EvalResult`` with ``.key == "tool_use"``.
@@ -361,9 +364,10 @@ def tool_use_evaluator(*, max_redundant: int = 0) -> Any:
     """
     if isinstance(max_redundant, bool) or not isinstance(max_redundant, int) or max_redundant < 0:
         raise InvalidArgumentError(f"max_redundant must be a non-negative integer, got {max_redundant!r}")
+    data = catalog or Catalog.default()
 
     def evaluator(*, transcript: Transcript) -> EvalResult:
-        return _evaluate(transcript, max_redundant)
+        return _evaluate(transcript, data, max_redundant)
 
     evaluator.key = KEY  # type: ignore[attr-defined]
     return evaluator

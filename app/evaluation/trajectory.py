@@ -48,6 +48,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from app.catalog import Catalog
 from app.errors import InvalidArgumentError, UnknownNameError
 from app.evaluation.result import EvalResult
 from app.evaluation.tool_use import due_stages, trace
@@ -85,9 +86,13 @@ def trajectory_of(transcript: Transcript) -> list[ToolStep]:
     return [ToolStep.of(c.name, c.args) for c in transcript.tool_calls()]
 
 
-def default_reference(transcript: Transcript) -> list[ToolStep]:
-    """The workflow's trajectory for this conversation: the tool stages that fell due, with their args."""
-    return [ToolStep.of(stage.tool, stage.args) for _turn, stage in due_stages(trace(transcript))]  # type: ignore[arg-type]
+def default_reference(transcript: Transcript, catalog: Catalog | None = None) -> list[ToolStep]:
+    """The workflow's trajectory for this conversation: the tool stages that fell due, with their args.
+
+    Workflows and intents come from ``catalog`` (default: ``Catalog.default()``).
+    """
+    due = due_stages(trace(transcript, catalog or Catalog.default()))
+    return [ToolStep.of(stage.tool, stage.args) for _turn, stage in due]  # type: ignore[arg-type]
 
 
 def _args_match(ref: ToolStep, act: ToolStep, mode: str) -> bool:
@@ -151,6 +156,7 @@ def trajectory_evaluator(
     *,
     mode: str = "superset",
     args_mode: str | Mapping[str, str] = "subset",
+    catalog: Catalog | None = None,
 ) -> Any:
     """Build the ``trajectory`` evaluator.
 
@@ -161,6 +167,7 @@ def trajectory_evaluator(
             (actual covers reference).
         args_mode: ``exact``, ``ignore`` or ``subset`` (reference args within actual args), or a
             dict tool -> mode (other tools: ``subset``).
+        catalog: workflows and intents of the default reference (default: ``Catalog.default()``).
 
     Returns:
         A keyword-only callable ``evaluator(transcript=t) -> EvalResult`` with ``.key == "trajectory"``.
@@ -178,6 +185,7 @@ def trajectory_evaluator(
         raise UnknownNameError("trajectory mode", mode, MODES)
     _check_args_mode(args_mode)
     parsed = _parse_reference(reference)
+    data = catalog or Catalog.default()
     per_tool = dict(args_mode) if isinstance(args_mode, Mapping) else {}
     default_args = args_mode if isinstance(args_mode, str) else "subset"
 
@@ -186,7 +194,7 @@ def trajectory_evaluator(
 
     def evaluator(*, transcript: Transcript) -> EvalResult:
         if parsed is None:
-            ref = default_reference(transcript)
+            ref = default_reference(transcript, data)
         elif isinstance(parsed, Transcript):
             ref = trajectory_of(parsed)
         else:

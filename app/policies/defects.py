@@ -31,25 +31,23 @@ import hashlib
 import re
 from collections.abc import Sequence
 from dataclasses import replace
-from functools import cache
+from functools import lru_cache
 from typing import Any, ClassVar
 
 from langchain_core.callbacks import CallbackManagerForLLMRun
 from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, ToolMessage
 from langchain_core.outputs import ChatGeneration, ChatResult
-from pydantic import Field
+from pydantic import Field, field_validator
 
-from app.datafiles import load_data_file
+from app.catalog import Catalog
 from app.errors import UnknownNameError
 from app.evaluation.claims import extract_claims
-from app.intents import intents
-from app.models import StrictModel
+from app.models import FormatText, StrictModel
 from app.policies.history import Conversation, text_of
 from app.policies.rule_cj import RuleBasedCJ
-from app.policies.templates import rule_cj_templates
 from app.policies.tone import pick
 from app.tools import VIEW_TOOLS as TOOL_NAMES
-from app.workflows import workflows
+from app.workflows import WorkflowCatalog
 
 __all__ = ["DEFECTS", "DefectWording", "defect_wording", "make_defective_cj"]
 
@@ -61,20 +59,39 @@ class _Hallucinate(StrictModel):
     factors: list[float] = Field(min_length=1, description="Multipliers for stated numbers (chosen by seed).")
 
 
+_Invented = FormatText("money", "money2", "pct", "count", "hours", "score")
+"""An invented answer: placeholders for made-up numbers (see ``ToolSkippingCJ._invented``)."""
+
+
+def _known_tools(value: dict[str, Any]) -> dict[str, Any]:
+    unknown = sorted(set(value) - set(TOOL_NAMES))
+    if unknown:
+        raise ValueError(f"unknown tools {unknown}; valid tools: {', '.join(TOOL_NAMES)}")
+    return value
+
+
 class _SkipTools(StrictModel):
-    answers: dict[str, list[str]] = Field(description="Per tool a question is about: invented answers.")
-    default: list[str] = Field(min_length=1)
+    answers: dict[str, list[_Invented]] = Field(description="Per tool a question is about: invented answers.")
+    default: list[_Invented] = Field(min_length=1)
     advice: list[str] = Field(min_length=1, description="Invented recommendations, for advice requests.")
+
+    _tools = field_validator("answers")(_known_tools)
+
+
+_Leaked = FormatText("topic", "tools")
+"""Leaked text: what the merchant asked about and the tools called (see ``LeakingCJ._reply``)."""
 
 
 class _Leak(StrictModel):
-    thoughts: list[str] = Field(min_length=1, description="Leaked reasoning; {topic}, {tools}.")
-    notes: list[str] = Field(min_length=1, description="Leaked internal notes; {topic}, {tools}.")
+    thoughts: list[_Leaked] = Field(min_length=1, description="Leaked reasoning; {topic}, {tools}.")
+    notes: list[_Leaked] = Field(min_length=1, description="Leaked internal notes; {topic}, {tools}.")
     nothing_called: str
 
 
 class _Ignore(StrictModel):
     questions: dict[str, str] = Field(description="Per substitute tool: the question CJ pretends it was asked.")
+
+    _tools = field_validator("questions")(_known_tools)
 
 
 class DefectWording(StrictModel):
@@ -88,8 +105,8 @@ class DefectWording(StrictModel):
 
 
 def defect_wording() -> DefectWording:
-    """The defect variants' wording from the current data folder (validated, cached)."""
-    return load_data_file("prompts/defects.yaml", DefectWording)
+    """The defect variants' wording of the default catalog."""
+    return Catalog.default().prompts.defects
 
 
 def _unit(seed: int, *salt: object) -> float:
@@ -178,7 +195,7 @@ class HallucinatingCJ(_DefectiveCJ):
     def _reply(self, messages: list[BaseMessage]) -> AIMessage:
         reply = self._clean_reply(messages)
         if reply.content and not reply.tool_calls:
-            factors = defect_wording().hallucinate_numbers.factors
+            factors = self.resolved_catalog.prompts.defects.hallucinate_numbers.factors
             factor = factors[int(_unit(self.seed, "factor") * len(factors))]
             reply = reply.model_copy(update={"content": perturb_numbers(text_of(reply), factor)})
         return reply
@@ -193,15 +210,16 @@ class ToolSkippingCJ(_DefectiveCJ):
     defect: ClassVar[str] = "skip_tools"
 
     def _reply(self, messages: list[BaseMessage]) -> AIMessage:
-        wording = defect_wording().skip_tools
+        catalog = self.resolved_catalog
+        wording = catalog.prompts.defects.skip_tools
         request = _latest_request(messages)
         turn = _turn_no(messages)
-        found = intents().detect(request)
+        found = catalog.intents.detect(request)
         tool = next((m.intent.tool for m in found if m.intent.tool), None)
         templates = wording.answers.get(tool or "", wording.default)
         text = pick(templates, self.seed, turn, "answer")
         text = text.format(**self._invented(turn))
-        if any(m.intent.id in rule_cj_templates().recommend_intents for m in found):
+        if any(m.intent.id in catalog.prompts.rule_cj.recommend_intents for m in found):
             text = f"{text}\n\n{pick(wording.advice, self.seed, turn, 'advice')}"
         return AIMessage(content=text)
 
@@ -220,10 +238,9 @@ class ToolSkippingCJ(_DefectiveCJ):
 # --------------------------------------------------------------------------- off_workflow
 
 
-@cache
-def _foreign_stages(workflow: str, seed: int) -> tuple[Any, ...]:
+@lru_cache(maxsize=256)
+def _foreign_stages(catalog: WorkflowCatalog, workflow: str, seed: int) -> tuple[Any, ...]:
     """Another workflow's tool stages, reversed: the one sharing fewest stage tools (seed breaks ties)."""
-    catalog = workflows()
     own = {s.tool for s in catalog.get(workflow).conversation_flow if s.tool} if workflow in catalog.by_name else set()
     scored = []
     for w in catalog.by_name.values():
@@ -245,7 +262,7 @@ class OffWorkflowCJ(_DefectiveCJ):
 
     def _reply(self, messages: list[BaseMessage]) -> AIMessage:
         ctx = self.turn_context
-        stages = _foreign_stages(ctx.workflow if ctx else "", self.seed)
+        stages = _foreign_stages(self.resolved_catalog.workflows, ctx.workflow if ctx else "", self.seed)
         conv = Conversation(messages)
         pending = [s for s in stages if not conv.called_ok(s.tool)]
         if ctx is not None:
@@ -277,9 +294,9 @@ class LeakingCJ(_DefectiveCJ):
         reply = self._clean_reply(messages)
         if not reply.content or reply.tool_calls:
             return reply
-        wording = defect_wording().leak_reasoning
+        wording = self.resolved_catalog.prompts.defects.leak_reasoning
         request = _latest_request(messages)
-        found = intents().detect(request)
+        found = self.resolved_catalog.intents.detect(request)
         topic = found[0].intent.id.replace("_", " ") if found else "how things are going"
         since = max((i for i, m in enumerate(messages) if isinstance(m, HumanMessage)), default=-1)
         called = list(dict.fromkeys(m.name for m in messages[since + 1 :] if isinstance(m, ToolMessage) and m.name))
@@ -300,8 +317,9 @@ class QuestionIgnoringCJ(_DefectiveCJ):
 
     def _substitute(self, text: str, bound: Sequence[str]) -> str | None:
         asked: set[str] = set()
-        fallbacks = rule_cj_templates().fallbacks
-        for m in intents().detect(text):
+        catalog = self.resolved_catalog
+        fallbacks = catalog.prompts.rule_cj.fallbacks
+        for m in catalog.intents.detect(text):
             if m.intent.tool:
                 asked.add(m.intent.tool)
                 asked.update(f.tool for f in fallbacks.get(m.intent.tool, []))
@@ -309,8 +327,8 @@ class QuestionIgnoringCJ(_DefectiveCJ):
             return None  # no question a tool answers: nothing to ignore
         ctx = self.turn_context
         first_stage = [s.tool for s in ctx.stages if s.tool] if ctx else []
-        questions = defect_wording().ignore_question.questions
-        for tool in [*first_stage[:1], *rule_cj_templates().default_tools, *bound]:
+        questions = catalog.prompts.defects.ignore_question.questions
+        for tool in [*first_stage[:1], *catalog.prompts.rule_cj.default_tools, *bound]:
             if tool in bound and tool not in asked and tool in questions:
                 return questions[tool]
         return None
@@ -335,10 +353,10 @@ DEFECTS: dict[str, type[_DefectiveCJ]] = {
 """Defect name -> variant class (``rules:<name>``)."""
 
 
-def make_defective_cj(defect: str, seed: int = 0) -> RuleBasedCJ:
+def make_defective_cj(defect: str, seed: int = 0, catalog: Catalog | None = None) -> RuleBasedCJ:
     """The rule-based CJ with ``defect``; raises :class:`UnknownNameError` listing the defects."""
     try:
         cls = DEFECTS[defect]
     except KeyError:
         raise UnknownNameError("rules variant", defect, DEFECTS, hint="use 'rules' for the clean rule-based CJ") from None
-    return cls(seed=seed)
+    return cls(seed=seed, catalog=catalog)

@@ -38,12 +38,13 @@ from langchain_core.messages import AIMessage, BaseMessage
 from langchain_core.outputs import ChatGeneration, ChatResult
 from langchain_core.tools import BaseTool
 
-from app.intents import IntentMatch, intents
+from app.catalog import Catalog
+from app.intents import IntentMatch
 from app.models import CommunicationStyle, Stage, StressLevel
 from app.policies.cj_answers import AnswerWriter, Presented
 from app.policies.context import CJTurnContext
 from app.policies.history import Conversation, ToolCallRecord, ToolResult, tool_has_arg
-from app.policies.templates import RuleCJTemplates, rule_cj_templates
+from app.policies.templates import RuleCJTemplates
 from app.policies.tone import ToneRenderer
 from app.tools import TOOL_VIEWS
 from app.tools import VIEW_TOOLS as TOOL_NAMES
@@ -79,9 +80,16 @@ class _Turn:
     conv: Conversation
     ctx: CJTurnContext | None
     bound: tuple[str, ...]
-    templates: RuleCJTemplates
+    catalog: Catalog
     seed: int
     _tone: ToneRenderer | None = field(default=None, init=False)
+
+    @property
+    def templates(self) -> RuleCJTemplates:
+        return self.catalog.prompts.rule_cj
+
+    def intents(self, text: str) -> list[IntentMatch]:
+        return self.catalog.intents.detect(text)
 
     @property
     def tone(self) -> ToneRenderer:
@@ -187,12 +195,12 @@ def _plan(turn: _Turn) -> _Plan:
     if conv.is_opening:
         return _Plan(calls=turn.default_call(), workflow=True)
     text = conv.request or ""
-    matches = intents().detect(text)
+    matches = turn.intents(text)
     ids = {m.intent.id for m in matches}
     calls = _intent_calls(turn, matches, text)
     if not calls and ids & set(t.pushback_intents) and len(conv.merchant_lines()) > 1:
         earlier = conv.merchant_lines()[-2]  # the question the merchant wants numbers for
-        previous = _intent_calls(turn, intents().detect(earlier), earlier)
+        previous = _intent_calls(turn, turn.intents(earlier), earlier)
         if previous:
             return _Plan(calls=tuple(previous), focus=earlier)
     recommend = bool(ids & set(t.recommend_intents))
@@ -380,6 +388,7 @@ class RuleBasedCJ(BaseChatModel):
         seed: chooses among phrasing variants; same seed and messages, same reply.
         bound_tools: tool names set by :meth:`bind_tools` (``None``: every tool).
         turn_context: workflow position and merchant manner set by :meth:`with_turn_context`.
+        catalog: the intents and templates it works from (default: ``Catalog.default()``).
 
     Example:
         >>> from langchain_core.messages import HumanMessage
@@ -391,6 +400,7 @@ class RuleBasedCJ(BaseChatModel):
     seed: int = 0
     bound_tools: tuple[str, ...] | None = None
     turn_context: CJTurnContext | None = None
+    catalog: Catalog | None = None
 
     @property
     def _llm_type(self) -> str:
@@ -413,6 +423,11 @@ class RuleBasedCJ(BaseChatModel):
         """A copy that knows the workflow position and the merchant's stress and style."""
         return self.model_copy(update={"turn_context": ctx})
 
+    @property
+    def resolved_catalog(self) -> Catalog:
+        """The catalog this model works from."""
+        return self.catalog or Catalog.default()
+
     def _generate(
         self,
         messages: list[BaseMessage],
@@ -421,5 +436,5 @@ class RuleBasedCJ(BaseChatModel):
         **kwargs: Any,
     ) -> ChatResult:
         bound = self.bound_tools if self.bound_tools is not None else TOOL_NAMES
-        turn = _Turn(Conversation(messages), self.turn_context, tuple(bound), rule_cj_templates(), self.seed)
+        turn = _Turn(Conversation(messages), self.turn_context, tuple(bound), self.resolved_catalog, self.seed)
         return ChatResult(generations=[ChatGeneration(message=_decide(turn))])

@@ -32,8 +32,8 @@ from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, System
 from langchain_core.outputs import ChatGeneration, ChatResult
 from pydantic import Field, field_validator
 
-from app.datafiles import load_data_file
-from app.models import CommunicationStyle, Persona, RegexPattern, Scenario, StrictModel
+from app.catalog import Catalog
+from app.models import CommunicationStyle, FormatText, Persona, RegexPattern, Scenario, StrictModel
 from app.policies.context import MERCHANT_DONE
 from app.policies.history import text_of
 from app.policies.tone import lower_first, pick
@@ -41,15 +41,23 @@ from app.policies.tone import lower_first, pick
 __all__ = ["MerchantStyle", "MerchantScript", "merchant_script", "ScriptedMerchant"]
 
 
+_VALUES = ("opening", "opening_lc", "business_name", "worry", "worry2")
+"""Placeholders every formatted phrase may use (see ``ScriptedMerchant._say``)."""
+
+
 class MerchantStyle(StrictModel):
     """Phrases of one communication style (each a list; one is chosen by seed and turn)."""
 
-    opening: list[str] = Field(min_length=1, description="First message; {opening}, {opening_lc}, {worry}.")
+    opening: list[FormatText(*_VALUES)] = Field(
+        min_length=1, description="First message; {opening}, {opening_lc}, {business_name}, {worry}, {worry2}."
+    )
     react_opening: list[str] = Field(min_length=1, description="Reaction when CJ opened the conversation.")
     react: list[str] = Field(min_length=1, description="Reaction to an ordinary answer.")
     react_worried: list[str] = Field(min_length=1, description="Reaction to alarming news.")
     react_steps: list[str] = Field(min_length=1, description="Reaction to recommended next steps.")
-    ask: list[str] = Field(min_length=1, description="A goal's question; {react}, {ask}, {ask_lc}, {worry}.")
+    ask: list[FormatText("react", "ask", "ask_lc", *_VALUES)] = Field(
+        min_length=1, description="A goal's question; {react}, {ask}, {ask_lc} and the opening's placeholders."
+    )
     pushback: list[str] = Field(min_length=1, description="CJ answered without numbers.")
     list_request: list[str] = Field(min_length=1, description="CJ mentioned at-risk customers.")
     done: list[str] = Field(min_length=1, description="Every goal is settled (the done marker is appended).")
@@ -75,8 +83,8 @@ class MerchantScript(StrictModel):
 
 
 def merchant_script() -> MerchantScript:
-    """The scripted merchant's phrases from the current data folder (validated, cached)."""
-    return load_data_file("prompts/scripted_merchant.yaml", MerchantScript)
+    """The scripted merchant's phrases of the default catalog."""
+    return Catalog.default().prompts.merchant_script
 
 
 # --------------------------------------------------------------------------- decisions
@@ -132,6 +140,7 @@ class ScriptedMerchant(BaseChatModel):
         persona: who the merchant is (communication style, business name).
         scenario: what they want to learn (``opening_line``, ``merchant_goals``).
         seed: chooses among phrasing variants.
+        catalog: the data its phrasing comes from (default: ``Catalog.default()``).
 
     Example:
         >>> from langchain_core.messages import HumanMessage, SystemMessage
@@ -144,10 +153,15 @@ class ScriptedMerchant(BaseChatModel):
     persona: Persona
     scenario: Scenario
     seed: int = 0
+    catalog: Catalog | None = None
 
     @property
     def _llm_type(self) -> str:
         return "scripted-merchant"
+
+    @property
+    def _script(self) -> MerchantScript:
+        return (self.catalog or Catalog.default()).prompts.merchant_script
 
     @property
     def _identifying_params(self) -> dict[str, Any]:
@@ -160,7 +174,7 @@ class ScriptedMerchant(BaseChatModel):
     # ------------------------------------------------------------------ policy
 
     def _decide(self, state: _State, reply: str, first: bool, cj_opened: bool) -> _Action:
-        script = merchant_script()
+        script = self._script
         goals = self.scenario.merchant_goals
         if first and not cj_opened and self.scenario.opening_line:
             return _Action("open")
@@ -186,7 +200,7 @@ class ScriptedMerchant(BaseChatModel):
     # ------------------------------------------------------------------ wording
 
     def _say(self, action: _Action, reply: str, turn: int, cj_opened: bool) -> str:
-        script = merchant_script()
+        script = self._script
         style = script.styles[self.persona.communication_style]
 
         def choose(options: Sequence[str], *salt: object) -> str:

@@ -21,20 +21,20 @@ from __future__ import annotations
 
 import operator
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
-from functools import cache
-from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import yaml
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, PrivateAttr, field_validator, model_validator
 
-from app.datafiles import data_dir, load_model
 from app.errors import DataFileError
 from app.formatting import count, hours, money, pct, rate_pct, signed_pct
-from app.models import CommunicationStyle, RegexPattern, StressLevel, StrictModel
+from app.models import CommunicationStyle, FormatText, RegexPattern, StressLevel, StrictModel
 from app.tools import ALL_TOOLS as TOOL_NAMES
+
+if TYPE_CHECKING:
+    from app.intents import IntentCatalog
 
 __all__ = [
     "FORMATTERS",
@@ -310,7 +310,9 @@ class StressTone(StrictModel):
     max_facts: int = Field(ge=1, le=10)
     lead_with_alarm: bool = Field(description="Put facts whose alarm holds first.")
     intros: list[str] = Field(min_length=1, description="Opening words of an answer ('' allowed).")
-    greetings: list[str] = Field(min_length=1, description="CJ's first words when it opens; {first_name}.")
+    greetings: list[FormatText("first_name")] = Field(
+        min_length=1, description="CJ's first words when it opens; {first_name}."
+    )
 
 
 class StyleTone(StrictModel):
@@ -350,14 +352,18 @@ class Phrases(StrictModel):
     """Fixed wording, each a list to choose from by seed."""
 
     recommend_header: str = Field(description="First line of a recommendation block.")
-    openings: dict[str, list[str]] = Field(description="Per workflow CJ opens: the line after the greeting.")
-    errors: list[str] = Field(min_length=1, description="A tool failed; {what}, {error}.")
+    openings: dict[str, list[FormatText("business_name")]] = Field(
+        description="Per workflow CJ opens (or 'default'): the line after the greeting; {business_name}."
+    )
+    errors: list[FormatText("what", "error")] = Field(min_length=1, description="A tool failed; {what}, {error}.")
     topics: dict[str, str] = Field(default_factory=dict, description="Per tool: what it fetches, for {what}.")
-    idle: list[str] = Field(min_length=1, description="Nothing asked and nothing pending.")
-    unavailable: list[str] = Field(
+    idle: list[FormatText("available")] = Field(
+        min_length=1, description="Nothing asked and nothing pending; {available}."
+    )
+    unavailable: list[FormatText("what", "available")] = Field(
         min_length=1, description="The question needs a tool this workflow does not bind; {what}, {available}."
     )
-    not_available: list[str] = Field(
+    not_available: list[FormatText("what", "reason")] = Field(
         default_factory=lambda: ["I can't report {what}: {reason}."],
         min_length=1,
         description="Facts the data cannot support (a result marks them unavailable); {what}, {reason}.",
@@ -391,6 +397,7 @@ class RuleCJTemplates(StrictModel):
     closing_intents: list[str] = Field(default_factory=list)
     tone: Tone
     phrases: Phrases
+    _answer_tools: dict[str, str] = PrivateAttr(default_factory=dict)
 
     @model_validator(mode="after")
     def _tools_known(self) -> RuleCJTemplates:
@@ -403,24 +410,39 @@ class RuleCJTemplates(StrictModel):
             raise ValueError(f"unknown tools {unknown}; valid tools: {', '.join(TOOL_NAMES)}")
         return self
 
+    def callable_tools(self) -> set[str]:
+        """Tools this file makes the rule-based CJ call on its own: defaults, fallbacks, companions."""
+        tools = {*self.default_tools, *(f.tool for fs in self.fallbacks.values() for f in fs)}
+        return tools | {c for cs in self.companions.values() for c in cs}
+
     def answer_tool(self, key: str) -> str:
         """The tool whose facts an answer key uses (the key itself, or its intent's tool)."""
-        if key in TOOL_NAMES:
-            return key
-        from app.intents import intents
+        return key if key in TOOL_NAMES else self._answer_tools[key]
 
-        tool = intents().get(key).tool
-        if tool is None:
-            raise DataFileError(f"rule_cj.yaml: field 'answers.{key}': intent {key!r} has no tool")
-        return tool
+    def validate_references(self, intents: IntentCatalog, source: str, callable_tools: Iterable[str]) -> None:
+        """Check that answers name intents with a tool and facts of that tool, and that every tool
+        the rule-based CJ can call (``callable_tools``) has a default answer.
 
-    def validate_references(self, source: str) -> None:
-        """Check answers name existing intents and facts (needs data/intents.yaml)."""
+        Also remembers each answer key's tool (:meth:`answer_tool`).
+        """
+        answer_tools: dict[str, str] = {}
         for key, spec in self.answers.items():
-            try:
-                tool = self.answer_tool(key)
-            except KeyError as exc:
-                raise DataFileError(f"{source}: field 'answers.{key}': {exc}") from None
+            if key in TOOL_NAMES:
+                tool = key
+            elif key not in intents:
+                raise DataFileError(
+                    f"{source}: field 'answers.{key}': neither a tool nor an intent id; "
+                    f"use one of the tools or the intents of intents.yaml ({', '.join(intents.ids())})"
+                )
+            else:
+                found = intents.get(key).tool
+                if found is None:
+                    raise DataFileError(
+                        f"{source}: field 'answers.{key}': intent {key!r} has no tool, so no facts answer it; "
+                        "remove the entry"
+                    )
+                tool = found
+            answer_tools[key] = tool
             library = self.facts.get(tool, {})
             for fact in spec.facts:
                 if fact not in library:
@@ -428,18 +450,14 @@ class RuleCJTemplates(StrictModel):
                         f"{source}: field 'answers.{key}.facts': unknown fact {fact!r} of {tool}; "
                         f"valid: {', '.join(library) or '(none)'}"
                     )
-        for tool in TOOL_NAMES:
+        for tool in callable_tools:
             if tool not in self.answers:
                 raise DataFileError(f"{source}: field 'answers': add a default answer for tool {tool!r}")
-
-
-@cache
-def _load(path: Path) -> RuleCJTemplates:
-    parsed = load_model(path, RuleCJTemplates)
-    parsed.validate_references(str(path))
-    return parsed
+        self._answer_tools = answer_tools
 
 
 def rule_cj_templates() -> RuleCJTemplates:
-    """The rule-based CJ's templates from the current data folder (validated, cached)."""
-    return _load(data_dir() / "prompts" / "rule_cj.yaml")
+    """The rule-based CJ's templates of the default catalog."""
+    from app.catalog import Catalog  # the catalog imports this module
+
+    return Catalog.default().prompts.rule_cj

@@ -12,10 +12,10 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
+from app.catalog import Catalog
 from app.errors import InvalidArgumentError
 from app.models import MerchantContext, Persona, Scenario
 from app.providers.sql_provider import SqlDataProvider
-from app.scenarios import get_persona, get_scenario
 from app.storage.loader import create_schema, insert_rows, memory_engine, sqlite_file_engine
 from app.storage.ops import OpsStore
 from app.world.context import resolve_context
@@ -61,10 +61,15 @@ class DataAgent(SqlDataProvider):
         merchant_context: MerchantContext | dict[str, Any] | None = None,
         subscribers: int | None = None,
         path: str | None = None,
+        catalog: Catalog | None = None,
     ) -> DataAgent:
-        """Generate and load the world for a scenario and a merchant (id or display name)."""
-        sc = get_scenario(scenario) if isinstance(scenario, str) else scenario
-        persona = get_persona(merchant) if isinstance(merchant, str) else merchant
+        """Generate and load the world for a scenario and a merchant (id or display name).
+
+        Names are looked up in ``catalog`` (default: ``Catalog.default()``).
+        """
+        catalog = catalog or Catalog.default()
+        sc = catalog.scenarios.get(scenario) if isinstance(scenario, str) else scenario
+        persona = catalog.personas.get(merchant) if isinstance(merchant, str) else merchant
         if seed < 0:
             raise InvalidArgumentError(f"seed must be a non-negative integer, got {seed}")
         if subscribers is not None and not 50 <= subscribers <= 1_000_000:

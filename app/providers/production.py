@@ -25,10 +25,10 @@ from sqlalchemy.exc import SQLAlchemyError
 from app.errors import ProviderError, WritableUserError
 from app.providers.cache import ViewCache, ttl_for_view
 from app.providers.sql_provider import SqlDataProvider
-from app.storage.ops import OpsStore
 from app.storage import queries as q
 from app.storage.customer_facts import fact_dates
 from app.storage.migrations import admin_metadata, check_schema, load_stamp, stale_summaries
+from app.storage.ops import OpsStore
 from app.storage.readonly import READ_ONLY_ROLE_SQL, session_user, writable_grants
 from app.storage.schema import metadata
 from app.storage.url import connection_error, make_engine, mask_url, parse_url

@@ -18,7 +18,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import delete, func, inspect, select, text
 from sqlalchemy.engine import URL, Connection
@@ -43,6 +43,9 @@ from app.storage.schema import DAILY_SUMMARY_TABLES, FACT_TABLES, SUMMARY_TABLES
 from app.storage.summaries import refresh_daily_summaries, summarize, write_rows
 from app.storage.url import connection_error, make_engine, mask_url, parse_url
 from app.world.world import Rows
+
+if TYPE_CHECKING:
+    from app.catalog import Catalog
 
 __all__ = [
     "LoadReport",
@@ -212,15 +215,20 @@ def load_world(
     subscribers: int | None = None,
     replace: bool = False,
     progress: Callable[[str], None] | None = None,
+    catalog: Catalog | None = None,
 ) -> LoadReport:
-    """Generate a synthetic world and store it as a database exported at its ``as_of`` would hold it."""
+    """Generate a synthetic world and store it as a database exported at its ``as_of`` would hold it.
+
+    ``scenario`` and ``merchant`` are names in ``catalog`` (default: ``Catalog.default()``).
+    """
+    from app.catalog import Catalog
     from app.errors import InvalidArgumentError
-    from app.scenarios import get_persona, get_scenario
     from app.world.context import resolve_context
     from app.world.generator import generate_world
     from app.world.world import WorldSpec
 
-    sc, persona = get_scenario(scenario), get_persona(merchant)
+    catalog = catalog or Catalog.default()
+    sc, persona = catalog.scenarios.get(scenario), catalog.personas.get(merchant)
     if seed < 0:
         raise InvalidArgumentError(f"seed must be a non-negative integer, got {seed}")
     if subscribers is not None and not 50 <= subscribers <= 1_000_000:

@@ -128,7 +128,7 @@ def bulk_insert_columns(conn: Connection, table: Table, columns: Mapping[str, li
 
 
 def _write(conn: Connection, statement: str, rows: Iterator[tuple[Any, ...]]) -> None:
-    raw = conn.connection.dbapi_connection
+    raw: Any = conn.connection.dbapi_connection  # the driver's own connection (COPY is psycopg's)
     if statement.startswith("COPY"):
         with raw.cursor() as cur, cur.copy(statement) as copy:
             for row in rows:
@@ -170,7 +170,7 @@ def _drop_foreign_keys(conn: Connection, tables: Sequence[Table]) -> list[str]:
     re_add = []
     for table in tables:
         for fk in insp.get_foreign_keys(table.name):
-            name = prep.quote(fk["name"])
+            name = prep.quote(str(fk["name"]))
             conn.exec_driver_sql(f"ALTER TABLE {prep.quote(table.name)} DROP CONSTRAINT {name}")
             cols = ", ".join(prep.quote(c) for c in fk["constrained_columns"])
             ref_cols = ", ".join(prep.quote(c) for c in fk["referred_columns"])

@@ -140,7 +140,7 @@ def _link(
         seen(row["customer_id"], row["created_at"].date())
 
     derived_customers = 0
-    for cid, day in first_seen.items():
+    for cid in first_seen:
         if cid not in customers:
             customers[cid] = {"customer_id": cid, **DEFAULTS["customers"]}
             derived_customers += 1

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from sqlalchemy import Table, create_engine, event
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.pool import StaticPool
@@ -48,7 +50,7 @@ def insert_table(conn: Connection, table: Table, rows: list[dict]) -> None:
         return
     if conn.dialect.name == "postgresql" and conn.dialect.driver == "psycopg":
         columns = [c.name for c in table.columns]
-        raw = conn.connection.dbapi_connection
+        raw: Any = conn.connection.dbapi_connection  # psycopg's own connection, for COPY
         with raw.cursor() as cur:
             names = ", ".join(f'"{c}"' for c in columns)
             with cur.copy(f'COPY "{table.name}" ({names}) FROM STDIN') as copy:

@@ -82,10 +82,10 @@ class ReadOnlySQLiteConnection(sqlite3.Connection):
     def _refuse(self, *_args: Any, **_kwargs: Any) -> None:
         raise sqlite3.NotSupportedError("this connection is read-only; its safeguards cannot be changed")
 
-    set_authorizer = _refuse  # type: ignore[assignment]
-    enable_load_extension = _refuse  # type: ignore[assignment]
-    load_extension = _refuse  # type: ignore[assignment]
-    deserialize = _refuse  # type: ignore[assignment]
+    set_authorizer = _refuse
+    enable_load_extension = _refuse
+    load_extension = _refuse
+    deserialize = _refuse
 
 
 # For every cjsim table: can the session's login role, or a role it is a member of (and so can

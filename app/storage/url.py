@@ -173,7 +173,7 @@ def _postgres_engine(url: URL, read_only: bool) -> Engine:
         raise ProviderError(f"{mask_url(url)} gives {', '.join(repeated)} more than once; keep one of each")
     if read_only:
         options = f"{options} -c default_transaction_read_only=on".strip()
-    connect_args: dict[str, Any] = {"connect_timeout": _connect_timeout(url, query.pop("connect_timeout", "5"))}
+    connect_args: dict[str, Any] = {"connect_timeout": _connect_timeout(url, str(query.pop("connect_timeout", "5")))}
     if options:
         connect_args["options"] = options
     connect_args.setdefault("application_name", query.pop("application_name", "cjsim"))

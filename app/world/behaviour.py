@@ -8,9 +8,9 @@ lives here, in one place, so a calibration change is a one-line diff.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from types import MappingProxyType
-from typing import Mapping
 
 from app.models import CancelReason, SignalType, TicketCategory
 

@@ -19,9 +19,10 @@ Stress level (:data:`STRESS_EFFECTS`)
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from types import MappingProxyType
-from typing import Any, Mapping
+from typing import Any
 
 from pydantic import ValidationError
 

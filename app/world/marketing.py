@@ -31,8 +31,8 @@ def marketing_day(state: WorldState, t: int, expected_arrivals: float, rates: Ra
     state.marketing.append(
         {
             "day": state.dates[t],
-            "spend_cents": int(round(spend)),
-            "visitors": int(round(visitors)),
+            "spend_cents": round(spend),
+            "visitors": round(visitors),
             "email_deliverability": round(min(1.0, deliverability), 4),
         }
     )

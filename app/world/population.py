@@ -110,7 +110,7 @@ def initial_population(state: WorldState) -> None:
     for _ in range(20):
         mix = [s.weight / max(_MIN_TENURE_RATE, h * s.propensity / mean_prop + g) for s in SEGMENTS]
         total = sum(mix)
-        mean_prop = sum(m * s.propensity for m, s in zip(mix, SEGMENTS)) / total
+        mean_prop = sum(m * s.propensity for m, s in zip(mix, SEGMENTS, strict=True)) / total
     age_at_start = max(CYCLE_DAYS, state.stage.age_days - state.spec.history_days + 1)
     drafts = []
     for _ in range(n0):

@@ -62,15 +62,16 @@ def ticket(state: WorldState, i: int, t: int, cat: int, rates: Rates, rng: rando
     sigma = BASELINE.response_sigma
     base_hours = persona.first_response_hours * rates.first_response * strain
     hours = base_hours * _PRIORITY_SPEED[priority] * math.exp(sigma * rng.gauss(0.0, 1.0))
-    first_response: dt.datetime | None = created + dt.timedelta(seconds=int(hours * 3600) + 60)
+    responded = created + dt.timedelta(seconds=int(hours * 3600) + 60)
+    first_response: dt.datetime | None = responded
     resolved: dt.datetime | None = None
     if rng.random() >= min(0.2, BASELINE.unresolved_share * rates.first_response):
         res_hours = (
             BASELINE.resolution_hours * math.sqrt(rates.first_response) * strain * math.exp(sigma * rng.gauss(0.0, 1.0))
         )
-        resolved = first_response + dt.timedelta(seconds=int(res_hours * 3600) + 60)
+        resolved = responded + dt.timedelta(seconds=int(res_hours * 3600) + 60)
     rating = None
-    if first_response >= state.horizon_end:
+    if responded >= state.horizon_end:
         first_response = resolved = None
     elif resolved is not None and resolved >= state.horizon_end:
         resolved = None

@@ -6,8 +6,8 @@ name) and ``{n}`` (a small number). Keep them short: they are what a support inb
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from types import MappingProxyType
-from typing import Mapping
 
 from app.models import TicketCategory
 
