@@ -104,14 +104,14 @@ def _with_retries(
 
     Returns the models and the statistics they share (``None`` when no model is retried).
     """
-    retried = [m is not None and (retry is not None or is_network_spec(spec)) for m, spec in zip(models, specs)]
+    retried = [m is not None and (retry is not None or is_network_spec(spec)) for m, spec in zip(models, specs, strict=True)]
     if not any(retried):
         return models, stats
     from app.evaluation.retry import RetryingModel, RetryPolicy, RetryStats
 
     stats = stats if stats is not None else RetryStats()
     policy = retry or RetryPolicy(max_attempts=cfg.max_attempts)
-    cj, merchant = (RetryingModel(m, policy, stats) if r else m for m, r in zip(models, retried))
+    cj, merchant = (RetryingModel(m, policy, stats) if r else m for m, r in zip(models, retried, strict=True))
     return (cj, merchant), stats
 
 

@@ -347,3 +347,18 @@ def test_ctrl_c_ends_a_network_batch_without_waiting_for_hung_requests(server: F
     assert resumed.exit_code == 0, resumed.output
     assert "cases: 2 ok, 0 failed (of 2)" in resumed.output
     assert sorted(r.status for r in RunDir(out).records()) == ["ok", "ok"]  # the interrupted records are replaced
+
+
+def test_eval_rescores_with_a_judge_under_the_model_timeout(server: FakeOpenAIServer, tmp_path: Path) -> None:
+    out = str(tmp_path / "b")
+    batch = runner.invoke(app, ["batch", "--scenarios", "churn_spike", "--merchants", "sarah_chen",
+                                "--workflows", "daily_briefing", "--seeds", "0", "--jobs", "1",
+                                "--evaluators", "tool_use", "--quiet", "--out", out])  # fmt: skip
+    assert batch.exit_code == 0, batch.output
+    server.script("judge", [Hang(5), verdict_reply(True, usage=(300, 30))])
+    judge = f"openai:judge?base_url={server.base_url}"  # no timeout in the spec: --model-timeout applies
+    result = runner.invoke(app, ["eval", out, "--evaluators", "judge", "--judge-model", judge,
+                                 "--model-timeout", "0.3", "--max-attempts", "2", "--quiet"])  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert len(server.requests_for("judge")) == 1 + 3  # the hung request timed out and was retried once
+    assert "tokens judge: 900 in, 90 out (1 conversations)" in " ".join(result.output.split())

@@ -82,7 +82,7 @@ def rescore(
         check_timeout(model_timeout)
     run_dir = RunDir(out).require()
     with run_dir.lock("eval"):
-        return _rescore_locked(run_dir, keys, judge_model, evaluators, jobs, progress, retry, catalog)
+        return _rescore_locked(run_dir, keys, judge_model, evaluators, jobs, progress, retry, model_timeout, catalog)
 
 
 def _rescore_locked(
@@ -93,6 +93,7 @@ def _rescore_locked(
     jobs: int,
     progress: BatchProgress | None,
     retry: RetryPolicy | None,
+    model_timeout: float | None,
     catalog: Catalog | None,
 ) -> RescoreResult:
     from app.evaluation.batch import resolve_evaluator_keys
