@@ -7,13 +7,16 @@ Nodes:
     approval  pauses with ``interrupt()`` before an action that needs the merchant's approval;
               the run resumes with ``approved`` or ``declined`` (a scripted policy, a model or a human)
     tools     a ``ToolNode``; calls to tools outside the workflow, bad arguments and provider
-              errors come back as error tool messages the model can recover from; actions run
-              audited on the provider's operations store with the decision taken
+              errors come back as error tool messages the model can recover from (so do tool
+              calls whose arguments are not valid JSON, answered by the cj node itself); actions
+              run audited on the provider's operations store with the decision taken
     stages    records workflow stages reached (tool calls and milestones) and decides who is next
 
-How a run ends is data (``termination_reason``), never an exception. Everything a run depends
-on (provider, models, scenario, persona, limits, the data catalog) travels in :class:`RunContext`,
-LangGraph's run context; the conversation itself lives in :class:`ConversationState`.
+A model that returns an empty reply (no text, no tool calls) is asked once more; a second empty
+reply ends the run as ``agent_error``, like a model that raises. How a run ends is data
+(``termination_reason``), never an exception. Everything a run depends on (provider, models,
+scenario, persona, limits, the data catalog) travels in :class:`RunContext`, LangGraph's run
+context; the conversation itself lives in :class:`ConversationState`.
 """
 
 from __future__ import annotations
@@ -25,7 +28,8 @@ from enum import StrEnum
 from typing import Annotated, Any, TypedDict
 
 from langchain_core.language_models import BaseChatModel
-from langchain_core.messages import AIMessage, AnyMessage, HumanMessage, SystemMessage, ToolMessage
+from langchain_core.messages import AIMessage, AnyMessage, BaseMessage, HumanMessage, SystemMessage, ToolMessage
+from langchain_core.messages.ai import add_usage
 from langgraph.graph import END, START, StateGraph
 from langgraph.graph.message import add_messages
 from langgraph.prebuilt import ToolNode
@@ -121,6 +125,58 @@ def _reached_ids(state: ConversationState, workflow: str) -> tuple[str, ...]:
     return tuple(s["stage"] for s in state.get("stages_reached", []) if s["workflow"] == workflow)
 
 
+# --------------------------------------------------------------------------- model calls
+
+
+def _text(reply: Any) -> str:
+    return reply.text if isinstance(reply, BaseMessage) else str(reply)
+
+
+def _invoke(model: Any, messages: list[AnyMessage], empty: Callable[[Any], bool]) -> Any:
+    """The model's reply; an empty one is asked for once more (its tokens still count), then it is an error."""
+    reply = model.invoke(messages)
+    if not empty(reply):
+        return reply
+    first = reply
+    reply = model.invoke(messages)
+    if empty(reply):
+        raise ValueError("returned an empty reply twice")
+    spent = getattr(first, "usage_metadata", None)
+    if spent and isinstance(reply, AIMessage):
+        reply.usage_metadata = add_usage(spent, reply.usage_metadata)
+    return reply
+
+
+def _cj_reply_empty(reply: Any) -> bool:
+    calls = isinstance(reply, AIMessage) and (reply.tool_calls or reply.invalid_tool_calls)
+    return not calls and not _text(reply).strip()
+
+
+def _invalid_call_messages(reply: AIMessage) -> list[ToolMessage]:
+    """An error tool message for each tool call whose arguments could not be parsed, so the model can retry.
+
+    A call without an id or name gets one here, so the reply and its error message stay paired.
+    """
+    out = []
+    for i, call in enumerate(reply.invalid_tool_calls):
+        call["id"] = call.get("id") or f"invalid_call_{i}"
+        call["name"] = name = call.get("name") or "unknown"
+        raw = call.get("args")
+        shown = "none" if raw is None else repr(raw if len(raw) <= 300 else raw[:300] + "...")
+        out.append(
+            ToolMessage(
+                content=(
+                    f"Error: the call to {name} could not be read: its arguments are not a valid JSON object "
+                    f"(received {shown}). Call the tool again with its arguments as a JSON object."
+                ),
+                tool_call_id=call["id"],
+                name=name,
+                status="error",
+            )
+        )
+    return out
+
+
 # --------------------------------------------------------------------------- nodes
 
 
@@ -130,6 +186,7 @@ def merchant_node(state: ConversationState, runtime: Rt) -> dict[str, Any]:
     turns = state.get("merchant_turns", 0)
     if turns >= ctx.max_turns:
         return {"termination_reason": TerminationReason.max_turns.value}
+    usage = None
     if ctx.merchant_model is None:
         last_cj = next(
             (m.content for m in reversed(state.get("messages", [])) if isinstance(m, AIMessage) and m.content), ""
@@ -139,15 +196,20 @@ def merchant_node(state: ConversationState, runtime: Rt) -> dict[str, Any]:
             return {"termination_reason": TerminationReason.human_quit.value}
     else:
         prompt = merchant_system_prompt(ctx.persona, ctx.scenario, ctx.catalog)
+        view = merchant_view(state.get("messages", []), prompt)
         try:
-            reply = ctx.merchant_model.invoke(merchant_view(state.get("messages", []), prompt))
+            reply = _invoke(ctx.merchant_model, view, lambda r: not _text(r).strip())
         except Exception as exc:  # a failing model ends the run as data, not as a crash
             return {"termination_reason": TerminationReason.agent_error.value, "error": f"merchant model: {exc}"}
-        text = reply.content if isinstance(reply.content, str) else str(reply.content)
+        text = _text(reply)
+        usage = getattr(reply, "usage_metadata", None)
     done = MERCHANT_DONE in text
     text = text.replace(MERCHANT_DONE, "").strip() or "Thanks."
+    message = HumanMessage(content=text, name="merchant")
+    if usage:
+        message.response_metadata["usage"] = dict(usage)  # the transcript's merchant usage
     update: dict[str, Any] = {
-        "messages": [HumanMessage(content=text, name="merchant")],
+        "messages": [message],
         "merchant_turns": turns + 1,
         "tool_rounds": 0,
     }
@@ -204,17 +266,26 @@ def cj_node(state: ConversationState, runtime: Rt) -> dict[str, Any]:
     model = model.bind_tools(build_tools(ctx.provider, workflow.tools_available))
     prompt = cj_system_prompt(workflow, ctx.persona, ctx.merchant_context, ctx.catalog)
     try:
-        reply = model.invoke([SystemMessage(prompt), *state.get("messages", [])])
+        reply = _invoke(model, [SystemMessage(prompt), *state.get("messages", [])], _cj_reply_empty)
     except Exception as exc:  # a failing model ends the run as data, not as a crash
         return {"termination_reason": TerminationReason.agent_error.value, "error": f"CJ model: {exc}"}
     if not isinstance(reply, AIMessage):
         reply = AIMessage(content=str(getattr(reply, "content", reply)))
-    return {"messages": [reply], "tool_rounds": state.get("tool_rounds", 0) + (1 if reply.tool_calls else 0)}
+    calls = reply.tool_calls or reply.invalid_tool_calls
+    return {
+        "messages": [reply, *_invalid_call_messages(reply)],
+        "tool_rounds": state.get("tool_rounds", 0) + (1 if calls else 0),
+    }
+
+
+def _last_reply(state: ConversationState) -> AIMessage:
+    """CJ's latest message (error messages for its unreadable tool calls may follow it)."""
+    return next(m for m in reversed(state["messages"]) if isinstance(m, AIMessage))
 
 
 def _pending_approvals(state: ConversationState) -> list[dict[str, Any]]:
     """Calls in CJ's last message to actions that need approval and have no decision yet."""
-    last = state["messages"][-1]
+    last = _last_reply(state)
     decided = state.get("approvals", {})
     return [
         call
@@ -355,9 +426,8 @@ def _after_merchant(state: ConversationState) -> str:
 def _after_cj(state: ConversationState) -> str:
     if state.get("termination_reason"):
         return END
-    last = state["messages"][-1]
-    if not (isinstance(last, AIMessage) and last.tool_calls):
-        return "stages"
+    if not _last_reply(state).tool_calls:
+        return "stages"  # no call to run (error messages for unreadable calls are counted there)
     return "approval" if _pending_approvals(state) else "tools"
 
 

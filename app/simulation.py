@@ -13,10 +13,9 @@ import datetime as dt
 import platform
 from dataclasses import dataclass, field
 from functools import cache
-from typing import Any
+from importlib import metadata
+from typing import TYPE_CHECKING, Any
 
-import langchain_core
-import langgraph
 from langchain_core.language_models import BaseChatModel
 from langgraph.checkpoint.memory import InMemorySaver
 from langgraph.types import Command
@@ -26,13 +25,16 @@ from app.agents.merchant_agent import merchant_approval
 from app.catalog import Catalog
 from app.errors import InvalidArgumentError
 from app.graph import RunContext, build_graph
-from app.model_specs import make_cj_model, make_merchant_model
+from app.model_specs import check_timeout, is_network_spec, make_cj_model, make_merchant_model
 from app.providers.data_agent import DataAgent
 from app.tools import ACTION_TOOLS
 from app.transcript import Transcript, message_records, usage_totals
 from app.views import DataProvider, by_tool
 from app.workflows import AUTO
 from app.world.context import resolve_context
+
+if TYPE_CHECKING:
+    from app.retry import RetryPolicy, RetryStats
 
 __all__ = ["RunConfig", "run_conversation", "HumanConversation", "CONVERSATION_START"]
 
@@ -48,6 +50,11 @@ class RunConfig:
 
     ``catalog`` is the data folder the names refer to and the offline models speak from
     (default: ``Catalog.default()``).
+
+    Two settings only say how network models are called and never change an offline run:
+    ``model_timeout`` (seconds per request when the model spec sets none; default
+    :data:`app.model_specs.DEFAULT_TIMEOUT_S`) and ``max_attempts`` (tries per model call on
+    transient errors such as rate limits, timeouts and server errors).
     """
 
     scenario: str = "growth_stall"
@@ -58,6 +65,8 @@ class RunConfig:
     cj_model: str = "rules"
     merchant_model: str = "script"
     merchant_context: dict[str, Any] = field(default_factory=dict)
+    model_timeout: float | None = None
+    max_attempts: int = 5
     catalog: Catalog | None = field(default=None, repr=False, compare=False)
 
     def resolved_catalog(self) -> Catalog:
@@ -75,11 +84,35 @@ class RunConfig:
             raise InvalidArgumentError(f"seed must be a non-negative integer, got {self.seed}")
         if not 1 <= self.max_turns <= 100:
             raise InvalidArgumentError(f"turns must be between 1 and 100, got {self.max_turns}")
+        if not 1 <= self.max_attempts <= 100:
+            raise InvalidArgumentError(f"max attempts must be between 1 and 100, got {self.max_attempts}")
+        if self.model_timeout is not None:
+            check_timeout(self.model_timeout, "the model timeout")
 
 
 @cache
 def _graph() -> Any:
     return build_graph()
+
+
+def _with_retries(
+    models: tuple[Any, Any], specs: tuple[str | None, str | None], cfg: RunConfig,
+    retry: RetryPolicy | None, stats: RetryStats | None,
+) -> tuple[tuple[Any, Any], RetryStats | None]:  # fmt: skip
+    """CJ and the merchant, retried on transient errors when built from network ``specs`` (a spec is
+    ``None`` for a model passed as an object), or all of them when the caller gives a policy.
+
+    Returns the models and the statistics they share (``None`` when no model is retried).
+    """
+    retried = [m is not None and (retry is not None or is_network_spec(spec)) for m, spec in zip(models, specs, strict=True)]
+    if not any(retried):
+        return models, stats
+    from app.retry import RetryingModel, RetryPolicy, RetryStats
+
+    stats = stats if stats is not None else RetryStats()
+    policy = retry or RetryPolicy(max_attempts=cfg.max_attempts)
+    cj, merchant = (RetryingModel(m, policy, stats) if r else m for m, r in zip(models, retried, strict=True))
+    return (cj, merchant), stats
 
 
 def _context(
@@ -88,26 +121,36 @@ def _context(
     cj_model: BaseChatModel | None,
     merchant_model: BaseChatModel | None,
     human: bool,
-) -> RunContext:
+    retry: RetryPolicy | None = None,
+    stats: RetryStats | None = None,
+) -> tuple[RunContext, RetryStats | None]:
+    """The run context, and the retry statistics its models share (``None`` when none is retried)."""
     cfg.validate()
     catalog = cfg.resolved_catalog()
     scenario, persona = catalog.scenarios.get(cfg.scenario), catalog.personas.get(cfg.merchant)
     context = resolve_context(persona, scenario, cfg.merchant_context)
     if provider is None:
         provider = DataAgent.create(scenario, persona, seed=cfg.seed, merchant_context=context, catalog=catalog)
-    return RunContext(
+    cj = cj_model or make_cj_model(cfg.cj_model, cfg.seed, catalog, timeout=cfg.model_timeout)
+    merchant = None
+    if not human:
+        merchant = merchant_model or make_merchant_model(
+            cfg.merchant_model, persona, scenario, cfg.seed, catalog, timeout=cfg.model_timeout
+        )
+    specs = (None if cj_model else cfg.cj_model, None if human or merchant_model else cfg.merchant_model)
+    (cj, merchant), stats = _with_retries((cj, merchant), specs, cfg, retry, stats)
+    ctx = RunContext(
         catalog=catalog,
         provider=provider,
         scenario=scenario,
         persona=persona,
         merchant_context=context,
-        cj_model=cj_model or make_cj_model(cfg.cj_model, cfg.seed, catalog),
-        merchant_model=None
-        if human
-        else (merchant_model or make_merchant_model(cfg.merchant_model, persona, scenario, cfg.seed, catalog)),
+        cj_model=cj,
+        merchant_model=merchant,
         seed=cfg.seed,
         max_turns=cfg.max_turns,
     )
+    return ctx, stats
 
 
 def _may_ask_approval(workflow: str, ctx: RunContext) -> bool:
@@ -132,13 +175,21 @@ def _initial_state(cfg: RunConfig) -> dict[str, Any]:
     return {"messages": [], "workflow": cfg.workflow, "workflow_path": path, "stages_reached": [], "merchant_turns": 0}
 
 
+def _version(distribution: str) -> str:
+    # langgraph has no __version__; the installed distribution's metadata always has one
+    try:
+        return metadata.version(distribution)
+    except metadata.PackageNotFoundError:
+        return "unknown"
+
+
 def _meta(cfg: RunConfig, ctx: RunContext, cj_label: str, merchant_label: str) -> dict[str, Any]:
     return {
         "created_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
         "versions": {
             "cjsim": app.__version__,
-            "langgraph": getattr(langgraph, "__version__", "unknown"),
-            "langchain_core": langchain_core.__version__,
+            "langgraph": _version("langgraph"),
+            "langchain_core": _version("langchain-core"),
             "python": platform.python_version(),
         },
         "cj_model": cj_label,
@@ -175,8 +226,14 @@ def run_conversation(
     merchant_model: BaseChatModel | None = None,
     checkpointer: Any = None,
     thread_id: str = "conversation",
+    retry: RetryPolicy | None = None,
+    retry_stats: RetryStats | None = None,
 ) -> Transcript:
     """Run one conversation to its end and return the transcript.
+
+    Network models named by specs are always called with a request timeout and retried on
+    transient errors (``cfg.max_attempts`` tries); a call that still fails ends the run as
+    ``agent_error``, its error saying after how many attempts.
 
     Args:
         cfg: scenario, merchant, workflow, seed, turns and model specs.
@@ -184,8 +241,11 @@ def run_conversation(
         cj_model / merchant_model: chat models overriding the specs (e.g. scripted fakes in tests).
         checkpointer: a LangGraph checkpointer to make the run resumable (e.g. SqliteSaver).
         thread_id: checkpoint thread of the run.
+        retry: the retry policy of every model of the run, including models passed as objects
+            (default: network models from specs only, with ``cfg.max_attempts``).
+        retry_stats: receives what retrying did (shared by both models).
     """
-    ctx = _context(cfg, provider, cj_model, merchant_model, human=False)
+    ctx, stats = _context(cfg, provider, cj_model, merchant_model, human=False, retry=retry, stats=retry_stats)
     # An approval pause needs a checkpointer to resume from; runs that cannot reach one skip it.
     if checkpointer is None and _may_ask_approval(cfg.workflow, ctx):
         checkpointer = InMemorySaver()
@@ -197,10 +257,13 @@ def run_conversation(
         assert ctx.merchant_model is not None
         decision = merchant_approval(ctx.merchant_model, ctx.persona, ctx.scenario, request, ctx.catalog)
         state = graph.invoke(Command(resume=decision), config, context=ctx)
-    return _transcript(
+    transcript = _transcript(
         cfg, ctx, state, cfg.cj_model if cj_model is None else type(cj_model).__name__,
         cfg.merchant_model if merchant_model is None else type(merchant_model).__name__,
     )
+    if stats is not None and stats.gave_up is not None and transcript.error:
+        transcript.error += f" (gave up after {stats.gave_up_after} attempts)"
+    return transcript
 
 
 class HumanConversation:
@@ -221,7 +284,7 @@ class HumanConversation:
         cj_model: BaseChatModel | None = None,
     ) -> None:
         self.cfg = cfg
-        self.ctx = _context(cfg, provider, cj_model, None, human=True)
+        self.ctx, _ = _context(cfg, provider, cj_model, None, human=True)
         self.graph = build_graph(checkpointer or InMemorySaver())
         self.config = {"recursion_limit": RECURSION_LIMIT, "configurable": {"thread_id": f"human-{cfg.seed}"}}
         self.state: dict[str, Any] = {}

@@ -16,7 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from app.formatting import count
 
-__all__ = ["ToolCallRecord", "MessageRecord", "Transcript", "message_records", "TRANSCRIPT_FORMATS"]
+__all__ = ["ToolCallRecord", "InvalidToolCallRecord", "MessageRecord", "Transcript", "message_records", "TRANSCRIPT_FORMATS"]
 
 TRANSCRIPT_FORMATS = ("text", "markdown", "json", "openai-jsonl")
 
@@ -31,13 +31,24 @@ class ToolCallRecord(_TranscriptModel):
     args: dict[str, Any]
 
 
+class InvalidToolCallRecord(_TranscriptModel):
+    """A tool call the model made whose arguments could not be parsed (``args`` is the raw text)."""
+
+    id: str
+    name: str
+    args: str | None = None
+
+
 class MessageRecord(_TranscriptModel):
-    """One message. CJ messages may carry tool calls; tool messages carry the view JSON as artifact."""
+    """One message. CJ messages may carry tool calls (and unreadable ones, answered by error tool
+    messages); tool messages carry the view JSON as artifact."""
 
     role: Literal["merchant", "cj", "tool"]
     content: str
     timestamp: str = Field(description="simulation clock, ISO 8601")
     tool_calls: list[ToolCallRecord] | None = None
+    # left out of the JSON when absent, so transcripts without unreadable calls keep their exact form
+    invalid_tool_calls: list[InvalidToolCallRecord] | None = Field(default=None, exclude_if=lambda v: v is None)
     tool_call_id: str | None = None
     name: str | None = None
     status: str | None = None
@@ -85,10 +96,12 @@ class Transcript(_TranscriptModel):
                 out.append({"role": "user", "content": m.content})
             elif m.role == "cj":
                 item: dict[str, Any] = {"role": "assistant", "content": m.content or None}
-                if m.tool_calls:
+                calls = [(c.id, c.name, json.dumps(c.args)) for c in m.tool_calls or ()]
+                calls += [(c.id, c.name, c.args or "") for c in m.invalid_tool_calls or ()]
+                if calls:
                     item["tool_calls"] = [
-                        {"id": c.id, "type": "function", "function": {"name": c.name, "arguments": json.dumps(c.args)}}
-                        for c in m.tool_calls
+                        {"id": id_, "type": "function", "function": {"name": name, "arguments": arguments}}
+                        for id_, name, arguments in calls
                     ]
                 out.append(item)
             else:
@@ -151,8 +164,18 @@ def message_records(messages: list[AnyMessage], start: dt.datetime) -> list[Mess
         elif isinstance(m, AIMessage):
             clock += dt.timedelta(seconds=2 + len(text) // 40)
             calls = [ToolCallRecord(id=c["id"] or "", name=c["name"], args=c["args"]) for c in m.tool_calls]
+            invalid = [
+                InvalidToolCallRecord(id=c.get("id") or "", name=c.get("name") or "", args=c.get("args"))
+                for c in m.invalid_tool_calls
+            ]
             records.append(
-                MessageRecord(role="cj", content=text, timestamp=clock.isoformat(), tool_calls=calls or None)
+                MessageRecord(
+                    role="cj",
+                    content=text,
+                    timestamp=clock.isoformat(),
+                    tool_calls=calls or None,
+                    invalid_tool_calls=invalid or None,
+                )
             )
         elif isinstance(m, ToolMessage):
             clock += dt.timedelta(seconds=1)

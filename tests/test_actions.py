@@ -154,8 +154,8 @@ def test_approval_is_required_and_bad_arguments_write_nothing() -> None:
 
 
 def test_production_actions_write_the_ops_store_never_the_source(tmp_path: Path) -> None:
-    from app.providers.production import ProductionDataProvider
     from app.providers.loading import load_world
+    from app.providers.production import ProductionDataProvider
     from app.storage.admin import init_database
 
     source = tmp_path / "shop.db"
@@ -181,3 +181,28 @@ def test_an_unwritable_ops_store_is_a_clear_error(tmp_path: Path) -> None:
     blocker.write_text("not a folder")
     with pytest.raises(ProviderError):
         OpsStore.from_url(f"sqlite:///{blocker / 'ops.db'}")
+
+
+def test_an_action_next_to_an_unreadable_tool_call_still_asks_for_approval() -> None:
+    from langchain_core.messages import AIMessage
+
+    agent = _agent()
+    asked: list[str] = []
+
+    class Approver(ScriptedChatModel):
+        def decide_approval(self, request: dict) -> str:
+            asked.append(request["action"])
+            return "approved"
+
+    both = AIMessage(
+        content="",
+        tool_calls=[{"id": "n1", "name": "save_note", "args": {"note": "call Sarah"}, "type": "tool_call"}],
+        invalid_tool_calls=[{"id": "bad", "name": "get_notes", "args": "{", "error": "x", "type": "invalid_tool_call"}],
+    )
+    cj = ScriptedChatModel(replies=[both, "Saved it."])
+    cfg = RunConfig(scenario="growth_stall", merchant="marcus_thompson", workflow="ad_hoc_support", seed=0)
+    t = run_conversation(cfg, provider=agent, cj_model=cj, merchant_model=Approver(replies=["Note that.", "ok [DONE]"]))
+    assert asked == ["save_note"]
+    by_id = {m.tool_call_id: m for m in t.messages if m.role == "tool"}
+    assert by_id["n1"].status != "error" and by_id["bad"].status == "error"
+    assert agent.get_view("get_notes").total == 1

@@ -10,13 +10,13 @@ import pytest
 
 from app.batch.records import BatchManifest, RunDir, RunRecord, latest_by_case
 from app.batch.rescore import rescore
-from app.batch.retry import RetryPolicy, is_transient
 from app.batch.run import batch_manifest, execution_mode, manifest_differences, run_batch
 from app.batch.summary import BatchSummary
 from app.batch.usage import Prices, UsageTotals
 from app.errors import DataFileError, InvalidArgumentError, ProviderError, UnknownNameError
 from app.evaluation.result import EvalResult
 from app.model_specs import make_merchant_model
+from app.retry import RetryPolicy, is_transient
 from app.scenarios import get_persona, get_scenario
 
 GRID = {

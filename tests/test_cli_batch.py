@@ -102,7 +102,7 @@ def test_resume_after_a_kill_runs_the_missing_cases(batch: Path, tmp_path: Path)
         (["--evaluators", "grounding,nope"], "unknown evaluator 'nope'; valid evaluators:"),
         (["--cj-model", "gpt4"], "unknown model spec 'gpt4'"),
         (["--turns", "0"], "turns must be between 1 and 100"),
-        (["--judge-model", "rules"], "--judge-model needs a provider model"),
+        (["--judge-model", "rules"], "needs a provider model"),
         (["--input-price", "-1"], "--input-price must not be negative"),
         (["--provider", "production"], "needs a database: pass --db-url URL or set CJSIM_DB_URL"),
     ],

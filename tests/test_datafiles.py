@@ -9,8 +9,8 @@ import pytest
 
 from app.datafiles import data_dir
 from app.errors import DataFileError, UnknownNameError
-from app.scenarios import ItemCatalog, personas, scenarios
 from app.models import Persona, Scenario
+from app.scenarios import ItemCatalog, personas, scenarios
 
 
 def test_shipped_catalogs_load() -> None:

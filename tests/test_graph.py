@@ -7,7 +7,7 @@ import sqlite3
 from pathlib import Path
 
 import pytest
-from langchain_core.messages import AIMessage, HumanMessage, ToolMessage
+from langchain_core.messages import AIMessage, ToolMessage
 from langgraph.checkpoint.sqlite import SqliteSaver
 
 from app.graph import build_graph
@@ -103,6 +103,24 @@ def test_repeated_tool_errors_end_with_tool_error_limit() -> None:
     t, _, _ = run("ad_hoc_support", [call("get_customer_profile", {"customer_id": "C999999"})], ["Who is C999999?"])
     assert t.termination_reason == "tool_error_limit"
     assert len(tool_messages(t)) == 3
+
+
+def test_an_unreadable_tool_call_next_to_a_valid_one_gets_its_own_error_message() -> None:
+    both = AIMessage(
+        content="",
+        tool_calls=[{"id": "ok1", "name": "get_daily_briefing", "args": {}, "type": "tool_call"}],
+        invalid_tool_calls=[{"id": None, "name": None, "args": "{oops", "error": "bad json", "type": "invalid_tool_call"}],
+    )
+    t, cj, _ = run("daily_briefing", [both, "Morning! Here is the briefing."], ["thanks [DONE]"])
+    assert t.termination_reason == "merchant_done"
+    cj_msg, *tools = t.messages[:3]
+    assert [(c.id, c.name) for c in cj_msg.invalid_tool_calls] == [("invalid_call_0", "unknown")]
+    by_id = {m.tool_call_id: m for m in tools}
+    assert by_id["ok1"].status == "success" and by_id["invalid_call_0"].status == "error"
+    assert "'{oops'" in by_id["invalid_call_0"].content
+    assert {"workflow": "daily_briefing", "stage": "deliver_briefing", "at_message": 2} in t.stages_reached
+    # the model's next call saw both results
+    assert {m.tool_call_id for m in cj.calls[1] if isinstance(m, ToolMessage)} == {"ok1", "invalid_call_0"}
 
 
 def test_a_failing_model_ends_with_agent_error() -> None:

@@ -16,11 +16,11 @@ Example:
 
 from app.batch.records import BatchManifest, CaseKey, RunDir, RunRecord, latest_by_case
 from app.batch.rescore import RescoreResult, rescore
-from app.batch.retry import RetryPolicy
 from app.batch.run import BatchResult, batch_manifest, run_batch
 from app.batch.runner import make_judge_model
 from app.batch.summary import BatchSummary
 from app.batch.usage import Prices
+from app.retry import RetryPolicy
 
 __all__ = [
     "batch_manifest",

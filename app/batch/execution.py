@@ -1,12 +1,14 @@
-"""How a batch's cases are executed: in the caller, in a process pool, or on threads under asyncio.
+"""How a batch's cases are executed: in the caller, in a process pool, or on threads.
 
 * **In process** (``jobs=1``, offline models): one :class:`CaseRunner`, cases in order.
 * **Process pool** (offline models, ``jobs>1``): cases are grouped by world; each group is one
   task, so a world (~220 ms to generate) is made once and shared by its workflows (~20 ms each).
   Workers send each record back through a queue as soon as it is scored.
-* **Threads** (network models): up to ``jobs`` conversations at once, bounded by an asyncio
-  semaphore, each thread with its own runner (world cache, database connection); model calls
-  are retried on transient errors.
+* **Threads** (network models): up to ``jobs`` conversations at once, each thread with its own
+  runner (world cache, database connection); model calls are retried on transient errors.
+
+Ctrl-C stops a batch within moments in the caller and on threads: the case (or cases) running
+then get an ``interrupted`` record, and ``--resume`` runs them again.
 
 In every mode the caller's ``sink`` receives each record in the calling thread, so the caller
 is the only writer of ``transcripts.jsonl``. Record order follows completion, not case order.
@@ -14,7 +16,6 @@ is the only writer of ``transcripts.jsonl``. Record order follows completion, no
 
 from __future__ import annotations
 
-import asyncio
 import gc
 import multiprocessing
 import os
@@ -22,7 +23,7 @@ import queue as queue_module
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor
+from concurrent.futures import Future, ProcessPoolExecutor
 from contextlib import contextmanager
 from typing import Any
 
@@ -31,12 +32,19 @@ from app.batch.runner import CaseRunner, CaseSettings, error_text
 from app.catalog import Catalog
 from app.evaluation.result import Evaluator
 
-__all__ = ["Sink", "group_by_world", "run_in_process", "run_in_pool", "run_on_threads"]
+__all__ = ["Sink", "group_by_world", "run_in_process", "run_in_pool", "run_on_threads", "INTERRUPTED"]
 
 Sink = Callable[[RunRecord], None]
 """Receives each finished record, in the thread that started the batch."""
 
 _STRAGGLER_WAIT_S = 1.0  # after a worker crash, how long to wait for records it had already sent
+
+INTERRUPTED = "interrupted while running; resuming the batch runs it again"
+"""The error of a case that was running when the batch was interrupted."""
+
+
+def _interrupted(case: CaseKey) -> RunRecord:
+    return RunRecord(case=case, status="interrupted", error=INTERRUPTED)
 
 
 def group_by_world(cases: Sequence[CaseKey]) -> list[list[CaseKey]]:
@@ -63,12 +71,17 @@ def _frozen_heap() -> Iterator[None]:
 
 
 def run_in_process(cases: Sequence[CaseKey], runner: CaseRunner, sink: Sink) -> None:
-    """Run every case in the calling thread, world by world."""
+    """Run every case in the calling thread, world by world; Ctrl-C records the running case as interrupted."""
     _warm_up(runner.settings, runner.evaluators(), runner.catalog)
     with _frozen_heap():
         for group in group_by_world(cases):
             for case in group:
-                sink(runner.run(case))
+                try:
+                    record = runner.run(case)
+                except KeyboardInterrupt:
+                    sink(_interrupted(case))
+                    raise
+                sink(record)
 
 
 # --------------------------------------------------------------------------- process pool
@@ -212,7 +225,6 @@ def run_in_pool(
 
 # --------------------------------------------------------------------------- threads (network models)
 
-
 def run_on_threads(
     cases: Sequence[CaseKey],
     make_runner: Callable[[], CaseRunner],
@@ -222,37 +234,56 @@ def run_on_threads(
 ) -> None:
     """Run up to ``jobs`` cases at once on threads (for models behind a network).
 
-    Each thread makes its own runner with ``make_runner`` the first time it runs a case.
+    Each thread makes its own runner with ``make_runner`` the first time it runs a case. An
+    interrupt (Ctrl-C) in the calling thread returns at once: records already finished are
+    delivered, each case still running gets an ``interrupted`` record, and the interrupt is
+    raised again. The threads are daemons and take no new case, so a model call that is still
+    waiting on the network cannot keep the process alive.
     """
-    local = threading.local()
+    order = iter([c for g in group_by_world(cases) for c in g])
+    lock = threading.Lock()
+    running: dict[str, CaseKey] = {}
+    stop = threading.Event()
+    finished: queue_module.SimpleQueue[RunRecord] = queue_module.SimpleQueue()
 
-    def run(case: CaseKey) -> RunRecord:
-        if not hasattr(local, "runner"):
-            local.runner = make_runner()
-        return local.runner.run(case)
-
-    async def main() -> None:
-        limit = asyncio.Semaphore(jobs)
-        loop = asyncio.get_running_loop()
-        with ThreadPoolExecutor(max_workers=jobs, thread_name_prefix="cjsim-case") as threads:
-
-            async def one(case: CaseKey) -> RunRecord:
-                async with limit:
-                    return await loop.run_in_executor(threads, run, case)
-
-            tasks = [asyncio.ensure_future(one(c)) for g in group_by_world(cases) for c in g]
+    def work() -> None:
+        runner: CaseRunner | None = None
+        while not stop.is_set():
+            with lock:
+                case = next(order, None)
+                if case is None:
+                    return
+                running[case.id] = case
             try:
-                for finished in asyncio.as_completed(tasks):
-                    sink(await finished)
-            finally:
-                for task in tasks:
-                    task.cancel()
+                runner = runner or make_runner()
+                record = runner.run(case)
+            except Exception as exc:  # making the runner failed; the case is recorded, the batch goes on
+                record = RunRecord(case=case, status="failed", error=error_text(exc))
+            finished.put(record)
 
+    def deliver(record: RunRecord) -> None:
+        with lock:
+            running.pop(record.case.id, None)
+        sink(record)
+
+    threads = [
+        threading.Thread(target=work, name=f"cjsim-case-{i}", daemon=True) for i in range(max(1, min(jobs, len(cases))))
+    ]
+    for t in threads:
+        t.start()
     try:
-        asyncio.get_running_loop()
-    except RuntimeError:
-        asyncio.run(main())
-        return
-    # called from inside an event loop (a notebook): run ours on a helper thread, still one writer
-    with ThreadPoolExecutor(max_workers=1) as helper:
-        helper.submit(asyncio.run, main()).result()
+        while any(t.is_alive() for t in threads) or not finished.empty():
+            try:
+                deliver(finished.get(timeout=0.1))
+            except queue_module.Empty:
+                pass
+    except BaseException:
+        stop.set()
+        while not finished.empty():  # finished before the interrupt: kept as they are
+            deliver(finished.get())
+        with lock:
+            cut = list(running.values())
+            running.clear()
+        for case in cut:
+            sink(_interrupted(case))
+        raise

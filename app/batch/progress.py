@@ -65,7 +65,7 @@ class RichProgress:
     def advance(self, record: RunRecord) -> None:
         if self._task is None:
             return
-        self._failed += record.status == "failed"
+        self._failed += record.status != "ok"
         self._progress.update(self._task, advance=1, failed=self._failed)
 
     def finish(self) -> None:
@@ -88,7 +88,7 @@ class PlainProgress:
 
     def advance(self, record: RunRecord) -> None:
         self._done += 1
-        self._failed += record.status == "failed"
+        self._failed += record.status != "ok"
         if self._done % self._every == 0 or self._done == self._total:
             print(f"{self._label}: {self._done}/{self._total} done, {self._failed} failed", file=self._stream, flush=True)
 

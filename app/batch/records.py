@@ -72,10 +72,15 @@ class CaseKey(_RecordModel):
 
 
 class RunRecord(_RecordModel):
-    """One line of ``transcripts.jsonl``: a conversation, or the reason it failed, and its scores."""
+    """One line of ``transcripts.jsonl``: a conversation, or the reason it failed, and its scores.
+
+    ``status`` is ``ok`` (a finished conversation, whatever its ending), ``failed`` (an error or a
+    model that kept failing) or ``interrupted`` (the batch was stopped while it ran); a case
+    without an ``ok`` record is run again by ``--resume``.
+    """
 
     case: CaseKey
-    status: Literal["ok", "failed"]
+    status: Literal["ok", "failed", "interrupted"]
     error: str | None = None
     transcript: Transcript | None = None
     scores: list[EvalResult] = Field(default_factory=list)

@@ -20,12 +20,13 @@ from pathlib import Path
 
 from app.batch.progress import BatchProgress, NullProgress
 from app.batch.records import BatchManifest, RunDir, RunRecord
-from app.batch.retry import RetryingModel, RetryPolicy
 from app.batch.runner import make_judge_model
 from app.batch.summary import BatchSummary
 from app.catalog import Catalog
 from app.errors import InvalidArgumentError
 from app.evaluation.result import Evaluator
+from app.model_specs import check_timeout
+from app.retry import RetryingModel, RetryPolicy
 
 __all__ = ["RescoreResult", "rescore"]
 
@@ -51,6 +52,7 @@ def rescore(
     jobs: int = 1,
     progress: BatchProgress | None = None,
     retry: RetryPolicy | None = None,
+    model_timeout: float | None = None,
     catalog: Catalog | None = None,
 ) -> RescoreResult:
     """Score every saved conversation of a batch again and rewrite its records atomically.
@@ -63,6 +65,7 @@ def rescore(
         jobs: transcripts scored at once (threads; useful with a judge model).
         progress: receives each re-scored record.
         retry: transient-error policy for the judge model.
+        model_timeout: seconds per judge request when its spec sets none.
         catalog: the data folder the evaluators judge by (default: ``Catalog.default()``).
 
     Raises:
@@ -75,9 +78,11 @@ def rescore(
 
     if not 1 <= jobs <= MAX_JOBS:
         raise InvalidArgumentError(f"jobs must be between 1 and {MAX_JOBS}, got {jobs}")
+    if model_timeout is not None:
+        check_timeout(model_timeout)
     run_dir = RunDir(out).require()
     with run_dir.lock("eval"):
-        return _rescore_locked(run_dir, keys, judge_model, evaluators, jobs, progress, retry, catalog)
+        return _rescore_locked(run_dir, keys, judge_model, evaluators, jobs, progress, retry, model_timeout, catalog)
 
 
 def _rescore_locked(
@@ -88,6 +93,7 @@ def _rescore_locked(
     jobs: int,
     progress: BatchProgress | None,
     retry: RetryPolicy | None,
+    model_timeout: float | None,
     catalog: Catalog | None,
 ) -> RescoreResult:
     from app.batch.run import resolve_evaluator_keys
@@ -102,7 +108,7 @@ def _rescore_locked(
         judge_spec = judge_model if judge_model is not None else (manifest.judge_model if manifest else None)
         judge = None
         if judge_spec:
-            judge = RetryingModel(make_judge_model(judge_spec), retry or RetryPolicy())
+            judge = RetryingModel(make_judge_model(judge_spec, timeout=model_timeout), retry or RetryPolicy())
         evaluators = default_evaluators(judge_model=judge, keys=chosen, catalog=catalog)
     else:
         chosen, judge_spec = [e.key for e in evaluators], judge_model

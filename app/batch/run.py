@@ -33,12 +33,13 @@ from typing import Any
 from app.batch.execution import run_in_pool, run_in_process, run_on_threads
 from app.batch.progress import BatchProgress, NullProgress
 from app.batch.records import BatchManifest, RunDir, RunRecord, latest_by_case
-from app.batch.retry import RetryPolicy
 from app.batch.runner import CaseRunner, CaseSettings, ModelFactory, is_network_spec, make_judge_model
 from app.batch.summary import BatchSummary
 from app.catalog import Catalog
 from app.errors import DataFileError, InvalidArgumentError, ProviderError, UnknownNameError
 from app.evaluation.result import Evaluator
+from app.model_specs import check_timeout
+from app.retry import RetryPolicy
 
 __all__ = [
     "BatchResult",
@@ -228,12 +229,13 @@ def _preflight(
         catalog.personas.get(name)
     for name in manifest.workflows:
         catalog.workflows.get(name)
+    timeout = settings.model_timeout
     if factory is None:
-        make_cj_model(manifest.cj_model, catalog=catalog)
+        make_cj_model(manifest.cj_model, catalog=catalog, timeout=timeout)
         persona, scenario = catalog.personas.get(manifest.merchants[0]), catalog.scenarios.get(manifest.scenarios[0])
-        make_merchant_model(manifest.merchant_model, persona, scenario, catalog=catalog)
+        make_merchant_model(manifest.merchant_model, persona, scenario, catalog=catalog, timeout=timeout)
     if manifest.judge_model:
-        make_judge_model(manifest.judge_model)
+        make_judge_model(manifest.judge_model, timeout=timeout)
     if settings.provider == "production":
         from app.providers.production import ProductionDataProvider
 
@@ -276,6 +278,7 @@ def run_batch(
     model_factory: ModelFactory | None = None,
     retry: RetryPolicy | None = None,
     allow_writable_user: bool = False,
+    model_timeout: float | None = None,
     catalog: Catalog | None = None,
 ) -> BatchResult:
     """Run a batch into ``out`` and return its summary.
@@ -292,6 +295,8 @@ def run_batch(
         model_factory: chat-model objects per case instead of the specs; runs on threads.
         retry: transient-error policy for network models (default: :class:`RetryPolicy`).
         allow_writable_user: accept a production database user that could write.
+        model_timeout: seconds per network model request when a spec sets none (default
+            :data:`~app.model_specs.DEFAULT_TIMEOUT_S`).
         catalog: the data folder of every case, read once for the whole batch (default:
             ``Catalog.default()``).
 
@@ -305,6 +310,8 @@ def run_batch(
         WritableUserError: its user can write and ``allow_writable_user`` is false.
     """
     jobs = _check_jobs(default_jobs() if jobs is None else jobs)
+    if model_timeout is not None:
+        check_timeout(model_timeout)
     catalog = catalog or Catalog.default()
     run_dir = out if isinstance(out, RunDir) else RunDir(out)
     if evaluators is not None:
@@ -320,6 +327,7 @@ def run_batch(
         evaluator_keys=tuple(manifest.evaluators),
         judge_model=manifest.judge_model,
         allow_writable_user=allow_writable_user,
+        model_timeout=model_timeout,
     )
     _check_folder(run_dir, manifest, resume)  # fail fast, before models and database are opened
     _preflight(manifest, settings, model_factory, catalog)

@@ -17,11 +17,11 @@ from typing import Any
 from langchain_core.language_models import BaseChatModel
 
 from app.batch.records import CaseKey, RunRecord
-from app.batch.retry import RetryingModel, RetryPolicy, RetryStats
 from app.catalog import Catalog
 from app.errors import InvalidArgumentError
 from app.evaluation.result import Evaluator
-from app.model_specs import PROVIDER_SPECS, make_cj_model, make_merchant_model, parse_spec
+from app.model_specs import is_network_spec, make_chat_model
+from app.retry import RetryingModel, RetryPolicy, RetryStats
 
 __all__ = ["CaseSettings", "CaseRunner", "ModelFactory", "is_network_spec", "make_judge_model", "error_text"]
 
@@ -33,18 +33,23 @@ custom client). It is called from worker threads, so it must be thread-safe.
 """
 
 
-def is_network_spec(spec: str | None) -> bool:
-    """Whether a model spec names a hosted or local-server model (``openai:``, ``anthropic:``, ``ollama:``)."""
-    return spec is not None and parse_spec(spec).kind in PROVIDER_SPECS
+def make_judge_model(spec: str, *, timeout: float | None = None, samples: int | None = None) -> BaseChatModel:
+    """The chat model judge evaluators use; it must be a provider model, not an offline policy.
 
+    It samples at :data:`~app.evaluation.judge.SAMPLE_TEMPERATURE` when the judge takes several
+    votes (identical votes would cost n calls and say nothing more), at 0 for a single vote.
 
-def make_judge_model(spec: str) -> BaseChatModel:
-    """The chat model judge evaluators use; it must be a provider model, not an offline policy."""
+    Args:
+        spec: a provider model spec.
+        timeout: seconds per request when the spec sets none.
+        samples: votes per transcript (default: the judge's default).
+    """
+    from app.evaluation.judge import DEFAULT_SAMPLES, SAMPLE_TEMPERATURE
+
     if not is_network_spec(spec):
-        raise InvalidArgumentError(
-            f"a judge needs a provider model such as openai:gpt-4o-mini, got {spec!r}"
-        )
-    return make_cj_model(spec)
+        raise InvalidArgumentError(f"the judge needs a provider model such as openai:gpt-4o-mini, got {spec!r}")
+    votes = DEFAULT_SAMPLES if samples is None else samples
+    return make_chat_model(spec, temperature=SAMPLE_TEMPERATURE if votes > 1 else 0.0, timeout=timeout)
 
 
 def error_text(exc: BaseException) -> str:
@@ -58,7 +63,8 @@ class CaseSettings:
     """Everything about a batch a worker needs to run any of its cases (picklable).
 
     ``db_url`` is the real URL (the manifest keeps only the masked one); ``allow_writable_user``
-    accepts a database user that could write (see :class:`ProductionDataProvider`).
+    accepts a database user that could write (see :class:`ProductionDataProvider`);
+    ``model_timeout`` is the request timeout of network models whose spec sets none.
     """
 
     cj_model: str = "rules"
@@ -69,6 +75,7 @@ class CaseSettings:
     evaluator_keys: tuple[str, ...] | None = None
     judge_model: str | None = None
     allow_writable_user: bool = False
+    model_timeout: float | None = None
 
 
 class CaseRunner:
@@ -114,7 +121,7 @@ class CaseRunner:
 
             judge = None
             if self.settings.judge_model:
-                judge = make_judge_model(self.settings.judge_model)
+                judge = make_judge_model(self.settings.judge_model, timeout=self.settings.model_timeout)
                 if self.retry is not None:
                     judge = RetryingModel(judge, self.retry)
             keys = list(self.settings.evaluator_keys) if self.settings.evaluator_keys is not None else None
@@ -145,19 +152,11 @@ class CaseRunner:
 
     # ------------------------------------------------------------------ running
 
-    def _models(self, case: CaseKey, stats: RetryStats) -> tuple[Any, Any, str, str]:
+    def _models(self, case: CaseKey) -> tuple[Any, Any, str, str]:
         s = self.settings
-        catalog = self.catalog
         cj, merchant = self.model_factory(case) if self.model_factory is not None else (None, None)
         cj_label = s.cj_model if cj is None else type(cj).__name__
         merchant_label = s.merchant_model if merchant is None else type(merchant).__name__
-        if self.retry is not None:
-            if cj is None:
-                cj = make_cj_model(s.cj_model, case.seed, catalog)
-            if merchant is None:
-                persona, scenario = catalog.personas.get(case.merchant), catalog.scenarios.get(case.scenario)
-                merchant = make_merchant_model(s.merchant_model, persona, scenario, case.seed, catalog)
-            cj, merchant = RetryingModel(cj, self.retry, stats), RetryingModel(merchant, self.retry, stats)
         return cj, merchant, cj_label, merchant_label
 
     def run(self, case: CaseKey) -> RunRecord:
@@ -185,11 +184,14 @@ class CaseRunner:
             max_turns=s.max_turns,
             cj_model=s.cj_model,
             merchant_model=s.merchant_model,
+            model_timeout=s.model_timeout,
             catalog=self.catalog,
         )
         try:
-            cj, merchant, cj_label, merchant_label = self._models(case, stats)
-            transcript = run_conversation(cfg, provider=self.provider(case), cj_model=cj, merchant_model=merchant)
+            cj, merchant, cj_label, merchant_label = self._models(case)
+            transcript = run_conversation(
+                cfg, provider=self.provider(case), cj_model=cj, merchant_model=merchant, retry=self.retry, retry_stats=stats
+            )
         except Exception as exc:  # recorded, and the batch goes on
             return failed(error_text(exc))
         if stats.gave_up is not None:

@@ -46,12 +46,13 @@ class BatchSummary:
     Attributes:
         cases: how many cases the batch has (0 when unknown).
         termination: conversations per termination reason (ok cases only).
-        failures: ``(case id, error)`` of failed cases, in record order.
+        failures: ``(case id, error)`` of failed cases, in record order (interrupted ones are only counted).
     """
 
     cases: int = 0
     ok: int = 0
     failed: int = 0
+    interrupted: int = 0
     termination: Counter[str] = field(default_factory=Counter)
     evaluators: dict[str, EvaluatorTally] = field(default_factory=dict)
     usage: UsageTotals = field(default_factory=UsageTotals)
@@ -67,7 +68,7 @@ class BatchSummary:
 
     @property
     def done(self) -> int:
-        return self.ok + self.failed
+        return self.ok + self.failed + self.interrupted
 
     @property
     def missing(self) -> int:
@@ -76,6 +77,9 @@ class BatchSummary:
 
     def add(self, record: RunRecord) -> None:
         """Count one record (each case once)."""
+        if record.status == "interrupted":
+            self.interrupted += 1
+            return
         if record.status == "failed":
             self.failed += 1
             self.failures.append((record.case.id, record.error or "unknown error"))
@@ -85,6 +89,9 @@ class BatchSummary:
             self.termination[record.transcript.termination_reason] += 1
             self.usage.add(record.transcript.usage, record.transcript.meta)
         for result in record.scores:
+            judged = result.details.get("usage") if result.key == "judge" and result.details else None
+            if isinstance(judged, dict):
+                self.usage.add({"judge": judged})
             tally = self.evaluators.setdefault(result.key, EvaluatorTally())
             if result.skipped or result.passed is None:
                 tally.skipped += 1

@@ -1,6 +1,7 @@
-"""Token usage and cost across a batch, per participant (CJ, merchant).
+"""Token usage and cost across a batch, per participant (CJ, merchant, judge).
 
-Usage comes from ``transcript.usage`` (what the models reported). Cost is computed only from
+Usage comes from ``transcript.usage`` (what CJ's and the merchant's models reported) and from
+the judge's results (``details["usage"]``, summed over its votes). Cost is computed only from
 what is known: prices the user gives (USD per million tokens) or a cost a transcript reports in
 ``meta["cost_usd"]`` (a number, or a number per participant). Models that report no usage -- the
 offline ``rules``/``script`` models -- are "not reported", never a made-up zero.
@@ -21,7 +22,7 @@ from app.errors import InvalidArgumentError
 
 __all__ = ["Prices", "ParticipantUsage", "UsageTotals", "PARTICIPANTS"]
 
-PARTICIPANTS = ("cj", "merchant")
+PARTICIPANTS = ("cj", "merchant", "judge")
 
 
 @dataclass(frozen=True)

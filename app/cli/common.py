@@ -29,6 +29,10 @@ __all__ = [
     "YesOpt",
     "accept_writable_user",
     "OpsUrlOpt",
+    "CJModelOpt",
+    "MerchantModelOpt",
+    "ModelTimeoutOpt",
+    "MaxAttemptsOpt",
     "PROVIDERS",
     "load_catalog",
     "require_db_url",
@@ -104,6 +108,17 @@ CJModelOpt = Annotated[
     ),
 ]
 MerchantModelOpt = Annotated[str, typer.Option("--merchant-model", help="script or a provider spec.")]
+ModelTimeoutOpt = Annotated[
+    float | None,
+    typer.Option(
+        "--model-timeout",
+        help="Seconds a network model request may take before it is retried (default 60; "
+        "a spec's ?timeout=S wins).",
+    ),
+]
+MaxAttemptsOpt = Annotated[
+    int, typer.Option("--max-attempts", help="Tries per network model call on transient errors (rate limits, timeouts).")
+]
 
 
 def load_catalog() -> Catalog:

@@ -15,7 +15,9 @@ from app.cli.common import (
     AllowWritableOpt,
     CJModelOpt,
     DbUrlOpt,
+    MaxAttemptsOpt,
     MerchantModelOpt,
+    ModelTimeoutOpt,
     ProviderOpt,
     YesOpt,
     accept_writable_user,
@@ -42,7 +44,10 @@ def render_summary(out: Console, summary, prices, path: Path, *, headline: str) 
 
     out.print(f"[bold]{headline}[/]")
     missing = f", {summary.missing} not run" if summary.missing else ""
-    out.print(f"cases: {summary.ok} ok, {summary.failed} failed{missing} (of {summary.cases or summary.done})")
+    interrupted = f", {summary.interrupted} interrupted" if summary.interrupted else ""
+    out.print(
+        f"cases: {summary.ok} ok, {summary.failed} failed{interrupted}{missing} (of {summary.cases or summary.done})"
+    )
     if summary.termination:
         endings = ", ".join(f"{k} {v}" for k, v in sorted(summary.termination.items(), key=lambda kv: (-kv[1], kv[0])))
         out.print(f"ended: {endings}")
@@ -55,7 +60,10 @@ def render_summary(out: Console, summary, prices, path: Path, *, headline: str) 
             table.add_row(key, rate, f"{tally.passed}/{tally.scored}", str(tally.skipped))
         out.print(table)
     usage = summary.usage
+    judge = summary.evaluators.get("judge")
     for who in PARTICIPANTS:
+        if who == "judge" and not usage.reported(who) and not (judge and judge.scored):
+            continue  # no judge ran
         if not usage.reported(who):
             out.print(f"tokens {who}: {_NOT_REPORTED}")
             continue
@@ -120,7 +128,8 @@ def batch_cmd(
     db_url: DbUrlOpt = None,
     allow_writable_user: AllowWritableOpt = False,
     resume: Annotated[bool, typer.Option("--resume", help="Finish a batch: run only cases without an ok record.")] = False,
-    max_attempts: Annotated[int, typer.Option("--max-attempts", help="Tries per network model call on transient errors.")] = 5,
+    max_attempts: MaxAttemptsOpt = 5,
+    model_timeout: ModelTimeoutOpt = None,
     input_price: Annotated[float | None, typer.Option("--input-price", help="USD per million input tokens.")] = None,
     output_price: Annotated[float | None, typer.Option("--output-price", help="USD per million output tokens.")] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress display.")] = False,
@@ -131,9 +140,9 @@ def batch_cmd(
     match them.
     """
     from app.batch.progress import progress_for
-    from app.batch.records import RunDir
-    from app.batch.retry import RetryPolicy
+    from app.batch.records import RunDir, latest_by_case
     from app.batch.run import batch_manifest, default_jobs, run_batch
+    from app.retry import RetryPolicy
 
     prices = _prices(input_price, output_price)
     if not resume and RunDir(out).exists():
@@ -176,11 +185,17 @@ def batch_cmd(
                 progress=progress_for(err_console, quiet),
                 retry=RetryPolicy(max_attempts=max_attempts),
                 allow_writable_user=allow_writable_user,
+                model_timeout=model_timeout,
                 catalog=catalog,
             )
     except KeyboardInterrupt:
-        done = len(RunDir(out).records())
-        err_console.print(f"interrupted: {done} records are saved in {out}; finish with the same command and --resume")
+        latest = latest_by_case(RunDir(out).records())
+        cut = sum(r.status == "interrupted" for r in latest)
+        err_console.print(
+            f"interrupted: {len(latest) - cut} finished cases are saved in {out}"
+            + (f"; {cut} cut off while running are marked interrupted" if cut else "")
+            + "; finish with the same command and --resume"
+        )
         raise typer.Exit(130) from None
     ran = f"ran {result.ran} case{'s' if result.ran != 1 else ''} ({result.mode}, jobs {jobs})"
     render_summary(console, result.summary, prices, result.path, headline=f"batch {result.manifest.name}: {ran}")
@@ -194,6 +209,8 @@ def eval_cmd(
     ] = None,
     judge_model: Annotated[str | None, typer.Option("--judge-model", help="Model spec for judge evaluators.")] = None,
     jobs: Annotated[int, typer.Option("--jobs", "-j", help="Transcripts scored at once.")] = 1,
+    max_attempts: MaxAttemptsOpt = 5,
+    model_timeout: ModelTimeoutOpt = None,
     input_price: Annotated[float | None, typer.Option("--input-price", help="USD per million input tokens.")] = None,
     output_price: Annotated[float | None, typer.Option("--output-price", help="USD per million output tokens.")] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress display.")] = False,
@@ -201,6 +218,7 @@ def eval_cmd(
     """Re-score a batch's saved conversations and rewrite its records atomically (failed ones are kept)."""
     from app.batch.progress import progress_for
     from app.batch.rescore import rescore
+    from app.retry import RetryPolicy
 
     prices = _prices(input_price, output_price)
     _check_judge(judge_model)
@@ -212,6 +230,8 @@ def eval_cmd(
         judge_model=judge_model,
         jobs=jobs,
         progress=progress_for(err_console, quiet),
+        retry=RetryPolicy(max_attempts=max_attempts),
+        model_timeout=model_timeout,
         catalog=load_catalog(),
     )
     headline = (

@@ -14,8 +14,10 @@ from app.cli.common import (
     AllowWritableOpt,
     CJModelOpt,
     DbUrlOpt,
+    MaxAttemptsOpt,
     MerchantModelOpt,
     MerchantOpt,
+    ModelTimeoutOpt,
     ProviderOpt,
     ScenarioOpt,
     SeedOpt,
@@ -36,7 +38,7 @@ WorkflowOpt = Annotated[
 TurnsOpt = Annotated[int, typer.Option("--turns", help="Maximum merchant turns.")]
 
 
-def _config(scenario, merchant, workflow, seed, turns, cj_model, merchant_model, stage, stress):
+def _config(scenario, merchant, workflow, seed, turns, cj_model, merchant_model, stage, stress, **calls):
     from app.simulation import RunConfig
 
     catalog = load_catalog()  # every data file checked before anything runs
@@ -51,6 +53,7 @@ def _config(scenario, merchant, workflow, seed, turns, cj_model, merchant_model,
         merchant_model=merchant_model,
         merchant_context=context,
         catalog=catalog,
+        **calls,
     )
     cfg.validate()
     return cfg
@@ -101,17 +104,28 @@ def run_cmd(
     provider: ProviderOpt = "data_agent",
     db_url: DbUrlOpt = None,
     allow_writable_user: AllowWritableOpt = False,
+    model_timeout: ModelTimeoutOpt = None,
+    max_attempts: MaxAttemptsOpt = 5,
 ) -> None:
-    """Simulate one conversation between CJ and a merchant, on a generated world or a real database."""
+    """Simulate one conversation between CJ and a merchant, on a generated world or a real database.
+
+    Exits with code 1 when the conversation ended in agent_error (a model failed).
+    """
+    from app.graph import TerminationReason
     from app.simulation import run_conversation
 
     _check_format(fmt)  # fail before the conversation runs
-    cfg = _config(scenario, merchant, workflow, seed, turns, cj_model, merchant_model, stage, stress)
+    cfg = _config(scenario, merchant, workflow, seed, turns, cj_model, merchant_model, stage, stress,
+                  model_timeout=model_timeout, max_attempts=max_attempts)  # fmt: skip
     data = build_provider(
         provider, db_url, cfg.scenario, cfg.merchant, seed, stage, stress,
         allow_writable_user=allow_writable_user, catalog=cfg.catalog,
     )  # fmt: skip
-    _emit(run_conversation(cfg, provider=data), fmt, out)
+    transcript = run_conversation(cfg, provider=data)
+    _emit(transcript, fmt, out)
+    if transcript.termination_reason == TerminationReason.agent_error:
+        err_console.print(f"[bold red]agent error:[/] {escape(transcript.error or 'no reason recorded')}", highlight=False)
+        raise typer.Exit(1)
 
 
 @app.command("demo")
@@ -139,11 +153,12 @@ def chat_cmd(
     turns: TurnsOpt = 20,
     cj_model: Annotated[str, typer.Option("--cj-model")] = "rules",
     out: Annotated[Path | None, typer.Option("--out", help="Save the transcript (JSON) here.")] = None,
+    model_timeout: ModelTimeoutOpt = None,
 ) -> None:
     """Play the merchant yourself. Type /quit (or an empty line, or end the input) to finish."""
     from app.simulation import HumanConversation
 
-    cfg = _config(scenario, merchant, workflow, seed, turns, cj_model, "script", None, None)
+    cfg = _config(scenario, merchant, workflow, seed, turns, cj_model, "script", None, None, model_timeout=model_timeout)
     chat = HumanConversation(cfg)
     console.print(f"[dim]You are the merchant of {chat.ctx.persona.business_name}. /quit ends.[/]")
     try:

@@ -5,7 +5,10 @@ summarised to their first lines) and the rubric of ``data/evaluation.yaml`` ``ju
 and returns a structured verdict -- pass or fail with a reason for each criterion -- through
 ``model.with_structured_output(JudgeVerdict)``. It is sampled ``n`` times; a criterion passes when
 a strict majority of samples pass it (ties fail). Score = criteria passed / criteria; passed
-when the score reaches ``judge.pass_threshold``.
+when the score reaches ``judge.pass_threshold``. Votes only carry information when they can
+differ: a judge made from a spec samples at :data:`SAMPLE_TEMPERATURE` when ``n > 1`` (a model
+you pass yourself should too, or use ``n=1``). The tokens of every sample are added up in
+``details["usage"]``, so a batch totals the judge's usage next to CJ's and the merchant's.
 
 Without a model the result is skipped ("no judge model configured; pass --judge-model SPEC"),
 never a made-up score; a model error also yields a skipped result naming the error.
@@ -31,9 +34,20 @@ from app.evaluation.result import EvalResult
 from app.formats.evaluation import JudgeSettings
 from app.transcript import Transcript
 
-__all__ = ["CriterionVerdict", "JudgeVerdict", "judge_evaluator", "DEFAULT_CRITERIA", "NO_JUDGE"]
+__all__ = [
+    "CriterionVerdict",
+    "JudgeVerdict",
+    "judge_evaluator",
+    "DEFAULT_CRITERIA",
+    "DEFAULT_SAMPLES",
+    "SAMPLE_TEMPERATURE",
+    "NO_JUDGE",
+]
 
 DEFAULT_CRITERIA = ("helpfulness", "relevance", "tone", "actionability")
+DEFAULT_SAMPLES = 3
+SAMPLE_TEMPERATURE = 0.7
+"""Temperature of a judge model made from a spec when it takes more than one vote."""
 NO_JUDGE = "no judge model configured; pass --judge-model SPEC"
 
 
@@ -42,7 +56,8 @@ class CriterionVerdict(BaseModel):
 
     criterion: str = Field(description="The criterion's name, exactly as given in the rubric.")
     passed: bool = Field(description="Whether the conversation meets the criterion.")
-    reason: str = Field(default="", description="One sentence citing the conversation.")
+    # required, without a default: strict JSON-schema endpoints reject schemas carrying defaults
+    reason: str = Field(description="One sentence citing the conversation.")
 
 
 class JudgeVerdict(BaseModel):
@@ -91,16 +106,16 @@ class _JudgeEvaluator:
             SystemMessage(_INSTRUCTIONS.format(rubric=rubric)),
             HumanMessage(_conversation_text(transcript, settings.max_transcript_chars)),
         ]
+        usage: dict[str, int] = {}
         try:
             if self._structured is None:
-                self._structured = self.model.with_structured_output(JudgeVerdict)
-            samples = [self._structured.invoke(prompt) for _ in range(self.n)]
+                self._structured = self.model.with_structured_output(JudgeVerdict, include_raw=True)
+            verdicts = [self._sample(prompt, usage) for _ in range(self.n)]
         except Exception as exc:  # any model or parsing failure: no score rather than a wrong one
             return EvalResult.skip(self.key, f"judge model failed: {type(exc).__name__}: {exc}"[:300])
         votes: dict[str, list[bool]] = {c: [] for c in self.criteria}
         reasons: dict[str, list[str]] = {c: [] for c in self.criteria}
-        for sample in samples:
-            verdict = sample if isinstance(sample, JudgeVerdict) else JudgeVerdict.model_validate(sample)
+        for verdict in verdicts:
             given = {v.criterion.strip().lower(): v for v in verdict.verdicts}
             for c in self.criteria:
                 v = given.get(c)
@@ -115,6 +130,8 @@ class _JudgeEvaluator:
             },
             "samples": self.n,
         }
+        if usage:
+            details["usage"] = usage
         failed = [c for c, ok in passed_criteria.items() if not ok]
         comment = f"{len(self.criteria) - len(failed)}/{len(self.criteria)} criteria passed" + (
             f"; failed: {', '.join(failed)}" if failed else ""
@@ -124,8 +141,29 @@ class _JudgeEvaluator:
         )
 
 
+    def _sample(self, prompt: list[Any], usage: dict[str, int]) -> JudgeVerdict:
+        """One vote; its reported tokens are added to ``usage``."""
+        out = self._structured.invoke(prompt)
+        if not (isinstance(out, dict) and "parsed" in out):  # a model whose structured output ignores include_raw
+            return out if isinstance(out, JudgeVerdict) else JudgeVerdict.model_validate(out)
+        reported = getattr(out.get("raw"), "usage_metadata", None) or {}
+        for key in ("input_tokens", "output_tokens", "total_tokens"):
+            if key in reported:
+                usage[key] = usage.get(key, 0) + int(reported[key] or 0)
+        if out.get("parsing_error") is not None:
+            raise out["parsing_error"]
+        parsed = out["parsed"]
+        if parsed is None:
+            raise ValueError("the judge's reply held no verdict")
+        return parsed if isinstance(parsed, JudgeVerdict) else JudgeVerdict.model_validate(parsed)
+
+
 def judge_evaluator(
-    model: Any = None, *, n: int = 3, criteria: Sequence[str] = DEFAULT_CRITERIA, catalog: Catalog | None = None
+    model: Any = None,
+    *,
+    n: int = DEFAULT_SAMPLES,
+    criteria: Sequence[str] = DEFAULT_CRITERIA,
+    catalog: Catalog | None = None,
 ) -> _JudgeEvaluator:
     """Evaluator ``judge``: majority-vote rubric grading by ``model`` (any langchain-core chat model).
 

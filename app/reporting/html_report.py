@@ -347,14 +347,14 @@ def _conversation(index: int, r: RunRecord, max_tool_chars: int) -> str:
         messages.append(html)
         ungrounded += marked
     ran = [s for s in r.scores if not s.skipped and s.passed is not None]
-    if r.status == "failed" or (ran and not all(s.passed for s in ran)):
+    if r.status != "ok" or (ran and not all(s.passed for s in ran)):
         verdict = "fail"
     else:
         verdict = "pass" if ran else "none"
     ended = t.termination_reason if t else "no transcript"
     failed_keys = [s.key for s in ran if not s.passed]
     search = " ".join([r.case.id, ended, r.status, *failed_keys]).lower()
-    error = f'<p class="error-text">failed after {r.attempts} attempt(s): {_e(r.error or "no reason recorded")}</p>' if r.status == "failed" else ""
+    error = f'<p class="error-text">failed after {r.attempts} attempt(s): {_e(r.error or "no reason recorded")}</p>' if r.status != "ok" else ""
     marks = f'<span class="badge fail">{ungrounded} ungrounded</span>' if ungrounded else ""
     return (
         f'<details class="conversation" id="conv-{index}" data-case="{_e(r.case.id)}" data-scenario="{_e(r.case.scenario)}" '

@@ -74,7 +74,7 @@ def outcome(record: RunRecord, key: str) -> Outcome | None:
     every non-skipped evaluator passed, and its score is the mean of their scores.
     """
     if key == ALL_KEY:
-        if record.status == "failed":
+        if record.status != "ok":
             return Outcome(0.0, False)
         ran = [s for s in record.scores if not s.skipped]
         if not ran:
@@ -206,7 +206,7 @@ def _conversation_stats(records: Sequence[RunRecord]) -> ConversationStats:
     return ConversationStats(
         total=len(records),
         ok=sum(r.status == "ok" for r in records),
-        failed=sum(r.status == "failed" for r in records),
+        failed=sum(r.status != "ok" for r in records),
         termination=dict(ended.most_common()),
         retried=sum(r.attempts > 1 for r in records),
         mean_messages=sum(len(t.messages) for t in transcripts) / len(transcripts) if transcripts else None,
@@ -262,9 +262,9 @@ def summarize(records: Iterable[RunRecord], worst: int = 10, confidence: float =
     groups = {key: _groups(records, key) for key in keys}
     ranked = sorted(
         (_case_outcome(i, r) for i, r in enumerate(records)),
-        key=lambda c: (c.status != "failed", c.score if c.score is not None else 2.0, -len(c.failed), c.case_id),
+        key=lambda c: (c.status == "ok", c.score if c.score is not None else 2.0, -len(c.failed), c.case_id),
     )
-    worst_cases = [c for c in ranked if c.status == "failed" or c.failed or (c.score is not None and c.score < 1)]
+    worst_cases = [c for c in ranked if c.status != "ok" or c.failed or (c.score is not None and c.score < 1)]
     return Summary(
         evaluators=keys,
         conversations=_conversation_stats(records),
@@ -272,7 +272,7 @@ def summarize(records: Iterable[RunRecord], worst: int = 10, confidence: float =
         breakdowns=breakdowns,
         pass_k={key: pass_hat_k_curve(groups[key]) for key in keys},
         flips={key: flip_stats(groups[key]) for key in keys},
-        failed_conversations=[c for c in ranked if c.status == "failed"],
+        failed_conversations=[c for c in ranked if c.status != "ok"],
         failure_reasons={key: _failure_reasons(records, key) for key in keys if key != ALL_KEY},
         worst=worst_cases[:worst],
         records=records,
