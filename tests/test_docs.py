@@ -16,6 +16,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.fake_openai import FakeOpenAIServer, Reply
+
 ROOT = Path(__file__).resolve().parents[1]
 DOCS = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
 _BLOCK = re.compile(r"^```python\n(.*?)^```", re.S | re.M)
@@ -34,13 +36,27 @@ def snippets(doc: Path) -> list[str]:
     return _BLOCK.findall(doc.read_text(encoding="utf-8"))
 
 
-def _run(cmd: list[str], cwd: Path) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    return subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, text=True, timeout=600)
+NEEDS_MODEL_SERVER = {"models.md"}
+"""Documents whose snippets call a hosted chat model: they run against a fake OpenAI-compatible
+server on 127.0.0.1 (the real client library, no network)."""
+
+
+def _run(cmd: list[str], cwd: Path, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    full = {**os.environ, "PYTHONPATH": str(ROOT), **(env or {})}
+    return subprocess.run(cmd, cwd=cwd, env=full, capture_output=True, text=True, timeout=600)
 
 
 @pytest.mark.parametrize("doc", [d for d in DOCS if snippets(d)], ids=lambda d: d.name)
 def test_python_snippets_in_docs_run(doc: Path, tmp_path: Path) -> None:
+    if doc.name in NEEDS_MODEL_SERVER:
+        with FakeOpenAIServer(default=Reply("Here is what I found.")) as server:
+            _run_snippets(doc, tmp_path, {"OPENAI_BASE_URL": server.base_url, "OPENAI_API_KEY": "test"})
+            assert server.requests, f"{doc.name}: the snippets never called the model"
+    else:
+        _run_snippets(doc, tmp_path, {})
+
+
+def _run_snippets(doc: Path, tmp_path: Path, env: dict[str, str]) -> None:
     for args in SETUP.get(doc.name, []):
         done = _run([sys.executable, "-m", "app", *args], tmp_path)
         assert done.returncode == 0, done.stderr
@@ -48,12 +64,14 @@ def test_python_snippets_in_docs_run(doc: Path, tmp_path: Path) -> None:
     tests = [b for b in blocks if re.search(r"^def test_", b, re.M)]
     plain = [b for b in blocks if b not in tests]
     if plain:
-        done = _run([sys.executable, "-c", "\n".join(plain)], tmp_path)
+        done = _run([sys.executable, "-c", "\n".join(plain)], tmp_path, env)
         assert done.returncode == 0, f"{doc.name}: a snippet failed:\n{done.stderr[-3000:]}"
     for i, block in enumerate(tests):
         path = tmp_path / f"test_snippet_{i}.py"
         path.write_text(block, encoding="utf-8")
-        done = _run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-p", "no:xdist", str(path)], tmp_path)
+        done = _run(
+            [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-p", "no:xdist", str(path)], tmp_path, env
+        )
         assert done.returncode == 0, f"{doc.name}: snippet test {i} failed:\n{done.stdout[-3000:]}"
 
 
