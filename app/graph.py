@@ -44,7 +44,8 @@ from app.errors import ActionDeclinedError
 from app.models import MerchantContext, Persona, Scenario, Workflow
 from app.policies.context import MERCHANT_DONE, CJTurnContext
 from app.tools import ACTION_TOOLS, build_tools, call_tool, tool_error_message
-from app.views import DataProvider, by_tool
+from app.views import DataProvider, action_spec
+from app.views.registry import requires_approval
 from app.workflows import AUTO
 
 __all__ = [
@@ -290,7 +291,7 @@ def _pending_approvals(state: ConversationState) -> list[dict[str, Any]]:
     return [
         call
         for call in getattr(last, "tool_calls", None) or []
-        if call["name"] in ACTION_TOOLS and by_tool(call["name"]).requires_approval and call["id"] not in decided
+        if call["name"] in ACTION_TOOLS and requires_approval(call["name"]) and call["id"] not in decided
     ]
 
 
@@ -302,7 +303,7 @@ def approval_node(state: ConversationState, runtime: Rt) -> dict[str, Any]:
         if call["name"] not in bound:  # refused by the tools node; nothing to ask
             decisions[call["id"]] = "not_bound"
             continue
-        spec = by_tool(call["name"])
+        spec = action_spec(ACTION_TOOLS[call["name"]])
         answer = interrupt(
             {
                 "type": "approval",
@@ -328,10 +329,10 @@ def approval_decision(answer: Any) -> str:
 
 def _run_action(request: ToolCallRequest, ctx: RunContext) -> ToolMessage:
     call = request.tool_call
-    decision = request.state.get("approvals", {}).get(call["id"])
+    decision: Any = request.state.get("approvals", {}).get(call["id"])  # approved | declined | not_bound
     try:
         text, artifact = call_tool(
-            ctx.provider, call["name"], call["args"], approval=decision, actor="cj",  # type: ignore[arg-type]
+            ctx.provider, call["name"], call["args"], approval=decision, actor="cj",
             conversation=f"{ctx.scenario.id}/{ctx.persona.id}/{ctx.seed}",
         )  # fmt: skip
     except ActionDeclinedError as exc:
@@ -344,9 +345,14 @@ def _run_action(request: ToolCallRequest, ctx: RunContext) -> ToolMessage:
     return ToolMessage(content=text, artifact=artifact, tool_call_id=call["id"], name=call["name"])
 
 
+def _run_context(request: ToolCallRequest) -> RunContext:
+    ctx: Any = request.runtime.context  # the graph's context_schema, RunContext
+    return ctx
+
+
 def _enforce_binding(request: ToolCallRequest, execute: Callable[[ToolCallRequest], Any]) -> Any:
     """Refuse calls to tools the current workflow does not bind; run actions audited; run the rest."""
-    ctx: RunContext = request.runtime.context
+    ctx = _run_context(request)
     workflow = ctx.catalog.workflows.get(request.state["workflow"])
     name = request.tool_call["name"]
     if name not in workflow.tools_available:

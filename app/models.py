@@ -13,13 +13,22 @@ import string
 from enum import StrEnum
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    GetCoreSchemaHandler,
+    field_validator,
+    model_validator,
+)
+from pydantic_core import CoreSchema, core_schema
 
 __all__ = [
     "StrictModel",
     "RegexPattern",
     "format_fields",
-    "FormatText",
+    "Placeholders",
     "BusinessStage",
     "StressLevel",
     "CommunicationStyle",
@@ -72,18 +81,24 @@ def format_fields(text: str) -> list[str]:
     return [re.split(r"[.\[]", name, maxsplit=1)[0] for _, name, _, _ in parsed if name is not None]
 
 
-def FormatText(*names: str) -> Any:
-    """A text in a data file that is filled with ``str.format``, allowed only the placeholders ``names``."""
+class Placeholders:
+    """Metadata for ``Annotated[str, Placeholders(...)]``: a text filled with ``str.format`` that may
+    use only the placeholders ``names`` (checked when the data file is validated)."""
 
-    def check(text: str) -> str:
-        unknown = sorted({f for f in format_fields(text) if f not in names})
+    def __init__(self, *names: str) -> None:
+        self.names = names
+
+    def check(self, text: str) -> str:
+        """``text`` if it names only allowed placeholders, else a ValueError naming them."""
+        unknown = sorted({f for f in format_fields(text) if f not in self.names})
         if unknown:
             shown = ", ".join(f"{{{u}}}" for u in unknown)
-            allowed = ", ".join(f"{{{n}}}" for n in names) or "none"
+            allowed = ", ".join(f"{{{n}}}" for n in self.names) or "none"
             raise ValueError(f"unknown placeholder(s) {shown} in {text!r}; allowed: {allowed}")
         return text
 
-    return Annotated[str, AfterValidator(check)]
+    def __get_pydantic_core_schema__(self, source: Any, handler: GetCoreSchemaHandler) -> CoreSchema:
+        return core_schema.no_info_after_validator_function(self.check, handler(source))
 
 
 class BusinessStage(StrEnum):

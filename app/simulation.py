@@ -29,7 +29,8 @@ from app.model_specs import check_timeout, is_network_spec, make_cj_model, make_
 from app.providers.data_agent import DataAgent
 from app.tools import ACTION_TOOLS
 from app.transcript import Transcript, message_records, usage_totals
-from app.views import DataProvider, by_tool
+from app.views import DataProvider
+from app.views.registry import requires_approval
 from app.workflows import AUTO
 from app.world.context import resolve_context
 
@@ -164,7 +165,7 @@ def _may_ask_approval(workflow: str, ctx: RunContext) -> bool:
             continue
         seen.add(name)
         wf = catalog.get(name)
-        if any(t in ACTION_TOOLS and by_tool(t).requires_approval for t in wf.tools_available):
+        if any(t in ACTION_TOOLS and requires_approval(t) for t in wf.tools_available):
             return True
         todo.extend(tr.to for tr in wf.transitions)
     return False
@@ -185,7 +186,7 @@ def _version(distribution: str) -> str:
 
 def _meta(cfg: RunConfig, ctx: RunContext, cj_label: str, merchant_label: str) -> dict[str, Any]:
     return {
-        "created_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+        "created_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         "versions": {
             "cjsim": app.__version__,
             "langgraph": _version("langgraph"),

@@ -205,5 +205,5 @@ def usage_totals(messages: list[AnyMessage]) -> dict[str, dict[str, int]]:
             continue
         bucket = totals.setdefault(who, {"input_tokens": 0, "output_tokens": 0, "total_tokens": 0})
         for key in bucket:
-            bucket[key] += int(usage.get(key, 0) or 0)
+            bucket[key] += int(usage.get(key, 0) or 0)  # type: ignore[call-overload]  # usage is provider JSON
     return totals

@@ -37,7 +37,7 @@ def tool_messages(t: Transcript) -> list:
 
 
 def test_cj_opening_workflow_calls_tools_and_ends_when_merchant_is_done() -> None:
-    t, cj, _ = run("daily_briefing", [call("get_daily_briefing"), "Good morning! MRR is flat."], ["Thanks [DONE]"])
+    t, _cj, _ = run("daily_briefing", [call("get_daily_briefing"), "Good morning! MRR is flat."], ["Thanks [DONE]"])
     assert t.termination_reason == "merchant_done"
     assert [m.role for m in t.messages] == ["cj", "tool", "cj", "merchant"]
     assert t.messages[1].artifact["as_of"] and t.messages[1].status == "success"
@@ -53,7 +53,7 @@ def test_cj_is_bound_to_exactly_its_workflow_tools() -> None:
 
 
 def test_unbound_tool_gets_an_error_message_the_model_can_recover_from() -> None:
-    t, cj, _ = run(
+    t, _cj, _ = run(
         "crisis_response",
         [call("analyze_customer_segment", {"segment": "at_risk"}), call("get_crisis_analysis", {}, "c2"), "Here's the impact."],
         ["The carrier had an outage!", "ok [DONE]"],

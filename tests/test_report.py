@@ -366,7 +366,7 @@ def test_compare_bad_folder_exits_2(runs: Path, a: str, b: str, message: str) ->
 @pytest.mark.parametrize(
     ("args", "message"),
     [(["--alpha", "0"], "alpha must be between 0 and 1"), (["--metric", "nope"], "unknown metric 'nope'"),
-     (["--min-effect", "2"], "min_effect must be in [0, 1)")],  # fmt: skip
+     (["--min-effect", "2"], "min_effect must be in [0, 1)")],
 )
 def test_compare_bad_options_exit_2(runs: Path, args: list[str], message: str) -> None:
     result = runner.invoke(app, ["compare", str(runs / "base"), str(runs / "same"), *args])

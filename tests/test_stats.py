@@ -58,7 +58,7 @@ def transcript(
                 tool_calls=[ToolCallRecord(id="call-1", name="get_churn", args={"window": "30d"})],
             ),
             MessageRecord(role="tool", content='{"churn_rate": 0.052}', timestamp=ts.format(3),
-                          tool_call_id="call-1", name="get_churn", status="success"),  # fmt: skip
+                          tool_call_id="call-1", name="get_churn", status="success"),
             MessageRecord(role="cj", content=cj_text, timestamp=ts.format(4)),
         ],
         workflow_path=[{"workflow": workflow}],
@@ -478,7 +478,7 @@ def test_metric_only_in_one_run() -> None:
 @pytest.mark.parametrize(
     ("kwargs", "message"),
     [({"alpha": 0.0}, "alpha"), ({"alpha": 1.0}, "alpha"), ({"alpha": -0.1}, "alpha"),
-     ({"min_effect": -0.1}, "min_effect"), ({"min_effect": 1.0}, "min_effect")],  # fmt: skip
+     ({"min_effect": -0.1}, "min_effect"), ({"min_effect": 1.0}, "min_effect")],
 )
 def test_compare_bad_arguments(kwargs: dict, message: str) -> None:
     a = spread(_flags(9, 10))

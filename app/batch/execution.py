@@ -25,6 +25,7 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
 from contextlib import contextmanager
+from functools import partial
 from typing import Any
 
 from app.batch.records import CaseKey, RunRecord
@@ -187,7 +188,7 @@ def run_in_pool(
             on_start()
         finished_tasks: queue_module.SimpleQueue[int] = queue_module.SimpleQueue()
         for i, f in enumerate(futures):
-            f.add_done_callback(lambda _, i=i: finished_tasks.put(i))
+            f.add_done_callback(partial(_put, finished_tasks, i))
         pending = set(range(len(groups)))
 
         def settle(i: int) -> None:
@@ -287,3 +288,7 @@ def run_on_threads(
         for case in cut:
             sink(_interrupted(case))
         raise
+
+
+def _put(done: queue_module.SimpleQueue[int], index: int, _future: Future[Any]) -> None:
+    done.put(index)

@@ -66,7 +66,7 @@ class RichProgress:
         if self._task is None:
             return
         self._failed += record.status != "ok"
-        self._progress.update(self._task, advance=1, failed=self._failed)
+        self._progress.update(self._task, advance=1, failed=self._failed)  # type: ignore[arg-type]  # rich's TaskID is an int
 
     def finish(self) -> None:
         self._progress.stop()
@@ -102,4 +102,4 @@ def progress_for(console: Console, quiet: bool = False) -> BatchProgress:
         return NullProgress()
     if console.is_terminal:
         return RichProgress(console)
-    return PlainProgress(console.file)
+    return PlainProgress(console.file)  # type: ignore[arg-type]  # rich's file is a text stream

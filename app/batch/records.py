@@ -259,7 +259,7 @@ class RunDir:
                     f"{self.path} is in use by another cjsim process ({_holder(fd)}); wait for it to finish "
                     "or stop it, then try again"
                 ) from None
-            since = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
+            since = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
             os.ftruncate(fd, 0)
             os.pwrite(fd, json.dumps({"pid": os.getpid(), "purpose": purpose, "since": since}).encode(), 0)
             try:

@@ -80,7 +80,7 @@ def rescore(
         raise InvalidArgumentError(f"jobs must be between 1 and {MAX_JOBS}, got {jobs}")
     if model_timeout is not None:
         check_timeout(model_timeout)
-    run_dir = RunDir(out).require()
+    run_dir = (out if isinstance(out, RunDir) else RunDir(out)).require()
     with run_dir.lock("eval"):
         return _rescore_locked(run_dir, keys, judge_model, evaluators, jobs, progress, retry, model_timeout, catalog)
 

@@ -352,7 +352,7 @@ def _run_locked(
     catalog: Catalog,
 ) -> BatchResult:
     if saved is None:
-        now = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
+        now = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
         manifest = manifest.model_copy(update={"created_at": manifest.created_at or now})
         run_dir.write_manifest(manifest)
     else:

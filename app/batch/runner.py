@@ -119,7 +119,7 @@ class CaseRunner:
         if self._evaluators is None:
             from app.evaluation.registry import default_evaluators
 
-            judge = None
+            judge: Any = None
             if self.settings.judge_model:
                 judge = make_judge_model(self.settings.judge_model, timeout=self.settings.model_timeout)
                 if self.retry is not None:

@@ -179,7 +179,7 @@ def build_provider(
         # cached views live as long as the workflows' declared refresh intervals allow
         ttl = workflow_ttls((catalog or Catalog.default()).workflows.refresh_seconds)
         with accept_writable_user():
-            return ProductionDataProvider(db_url, ttl=ttl, ops_url=ops_url, allow_writable_user=allow_writable_user)
+            return ProductionDataProvider(str(db_url), ttl=ttl, ops_url=ops_url, allow_writable_user=allow_writable_user)
     raise UnknownNameError("provider", provider, PROVIDERS)
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import shlex
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.console import Console
@@ -53,8 +53,9 @@ def render_summary(out: Console, summary, prices, path: Path, *, headline: str) 
         out.print(f"ended: {endings}")
     if summary.evaluators:
         table = Table(show_edge=False, box=None, pad_edge=False)
-        for col, justify in (("evaluator", "left"), ("pass rate", "right"), ("passed", "right"), ("skipped", "right")):
-            table.add_column(col, justify=justify)
+        table.add_column("evaluator", justify="left")
+        for col in ("pass rate", "passed", "skipped"):
+            table.add_column(col, justify="right")
         for key, tally in summary.evaluators.items():
             rate = "-" if tally.pass_rate is None else f"{tally.pass_rate:.1%}"
             table.add_row(key, rate, f"{tally.passed}/{tally.scored}", str(tally.skipped))
@@ -149,7 +150,7 @@ def batch_cmd(
         raise InvalidArgumentError(
             f"{out} already holds a batch; pass --resume to finish it, or choose another --out (nothing was overwritten)"
         )
-    args = {
+    args: dict[str, Any] = {
         "scenarios": scenarios,
         "merchants": merchants,
         "workflows": workflows,

@@ -36,6 +36,7 @@ Example:
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Sequence
 from typing import Any
 
@@ -115,7 +116,7 @@ def _skipped(t: Transcript, tr: Trace) -> tuple[list[dict[str, Any]], int]:
 def _transition_problems(t: Transcript, catalog: Catalog) -> tuple[list[dict[str, Any]], int]:
     problems = []
     path = t.workflow_path
-    for prev, entry in zip(path, path[1:]):
+    for prev, entry in itertools.pairwise(path):
         trigger, target = entry.get("trigger"), entry["workflow"]
         allowed = _allowed_triggers(catalog, prev["workflow"], target)
         at = entry.get("at_message", -1)

@@ -156,7 +156,7 @@ class _GoalCoverageEvaluator:
         provider = self.provider_for(transcript) if self.provider_for is not None else None
         asked = _asked(transcript, analysis, goals, catalog)
         rows: list[dict[str, Any]] = []
-        for goal, at in zip(goals, asked):
+        for goal, at in zip(goals, asked, strict=True):
             replies = [j for j in analysis.replies if at is None or j > at]
             row: dict[str, Any] = {"goal": goal.id, "asked": at, "answered": None, "expected": None, "stated": None}
             if goal.metric is not None:

@@ -262,6 +262,7 @@ def _check_message(
     checks: list[ClaimCheck] = []
     for c in extract_claims(text):
         match = index.lookup(c)
+        sources: tuple[SourceMatch, ...]
         if match is None:
             status, source, sources = "ungrounded", None, ()
         else:
@@ -303,7 +304,7 @@ class _GroundingEvaluator:
         }
         if not claims:
             return EvalResult(key=self.key, score=1.0, passed=True, comment="no claims", details=details)
-        bad = details["ungrounded"]
+        bad = sum(c.status == "ungrounded" for c in claims)
         score = (len(claims) - bad) / len(claims)
         if bad:
             shown = ", ".join(repr(c.text) for c in claims if c.status == "ungrounded")

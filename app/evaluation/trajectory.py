@@ -201,7 +201,7 @@ def trajectory_evaluator(
             ref = parsed
         act = trajectory_of(transcript)
         if mode == "strict":
-            matched = sum(1 for r, a in zip(ref, act) if match(r, a))
+            matched = sum(1 for r, a in zip(ref, act, strict=False) if match(r, a))  # strict mode counts the longer list
             total = max(len(ref), len(act))
             passed = matched == len(ref) == len(act)
         else:

@@ -6,11 +6,11 @@ described in ``data/prompts/README.md``.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
 from pydantic import Field, field_validator
 
-from app.models import FormatText, StrictModel
+from app.models import Placeholders, StrictModel
 from app.tools import VIEW_TOOLS as TOOL_NAMES
 
 __all__ = ["DefectWording"]
@@ -20,7 +20,7 @@ class _Hallucinate(StrictModel):
     factors: list[float] = Field(min_length=1, description="Multipliers for stated numbers (chosen by seed).")
 
 
-_Invented = FormatText("money", "money2", "pct", "count", "hours", "score")
+_Invented = Annotated[str, Placeholders("money", "money2", "pct", "count", "hours", "score")]
 """An invented answer: placeholders for made-up numbers (see ``ToolSkippingCJ._invented``)."""
 
 
@@ -39,7 +39,7 @@ class _SkipTools(StrictModel):
     _tools = field_validator("answers")(_known_tools)
 
 
-_Leaked = FormatText("topic", "tools")
+_Leaked = Annotated[str, Placeholders("topic", "tools")]
 """Leaked text: what the merchant asked about and the tools called (see ``LeakingCJ._reply``)."""
 
 

@@ -6,9 +6,11 @@ The format is described in ``data/prompts/README.md``.
 
 from __future__ import annotations
 
+from typing import Annotated
+
 from pydantic import Field, field_validator
 
-from app.models import CommunicationStyle, FormatText, RegexPattern, StrictModel
+from app.models import CommunicationStyle, Placeholders, RegexPattern, StrictModel
 
 __all__ = ["MerchantStyle", "MerchantScript"]
 
@@ -19,14 +21,14 @@ _VALUES = ("opening", "opening_lc", "business_name", "worry", "worry2")
 class MerchantStyle(StrictModel):
     """Phrases of one communication style (each a list; one is chosen by seed and turn)."""
 
-    opening: list[FormatText(*_VALUES)] = Field(
+    opening: list[Annotated[str, Placeholders(*_VALUES)]] = Field(
         min_length=1, description="First message; {opening}, {opening_lc}, {business_name}, {worry}, {worry2}."
     )
     react_opening: list[str] = Field(min_length=1, description="Reaction when CJ opened the conversation.")
     react: list[str] = Field(min_length=1, description="Reaction to an ordinary answer.")
     react_worried: list[str] = Field(min_length=1, description="Reaction to alarming news.")
     react_steps: list[str] = Field(min_length=1, description="Reaction to recommended next steps.")
-    ask: list[FormatText("react", "ask", "ask_lc", *_VALUES)] = Field(
+    ask: list[Annotated[str, Placeholders("react", "ask", "ask_lc", *_VALUES)]] = Field(
         min_length=1, description="A goal's question; {react}, {ask}, {ask_lc} and the opening's placeholders."
     )
     pushback: list[str] = Field(min_length=1, description="CJ answered without numbers.")

@@ -24,7 +24,7 @@ import operator
 import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 import yaml
 from pydantic import Field, PrivateAttr, field_validator, model_validator
@@ -32,7 +32,7 @@ from pydantic import Field, PrivateAttr, field_validator, model_validator
 from app.analysis.artifacts import resolve
 from app.errors import DataFileError
 from app.formatting import count, hours, money, pct, rate_pct, signed_pct
-from app.models import CommunicationStyle, FormatText, RegexPattern, StressLevel, StrictModel
+from app.models import CommunicationStyle, Placeholders, RegexPattern, StressLevel, StrictModel
 from app.tools import ALL_TOOLS as TOOL_NAMES
 
 if TYPE_CHECKING:
@@ -222,8 +222,8 @@ class ItemsSpec(StrictModel):
         if not isinstance(items, list):
             return None
         texts = [render(self.template, item) for item in items[self.start : self.start + self.limit]]
-        texts = [t for t in texts if t]
-        return self.joiner.join(texts) or None
+        shown = [t for t in texts if t]
+        return self.joiner.join(shown) or None
 
 
 class FactTemplate(StrictModel):
@@ -286,7 +286,7 @@ class StressTone(StrictModel):
     max_facts: int = Field(ge=1, le=10)
     lead_with_alarm: bool = Field(description="Put facts whose alarm holds first.")
     intros: list[str] = Field(min_length=1, description="Opening words of an answer ('' allowed).")
-    greetings: list[FormatText("first_name")] = Field(
+    greetings: list[Annotated[str, Placeholders("first_name")]] = Field(
         min_length=1, description="CJ's first words when it opens; {first_name}."
     )
 
@@ -328,18 +328,18 @@ class Phrases(StrictModel):
     """Fixed wording, each a list to choose from by seed."""
 
     recommend_header: str = Field(description="First line of a recommendation block.")
-    openings: dict[str, list[FormatText("business_name")]] = Field(
+    openings: dict[str, list[Annotated[str, Placeholders("business_name")]]] = Field(
         description="Per workflow CJ opens (or 'default'): the line after the greeting; {business_name}."
     )
-    errors: list[FormatText("what", "error")] = Field(min_length=1, description="A tool failed; {what}, {error}.")
+    errors: list[Annotated[str, Placeholders("what", "error")]] = Field(min_length=1, description="A tool failed; {what}, {error}.")
     topics: dict[str, str] = Field(default_factory=dict, description="Per tool: what it fetches, for {what}.")
-    idle: list[FormatText("available")] = Field(
+    idle: list[Annotated[str, Placeholders("available")]] = Field(
         min_length=1, description="Nothing asked and nothing pending; {available}."
     )
-    unavailable: list[FormatText("what", "available")] = Field(
+    unavailable: list[Annotated[str, Placeholders("what", "available")]] = Field(
         min_length=1, description="The question needs a tool this workflow does not bind; {what}, {available}."
     )
-    not_available: list[FormatText("what", "reason")] = Field(
+    not_available: list[Annotated[str, Placeholders("what", "reason")]] = Field(
         default_factory=lambda: ["I can't report {what}: {reason}."],
         min_length=1,
         description="Facts the data cannot support (a result marks them unavailable); {what}, {reason}.",

@@ -154,7 +154,7 @@ class AnswerWriter:
         first = [f for f in listed if focused(f)] + [f for f in library if f not in listed and focused(f)]
         rest = [f for f in listed if f not in first]
         if self.tone.lead_with_alarm:
-            alarming = [f for f in rest if library[f].alarm and Condition.parse(library[f].alarm).holds(item.artifact)]
+            alarming = [f for f in rest if _alarming(library[f].alarm, item.artifact)]
             rest = alarming + [f for f in rest if f not in alarming]
         rendered = [(fid, _render_fact(library[fid], item.artifact)) for fid in first + rest]
         available = [(fid, fact) for fid, fact in rendered if fact is not None]
@@ -250,3 +250,7 @@ class AnswerWriter:
             extras.append(self.recommendation_block(recommendations))
         tail = [self.tone.outro(), "" if recommendations else offer]
         return self.tone.compose(head, body, extras, tail)
+
+
+def _alarming(condition: str | None, artifact: Any) -> bool:
+    return condition is not None and Condition.parse(condition).holds(artifact)

@@ -174,7 +174,7 @@ class ToolSkippingCJ(_DefectiveCJ):
         return AIMessage(content=text)
 
     def _invented(self, turn: int) -> dict[str, str]:
-        u = lambda name: _unit(self.seed, turn, name)  # noqa: E731
+        u = lambda name: _unit(self.seed, turn, name)
         return {
             "money": f"${500 + u('money') * 90_000:,.0f}",
             "money2": f"${20 + u('money2') * 120:,.2f}",

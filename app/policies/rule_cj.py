@@ -268,7 +268,7 @@ def _present(turn: _Turn, plan: _Plan) -> list[Presented]:
         chosen = [(p, new) for p, new in chosen if new]
     if not chosen and plan.recommend:  # back the advice with the key number it rests on
         seen = [r for r in conv.results if r.ok and r.artifact is not None]
-        source = next((r for r in reversed(seen) if r.artifact.get("recommended_actions")), seen[-1] if seen else None)
+        source = next((r for r in reversed(seen) if (r.artifact or {}).get("recommended_actions")), seen[-1] if seen else None)
         if source is not None:
             backing = Presented(source.call.name, source.call.name, source.artifact, source.content, 1, numeric=True)
             chosen.append((backing, False))
@@ -367,8 +367,10 @@ def _decide(turn: _Turn) -> AIMessage:
             retries = []
             for failed in (r for r in conv.turn_results if not r.ok):
                 retry = _retry(turn, failed)
-                key = None if retry is None else HistoryCall("", retry.tool, retry.args, 0).key
-                if retry is not None and key not in made:
+                if retry is None:
+                    continue
+                key = HistoryCall("", retry.tool, retry.args, 0).key
+                if key not in made:
                     made.add(key)
                     retries.append(retry)
             if retries:

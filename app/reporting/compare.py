@@ -119,9 +119,9 @@ def _delta(key: str, stat: str, va: dict[str, float], vb: dict[str, float], conf
     if stat == "pass_rate":
         sa, sb = round(sum(xa)), round(sum(xb))
         if paired:
-            only_a = sum(1 for x, y in zip(xa, xb) if x and not y)
-            only_b = sum(1 for x, y in zip(xa, xb) if y and not x)
-            both = sum(1 for x, y in zip(xa, xb) if x and y)
+            only_a = sum(1 for x, y in zip(xa, xb, strict=True) if x and not y)
+            only_b = sum(1 for x, y in zip(xa, xb, strict=True) if y and not x)
+            both = sum(1 for x, y in zip(xa, xb, strict=True) if x and y)
             phi = paired_phi(both, only_a, only_b, len(xa) - both - only_a - only_b)
             low, high = newcombe_interval(sa, len(xa), sb, len(xb), confidence, phi)
             method = "paired Newcombe"
@@ -129,7 +129,7 @@ def _delta(key: str, stat: str, va: dict[str, float], vb: dict[str, float], conf
             low, high = newcombe_interval(sa, len(xa), sb, len(xb), confidence)
             method = "Newcombe-Wilson"
     elif paired:
-        low, high = bootstrap_interval([y - x for x, y in zip(xa, xb)], confidence)
+        low, high = bootstrap_interval([y - x for x, y in zip(xa, xb, strict=True)], confidence)
         method = "paired bootstrap"
     else:
         low, high = bootstrap_diff_interval(xa, xb, confidence)

@@ -122,7 +122,7 @@ def paired_phi(both: int, only_a: int, only_b: int, neither: int) -> float:
     (continuity correction), which only shrinks φ and so widens the interval.
     """
     n = both + only_a + only_b + neither
-    num = both * neither - only_a * only_b
+    num: float = both * neither - only_a * only_b
     if num > 0:
         num = max(0.0, num - n / 2)
     denom = math.sqrt((both + only_a) * (only_b + neither) * (both + only_b) * (only_a + neither))
