@@ -1,0 +1,125 @@
+"""Fuzzing the inputs users and models control: data files, import mappings, CSV rows, tool arguments.
+
+The property everywhere: a clear error that names the input, or a correct value; never another
+exception (which the CLI would show as a traceback) and never a silent wrong value. Hypothesis
+runs derandomized (see conftest.py), so failures reproduce.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import string
+from pathlib import Path
+
+import yaml
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from app.datafiles import load_model
+from app.errors import CJSimError, DataFileError
+from app.formats.rule_cj import RuleCJTemplates
+from app.models import Persona, Scenario, WorkflowFile
+from app.storage.importer import read_exports
+from app.storage.mapping import load_mapping
+from app.tools import ALL_TOOLS, call_tool
+from app.views import by_tool
+from tests.conftest import cached_agent
+
+EXAMPLES = Path(__file__).resolve().parents[1] / "examples" / "production"
+FAST = settings(max_examples=60, suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+
+_scalars = st.one_of(
+    st.none(), st.booleans(), st.integers(-(10**6), 10**6), st.floats(allow_nan=False, allow_infinity=False),
+    st.text(max_size=20), st.dates(),
+)  # fmt: skip
+_keys = st.one_of(st.sampled_from(["id", "name", "version", "workflows", "plans", "tables", "columns", "expected",
+                                   "merchant_goals", "patterns", "facts", "answers"]), st.text(string.ascii_lowercase, min_size=1, max_size=8))  # fmt: skip
+_documents = st.recursive(_scalars, lambda inner: st.lists(inner, max_size=4) | st.dictionaries(_keys, inner, max_size=5), max_leaves=20)
+_raw_yaml = st.text(alphabet=string.printable + "ä€\t", max_size=200)
+
+
+def _write(tmp_path: Path, name: str, text: str | bytes) -> Path:
+    path = tmp_path / name
+    path.write_bytes(text if isinstance(text, bytes) else text.encode("utf-8"))
+    return path
+
+
+def _names_the_file(exc: CJSimError, path: Path) -> None:
+    assert str(path) in str(exc) or path.name in str(exc), str(exc)
+
+
+@FAST
+@given(doc=_documents, model=st.sampled_from([Persona, Scenario, WorkflowFile, RuleCJTemplates]))
+def test_data_file_documents_load_or_name_the_file(tmp_path_factory, doc, model) -> None:
+    path = _write(tmp_path_factory.mktemp("y"), "file.yaml", yaml.safe_dump(doc, allow_unicode=True, default_flow_style=False))
+    try:
+        load_model(path, model)
+    except DataFileError as exc:
+        _names_the_file(exc, path)
+
+
+@FAST
+@given(text=_raw_yaml, encoding=st.sampled_from(["utf-8", "latin-1", "utf-16"]))
+def test_raw_yaml_text_loads_or_names_the_file(tmp_path_factory, text, encoding) -> None:
+    path = _write(tmp_path_factory.mktemp("r"), "raw.yaml", text.encode(encoding, errors="replace"))
+    try:
+        load_model(path, Persona)
+    except DataFileError as exc:
+        _names_the_file(exc, path)
+
+
+@FAST
+@given(doc=_documents)
+def test_mapping_documents_load_or_name_the_file(tmp_path_factory, doc) -> None:
+    path = _write(tmp_path_factory.mktemp("m"), "mapping.yaml", yaml.safe_dump(doc, allow_unicode=True))
+    try:
+        load_mapping(path)
+    except DataFileError as exc:
+        _names_the_file(exc, path)
+
+
+_cell = st.one_of(
+    st.text(alphabet=string.printable, max_size=15),
+    st.sampled_from(["", " ", "$59.00", "1e3", "5,00", "12 34", "(12.00)", "10/29/2024 10:47 AM", "2024-13-45", "paid",
+                     "refunded", "cus_7001", "sub_90001", "-0", "NaN", "∞", "#1001"]),
+)  # fmt: skip
+
+
+@FAST
+@given(rows=st.lists(st.lists(_cell, min_size=4, max_size=7), min_size=1, max_size=6))
+def test_csv_rows_import_or_are_rejected_with_line_and_reason(tmp_path_factory, rows) -> None:
+    header = (EXAMPLES / "orders.csv").read_text(encoding="utf-8").splitlines()[0].split(",")
+    buf = io.StringIO()
+    writer = csv.writer(buf)
+    writer.writerow(header)
+    writer.writerows(rows)
+    path = _write(tmp_path_factory.mktemp("c"), "orders.csv", buf.getvalue())
+    try:
+        result = read_exports({"orders": path}, EXAMPLES / "mapping.yaml")
+    except CJSimError as exc:
+        _names_the_file(exc, path)
+        return
+    physical_lines = buf.getvalue().count("\n") + 1  # a quoted cell may span lines; problems name physical lines
+    for problem in result.problems:  # every rejected row says where and why
+        assert problem.file == path.name and 2 <= problem.line <= physical_lines and problem.reason
+    assert len(result.problems) <= len(rows)
+
+
+_arg_values = st.one_of(_scalars, st.lists(_scalars, max_size=3), st.dictionaries(st.text(max_size=5), _scalars, max_size=2))
+
+
+@FAST
+@given(tool=st.sampled_from(ALL_TOOLS), args=st.dictionaries(
+    st.one_of(st.sampled_from(["time_range", "segment", "limit", "query", "customer_id", "metrics", "note",
+                               "filter", "sort_by", "days_before", "category", "sensitivity"]), st.text(max_size=8)),
+    _arg_values, max_size=4))  # fmt: skip
+def test_tool_arguments_from_a_model_answer_or_name_the_problem(tool, args) -> None:
+    agent = cached_agent("growth_stall", "marcus_thompson", 0)
+    try:
+        text, data = call_tool(agent, tool, args)
+    except CJSimError as exc:
+        message = str(exc)
+        assert tool in message or by_tool(tool).name in message, message  # names what was called
+        return
+    assert text and isinstance(data, dict)
