@@ -66,7 +66,7 @@ def measure_ours(workflow: str, n: int, provider: DataAgent) -> tuple[float, int
     t0 = time.perf_counter()
     for seed in range(n):
         cfg = RunConfig(scenario="growth_stall", merchant="marcus_thompson", workflow=workflow, seed=seed)
-        ctx = _context(cfg, provider, None, None, human=False)
+        ctx, _ = _context(cfg, provider, None, None, human=False)
         steps += count_steps(graph, _initial_state(cfg), config, context=ctx)
     return time.perf_counter() - t0, steps
 
