@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+from abc import abstractmethod
 from collections.abc import Sequence
 from dataclasses import replace
 from functools import lru_cache
@@ -95,9 +96,9 @@ class _DefectiveCJ(RuleBasedCJ):
         assert isinstance(message, AIMessage)
         return message
 
+    @abstractmethod
     def _reply(self, messages: list[BaseMessage]) -> AIMessage:
         """The defective reply; each variant defines it."""
-        raise NotImplementedError
 
     def _generate(
         self,

@@ -38,6 +38,7 @@ __all__ = [
     "apply_migrations",
     "check_schema",
     "record_load",
+    "version_table",
     "load_stamp",
     "base_row_counts",
     "stale_summaries",
@@ -45,13 +46,18 @@ __all__ = [
 
 admin_metadata = MetaData()
 
-schema_version = Table(
-    "schema_version",
-    admin_metadata,
-    Column("version", Integer, primary_key=True),
-    Column("description", String(200), nullable=False),
-    Column("applied_at", DateTime, nullable=False),
-)
+def version_table(name: str, metadata: MetaData) -> Table:
+    """A table of applied migrations (version, description, applied_at), for any append-only schema."""
+    return Table(
+        name,
+        metadata,
+        Column("version", Integer, primary_key=True),
+        Column("description", String(200), nullable=False),
+        Column("applied_at", DateTime, nullable=False),
+    )
+
+
+schema_version = version_table("schema_version", admin_metadata)
 
 data_loads = Table(
     "data_loads",

@@ -43,19 +43,14 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from app.errors import ProviderError
 from app.storage.loader import memory_engine
+from app.storage.migrations import version_table
 from app.storage.url import connection_error, make_engine, mask_url
 
 __all__ = ["OpsStore", "AuditRow", "inserted_id", "ops_metadata", "action_audit", "notes", "OPS_MIGRATIONS"]
 
 ops_metadata = MetaData()
 
-ops_schema_version = Table(
-    "ops_schema_version",
-    ops_metadata,
-    Column("version", Integer, primary_key=True),
-    Column("description", String(200), nullable=False),
-    Column("applied_at", DateTime, nullable=False),
-)
+ops_schema_version = version_table("ops_schema_version", ops_metadata)
 
 action_audit = Table(
     "ops_action_audit",
