@@ -124,6 +124,23 @@ def test_init_is_idempotent_and_applies_only_missing_migrations(fresh_url: str) 
     ProductionDataProvider(fresh_url, allow_writable_user=True).close()
 
 
+def test_a_version_4_database_gains_the_currency_column_and_refunds(fresh_url: str) -> None:
+    from sqlalchemy import inspect, text
+
+    init_database(fresh_url)
+    with writable_connection(fresh_url) as conn:  # back to the version-4 shape: no refunds, no currency
+        conn.execute(text("DROP TABLE refunds"))
+        conn.execute(text("CREATE TABLE merchants_v4 AS SELECT merchant_id, name, business_name, business_type FROM merchants"))
+        conn.execute(text("DROP TABLE merchants CASCADE" if conn.dialect.name == "postgresql" else "DROP TABLE merchants"))
+        conn.execute(text("ALTER TABLE merchants_v4 RENAME TO merchants"))
+        conn.execute(text("INSERT INTO merchants VALUES ('m1', 'Ann', 'Ann Co', 'tea')"))
+        conn.execute(schema_version.delete().where(schema_version.c.version == 5))
+    assert [m.version for m in init_database(fresh_url)[0]] == [5]
+    with writable_connection(fresh_url) as conn:
+        assert "refunds" in inspect(conn).get_table_names()
+        assert conn.execute(text("SELECT currency FROM merchants")).scalar_one() == "USD"
+
+
 def test_missing_schema_names_the_init_command(fresh_url: str) -> None:
     with pytest.raises(ProviderError, match=r"no cjsim schema.*run `cjsim db init --url"):
         ProductionDataProvider(fresh_url, allow_writable_user=True)

@@ -24,7 +24,7 @@ from typing import Any
 from sqlalchemy import Column, Table, inspect
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import DBAPIError
-from sqlalchemy.schema import CreateIndex, DropIndex
+from sqlalchemy.schema import ColumnDefault, CreateIndex, DropIndex
 
 __all__ = ["bulk_insert", "bulk_insert_columns", "deferred_indexes", "tune_sqlite_for_load"]
 
@@ -90,18 +90,19 @@ def _convert(conn: Connection, column: Column, values: list[Any]) -> Sequence[An
     return _apply(proc, values)
 
 
-def _column(rows: Sequence[Mapping[str, Any]], name: str) -> list[Any]:
+def _column(rows: Sequence[Mapping[str, Any]], column: Column[Any]) -> list[Any]:
     try:
-        return list(map(itemgetter(name), rows))
-    except KeyError:  # an optional column left out of the row dicts is NULL, as in an insert()
-        return [r.get(name) for r in rows]
+        return list(map(itemgetter(column.name), rows))
+    except KeyError:  # a column left out of the row dicts takes its default (else NULL), as in an insert()
+        default = column.default.arg if isinstance(column.default, ColumnDefault) and column.default.is_scalar else None
+        return [r.get(column.name, default) for r in rows]
 
 
 def bulk_insert(conn: Connection, table: Table, rows: Iterable[Mapping[str, Any]]) -> None:
     """Insert row dicts (schema column names as keys) into ``table`` in the caller's transaction."""
     rows = rows if isinstance(rows, Sequence) else list(rows)
     if rows:
-        bulk_insert_columns(conn, table, {c.name: _column(rows, c.name) for c in table.columns})
+        bulk_insert_columns(conn, table, {c.name: _column(rows, c) for c in table.columns})
 
 
 def bulk_insert_columns(conn: Connection, table: Table, columns: Mapping[str, list[Any]]) -> None:

@@ -25,7 +25,7 @@ from sqlalchemy import Column, DateTime, Integer, MetaData, String, Table, Text,
 from sqlalchemy.engine import Connection
 
 from app.errors import ProviderError
-from app.storage.schema import DAILY_SUMMARY_TABLES, FACT_TABLES, TABLES
+from app.storage.schema import DAILY_SUMMARY_TABLES, FACT_TABLES, TABLES, refunds
 
 __all__ = [
     "Migration",
@@ -88,12 +88,20 @@ def _create(*tables: Table) -> Callable[[Connection], None]:
     return apply
 
 
+def _add_currency_and_refunds(conn: Connection) -> None:
+    # Databases made by version 1 lack both; a fresh database got them from the current tables.
+    if "currency" not in {c["name"] for c in inspect(conn).get_columns("merchants")}:
+        conn.exec_driver_sql("ALTER TABLE merchants ADD COLUMN currency VARCHAR(3) NOT NULL DEFAULT 'USD'")
+    refunds.create(conn, checkfirst=True)
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "base tables: merchants, customers, subscriptions, orders, tickets, marketing, signals, timeline",
               _create(*TABLES)),
     Migration(2, "summary tables: subscription_daily, order_daily, ticket_daily, ticket_search", _create(*DAILY_SUMMARY_TABLES)),
     Migration(3, "customer facts: customer_facts, segment_facts, segment_signal_facts", _create(*FACT_TABLES)),
     Migration(4, "load log: data_loads", _create(data_loads)),
+    Migration(5, "merchant currency (ISO 4217, default USD) and the refunds table", _add_currency_and_refunds),
 )
 """Every migration, oldest first. Append only."""
 

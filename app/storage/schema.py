@@ -1,6 +1,6 @@
 """The relational schema every provider reads (SQLAlchemy Core, portable SQLite/PostgreSQL).
 
-Money is integer cents. Dates are ``DATE``; ticket times are ``TIMESTAMP`` without time zone
+Money is integer cents (minor units of the merchant's currency, `merchants.currency`). Dates are ``DATE``; ticket times are ``TIMESTAMP`` without time zone
 (the merchant's local time). Rows may describe events after a provider's ``as_of``: every view
 query filters by ``as_of`` itself, so a world that already holds its near future (the
 DataAgent's, for clock advances) answers exactly like a snapshot taken at ``as_of``.
@@ -30,6 +30,7 @@ __all__ = [
     "customers",
     "subscriptions",
     "orders",
+    "refunds",
     "support_tickets",
     "marketing_daily",
     "customer_signals",
@@ -57,6 +58,7 @@ merchants = Table(
     Column("name", String(200), nullable=False),
     Column("business_name", String(200), nullable=False),
     Column("business_type", String(200), nullable=False),
+    Column("currency", String(3), nullable=False, default="USD", server_default="USD", doc="ISO 4217 code of every amount"),
 )
 
 customers = Table(
@@ -99,6 +101,20 @@ orders = Table(
     Index("ix_orders_ordered_on", "ordered_on"),
     Index("ix_orders_status_ordered_on", "status", "ordered_on"),
 )
+
+refunds = Table(
+    "refunds",
+    metadata,
+    Column("refund_id", String(32), primary_key=True),
+    Column("order_id", String(32), ForeignKey("orders.order_id"), nullable=True, doc="null when the source does not say"),
+    Column("customer_id", String(32), ForeignKey("customers.customer_id"), nullable=False),
+    Column("refunded_on", Date, nullable=False),
+    Column("amount_cents", Integer, nullable=False, doc="positive: the money returned"),
+    Column("reason", String(60), nullable=True),
+    Index("ix_refunds_refunded_on", "refunded_on"),
+    Index("ix_refunds_customer_id", "customer_id"),
+)
+"""Money returned to customers, as its own records (an order keeps its original amount)."""
 
 support_tickets = Table(
     "support_tickets",
@@ -157,6 +173,7 @@ TABLES: tuple[Table, ...] = (
     customers,
     subscriptions,
     orders,
+    refunds,
     support_tickets,
     marketing_daily,
     customer_signals,

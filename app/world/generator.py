@@ -136,11 +136,13 @@ def _assemble(state: WorldState) -> World:
                 "name": persona.display_name,
                 "business_name": persona.business_name,
                 "business_type": persona.business_type,
+                "currency": "USD",
             }
         ],
         "customers": state.customers,
         "subscriptions": state.sub_rows,
         "orders": state.orders,
+        "refunds": [],
         "support_tickets": state.tickets,
         "marketing_daily": state.marketing,
         "customer_signals": signals,

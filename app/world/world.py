@@ -81,6 +81,7 @@ def snapshot(tables: Rows, as_of: dt.date) -> Rows:
         subs.append(r)
     out["subscriptions"] = subs
     out["orders"] = [dict(r) for r in tables.get("orders", []) if r["ordered_on"] <= as_of]
+    out["refunds"] = [dict(r) for r in tables.get("refunds", []) if r["refunded_on"] <= as_of]
     tickets = []
     for r in tables.get("support_tickets", []):
         if r["created_at"] >= cutoff:
