@@ -167,7 +167,7 @@ def _backs(
             if check.status == "grounded" and isinstance(check.value, str) and check.value in result.content:
                 return True
             continue
-        for match in analysis.sources_in(result, check.claim):
+        for match in analysis.sources_in(result, check):
             if fields is None or fields.search(match.label[prefix:]):
                 return True
     return False

@@ -7,11 +7,14 @@ settings are loaded with the rest of the data folder by :class:`~app.catalog.Cat
 
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic import Field
 
 from app.models import RegexPattern, StressLevel, StrictModel
 
 __all__ = [
+    "PerUnit",
     "GroundingSettings",
     "MetricLabel",
     "ConsistencySettings",
@@ -22,17 +25,40 @@ __all__ = [
 ]
 
 
+_SOURCE_KINDS = Literal["money", "percent", "hours", "points", "ratio", "per_day", "rating", "score", "days", "number"]
+
+
+class PerUnit(StrictModel):
+    """A declared per-unit derivation: ``numerator / denominator`` of one result's fields."""
+
+    name: str = Field(description="What the ratio is (a metric id when it is one, e.g. arpu).")
+    numerator: str = Field(description="Top-level field of the result (a trend's current value).")
+    denominator: str
+    kind: _SOURCE_KINDS = Field(description="Kind of the result (money for ARPU).")
+
+
 class GroundingSettings(StrictModel):
     fraction_fields: RegexPattern = Field(description="Fields holding fractions CJ may state as percentages.")
+    field_kinds: dict[_SOURCE_KINDS, RegexPattern] = Field(
+        description="Source kind -> regex on the field name; first match wins, other fields are counts."
+    )
+    clause_continues: RegexPattern = Field(
+        description="What after a comma continues a metric's statement (else the comma ends its clause)."
+    )
+    points_nouns: list[str] = Field(description="Words after a number that make it a percentage-point change.")
+    per_unit: list[PerUnit] = Field(default_factory=list, description="Declared per-unit derivations.")
     customer_id_fields: list[str] = Field(min_length=1)
     customer_name_fields: list[str] = Field(min_length=1)
     ticket_id_fields: list[str] = Field(min_length=1)
-    derive_relations: bool = Field(default=True, description="Accept differences, % changes and ratios.")
+    derive_relations: bool = Field(default=True, description="Accept the declared derivations.")
 
 
 class MetricLabel(StrictModel):
     kinds: list[str] = Field(min_length=1, description="Claim kinds the label applies to (money, percent, ...).")
     patterns: list[RegexPattern] = Field(min_length=1)
+    fields: list[RegexPattern] = Field(
+        default_factory=list, description="Field paths (view-relative) holding the metric; grounding checks them."
+    )
 
 
 class ConsistencySettings(StrictModel):
@@ -54,6 +80,7 @@ class StyleSettings(StrictModel):
 
 class GoalSettings(StrictModel):
     recommendation_intents: list[str]
+    flat_pattern: RegexPattern = Field(description="Saying a value did not change (answers a change goal whose trend is flat).")
 
 
 class JudgeSettings(StrictModel):
