@@ -17,6 +17,7 @@ __all__ = [
     "PerUnit",
     "GroundingSettings",
     "MetricLabel",
+    "OfferedAction",
     "ConsistencySettings",
     "StyleSettings",
     "GoalSettings",
@@ -38,12 +39,21 @@ class PerUnit(StrictModel):
 
 
 class GroundingSettings(StrictModel):
+    """How claims are matched to tool results (``grounding`` of ``data/evaluation.yaml``)."""
+
     fraction_fields: RegexPattern = Field(description="Fields holding fractions CJ may state as percentages.")
     field_kinds: dict[_SOURCE_KINDS, RegexPattern] = Field(
         description="Source kind -> regex on the field name; first match wins, other fields are counts."
     )
     clause_continues: RegexPattern = Field(
         description="What after a comma continues a metric's statement (else the comma ends its clause)."
+    )
+    stated_window: RegexPattern = Field(
+        description="A window stated in a sentence, with groups n and unit ('over the last 30 days', '(7d)')."
+    )
+    question_windows: dict[str, list[RegexPattern]] = Field(
+        default_factory=dict,
+        description="Window -> phrases of a merchant question that ask for it; results fetched for it must cover it.",
     )
     points_nouns: list[str] = Field(description="Words after a number that make it a percentage-point change.")
     per_unit: list[PerUnit] = Field(default_factory=list, description="Declared per-unit derivations.")
@@ -59,6 +69,10 @@ class MetricLabel(StrictModel):
     fields: list[RegexPattern] = Field(
         default_factory=list, description="Field paths (view-relative) holding the metric; grounding checks them."
     )
+    after: list[RegexPattern] = Field(
+        default_factory=list,
+        description="How the metric is named right after its number ('788 subscribers cancelled'); grounding only.",
+    )
 
 
 class ConsistencySettings(StrictModel):
@@ -67,8 +81,19 @@ class ConsistencySettings(StrictModel):
     windows: dict[str, list[RegexPattern]] = Field(description="Window id -> phrases that state it.")
 
 
+class OfferedAction(StrictModel):
+    """Something CJ may offer to do, and the tools that can do it."""
+
+    pattern: RegexPattern = Field(description="How the action is named in an offer.")
+    tools: list[str] = Field(description="Tools or actions that do it; empty: none of CJ's tools can.")
+
+
 class StyleSettings(StrictModel):
     leak_patterns: list[RegexPattern] = Field(min_length=1)
+    offer_pattern: RegexPattern = Field(description="A sentence in which CJ offers to do something.")
+    actions: dict[str, OfferedAction] = Field(
+        default_factory=dict, description="Actions an offer may name; offered, one of its tools must be bound."
+    )
     max_words: dict[StressLevel, int] = Field(description="Longest reply in words per stress level.")
     min_words: int = Field(ge=0)
     unavailable_pattern: RegexPattern

@@ -12,8 +12,9 @@ import threading
 import weakref
 from collections import OrderedDict
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, get_args
 
+from app.analysis.arguments import normalize_args
 from app.analysis.claims import Claim, Entity, extract_claims, extract_entities
 from app.catalog import Catalog
 from app.evaluation.grounding.kinds import compile_labels
@@ -21,8 +22,11 @@ from app.evaluation.grounding.sources import Source, TypedIndex
 from app.intents import IntentCatalog, IntentMatch
 from app.tools import TOOL_VIEWS
 from app.transcript import Transcript
+from app.views.base import TimeRange
 
 _DATE = re.compile(r"\b\d{4}-\d{2}-\d{2}\b")
+_WINDOWS = frozenset(get_args(TimeRange))
+"""Windows a result can cover (its call's ``time_range``)."""
 
 __all__ = ["ClaimCheck", "ToolResultRecord", "ConversationAnalysis", "analyze"]
 
@@ -169,6 +173,21 @@ def _pairs(node: Any, id_field: str, name_fields: frozenset[str], out: dict[str,
                 _pairs(item, id_field, name_fields, out)
 
 
+_ASKED: dict[int, tuple[object, tuple[tuple[str, re.Pattern[str]], ...]]] = {}
+
+
+def _asked_windows(catalog: Catalog) -> tuple[tuple[str, re.Pattern[str]], ...]:
+    """Window -> the phrases that ask for it in a question (``grounding.question_windows``)."""
+    windows = catalog.evaluation.grounding.question_windows
+    hit = _ASKED.get(id(windows))
+    if hit is None or hit[0] is not windows:
+        compiled = tuple(
+            (name, re.compile("|".join(f"(?:{p})" for p in phrases), re.IGNORECASE)) for name, phrases in windows.items()
+        )
+        hit = _ASKED[id(windows)] = (windows, compiled)
+    return hit[1]
+
+
 def _analyze(t: Transcript, catalog: Catalog) -> ConversationAnalysis:
     settings = catalog.evaluation.grounding
     cust_ids, names, tickets = (
@@ -190,8 +209,9 @@ def _analyze(t: Transcript, catalog: Catalog) -> ConversationAnalysis:
                 all_names |= {n for n in v if " " in n}
     known_names = sorted(all_names, key=len, reverse=True)
 
-    labels = compile_labels(catalog.evaluation.consistency)
-    index = out.index = TypedIndex(settings, labels)
+    index = out.index = TypedIndex(settings, compile_labels(catalog.evaluation.consistency), _WINDOWS)
+    asked_windows = _asked_windows(catalog)
+    asked: tuple[str, int] | None = None
     seen: dict[str, set[str]] = {"customer": set(), "ticket": set()}
     id_names: dict[str, str] = {}
     for i, m in enumerate(t.messages):
@@ -204,7 +224,9 @@ def _analyze(t: Transcript, catalog: Catalog) -> ConversationAnalysis:
             out.results.append(ToolResultRecord(i, tool, view, args, ok, m.artifact, m.content))
             if not ok:
                 continue
-            index.add_result(i, view, m.artifact, "" if m.artifact is not None else m.content)
+            window = normalize_args(tool, args).get("time_range") if tool in TOOL_VIEWS else None
+            text = "" if m.artifact is not None else m.content
+            index.add_result(i, view, m.artifact, text, window if isinstance(window, str) else None)
             if m.artifact is not None:
                 found = {}
                 _strings(m.artifact, wanted, found)
@@ -213,10 +235,13 @@ def _analyze(t: Transcript, catalog: Catalog) -> ConversationAnalysis:
                     seen[bucket] |= values
                 for id_field in cust_ids:
                     _pairs(m.artifact, id_field, names, id_names)
+        elif m.role == "merchant":
+            named = {w for w, rx in asked_windows if rx.search(m.content)}
+            asked = (named.pop(), i) if len(named) == 1 else None
         elif m.role == "cj" and m.content:
             out.replies.append(i)
             out.dates[i] = _DATE.findall(m.content)
-            out.checks[i] = _check_message(i, m.content, index, known_names, seen, id_names)
+            out.checks[i] = _check_message(i, m.content, index, known_names, seen, id_names, asked)
     return out
 
 
@@ -227,13 +252,14 @@ def _check_message(
     known_names: list[str],
     seen: dict[str, set[str]],
     id_names: dict[str, str],
+    asked: tuple[str, int] | None = None,
 ) -> list[ClaimCheck]:
     checks: list[ClaimCheck] = []
     claims = extract_claims(text)
     metrics = index.metrics_of(text, claims)
     for c in claims:
         metric = metrics.get(c.start)
-        found = index.matches(c, metric)
+        found = index.matches(c, metric, index.stated_window(text, c), asked)
         if not found:
             status, source = "ungrounded", None
         else:

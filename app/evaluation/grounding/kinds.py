@@ -67,6 +67,8 @@ class Labels:
     fields: dict[str, re.Pattern[str] | None]
     """Metric id -> its fields (a regex over the field path), ``None`` when it declares none."""
     max_gap: int
+    after: tuple[tuple[str, frozenset[str], re.Pattern[str]], ...] = ()
+    """(metric, kinds, pattern) of labels written right after their number."""
 
     def kinds_of(self, metric: str) -> frozenset[str]:
         """Claim kinds the metric's labels name."""
@@ -91,7 +93,12 @@ def compile_labels(settings: ConsistencySettings) -> Labels:
         metric: re.compile("|".join(f"(?:{p})" for p in spec.fields), re.IGNORECASE) if spec.fields else None
         for metric, spec in specs
     }
-    labels = Labels(pattern, groups, fields, settings.max_gap)
+    after = tuple(
+        (metric, frozenset(spec.kinds), re.compile("|".join(f"(?:{p})" for p in spec.after), re.IGNORECASE))
+        for metric, spec in specs
+        if spec.after
+    )
+    labels = Labels(pattern, groups, fields, settings.max_gap, after)
     _COMPILED[id(settings)] = (settings, labels)
     return labels
 
@@ -116,15 +123,22 @@ def clause_metrics(
     """Claim start -> the metric its clause names, for the claims that belong to one.
 
     A claim belongs to the last label before it in its sentence when it is a change (percent,
-    points, ratio) or has a kind the label names. A comma ends the clause unless what follows it
+    points, ratio) or has a kind the label names; a label written right after a number (a
+    label's ``after`` patterns: "788 subscribers cancelled") opens the clause at that number. A comma ends the clause unless what follows it
     continues the statement (``continuation``: "up", "from", "was", ...): in "marketing spend up
     42.8%, visitors up 67.3%" the second number is not marketing spend.
     """
     if not claims:
         return {}
     spans = [(m.start(), m.end(), *labels.groups[m.lastgroup or ""]) for m in labels.pattern.finditer(text)]
+    for claim in claims:  # "788 subscribers cancelled": the label after the number opens the clause at it
+        for metric, kinds, rx in labels.after:
+            if claim.kind in kinds and claim.unit is None and rx.match(text, claim.end):
+                spans.append((claim.start, claim.start, metric, kinds))
+                break
     if not spans:
         return {}
+    spans.sort(key=lambda s: (s[1], s[0]))
     ends = [m.start() for m in SENTENCE_END.finditer(text)]
     out: dict[int, str] = {}
     j = -1

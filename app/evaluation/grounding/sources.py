@@ -34,7 +34,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from app.analysis.claims import Claim, extract_claims
-from app.evaluation.grounding.kinds import ACCEPTS, FieldTyper, Labels, claim_kind, clause_metrics
+from app.evaluation.grounding.kinds import ACCEPTS, SENTENCE_END, FieldTyper, Labels, claim_kind, clause_metrics
 from app.formats.evaluation import GroundingSettings
 
 __all__ = ["Source", "TypedIndex"]
@@ -75,7 +75,11 @@ class TypedIndex:
 
     settings: GroundingSettings
     labels: Labels
+    windows: frozenset[str] = frozenset()
+    """Windows a result can cover (``24h``, ``7d``, ...)."""
     typer: FieldTyper = field(init=False)
+    result_window: dict[int, str] = field(default_factory=dict)
+    """Tool message -> the window its result covers (its ``time_range``), when it has one."""
     _items: list[tuple[float, Source]] = field(default_factory=list)
     _keys: list[float] = field(default_factory=list)
     _sorted: bool = True
@@ -84,6 +88,7 @@ class TypedIndex:
         self.typer = FieldTyper(self.settings, self.labels)
         self._points = frozenset(n.lower() for n in self.settings.points_nouns)
         self.continuation = re.compile(self.settings.clause_continues, re.IGNORECASE)
+        self._window = re.compile(self.settings.stated_window, re.IGNORECASE)
 
     def metrics_of(self, text: str, claims: list[Claim]) -> dict[int, str]:
         """Claim start -> the metric its clause names (see :func:`.kinds.clause_metrics`)."""
@@ -95,8 +100,13 @@ class TypedIndex:
         self._items.append((abs(src.value), src))
         self._sorted = False
 
-    def add_result(self, message: int, view: str, artifact: Any, text: str = "") -> None:
-        """Index one tool result: its JSON leaves and derivations, and the numbers of ``text``."""
+    def add_result(self, message: int, view: str, artifact: Any, text: str = "", window: str | None = None) -> None:
+        """Index one tool result: its JSON leaves and derivations, and the numbers of ``text``.
+
+        ``window``: the time window the result covers (its call's ``time_range``), if any.
+        """
+        if window is not None:
+            self.result_window[message] = window
         if isinstance(artifact, (dict, list)):
             self._collect(artifact, view, message, "", None, "")
             if self.settings.derive_relations and isinstance(artifact, dict):
@@ -208,8 +218,25 @@ class TypedIndex:
         for _, src in self._items[lo:hi]:
             yield src
 
-    def matches(self, claim: Claim, metric: str | None) -> list[Source]:
-        """Sources that ground ``claim``: its value, a compatible kind, and ``metric`` when given.
+    def stated_window(self, text: str, claim: Claim) -> str | None:
+        """The one window the claim's sentence states ("over the last 30 days", "(7d)"), if exactly one."""
+        starts = [m.end() for m in SENTENCE_END.finditer(text, 0, claim.start)]
+        stop = SENTENCE_END.search(text, claim.end)
+        sentence = text[starts[-1] if starts else 0 : stop.start() if stop else len(text)]
+        found = set()
+        for m in self._window.finditer(sentence):
+            window = f"{m.group('n')}{m.group('unit')[0].lower()}"
+            if window in self.windows:
+                found.add(window)
+        return found.pop() if len(found) == 1 else None
+
+    def matches(
+        self, claim: Claim, metric: str | None, window: str | None = None, asked: tuple[str, int] | None = None
+    ) -> list[Source]:
+        """Sources that ground ``claim``: its value, a compatible kind, ``metric`` when given, and a
+        result covering ``window`` when given (results without a window always qualify). ``asked``
+        is the window the merchant's question named and the question's index: results fetched
+        after it must cover that window (the reply says nothing otherwise).
 
         Best first: direct values before derivations, then the closest value, then the latest result.
         """
@@ -217,8 +244,14 @@ class TypedIndex:
         if kind == "count" and metric is not None and "money" in self.labels.kinds_of(metric):
             kind = "money"  # "MRR is 45,210": an amount without its currency sign
         accepts = ACCEPTS.get(kind, ACCEPTS["count"])
+        covers = self.result_window
         found = [
-            s for s in self.candidates(claim) if s.kind in accepts and (metric is None or s.metric == metric)
+            s
+            for s in self.candidates(claim)
+            if s.kind in accepts
+            and (metric is None or s.metric == metric)
+            and (window is None or covers.get(s.message, window) == window)
+            and (asked is None or s.message < asked[1] or covers.get(s.message, asked[0]) == asked[0])
         ]
         target = abs(claim.value)
         found.sort(key=lambda s: (s.derived, abs(abs(s.value) - target), -s.message))
