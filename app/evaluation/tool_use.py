@@ -18,10 +18,9 @@ opening, and everything CJ does before the next merchant message) and checks:
     successfully while that workflow was current. Stages the conversation never got to --
     the merchant ended, or kept asking its own questions -- are not required.
 
-* **Answered despite an error.** A reply after a call that failed -- and that no later
-  successful call of the same tool (or one of its ``fallbacks``) in the same turn fixed -- which
-  states numbers without saying it could not get the data (``style.unavailable_pattern``): CJ
-  answered as if the data had come back.
+* **Answered despite an error.** A reply in a turn whose calls all failed that states numbers
+  without saying it could not get the data (``style.unavailable_pattern``): CJ answered as if
+  the data had come back.
 * **Unbound tools.** A call of a tool outside the current workflow's ``tools_available`` (the
   graph refuses those with an error tool message).
 * **Redundant calls.** The same tool with the same arguments (after filling in the view's
@@ -356,8 +355,8 @@ def _wrong_windows(tr: Trace, catalog: Catalog) -> list[dict[str, Any]]:
     """Calls answering a question with another time window than it asked for.
 
     The window asked for: one the question names (``grounding.question_windows``: "this month"),
-    else the window of the question's intent (``data/intents.yaml``) -- or, for a follow-up, the
-    window of the previous call of the same tool.
+    else the window of the question's intent (``data/intents.yaml``), of the workflow's stage of
+    that tool, or -- for a follow-up -- of the previous call of the same tool.
     """
     phrases = [
         (window, [re.compile(p, re.IGNORECASE) for p in pats])
@@ -378,7 +377,9 @@ def _wrong_windows(tr: Trace, catalog: Catalog) -> list[dict[str, Any]]:
                 if len(named) == 1:
                     wanted = set(named)
                 else:
-                    wanted = {*intents.get(c.name, ()), last.get(c.name)} - {None}
+                    flow = workflow_def(catalog, c.workflow).conversation_flow if known_workflow(catalog, c.workflow) else []
+                    staged = {st.args.get("time_range") for st in flow if st.tool == c.name}
+                    wanted = {*intents.get(c.name, ()), *staged, last.get(c.name)} - {None}
                 if wanted and got not in wanted:
                     out.append({"kind": "window", "turn": turn.index, "tools": [c.name], "asked": sorted(wanted), "got": got})
         for c in turn.calls:
@@ -395,13 +396,9 @@ def _ignored_errors(t: Transcript, tr: Trace, catalog: Catalog) -> list[dict[str
     for turn in tr.turns:
         if turn.reply_message is None:
             continue
-        failed = []
-        for i, c in enumerate(turn.calls):
-            standins = {c.name, *catalog.intents.fallback_tools(c.name)}
-            if c.status == "error" and not any(later.ok and later.name in standins for later in turn.calls[i + 1 :]):
-                failed.append(c)
-        if not failed:
-            continue
+        failed = [c for c in turn.calls if c.status == "error"]
+        if not failed or any(c.ok for c in turn.calls):
+            continue  # nothing failed, or some data came back this turn
         text = t.messages[turn.reply_message].content
         analysis = analysis or analyze(t, catalog)
         numbers = [ch.text for ch in analysis.checks.get(turn.reply_message, []) if ch.claim is not None]

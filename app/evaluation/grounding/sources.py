@@ -176,7 +176,7 @@ class TypedIndex:
                 self._add(Source(label, message, num / den, rule.kind, metric, True))
 
     def _trend(self, view: str, message: int, key: str, cur: float, prev: float) -> None:
-        kind, fraction, metric = self.typer.of(key, key)
+        kind, fraction, metric = self.typer.of(f"{key}.current", key)
         base = f"{view}.{key}"
         if fraction and -1.0 <= cur <= 1.0 and -1.0 <= prev <= 1.0:
             self._add(Source(f"{base} change in points", message, (cur - prev) * 100, "points", metric, True))
