@@ -4,18 +4,20 @@ benchmarks/calibration.py)."""
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from app.catalog import Catalog
+from app.datafiles import data_dir
 from app.errors import DataFileError
 from app.evaluation.registry import default_evaluators
 from app.simulation import RunConfig, run_conversation
 from app.transcript import Transcript
 from tests.conftest import cached_agent
-from tests.test_catalog import data_copy, replace_in  # noqa: F401 - data_copy is a fixture
+from tests.test_catalog import replace_in
 
 CASES = [("churn_spike", "sarah_chen", "daily_briefing"), ("growth_stall", "zoe_martinez", "customer_deep_dive")]
 CAUGHT_BY = {
@@ -82,8 +84,9 @@ def test_defects_are_deterministic() -> None:
         ("factors: [1.37", "factors: [1.01", "at least 5% away from 1"),
     ],
 )
-def test_bad_defect_settings_name_the_fix(data_copy: Path, old: str, new: str, message: str) -> None:
-    data = data_copy
+def test_bad_defect_settings_name_the_fix(tmp_path: Path, old: str, new: str, message: str) -> None:
+    data = tmp_path / "data"
+    shutil.copytree(data_dir(), data)
     assert old in (data / "prompts/defects.yaml").read_text(encoding="utf-8")
     replace_in(data / "prompts/defects.yaml", old, new)
     with pytest.raises(DataFileError) as info:
