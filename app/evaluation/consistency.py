@@ -36,7 +36,7 @@ from typing import Any
 from app.analysis.claims import Claim
 from app.catalog import Catalog
 from app.evaluation.grounding import analyze
-from app.evaluation.grounding.kinds import SENTENCE_END, Labels, compile_labels
+from app.evaluation.grounding.kinds import SENTENCE_END, Labels, compile_labels, label_spans
 from app.evaluation.result import EvalResult
 from app.formats.evaluation import ConsistencySettings
 from app.transcript import Transcript
@@ -82,10 +82,6 @@ def _compile(settings: ConsistencySettings) -> _Compiled:
     return compiled
 
 
-def _label_spans(text: str, labels: Labels) -> list[tuple[int, int, str, frozenset[str]]]:
-    return [(m.start(), m.end(), *labels.groups[m.lastgroup or ""]) for m in labels.pattern.finditer(text)]
-
-
 def _window(text: str, compiled: _Compiled) -> str | None:
     for name, rx in compiled.windows:
         if rx.search(text):
@@ -98,7 +94,7 @@ def metric_statements(message: int, text: str, claims: list[Claim], settings: Co
     compiled = _compile(settings)
     if not claims:
         return []
-    labels = _label_spans(text, compiled.labels)
+    labels = label_spans(text, compiled.labels)
     out: list[Statement] = []
     for start, end, metric, kinds in labels:
         nxt = next((c for c in claims if c.start >= end), None)

@@ -65,6 +65,7 @@ from app.data_views import VIEWS
 from app.errors import InvalidArgumentError
 from app.evaluation.grounding import analyze
 from app.evaluation.result import EvalResult
+from app.intents import IntentMatch
 from app.models import Stage, Workflow
 from app.tools import TOOL_VIEWS
 from app.transcript import Transcript
@@ -77,6 +78,7 @@ __all__ = [
     "due_stages",
     "request_tools",
     "intents_of",
+    "intent_matches",
     "workflow_def",
     "known_workflow",
     "bound_tools",
@@ -93,6 +95,18 @@ KEY = "tool_use"
 def intents_of(catalog: Catalog, text: str) -> tuple[tuple[str, str | None], ...]:
     """(intent id, tool) of every intent in ``text``; cached because every evaluator asks."""
     return tuple((m.intent.id, m.intent.tool) for m in catalog.intents.detect(text))
+
+
+@lru_cache(maxsize=4096)
+def intent_matches(catalog: Catalog, text: str) -> tuple[IntentMatch, ...]:
+    """Every intent in ``text`` with its arguments; cached like :func:`intents_of`."""
+    return tuple(catalog.intents.detect(text))
+
+
+@lru_cache(maxsize=64)
+def _question_windows(catalog: Catalog) -> tuple[tuple[str, re.Pattern[str]], ...]:
+    windows = catalog.evaluation.grounding.question_windows
+    return tuple((w, re.compile("|".join(f"(?:{p})" for p in pats), re.IGNORECASE)) for w, pats in windows.items())
 
 
 def workflow_def(catalog: Catalog, name: str) -> Workflow:
@@ -358,17 +372,14 @@ def _wrong_windows(tr: Trace, catalog: Catalog) -> list[dict[str, Any]]:
     else the window of the question's intent (``data/intents.yaml``), of the workflow's stage of
     that tool, or -- for a follow-up -- of the previous call of the same tool.
     """
-    phrases = [
-        (window, [re.compile(p, re.IGNORECASE) for p in pats])
-        for window, pats in catalog.evaluation.grounding.question_windows.items()
-    ]
+    phrases = _question_windows(catalog)
     out: list[dict[str, Any]] = []
     last: dict[str, str | None] = {}
     for turn in tr.turns:
         if turn.request is not None and turn.requested:
-            named = {w for w, rxs in phrases if any(rx.search(turn.request) for rx in rxs)}
+            named = {w for w, rx in phrases if rx.search(turn.request)}
             intents: dict[str | None, set[str | None]] = {}
-            for m in catalog.intents.detect(turn.request):
+            for m in intent_matches(catalog, turn.request):
                 intents.setdefault(m.intent.tool, set()).add(m.args.get("time_range"))
             for c in turn.calls:
                 got = _window_of(c)

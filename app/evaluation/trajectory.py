@@ -63,7 +63,7 @@ from app.analysis.arguments import normalize_args
 from app.catalog import Catalog
 from app.errors import InvalidArgumentError, UnknownNameError
 from app.evaluation.result import EvalResult
-from app.evaluation.tool_use import Trace, TurnInfo, bound_tools, due_stages, trace
+from app.evaluation.tool_use import Trace, TurnInfo, bound_tools, due_stages, intent_matches, trace
 from app.tools import TOOL_VIEWS
 from app.transcript import Transcript
 
@@ -115,7 +115,7 @@ def _asked_step(tr: Trace, turn: TurnInfo) -> ToolStep | None:
         return None
     key_args = frozenset(tr.catalog.evaluation.style.key_args)
     bound = bound_tools(tr.catalog, turn.workflow)
-    for m in tr.catalog.intents.detect(turn.request):
+    for m in intent_matches(tr.catalog, turn.request):
         tool = m.intent.tool
         if tool is None:
             continue

@@ -37,6 +37,7 @@ __all__ = [
     "compile_labels",
     "claim_kind",
     "clause_metrics",
+    "label_spans",
     "FieldTyper",
 ]
 
@@ -115,6 +116,20 @@ def claim_kind(claim: Claim, points_nouns: frozenset[str]) -> str:
 
 
 _COMMA = re.compile(r",\s*")
+_SPANS: dict[tuple[int, str], tuple[tuple[int, int, str, frozenset[str]], ...]] = {}
+_SPANS_MAX = 50_000
+
+
+def label_spans(text: str, labels: Labels) -> tuple[tuple[int, int, str, frozenset[str]], ...]:
+    """(start, end, metric, kinds) of every label in ``text``; memoised, since replies and alert
+    texts repeat across a batch and the label alternation is the costliest scan."""
+    key = (id(labels), text)
+    hit = _SPANS.get(key)
+    if hit is None:
+        if len(_SPANS) >= _SPANS_MAX:
+            _SPANS.clear()
+        hit = _SPANS[key] = tuple((m.start(), m.end(), *labels.groups[m.lastgroup or ""]) for m in labels.pattern.finditer(text))
+    return hit
 
 
 def clause_metrics(
@@ -130,7 +145,7 @@ def clause_metrics(
     """
     if not claims:
         return {}
-    spans = [(m.start(), m.end(), *labels.groups[m.lastgroup or ""]) for m in labels.pattern.finditer(text)]
+    spans = list(label_spans(text, labels))
     for claim in claims:  # "788 subscribers cancelled": the label after the number opens the clause at it
         for metric, kinds, rx in labels.after:
             if claim.kind in kinds and claim.unit is None and rx.match(text, claim.end):
@@ -180,11 +195,11 @@ class FieldTyper:
         ``name`` is the field the value belongs to: a trend's own name for its ``current`` and
         ``previous``, else the leaf's key.
         """
-        key = (_INDEX.sub(".#", path), name)
-        hit = self._memo.get(key)
+        hit = self._memo.get((path, name))
         if hit is None:
+            shape = _INDEX.sub(".#", path)
             kind = next((k for k, rx in self._kinds if rx.search(name)), "count")
             fraction = self._fraction.search(name) is not None
-            metric = next((m for m, rx in self._metric_fields if rx.search(key[0])), None)
-            hit = self._memo[key] = (kind, fraction, metric)
+            metric = next((m for m, rx in self._metric_fields if rx.search(shape)), None)
+            hit = self._memo[(path, name)] = (kind, fraction, metric)
         return hit

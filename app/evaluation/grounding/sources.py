@@ -40,6 +40,8 @@ from app.formats.evaluation import GroundingSettings
 __all__ = ["Source", "TypedIndex"]
 
 _TREND_PARTS = frozenset({"current", "previous"})
+_PROSE: dict[tuple[int, str], tuple[tuple[float, str, str | None], ...]] = {}
+_HAS_DIGIT_WINDOW = re.compile(r"(?:\s|\()\d+\s*[dh]", re.IGNORECASE)
 _DIGIT = re.compile(r"\d")
 
 
@@ -65,6 +67,17 @@ class Source:
     derived: bool = False
 
 
+_TYPERS: dict[tuple[int, int], tuple[GroundingSettings, Labels, FieldTyper]] = {}
+
+
+def _typer(settings: GroundingSettings, labels: Labels) -> FieldTyper:
+    """One field typer per settings and labels, so its memo of field paths serves a whole batch."""
+    hit = _TYPERS.get((id(settings), id(labels)))
+    if hit is None or hit[0] is not settings or hit[1] is not labels:
+        hit = _TYPERS[(id(settings), id(labels))] = (settings, labels, FieldTyper(settings, labels))
+    return hit[2]
+
+
 def _num(v: Any) -> float | None:
     return float(v) if isinstance(v, (int, float)) and not isinstance(v, bool) else None
 
@@ -85,7 +98,7 @@ class TypedIndex:
     _sorted: bool = True
 
     def __post_init__(self) -> None:
-        self.typer = FieldTyper(self.settings, self.labels)
+        self.typer = _typer(self.settings, self.labels)
         self._points = frozenset(n.lower() for n in self.settings.points_nouns)
         self.continuation = re.compile(self.settings.clause_continues, re.IGNORECASE)
         self._window = re.compile(self.settings.stated_window, re.IGNORECASE)
@@ -115,11 +128,17 @@ class TypedIndex:
             self._add_prose(f"{view} text", message, text)
 
     def _add_prose(self, label: str, message: int, text: str) -> None:
-        claims = extract_claims(text)
-        metrics = self.metrics_of(text, claims)
-        for c in claims:
-            kind = claim_kind(c, self._points)
-            self._add(Source(label, message, c.value, kind, metrics.get(c.start)))
+        key = (id(self.labels), text)
+        parsed = _PROSE.get(key)
+        if parsed is None:  # alert and recommendation texts repeat across results: parse each once
+            claims = extract_claims(text)
+            metrics = self.metrics_of(text, claims)
+            parsed = tuple((c.value, claim_kind(c, self._points), metrics.get(c.start)) for c in claims)
+            if len(_PROSE) >= 50_000:
+                _PROSE.clear()
+            _PROSE[key] = parsed
+        for value, kind, metric in parsed:
+            self._add(Source(label, message, value, kind, metric))
 
     def _collect(self, node: Any, view: str, message: int, path: str, owner: str | None, parent: str) -> None:
         """Leaves of one object; ``owner`` is the metric an enclosing object names (``"metric": "mrr"``)."""
@@ -223,6 +242,8 @@ class TypedIndex:
         starts = [m.end() for m in SENTENCE_END.finditer(text, 0, claim.start)]
         stop = SENTENCE_END.search(text, claim.end)
         sentence = text[starts[-1] if starts else 0 : stop.start() if stop else len(text)]
+        if not _HAS_DIGIT_WINDOW.search(sentence):
+            return None  # no number after "last"/"over"/"(": nothing to parse
         found = set()
         for m in self._window.finditer(sentence):
             window = f"{m.group('n')}{m.group('unit')[0].lower()}"
