@@ -7,14 +7,14 @@ keeps the real results, so an evaluator is tested against data it did not produc
 here reads the evaluators' claim extraction or settings. Wording is in
 ``data/prompts/defects.yaml``.
 
-=======================  ===========================================================  =========
-defect                   CJ answers from a copy of its results in which                caught by
-=======================  ===========================================================  =========
-``hallucinate_numbers``  every number is scaled by a factor (per field, by seed)       grounding
-``wrong_metric``         metrics of one unit trade values (MRR gets order revenue's)   grounding
-``stale_window``         each call fetched another window, relabelled as the asked one grounding
-``wrong_customer``       customers carry invented names (their ids stay)               grounding
-=======================  ===========================================================  =========
+=======================  =============================================================  ===================
+defect                   CJ answers from a copy of its results in which                  caught by
+=======================  =============================================================  ===================
+``hallucinate_numbers``  every number is scaled by a factor (per field, by seed)         grounding
+``wrong_metric``         metrics of one unit trade values (MRR gets order revenue's)     grounding
+``stale_window``         each call fetched another window, relabelled as the asked one   grounding, tool_use
+``wrong_customer``       customers carry invented names (their ids stay)                 grounding
+=======================  =============================================================  ===================
 
 Example:
     >>> swapped = rotate_fields({"mrr": {"current": 1.0}, "revenue": {"current": 2.0}}, [["mrr", "revenue"]])
