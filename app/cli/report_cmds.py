@@ -87,3 +87,25 @@ def compare_cmd(
     typer.echo(render_comparison(result, a_label=a_label, b_label=b_label), nl=False)
     if result.regressions:
         raise typer.Exit(1)
+
+
+@app.command("export")
+def export_cmd(
+    run: RunArg,
+    fmt: Annotated[str, typer.Option("--format", help="Export format: openai-jsonl (one conversation per line).")] = "openai-jsonl",
+    out: Annotated[Path | None, typer.Option("--out", help="Write to this file instead of stdout.")] = None,
+) -> None:
+    """Export a batch's conversations for other evaluation tools: OpenAI chat messages (system prompt,
+    tool calls and results) with the tools in OpenAI format, one JSON line per conversation."""
+    from app.cli.common import load_catalog
+    from app.reporting.export import EXPORT_FORMATS, export_run
+
+    if fmt not in EXPORT_FORMATS:
+        raise InvalidArgumentError(f"unknown export format {fmt!r}; valid formats: {', '.join(EXPORT_FORMATS)}")
+    _, records = _load(run)
+    text, result = export_run(records, out, fmt, catalog=load_catalog())
+    if out is None:
+        typer.echo(text, nl=False)
+    left = f"; left out {result.left_out} failed" if result.left_out else ""
+    where = f" to {out}" if out is not None else ""
+    err_console.print(f"exported {result.written} conversations ({fmt}){where}{left}", highlight=False, soft_wrap=True)
