@@ -141,6 +141,12 @@ def _failures(summary: Summary) -> list[str]:
             ["case", "attempts", "error"],
             [[c.case_id, summary.records[c.index].attempts, c.error or "(no reason recorded)"] for c in summary.failed_conversations],
         )
+    if summary.failure_groups:
+        lines += ["## Failures by reason category", ""]
+        lines += _table(
+            ["evaluator", "reason category", "conversations", "examples"],
+            [[g.evaluator, g.category, g.count, ", ".join(g.cases)] for g in summary.failure_groups],
+        )
     reasons = {k: v for k, v in summary.failure_reasons.items() if v}
     if reasons:
         lines += ["## Why evaluators failed", ""]
