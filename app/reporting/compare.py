@@ -169,7 +169,9 @@ def _select(available: list[tuple[str, str]], wanted: Sequence[str]) -> list[tup
     return [m for m in available if m in chosen]
 
 
-def _delta(key: str, stat: str, va: dict[Case, float], vb: dict[Case, float], confidence: float) -> MetricDelta:
+def _delta(
+    key: str, stat: str, va: dict[Case, float], vb: dict[Case, float], confidence: float, intervals: bool = True
+) -> MetricDelta:
     if not va or not vb:
         a = sum(va.values()) / len(va) if va else None
         b = sum(vb.values()) / len(vb) if vb else None
@@ -180,6 +182,8 @@ def _delta(key: str, stat: str, va: dict[Case, float], vb: dict[Case, float], co
     else:
         xa, xb = list(va.values()), list(vb.values())
     ma, mb = sum(xa) / len(xa), sum(xb) / len(xb)
+    low: float | None
+    high: float | None
     if stat == "pass_rate":
         sa, sb = round(sum(xa)), round(sum(xb))
         if pairs:
@@ -195,11 +199,11 @@ def _delta(key: str, stat: str, va: dict[Case, float], vb: dict[Case, float], co
             p_worse, p_better = fisher_worse(sa, len(xa), sb, len(xb)), fisher_worse(sb, len(xb), sa, len(xa))
     elif pairs:
         diffs = [y - x for x, y in pairs]
-        low, high = bootstrap_interval(diffs, confidence)
+        low, high = bootstrap_interval(diffs, confidence) if intervals else (None, None)
         method, test = "paired bootstrap", "sign-flip permutation"
         p_worse, p_better = sign_flip_worse(diffs), sign_flip_worse([-d for d in diffs])
     else:
-        low, high = bootstrap_diff_interval(xa, xb, confidence)
+        low, high = bootstrap_diff_interval(xa, xb, confidence) if intervals else (None, None)
         method, test = "bootstrap", "permutation"
         p_worse, p_better = permutation_worse(xa, xb), permutation_worse(xb, xa)
     return MetricDelta(
@@ -214,6 +218,7 @@ def compare_runs(
     metrics: Sequence[str] = (),
     alpha: float = 0.05,
     min_effect: float = 0.0,
+    intervals: bool = True,
 ) -> Comparison:
     """Compare run B against baseline A, metric by metric, and decide which metrics got worse.
 
@@ -236,6 +241,9 @@ def compare_runs(
     the same rule the other way. Both scales are 0..1: ``min_effect=0.05`` ignores changes
     smaller than 5 points.
 
+    The decision uses the tests only; ``intervals=False`` leaves the bootstrap intervals of mean
+    scores out (``low``/``high`` ``None``), which makes many comparisons (gate calibration) fast.
+
     Raises:
         InvalidArgumentError: alpha outside (0, 1), negative min_effect, or a run with no records.
         UnknownNameError: an unknown metric name.
@@ -248,7 +256,7 @@ def compare_runs(
     if not ra or not rb:
         raise InvalidArgumentError(f"run {'A' if not ra else 'B'} has no conversations to compare")
     rows = [
-        _delta(key, stat, _metric_values(ra, key, stat), _metric_values(rb, key, stat), 1 - alpha)
+        _delta(key, stat, _metric_values(ra, key, stat), _metric_values(rb, key, stat), 1 - alpha, intervals)
         for key, stat in _select(metric_names(ra, rb), metrics)
     ]
     tested = [i for i, r in enumerate(rows) if r.p_worse is not None and r.p_better is not None]

@@ -90,7 +90,8 @@ def sign_flip_worse(
 
     Under no difference each case's sign is a fair coin, so the observed sum is compared with the
     sums of ±|d|: p = P(sum* <= observed). Exact while the distribution has at most
-    :data:`EXACT_LIMIT` distinct sums; otherwise ``resamples`` seeded random flips.
+    :data:`EXACT_LIMIT` distinct sums (always for pass/fail-like scores); otherwise ``resamples``
+    seeded random flips.
     """
     _check(resamples)
     values = [abs(float(d)) for d in differences if abs(float(d)) > _EPS]
@@ -101,29 +102,53 @@ def sign_flip_worse(
     if exact is not None:
         hits = sum(count for total, count in exact.items() if total <= observed + _EPS)
         return float(Fraction(hits, 2 ** len(values)))
-    rng = random.Random(seed)
-    full = sum(values)
-    hits = 0
-    for _ in range(resamples):
-        bits = rng.getrandbits(len(values))
-        flipped = sum(v for i, v in enumerate(values) if bits >> i & 1)
-        if full - 2 * flipped <= observed + _EPS:
-            hits += 1
-    return (1 + hits) / (1 + resamples)
+    return _random_flips(values, observed, resamples, seed)
 
 
 def _sign_flip_distribution(values: list[float]) -> dict[float, int] | None:
-    """Sum -> number of sign patterns giving it, or ``None`` past :data:`EXACT_LIMIT` distinct sums."""
+    """Sum -> number of sign patterns giving it, or ``None`` when it could exceed :data:`EXACT_LIMIT` sums.
+
+    Equal values are taken together: k copies of v contribute v(2i − k) in C(k, i) ways, so
+    pass/fail differences (every |d| = 1) need only k + 1 states.
+    """
+    counts: dict[float, int] = {}
+    for v in values:
+        key = round(v, 9)
+        counts[key] = counts.get(key, 0) + 1
+    bound = 1
+    for k in counts.values():
+        bound *= k + 1
+        if bound > EXACT_LIMIT:
+            return None
     dist: dict[float, int] = {0.0: 1}
-    for v in sorted(values):
+    for v, k in sorted(counts.items()):
+        steps = [(v * (2 * i - k), math.comb(k, i)) for i in range(k + 1)]
         nxt: dict[float, int] = {}
         for total, count in dist.items():
-            for s in (round(total + v, 9), round(total - v, 9)):
-                nxt[s] = nxt.get(s, 0) + count
-        if len(nxt) > EXACT_LIMIT:
-            return None
+            for step, ways in steps:
+                key = round(total + step, 9)
+                nxt[key] = nxt.get(key, 0) + count * ways
         dist = nxt
     return dist
+
+
+def _random_flips(values: list[float], observed: float, resamples: int, seed: int) -> float:
+    """Monte Carlo sign flips: one random byte flips 8 values at once through a table of their 256 subset sums."""
+    padded = values + [0.0] * (-len(values) % 8)  # a zero flips to nothing
+    tables = []
+    for start in range(0, len(padded), 8):
+        chunk, table = padded[start : start + 8], [0.0] * 256
+        for mask in range(1, 256):
+            low = mask & -mask
+            table[mask] = table[mask ^ low] + chunk[low.bit_length() - 1]
+        tables.append(table)
+    full, rng, hits = sum(values), random.Random(seed), 0
+    width = len(tables)
+    for _ in range(resamples):
+        flips = rng.getrandbits(8 * width).to_bytes(width, "little")
+        if full - 2 * sum(map(list.__getitem__, tables, flips)) <= observed + _EPS:
+            hits += 1
+    return (1 + hits) / (1 + resamples)
 
 
 def permutation_worse(
