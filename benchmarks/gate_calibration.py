@@ -76,6 +76,7 @@ def _world_records(task: tuple[str, str, int, tuple[str, ...]]) -> list[dict]:
 def build_pool(seeds: int, jobs: int, cache: Path) -> dict[str, dict[int, dict[str, RunRecord]]]:
     """profile -> seed -> case group -> record, from ``cache`` when it holds what is asked."""
     from app.scenarios import personas, scenarios
+    from app.workflows import workflows
 
     names = tuple(profiles())
     rows: list[dict] = []
@@ -92,7 +93,8 @@ def build_pool(seeds: int, jobs: int, cache: Path) -> dict[str, dict[int, dict[s
         with ProcessPoolExecutor(max_workers=jobs) as pool:
             for chunk in pool.map(_world_records, tasks):
                 rows.extend(chunk)
-        print(f"pool: ran {sum(len(t[3]) for t in tasks)} world x profile tasks in {time.perf_counter() - started:.0f} s")
+        runs = sum(len(t[3]) for t in tasks) * len(workflows().names())
+        print(f"pool: ran {runs} conversations in {time.perf_counter() - started:.0f} s")
         cache.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
     pool_: dict[str, dict[int, dict[str, RunRecord]]] = {}
     for r in rows:
@@ -105,22 +107,27 @@ def _batch(pool: dict[int, dict[str, RunRecord]], seeds: dict[str, int]) -> list
     return [pool[seed][group] for group, seed in seeds.items()]
 
 
-def false_gate_rate(pool: dict[int, dict[str, RunRecord]], pairs: int, seed: int) -> tuple[float, dict[str, int]]:
-    """Share of clean-vs-clean pairs (seeds differ per case group) with any regression, and which metrics fired."""
+def false_gate_rate(
+    pool: dict[int, dict[str, RunRecord]], pairs: int, seed: int
+) -> tuple[float, dict[str, int], list[float]]:
+    """Share of clean-vs-clean pairs (seeds differ per case group) with any regression, which metrics
+    fired, and each pair's smallest Holm-adjusted p-value (how close it came to gating)."""
     rng = random.Random(seed)
     groups = sorted(pool[0])
     available = sorted(pool)
     fired: dict[str, int] = {}
+    closest: list[float] = []
     gated = 0
     for _ in range(pairs):
         draws = {g: rng.sample(available, 2) for g in groups}
         a = _batch(pool, {g: d[0] for g, d in draws.items()})
         b = _batch(pool, {g: d[1] for g, d in draws.items()})
-        worse = compare_runs(a, b, intervals=False).regressions  # the gate decision needs no intervals
-        gated += bool(worse)
-        for d in worse:
+        result = compare_runs(a, b, intervals=False)  # the gate decision needs no intervals
+        gated += bool(result.regressions)
+        for d in result.regressions:
             fired[d.name] = fired.get(d.name, 0) + 1
-    return gated / pairs, fired
+        closest.append(min(d.p_adjusted for d in result.family if d.p_adjusted is not None))
+    return gated / pairs, fired, closest
 
 
 def power(clean: dict[int, dict[str, RunRecord]], defect: dict[int, dict[str, RunRecord]], pairs: int, seed: int) -> float:
@@ -150,10 +157,13 @@ def main() -> int:
     print(f"machine: {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}")
     print(f"pool: {args.seeds} seeds x {size} cases x {len(pool)} profiles; {args.pairs} pairs per question")
     started = time.perf_counter()
-    rate, fired = false_gate_rate(clean, args.pairs, args.seed)
+    rate, fired, closest = false_gate_rate(clean, args.pairs, args.seed)
     elapsed = time.perf_counter() - started
+    closest.sort()
     print(f"null (clean vs clean, seeds differ): false-gate rate {rate:.1%} ({round(rate * args.pairs)}/{args.pairs}); "
           f"limit {FALSE_GATE_LIMIT:.0%}; {elapsed / args.pairs * 1000:.0f} ms per compare")  # fmt: skip
+    print(f"  smallest Holm-adjusted p per pair: minimum {closest[0]:.3f}, 5th percentile {closest[len(closest) // 20]:.3f}, "
+          f"median {closest[len(closest) // 2]:.3f}")  # fmt: skip
     if fired:
         print("  metrics that fired: " + ", ".join(f"{k} {v}" for k, v in sorted(fired.items(), key=lambda kv: -kv[1])))
     ok = rate <= FALSE_GATE_LIMIT
