@@ -69,12 +69,15 @@ def compare_cmd(
         list[str] | None,
         typer.Option("--metric", help="Only these metrics (repeatable): an evaluator key, KEY.pass_rate, KEY.mean, or completed."),
     ] = None,
-    alpha: Annotated[float, typer.Option("--alpha", help="1 − confidence of each interval.")] = 0.05,
+    alpha: Annotated[
+        float, typer.Option("--alpha", help="Family-wise alpha of the gate (Holm over the gated metrics); 1 − confidence of each interval.")
+    ] = 0.05,
     min_effect: Annotated[float, typer.Option("--min-effect", help="Ignore changes smaller than this (0..1 scale).")] = 0.0,
 ) -> None:
-    """Compare batch B against baseline A: each metric's delta B−A with its interval (paired when the
-    runs share cases). Exit code 1 when any metric is significantly worse — its whole interval is
-    below −min-effect — 0 otherwise, 2 on bad input."""
+    """Compare batch B against baseline A: each metric's delta B−A with its interval and a test suited
+    to it (exact McNemar or a permutation test; paired by case, or by case group when seeds differ).
+    Exit code 1 when any gated metric is significantly worse -- Holm-adjusted p-value at most
+    --alpha, change below −min-effect -- 0 otherwise, 2 on bad input."""
     from app.reporting.compare import compare_runs
     from app.reporting.report import render_comparison
 
