@@ -101,6 +101,7 @@ PROVIDER_SPECS: dict[str, _Provider] = {
 }
 
 _OFFLINE = {"rules": "cj", "script": "merchant", "replay": "judge"}
+_ROLE = {"rules": "CJ", "script": "merchant", "replay": "judge"}
 
 
 def check_timeout(value: float, what: str = "the model timeout") -> float:
@@ -211,7 +212,7 @@ def make_cj_model(
 
         return RuleBasedCJ(seed=seed, catalog=catalog)
     if parsed.kind in ("script", "replay"):
-        raise InvalidArgumentError(f"{spec!r} is the offline {_OFFLINE[parsed.kind]}; CJ's offline model is 'rules'")
+        raise InvalidArgumentError(f"{spec!r} is the offline {_ROLE[parsed.kind]}; CJ's offline model is 'rules'")
     return _provider_model(parsed, 0.0, timeout)
 
 
@@ -231,5 +232,5 @@ def make_merchant_model(
 
         return ScriptedMerchant(persona=persona, scenario=scenario, seed=seed, catalog=catalog)
     if parsed.kind in ("rules", "replay"):
-        raise InvalidArgumentError(f"{spec!r} is the offline {_OFFLINE[parsed.kind]}; the offline merchant is 'script'")
+        raise InvalidArgumentError(f"{spec!r} is the offline {_ROLE[parsed.kind]}; the offline merchant is 'script'")
     return _provider_model(parsed, 0.7, timeout)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import json
 from pathlib import Path
 
@@ -74,7 +75,7 @@ def test_tools_are_the_bound_tools_in_openai_format(lines: list[dict]) -> None:
 
 def test_agentevals_reads_the_messages_unmodified(lines: list[dict]) -> None:
     strict = create_trajectory_match_evaluator(trajectory_match_mode="strict")
-    messages = lines[0]["messages"]
+    messages = copy.deepcopy(lines[0]["messages"])  # agentevals normalises the dicts it is given in place
     assert strict(outputs=messages, reference_outputs=messages)["score"] is True
     first_call = next(i for i, m in enumerate(messages) if m.get("tool_calls"))
     reference = messages[:first_call] + messages[first_call + 1 :]  # one tool call fewer
