@@ -22,12 +22,18 @@ Example (``examples/production/mapping.yaml`` is a complete one)::
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from app.datafiles import load_model
+from app.datafiles import UniqueKeyLoader, load_model, load_yaml
+from app.errors import DataFileError
+from app.storage.codes import CURRENCIES
+
+if TYPE_CHECKING:
+    from app.storage.mapping_v2 import ImportMappingV2
 
 __all__ = [
     "ColumnMap",
@@ -38,6 +44,7 @@ __all__ = [
     "ImportMapping",
     "IMPORT_TABLES",
     "load_mapping",
+    "MappingLoader",
 ]
 
 IMPORT_TABLES = ("customers", "subscriptions", "orders", "support_tickets")
@@ -111,6 +118,17 @@ class MerchantInfo(_Strict):
     name: str = Field(min_length=1, max_length=200, description="The merchant's name.")
     business_name: str = Field(min_length=1, max_length=200, description="Shown in briefings and reports.")
     business_type: str = Field(default="subscription e-commerce", max_length=200, description="What they sell.")
+    currency: str = Field(
+        default="USD", description="ISO 4217 code of every amount in the exports (merchants.currency), e.g. GBP."
+    )
+
+    @field_validator("currency")
+    @classmethod
+    def _iso_currency(cls, value: str) -> str:
+        code = value.strip().upper()
+        if code not in CURRENCIES:
+            raise ValueError(f"{value!r} is not an ISO 4217 currency code (e.g. USD, EUR, GBP)")
+        return code
 
 
 class ParseDefaults(_Strict):
@@ -161,6 +179,26 @@ class ImportMapping(_Strict):
         return getattr(self, name)
 
 
-def load_mapping(path: Path) -> ImportMapping:
-    """Load and validate a mapping file; errors name the file and the field."""
-    return load_model(path, ImportMapping)
+class MappingLoader(UniqueKeyLoader):
+    """YAML with YAML 1.2 booleans: only ``true``/``false`` are booleans, so ``NO`` (Norway),
+    ``yes``, ``on`` and ``off`` stay text, as a value map of countries or statuses needs."""
+
+
+MappingLoader.yaml_implicit_resolvers = {
+    first: [(tag, rx) for tag, rx in resolvers if tag != "tag:yaml.org,2002:bool"]
+    for first, resolvers in UniqueKeyLoader.yaml_implicit_resolvers.items()
+}
+MappingLoader.add_implicit_resolver(
+    "tag:yaml.org,2002:bool", re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"), list("tTfF")
+)
+
+
+def load_mapping(path: Path) -> ImportMapping | ImportMappingV2:
+    """Load and validate a mapping file (version 1 or 2); errors name the file and the field."""
+    from app.storage.mapping_v2 import ImportMappingV2
+
+    raw = load_yaml(path, MappingLoader)
+    version = raw.get("version", 1) if isinstance(raw, dict) else 1
+    if version not in (1, 2):
+        raise DataFileError(f"{path}: field 'version': {version!r} is not a mapping format version; use 1 or 2")
+    return load_model(path, ImportMappingV2 if version == 2 else ImportMapping, MappingLoader)
