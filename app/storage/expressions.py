@@ -72,7 +72,8 @@ def _tokens(text: str) -> list[_Tok]:
             break
         m = _TOKEN.match(text, pos)
         if m is None or m.end() == pos:
-            raise ExpressionError(f"expression {text!r}: unexpected {text[pos:].strip()[:10]!r} at position {pos + 1}")
+            at = len(text) - len(text[pos:].lstrip())
+            raise ExpressionError(f"expression {text!r}: unexpected character {text[at]!r} at position {at + 1}")
         kind = m.lastgroup or "op"
         value = m.group(kind)
         if kind == "text":

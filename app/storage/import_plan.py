@@ -220,16 +220,16 @@ def _output_stage(
         if default is not None:
             value = Compiled(f"coalesce(CAST({value.sql} AS VARCHAR), {sql_text(str(default))})" if value.type != "text"
                              else f"coalesce({value.sql}, {sql_text(str(default))})", "text")
+        domain = value_domain(table, name)
+        if domain is not None:  # before the length check: the domain is the better reason
+            allowed, what = domain
+            listed = ", ".join(sql_text(v) for v in sorted(allowed))
+            ctx.checks.append(Check(f"({value.sql}) NOT IN ({listed})", f"{name}: not {what}; translate it with `map`", value.sql))
         value = _convert(ctx, value, col, table, _where(source, table, name))
         selects.append(f'{value.sql} AS "{name}"')
         columns.append(name)
         if name in REQUIRED_V2[table] or (not col.nullable and (table, name) not in _DERIVED_LATER):
             ctx.checks.append(Check(f'({value.sql}) IS NULL', f"{name}: empty", "''"))
-        domain = value_domain(table, name)
-        if domain is not None:
-            allowed, what = domain
-            listed = ", ".join(sql_text(v) for v in sorted(allowed))
-            ctx.checks.append(Check(f"({value.sql}) NOT IN ({listed})", f"{name}: not {what}; translate it with `map`", value.sql))
         if table == "refunds" and name == "amount_cents":
             ctx.checks.append(Check(f"({value.sql}) <= 0", "amount_cents: not positive (a refund is the money returned)", value.sql))
     reason, val = _reason_case([("", c) for c in ctx.checks])

@@ -114,8 +114,7 @@ class RejectLog:
         for entry in sorted(self.reasons.values(), key=lambda e: (-e.count, e.reason)):
             lines.append(f"  {entry.count:,} x {entry.reason}")
             for ex in entry.examples:
-                value = f" (value {ex.value!r})" if ex.value else ""
-                lines.append(f"      e.g. {ex.file}:{ex.line}{value}")
+                lines.append(f"      e.g. {ex}")
             if entry.count > len(entry.examples):
                 lines.append(f"      ... and {entry.count - len(entry.examples):,} more")
         return "\n".join(lines)

@@ -191,7 +191,8 @@ def _link(duck: Any, mapping: ImportMappingV2, plans: dict[str, SectionPlan], lo
     if mapping.derive.customers:
         known = "SELECT customer_id FROM o_customers" if has_customers else "SELECT NULL WHERE FALSE"
         parts.append(
-            f"SELECT a.customer_id, {merchant}, a.customer_id, '', 'imported', a.first_day, '' FROM act a "
+            f"SELECT a.customer_id, {merchant} AS merchant_id, a.customer_id AS name, '' AS email, 'imported' AS segment_hint, "
+            "a.first_day AS created_on, '' AS country FROM act a "
             f"WHERE a.customer_id NOT IN ({known})"
         )
     body = " UNION ALL ".join(parts) if parts else (
