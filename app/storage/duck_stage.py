@@ -37,10 +37,10 @@ class StagedFile:
 
 
 def duck_connection(workdir: Path) -> Any:
-    """A private in-memory DuckDB connection limited to :data:`DUCKDB_MEMORY_LIMIT`, spilling to ``workdir``."""
+    """A private DuckDB database in ``workdir`` using at most :data:`DUCKDB_MEMORY_LIMIT` of memory."""
     import duckdb
 
-    conn = duckdb.connect(":memory:")
+    conn = duckdb.connect(str(workdir / "import.duckdb"))  # a file: tables beyond the memory limit live on disk
     conn.execute(f"SET memory_limit = '{DUCKDB_MEMORY_LIMIT}'")
     conn.execute(f"SET temp_directory = {sql_text(str(workdir / 'spill'))}")
     conn.execute("SET threads = 2")
@@ -49,7 +49,7 @@ def duck_connection(workdir: Path) -> Any:
 
 
 def stage_file(conn: Any, name: str, path: Path, defaults: ParseDefaults, workdir: Path, log: RejectLog) -> StagedFile:
-    """Stage ``path`` in ``workdir`` as DuckDB view ``src_<name>``; records with a wrong field count are rejected.
+    """Stage ``path`` as DuckDB table ``src_<name>`` (parsed once); records with a wrong field count are rejected.
 
     Raises:
         DataFileError: unreadable, empty or malformed file, wrong encoding, duplicate header names.
@@ -71,7 +71,8 @@ def stage_file(conn: Any, name: str, path: Path, defaults: ParseDefaults, workdi
     types = "{'_line': 'BIGINT', " + ", ".join(f"'c{i}': 'VARCHAR'" for i in range(width)) + "}"
     renames = ", ".join(f'c{i} AS "{h.replace(chr(34), chr(34) * 2)}"' for i, h in enumerate(header))
     conn.execute(
-        f"CREATE VIEW {view} AS SELECT _line{', ' if renames else ''}{renames} FROM read_csv({sql_text(str(staged))}, header = true, "
+        f"CREATE TABLE {view} AS SELECT _line{', ' if renames else ''}{renames} FROM read_csv({sql_text(str(staged))}, header = true, "
         f"columns = {types}, delim = ',', quote = '\"', escape = '\"', auto_detect = false, strict_mode = true)"
     )
+    staged.unlink()
     return StagedFile(name, path, view, header, count)

@@ -112,7 +112,9 @@ def _record_columns(plan: SectionPlan) -> str:
     return ", ".join(f's."{c.replace(chr(34), chr(34) * 2)}"' for c in plan.file.columns)
 
 
-def _log_rejects(duck: Any, sql: str, plan: SectionPlan, log: RejectLog) -> None:
+def _log_rejects(duck: Any, sql: str, plan: SectionPlan, log: RejectLog, count_sql: str) -> None:
+    if not duck.execute(count_sql).fetchone()[0]:  # the usual case: skip the join with the source lines
+        return
     cur = duck.execute(sql)
     while batch := cur.fetchmany(10_000):
         log.add_many(
@@ -131,6 +133,7 @@ def _collect_rejects(duck: Any, plan: SectionPlan, log: RejectLog) -> int:
             f"JOIN {plan.file.view} s ON s._line = x._line WHERE x._reason IS NOT NULL ORDER BY x._line",
             plan,
             log,
+            f"SELECT count(*) FROM {stage}_{t} WHERE _reason IS NOT NULL",
         )
     duck.execute(f"DELETE FROM o_{t} WHERE _reason IS NOT NULL")
     return int(duck.execute(f"SELECT count(*) FROM r_{t} WHERE NOT _keep AND _reason IS NULL").fetchone()[0])
@@ -144,6 +147,7 @@ def _reject_where(duck: Any, plan: SectionPlan, condition: str, reason: str, val
         f"JOIN {plan.file.view} s ON s._line = x._line WHERE {condition} ORDER BY x._line",
         plan,
         log,
+        f"SELECT count(*) FROM o_{t} x WHERE {condition}",
     )
     duck.execute(f"DELETE FROM o_{t} x WHERE {condition}")
 
