@@ -182,7 +182,7 @@ def test_expressions_if_compare_and_filters(url: str, tmp_path: Path) -> None:
       filter: "number(Quantity) >= 2 or Country = 'Norway'"
       columns:
         order_id: "concat(InvoiceNo, '-', StockCode)"
-        customer_id: "coalesce(CustomerID, 'guest')"
+        customer_id: "coalesce([CustomerID], 'guest')"
         ordered_on: "date(InvoiceDate, '%m/%d/%Y %H:%M')"
         amount_cents: "if(Quantity > 3, Quantity * UnitPrice / 2, Quantity * UnitPrice)"
         status: "if(starts_with(InvoiceNo, 'C'), 'refunded', 'paid')"

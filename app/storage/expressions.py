@@ -74,13 +74,11 @@ def _tokens(text: str) -> list[_Tok]:
         if m is None or m.end() == pos:
             at = len(text) - len(text[pos:].lstrip())
             raise ExpressionError(f"expression {text!r}: unexpected character {text[at]!r} at position {at + 1}")
-        kind = m.lastgroup or "op"
-        value = m.group(kind)
-        if kind == "text":
+        group = m.lastgroup or "op"
+        value, start = m.group(group), m.start(group)
+        if group == "text":
             value = value.replace("''", "'")
-        elif kind == "bracket":
-            kind = "column"
-        out.append(_Tok(kind, value, m.start(kind)))
+        out.append(_Tok("column" if group == "bracket" else group, value, start))
         pos = m.end()
     out.append(_Tok("end", "", len(text)))
     return out

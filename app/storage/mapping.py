@@ -201,4 +201,6 @@ def load_mapping(path: Path) -> ImportMapping | ImportMappingV2:
     version = raw.get("version", 1) if isinstance(raw, dict) else 1
     if version not in (1, 2):
         raise DataFileError(f"{path}: field 'version': {version!r} is not a mapping format version; use 1 or 2")
-    return load_model(path, ImportMappingV2 if version == 2 else ImportMapping, MappingLoader)
+    if version == 2:
+        return load_model(path, ImportMappingV2, MappingLoader)
+    return load_model(path, ImportMapping, MappingLoader)

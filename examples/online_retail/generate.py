@@ -74,10 +74,10 @@ def write_export(path: Path, lines: int, *, seed: int = 7, customers: int | None
 
 
 def main() -> None:
-    """Command line: write the example export (default: 2,000 lines next to this script)."""
+    """Command line: write the example export (default: 4,000 lines next to this script)."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("out", nargs="?", type=Path, default=Path(__file__).with_name("invoices.csv"))
-    parser.add_argument("--lines", type=int, default=2000)
+    parser.add_argument("--lines", type=int, default=4000)
     args = parser.parse_args()
     print(f"{write_export(args.out, args.lines)} lines written to {args.out}")
 
