@@ -266,3 +266,28 @@ def test_a_quote_in_a_text_literal_stays_data(tmp_path: Path) -> None:
     import_exports(url, {"orders": data}, path)
     statuses = {o["order_id"]: o["status"] for o in _rows(url, orders, orders.c.order_id)}
     assert statuses["536371"] == "failed" and statuses["536365"] == "paid"
+
+
+@pytest.mark.parametrize(
+    ("mapping", "message"),
+    [
+        (MAPPING.replace("Quantity * UnitPrice\"}", "Quantity * (UnitPrice\"}", 1), "expected ')'"),
+        (MAPPING.replace("version: 2", "version: 3"), "use 1 or 2"),
+        (MAPPING.replace("  group_by: [InvoiceNo]\n", "  group_by: [InvoiceNo\n", 1), "malformed YAML"),
+        (MAPPING.replace("order_id: InvoiceNo", "order_no: InvoiceNo", 1), "no column 'order_no' in table orders"),
+        (MAPPING.replace("currency: GBP", "currency: XYZ"), "not an ISO 4217 currency code"),
+        (MAPPING + "support_tickets: {columns: {}}\n", "unknown field"),
+    ],
+)
+def test_cli_mapping_mistakes_are_one_message_and_exit_code_2(tmp_path: Path, mapping: str, message: str) -> None:
+    from typer.testing import CliRunner
+
+    from app.cli import app
+
+    url = f"sqlite:///{tmp_path / 'x.db'}"
+    init_database(url)
+    data, path = _files(tmp_path, LINES, mapping)
+    result = CliRunner().invoke(app, ["db", "import", "--url", url, "--mapping", str(path), "--orders", str(data)])
+    assert result.exit_code == 2, result.output
+    assert message in result.output and "Traceback" not in result.output
+    assert database_info(url)["row_counts"]["orders"] == 0

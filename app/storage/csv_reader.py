@@ -18,6 +18,7 @@ from sqlalchemy import Date, DateTime, Float, Integer, String, Table
 
 from app.errors import DataFileError
 from app.models import TicketCategory, TicketPriority
+from app.storage.import_problems import Reject
 from app.storage.mapping import ColumnMap, ImportMapping
 from app.storage.money import MoneyError, parse_export_money
 from app.storage.schema import metadata
@@ -61,19 +62,8 @@ first activity; ticket ``sentiment`` follows the rating; ticket ``status`` is al
 DERIVED = {("support_tickets", "status"): "derived from first_response_at and resolved_at"}
 
 
-@dataclass(frozen=True)
-class RowProblem:
-    """A rejected row: where it is and why."""
-
-    file: str
-    line: int
-    reason: str
-    table: str = ""
-    record: tuple[str, ...] = ()
-
-    def __str__(self) -> str:
-        return f"{self.file}:{self.line}: {self.reason}"
-
+RowProblem = Reject
+"""A rejected row: where it is and why (the one record of rejected rows, see :mod:`app.storage.import_problems`)."""
 
 
 class RowError(Exception):
@@ -295,7 +285,7 @@ def read_table(
     for line, record in rows:
         if len(record) != len(header):
             problems.append(
-                RowProblem(path.name, line, f"expected {len(header)} fields, found {len(record)}", table_name, tuple(record))
+                RowProblem(path.name, line, f"expected {len(header)} fields, found {len(record)}", table_name, record=tuple(record))
             )
             continue
         try:
@@ -315,7 +305,7 @@ def read_table(
                     raise RowError(f"{cname} {row[cname]!r} is not one of {', '.join(allowed)}; map it with `map`")
             check_row(table_name, row)
         except RowError as exc:
-            problems.append(RowProblem(path.name, line, str(exc), table_name, tuple(record)))
+            problems.append(RowProblem(path.name, line, str(exc), table_name, record=tuple(record)))
             continue
         out.append((line, row))
     return out

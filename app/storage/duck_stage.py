@@ -63,7 +63,7 @@ def stage_file(conn: Any, name: str, path: Path, defaults: ParseDefaults, workdi
         writer.writerow(["_line", *(f"c{i}" for i in range(width))])
         for line, record in rows:
             if len(record) != width:
-                log.add(Reject(path.name, line, name, f"expected {width} fields, found {len(record)}", record=tuple(record)))
+                log.add(Reject(path.name, line, f"expected {width} fields, found {len(record)}", name, record=tuple(record)))
                 continue
             writer.writerow((line, *record))
             count += 1

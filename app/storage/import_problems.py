@@ -33,8 +33,8 @@ class Reject:
 
     file: str
     line: int
-    table: str
     reason: str
+    table: str = ""
     value: str = ""
     record: tuple[str, ...] = ()
 

@@ -118,7 +118,7 @@ def _log_rejects(duck: Any, sql: str, plan: SectionPlan, log: RejectLog, count_s
     cur = duck.execute(sql)
     while batch := cur.fetchmany(10_000):
         log.add_many(
-            Reject(plan.file.path.name, int(row[0]), plan.table, row[1], row[2] or "", tuple(v or "" for v in row[3:]))
+            Reject(plan.file.path.name, int(row[0]), row[1], plan.table, row[2] or "", tuple(v or "" for v in row[3:]))
             for row in batch
         )
 

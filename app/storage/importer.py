@@ -25,7 +25,7 @@ from sqlalchemy.engine import URL
 from app.errors import DataFileError, InvalidArgumentError
 from app.storage.admin import LoadReport, prepare_target, store_rows, writable_connection
 from app.storage.csv_reader import DEFAULTS, ORDER_STATUSES, SENTIMENTS, RowProblem, read_table
-from app.storage.import_problems import Reject, RejectLog
+from app.storage.import_problems import RejectLog
 from app.storage.mapping import IMPORT_TABLES, ImportMapping, load_mapping
 from app.storage.url import mask_url, parse_url
 from app.world.world import Rows
@@ -266,7 +266,7 @@ def _import_v1(
     if "refunds" in files:
         raise InvalidArgumentError(f"{mapping_path}: --refunds needs a version-2 mapping (version: 2 with a refunds section)")
     result = read_exports(files, mapping_path, mapping)
-    log.add_many(Reject(p.file, p.line, p.table, p.reason, record=p.record) for p in result.problems)
+    log.add_many(result.problems)
     n = len(result.problems)
     if n > max_errors:
         raise DataFileError(
