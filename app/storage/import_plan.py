@@ -153,7 +153,7 @@ def _row_stage(
     inputs = [f"{k.sql} AS k{i}" for i, k in enumerate(keys)]
     inputs += [f"{c.sql} AS \"e_{col}\"" for col, (kind, c, _) in values.items() if c is not None and kind != "key"]
     duck.execute(
-        f"CREATE TEMP TABLE r_{table} AS SELECT _line, {keep} AS _keep, {reason} AS _reason, {value} AS _value"
+        f"CREATE TABLE r_{table} AS SELECT _line, {keep} AS _keep, {reason} AS _reason, {value} AS _value"
         + "".join(", " + x for x in inputs)
         + f" FROM {staged.view}"
     )
@@ -169,14 +169,14 @@ def _group_stage(duck: Any, table: str, section: SectionV2, values: dict[str, tu
     if section.group_by is None:
         cols = [f'"e_{col}" AS "v_{col}"' for col, (kind, c, _) in values.items() if c is not None]
         duck.execute(
-            f"CREATE TEMP TABLE a_{table} AS SELECT _line{''.join(', ' + c for c in cols)} "
+            f"CREATE TABLE a_{table} AS SELECT _line{''.join(', ' + c for c in cols)} "
             f"FROM r_{table} WHERE _keep AND _reason IS NULL"
         )
         return
     n = len(section.group_by)
     keys = ", ".join(f"k{i}" for i in range(n))
     same = " AND ".join(f"b.k{i} IS NOT DISTINCT FROM r.k{i}" for i in range(n))
-    duck.execute(f"CREATE TEMP TABLE g_{table} AS SELECT DISTINCT {keys} FROM r_{table} WHERE _keep AND _reason IS NOT NULL")
+    duck.execute(f"CREATE TABLE g_{table} AS SELECT DISTINCT {keys} FROM r_{table} WHERE _keep AND _reason IS NOT NULL")
     # Lines of a group that lost a line: rejected too, naming the group.
     key_value = " || ' / ' || ".join(f"coalesce(CAST(r.k{i} AS VARCHAR), '')" for i in range(n))
     duck.execute(
@@ -189,7 +189,7 @@ def _group_stage(duck: Any, table: str, section: SectionV2, values: dict[str, tu
         if c is not None
     ]
     duck.execute(
-        f"CREATE TEMP TABLE a_{table} AS SELECT min(_line) AS _line{''.join(', ' + c for c in cols)} "
+        f"CREATE TABLE a_{table} AS SELECT min(_line) AS _line{''.join(', ' + c for c in cols)} "
         f"FROM r_{table} WHERE _keep AND _reason IS NULL GROUP BY {keys}"
     )
 
@@ -234,7 +234,7 @@ def _output_stage(
             ctx.checks.append(Check(f"({value.sql}) <= 0", "amount_cents: not positive (a refund is the money returned)", value.sql))
     reason, val = _reason_case([("", c) for c in ctx.checks])
     duck.execute(
-        f"CREATE TEMP TABLE o_{table} AS SELECT _line, {reason} AS _reason, {val} AS _value, "
+        f"CREATE TABLE o_{table} AS SELECT _line, {reason} AS _reason, {val} AS _value, "
         + ", ".join(selects) + f" FROM a_{table}"
     )
     return columns

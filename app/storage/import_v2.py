@@ -156,7 +156,7 @@ def _link(duck: Any, mapping: ImportMappingV2, plans: dict[str, SectionPlan], lo
     """Unique ids, references, customers derived from activity (``f_customers``)."""
     for table, plan in plans.items():
         key = KEY_COLUMN[table]
-        duck.execute(f"CREATE TEMP TABLE d_{table} AS SELECT \"{key}\" AS k, min(_line) AS first FROM o_{table} GROUP BY 1")
+        duck.execute(f"CREATE TABLE d_{table} AS SELECT \"{key}\" AS k, min(_line) AS first FROM o_{table} GROUP BY 1")
         _reject_where(
             duck, plan,
             f"x._line > (SELECT d.first FROM d_{table} d WHERE d.k = x.\"{key}\")",
@@ -178,7 +178,7 @@ def _link(duck: Any, mapping: ImportMappingV2, plans: dict[str, SectionPlan], lo
     activity = ["SELECT customer_id, ordered_on AS day FROM o_orders"]
     if "refunds" in plans:
         activity.append("SELECT customer_id, refunded_on FROM o_refunds")
-    duck.execute(f"CREATE TEMP TABLE act AS SELECT customer_id, min(day) AS first_day FROM ({' UNION ALL '.join(activity)}) GROUP BY 1")
+    duck.execute(f"CREATE TABLE act AS SELECT customer_id, min(day) AS first_day FROM ({' UNION ALL '.join(activity)}) GROUP BY 1")
     if has_customers:
         _reject_where(
             duck, plans["customers"],
@@ -202,7 +202,7 @@ def _link(duck: Any, mapping: ImportMappingV2, plans: dict[str, SectionPlan], lo
     body = " UNION ALL ".join(parts) if parts else (
         "SELECT customer_id, merchant_id, name, email, segment_hint, created_on, country FROM o_customers WHERE FALSE"
     )
-    duck.execute(f"CREATE TEMP TABLE f_customers AS {body}")
+    duck.execute(f"CREATE TABLE f_customers AS {body}")
 
 
 def _write(conn: Connection, duck: Any, mapping: ImportMappingV2, plans: dict[str, SectionPlan], report: LoadReport) -> None:
