@@ -161,3 +161,14 @@ def test_migration_6_adds_the_import_counts_to_an_older_load_log(tmp_path: Path)
         columns = {row[1] for row in conn.execute(text("PRAGMA table_info(data_loads)"))}
     engine.dispose()
     assert {"accepted", "rejected"} <= columns
+
+
+def test_a_rejects_file_that_cannot_be_written_is_a_clear_error(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'r.db'}"
+    init_database(url)
+    files = _v1_files(tmp_path, ["1.00", "2.00"])
+    args = ["db", "import", "--url", url, "--mapping", str(_mapping(tmp_path)), "--orders", str(files["orders"]),
+            "--customers", str(files["customers"]), "--rejects", str(tmp_path / "no" / "such" / "dir.csv")]  # fmt: skip
+    result = runner.invoke(app, args)
+    assert result.exit_code == 2 and "--rejects" in result.output and "cannot write" in result.output
+    assert "Traceback" not in result.output

@@ -291,3 +291,12 @@ def test_cli_mapping_mistakes_are_one_message_and_exit_code_2(tmp_path: Path, ma
     assert result.exit_code == 2, result.output
     assert message in result.output and "Traceback" not in result.output
     assert database_info(url)["row_counts"]["orders"] == 0
+
+
+def test_a_column_named_like_the_line_number_is_refused_with_the_fix(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'x.db'}"
+    init_database(url)
+    data, mapping = _files(tmp_path, [line + ",1" for line in LINES])
+    data.write_text(HEADER.rstrip("\n") + ",_line\n" + data.read_text().split("\n", 1)[1], encoding="utf-8")
+    with pytest.raises(DataFileError, match="a column is named _line.*rename it"):
+        import_exports(url, {"orders": data}, mapping)

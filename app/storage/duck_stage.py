@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from app.errors import DataFileError
 from app.storage.csv_reader import records
 from app.storage.expressions import sql_text
 from app.storage.import_problems import Reject, RejectLog
@@ -55,6 +56,8 @@ def stage_file(conn: Any, name: str, path: Path, defaults: ParseDefaults, workdi
         DataFileError: unreadable, empty or malformed file, wrong encoding, duplicate header names.
     """
     header, rows = records(path, defaults.encoding, defaults.delimiter)
+    if "_line" in header:
+        raise DataFileError(f"{path}:1: a column is named _line, which version-2 imports use for line numbers; rename it")
     staged = workdir / f"{name}.csv"
     width = len(header)
     count = 0

@@ -1,5 +1,10 @@
 """Importing a merchant's CSV exports into a production database through a mapping file.
 
+:func:`import_exports` checks the target first (reachable, initialised, empty unless replacing),
+then runs a version-1 mapping here or a version-2 mapping in :mod:`app.storage.import_v2`;
+rejected rows of both go to one :class:`~app.storage.import_problems.RejectLog`. What follows
+describes version 1.
+
 Steps: validate the mapping against the schema (before reading any data), check every CSV
 column it names exists (before converting any row), convert each row (renames, date formats,
 money to cents, value maps, defaults, derived fields), validate it (required values, allowed

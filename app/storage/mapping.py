@@ -3,7 +3,8 @@
 A mapping names, for every schema column it fills, the source column(s) of the CSV (renames),
 how to read the value (date formats, money to cents, value maps, defaults) and a few derived
 fields. It is YAML validated by strict pydantic models (unknown keys are errors); the JSON
-Schema is published as ``docs/schemas/import_mapping.schema.json``.
+Schema is published as ``docs/schemas/import_mapping.schema.json``. Version 2 (expressions,
+filters, group_by) is :mod:`app.storage.mapping_v2`; :func:`load_mapping` reads either.
 
 Example (``examples/production/mapping.yaml`` is a complete one)::
 
