@@ -183,3 +183,40 @@ def test_expressions_compile_to_sql_that_runs_or_are_refused(tokens) -> None:
     checks = " OR ".join(f"({c.condition})" for c in ctx.checks) or "FALSE"
     # rows a check rejects are never used; every other row computes without a database error
     conn.execute(f"SELECT CASE WHEN {checks} THEN NULL ELSE {compiled.sql} END FROM t").fetchall()
+
+
+_v2_line = st.tuples(
+    st.sampled_from(["536365", "C536366", "", "536367 ", "x,y"]), st.just("85123A"), _cell,
+    st.one_of(_cell, st.integers(-50, 50).map(str)),
+    st.one_of(_cell, st.sampled_from(["12/1/2010 8:26", "2/29/2011 10:00", "12/31/2011 23:59"])),
+    st.one_of(_cell, st.decimals(min_value=0, max_value=1000, places=4).map(str)),
+    st.sampled_from(["17850", "", "12345"]), st.sampled_from(["United Kingdom", "Norway", "Narnia", ""]),
+)  # fmt: skip
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+@given(lines=st.lists(_v2_line, min_size=1, max_size=8))
+def test_v2_lines_import_or_are_rejected_with_line_and_reason(tmp_path_factory, lines) -> None:
+    from app.storage.admin import init_database
+    from app.storage.importer import import_exports
+
+    folder = tmp_path_factory.mktemp("v2")
+    buf = io.StringIO()
+    writer = csv.writer(buf)
+    writer.writerow(["InvoiceNo", "StockCode", "Description", "Quantity", "InvoiceDate", "UnitPrice", "CustomerID", "Country"])
+    writer.writerows(lines)
+    path = _write(folder, "invoices.csv", buf.getvalue())
+    url = f"sqlite:///{folder / 'f.db'}"
+    init_database(url)
+    mapping = Path(__file__).resolve().parents[1] / "examples" / "online_retail" / "mapping.yaml"
+    try:
+        report = import_exports(url, {"orders": path}, mapping, max_errors=1000, rejects_path=folder / "rejects.csv")
+    except CJSimError as exc:
+        _names_the_file(exc, path)
+        return
+    physical_lines = buf.getvalue().count("\n") + 1
+    with (folder / "rejects.csv").open(encoding="utf-8") as fh:
+        rejects = list(csv.DictReader(fh))
+    assert len(rejects) == report.rejected
+    for r in rejects:  # every rejected line says where and why
+        assert r["file"] == "invoices.csv" and 2 <= int(r["line"]) <= physical_lines and r["reason"]
