@@ -31,7 +31,19 @@ from dataclasses import dataclass, field
 from app.errors import DataFileError
 from app.storage.money import MAX_DECIMALS, PLAIN_NUMBER
 
-__all__ = ["ExpressionError", "Check", "Compiled", "SqlContext", "FUNCTIONS", "parse", "compile_expression", "sql_text"]
+__all__ = [
+    "ExpressionError",
+    "Node",
+    "Check",
+    "Compiled",
+    "SqlContext",
+    "FUNCTIONS",
+    "parse",
+    "compile_expression",
+    "as_number",
+    "as_time",
+    "sql_text",
+]
 
 NUMBER_SQL = f"DECIMAL(38,{MAX_DECIMALS})"
 _TYPES = ("text", "number", "date", "timestamp", "boolean", "null")

@@ -24,21 +24,15 @@ from app.storage.duck_stage import duck_connection, stage_file
 from app.storage.expressions import sql_text
 from app.storage.import_plan import KEY_COLUMN, SectionPlan, plan_section
 from app.storage.import_problems import Reject, RejectLog
+from app.storage.mapping import FILE_OPTIONS, SIGNAL_STRENGTH
 from app.storage.mapping_v2 import V2_TABLES, ImportMappingV2
 from app.storage.schema import DAILY_SUMMARY_TABLES, TABLES, metadata
 from app.storage.summaries import refresh_daily_summaries
 
-__all__ = ["BATCH_ROWS", "FILE_OPTIONS_V2", "run_import_v2"]
+__all__ = ["BATCH_ROWS", "run_import_v2"]
 
 BATCH_ROWS = 50_000
 """Rows fetched from DuckDB and written to the target at a time."""
-
-FILE_OPTIONS_V2 = {"customers": "--customers", "orders": "--orders", "refunds": "--refunds",
-                   "subscriptions": "--subscriptions", "support_tickets": "--tickets"}
-
-SIGNAL_STRENGTH = 0.8
-"""Strength of a failed_payment signal derived from a failed order (as in version 1)."""
-
 
 def _files_read(mapping: ImportMappingV2, files: dict[str, Path], source: str) -> dict[str, str]:
     """Section -> the file it reads; every file given must be read by a section and vice versa."""
@@ -50,13 +44,13 @@ def _files_read(mapping: ImportMappingV2, files: dict[str, Path], source: str) -
         name = section.source or table
         if name not in files:
             raise InvalidArgumentError(
-                f"{source}: section '{table}' reads the {FILE_OPTIONS_V2[name]} file; pass {FILE_OPTIONS_V2[name]} FILE.csv"
+                f"{source}: section '{table}' reads the {FILE_OPTIONS[name]} file; pass {FILE_OPTIONS[name]} FILE.csv"
             )
         reads[table] = name
     unused = sorted(set(files) - set(reads.values()))
     if unused:
         raise DataFileError(
-            f"{source}: no section reads {FILE_OPTIONS_V2[unused[0]]} {files[unused[0]]}; add one with source: {unused[0]}"
+            f"{source}: no section reads {FILE_OPTIONS[unused[0]]} {files[unused[0]]}; add one with source: {unused[0]}"
         )
     return reads
 
@@ -210,7 +204,7 @@ def _write(conn: Connection, duck: Any, mapping: ImportMappingV2, plans: dict[st
     t0 = time.perf_counter()
     signals = (
         "SELECT 'SGI' || lpad(CAST(row_number() OVER (ORDER BY ordered_on, customer_id) AS VARCHAR), 7, '0'), "
-        f"customer_id, 'failed_payment', {SIGNAL_STRENGTH}, ordered_on FROM o_orders WHERE status = 'failed'"
+        f"customer_id, 'failed_payment', {SIGNAL_STRENGTH['failed_payment']}, ordered_on FROM o_orders WHERE status = 'failed'"
         if mapping.derive.signals else None
     )
     sources: dict[str, str | None] = {

@@ -31,17 +31,12 @@ from app.errors import DataFileError, InvalidArgumentError
 from app.storage.admin import LoadReport, prepare_target, store_rows, writable_connection
 from app.storage.csv_reader import DEFAULTS, ORDER_STATUSES, SENTIMENTS, RowProblem, read_table
 from app.storage.import_problems import RejectLog
-from app.storage.mapping import IMPORT_TABLES, ImportMapping, load_mapping
+from app.storage.mapping import FILE_OPTIONS, IMPORT_TABLES, SIGNAL_STRENGTH, ImportMapping, load_mapping
 from app.storage.url import mask_url, parse_url
 from app.world.world import Rows
 
 __all__ = ["RowProblem", "ImportResult", "read_exports", "import_exports", "ORDER_STATUSES", "SENTIMENTS"]
 
-SIGNAL_STRENGTH = {"failed_payment": 0.8, "negative_ticket": 0.7}
-"""Strength of derived churn signals (the middle of the generator's ranges)."""
-
-FILE_OPTIONS = {"customers": "--customers", "subscriptions": "--subscriptions", "orders": "--orders",
-                "support_tickets": "--tickets", "refunds": "--refunds"}
 
 
 

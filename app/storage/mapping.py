@@ -44,12 +44,21 @@ __all__ = [
     "DeriveOptions",
     "ImportMapping",
     "IMPORT_TABLES",
+    "FILE_OPTIONS",
+    "SIGNAL_STRENGTH",
     "load_mapping",
     "MappingLoader",
 ]
 
 IMPORT_TABLES = ("customers", "subscriptions", "orders", "support_tickets")
-"""Schema tables an import can fill from CSV files, in dependency order."""
+"""Schema tables a version-1 import can fill from CSV files, in dependency order."""
+
+FILE_OPTIONS = {"customers": "--customers", "subscriptions": "--subscriptions", "orders": "--orders",
+                "support_tickets": "--tickets", "refunds": "--refunds"}
+"""The ``cjsim db import`` option naming each file (files are keyed by table name)."""
+
+SIGNAL_STRENGTH = {"failed_payment": 0.8, "negative_ticket": 0.7}
+"""Strength of derived churn signals (the middle of the generator's ranges)."""
 
 
 class _Strict(BaseModel):
