@@ -164,7 +164,7 @@ def test_currency_must_be_iso_4217(tmp_path: Path) -> None:
         _load(mapping)
 
 
-@pytest.mark.parametrize("price", ["1e3", "5,00", "12 34", "$5", "1.2345678", ".5"])
+@pytest.mark.parametrize("price", ["1e3", "5,00", "12 34", "$5", "1.2345678", ".5", "1234567890123"])
 def test_money_outside_the_grammar_rejects_the_line_and_its_invoice(url: str, tmp_path: Path, price: str) -> None:
     bad = f'536365,X,BAD PRICE,1,12/1/2010 8:26,"{price}",17850,United Kingdom'
     data, mapping = _files(tmp_path, [*LINES, bad])
@@ -172,6 +172,13 @@ def test_money_outside_the_grammar_rejects_the_line_and_its_invoice(url: str, tm
     assert "UnitPrice: not a number" in report.reject_summary and f"(value {price!r})" in report.reject_summary
     assert "another line of the same group was rejected" in report.reject_summary  # no silent partial invoice
     assert "536365" not in {o["order_id"] for o in _rows(url, orders, orders.c.order_id)}
+
+
+def test_an_amount_too_large_for_the_column_is_a_rejected_row(url: str, tmp_path: Path) -> None:
+    huge = "536399,X,HUGE,999999999999,12/1/2010 8:26,999999999999.99,17850,United Kingdom"
+    data, mapping = _files(tmp_path, [*LINES, huge])
+    report = import_exports(url, {"orders": data}, mapping, max_errors=1)
+    assert report.rejected == 1 and "amount_cents: too large for the column (at most 21,474,836)" in report.reject_summary
 
 
 def test_expressions_if_compare_and_filters(url: str, tmp_path: Path) -> None:

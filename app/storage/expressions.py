@@ -29,7 +29,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from app.errors import DataFileError
-from app.storage.money import MAX_DECIMALS, PLAIN_NUMBER
+from app.storage.money import MAX_DECIMALS, MAX_DIGITS, PLAIN_NUMBER
 
 __all__ = [
     "ExpressionError",
@@ -277,7 +277,8 @@ def as_number(ctx: SqlContext, value: Compiled, label: str) -> Compiled:
     ctx.checks.append(
         Check(
             f"({value.sql}) IS NOT NULL AND NOT regexp_full_match({value.sql}, {pattern})",
-            f"{value.name or label}: not a number (expected digits, an optional sign and up to {MAX_DECIMALS} decimals)",
+            f"{value.name or label}: not a number (expected up to {MAX_DIGITS} digits, an optional sign and up to "
+            f"{MAX_DECIMALS} decimals)",
             value.sql,
         )
     )

@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Date, DateTime, Integer, String
+from sqlalchemy import BigInteger, Date, DateTime, Integer, String
 
 from app.errors import DataFileError
 from app.storage.csv_reader import DEFAULTS, REQUIRED
@@ -268,10 +268,15 @@ def _convert(ctx: SqlContext, value: Compiled, col: Any, table: str, where: str)
         return as_time(ctx, value, ctx.date_formats + ctx.datetime_formats, "date", name)
     if isinstance(t, Integer):
         number = as_number(ctx, value, name)
-        if name.endswith("_cents"):  # rounded once, half away from zero (DuckDB's decimal ROUND)
-            return Compiled(f"CAST(round({number.sql} * 100) AS BIGINT)", "number")
+        cents = name.endswith("_cents")
+        # A value the column cannot hold is a rejected row, not a database error at write time.
+        limit = (2**63 - 1 if isinstance(t, BigInteger) else 2**31 - 1) // (100 if cents else 1)
+        fits = f"abs({number.sql}) <= {limit}"
+        ctx.checks.append(Check(f"NOT ({fits})", f"{name}: too large for the column (at most {limit:,})", number.sql))
+        if cents:  # rounded once, half away from zero (DuckDB's decimal ROUND)
+            return Compiled(f"CASE WHEN {fits} THEN CAST(round({number.sql} * 100) AS BIGINT) END", "number")
         ctx.checks.append(Check(f"({number.sql}) <> round({number.sql})", f"{name}: not a whole number", number.sql))
-        return Compiled(f"CAST({number.sql} AS BIGINT)", "number")
+        return Compiled(f"CASE WHEN {fits} THEN CAST({number.sql} AS BIGINT) END", "number")
     if value.type in ("date", "timestamp", "number"):
         raise DataFileError(f"{where}: a {value.type} cannot fill the text column {table}.{name}; give a text expression")
     if isinstance(t, String) and t.length is not None:

@@ -15,6 +15,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import duckdb
 from sqlalchemy.engine import Connection
 
 from app.errors import DataFileError, InvalidArgumentError
@@ -96,7 +97,7 @@ def run_import_v2(
             if progress:
                 progress(f"read {sum(report.read.values()):,} lines, {log.total:,} rejected; writing")
             _write(conn, duck, mapping, by_table, report)
-        except __import__("duckdb").Error as exc:
+        except duckdb.Error as exc:  # e.g. an amount too large for its decimal: one message, nothing written
             raise DataFileError(f"{source}: the import's transformation failed: {exc}") from None
         finally:
             duck.close()

@@ -8,9 +8,9 @@ Two grammars, both strict (anything else is a rejected row with the reason, neve
   part, accounting negatives ``(12.00)`` and ``12.00-``. The decimal separator is the mapping's
   (``.`` or ``,``); the other one is the thousands separator. ``1e3``, ``5,00`` (with ``.``
   decimals) and ``12 34`` are rejected.
-* **Mapping version 2** (:data:`PLAIN_NUMBER`), for expressions: an optional sign, digits and an
-  optional ``.`` with 1 to :data:`MAX_DECIMALS` digits: ``-12``, ``2.55``, ``0.165``. Nothing
-  else: no symbols, separators, exponents or spaces inside.
+* **Mapping version 2** (:data:`PLAIN_NUMBER`), for expressions: an optional sign, 1 to
+  :data:`MAX_DIGITS` digits and an optional ``.`` with 1 to :data:`MAX_DECIMALS` digits: ``-12``,
+  ``2.55``, ``0.165``. Nothing else: no symbols, separators, exponents or spaces inside.
 
 Intermediate values keep every decimal (fractions of a cent included); an amount stored in a
 ``*_cents`` column is rounded once, at the end, **half away from zero** (``0.125`` -> 13 cents,
@@ -22,12 +22,16 @@ from __future__ import annotations
 import re
 from decimal import Decimal, InvalidOperation
 
-__all__ = ["MAX_DECIMALS", "PLAIN_NUMBER", "MoneyError", "parse_export_money", "parse_plain_number"]
+__all__ = ["MAX_DECIMALS", "MAX_DIGITS", "PLAIN_NUMBER", "MoneyError", "parse_export_money", "parse_plain_number"]
 
 MAX_DECIMALS = 6
 """Decimal places a version-2 number may have (fractions of a cent are fine, 6 places at most)."""
 
-PLAIN_NUMBER = rf"[+-]?[0-9]+(\.[0-9]{{1,{MAX_DECIMALS}}})?"
+MAX_DIGITS = 12
+"""Digits a version-2 number may have before the point: products of two amounts stay exact in
+DuckDB's 38-digit decimals."""
+
+PLAIN_NUMBER = rf"[+-]?[0-9]{{1,{MAX_DIGITS}}}(\.[0-9]{{1,{MAX_DECIMALS}}})?"
 """The version-2 number grammar as a regular expression (matched against the whole trimmed text)."""
 
 _PLAIN = re.compile(PLAIN_NUMBER)
@@ -80,7 +84,10 @@ def parse_plain_number(text: str) -> Decimal:
     """
     raw = text.strip()
     if not _PLAIN.fullmatch(raw):
-        raise MoneyError(f"{text!r} is not a number (expected digits with an optional sign and up to {MAX_DECIMALS} decimals)")
+        raise MoneyError(
+            f"{text!r} is not a number (expected up to {MAX_DIGITS} digits with an optional sign and up to "
+            f"{MAX_DECIMALS} decimals)"
+        )
     try:
         return Decimal(raw)
     except InvalidOperation:  # pragma: no cover - the grammar admits only valid decimals
