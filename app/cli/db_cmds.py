@@ -115,7 +115,7 @@ def load_cmd(
 def import_cmd(
     url: UrlOpt,
     orders: Annotated[Path, typer.Option("--orders", help="Orders export (CSV).")],
-    mapping: Annotated[Path, typer.Option("--mapping", help="Mapping file (YAML), see docs/production.md.")],
+    mapping: Annotated[Path, typer.Option("--mapping", help="Mapping file (YAML, version 1 or 2), see docs/production.md and docs/import_mapping_v2.md.")],
     subscriptions: Annotated[Path | None, typer.Option("--subscriptions", help="Subscriptions export (CSV).")] = None,
     tickets: Annotated[Path | None, typer.Option("--tickets", help="Support tickets export (CSV).")] = None,
     customers: Annotated[Path | None, typer.Option("--customers", help="Customers export (CSV).")] = None,
