@@ -26,6 +26,7 @@ __all__ = [
     "refunds_by_reason",
     "customer_orders_at",
     "top_customers",
+    "order_span",
     "daily_order_series",
 ]
 
@@ -96,6 +97,16 @@ def customer_orders_at(conn: Connection, day: dt.date, lo: dt.date) -> list[Cust
         CustomerOrders(str(c), as_date(f), as_date(la), int(n), None if lb is None else as_date(lb), int(nb))
         for c, f, la, n, lb, nb in conn.execute(stmt)
     ]
+
+
+def order_span(conn: Connection, day: dt.date) -> dict[str, tuple[dt.date, dt.date]]:
+    """Customer -> (first, last) day of their charged orders on or before ``day``."""
+    stmt = (
+        select(orders.c.customer_id, func.min(orders.c.ordered_on), func.max(orders.c.ordered_on))
+        .where(orders.c.ordered_on <= day, orders.c.status.in_(CHARGED))
+        .group_by(orders.c.customer_id)
+    )
+    return {str(c): (as_date(f), as_date(la)) for c, f, la in conn.execute(stmt)}
 
 
 def top_customers(conn: Connection, w: Window, limit: int) -> list[tuple[str, str, int, int]]:

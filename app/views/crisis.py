@@ -64,7 +64,7 @@ class CrisisAnalysis(MoneyResult):
     """Is there a crisis, how bad, since when, who and how much revenue it touches."""
 
     view: ClassVar[str] = "crisis_analysis"
-    crisis_type: Literal["churn", "support", "shipping", "payment", "acquisition", "auto"] = Field(
+    crisis_type: CrisisType = Field(
         description="the type analysed ('auto' only when the data supports none)"
     )
     detected: bool | None

@@ -95,7 +95,9 @@ class CustomerListArgs(ViewArgs):
     filter: CustomerFilter = Field(default="active", description="all, active, high_value, at_risk, new or churned.")
     limit: int = Field(default=10, ge=1, le=100, description="How many customers (1-100).")
     sort_by: Literal["ltv", "risk", "tenure", "recent", "name"] = Field(
-        default="ltv", description="ltv, risk, tenure (longest first), recent (newest first) or name."
+        default="ltv",
+        description="ltv, risk, tenure (longest first: earliest subscription start, else first order), "
+        "recent (newest first: latest subscription start, else last order) or name.",
     )
 
 
