@@ -7,6 +7,7 @@ The order metrics are recomputed here independently, from the rows the database 
 from __future__ import annotations
 
 import datetime as dt
+import re
 from pathlib import Path
 
 import pytest
@@ -16,9 +17,14 @@ from app.cli import app
 from app.errors import InvalidArgumentError
 from app.providers.production import ProductionDataProvider
 from app.storage.admin import init_database, store_rows, writable_connection
+from app.agents.database_merchant import biggest_mover
+from app.transcript import Transcript
 from app.views import VIEWS
 from app.world.retail import retail_rows
 from tests.pg_support import pg_schemas  # noqa: F401  (fixture)
+from tests.test_conversations import ungrounded
+
+VIEW_TOOLS = {spec.tool: name for name, spec in VIEWS.items()}
 
 ROWS = retail_rows(customers=80, orders=600, seed=7)
 LAST = max(o["ordered_on"] for o in ROWS["orders"])
@@ -176,4 +182,70 @@ def test_cli_refuses_as_of_outside_the_data(url: str, view: str) -> None:
     assert f"--as-of 2099-01-01 is after the data's last day {LAST}; choose a date between {FIRST} and {LAST}" in " ".join(
         result.output.split()
     )
+    assert "Traceback" not in result.output
+
+
+# --------------------------------------------------------------------------- conversations about the database
+
+
+def _run(url: str, *extra: str, tmp: Path) -> Transcript:
+    out = tmp / "t.json"
+    result = runner.invoke(
+        app, ["run", "--provider", "production", "--db-url", url, "--allow-writable-user", "--format", "json",
+              "--out", str(out), *extra],
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    return Transcript.model_validate_json(out.read_text(encoding="utf-8"))
+
+
+@pytest.mark.parametrize("workflow", ["daily_briefing", "weekly_review", "ad_hoc_support"])
+def test_production_run_is_about_the_databases_business(sqlite_url: str, tmp_path: Path, workflow: str) -> None:
+    t = _run(sqlite_url, "--workflow", workflow, tmp=tmp_path)
+    merchant = ROWS["merchants"][0]
+    assert t.merchant == merchant["merchant_id"]
+    cj = [m.content for m in t.messages if m.role == "cj" and m.content]
+    said = "\n".join(cj)
+    first_name = merchant["name"].split()[0]
+    if workflow == "daily_briefing":  # CJ opens: it greets the database's merchant and names the business
+        assert cj[0].startswith(f"Hi {first_name}") and merchant["business_name"] in cj[0]
+    else:  # the merchant opens with what moved most in its own data
+        assert t.messages[0].role == "merchant" and "last 30 days" in t.messages[0].content
+    assert "Marcus" not in said and "Grill Masters" not in said
+    assert "$" not in said and "£" in said
+    assert ungrounded(t) == [], ungrounded(t)
+    # Every tool result is the view's own answer for the database, and the merchant claims no number.
+    p = ProductionDataProvider(sqlite_url, allow_writable_user=True)
+    calls = {c.id: c for m in t.messages if m.role == "cj" for c in m.tool_calls or []}
+    checked = 0
+    for m in t.messages:
+        if m.role == "tool" and m.status != "error" and m.name in VIEW_TOOLS:
+            call = calls[m.tool_call_id]
+            assert m.artifact == p.get_view(VIEW_TOOLS[m.name], **call.args).to_json(), m.name
+            checked += 1
+    assert checked >= 2
+    for m in t.messages:
+        if m.role == "merchant":
+            assert not re.search(r"\d", m.content.replace("30 days", "")), m.content
+    p.close()
+
+
+def test_the_merchant_asks_about_what_moved_most(sqlite_url: str, tmp_path: Path) -> None:
+    p = ProductionDataProvider(sqlite_url, allow_writable_user=True)
+    mover = biggest_mover(p)
+    assert mover is not None
+    t = _run(sqlite_url, "--workflow", "weekly_review", tmp=tmp_path)
+    asked = " ".join(m.content for m in t.messages if m.role == "merchant")
+    assert mover.ask in asked
+    p.close()
+
+
+def test_merchant_option_on_a_database(sqlite_url: str, tmp_path: Path) -> None:
+    own = _run(sqlite_url, "--merchant", ROWS["merchants"][0]["merchant_id"], tmp=tmp_path)
+    assert own.merchant == ROWS["merchants"][0]["merchant_id"]
+    styled = _run(sqlite_url, "--merchant", "sarah_chen", tmp=tmp_path)  # a persona lends its manner only
+    assert styled.merchant == ROWS["merchants"][0]["merchant_id"]
+    result = runner.invoke(
+        app, ["run", "--provider", "production", "--db-url", sqlite_url, "--allow-writable-user", "--merchant", "nobody"]
+    )
+    assert result.exit_code == 2 and "neither this database's merchant ('uk_gifts') nor a persona" in result.output
     assert "Traceback" not in result.output

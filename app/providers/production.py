@@ -199,6 +199,13 @@ class ProductionDataProvider(SqlDataProvider):
         except SQLAlchemyError as exc:
             raise connection_error(exc, self.display_url) from None
 
+    def merchant_identity(self) -> dict[str, Any] | None:
+        """The database's merchant (id, name, business name and type, currency)."""
+        try:
+            return self.merchant_row() or None
+        except SQLAlchemyError as exc:
+            raise connection_error(exc, self.display_url) from None
+
     def materialized_dates(self) -> set[dt.date]:
         """Dates with stored customer facts (customer views at other dates are computed in memory)."""
         with self._connect() as conn:

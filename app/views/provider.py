@@ -66,6 +66,11 @@ class DataProvider(abc.ABC):
         """Business name of the merchant the data describes."""
         return "the merchant"
 
+    def merchant_identity(self) -> dict[str, Any] | None:
+        """The merchant the data itself names (a real database's ``merchants`` row), or None when the
+        merchant is a persona (a generated world). Conversations then speak as that merchant."""
+        return None
+
     def data_range(self) -> tuple[dt.date, dt.date] | None:
         """(first, last) day the data covers; views refuse dates outside it (None: no known bounds)."""
         return None
