@@ -19,7 +19,7 @@ from app.errors import InvalidArgumentError
 from app.models import MerchantGoal, Persona, Scenario
 from app.views import DataProvider, Trend
 
-__all__ = ["database_persona", "data_scenario", "Mover", "biggest_mover", "check_merchant"]
+__all__ = ["database_persona", "data_scenario", "Mover", "biggest_mover", "check_merchant", "is_persona_world"]
 
 
 def _slug(text: str) -> str:
@@ -35,14 +35,20 @@ def check_merchant(requested: str | None, identity: dict[str, Any], personas: di
     is refused, naming the choices.
     """
     own = str(identity.get("merchant_id", ""))
+    if requested in personas:  # also the database's own merchant when it is a persona's generated world
+        return personas[requested]
     if requested is None or requested == own or _slug(requested) == _slug(own):
         return None
-    if requested in personas:
-        return personas[requested]
     raise InvalidArgumentError(
         f"--merchant {requested!r} is neither this database's merchant ({own!r}) nor a persona; "
         f"leave --merchant out to talk as {identity.get('name') or own}, or choose a persona: {', '.join(sorted(set(personas.values())))}"
     )
+
+
+def is_persona_world(identity: dict[str, Any], persona: Persona) -> bool:
+    """Whether the database holds ``persona``'s own generated world (``cjsim db load``): same id and
+    business. Then the persona and the scenario given are the data's own, and stay as they are."""
+    return identity.get("merchant_id") == persona.id and identity.get("business_name") == persona.business_name
 
 
 def database_persona(identity: dict[str, Any], manner: Persona) -> Persona:

@@ -158,9 +158,8 @@ class ProductionDataProvider(SqlDataProvider):
             except SQLAlchemyError as exc:
                 raise connection_error(exc, self.display_url) from None
         self.clear_cache()
+        self.forget_data_facts()
         self._latest = None
-        if hasattr(self, "_merchant_name"):
-            del self._merchant_name
         return True
 
     @property

@@ -75,8 +75,13 @@ class SqlDataProvider(DataProvider):
         self.cache.clear()
         self._frames.clear()
         self._fact_dates = None
+
+    def forget_data_facts(self) -> None:
+        """Forget the data's date range and merchant (after new data was loaded); views are not cached
+        with them, so :meth:`clear_cache` keeps them."""
         self._range = None
         self.__dict__.pop("_info", None)
+        self.__dict__.pop("_merchant_name", None)
 
     def _cache_key(self, view: str, args: ViewArgs, as_of: dt.date) -> tuple:
         return (view, args.model_dump_json(), as_of)

@@ -1,7 +1,9 @@
 """SQL behind the order views (revenue, refunds, repeat purchases, customers by recency).
 
 Same rules as :mod:`app.storage.queries`: portable SQLAlchemy Core, windows bound as parameters,
-integer counts and sums only (ratios are computed by the caller). Orders count as *charged*
+integer counts and sums only (ratios are computed by the caller). Customer counts read the
+per-customer order summaries (``customer_order_daily``, ``order_customer_daily``), so no view
+scans every order. Orders count as *charged*
 when their status is ``paid`` or ``refunded`` (the money was taken; a refund is its own record in
 ``refunds``), so net revenue is charged amounts minus refunds, and a refunded order is not
 subtracted twice.
@@ -10,28 +12,35 @@ subtracted twice.
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
 
 from sqlalchemy import case, func, select
 from sqlalchemy.engine import Connection
 
 from app.storage.queries import Window, as_date
-from app.storage.schema import customers, order_daily, orders, refunds
+from app.storage.schema import (
+    CHARGED_STATUSES,
+    customer_order_daily,
+    customers,
+    order_customer_daily,
+    order_daily,
+    orders,
+    refunds,
+)
 
 __all__ = [
     "CHARGED",
-    "CustomerOrders",
     "charged_totals",
     "refund_totals",
     "refunds_by_reason",
-    "customer_orders_at",
+    "customers_by",
+    "first_orders",
+    "customers_ordering",
     "top_customers",
     "order_span",
     "daily_order_series",
 ]
 
-CHARGED = ("paid", "refunded")
-"""Order statuses whose amount was charged."""
+CHARGED = CHARGED_STATUSES
 
 od = order_daily
 
@@ -65,38 +74,27 @@ def refunds_by_reason(conn: Connection, w: Window) -> list[tuple[str | None, int
     return sorted(out, key=lambda r: (-r[2], -r[1], r[0] is None, r[0] or ""))
 
 
-@dataclass(frozen=True)
-class CustomerOrders:
-    """One customer's charged orders up to a day ``d`` and up to an earlier cut-off ``lo``."""
-
-    customer_id: str
-    first: dt.date
-    last: dt.date
-    orders: int
-    last_by_lo: dt.date | None
-    orders_by_lo: int
-
-
-def customer_orders_at(conn: Connection, day: dt.date, lo: dt.date) -> list[CustomerOrders]:
-    """Every customer with a charged order on or before ``day``: first and last order day and count,
-    and the same (last day, count) on or before ``lo`` (< ``day``). One grouped scan of the orders."""
-    early = orders.c.ordered_on <= lo
-    stmt = (
-        select(
-            orders.c.customer_id,
-            func.min(orders.c.ordered_on),
-            func.max(orders.c.ordered_on),
-            func.count(),
-            func.max(case((early, orders.c.ordered_on), else_=None)),
-            func.coalesce(func.sum(case((early, 1), else_=0)), 0),
+def customers_by(conn: Connection, day: dt.date) -> tuple[int, int]:
+    """(customers with a charged order on or before ``day``, those with two or more): running sums."""
+    oc = order_customer_daily.c
+    first, second = conn.execute(
+        select(func.coalesce(func.sum(oc.first_orders), 0), func.coalesce(func.sum(oc.second_orders), 0)).where(
+            oc.day <= day
         )
-        .where(orders.c.ordered_on <= day, orders.c.status.in_(CHARGED))
-        .group_by(orders.c.customer_id)
-    )
-    return [
-        CustomerOrders(str(c), as_date(f), as_date(la), int(n), None if lb is None else as_date(lb), int(nb))
-        for c, f, la, n, lb, nb in conn.execute(stmt)
-    ]
+    ).one()
+    return int(first), int(second)
+
+
+def first_orders(conn: Connection, w: Window) -> int:
+    """Customers whose first charged order falls in the window."""
+    oc = order_customer_daily.c
+    return int(conn.execute(select(func.coalesce(func.sum(oc.first_orders), 0)).where(w.dates(oc.day))).scalar_one())
+
+
+def customers_ordering(conn: Connection, w: Window) -> int:
+    """Distinct customers with a charged order in the window."""
+    cd = customer_order_daily.c
+    return int(conn.execute(select(func.count(func.distinct(cd.customer_id))).where(w.dates(cd.day))).scalar_one())
 
 
 def order_span(conn: Connection, day: dt.date) -> dict[str, tuple[dt.date, dt.date]]:
@@ -111,14 +109,20 @@ def order_span(conn: Connection, day: dt.date) -> dict[str, tuple[dt.date, dt.da
 
 def top_customers(conn: Connection, w: Window, limit: int) -> list[tuple[str, str, int, int]]:
     """(customer_id, name, charged orders, amount) of the customers charged most in the window."""
-    amount = func.sum(orders.c.amount_cents)
-    stmt = (
-        select(orders.c.customer_id, customers.c.name, func.count(), amount)
-        .join(customers, customers.c.customer_id == orders.c.customer_id)
-        .where(w.dates(orders.c.ordered_on), orders.c.status.in_(CHARGED))
-        .group_by(orders.c.customer_id, customers.c.name)
-        .order_by(amount.desc(), orders.c.customer_id)
+    cd = customer_order_daily.c
+    amount = func.sum(cd.amount_cents)
+    top = (
+        select(cd.customer_id, func.sum(cd.orders).label("n"), amount.label("amount"))
+        .where(w.dates(cd.day))
+        .group_by(cd.customer_id)
+        .order_by(amount.desc(), cd.customer_id)
         .limit(limit)
+        .subquery()
+    )
+    stmt = (
+        select(top.c.customer_id, customers.c.name, top.c.n, top.c.amount)
+        .join(customers, customers.c.customer_id == top.c.customer_id)
+        .order_by(top.c.amount.desc(), top.c.customer_id)
     )
     return [(str(c), str(name), int(n), int(a)) for c, name, n, a in conn.execute(stmt)]
 

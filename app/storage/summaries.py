@@ -22,7 +22,11 @@ from sqlalchemy import delete, func, select
 from sqlalchemy.engine import Connection
 
 from app.storage.schema import (
+    CHARGED_STATUSES,
     DAILY_SUMMARY_TABLES,
+    ORDER_SUMMARY_TABLES,
+    customer_order_daily,
+    order_customer_daily,
     order_daily,
     orders,
     subscription_daily,
@@ -33,7 +37,14 @@ from app.storage.schema import (
 )
 from app.world.world import Rows
 
-__all__ = ["DailySummaries", "summarize", "refresh_daily_summaries", "search_text", "BATCH"]
+__all__ = [
+    "DailySummaries",
+    "summarize",
+    "refresh_daily_summaries",
+    "refresh_order_summaries",
+    "search_text",
+    "BATCH",
+]
 
 BATCH = 20_000
 
@@ -81,6 +92,7 @@ class DailySummaries:
         self._orders: dict[tuple[dt.date, str], list[int]] = {}
         self._tickets: dict[tuple[dt.date, str, str, str], list[int]] = {}
         self._search: list[dict[str, Any]] = []
+        self._customer_days: dict[tuple[dt.date, str], list[int]] = {}
 
     def add_subscription(
         self, plan: str, price_cents: int, started_on: Any, cancelled_on: Any, count: int = 1
@@ -97,6 +109,11 @@ class DailySummaries:
     def add_orders(self, day: Any, status: str, count: int, amount_cents: int) -> None:
         """``count`` orders of one day and status worth ``amount_cents`` together."""
         self._bump(self._orders, (_date(day), status), 0, int(count), int(amount_cents), 2)
+
+    def add_customer_orders(self, day: Any, customer_id: str, status: str, count: int, amount_cents: int) -> None:
+        """``count`` orders of one customer, day and status (only charged ones count per customer)."""
+        if status in CHARGED_STATUSES:
+            self._bump(self._customer_days, (_date(day), str(customer_id)), 0, int(count), int(amount_cents), 2)
 
     def add_ticket(self, row: Mapping[str, Any]) -> None:
         """One support ticket row (schema column names)."""
@@ -136,6 +153,7 @@ class DailySummaries:
             slot = counts.setdefault((r["ordered_on"], r["status"]), [0, 0])
             slot[0] += 1
             slot[1] += r["amount_cents"]
+            self.add_customer_orders(r["ordered_on"], r["customer_id"], r["status"], 1, r["amount_cents"])
         for (day, status), (n, amount) in counts.items():
             self.add_orders(day, status, n, amount)
         for r in tables.get("support_tickets", []):
@@ -156,6 +174,27 @@ class DailySummaries:
                 for (d, c, p, s), v in sorted(self._tickets.items())
             ],
             ticket_search.name: sorted(self._search, key=lambda r: r["ticket_id"]),
+            **self._order_rows(),
+        }
+
+    def _order_rows(self) -> Rows:
+        """The per-customer order summaries: each customer's days, and the days of first and second orders."""
+        milestones: dict[dt.date, list[int]] = {}
+        seen: dict[str, int] = {}
+        for (day, cid), (n, _) in sorted(self._customer_days.items()):
+            before = seen.get(cid, 0)
+            seen[cid] = before + n
+            slot = milestones.setdefault(day, [0, 0])
+            slot[0] += before == 0
+            slot[1] += before < 2 <= before + n
+        return {
+            customer_order_daily.name: [
+                {"day": d, "customer_id": c, "orders": v[0], "amount_cents": v[1]}
+                for (d, c), v in sorted(self._customer_days.items())
+            ],
+            order_customer_daily.name: [
+                {"day": d, "first_orders": v[0], "second_orders": v[1]} for d, v in sorted(milestones.items())
+            ],
         }
 
 
@@ -186,6 +225,7 @@ def refresh_daily_summaries(conn: Connection, insert: Any = None) -> dict[str, i
     )
     for day, status, n, amount in _stream(conn, stmt):
         acc.add_orders(day, status, int(n), int(amount))
+    _add_customer_orders(conn, acc)
     t = support_tickets.c
     stmt = select(
         t.ticket_id,
@@ -202,6 +242,27 @@ def refresh_daily_summaries(conn: Connection, insert: Any = None) -> dict[str, i
         acc.add_ticket(row._mapping)
     rows = acc.rows()
     for table in DAILY_SUMMARY_TABLES:
+        conn.execute(delete(table))
+    return write_rows(conn, rows, insert)
+
+
+def _add_customer_orders(conn: Connection, acc: DailySummaries) -> None:
+    o = orders.c
+    stmt = (
+        select(o.ordered_on, o.customer_id, o.status, func.count(), func.coalesce(func.sum(o.amount_cents), 0))
+        .where(o.status.in_(CHARGED_STATUSES))
+        .group_by(o.ordered_on, o.customer_id, o.status)
+    )
+    for day, cid, status, n, amount in _stream(conn, stmt):
+        acc.add_customer_orders(day, cid, status, int(n), int(amount))
+
+
+def refresh_order_summaries(conn: Connection, insert: Any = None) -> dict[str, int]:
+    """Recompute only the per-customer order summaries (what schema version 6 added) from the orders."""
+    acc = DailySummaries()
+    _add_customer_orders(conn, acc)
+    rows = acc._order_rows()
+    for table in ORDER_SUMMARY_TABLES:
         conn.execute(delete(table))
     return write_rows(conn, rows, insert)
 

@@ -90,7 +90,7 @@ class DailyBriefing(MoneyResult):
 def daily_briefing(ctx: ViewContext, args: NoArgs) -> DailyBriefing:
     """Headline 30-day trends, today's support load and alerts."""
     subs = _subscription_trends(ctx, 30)
-    sales = order_trends(ctx, 30)
+    sales = order_trends(ctx, 30, customers=False)
     # Without refund records net revenue is unknown: the briefing shows gross revenue and says so.
     basis = "gross" if sales["net_revenue"].unavailable == NO_REFUNDS else "net"
     revenue = sales[f"{basis}_revenue"]

@@ -127,14 +127,8 @@ _TREND_KEYS = (
 _CUSTOMER_KEYS = ("customers", "new_customers", "returning_customers", "repeat_purchase_rate")
 
 
-def _window_figures(
-    ctx: ViewContext, w: q.Window, stats: list[oq.CustomerOrders] | None, now: bool
-) -> dict[str, float | None]:
-    """Every figure of one window (``now``: the view's window; else the previous one, from ``*_by_lo``).
-
-    Customer figures need ``stats`` (one grouped scan of the orders); without them only the money
-    and order figures are computed.
-    """
+def _window_figures(ctx: ViewContext, w: q.Window, customers: bool) -> dict[str, float | None]:
+    """Every figure of one window; the customer figures only when ``customers`` is set."""
     n, gross = oq.charged_totals(ctx.conn, w)
     _, refunded = oq.refund_totals(ctx.conn, w)
     figures: dict[str, float | None] = {
@@ -145,41 +139,32 @@ def _window_figures(
         "orders": n,
         "avg_order_value": ctx.major(gross / n) if n else None,
     }
-    if stats is None:
-        return figures
-    lo = w.lo
-    if now:
-        ordering = [s for s in stats if s.last > lo]
-        population = stats
-        repeat = sum(1 for s in stats if s.orders >= 2)
-    else:
-        ordering = [s for s in stats if s.last_by_lo is not None and s.last_by_lo > lo]
-        population = [s for s in stats if s.orders_by_lo > 0]
-        repeat = sum(1 for s in population if s.orders_by_lo >= 2)
-    new = sum(1 for s in ordering if s.first > lo)
-    figures |= {
-        "customers": len(ordering),
-        "new_customers": new,
-        "returning_customers": len(ordering) - new,
-        "repeat_purchase_rate": ratio(repeat, len(population)),
-    }
+    if customers:
+        ordering = oq.customers_ordering(ctx.conn, w)
+        new = oq.first_orders(ctx.conn, w)
+        population, repeat = oq.customers_by(ctx.conn, w.hi)
+        figures |= {
+            "customers": ordering,
+            "new_customers": new,
+            "returning_customers": ordering - new,
+            "repeat_purchase_rate": ratio(repeat, population),
+        }
     return figures
 
 
-def order_trends(ctx: ViewContext, days: int, stats: list[oq.CustomerOrders] | None = None) -> dict[str, Trend]:
+def order_trends(ctx: ViewContext, days: int, customers: bool = True) -> dict[str, Trend]:
     """The order trends of a ``days``-long window ending at ``as_of`` vs the window before.
 
-    With ``stats`` (:func:`~app.storage.order_queries.customer_orders_at` at ``as_of`` and the
-    window start) the customer trends too; without, the money and order trends only. Refund-based
-    trends are unavailable without any refund records; every trend is unavailable without orders.
-    A previous window before the data's first day has no figures (not zeros).
+    ``customers=False`` leaves out the customer trends (the briefing needs money and orders only).
+    Refund-based trends are unavailable without any refund records; every trend is unavailable
+    without orders. A previous window before the data's first day has no figures (not zeros).
     """
-    keys = _TREND_KEYS if stats is not None else tuple(k for k in _TREND_KEYS if k not in _CUSTOMER_KEYS)
+    keys = _TREND_KEYS if customers else tuple(k for k in _TREND_KEYS if k not in _CUSTOMER_KEYS)
     if not ctx.has(orders):
         return {k: Trend.missing(NO_ORDERS) for k in keys}
     w = q.Window.ending(ctx.as_of, days)
-    now = _window_figures(ctx, w, stats, now=True)
-    before = _window_figures(ctx, w.previous(), stats, now=False) if ctx.covers(w.previous()) else None
+    now = _window_figures(ctx, w, customers)
+    before = _window_figures(ctx, w.previous(), customers) if ctx.covers(w.previous()) else None
     no_refunds = not ctx.has(refunds)
     out: dict[str, Trend] = {}
     for key in keys:
@@ -199,23 +184,22 @@ _EMPTY = {
 }
 
 
-def retention_counts(ctx: ViewContext, stats: list[oq.CustomerOrders]) -> RetentionCounts | None:
-    """Customers by days since their last order at ``as_of`` (None when nobody has ordered)."""
-    if not stats:
+def retention_counts(ctx: ViewContext) -> RetentionCounts | None:
+    """Customers by days since their last charged order at ``as_of`` (None when nobody has ordered)."""
+    population, _ = oq.customers_by(ctx.conn, ctx.as_of)
+    if not population:
         return None
     active_days, risk_days = RETENTION_DAYS
-    days = [(ctx.as_of - s.last).days for s in stats]
-    active = sum(1 for d in days if d <= active_days)
-    at_risk = sum(1 for d in days if active_days < d <= risk_days)
-    return RetentionCounts(active=active, at_risk=at_risk, inactive=len(days) - active - at_risk)
+    # days since the last order <= N means a last order in the N + 1 days ending at as_of
+    active = oq.customers_ordering(ctx.conn, q.Window.ending(ctx.as_of, active_days + 1))
+    recent = oq.customers_ordering(ctx.conn, q.Window.ending(ctx.as_of, risk_days + 1))
+    return RetentionCounts(active=active, at_risk=recent - active, inactive=population - recent)
 
 
 def order_metrics(ctx: ViewContext, args: OrderMetricsArgs) -> OrderMetrics:
     """Revenue, refunds, orders and customers over a window vs the previous window."""
     w = q.Window.ending(ctx.as_of, WINDOW_DAYS[args.time_range])
     has_orders = ctx.has(orders)
-    stats = oq.customer_orders_at(ctx.conn, ctx.as_of, w.lo) if has_orders else []
-    trends = order_trends(ctx, WINDOW_DAYS[args.time_range], stats)  # an empty list: every key, unavailable
     unavailable = gaps(
         ctx,
         {
@@ -229,8 +213,8 @@ def order_metrics(ctx: ViewContext, args: OrderMetricsArgs) -> OrderMetrics:
         as_of=ctx.as_of,
         currency=ctx.currency,
         time_range=args.time_range,
-        **trends,
-        retention=retention_counts(ctx, stats),
+        **order_trends(ctx, WINDOW_DAYS[args.time_range]),
+        retention=retention_counts(ctx) if has_orders else None,
         top_customers=[TopCustomer(customer_id=c, name=n, orders=k, amount=ctx.major(a)) for c, n, k, a in top],
         refunds_by_reason=[
             RefundReason(reason=r, refunds=k, amount=ctx.major(a)) for r, k, a in oq.refunds_by_reason(ctx.conn, w)
