@@ -13,11 +13,11 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
+from app.agents.database_merchant import biggest_mover
 from app.cli import app
 from app.errors import InvalidArgumentError
 from app.providers.production import ProductionDataProvider
 from app.storage.admin import init_database, store_rows, writable_connection
-from app.agents.database_merchant import biggest_mover
 from app.transcript import Transcript
 from app.views import VIEWS
 from app.world.retail import retail_rows

@@ -110,7 +110,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(3, "customer facts: customer_facts, segment_facts, segment_signal_facts", _create(*FACT_TABLES)),
     Migration(4, "load log: data_loads", _create(data_loads)),
     Migration(5, "merchant currency (ISO 4217, default USD) and the refunds table", _add_currency_and_refunds),
-    Migration(6, "order summaries per customer: customer_order_daily, order_customer_daily", _add_order_summaries),
+    Migration(6, "customers' first and second orders per day: order_customer_daily", _add_order_summaries),
 )
 """Every migration, oldest first. Append only."""
 

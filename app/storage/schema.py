@@ -40,7 +40,6 @@ __all__ = [
     "subscription_daily",
     "order_daily",
     "CHARGED_STATUSES",
-    "customer_order_daily",
     "order_customer_daily",
     "ORDER_SUMMARY_TABLES",
     "ticket_daily",
@@ -225,17 +224,6 @@ order_daily = Table(
 CHARGED_STATUSES = ("paid", "refunded")
 """Order statuses whose amount was charged (a refund is a record of its own)."""
 
-customer_order_daily = Table(
-    "customer_order_daily",
-    metadata,
-    Column("day", Date, primary_key=True),
-    Column("customer_id", String(32), primary_key=True),
-    Column("orders", Integer, nullable=False),
-    Column("amount_cents", BigInteger, nullable=False),
-)
-"""Per day and customer: charged orders and their amount (customers ordering in a window, top
-customers, without scanning every order)."""
-
 order_customer_daily = Table(
     "order_customer_daily",
     metadata,
@@ -340,8 +328,8 @@ segment_signal_facts = Table(
 )
 """Per ``as_of`` and segment: how many risk-window signals of each type its members have."""
 
-ORDER_SUMMARY_TABLES: tuple[Table, ...] = (customer_order_daily, order_customer_daily)
-"""The per-customer order summaries (schema version 6)."""
+ORDER_SUMMARY_TABLES: tuple[Table, ...] = (order_customer_daily,)
+"""The customer order milestones (schema version 6)."""
 
 DAILY_SUMMARY_TABLES: tuple[Table, ...] = (subscription_daily, order_daily, ticket_daily, ticket_search, *ORDER_SUMMARY_TABLES)
 """Summaries independent of ``as_of`` (per-day aggregates and the ticket search text), rebuilt

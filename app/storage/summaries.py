@@ -25,7 +25,6 @@ from app.storage.schema import (
     CHARGED_STATUSES,
     DAILY_SUMMARY_TABLES,
     ORDER_SUMMARY_TABLES,
-    customer_order_daily,
     order_customer_daily,
     order_daily,
     orders,
@@ -92,7 +91,8 @@ class DailySummaries:
         self._orders: dict[tuple[dt.date, str], list[int]] = {}
         self._tickets: dict[tuple[dt.date, str, str, str], list[int]] = {}
         self._search: list[dict[str, Any]] = []
-        self._customer_days: dict[tuple[dt.date, str], list[int]] = {}
+        self._firsts: dict[str, list[dt.date]] = {}
+        """Customer -> the days of its first two charged orders (the two earliest, repeats kept)."""
 
     def add_subscription(
         self, plan: str, price_cents: int, started_on: Any, cancelled_on: Any, count: int = 1
@@ -110,10 +110,20 @@ class DailySummaries:
         """``count`` orders of one day and status worth ``amount_cents`` together."""
         self._bump(self._orders, (_date(day), status), 0, int(count), int(amount_cents), 2)
 
-    def add_customer_orders(self, day: Any, customer_id: str, status: str, count: int, amount_cents: int) -> None:
+    def add_customer_orders(self, day: Any, customer_id: str, status: str, count: int = 1) -> None:
         """``count`` orders of one customer, day and status (only charged ones count per customer)."""
         if status in CHARGED_STATUSES:
-            self._bump(self._customer_days, (_date(day), str(customer_id)), 0, int(count), int(amount_cents), 2)
+            self._add_first(_date(day), str(customer_id), int(count))
+
+    def _add_first(self, day: dt.date, cid: str, count: int) -> None:
+        days = self._firsts.get(cid)
+        if days is None:
+            days = self._firsts[cid] = []
+        elif len(days) == 2 and day >= days[1]:
+            return
+        days.extend([day] * min(count, 2))
+        days.sort()
+        del days[2:]
 
     def add_ticket(self, row: Mapping[str, Any]) -> None:
         """One support ticket row (schema column names)."""
@@ -149,11 +159,13 @@ class DailySummaries:
         for r in tables.get("subscriptions", []):
             self.add_subscription(r["plan"], r["monthly_price_cents"], r["started_on"], r["cancelled_on"])
         counts: dict[tuple[Any, str], list[int]] = {}
+        add_first = self._add_first
         for r in tables.get("orders", []):
             slot = counts.setdefault((r["ordered_on"], r["status"]), [0, 0])
             slot[0] += 1
             slot[1] += r["amount_cents"]
-            self.add_customer_orders(r["ordered_on"], r["customer_id"], r["status"], 1, r["amount_cents"])
+            if r["status"] in CHARGED_STATUSES:
+                add_first(_date(r["ordered_on"]), str(r["customer_id"]), 1)
         for (day, status), (n, amount) in counts.items():
             self.add_orders(day, status, n, amount)
         for r in tables.get("support_tickets", []):
@@ -178,20 +190,15 @@ class DailySummaries:
         }
 
     def _order_rows(self) -> Rows:
-        """The per-customer order summaries: each customer's days, and the days of first and second orders."""
+        """Per day: customers whose first and whose second charged order falls on it."""
         milestones: dict[dt.date, list[int]] = {}
-        seen: dict[str, int] = {}
-        for (day, cid), (n, _) in sorted(self._customer_days.items()):
-            before = seen.get(cid, 0)
-            seen[cid] = before + n
-            slot = milestones.setdefault(day, [0, 0])
-            slot[0] += before == 0
-            slot[1] += before < 2 <= before + n
+        for days in self._firsts.values():
+            for rank, day in enumerate(days):
+                slot = milestones.get(day)
+                if slot is None:
+                    slot = milestones[day] = [0, 0]
+                slot[rank] += 1
         return {
-            customer_order_daily.name: [
-                {"day": d, "customer_id": c, "orders": v[0], "amount_cents": v[1]}
-                for (d, c), v in sorted(self._customer_days.items())
-            ],
             order_customer_daily.name: [
                 {"day": d, "first_orders": v[0], "second_orders": v[1]} for d, v in sorted(milestones.items())
             ],
@@ -249,16 +256,16 @@ def refresh_daily_summaries(conn: Connection, insert: Any = None) -> dict[str, i
 def _add_customer_orders(conn: Connection, acc: DailySummaries) -> None:
     o = orders.c
     stmt = (
-        select(o.ordered_on, o.customer_id, o.status, func.count(), func.coalesce(func.sum(o.amount_cents), 0))
+        select(o.ordered_on, o.customer_id, func.count())
         .where(o.status.in_(CHARGED_STATUSES))
-        .group_by(o.ordered_on, o.customer_id, o.status)
+        .group_by(o.ordered_on, o.customer_id)
     )
-    for day, cid, status, n, amount in _stream(conn, stmt):
-        acc.add_customer_orders(day, cid, status, int(n), int(amount))
+    for day, cid, n in _stream(conn, stmt):
+        acc.add_customer_orders(day, cid, CHARGED_STATUSES[0], int(n))
 
 
 def refresh_order_summaries(conn: Connection, insert: Any = None) -> dict[str, int]:
-    """Recompute only the per-customer order summaries (what schema version 6 added) from the orders."""
+    """Recompute only the customers' order milestones (what schema version 6 added) from the orders."""
     acc = DailySummaries()
     _add_customer_orders(conn, acc)
     rows = acc._order_rows()

@@ -14,11 +14,11 @@ from app.views.alerts import briefing_alerts
 from app.views.base import (
     Alert,
     CategoryCount,
+    MoneyResult,
     NoArgs,
     TicketSnapshot,
     TimelineEvent,
     Trend,
-    MoneyResult,
     categories_text,
     events_text,
     not_available,

@@ -10,6 +10,7 @@ ACTIVE <= 30, AT_RISK 31-90, INACTIVE > 90 (docs/metrics.md).
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import ClassVar
 
 from pydantic import Field
@@ -22,7 +23,7 @@ from app.views.base import WINDOW_DAYS, MoneyResult, TimeRange, Trend, ViewArgs,
 from app.views.common import NO_ORDERS, NO_REFUNDS, ViewContext, gaps, ratio
 from app.views.registry import ViewSpec
 
-__all__ = ["OrderMetrics", "ORDER_METRICS", "order_trends", "retention_counts", "NO_REFUNDS", "RETENTION_DAYS"]
+__all__ = ["OrderMetrics", "ORDER_METRICS", "order_trends", "NO_REFUNDS", "RETENTION_DAYS"]
 
 RETENTION_DAYS = (30, 90)
 """Days since the last order up to which a customer is ACTIVE, then AT_RISK; beyond: INACTIVE."""
@@ -127,32 +128,48 @@ _TREND_KEYS = (
 _CUSTOMER_KEYS = ("customers", "new_customers", "returning_customers", "repeat_purchase_rate")
 
 
-def _window_figures(ctx: ViewContext, w: q.Window, customers: bool) -> dict[str, float | None]:
-    """Every figure of one window; the customer figures only when ``customers`` is set."""
-    n, gross = oq.charged_totals(ctx.conn, w)
-    _, refunded = oq.refund_totals(ctx.conn, w)
-    figures: dict[str, float | None] = {
-        "gross_revenue": ctx.major(gross),
-        "refunds": ctx.major(refunded),
-        "net_revenue": ctx.major(gross - refunded),
-        "refund_rate": ratio(refunded, gross),
-        "orders": n,
-        "avg_order_value": ctx.major(gross / n) if n else None,
-    }
+def _figures(
+    ctx: ViewContext, windows: list[q.Window], customers: bool, ordering_now: int | None
+) -> list[dict[str, float | None]]:
+    """Every figure of each window (a few queries for all windows); customer figures when ``customers``
+    (``ordering_now``: customers ordering in the first window, when the caller counted them already)."""
+    charged = oq.charged_totals(ctx.conn, windows)
+    refunded = oq.refund_totals(ctx.conn, windows)
+    out: list[dict[str, float | None]] = []
+    for (n, gross), (_, back) in zip(charged, refunded, strict=True):
+        out.append(
+            {
+                "gross_revenue": ctx.major(gross),
+                "refunds": ctx.major(back),
+                "net_revenue": ctx.major(gross - back),
+                "refund_rate": ratio(back, gross),
+                "orders": n,
+                "avg_order_value": ctx.major(gross / n) if n else None,
+            }
+        )
     if customers:
-        ordering = oq.customers_ordering(ctx.conn, w)
-        new = oq.first_orders(ctx.conn, w)
-        population, repeat = oq.customers_by(ctx.conn, w.hi)
-        figures |= {
-            "customers": ordering,
-            "new_customers": new,
-            "returning_customers": ordering - new,
-            "repeat_purchase_rate": ratio(repeat, population),
-        }
-    return figures
+        # customers by each window's start and end: new = first orders in the window
+        by = dict(zip([w.lo for w in windows] + [w.hi for w in windows],
+                      oq.customers_by(ctx.conn, [w.lo for w in windows] + [w.hi for w in windows]), strict=True))  # fmt: skip
+        for k, (w, figures) in enumerate(zip(windows, out, strict=True)):
+            if k == 0 and ordering_now is not None:
+                ordering = ordering_now
+            else:
+                (ordering,) = oq.customers_ordering(ctx.conn, w.hi, [w.lo])
+            (pop_lo, _), (pop_hi, repeat) = by[w.lo], by[w.hi]
+            new = pop_hi - pop_lo
+            figures |= {
+                "customers": ordering,
+                "new_customers": new,
+                "returning_customers": ordering - new,
+                "repeat_purchase_rate": ratio(repeat, pop_hi),
+            }
+    return out
 
 
-def order_trends(ctx: ViewContext, days: int, customers: bool = True) -> dict[str, Trend]:
+def order_trends(
+    ctx: ViewContext, days: int, customers: bool = True, ordering_now: int | None = None
+) -> dict[str, Trend]:
     """The order trends of a ``days``-long window ending at ``as_of`` vs the window before.
 
     ``customers=False`` leaves out the customer trends (the briefing needs money and orders only).
@@ -163,8 +180,9 @@ def order_trends(ctx: ViewContext, days: int, customers: bool = True) -> dict[st
     if not ctx.has(orders):
         return {k: Trend.missing(NO_ORDERS) for k in keys}
     w = q.Window.ending(ctx.as_of, days)
-    now = _window_figures(ctx, w, customers)
-    before = _window_figures(ctx, w.previous(), customers) if ctx.covers(w.previous()) else None
+    windows = [w, w.previous()] if ctx.covers(w.previous()) else [w]
+    figures = _figures(ctx, windows, customers, ordering_now)
+    now, before = figures[0], (figures[1] if len(figures) > 1 else None)
     no_refunds = not ctx.has(refunds)
     out: dict[str, Trend] = {}
     for key in keys:
@@ -184,21 +202,25 @@ _EMPTY = {
 }
 
 
-def retention_counts(ctx: ViewContext) -> RetentionCounts | None:
-    """Customers by days since their last charged order at ``as_of`` (None when nobody has ordered)."""
-    population, _ = oq.customers_by(ctx.conn, ctx.as_of)
+def _retention(ctx: ViewContext, recent: list[oq.RecentCustomer]) -> RetentionCounts | None:
+    """Customers by days since their last charged order at ``as_of`` (None when nobody has ordered).
+
+    ``recent``: the customers who ordered in at least the last 91 days (:func:`oq.recent_customers`).
+    """
+    ((population, _),) = oq.customers_by(ctx.conn, [ctx.as_of])
     if not population:
         return None
     active_days, risk_days = RETENTION_DAYS
-    # days since the last order <= N means a last order in the N + 1 days ending at as_of
-    active = oq.customers_ordering(ctx.conn, q.Window.ending(ctx.as_of, active_days + 1))
-    recent = oq.customers_ordering(ctx.conn, q.Window.ending(ctx.as_of, risk_days + 1))
-    return RetentionCounts(active=active, at_risk=recent - active, inactive=population - recent)
+    since = [(ctx.as_of - r.last).days for r in recent]
+    active = sum(1 for d in since if d <= active_days)
+    at_risk = sum(1 for d in since if active_days < d <= risk_days)
+    return RetentionCounts(active=active, at_risk=at_risk, inactive=population - active - at_risk)
 
 
 def order_metrics(ctx: ViewContext, args: OrderMetricsArgs) -> OrderMetrics:
     """Revenue, refunds, orders and customers over a window vs the previous window."""
-    w = q.Window.ending(ctx.as_of, WINDOW_DAYS[args.time_range])
+    days = WINDOW_DAYS[args.time_range]
+    w = q.Window.ending(ctx.as_of, days)
     has_orders = ctx.has(orders)
     unavailable = gaps(
         ctx,
@@ -208,14 +230,26 @@ def order_metrics(ctx: ViewContext, args: OrderMetricsArgs) -> OrderMetrics:
             "refunds_by_reason": (refunds, NO_REFUNDS),
         },
     )
-    top = oq.top_customers(ctx.conn, w, TOP_CUSTOMERS) if has_orders else []
+    # one scan of the recent orders: customers in the window, the top ones and days since each one's last order
+    recent = oq.recent_customers(ctx.conn, w, ctx.as_of - dt.timedelta(days=RETENTION_DAYS[1] + 1)) if has_orders else []
+    in_window = [r for r in recent if r.orders]
+    top = sorted(in_window, key=lambda r: (-r.amount, r.customer_id))[:TOP_CUSTOMERS]
+    names = oq.customer_names(ctx.conn, [r.customer_id for r in top]) if top else {}
     return OrderMetrics(
         as_of=ctx.as_of,
         currency=ctx.currency,
         time_range=args.time_range,
-        **order_trends(ctx, WINDOW_DAYS[args.time_range]),
-        retention=retention_counts(ctx) if has_orders else None,
-        top_customers=[TopCustomer(customer_id=c, name=n, orders=k, amount=ctx.major(a)) for c, n, k, a in top],
+        **order_trends(ctx, days, ordering_now=len(in_window)),
+        retention=_retention(ctx, recent) if has_orders else None,
+        top_customers=[
+            TopCustomer(
+                customer_id=r.customer_id,
+                name=names.get(r.customer_id, r.customer_id),
+                orders=r.orders,
+                amount=ctx.major(r.amount),
+            )
+            for r in top
+        ],
         refunds_by_reason=[
             RefundReason(reason=r, refunds=k, amount=ctx.major(a)) for r, k, a in oq.refunds_by_reason(ctx.conn, w)
         ],

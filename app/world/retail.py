@@ -53,7 +53,9 @@ def retail_rows(
         take = int(acc) - given if i < customers - 1 else extra - given
         counts[i] += take
         given += take
-    cust_rows, order_rows, refund_rows = [], [], []
+    cust_rows: list[dict[str, Any]] = []
+    order_rows: list[dict[str, Any]] = []
+    refund_rows: list[dict[str, Any]] = []
     for i, n in enumerate(counts):
         cid = f"{12346 + i}"
         first = start + dt.timedelta(days=rng.randrange(days))
