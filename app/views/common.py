@@ -96,11 +96,6 @@ def gaps(ctx: ViewContext, needs: dict[str, tuple[Table, str]]) -> dict[str, str
     return {name: reason for name, (table, reason) in needs.items() if not ctx.has(table)}
 
 
-def dollars(cents: int | float) -> float:
-    """Cents to dollars, exact to the cent."""
-    return round(cents / 100, 2)
-
-
 def ratio(num: float, den: float, digits: int = 4) -> float | None:
     return round(num / den, digits) if den else None
 

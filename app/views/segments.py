@@ -23,7 +23,7 @@ class CustomerSummary(ViewModel):
     status: Literal["active", "cancelled", "never_subscribed"] | None = Field(
         description="null when the database holds no subscription data"
     )
-    lifetime_value: float = Field(description="paid order revenue to date, dollars")
+    lifetime_value: float = Field(description="paid order revenue to date, in the currency")
     risk_score: float
     started_on: dt.date | None
     cancelled_on: dt.date | None = None
@@ -59,7 +59,7 @@ class CustomerSegment(MoneyResult):
     size: int | None
     share_of_active: float | None = Field(description="size / active subscribers (null for churned)")
     avg_ltv: float | None
-    segment_mrr: float | None = Field(description="MRR of the segment's active subscriptions, dollars")
+    segment_mrr: float | None = Field(description="MRR of the segment's active subscriptions, in the currency")
     churn_risk: float | None = Field(description="mean risk score of the segment")
     avg_tenure_days: float | None
     top_signals: list[SignalCount]
