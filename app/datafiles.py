@@ -85,11 +85,11 @@ def _check_unique(node: yaml.Node, path: tuple[str, ...], seen: set[int] | None 
             _check_unique(item, (*path, str(i)), seen)
 
 
-def load_yaml(path: Path) -> object:
+def load_yaml(path: Path, loader: type[UniqueKeyLoader] = UniqueKeyLoader) -> object:
     """Parse a YAML file, turning I/O, encoding, syntax and duplicated-key problems into :class:`DataFileError`."""
     text = read_text(path)
     try:
-        return yaml.load(text, Loader=UniqueKeyLoader)
+        return yaml.load(text, Loader=loader)
     except _DuplicateKey as dup:
         field = f"{dup.where}.{dup.key}" if dup.where else dup.key
         lines = f"lines {dup.first} and {dup.line}" if dup.first != dup.line else f"twice on line {dup.line}"
@@ -115,9 +115,9 @@ def format_validation_error(source: str, exc: ValidationError) -> str:
     return "\n".join(lines)
 
 
-def load_model(path: Path, model: type[M]) -> M:
-    """Load ``path`` and validate it as ``model``; errors name the file and the field path."""
-    raw = load_yaml(path)
+def load_model(path: Path, model: type[M], loader: type[UniqueKeyLoader] = UniqueKeyLoader) -> M:
+    """Load ``path`` (with ``loader``) and validate it as ``model``; errors name the file and the field path."""
+    raw = load_yaml(path, loader)
     if not isinstance(raw, dict):
         raise DataFileError(f"{path}: expected a mapping at the top level, got {type(raw).__name__}")
     try:

@@ -103,7 +103,8 @@ def _cases(f: dict[str, Path]) -> dict[str, list[tuple[list[str], str]]]:
                     (["db", "load", "--url", url_cases[0][0]], url_cases[0][1])],
         "db import": [(["db", "import", "--url", db, *orders], "not valid UTF-8"),
                       (["db", "import", "--url", db, "--orders", str(f["latin"]), "--mapping", str(under / "m.yaml")], "cannot read"),
-                      (["db", "import", "--url", url_cases[1][0], *orders], "not valid UTF-8")],
+                      # the target is checked before any file is read
+                      (["db", "import", "--url", url_cases[1][0], *orders], url_cases[1][1])],
         "db refresh": [(["db", "refresh", "--url", f"sqlite:///{under}/x.db"], "no SQLite database file"),
                        (["db", "refresh", "--url", url_cases[0][0]], url_cases[0][1])],
         "db info": [(["db", "info", "--url", f"sqlite:///{under}/x.db"], "no SQLite database file")]

@@ -123,3 +123,100 @@ def test_tool_arguments_from_a_model_answer_or_name_the_problem(tool, args) -> N
         assert tool in message or by_tool(tool).name in message, message  # names what was called
         return
     assert text and isinstance(data, dict)
+
+
+# --------------------------------------------------------------------------- money grammar and expressions
+
+_money_text = st.one_of(
+    st.text(alphabet="0123456789.,-+()$€ eEUSD", max_size=12),
+    st.decimals(allow_nan=False, allow_infinity=False, places=3, min_value=-(10**9), max_value=10**9).map(str),
+)
+
+
+@FAST
+@given(text=_money_text)
+def test_money_is_read_exactly_or_rejected_with_the_reason(text) -> None:
+    import re
+    from decimal import Decimal
+
+    from app.storage.money import PLAIN_NUMBER, MoneyError, parse_export_money, parse_plain_number
+
+    try:
+        value = parse_plain_number(text)
+    except MoneyError as exc:
+        assert repr(text) in str(exc) and not re.fullmatch(PLAIN_NUMBER, text.strip())
+    else:  # only the documented grammar, read exactly
+        assert re.fullmatch(PLAIN_NUMBER, text.strip()) and value == Decimal(text.strip())
+    try:
+        amount = parse_export_money(text)
+    except MoneyError as exc:
+        assert repr(text) in str(exc)
+    else:
+        digits = re.sub(r"[^0-9]", "", text)
+        assert "e" not in text.lower().replace("usd", "") and digits  # no exponent, never from nothing
+        assert abs(amount) == Decimal(re.sub(r"[^0-9.]", "", text.replace(",", "")) or "0")
+
+
+_expr_tokens = st.sampled_from(
+    ["a", "b", "[a]", "1", "2.5", "'x'", "'C'", "+", "-", "*", "/", "=", "<", ">=", "!=", "and", "or", "not", "(", ")",
+     ",", "if(", "number(", "date(", "starts_with(", "coalesce(", "is_empty(", "upper(", "abs(", "'%Y-%m-%d'", "true",
+     "null", "nope(", ";", "__import__(", "."]
+)  # fmt: skip
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(tokens=st.lists(_expr_tokens, min_size=1, max_size=9))
+def test_expressions_compile_to_sql_that_runs_or_are_refused(tokens) -> None:
+    import duckdb
+
+    from app.storage.expressions import ExpressionError, SqlContext, compile_expression
+
+    text = " ".join(tokens)
+    ctx = SqlContext(["a", "b"], ["%Y-%m-%d"], ["%Y-%m-%d %H:%M"])
+    try:
+        compiled = compile_expression(text, ctx)
+    except ExpressionError as exc:
+        assert "expression" in str(exc)
+        return
+    conn = duckdb.connect()
+    conn.execute("CREATE TABLE t AS SELECT * FROM (VALUES ('1', '2.5'), ('1e3', 'x'), (NULL, '0'), ('C7', '2020-01-02')) v(a, b)")
+    checks = " OR ".join(f"({c.condition})" for c in ctx.checks) or "FALSE"
+    # rows a check rejects are never used; every other row computes without a database error
+    conn.execute(f"SELECT CASE WHEN {checks} THEN NULL ELSE {compiled.sql} END FROM t").fetchall()
+
+
+_v2_line = st.tuples(
+    st.sampled_from(["536365", "C536366", "", "536367 ", "x,y"]), st.just("85123A"), _cell,
+    st.one_of(_cell, st.integers(-50, 50).map(str)),
+    st.one_of(_cell, st.sampled_from(["12/1/2010 8:26", "2/29/2011 10:00", "12/31/2011 23:59"])),
+    st.one_of(_cell, st.decimals(min_value=0, max_value=1000, places=4).map(str)),
+    st.sampled_from(["17850", "", "12345"]), st.sampled_from(["United Kingdom", "Norway", "Narnia", ""]),
+)  # fmt: skip
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+@given(lines=st.lists(_v2_line, min_size=1, max_size=8))
+def test_v2_lines_import_or_are_rejected_with_line_and_reason(tmp_path_factory, lines) -> None:
+    from app.storage.admin import init_database
+    from app.storage.importer import import_exports
+
+    folder = tmp_path_factory.mktemp("v2")
+    buf = io.StringIO()
+    writer = csv.writer(buf)
+    writer.writerow(["InvoiceNo", "StockCode", "Description", "Quantity", "InvoiceDate", "UnitPrice", "CustomerID", "Country"])
+    writer.writerows(lines)
+    path = _write(folder, "invoices.csv", buf.getvalue())
+    url = f"sqlite:///{folder / 'f.db'}"
+    init_database(url)
+    mapping = Path(__file__).resolve().parents[1] / "examples" / "online_retail" / "mapping.yaml"
+    try:
+        report = import_exports(url, {"orders": path}, mapping, max_errors=1000, rejects_path=folder / "rejects.csv")
+    except CJSimError as exc:
+        _names_the_file(exc, path)
+        return
+    physical_lines = buf.getvalue().count("\n") + 1
+    with (folder / "rejects.csv").open(encoding="utf-8") as fh:
+        rejects = list(csv.DictReader(fh))
+    assert len(rejects) == report.rejected
+    for r in rejects:  # every rejected line says where and why
+        assert r["file"] == "invoices.csv" and 2 <= int(r["line"]) <= physical_lines and r["reason"]

@@ -129,7 +129,7 @@ def test_cli_import_example(tmp_path: Path) -> None:
          "--customers", str(EXAMPLE_FILES["customers"])],
     )
     assert result.exit_code == 0, result.output
-    assert "import: 158 rows" in result.output.replace("\n", " ")
+    assert "150 source lines -> 158 rows" in result.output.replace("\n", " ")
     out = runner.invoke(app, ["data", "ticket_metrics", "--json", "--provider", "production", "--db-url", url])
     assert out.exit_code == 0 and json.loads(out.output)["as_of"] == "2025-03-31"
 
@@ -457,5 +457,9 @@ def test_import_needs_an_initialised_database(tmp_path: Path) -> None:
 
 
 def test_published_json_schema_is_current() -> None:
-    path = Path(__file__).resolve().parents[1] / "docs" / "schemas" / "import_mapping.schema.json"
-    assert json.loads(path.read_text(encoding="utf-8")) == ImportMapping.model_json_schema()
+    from app.storage.mapping_v2 import ImportMappingV2
+
+    schemas = Path(__file__).resolve().parents[1] / "docs" / "schemas"
+    for name, model in (("import_mapping", ImportMapping), ("import_mapping_v2", ImportMappingV2)):
+        path = schemas / f"{name}.schema.json"
+        assert json.loads(path.read_text(encoding="utf-8")) == model.model_json_schema(), path

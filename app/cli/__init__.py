@@ -21,7 +21,8 @@ class _ErrorTranslatingGroup(TyperGroup):
         try:
             return super().invoke(ctx)
         except CJSimError as exc:
-            err_console.print(f"[bold red]error:[/] {escape(str(exc))}", highlight=False, soft_wrap=True)
+            # The message holds user data (file:100: would otherwise become an emoji): no markup, no emoji codes.
+            err_console.print(f"[bold red]error:[/] {escape(str(exc))}", highlight=False, soft_wrap=True, emoji=False)
             raise typer.Exit(2) from None
 
 

@@ -8,6 +8,7 @@ from typing import Annotated
 
 import typer
 from rich.table import Table
+from rich.text import Text
 
 from app.cli.common import MerchantOpt, ScenarioOpt, SeedOpt, StageOpt, StressOpt, console, err_console
 from app.cli.options import parse_date
@@ -30,12 +31,31 @@ UrlOpt = Annotated[
 ReplaceOpt = Annotated[bool, typer.Option("--replace", help="Delete the data already in the database first.")]
 
 
+def _plain(console_, text: str) -> None:
+    """Print text holding user data (file names, values) literally: no markup, emoji codes or highlighting."""
+    console_.print(text, markup=False, emoji=False, highlight=False, soft_wrap=True)
+
+
 def _report(report) -> None:
-    console.print(
-        f"{report.kind}: {report.total_rows:,} rows into {report.url} in {report.total_seconds:.1f}s "
-        f"({report.load_rows_per_second:,.0f} rows/s overall; inserts alone {report.rows_per_second:,.0f} rows/s, "
-        f"summaries and customer facts {report.summary_seconds:.1f}s)"
-    )
+    if report.kind == "import":
+        lines = sum(report.read.values())
+        _plain(
+            console,
+            f"import: {lines:,} source lines -> {report.total_rows:,} rows into {report.url} in {report.total_seconds:.1f}s "
+            f"({report.lines_per_second:,.0f} lines/s and {report.load_rows_per_second:,.0f} rows/s for the whole "
+            f"command: reading, checking, transforming, writing, summaries and customer facts); "
+            f"{report.rejected:,} rejected",
+        )
+        for table, n in report.filtered.items():
+            if n:
+                _plain(console, f"{table}: {n:,} line(s) left out by the section's filter")
+    else:
+        _plain(
+            console,
+            f"{report.kind}: {report.total_rows:,} rows into {report.url} in {report.total_seconds:.1f}s "
+            f"({report.load_rows_per_second:,.0f} rows/s overall; inserts alone {report.rows_per_second:,.0f} rows/s, "
+            f"summaries and customer facts {report.summary_seconds:.1f}s)",
+        )
     table = Table("table", "rows")
     for name, n in report.rows.items():
         table.add_row(name, f"{n:,}")
@@ -95,10 +115,17 @@ def load_cmd(
 def import_cmd(
     url: UrlOpt,
     orders: Annotated[Path, typer.Option("--orders", help="Orders export (CSV).")],
-    mapping: Annotated[Path, typer.Option("--mapping", help="Mapping file (YAML), see docs/production.md.")],
+    mapping: Annotated[Path, typer.Option("--mapping", help="Mapping file (YAML, version 1 or 2), see docs/production.md and docs/import_mapping_v2.md.")],
     subscriptions: Annotated[Path | None, typer.Option("--subscriptions", help="Subscriptions export (CSV).")] = None,
     tickets: Annotated[Path | None, typer.Option("--tickets", help="Support tickets export (CSV).")] = None,
     customers: Annotated[Path | None, typer.Option("--customers", help="Customers export (CSV).")] = None,
+    refunds: Annotated[
+        Path | None, typer.Option("--refunds", help="Refunds export (CSV; version-2 mappings).")
+    ] = None,
+    rejects: Annotated[
+        Path | None,
+        typer.Option("--rejects", help="Write every rejected row here (CSV: file, line, table, reason, value, record)."),
+    ] = None,
     max_errors: Annotated[
         int, typer.Option("--max-errors", min=0, help="Rejected rows tolerated (reported and skipped); default none.")
     ] = 0,
@@ -108,17 +135,24 @@ def import_cmd(
     from app.storage.importer import import_exports
 
     files = {"orders": orders}
-    for name, path in (("subscriptions", subscriptions), ("support_tickets", tickets), ("customers", customers)):
+    given = (("subscriptions", subscriptions), ("support_tickets", tickets), ("customers", customers), ("refunds", refunds))
+    for name, path in given:
         if path is not None:
             files[name] = path
     report = import_exports(
-        url, files, mapping, max_errors=max_errors, replace=replace, progress=lambda m: err_console.print(m)
+        url,
+        files,
+        mapping,
+        max_errors=max_errors,
+        replace=replace,
+        progress=lambda m: _plain(err_console, m),
+        rejects_path=rejects,
     )
     _report(report)
-    if report.problems:
-        err_console.print(f"[yellow]{report.rejected} row(s) rejected and not imported:[/]")
-        for p in report.problems:
-            err_console.print(f"  {p}", highlight=False, markup=False)
+    if report.rejected:
+        _plain(err_console, f"{report.rejected:,} row(s) rejected and not imported, by reason:\n{report.reject_summary}")
+    if rejects is not None:
+        _plain(err_console, f"rejected rows written to {rejects}")
 
 
 @db_app.command("refresh")
@@ -160,15 +194,21 @@ def info_cmd(url: UrlOpt) -> None:
         rng = info["date_range"]
         console.print(f"activity: {_fmt(rng['first'])} .. {_fmt(rng['last'])}; default as_of {_fmt(info['default_as_of'])}")
         console.print(f"last load: {_fmt(info['load_time'])}")
+        last = info.get("last_import")
+        if last is not None and last["accepted"] is not None:
+            console.print(f"last import: {last['accepted']:,} rows accepted, {last['rejected']:,} rejected ({_fmt(last['loaded_at'])})")
         console.print("customer facts for: " + (", ".join(map(str, info["facts_as_of"])) or "none"))
         table = Table("table", "rows")
         for name, n in info["row_counts"].items():
             table.add_row(name, f"{n:,}")
         console.print(table)
         if info["loads"]:
-            loads = Table("loaded at", "kind", "rows", "source")
+            loads = Table("loaded at", "kind", "rows", "rejected", "source")
             for entry in info["loads"]:
-                loads.add_row(_fmt(entry["loaded_at"]), entry["kind"], f"{entry['rows']:,}", entry["source"])
+                rejected = "" if entry["rejected"] is None else f"{entry['rejected']:,}"
+                loads.add_row(
+                    _fmt(entry["loaded_at"]), entry["kind"], f"{entry['rows']:,}", rejected, Text(entry["source"])
+                )
             console.print(loads)
     if "problem" in info:
         from app.errors import ProviderError

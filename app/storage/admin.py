@@ -50,6 +50,8 @@ __all__ = [
     "writable_connection",
     "init_database",
     "store_rows",
+    "prepare_target",
+    "finish_load",
     "refresh_database",
     "database_info",
 ]
@@ -71,10 +73,21 @@ class LoadReport:
     facts_as_of: list[dt.date] = field(default_factory=list)
     rejected: int = 0
     problems: list[str] = field(default_factory=list)
+    read: dict[str, int] = field(default_factory=dict)
+    """Imports: source lines read per file."""
+    filtered: dict[str, int] = field(default_factory=dict)
+    """Imports: lines a section's filter left out, per table."""
+    reject_summary: str = ""
+    """Imports: rejected rows counted by reason, with examples."""
 
     @property
     def total_rows(self) -> int:
         return sum(self.rows.values())
+
+    @property
+    def lines_per_second(self) -> float:
+        """Imports: source lines read per second of the whole command."""
+        return sum(self.read.values()) / self.total_seconds if self.total_seconds else 0.0
 
     @property
     def rows_per_second(self) -> float:
@@ -142,6 +155,7 @@ def store_rows(
     url: str,
     replace: bool = False,
     facts_as_of: list[dt.date] | None = None,
+    rejected: int = 0,
 ) -> LoadReport:
     """Insert base rows and everything derived from them into an initialised database.
 
@@ -149,14 +163,8 @@ def store_rows(
     ``replace``; writes base rows and daily summaries, materialises customer facts at the latest
     activity date (plus ``facts_as_of``), and logs the load.
     """
-    if _has_data(conn):
-        if not replace:
-            n = q.count_where(conn, customers, [])
-            raise ProviderError(
-                f"database {url} already holds data ({n:,} customers); pass --replace to overwrite it"
-            )
-        _clear(conn)
-    report = LoadReport(kind=kind, source=source, url=url)
+    prepare_target(conn, url, replace=replace)
+    report = LoadReport(kind=kind, source=source, url=url, rejected=rejected)
     t0 = time.perf_counter()
     for table in DAILY_SUMMARY_TABLES:
         conn.execute(delete(table))
@@ -169,12 +177,33 @@ def store_rows(
             report.rows[table.name] = len(table_rows)
         report.insert_seconds = time.perf_counter() - t0
         write_rows(conn, summarize(rows), bulk_insert)
-    report.facts_as_of = _materialize(conn, facts_as_of)
-    record_load(conn, kind, source, report.total_rows)
-    _analyze(conn)
+    finish_load(conn, report, facts_as_of)
     report.total_seconds = time.perf_counter() - t0
     report.summary_seconds = report.total_seconds - report.insert_seconds
     return report
+
+
+def prepare_target(conn: Connection, url: str, *, replace: bool) -> None:
+    """Refuse a database that already holds data (unless ``replace``: then empty it).
+
+    Imports call this before opening any file, so a wrong target costs nothing.
+    """
+    if _has_data(conn):
+        if not replace:
+            n = q.count_where(conn, customers, [])
+            raise ProviderError(
+                f"database {url} already holds data ({n:,} customers); pass --replace to overwrite it"
+            )
+        _clear(conn)
+
+
+def finish_load(conn: Connection, report: LoadReport, facts_as_of: list[dt.date] | None = None) -> None:
+    """After the base rows are in: customer facts, the load-log entry and planner statistics."""
+    report.facts_as_of = _materialize(conn, facts_as_of)
+    accepted = report.total_rows if report.kind == "import" else None
+    rejected = report.rejected if report.kind == "import" else None
+    record_load(conn, report.kind, report.source, report.total_rows, accepted=accepted, rejected=rejected)
+    _analyze(conn)
 
 
 def _analyze(conn: Connection) -> None:
@@ -261,11 +290,14 @@ def _info(conn: Connection, display: str) -> dict[str, Any]:
     stale = stale_summaries(conn)
     if stale:
         info["problem"] = f"summary tables are out of date ({stale}); run `cjsim db refresh --url {display}`"
+    d = data_loads.c
     loads = conn.execute(
-        select(data_loads.c.kind, data_loads.c.source, data_loads.c.loaded_at, data_loads.c.rows)
-        .order_by(data_loads.c.load_id.desc())
-        .limit(5)
+        select(d.kind, d.source, d.loaded_at, d.rows, d.accepted, d.rejected).order_by(d.load_id.desc()).limit(5)
     ).all()
-    info["loads"] = [{"kind": k, "source": s, "loaded_at": t, "rows": n} for k, s, t, n in loads]
+    info["loads"] = [
+        {"kind": k, "source": s, "loaded_at": t, "rows": n, "accepted": a, "rejected": r} for k, s, t, n, a, r in loads
+    ]
+    imports = [entry for entry in info["loads"] if entry["kind"] == "import"]
+    info["last_import"] = imports[0] if imports else None
     info["load_time"] = loads[0][2] if loads else None
     return info

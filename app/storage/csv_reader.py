@@ -8,10 +8,9 @@ Used by :mod:`app.storage.importer`. Every cell goes through one converter per m
 
 import csv
 import datetime as dt
-import re
 from collections.abc import Iterator
 from dataclasses import dataclass
-from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
 from typing import Any
 
@@ -19,10 +18,12 @@ from sqlalchemy import Date, DateTime, Float, Integer, String, Table
 
 from app.errors import DataFileError
 from app.models import TicketCategory, TicketPriority
+from app.storage.import_problems import Reject
 from app.storage.mapping import ColumnMap, ImportMapping
+from app.storage.money import MoneyError, parse_export_money
 from app.storage.schema import metadata
 
-__all__ = ["RowProblem", "RowError", "ORDER_STATUSES", "SENTIMENTS", "ALLOWED_VALUES", "REQUIRED", "DEFAULTS", "read_table", "check_row"]
+__all__ = ["records", "RowProblem", "RowError", "ORDER_STATUSES", "SENTIMENTS", "ALLOWED_VALUES", "REQUIRED", "DEFAULTS", "read_table", "check_row"]
 
 ORDER_STATUSES = ("paid", "failed", "refunded", "pending")
 SENTIMENTS = ("positive", "neutral", "negative")
@@ -61,17 +62,8 @@ first activity; ticket ``sentiment`` follows the rating; ticket ``status`` is al
 DERIVED = {("support_tickets", "status"): "derived from first_response_at and resolved_at"}
 
 
-@dataclass(frozen=True)
-class RowProblem:
-    """A rejected row: where it is and why."""
-
-    file: str
-    line: int
-    reason: str
-
-    def __str__(self) -> str:
-        return f"{self.file}:{self.line}: {self.reason}"
-
+RowProblem = Reject
+"""A rejected row: where it is and why (the one record of rejected rows, see :mod:`app.storage.import_problems`)."""
 
 
 class RowError(Exception):
@@ -80,26 +72,11 @@ class RowError(Exception):
 
 # --------------------------------------------------------------------------- cell conversion
 
-_MONEY_JUNK = re.compile(r"[^\d.,()\-+]")
-
-
 def _number(text: str, decimal_separator: str) -> Decimal:
-    raw = text.strip()
-    negative = raw.startswith("(") and raw.endswith(")")
-    cleaned = _MONEY_JUNK.sub("", raw).strip("()")
-    if decimal_separator == ",":
-        cleaned = cleaned.replace(".", "").replace(",", ".")
-    else:
-        cleaned = cleaned.replace(",", "")
-    if cleaned.endswith("-"):  # "12.00-" (trailing minus in some accounting exports)
-        cleaned, negative = cleaned[:-1], True
     try:
-        value = Decimal(cleaned)
-    except InvalidOperation:
-        raise RowError(f"{text!r} is not a number") from None
-    if not value.is_finite():
-        raise RowError(f"{text!r} is not a number")
-    return -value if negative else value
+        return parse_export_money(text, decimal_separator)
+    except MoneyError as exc:
+        raise RowError(str(exc)) from None
 
 
 def _parse_time(text: str, formats: list[str]) -> dt.datetime:
@@ -250,16 +227,16 @@ def _decode_error(path: Path, encoding: str) -> DataFileError:
     )
 
 
-def _records(path: Path, mapping: ImportMapping) -> tuple[list[str], Iterator[tuple[int, list[str]]]]:
-    """The header and (line number, fields) of every non-empty record; malformed files raise."""
-    d = mapping.defaults
+def records(path: Path, encoding: str, delimiter: str) -> tuple[list[str], Iterator[tuple[int, list[str]]]]:
+    """The header and (line number, fields) of every non-empty record, streamed; malformed files raise
+    :class:`DataFileError` naming the line."""
     try:
-        fh = path.open("r", encoding=d.encoding, newline="")
+        fh = path.open("r", encoding=encoding, newline="")
     except OSError as exc:
         raise DataFileError(f"{path}: cannot read file ({exc.strerror or exc})") from None
     except LookupError:
-        raise DataFileError(f"{path}: unknown encoding {d.encoding!r} in the mapping's defaults") from None
-    reader = csv.reader(fh, delimiter=d.delimiter, strict=True)
+        raise DataFileError(f"{path}: unknown encoding {encoding!r} in the mapping's defaults") from None
+    reader = csv.reader(fh, delimiter=delimiter, strict=True)
     try:
         header = next(reader)
     except StopIteration:
@@ -267,7 +244,7 @@ def _records(path: Path, mapping: ImportMapping) -> tuple[list[str], Iterator[tu
         raise DataFileError(f"{path}: empty file; expected a header row") from None
     except UnicodeDecodeError:
         fh.close()
-        raise _decode_error(path, d.encoding) from None
+        raise _decode_error(path, encoding) from None
     except csv.Error as exc:
         fh.close()
         raise DataFileError(f"{path}:1: malformed CSV header ({exc})") from None
@@ -289,7 +266,7 @@ def _records(path: Path, mapping: ImportMapping) -> tuple[list[str], Iterator[tu
                 except csv.Error as exc:
                     raise DataFileError(f"{path}:{start}: malformed CSV ({exc}); fix the quoting") from None
                 except UnicodeDecodeError:
-                    raise _decode_error(path, d.encoding) from None
+                    raise _decode_error(path, encoding) from None
                 line = start
                 if not any(f.strip() for f in record):
                     continue
@@ -301,13 +278,15 @@ def _records(path: Path, mapping: ImportMapping) -> tuple[list[str], Iterator[tu
 def read_table(
     table_name: str, path: Path, mapping: ImportMapping, source: str, problems: list[RowProblem]
 ) -> list[tuple[int, dict[str, Any]]]:
-    header, records = _records(path, mapping)
+    header, rows = records(path, mapping.defaults.encoding, mapping.defaults.delimiter)
     columns = _compile(mapping, source, table_name, header, str(path))
     out = []
     defaults = DEFAULTS[table_name]
-    for line, record in records:
+    for line, record in rows:
         if len(record) != len(header):
-            problems.append(RowProblem(path.name, line, f"expected {len(header)} fields, found {len(record)}"))
+            problems.append(
+                RowProblem(path.name, line, f"expected {len(header)} fields, found {len(record)}", table_name, record=tuple(record))
+            )
             continue
         try:
             row: dict[str, Any] = dict(defaults)
@@ -326,7 +305,7 @@ def read_table(
                     raise RowError(f"{cname} {row[cname]!r} is not one of {', '.join(allowed)}; map it with `map`")
             check_row(table_name, row)
         except RowError as exc:
-            problems.append(RowProblem(path.name, line, str(exc)))
+            problems.append(RowProblem(path.name, line, str(exc), table_name, record=tuple(record)))
             continue
         out.append((line, row))
     return out

@@ -1,5 +1,10 @@
 """Importing a merchant's CSV exports into a production database through a mapping file.
 
+:func:`import_exports` checks the target first (reachable, initialised, empty unless replacing),
+then runs a version-1 mapping here or a version-2 mapping in :mod:`app.storage.import_v2`;
+rejected rows of both go to one :class:`~app.storage.import_problems.RejectLog`. What follows
+describes version 1.
+
 Steps: validate the mapping against the schema (before reading any data), check every CSV
 column it names exists (before converting any row), convert each row (renames, date formats,
 money to cents, value maps, defaults, derived fields), validate it (required values, allowed
@@ -14,6 +19,7 @@ silently dropped: by default any rejected row aborts the import (nothing is writ
 from __future__ import annotations
 
 import datetime as dt
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -22,19 +28,15 @@ from typing import Any
 from sqlalchemy.engine import URL
 
 from app.errors import DataFileError, InvalidArgumentError
-from app.storage.admin import LoadReport, store_rows, writable_connection
+from app.storage.admin import LoadReport, prepare_target, store_rows, writable_connection
 from app.storage.csv_reader import DEFAULTS, ORDER_STATUSES, SENTIMENTS, RowProblem, read_table
-from app.storage.mapping import IMPORT_TABLES, ImportMapping, load_mapping
+from app.storage.import_problems import RejectLog
+from app.storage.mapping import FILE_OPTIONS, IMPORT_TABLES, SIGNAL_STRENGTH, ImportMapping, load_mapping
 from app.storage.url import mask_url, parse_url
 from app.world.world import Rows
 
 __all__ = ["RowProblem", "ImportResult", "read_exports", "import_exports", "ORDER_STATUSES", "SENTIMENTS"]
 
-SIGNAL_STRENGTH = {"failed_payment": 0.8, "negative_ticket": 0.7}
-"""Strength of derived churn signals (the middle of the generator's ranges)."""
-
-FILE_OPTIONS = {"customers": "--customers", "subscriptions": "--subscriptions", "orders": "--orders",
-                "support_tickets": "--tickets"}
 
 
 
@@ -56,14 +58,18 @@ _ID_COLUMN = {"customers": "customer_id", "subscriptions": "subscription_id", "o
               "support_tickets": "ticket_id"}
 
 
-def read_exports(files: dict[str, Path], mapping_path: Path) -> ImportResult:
-    """Read and validate CSV exports (table name -> file) with a mapping; nothing is written.
+def read_exports(files: dict[str, Path], mapping_path: Path, mapping: ImportMapping | None = None) -> ImportResult:
+    """Read and validate CSV exports (table name -> file) with a version-1 mapping; nothing is written.
 
     Raises:
         DataFileError: bad mapping, unreadable or malformed CSV, mapping naming a missing column.
         InvalidArgumentError: a file without a mapping for it, or no orders file.
     """
-    mapping = load_mapping(mapping_path)
+    if mapping is None:
+        loaded = load_mapping(mapping_path)
+        if not isinstance(loaded, ImportMapping):
+            raise InvalidArgumentError(f"{mapping_path}: a version-2 mapping; import it with import_exports")
+        mapping = loaded
     source = str(mapping_path)
     unknown = set(files) - set(IMPORT_TABLES)
     if unknown:
@@ -98,7 +104,7 @@ def _link(
             key = row[_ID_COLUMN[name]]
             if key in by_id:
                 problems.append(
-                    RowProblem(files[name].name, line, f"duplicate {_ID_COLUMN[name]} {key!r} (first on line {by_id[key][0]})")
+                    RowProblem(files[name].name, line, f"duplicate {_ID_COLUMN[name]} {key!r} (first on line {by_id[key][0]})", name)
                 )
                 continue
             by_id[key] = (line, row)
@@ -117,7 +123,7 @@ def _link(
                 if label == "customer" and mapping.derive.customers:
                     continue
                 hint = "" if label != "customer" or given_customers else " (enable derive.customers or pass --customers)"
-                problems.append(RowProblem(files[name].name, line, f"unknown {label} {ref!r}{hint}"))
+                problems.append(RowProblem(files[name].name, line, f"unknown {label} {ref!r}{hint}", name))
                 del kept[name][key]
                 break
 
@@ -152,7 +158,7 @@ def _link(
             if cid not in first_seen:
                 line = kept["customers"][cid][0]
                 problems.append(
-                    RowProblem(files["customers"].name, line, "created_on is empty and the customer has no activity")
+                    RowProblem(files["customers"].name, line, "created_on is empty and the customer has no activity", "customers")
                 )
                 del customers[cid]
                 continue
@@ -203,33 +209,73 @@ def import_exports(
     max_errors: int = 0,
     replace: bool = False,
     progress: Callable[[str], None] | None = None,
+    rejects_path: Path | None = None,
 ) -> LoadReport:
-    """Read, validate and store CSV exports in one transaction.
+    """Read, validate and store CSV exports in one transaction (mapping version 1 or 2).
+
+    The target is checked first: a database that already holds data is refused (unless
+    ``replace``) before any file is opened. Rejected rows are summarised by reason in the report
+    (and the error, when more than ``max_errors``) and, with ``rejects_path``, written there as CSV.
+    ``report.total_seconds`` covers the whole import, reading included.
 
     Raises:
         DataFileError: bad files or mapping, or more than ``max_errors`` rejected rows (then
-            nothing is written; the message lists the rejected rows).
+            nothing is written; the message counts the rejected rows by reason).
         ProviderError: database problems (unreachable, no schema, already holds data).
     """
+    t0 = time.perf_counter()
     if "orders" not in files:
         raise InvalidArgumentError("an import needs at least the orders file (--orders FILE.csv)")
     if max_errors < 0:
         raise InvalidArgumentError(f"max_errors must be 0 or more, got {max_errors}")
-    result = read_exports(files, mapping_path)
+    source = " ".join(f"{FILE_OPTIONS[k]}={p.name}" for k, p in files.items()) + f" mapping={mapping_path.name}"
+    display = mask_url(parse_url(url))
+    log = RejectLog(rejects_path)
+    with writable_connection(url) as conn:
+        prepare_target(conn, display, replace=replace)
+        mapping = load_mapping(mapping_path)
+        log.open()
+        try:
+            if isinstance(mapping, ImportMapping):
+                report = _import_v1(conn, files, mapping_path, mapping, log, source, display, max_errors, progress)
+            else:
+                from app.storage.import_v2 import run_import_v2
+
+                report = LoadReport(kind="import", source=source, url=display)
+                run_import_v2(conn, mapping, mapping_path, files, log, report, max_errors=max_errors, progress=progress)
+        finally:
+            log.close()
+    report.rejected = log.total
+    report.reject_summary = log.summary()
+    report.total_seconds = time.perf_counter() - t0
+    report.summary_seconds = report.total_seconds - report.insert_seconds
+    return report
+
+
+def _import_v1(
+    conn: Any,
+    files: dict[str, Path],
+    mapping_path: Path,
+    mapping: ImportMapping,
+    log: RejectLog,
+    source: str,
+    display: str,
+    max_errors: int,
+    progress: Callable[[str], None] | None,
+) -> LoadReport:
+    if "refunds" in files:
+        raise InvalidArgumentError(f"{mapping_path}: --refunds needs a version-2 mapping (version: 2 with a refunds section)")
+    result = read_exports(files, mapping_path, mapping)
+    log.add_many(result.problems)
     n = len(result.problems)
     if n > max_errors:
-        shown = "\n".join(f"  {p}" for p in result.problems[:20])
-        more = f"\n  ... and {n - 20} more" if n > 20 else ""
         raise DataFileError(
-            f"{n} row(s) failed validation (at most {max_errors} allowed, see --max-errors); nothing was imported:\n"
-            f"{shown}{more}"
+            f"{n:,} row(s) failed validation (at most {max_errors} allowed, see --max-errors); nothing was imported. "
+            f"By reason:\n{log.summary()}"
         )
     if progress:
         progress(f"read {sum(result.read.values()):,} rows, {n} rejected; writing")
-    source = " ".join(f"{FILE_OPTIONS[k]}={p.name}" for k, p in files.items()) + f" mapping={mapping_path.name}"
-    display = mask_url(parse_url(url))
-    with writable_connection(url) as conn:
-        report = store_rows(conn, result.rows, kind="import", source=source, url=display, replace=replace)
-    report.rejected = n
+    report = store_rows(conn, result.rows, kind="import", source=source, url=display, rejected=n)
+    report.read = {files[name].name: count for name, count in result.read.items()}
     report.problems = [str(p) for p in result.problems]
     return report

@@ -3,7 +3,8 @@
 A mapping names, for every schema column it fills, the source column(s) of the CSV (renames),
 how to read the value (date formats, money to cents, value maps, defaults) and a few derived
 fields. It is YAML validated by strict pydantic models (unknown keys are errors); the JSON
-Schema is published as ``docs/schemas/import_mapping.schema.json``.
+Schema is published as ``docs/schemas/import_mapping.schema.json``. Version 2 (expressions,
+filters, group_by) is :mod:`app.storage.mapping_v2`; :func:`load_mapping` reads either.
 
 Example (``examples/production/mapping.yaml`` is a complete one)::
 
@@ -22,12 +23,18 @@ Example (``examples/production/mapping.yaml`` is a complete one)::
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from app.datafiles import load_model
+from app.datafiles import UniqueKeyLoader, load_model, load_yaml
+from app.errors import DataFileError
+from app.storage.codes import CURRENCIES
+
+if TYPE_CHECKING:
+    from app.storage.mapping_v2 import ImportMappingV2
 
 __all__ = [
     "ColumnMap",
@@ -37,11 +44,21 @@ __all__ = [
     "DeriveOptions",
     "ImportMapping",
     "IMPORT_TABLES",
+    "FILE_OPTIONS",
+    "SIGNAL_STRENGTH",
     "load_mapping",
+    "MappingLoader",
 ]
 
 IMPORT_TABLES = ("customers", "subscriptions", "orders", "support_tickets")
-"""Schema tables an import can fill from CSV files, in dependency order."""
+"""Schema tables a version-1 import can fill from CSV files, in dependency order."""
+
+FILE_OPTIONS = {"customers": "--customers", "subscriptions": "--subscriptions", "orders": "--orders",
+                "support_tickets": "--tickets", "refunds": "--refunds"}
+"""The ``cjsim db import`` option naming each file (files are keyed by table name)."""
+
+SIGNAL_STRENGTH = {"failed_payment": 0.8, "negative_ticket": 0.7}
+"""Strength of derived churn signals (the middle of the generator's ranges)."""
 
 
 class _Strict(BaseModel):
@@ -111,6 +128,17 @@ class MerchantInfo(_Strict):
     name: str = Field(min_length=1, max_length=200, description="The merchant's name.")
     business_name: str = Field(min_length=1, max_length=200, description="Shown in briefings and reports.")
     business_type: str = Field(default="subscription e-commerce", max_length=200, description="What they sell.")
+    currency: str = Field(
+        default="USD", description="ISO 4217 code of every amount in the exports (merchants.currency), e.g. GBP."
+    )
+
+    @field_validator("currency")
+    @classmethod
+    def _iso_currency(cls, value: str) -> str:
+        code = value.strip().upper()
+        if code not in CURRENCIES:
+            raise ValueError(f"{value!r} is not an ISO 4217 currency code (e.g. USD, EUR, GBP)")
+        return code
 
 
 class ParseDefaults(_Strict):
@@ -161,6 +189,28 @@ class ImportMapping(_Strict):
         return getattr(self, name)
 
 
-def load_mapping(path: Path) -> ImportMapping:
-    """Load and validate a mapping file; errors name the file and the field."""
-    return load_model(path, ImportMapping)
+class MappingLoader(UniqueKeyLoader):
+    """YAML with YAML 1.2 booleans: only ``true``/``false`` are booleans, so ``NO`` (Norway),
+    ``yes``, ``on`` and ``off`` stay text, as a value map of countries or statuses needs."""
+
+
+MappingLoader.yaml_implicit_resolvers = {
+    first: [(tag, rx) for tag, rx in resolvers if tag != "tag:yaml.org,2002:bool"]
+    for first, resolvers in UniqueKeyLoader.yaml_implicit_resolvers.items()
+}
+MappingLoader.add_implicit_resolver(
+    "tag:yaml.org,2002:bool", re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"), list("tTfF")
+)
+
+
+def load_mapping(path: Path) -> ImportMapping | ImportMappingV2:
+    """Load and validate a mapping file (version 1 or 2); errors name the file and the field."""
+    from app.storage.mapping_v2 import ImportMappingV2
+
+    raw = load_yaml(path, MappingLoader)
+    version = raw.get("version", 1) if isinstance(raw, dict) else 1
+    if version not in (1, 2):
+        raise DataFileError(f"{path}: field 'version': {version!r} is not a mapping format version; use 1 or 2")
+    if version == 2:
+        return load_model(path, ImportMappingV2, MappingLoader)
+    return load_model(path, ImportMapping, MappingLoader)

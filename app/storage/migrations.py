@@ -68,6 +68,8 @@ data_loads = Table(
     Column("loaded_at", DateTime, nullable=False, doc="wall-clock time (UTC) the transaction ran"),
     Column("rows", Integer, nullable=False, doc="rows written to base tables"),
     Column("base_rows", Text, nullable=False, doc="JSON row counts of the base tables after the load"),
+    Column("accepted", Integer, nullable=True, doc="imports: rows written to base tables (null for loads and refreshes)"),
+    Column("rejected", Integer, nullable=True, doc="imports: source rows rejected with a reason"),
 )
 
 
@@ -95,6 +97,14 @@ def _add_currency_and_refunds(conn: Connection) -> None:
     refunds.create(conn, checkfirst=True)
 
 
+def _add_import_counts(conn: Connection) -> None:
+    # A database made before version 6 has data_loads without these; a fresh one got them in version 4.
+    present = {c["name"] for c in inspect(conn).get_columns("data_loads")}
+    for column in ("accepted", "rejected"):
+        if column not in present:
+            conn.exec_driver_sql(f"ALTER TABLE data_loads ADD COLUMN {column} INTEGER")
+
+
 def _add_order_summaries(conn: Connection) -> None:
     # Filled at once from the orders already stored, so an existing database needs no refresh.
     from app.storage.summaries import refresh_order_summaries
@@ -110,7 +120,8 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(3, "customer facts: customer_facts, segment_facts, segment_signal_facts", _create(*FACT_TABLES)),
     Migration(4, "load log: data_loads", _create(data_loads)),
     Migration(5, "merchant currency (ISO 4217, default USD) and the refunds table", _add_currency_and_refunds),
-    Migration(6, "customers' first and second orders per day: order_customer_daily", _add_order_summaries),
+    Migration(6, "load log: accepted and rejected rows of imports", _add_import_counts),
+    Migration(7, "customers' first and second orders per day: order_customer_daily", _add_order_summaries),
 )
 """Every migration, oldest first. Append only."""
 
@@ -182,15 +193,26 @@ def base_row_counts(conn: Connection) -> dict[str, int]:
     return {t.name: int(conn.execute(select(func.count()).select_from(t)).scalar_one()) for t in TABLES}
 
 
-def record_load(conn: Connection, kind: str, source: str, rows: int) -> dt.datetime:
-    """Log a load/import/refresh with the base row counts the summaries now reflect; returns its time."""
+def record_load(
+    conn: Connection, kind: str, source: str, rows: int, *, accepted: int | None = None, rejected: int | None = None
+) -> dt.datetime:
+    """Log a load/import/refresh with the base row counts the summaries now reflect; returns its time.
+
+    Imports also record the rows they accepted and rejected (``cjsim db info`` shows them).
+    """
     now = _now()
     last = load_stamp(conn)
     if last is not None and last[1] >= now:
         now = last[1] + dt.timedelta(seconds=1)  # keep stamps strictly increasing
     conn.execute(
         data_loads.insert().values(
-            kind=kind, source=source, loaded_at=now, rows=rows, base_rows=json.dumps(base_row_counts(conn))
+            kind=kind,
+            source=source,
+            loaded_at=now,
+            rows=rows,
+            base_rows=json.dumps(base_row_counts(conn)),
+            accepted=accepted,
+            rejected=rejected,
         )
     )
     return now

@@ -329,7 +329,7 @@ segment_signal_facts = Table(
 """Per ``as_of`` and segment: how many risk-window signals of each type its members have."""
 
 ORDER_SUMMARY_TABLES: tuple[Table, ...] = (order_customer_daily,)
-"""The customer order milestones (schema version 6)."""
+"""The customer order milestones (schema version 7)."""
 
 DAILY_SUMMARY_TABLES: tuple[Table, ...] = (subscription_daily, order_daily, ticket_daily, ticket_search, *ORDER_SUMMARY_TABLES)
 """Summaries independent of ``as_of`` (per-day aggregates and the ticket search text), rebuilt

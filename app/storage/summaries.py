@@ -265,7 +265,7 @@ def _add_customer_orders(conn: Connection, acc: DailySummaries) -> None:
 
 
 def refresh_order_summaries(conn: Connection, insert: Any = None) -> dict[str, int]:
-    """Recompute only the customers' order milestones (what schema version 6 added) from the orders."""
+    """Recompute only the customers' order milestones (what schema version 7 added) from the orders."""
     acc = DailySummaries()
     _add_customer_orders(conn, acc)
     rows = acc._order_rows()
