@@ -1,8 +1,9 @@
 """Running a version-2 import: stage the files in DuckDB, plan each section, link, reject, stream out.
 
 DuckDB reads, filters, computes and groups (:mod:`app.storage.import_plan`); then ids are made
-unique, references checked (orders and refunds to customers, refunds to orders), customers
-derived from activity, churn signals derived from failed orders, and the result is written to
+unique, references checked (every table to customers, orders to subscriptions, refunds to
+orders), customers derived from activity, churn signals derived from failed orders and negative
+tickets, and the result is written to
 the target in batches of :data:`BATCH_ROWS` through the bulk writer, inside the caller's
 transaction. Memory stays bounded by DuckDB's limit and the batch size, not the files.
 """
@@ -158,21 +159,31 @@ def _link(duck: Any, mapping: ImportMappingV2, plans: dict[str, SectionPlan], lo
             f"duplicate {key} (an earlier row has it)", f'x."{key}"', log,
         )
     has_customers = "customers" in plans
-    for table in ("orders", "refunds"):
-        if table not in plans:
+    for table in ("subscriptions", "orders", "refunds", "support_tickets"):  # in V2_TABLES order: a rejected
+        if table not in plans:                                               # subscription is then unknown
             continue
         if not mapping.derive.customers:
             known = "SELECT customer_id FROM o_customers" if has_customers else "SELECT NULL WHERE FALSE"
             hint = "" if has_customers else " (enable derive.customers or add a customers section)"
             _reject_where(duck, plans[table], f"x.customer_id NOT IN ({known})", f"unknown customer{hint}", "x.customer_id", log)
+        if table == "orders":
+            known = "SELECT subscription_id FROM o_subscriptions" if "subscriptions" in plans else "SELECT NULL WHERE FALSE"
+            _reject_where(
+                duck, plans["orders"], f"x.subscription_id IS NOT NULL AND x.subscription_id NOT IN ({known})",
+                "unknown subscription (subscription_id names no imported subscription)", "x.subscription_id", log,
+            )
     if "refunds" in plans:
         _reject_where(
             duck, plans["refunds"], "x.order_id IS NOT NULL AND x.order_id NOT IN (SELECT order_id FROM o_orders)",
             "unknown order (order_id names no imported order)", "x.order_id", log,
         )
     activity = ["SELECT customer_id, ordered_on AS day FROM o_orders"]
+    if "subscriptions" in plans:
+        activity.append("SELECT customer_id, started_on FROM o_subscriptions")
     if "refunds" in plans:
         activity.append("SELECT customer_id, refunded_on FROM o_refunds")
+    if "support_tickets" in plans:
+        activity.append("SELECT customer_id, CAST(created_at AS DATE) FROM o_support_tickets")
     duck.execute(f"CREATE TABLE act AS SELECT customer_id, min(day) AS first_day FROM ({' UNION ALL '.join(activity)}) GROUP BY 1")
     if has_customers:
         _reject_where(
@@ -203,16 +214,10 @@ def _link(duck: Any, mapping: ImportMappingV2, plans: dict[str, SectionPlan], lo
 def _write(conn: Connection, duck: Any, mapping: ImportMappingV2, plans: dict[str, SectionPlan], report: LoadReport) -> None:
     """Stream the final rows into the target's base tables, then the derived tables and the log entry."""
     t0 = time.perf_counter()
-    signals = (
-        "SELECT 'SGI' || lpad(CAST(row_number() OVER (ORDER BY ordered_on, customer_id) AS VARCHAR), 7, '0'), "
-        f"customer_id, 'failed_payment', {SIGNAL_STRENGTH['failed_payment']}, ordered_on FROM o_orders WHERE status = 'failed'"
-        if mapping.derive.signals else None
-    )
     sources: dict[str, str | None] = {
         "customers": "SELECT customer_id, merchant_id, name, email, segment_hint, created_on, country FROM f_customers ORDER BY 1",
-        "orders": _final_select("orders", "order_id"),
-        "refunds": _final_select("refunds", "refund_id") if "refunds" in plans else None,
-        "customer_signals": signals,
+        **{t: _final_select(t, KEY_COLUMN[t]) for t in plans if t != "customers"},
+        "customer_signals": _signals_select(plans) if mapping.derive.signals else None,
     }
     with deferred_indexes(conn, (*TABLES, *DAILY_SUMMARY_TABLES)):
         bulk_insert(conn, metadata.tables["merchants"], [mapping.merchant.model_dump()])
@@ -225,6 +230,19 @@ def _write(conn: Connection, duck: Any, mapping: ImportMappingV2, plans: dict[st
         report.insert_seconds = time.perf_counter() - t0
         refresh_daily_summaries(conn, bulk_insert)
     finish_load(conn, report)
+
+
+def _signals_select(plans: dict[str, SectionPlan]) -> str:
+    """Churn signals from failed orders and negative tickets, numbered by day, customer and kind (as version 1)."""
+    found = ["SELECT ordered_on AS day, customer_id, 'failed_payment' AS kind FROM o_orders WHERE status = 'failed'"]
+    if "support_tickets" in plans:
+        found.append("SELECT CAST(created_at AS DATE), customer_id, 'negative_ticket' FROM o_support_tickets "
+                     "WHERE sentiment = 'negative'")
+    strength = " ".join(f"WHEN {sql_text(k)} THEN {v}" for k, v in SIGNAL_STRENGTH.items())
+    return (
+        "SELECT 'SGI' || lpad(CAST(row_number() OVER (ORDER BY day, customer_id, kind) AS VARCHAR), 7, '0'), "
+        f"customer_id, kind, CASE kind {strength} END, day FROM ({' UNION ALL '.join(found)}) ORDER BY day, customer_id, kind"
+    )
 
 
 def _final_select(table: str, key: str) -> str:
