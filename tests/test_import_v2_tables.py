@@ -10,10 +10,13 @@ import pytest
 from sqlalchemy import create_engine, select
 
 from app.errors import DataFileError
-from app.storage.admin import init_database
+from app.storage.admin import database_info, init_database
 from app.storage.importer import import_exports
 from app.storage.schema import customer_signals, customers, orders, subscriptions, support_tickets
+from tests import test_import_v2
 from tests.pg_support import pg_schemas  # noqa: F401  (fixture)
+
+url = test_import_v2.url  # fixture: a fresh SQLite file or PostgreSQL schema, initialised
 
 EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "production"
 
@@ -73,16 +76,6 @@ support_tickets:
 TABLES = [(customers, customers.c.customer_id), (subscriptions, subscriptions.c.subscription_id),
           (orders, orders.c.order_id), (support_tickets, support_tickets.c.ticket_id),
           (customer_signals, customer_signals.c.signal_id)]  # fmt: skip
-
-
-@pytest.fixture(params=["sqlite", "postgres"])
-def url(request, tmp_path: Path) -> str:
-    if request.param == "sqlite":
-        target = f"sqlite:///{tmp_path / 'v2.db'}"
-    else:
-        target = request.getfixturevalue("pg_schemas").new("importv2t")
-    init_database(target)
-    return target
 
 
 def _rows(url: str) -> dict[str, list[dict]]:
@@ -190,6 +183,7 @@ def test_subscription_and_ticket_rows_get_the_version_1_checks(url: str, tmp_pat
     ):
         assert expected in reasons, (expected, reasons)
     assert report.rejected == 8
+    assert database_info(url)["loads"][0]["rejected"] == 8  # the load log records them too
     got = _rows(url)
     (sub,) = got["subscriptions"]
     assert sub["subscription_id"] == "s1" and sub["monthly_price_cents"] == 2900 and sub["cancel_reason"] is None
@@ -222,3 +216,30 @@ def test_a_section_no_import_fills_is_named_with_the_fix(tmp_path: Path) -> None
     assert result.exit_code == 2, result.output
     assert "section 'marketing_daily'" in result.output and "remove the section" in result.output
     assert "Traceback" not in result.output
+
+
+V1_TICKETS = """\
+version: 1
+merchant: {merchant_id: m, name: M, business_name: M}
+orders: {columns: {order_id: id, customer_id: customer, ordered_on: day, amount_cents: total}}
+support_tickets: {columns: {ticket_id: id, customer_id: customer, created_at: created, subject: subject}}
+"""
+
+
+def test_version_1_rows_keep_their_text_exactly_through_the_stage(tmp_path: Path) -> None:
+    from app.storage.importer import read_exports
+
+    mapping = tmp_path / "v1.yaml"
+    mapping.write_text(V1_TICKETS, encoding="utf-8")
+    files = {
+        "orders": _write(tmp_path, "orders", "id,customer,day,total", ["o1,c1,2025-01-02,$1.00", "o2,c1,2025-01-02,99999999999"]),
+        "support_tickets": _write(tmp_path, "tickets", "id,customer,created,subject", [
+            't1,c1,2025-01-05 10:00:00,"=SUM(A1) ""quoted"", two\nlines"', "t2,c1,2025-01-05 10:00:00,", "t3,c1,2025-01-05 10:00:00,="]),
+    }
+    result = read_exports(files, mapping)
+    subjects = {t["ticket_id"]: t["subject"] for t in result.rows["support_tickets"]}
+    assert subjects == {"t1": '=SUM(A1) "quoted", two\nlines', "t2": "", "t3": "="}
+    # A value the column cannot hold is a rejected row, not a database error when written.
+    assert [str(p) for p in result.problems] == [
+        "orders.csv:3: amount_cents: '99999999999' is too large for the column (at most 2,147,483,647 cents)"
+    ]

@@ -10,9 +10,8 @@ transaction. Memory stays bounded by DuckDB's limit and the batch size, not the 
 
 from __future__ import annotations
 
-import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from pathlib import Path
 from typing import Any
 
@@ -22,16 +21,16 @@ from sqlalchemy.engine import Connection
 from app.errors import DataFileError, InvalidArgumentError
 from app.storage.admin import LoadReport, finish_load
 from app.storage.bulk import bulk_insert, bulk_insert_columns, deferred_indexes
-from app.storage.duck_stage import duck_connection, stage_file
+from app.storage.duck_stage import stage_file, staging_area
 from app.storage.expressions import sql_text
 from app.storage.import_plan import KEY_COLUMN, SectionPlan, plan_section
 from app.storage.import_problems import Reject, RejectLog
-from app.storage.mapping import FILE_OPTIONS, SIGNAL_STRENGTH
+from app.storage.mapping import FILE_OPTIONS, SIGNAL_STRENGTH, MerchantInfo
 from app.storage.mapping_v2 import V2_TABLES, ImportMappingV2
 from app.storage.schema import DAILY_SUMMARY_TABLES, TABLES, metadata
 from app.storage.summaries import refresh_daily_summaries
 
-__all__ = ["BATCH_ROWS", "run_import_v2"]
+__all__ = ["BATCH_ROWS", "run_import_v2", "final_selects", "write_staged", "import_failed"]
 
 BATCH_ROWS = 50_000
 """Rows fetched from DuckDB and written to the target at a time."""
@@ -76,9 +75,7 @@ def run_import_v2(
     """
     source = str(mapping_path)
     reads = _files_read(mapping, files, source)
-    with tempfile.TemporaryDirectory(prefix="cjsim-import-") as tmp:
-        workdir = Path(tmp)
-        duck = duck_connection(workdir)
+    with staging_area() as (duck, workdir):
         try:
             staged = {
                 name: stage_file(duck, name, files[name], mapping.defaults, workdir, log)
@@ -97,11 +94,15 @@ def run_import_v2(
                 )
             if progress:
                 progress(f"read {sum(report.read.values()):,} lines, {log.total:,} rejected; writing")
-            _write(conn, duck, mapping, by_table, report)
+            report.rejected = log.total
+            write_staged(conn, duck, mapping.merchant, final_selects(by_table, mapping.derive.signals), report)
         except duckdb.Error as exc:  # e.g. an amount too large for its decimal: one message, nothing written
-            raise DataFileError(f"{source}: the import's transformation failed: {exc}") from None
-        finally:
-            duck.close()
+            raise import_failed(source, exc) from None
+
+
+def import_failed(source: str, exc: Exception) -> DataFileError:
+    """The one message of a staged import that DuckDB could not run (nothing is written)."""
+    return DataFileError(f"{source}: the import's transformation failed: {exc}")
 
 
 def _record_columns(plan: SectionPlan) -> str:
@@ -211,31 +212,39 @@ def _link(duck: Any, mapping: ImportMappingV2, plans: dict[str, SectionPlan], lo
     duck.execute(f"CREATE TABLE f_customers AS {body}")
 
 
-def _write(conn: Connection, duck: Any, mapping: ImportMappingV2, plans: dict[str, SectionPlan], report: LoadReport) -> None:
-    """Stream the final rows into the target's base tables, then the derived tables and the log entry."""
-    t0 = time.perf_counter()
-    sources: dict[str, str | None] = {
+def final_selects(tables: Collection[str], signals: bool) -> dict[str, str]:
+    """Target table -> the DuckDB query of its final rows: ``f_customers``, ``o_<table>`` of the others
+    (``tables``), and the churn signals derived from them when ``signals``."""
+    sources = {
         "customers": "SELECT customer_id, merchant_id, name, email, segment_hint, created_on, country FROM f_customers ORDER BY 1",
-        **{t: _final_select(t, KEY_COLUMN[t]) for t in plans if t != "customers"},
-        "customer_signals": _signals_select(plans) if mapping.derive.signals else None,
+        **{t: _final_select(t, KEY_COLUMN[t]) for t in tables if t != "customers"},
     }
+    if signals:
+        sources["customer_signals"] = _signals_select(tables)
+    return sources
+
+
+def write_staged(conn: Connection, duck: Any, merchant: MerchantInfo, sources: dict[str, str], report: LoadReport) -> None:
+    """Stream the final rows (``sources``, see :func:`final_selects`) into the target's base tables in
+    batches of :data:`BATCH_ROWS`, then the derived tables and the log entry."""
+    t0 = time.perf_counter()
     with deferred_indexes(conn, (*TABLES, *DAILY_SUMMARY_TABLES)):
-        bulk_insert(conn, metadata.tables["merchants"], [mapping.merchant.model_dump()])
+        bulk_insert(conn, metadata.tables["merchants"], [merchant.model_dump()])
         report.rows["merchants"] = 1
         for table in TABLES:
-            sql = sources.get(table.name)
-            if sql is None:
+            if table.name == "merchants":
                 continue
-            report.rows[table.name] = _stream(duck, sql, conn, table.name)
+            sql = sources.get(table.name)
+            report.rows[table.name] = 0 if sql is None else _stream(duck, sql, conn, table.name)
         report.insert_seconds = time.perf_counter() - t0
         refresh_daily_summaries(conn, bulk_insert)
     finish_load(conn, report)
 
 
-def _signals_select(plans: dict[str, SectionPlan]) -> str:
+def _signals_select(tables: Collection[str]) -> str:
     """Churn signals from failed orders and negative tickets, numbered by day, customer and kind (as version 1)."""
     found = ["SELECT ordered_on AS day, customer_id, 'failed_payment' AS kind FROM o_orders WHERE status = 'failed'"]
-    if "support_tickets" in plans:
+    if "support_tickets" in tables:
         found.append("SELECT CAST(created_at AS DATE), customer_id, 'negative_ticket' FROM o_support_tickets "
                      "WHERE sentiment = 'negative'")
     strength = " ".join(f"WHEN {sql_text(k)} THEN {v}" for k, v in SIGNAL_STRENGTH.items())
