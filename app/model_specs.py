@@ -1,6 +1,7 @@
 """Chat models by spec string: ``rules`` (offline CJ), ``rules:<defect>`` (the offline CJ with a
 deliberate defect, for calibrating evaluators; see :mod:`app.policies.defects`), ``script``
-(offline merchant), ``openai:<model>``, ``anthropic:<model>``, ``ollama:<model>``.
+(offline merchant), ``replay:<file>`` (recorded replies, an offline judge; see
+:mod:`app.policies.replay`), ``openai:<model>``, ``anthropic:<model>``, ``ollama:<model>``.
 
 A provider spec may carry options after ``?``, like a URL's query string:
 ``openai:gpt-4o-mini?timeout=20&base_url=http://127.0.0.1:8000/v1`` sets the request timeout in
@@ -99,7 +100,8 @@ PROVIDER_SPECS: dict[str, _Provider] = {
     "ollama": _Provider("langchain_ollama", "ChatOllama", "ollama", None, _ollama_client_style),
 }
 
-_OFFLINE = {"rules": "cj", "script": "merchant"}
+_OFFLINE = {"rules": "cj", "script": "merchant", "replay": "judge"}
+_ROLE = {"rules": "CJ", "script": "merchant", "replay": "judge"}
 
 
 def check_timeout(value: float, what: str = "the model timeout") -> float:
@@ -143,6 +145,8 @@ def parse_spec(spec: str) -> ModelSpec:
         raise UnknownNameError("model spec", spec, [*_OFFLINE, *(f"{k}:<model>" for k in PROVIDER_SPECS)])
     if kind in PROVIDER_SPECS and not variant:
         raise InvalidArgumentError(f"model spec {spec!r} needs a model name, e.g. {kind}:<model>")
+    if kind == "replay" and not variant:
+        raise InvalidArgumentError(f"model spec {spec!r} needs a file of replies, e.g. replay:verdicts.yaml")
     if has_options and kind in _OFFLINE:
         raise InvalidArgumentError(f"model spec {spec!r}: options after '?' apply only to provider models")
     return ModelSpec(kind, variant or None, **_options(spec, query) if has_options else {})
@@ -207,8 +211,8 @@ def make_cj_model(
         from app.policies.rule_cj import RuleBasedCJ
 
         return RuleBasedCJ(seed=seed, catalog=catalog)
-    if parsed.kind == "script":
-        raise InvalidArgumentError("'script' is the offline merchant; CJ's offline model is 'rules'")
+    if parsed.kind in ("script", "replay"):
+        raise InvalidArgumentError(f"{spec!r} is the offline {_ROLE[parsed.kind]}; CJ's offline model is 'rules'")
     return _provider_model(parsed, 0.0, timeout)
 
 
@@ -227,6 +231,6 @@ def make_merchant_model(
         from app.policies.scripted_merchant import ScriptedMerchant
 
         return ScriptedMerchant(persona=persona, scenario=scenario, seed=seed, catalog=catalog)
-    if parsed.kind == "rules":
-        raise InvalidArgumentError("'rules' is the offline CJ; the offline merchant is 'script'")
+    if parsed.kind in ("rules", "replay"):
+        raise InvalidArgumentError(f"{spec!r} is the offline {_ROLE[parsed.kind]}; the offline merchant is 'script'")
     return _provider_model(parsed, 0.7, timeout)

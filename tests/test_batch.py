@@ -284,13 +284,17 @@ def test_rescore_rewrites_scores_and_keeps_failures(tmp_path: Path, reference: P
         def __call__(self, *, transcript):
             return EvalResult(key=self.key, score=0.0, passed=False, comment="stricter now")
 
+    before = RunDir(out).records()
     result = rescore(out, evaluators=[Strict()])
     records = RunDir(out).records()
     assert len(records) == 9 and records[-1] == failed
     strict = EvalResult(key="used_tools", score=0.0, passed=False, comment="stricter now")
-    assert all(r.scores == [strict] for r in records[:8])
+    # only used_tools is replaced, in place; ended_well and everything else are untouched
+    for old, new in zip(before[:8], records[:8], strict=True):
+        assert new.scores == [old.score("ended_well"), strict]
+        assert new.model_dump(exclude={"scores"}) == old.model_dump(exclude={"scores"})
     assert (result.rescored, result.kept) == (8, 1)
-    assert RunDir(out).read_manifest().evaluators == ["used_tools"]
+    assert RunDir(out).read_manifest().evaluators == ["ended_well", "used_tools"]
     assert result.summary.evaluators["used_tools"].pass_rate == 0.0
     assert not list(out.glob("*.tmp"))
 

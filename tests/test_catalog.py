@@ -47,7 +47,7 @@ def test_shipped_data_loads_and_exposes_every_kind() -> None:
     assert "crisis_response" in catalog.workflows and "churn" in catalog.intents
     assert "recommended_action" in catalog.milestones.names()
     assert catalog.prompts.rule_cj.default_tools and catalog.prompts.merchant_script.styles
-    assert catalog.prompts.defects.skip_tools.default and catalog.evaluation.judge.rubric
+    assert catalog.prompts.defects.skip_tools.default and catalog.rubrics.criteria["accuracy"].examples
     assert "{business_name}" in catalog.prompts.system.text("cj_system", 1)
 
 

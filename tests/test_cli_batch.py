@@ -125,11 +125,33 @@ def test_eval_rescores_and_keeps_the_batch(batch: Path, tmp_path: Path) -> None:
     result = invoke("eval", str(out), "--evaluators", key, "--quiet")
     assert result.exit_code == 0, result.output
     assert f"re-scored 8 conversations ({key}); kept 0 failed" in flat(result.output)
-    records = RunDir(out).records()
-    assert [[s.key for s in r.scores] for r in records] == [[key]] * 8
-    assert json.loads((out / "batch.json").read_text())["evaluators"] == [key]
-    # the conversations themselves are untouched
-    assert [r.transcript for r in records] == [r.transcript for r in RunDir(batch).records()]
+    records, before = RunDir(out).records(), RunDir(batch).records()
+    # the new evaluator's result is added; every other score and the conversation are untouched
+    for old, new in zip(before, records, strict=True):
+        assert [s.key for s in new.scores] == [*KEYS.split(","), key] and new.scores[:-1] == old.scores
+        assert new.model_dump(exclude={"scores"}) == old.model_dump(exclude={"scores"})
+    assert json.loads((out / "batch.json").read_text())["evaluators"] == [*KEYS.split(","), key]
+
+
+def test_eval_with_the_judge_keeps_every_other_score(batch: Path, tmp_path: Path) -> None:
+    out = tmp_path / "copy"
+    out.mkdir()
+    for name in ("batch.json", "transcripts.jsonl"):
+        (out / name).write_text((batch / name).read_text())
+    criteria = ("accuracy", "helpfulness", "tone", "role_adherence", "knowledge_retention", "completeness")
+    verdict = json.dumps({"verdicts": [{"criterion": c, "passed": c != "tone", "reason": "r"} for c in criteria]})
+    replies = tmp_path / "verdicts.yaml"
+    replies.write_text(json.dumps({"replies": [verdict]}))
+    result = invoke("eval", str(out), "--evaluators", "judge", "--judge-model", f"replay:{replies}", "--quiet")
+    assert result.exit_code == 0, result.output
+    before = RunDir(batch).records()
+    for old, new in zip(before, RunDir(out).records(), strict=True):
+        assert new.scores[:-1] == old.scores  # every earlier score kept, in place
+        judge = new.scores[-1]
+        assert judge.key == "judge" and judge.score == pytest.approx(5 / 6) and judge.passed
+        assert new.transcript == old.transcript
+    manifest = json.loads((out / "batch.json").read_text())
+    assert manifest["evaluators"][-1] == "judge" and manifest["judge_model"] == f"replay:{replies}"
 
 
 def test_eval_needs_a_readable_batch(tmp_path: Path) -> None:

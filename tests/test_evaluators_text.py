@@ -395,14 +395,16 @@ def test_evaluators_take_a_judge_model_not_a_spec() -> None:
 def test_judge_takes_a_majority_vote_per_criterion() -> None:
     model = ScriptedChatModel(
         replies=[
-            verdict(helpfulness=True, relevance=True, tone=False, actionability=True),
-            verdict(helpfulness=True, relevance=False, tone=False, actionability=True),
-            verdict(helpfulness=True, relevance=True, tone=True, actionability=False),
+            verdict(accuracy=True, helpfulness=True, tone=False, completeness=True),
+            verdict(accuracy=True, helpfulness=False, tone=False, completeness=True),
+            verdict(accuracy=True, helpfulness=True, tone=True, completeness=False),
         ]
     )
-    result = judge_evaluator(model, n=3)(transcript=fin_chat("MRR is $45,210."))
+    criteria = ("accuracy", "helpfulness", "tone", "completeness")
+    result = judge_evaluator(model, n=3, criteria=criteria)(transcript=fin_chat("MRR is $45,210."))
     assert result.score == 0.75 and result.passed
-    assert result.details["criteria"]["tone"] == {"passed": False, "votes": [False, False, True], "reasons": ["x"] * 3}
+    tone = {"passed": False, "score": pytest.approx(1 / 3), "votes": [False, False, True], "reasons": ["x"] * 3}
+    assert result.details["criteria"]["tone"] == tone
     assert len(model.calls) == 3
 
 

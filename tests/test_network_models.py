@@ -212,7 +212,7 @@ def test_malformed_tool_calls_count_toward_the_tool_error_limit(server: FakeOpen
 
 
 def verdict_reply(passed: bool, usage: tuple[int, int] = (400, 40)) -> Reply:
-    criteria = ("helpfulness", "relevance", "tone", "actionability")
+    criteria = ("accuracy", "helpfulness", "tone", "role_adherence", "knowledge_retention", "completeness")
     verdicts = [{"criterion": c, "passed": passed, "reason": "cites the numbers"} for c in criteria]
     return Reply(json.dumps({"verdicts": verdicts}), usage=usage)
 

@@ -141,17 +141,22 @@ def test_markdown_escapes_table_cells() -> None:
 def test_comparison_markdown() -> None:
     text = render_comparison(compare_runs(spread(57), spread(20)), "base", "cand")
     assert "# Comparison: base → cand" in text
-    assert "| metric | base | cand | Δ (B−A) | 95% CI | n (A/B) | method | verdict |" in text
-    row = r"\| goal\.pass_rate \| 95\.0% \| 33\.3% \| -61\.7 pts \| \[-[\d.]+ pts, -[\d.]+ pts\] \| 60/60 \| paired Newcombe \| WORSE \|"
+    header = "| metric | base | cand | Δ (B−A) | 95% CI | n (A/B) | paired by | test | p (worse) | Holm p | per-metric α | verdict |"
+    assert header in text
+    row = (r"\| goal\.pass_rate \| 95\.0% \| 33\.3% \| -61\.7 pts \| \[-[\d.]+ pts, -[\d.]+ pts\] \| 60/60 \| case \| "
+           r"exact McNemar \| [\d.]+e-\d+ \| [\d.]+e-\d+ \| 0\.0\d+ \| WORSE \|")
     assert re.search(row, text)
-    verdict = "significantly worse (whole 95% interval below 0): all.pass_rate, all.mean, goal.pass_rate, goal.mean"
+    assert "Gate: family-wise α = 0.05 over 5 metrics (Holm); per-metric α from 0.01 (smallest p) to 0.05" in text
+    verdict = "4 metric(s) significantly worse: all.pass_rate, all.mean, goal.pass_rate, goal.mean"
     assert text.rstrip().endswith(verdict)
     same = render_comparison(compare_runs(spread(57), spread(57), min_effect=0.05))
-    assert "No metric significantly worse (no 95% interval entirely below −0.05)." in same
+    assert "No metric significantly worse at family-wise α = 0.05." in same
+    assert "and a change beyond −0.05" in same
     other = [record(scenario=r.case.scenario, scores=[result("tone", True)]) for r in spread(57)]
     partial = render_comparison(compare_runs(spread(57), other, metrics=["goal.pass_rate", "tone.pass_rate"]))
-    assert "| goal.pass_rate | 95.0% | – | – | – | 60/0 | - | only in A |" in partial
-    assert "| tone.pass_rate | – | 100.0% | – | – | 0/60 | - | only in B |" in partial
+    assert "| goal.pass_rate | 95.0% | – | – | – | 60/0 | none | - | – | – | – | only in A |" in partial
+    assert "| tone.pass_rate | – | 100.0% | – | – | 0/60 | none | - | – | – | – | only in B |" in partial
+    assert "No metric could be tested" in partial
 
 
 # ---------------------------------------------------------------------------------------------

@@ -1,8 +1,11 @@
 """Re-scoring a saved batch (after an evaluator changed, or with other evaluators or a judge).
 
-Every ``ok`` record's transcript is evaluated again and ``transcripts.jsonl`` is rewritten in
-one atomic replace; failed records are kept as they are (resuming the batch reruns them).
-The manifest then names the evaluators the scores come from. Re-scoring holds the folder's lock,
+Every ``ok`` record's transcript is evaluated again by the chosen evaluators and their results
+are merged into the record: a chosen evaluator's old result is replaced in place, a new one is
+appended, and every other evaluator's result is kept untouched (``cjsim eval runs/x
+--evaluators judge`` adds the judge and loses nothing). ``transcripts.jsonl`` is rewritten in one
+atomic replace; failed records are kept as they are (resuming the batch reruns them). The
+manifest then names every evaluator whose scores the records hold. Re-scoring holds the folder's lock,
 so it is refused while a batch is still writing to the folder.
 
 Example:
@@ -24,11 +27,21 @@ from app.batch.runner import make_judge_model
 from app.batch.summary import BatchSummary
 from app.catalog import Catalog
 from app.errors import InvalidArgumentError
-from app.evaluation.result import Evaluator
+from app.evaluation.result import EvalResult, Evaluator
 from app.model_specs import check_timeout
 from app.retry import RetryingModel, RetryPolicy
 
-__all__ = ["RescoreResult", "rescore"]
+__all__ = ["RescoreResult", "rescore", "merge_scores"]
+
+
+def merge_scores(old: Sequence[EvalResult], new: Sequence[EvalResult]) -> list[EvalResult]:
+    """``old`` with each result of ``new`` replacing the one of the same key in place, or appended.
+
+    Results of evaluators not in ``new`` are kept as they were, in their order.
+    """
+    fresh = {r.key: r for r in new}
+    merged = [fresh.pop(r.key, r) for r in old]
+    return [*merged, *(r for r in new if r.key in fresh)]
 
 
 @dataclass
@@ -117,7 +130,7 @@ def _rescore_locked(
     def score(record: RunRecord) -> RunRecord:
         if record.status != "ok" or record.transcript is None:
             return record
-        return record.model_copy(update={"scores": evaluate(record.transcript, evaluators)})
+        return record.model_copy(update={"scores": merge_scores(record.scores, evaluate(record.transcript, evaluators))})
 
     progress.start(len(records), 0, f"eval {run_dir.path.name}")
     try:
@@ -130,7 +143,9 @@ def _rescore_locked(
         progress.finish()
     run_dir.rewrite(rescored)
     if manifest is not None:
-        manifest = manifest.model_copy(update={"evaluators": list(chosen), "judge_model": judge_spec})
+        held = [*manifest.evaluators, *chosen] if manifest.evaluators else list(chosen)
+        judge_kept = judge_spec if "judge" in chosen else manifest.judge_model
+        manifest = manifest.model_copy(update={"evaluators": list(dict.fromkeys(held)), "judge_model": judge_kept})
         run_dir.write_manifest(manifest)
     ok = sum(r.status == "ok" and r.transcript is not None for r in rescored)
     return RescoreResult(

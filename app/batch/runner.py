@@ -34,7 +34,7 @@ custom client). It is called from worker threads, so it must be thread-safe.
 
 
 def make_judge_model(spec: str, *, timeout: float | None = None, samples: int | None = None) -> BaseChatModel:
-    """The chat model judge evaluators use; it must be a provider model, not an offline policy.
+    """The chat model judge evaluators use: a provider model, or ``replay:FILE`` (recorded replies, offline).
 
     It samples at :data:`~app.evaluation.judge.SAMPLE_TEMPERATURE` when the judge takes several
     votes (identical votes would cost n calls and say nothing more), at 0 for a single vote.
@@ -45,9 +45,17 @@ def make_judge_model(spec: str, *, timeout: float | None = None, samples: int | 
         samples: votes per transcript (default: the judge's default).
     """
     from app.evaluation.judge import DEFAULT_SAMPLES, SAMPLE_TEMPERATURE
+    from app.model_specs import parse_spec
 
+    parsed = parse_spec(spec)
+    if parsed.kind == "replay":  # recorded replies: the offline judge
+        from app.policies.replay import load_replay_model
+
+        return load_replay_model(parsed.variant or "")
     if not is_network_spec(spec):
-        raise InvalidArgumentError(f"the judge needs a provider model such as openai:gpt-4o-mini, got {spec!r}")
+        raise InvalidArgumentError(
+            f"the judge needs a provider model such as openai:gpt-4o-mini (or replay:FILE of recorded replies), got {spec!r}"
+        )
     votes = DEFAULT_SAMPLES if samples is None else samples
     return make_chat_model(spec, temperature=SAMPLE_TEMPERATURE if votes > 1 else 0.0, timeout=timeout)
 

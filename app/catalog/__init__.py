@@ -16,6 +16,7 @@ attribute                   files
 ``prompts.merchant_script`` ``prompts/scripted_merchant.yaml``: the scripted merchant's phrasing
 ``prompts.defects``         ``prompts/defects.yaml``: wording of the defective CJ variants
 ``evaluation``              ``evaluation.yaml``: the evaluators' settings
+``rubrics``                 ``rubrics.yaml``: the judge's rubric library
 ==========================  ==============================================================
 
 Each file is read as UTF-8 with a YAML loader that rejects a key written twice, validated by
@@ -51,6 +52,7 @@ from app.errors import DataFileError
 from app.formats.defects import DefectWording
 from app.formats.evaluation import EvaluationSettings
 from app.formats.merchant_script import MerchantScript
+from app.formats.rubrics import RubricLibrary
 from app.formats.rule_cj import RuleCJTemplates
 from app.intents import IntentCatalog
 from app.models import Persona, Scenario
@@ -107,6 +109,10 @@ class CatalogPaths:
     def evaluation(self) -> Path:
         return self.root / "evaluation.yaml"
 
+    @property
+    def rubrics(self) -> Path:
+        return self.root / "rubrics.yaml"
+
 
 @dataclass(frozen=True, repr=False)
 class Prompts:
@@ -136,6 +142,7 @@ class Catalog:
         milestones: Milestones,
         prompts: Prompts,
         evaluation: EvaluationSettings,
+        rubrics: RubricLibrary,
     ) -> None:
         self.paths = paths
         self.scenarios = scenarios
@@ -145,6 +152,7 @@ class Catalog:
         self.milestones = milestones
         self.prompts = prompts
         self.evaluation = evaluation
+        self.rubrics = rubrics
 
     @property
     def data_dir(self) -> Path:
@@ -182,6 +190,7 @@ class Catalog:
                 defects=load_model(paths.defects, DefectWording),
             ),
             evaluation=load_model(paths.evaluation, EvaluationSettings),
+            rubrics=load_model(paths.rubrics, RubricLibrary),
         )
         check_references(catalog)
         return catalog

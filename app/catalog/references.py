@@ -199,6 +199,9 @@ def _evaluation(catalog: Catalog) -> None:
     _intent_list(catalog, source, "goals.recommendation_intents", s.goals.recommendation_intents)
     for key in s.style.answer_fields:
         _intent(catalog, source, f"style.answer_fields.{key}", key)
+    for i, criterion in enumerate(s.judge.criteria):
+        if criterion not in catalog.rubrics.criteria:
+            _fail(source, f"judge.criteria.{i}", f"{criterion!r} is no criterion of rubrics.yaml; valid: {_choices(catalog.rubrics.criteria)}")
     arguments = sorted({a for spec in CAPABILITIES.values() for a in spec.args.model_fields})
     for i, name in enumerate(s.style.key_args):
         if name not in arguments:

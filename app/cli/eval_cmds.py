@@ -97,11 +97,19 @@ def _prices(input_price: float | None, output_price: float | None):
 
 
 def _check_judge(judge_model: str | None) -> None:
-    """Refuse an offline model as the judge before anything runs."""
-    from app.batch.runner import is_network_spec
+    """Refuse a spec that cannot judge (an offline CJ or merchant, an unreadable replay file) before anything runs."""
+    from app.batch.runner import is_network_spec, make_judge_model
+    from app.model_specs import parse_spec
 
-    if judge_model is not None and not is_network_spec(judge_model):
-        raise InvalidArgumentError(f"--judge-model needs a provider model such as openai:gpt-4o-mini, got {judge_model!r}")
+    if judge_model is None:
+        return
+    if parse_spec(judge_model).kind == "replay":
+        make_judge_model(judge_model)  # reads the replies file: a missing or malformed one is named now
+    elif not is_network_spec(judge_model):
+        raise InvalidArgumentError(
+            f"--judge-model needs a provider model such as openai:gpt-4o-mini, or replay:FILE of recorded "
+            f"replies, got {judge_model!r}"
+        )
 
 
 def _given(ctx: typer.Context, name: str) -> bool:

@@ -69,12 +69,15 @@ def compare_cmd(
         list[str] | None,
         typer.Option("--metric", help="Only these metrics (repeatable): an evaluator key, KEY.pass_rate, KEY.mean, or completed."),
     ] = None,
-    alpha: Annotated[float, typer.Option("--alpha", help="1 − confidence of each interval.")] = 0.05,
+    alpha: Annotated[
+        float, typer.Option("--alpha", help="Family-wise alpha of the gate (Holm over the gated metrics); 1 − confidence of each interval.")
+    ] = 0.05,
     min_effect: Annotated[float, typer.Option("--min-effect", help="Ignore changes smaller than this (0..1 scale).")] = 0.0,
 ) -> None:
-    """Compare batch B against baseline A: each metric's delta B−A with its interval (paired when the
-    runs share cases). Exit code 1 when any metric is significantly worse — its whole interval is
-    below −min-effect — 0 otherwise, 2 on bad input."""
+    """Compare batch B against baseline A: each metric's delta B−A with its interval and a test suited
+    to it (exact McNemar or a permutation test; paired by case, or by case group when seeds differ).
+    Exit code 1 when any gated metric is significantly worse -- Holm-adjusted p-value at most
+    --alpha, change below −min-effect -- 0 otherwise, 2 on bad input."""
     from app.reporting.compare import compare_runs
     from app.reporting.report import render_comparison
 
@@ -87,3 +90,25 @@ def compare_cmd(
     typer.echo(render_comparison(result, a_label=a_label, b_label=b_label), nl=False)
     if result.regressions:
         raise typer.Exit(1)
+
+
+@app.command("export")
+def export_cmd(
+    run: RunArg,
+    fmt: Annotated[str, typer.Option("--format", help="Export format: openai-jsonl (one conversation per line).")] = "openai-jsonl",
+    out: Annotated[Path | None, typer.Option("--out", help="Write to this file instead of stdout.")] = None,
+) -> None:
+    """Export a batch's conversations for other evaluation tools: OpenAI chat messages (system prompt,
+    tool calls and results) with the tools in OpenAI format, one JSON line per conversation."""
+    from app.cli.common import load_catalog
+    from app.reporting.export import EXPORT_FORMATS, export_run
+
+    if fmt not in EXPORT_FORMATS:
+        raise InvalidArgumentError(f"unknown export format {fmt!r}; valid formats: {', '.join(EXPORT_FORMATS)}")
+    _, records = _load(run)
+    text, result = export_run(records, out, fmt, catalog=load_catalog())
+    if out is None:
+        typer.echo(text, nl=False)
+    left = f"; left out {result.left_out} failed" if result.left_out else ""
+    where = f" to {out}" if out is not None else ""
+    err_console.print(f"exported {result.written} conversations ({fmt}){where}{left}", highlight=False, soft_wrap=True)

@@ -1,20 +1,25 @@
 """Judge: rubric grading of CJ's replies by a chat model (LLM-as-judge).
 
-Definition. The judge model reads the conversation (merchant and CJ turns; tool results
-summarised to their first lines) and the rubric of ``data/evaluation.yaml`` ``judge.rubric``,
-and returns a structured verdict -- pass or fail with a reason for each criterion -- through
-``model.with_structured_output(JudgeVerdict)``. It is sampled ``n`` times; a criterion passes when
-a strict majority of samples pass it (ties fail). Score = criteria passed / criteria; passed
-when the score reaches ``judge.pass_threshold``. Votes only carry information when they can
-differ: a judge made from a spec samples at :data:`SAMPLE_TEMPERATURE` when ``n > 1`` (a model
-you pass yourself should too, or use ``n=1``). The tokens of every sample are added up in
-``details["usage"]``, so a batch totals the judge's usage next to CJ's and the merchant's.
+Definition. The judge model reads the conversation with the tool results CJ saw (within stated
+character budgets, :mod:`app.evaluation.judge_prompt`) and the rubric of each criterion from
+``data/rubrics.yaml`` (question, pass and fail conditions, graded few-shot examples), and returns
+a verdict -- pass or fail with a reason -- for every criterion. Each criterion is a separate
+scored item. It is sampled ``n`` times; a criterion's score is the share of votes that pass it,
+and it passes on a strict majority (ties fail). Score = criteria passed / criteria; passed when
+the score reaches ``judge.pass_threshold``. Votes only carry information when they can differ: a
+judge made from a provider spec samples at :data:`SAMPLE_TEMPERATURE` when ``n > 1``. The tokens
+of every sample are added up in ``details["usage"]``.
 
-Without a model the result is skipped ("no judge model configured; pass --judge-model SPEC"),
-never a made-up score; a model error also yields a skipped result naming the error.
+Reading the verdict. A model with structured output answers through it; otherwise (or when the
+structured answer is missing) the reply's text is read as the JSON the prompt asks for. A reply
+that cannot be read -- plain prose, malformed JSON, a criterion without a verdict -- is asked for
+once more, quoting the problem; a second unreadable reply makes the result skipped with the
+reason. Never a made-up score and never an exception: without a model the result is skipped
+("no judge model configured; pass --judge-model SPEC"), and a model error is a skipped result
+naming the error.
 
-Example: with criteria (helpfulness, relevance, tone, actionability) and n=3, samples passing
-helpfulness 3/3, relevance 2/3, tone 1/3 and actionability 2/3 give score 0.75.
+Example: with criteria (accuracy, helpfulness, tone, completeness) and n=3, samples passing
+accuracy 3/3, helpfulness 2/3, tone 1/3 and completeness 2/3 give score 0.75.
 
     >>> judge_evaluator().key
     'judge'
@@ -25,26 +30,28 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from langchain_core.messages import HumanMessage, SystemMessage
-from pydantic import BaseModel, Field
+from langchain_core.messages import AIMessage, HumanMessage, SystemMessage
+from pydantic import BaseModel, Field, ValidationError
 
 from app.catalog import Catalog
 from app.errors import InvalidArgumentError, UnknownNameError
+from app.evaluation.judge_prompt import ANSWER_FORMAT, conversation_text, instructions
 from app.evaluation.result import EvalResult
 from app.formats.evaluation import JudgeSettings
+from app.formats.rubrics import RubricLibrary
 from app.transcript import Transcript
 
 __all__ = [
     "CriterionVerdict",
     "JudgeVerdict",
     "judge_evaluator",
-    "DEFAULT_CRITERIA",
     "DEFAULT_SAMPLES",
     "SAMPLE_TEMPERATURE",
     "NO_JUDGE",
+    "UnreadableVerdict",
+    "read_verdict",
 ]
 
-DEFAULT_CRITERIA = ("helpfulness", "relevance", "tone", "actionability")
 DEFAULT_SAMPLES = 3
 SAMPLE_TEMPERATURE = 0.7
 """Temperature of a judge model made from a spec when it takes more than one vote."""
@@ -66,103 +73,141 @@ class JudgeVerdict(BaseModel):
     verdicts: list[CriterionVerdict] = Field(description="One verdict per criterion of the rubric.")
 
 
-_INSTRUCTIONS = (
-    "You grade conversations between CJ, an AI copilot for subscription e-commerce merchants, and a merchant. "
-    "Judge only CJ's replies. For each criterion below decide pass or fail and give a one-sentence reason.\n\n"
-    "Criteria:\n{rubric}"
-)
+class UnreadableVerdict(ValueError):
+    """A judge reply that holds no usable verdict; the message says why."""
 
 
-def _conversation_text(t: Transcript, limit: int) -> str:
-    lines = [f"Merchant stress level: {t.merchant_context.get('stress_level', 'unknown')}"]
-    for m in t.messages:
-        if m.role == "merchant":
-            lines.append(f"MERCHANT: {m.content}")
-        elif m.role == "cj" and m.content:
-            lines.append(f"CJ: {m.content}")
-        elif m.role == "tool":
-            head = m.content.strip().splitlines()[0] if m.content.strip() else ""
-            lines.append(f"[tool {m.name} -> {m.status}: {head[:160]}]")
-    text = "\n".join(lines)
-    return text if len(text) <= limit else text[: limit - 20] + "\n[... truncated]"
+def _text(content: Any) -> str:
+    if isinstance(content, list):  # provider content blocks
+        return "".join(b.get("text", "") if isinstance(b, dict) else str(b) for b in content)
+    return str(content or "")
+
+
+def read_verdict(reply: Any, criteria: Sequence[str]) -> dict[str, CriterionVerdict]:
+    """Criterion -> verdict from a structured answer, a dict, or a message whose text holds the JSON.
+
+    Raises:
+        UnreadableVerdict: no JSON object, not the verdict shape, or a criterion without a verdict.
+    """
+    if isinstance(reply, JudgeVerdict):
+        verdict = reply
+    else:
+        try:
+            if isinstance(reply, dict):
+                verdict = JudgeVerdict.model_validate(reply)
+            else:
+                text = _text(getattr(reply, "content", reply)).strip()
+                start, end = text.find("{"), text.rfind("}")
+                if start < 0 or end < start:
+                    raise UnreadableVerdict(f"the reply holds no JSON object: {text[:80]!r}")
+                verdict = JudgeVerdict.model_validate_json(text[start : end + 1])
+        except ValidationError as exc:
+            first = exc.errors()[0]
+            where = ".".join(str(p) for p in first["loc"])
+            raise UnreadableVerdict(f"not a verdict ({where}: {first['msg']})") from None
+    given = {v.criterion.strip().lower(): v for v in verdict.verdicts}
+    missing = [c for c in criteria if c not in given]
+    if missing:
+        raise UnreadableVerdict(f"no verdict for {', '.join(missing)}")
+    return {c: given[c] for c in criteria}
 
 
 class _JudgeEvaluator:
     key = "judge"
 
-    def __init__(self, model: Any, n: int, criteria: tuple[str, ...], settings: JudgeSettings) -> None:
+    def __init__(
+        self, model: Any, n: int, criteria: tuple[str, ...], settings: JudgeSettings, rubrics: RubricLibrary
+    ) -> None:
         self.model = model
         self.n = n
         self.criteria = criteria
         self.settings = settings
+        self.rubrics = rubrics
         self._structured: Any = None
 
     def __call__(self, *, transcript: Transcript) -> EvalResult:
         if self.model is None:
             return EvalResult.skip(self.key, NO_JUDGE)
-        settings = self.settings
-        rubric = "\n".join(f"- {c}: {settings.rubric[c]}" for c in self.criteria)
+        s = self.settings
         prompt = [
-            SystemMessage(_INSTRUCTIONS.format(rubric=rubric)),
-            HumanMessage(_conversation_text(transcript, settings.max_transcript_chars)),
+            SystemMessage(instructions(self.criteria, self.rubrics, s.max_transcript_chars, s.tool_result_chars)),
+            HumanMessage(conversation_text(transcript, s.max_transcript_chars, s.tool_result_chars)),
         ]
         usage: dict[str, int] = {}
+        samples = []
         try:
-            if self._structured is None:
-                self._structured = self.model.with_structured_output(JudgeVerdict, include_raw=True)
-            verdicts = [self._sample(prompt, usage) for _ in range(self.n)]
-        except Exception as exc:  # any model or parsing failure: no score rather than a wrong one
+            for _ in range(self.n):
+                samples.append(self._vote(prompt, usage))
+        except UnreadableVerdict as exc:
+            return EvalResult.skip(self.key, f"judge output unreadable after a retry: {exc}"[:300])
+        except Exception as exc:  # any model failure: no score rather than a wrong one
             return EvalResult.skip(self.key, f"judge model failed: {type(exc).__name__}: {exc}"[:300])
-        votes: dict[str, list[bool]] = {c: [] for c in self.criteria}
-        reasons: dict[str, list[str]] = {c: [] for c in self.criteria}
-        for verdict in verdicts:
-            given = {v.criterion.strip().lower(): v for v in verdict.verdicts}
-            for c in self.criteria:
-                v = given.get(c)
-                votes[c].append(bool(v and v.passed))  # a criterion the judge skipped counts as failed
-                if v and v.reason:
-                    reasons[c].append(v.reason)
-        passed_criteria = {c: sum(vs) * 2 > len(vs) for c, vs in votes.items()}
-        score = sum(passed_criteria.values()) / len(self.criteria)
-        details = {
-            "criteria": {
-                c: {"passed": passed_criteria[c], "votes": votes[c], "reasons": reasons[c]} for c in self.criteria
-            },
-            "samples": self.n,
-        }
+        return self._result(samples, usage)
+
+    def _result(self, samples: list[dict[str, CriterionVerdict]], usage: dict[str, int]) -> EvalResult:
+        criteria: dict[str, Any] = {}
+        for c in self.criteria:
+            votes = [sample[c].passed for sample in samples]
+            criteria[c] = {
+                "passed": sum(votes) * 2 > len(votes),
+                "score": sum(votes) / len(votes),
+                "votes": votes,
+                "reasons": [sample[c].reason for sample in samples if sample[c].reason],
+            }
+        passed = [c for c in self.criteria if criteria[c]["passed"]]
+        score = len(passed) / len(self.criteria)
+        details: dict[str, Any] = {"criteria": criteria, "samples": self.n}
         if usage:
             details["usage"] = usage
-        failed = [c for c, ok in passed_criteria.items() if not ok]
-        comment = f"{len(self.criteria) - len(failed)}/{len(self.criteria)} criteria passed" + (
-            f"; failed: {', '.join(failed)}" if failed else ""
-        )
+        failed = [c for c in self.criteria if c not in passed]
+        comment = f"{len(passed)}/{len(self.criteria)} criteria passed" + (f"; failed: {', '.join(failed)}" if failed else "")
         return EvalResult(
-            key=self.key, score=score, passed=score >= settings.pass_threshold, comment=comment, details=details
+            key=self.key, score=score, passed=score >= self.settings.pass_threshold, comment=comment, details=details
         )
 
+    def _vote(self, prompt: list[Any], usage: dict[str, int]) -> dict[str, CriterionVerdict]:
+        """One vote; an unreadable reply is asked for once more, quoting the problem."""
+        reply, raw = self._ask(prompt, usage)
+        try:
+            return read_verdict(reply, self.criteria)
+        except UnreadableVerdict as exc:
+            said = _text(getattr(raw, "content", "")) or "(no text)"
+            again = [*prompt, AIMessage(said), HumanMessage(f"Your reply could not be read: {exc}. {ANSWER_FORMAT}")]
+            reply, _ = self._ask(again, usage)
+            return read_verdict(reply, self.criteria)
 
-    def _sample(self, prompt: list[Any], usage: dict[str, int]) -> JudgeVerdict:
-        """One vote; its reported tokens are added to ``usage``."""
+    def _ask(self, prompt: list[Any], usage: dict[str, int]) -> tuple[Any, Any]:
+        """``(answer, raw message)``: the structured answer when there is one, else the raw reply."""
+        if self._structured is None:
+            try:
+                self._structured = self.model.with_structured_output(JudgeVerdict, include_raw=True)
+            except NotImplementedError:  # a model without structured output answers in text
+                self._structured = False
+        if self._structured is False:
+            raw = self.model.invoke(prompt)
+            _add_usage(usage, raw)
+            return raw, raw
         out = self._structured.invoke(prompt)
-        if not (isinstance(out, dict) and "parsed" in out):  # a model whose structured output ignores include_raw
-            return out if isinstance(out, JudgeVerdict) else JudgeVerdict.model_validate(out)
-        reported = getattr(out.get("raw"), "usage_metadata", None) or {}
-        for key in ("input_tokens", "output_tokens", "total_tokens"):
-            if key in reported:
-                usage[key] = usage.get(key, 0) + int(reported[key] or 0)
-        if out.get("parsing_error") is not None:
-            raise out["parsing_error"]
-        parsed = out["parsed"]
-        if parsed is None:
-            raise ValueError("the judge's reply held no verdict")
-        return parsed if isinstance(parsed, JudgeVerdict) else JudgeVerdict.model_validate(parsed)
+        if not (isinstance(out, dict) and "parsed" in out):  # structured output that ignores include_raw
+            return out, None
+        raw = out.get("raw")
+        _add_usage(usage, raw)
+        parsed = out.get("parsed")
+        return (parsed if parsed is not None else raw), raw
+
+
+def _add_usage(usage: dict[str, int], message: Any) -> None:
+    reported = getattr(message, "usage_metadata", None) or {}
+    for key in ("input_tokens", "output_tokens", "total_tokens"):
+        if key in reported:
+            usage[key] = usage.get(key, 0) + int(reported[key] or 0)
 
 
 def judge_evaluator(
     model: Any = None,
     *,
     n: int = DEFAULT_SAMPLES,
-    criteria: Sequence[str] = DEFAULT_CRITERIA,
+    criteria: Sequence[str] | None = None,
     catalog: Catalog | None = None,
 ) -> _JudgeEvaluator:
     """Evaluator ``judge``: majority-vote rubric grading by ``model`` (any langchain-core chat model).
@@ -171,8 +216,9 @@ def judge_evaluator(
         model: the judge chat model; ``None`` makes every result skipped. Evaluators do not build
             models: make one from a spec with :func:`app.batch.make_judge_model`.
         n: samples per transcript (majority vote per criterion); at least 1.
-        criteria: rubric criteria to grade, names from ``judge.rubric`` in ``data/evaluation.yaml``.
-        catalog: the evaluation settings with the rubric (default: ``Catalog.default()``).
+        criteria: criteria of ``data/rubrics.yaml`` to grade (default: ``judge.criteria`` of
+            ``data/evaluation.yaml``).
+        catalog: the data folder with the settings and rubrics (default: ``Catalog.default()``).
     """
     if isinstance(model, str):
         raise InvalidArgumentError(
@@ -181,12 +227,12 @@ def judge_evaluator(
         )
     if n < 1:
         raise InvalidArgumentError(f"judge samples n must be at least 1, got {n}")
-    settings = (catalog or Catalog.default()).evaluation.judge
-    rubric = settings.rubric
-    chosen = tuple(criteria)
+    catalog = catalog or Catalog.default()
+    settings, rubrics = catalog.evaluation.judge, catalog.rubrics
+    chosen = tuple(settings.criteria if criteria is None else criteria)
     if not chosen:
-        raise InvalidArgumentError(f"give at least one judge criterion; valid: {', '.join(rubric)}")
+        raise InvalidArgumentError(f"give at least one judge criterion; valid: {', '.join(rubrics.criteria)}")
     for c in chosen:
-        if c not in rubric:
-            raise UnknownNameError("judge criterion", c, rubric)
-    return _JudgeEvaluator(model, n, chosen, settings)
+        if c not in rubrics.criteria:
+            raise UnknownNameError("judge criterion", c, rubrics.criteria)
+    return _JudgeEvaluator(model, n, chosen, settings, rubrics)

@@ -58,8 +58,9 @@ class GoalSettings(StrictModel):
 
 class JudgeSettings(StrictModel):
     pass_threshold: float = Field(ge=0.0, le=1.0)
-    max_transcript_chars: int = Field(ge=500)
-    rubric: dict[str, str] = Field(min_length=1, description="Criterion -> what a passing conversation does.")
+    max_transcript_chars: int = Field(ge=500, description="Budget of the conversation text sent to the judge.")
+    tool_result_chars: int = Field(ge=50, description="Budget of each tool result's text within it.")
+    criteria: list[str] = Field(min_length=1, description="Criteria of rubrics.yaml graded by default.")
 
 
 class EvaluationSettings(StrictModel):

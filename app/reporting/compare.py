@@ -9,15 +9,24 @@ Example:
 
 from __future__ import annotations
 
+from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 
-from app.batch.records import RunRecord, latest_by_case
+from app.batch.records import CaseKey, RunRecord, latest_by_case
 from app.errors import InvalidArgumentError, UnknownNameError
+from app.reporting.significance import (
+    fisher_worse,
+    holm,
+    holm_thresholds,
+    mcnemar_worse,
+    permutation_worse,
+    sign_flip_worse,
+)
 from app.reporting.stats import bootstrap_diff_interval, bootstrap_interval, newcombe_interval, paired_phi
 from app.reporting.summarize import ALL_KEY, evaluator_keys, outcome
 
-__all__ = ["COMPLETED_KEY", "MetricDelta", "Comparison", "metric_names", "compare_runs"]
+__all__ = ["COMPLETED_KEY", "MetricDelta", "Comparison", "metric_names", "pair_cases", "compare_runs"]
 
 COMPLETED_KEY = "completed"
 """Comparison metric: share of conversations that completed (did not fail)."""
@@ -27,12 +36,16 @@ STATS = ("pass_rate", "mean")
 
 @dataclass(frozen=True)
 class MetricDelta:
-    """One metric in runs A and B and the change B − A with its interval.
+    """One metric in runs A and B, the change B − A with its interval, and its test.
 
-    ``method`` names the interval: ``paired Newcombe`` / ``paired bootstrap`` over shared
-    cases, ``Newcombe-Wilson`` / ``bootstrap`` for independent samples, or ``-`` when the
-    metric exists in only one run. ``worse``/``better`` apply the decision rule of
-    :func:`compare_runs`.
+    ``method`` names the interval and the test: ``paired Newcombe`` + exact McNemar and ``paired
+    bootstrap`` + sign-flip permutation over paired cases; ``Newcombe-Wilson`` + Fisher's exact
+    test and ``bootstrap`` + two-sample permutation for independent samples; ``-`` when the metric
+    exists in only one run (no test). ``pairing`` says how cases were matched (``case``: same case
+    id; ``case group``: same scenario, merchant and workflow, seeds matched in order; ``none``).
+    ``p_worse``/``p_better`` are the one-sided p-values, ``p_adjusted`` the Holm-adjusted
+    ``p_worse`` over the gated family and ``threshold`` the per-metric alpha Holm compared it with.
+    ``worse``/``better`` apply the decision rule of :func:`compare_runs`.
     """
 
     key: str
@@ -47,6 +60,12 @@ class MetricDelta:
     method: str
     worse: bool = False
     better: bool = False
+    pairing: str = "none"
+    test: str = "-"
+    p_worse: float | None = None
+    p_better: float | None = None
+    p_adjusted: float | None = None
+    threshold: float | None = None
 
     @property
     def name(self) -> str:
@@ -55,7 +74,7 @@ class MetricDelta:
 
 @dataclass(frozen=True)
 class Comparison:
-    """The result of :func:`compare_runs`."""
+    """The result of :func:`compare_runs`: rows, the family-wise ``alpha`` and ``min_effect``."""
 
     rows: list[MetricDelta]
     alpha: float
@@ -66,21 +85,67 @@ class Comparison:
         """Metrics significantly worse in B (see :func:`compare_runs`)."""
         return [r for r in self.rows if r.worse]
 
+    @property
+    def family(self) -> list[MetricDelta]:
+        """The gated metrics: every row with a test (Holm's family)."""
+        return [r for r in self.rows if r.p_worse is not None]
 
-def _metric_values(records: Sequence[RunRecord], key: str, stat: str) -> dict[str, float]:
-    """Case id -> value (1/0 for pass rates, the score for means) of one metric."""
-    values: dict[str, float] = {}
+    @property
+    def per_metric_alpha(self) -> tuple[float, float] | None:
+        """The smallest and largest per-metric alpha Holm may apply: alpha / m and alpha."""
+        m = len(self.family)
+        return (self.alpha / m, self.alpha) if m else None
+
+
+Case = tuple[str, int]
+"""A case as (group, seed): its group is scenario/merchant/workflow (:attr:`CaseKey.group`)."""
+
+
+def _case(key: CaseKey) -> Case:
+    return key.group, key.seed
+
+
+def _metric_values(records: Sequence[RunRecord], key: str, stat: str) -> dict[Case, float]:
+    """Case -> value (1/0 for pass rates, the score for means) of one metric."""
+    values: dict[Case, float] = {}
     for r in records:
         if key == COMPLETED_KEY:
-            values[r.case.id] = 1.0 if r.status == "ok" else 0.0
+            values[_case(r.case)] = 1.0 if r.status == "ok" else 0.0
             continue
         o = outcome(r, key)
         if o is None or o.skipped:
             continue
         v = o.passed if stat == "pass_rate" else o.score
         if v is not None:
-            values[r.case.id] = float(v)
+            values[_case(r.case)] = float(v)
     return values
+
+
+def pair_cases(va: dict[Case, float], vb: dict[Case, float]) -> tuple[str, list[tuple[float, float]]]:
+    """Match the cases of two runs: ``(pairing, [(a, b), ...])``.
+
+    By case id first (same scenario, merchant, workflow and seed). When too few ids are shared --
+    two batches of the same grid with different seeds -- by case group (scenario, merchant,
+    workflow), the k-th seed of A with the k-th seed of B: seeds are drawn independently of CJ,
+    so under "no change" the two members of a pair are exchangeable, which is all the paired tests
+    need. Pairs must number at least two and cover at least half of each run, else ``("none", [])``.
+    """
+    need = max(2.0, max(len(va), len(vb)) / 2)
+    by_id = [(va[c], vb[c]) for c in va if c in vb]
+    if len(by_id) >= need:
+        return "case", by_id
+    groups_a: dict[str, list[Case]] = defaultdict(list)
+    groups_b: dict[str, list[Case]] = defaultdict(list)
+    for c in sorted(va):
+        groups_a[c[0]].append(c)
+    for c in sorted(vb):
+        groups_b[c[0]].append(c)
+    by_group = [
+        (va[ca], vb[cb]) for group, cases in groups_a.items() for ca, cb in zip(cases, groups_b.get(group, []), strict=False)
+    ]
+    if len(by_group) >= need:
+        return "case group", by_group
+    return "none", []
 
 
 def metric_names(a: Sequence[RunRecord], b: Sequence[RunRecord]) -> list[tuple[str, str]]:
@@ -104,37 +169,47 @@ def _select(available: list[tuple[str, str]], wanted: Sequence[str]) -> list[tup
     return [m for m in available if m in chosen]
 
 
-def _delta(key: str, stat: str, va: dict[str, float], vb: dict[str, float], confidence: float) -> MetricDelta:
+def _delta(
+    key: str, stat: str, va: dict[Case, float], vb: dict[Case, float], confidence: float, intervals: bool = True
+) -> MetricDelta:
     if not va or not vb:
         a = sum(va.values()) / len(va) if va else None
         b = sum(vb.values()) / len(vb) if vb else None
         return MetricDelta(key, stat, a, b, len(va), len(vb), None, None, None, "-")
-    shared = [c for c in va if c in vb]
-    paired = len(shared) >= 2 and len(shared) >= max(len(va), len(vb)) / 2
-    if paired:
-        xa, xb = [va[c] for c in shared], [vb[c] for c in shared]
+    pairing, pairs = pair_cases(va, vb)
+    if pairs:
+        xa, xb = [x for x, _ in pairs], [y for _, y in pairs]
     else:
         xa, xb = list(va.values()), list(vb.values())
     ma, mb = sum(xa) / len(xa), sum(xb) / len(xb)
+    low: float | None
+    high: float | None
     if stat == "pass_rate":
         sa, sb = round(sum(xa)), round(sum(xb))
-        if paired:
-            only_a = sum(1 for x, y in zip(xa, xb, strict=True) if x and not y)
-            only_b = sum(1 for x, y in zip(xa, xb, strict=True) if y and not x)
-            both = sum(1 for x, y in zip(xa, xb, strict=True) if x and y)
-            phi = paired_phi(both, only_a, only_b, len(xa) - both - only_a - only_b)
+        if pairs:
+            only_a = sum(1 for x, y in pairs if x and not y)
+            only_b = sum(1 for x, y in pairs if y and not x)
+            phi = paired_phi(sa - only_a, only_a, only_b, len(pairs) - sa - only_b)
             low, high = newcombe_interval(sa, len(xa), sb, len(xb), confidence, phi)
-            method = "paired Newcombe"
+            method, test = "paired Newcombe", "exact McNemar"
+            p_worse, p_better = mcnemar_worse(only_a, only_b), mcnemar_worse(only_b, only_a)
         else:
             low, high = newcombe_interval(sa, len(xa), sb, len(xb), confidence)
-            method = "Newcombe-Wilson"
-    elif paired:
-        low, high = bootstrap_interval([y - x for x, y in zip(xa, xb, strict=True)], confidence)
-        method = "paired bootstrap"
+            method, test = "Newcombe-Wilson", "Fisher exact"
+            p_worse, p_better = fisher_worse(sa, len(xa), sb, len(xb)), fisher_worse(sb, len(xb), sa, len(xa))
+    elif pairs:
+        diffs = [y - x for x, y in pairs]
+        low, high = bootstrap_interval(diffs, confidence) if intervals else (None, None)
+        method, test = "paired bootstrap", "sign-flip permutation"
+        p_worse, p_better = sign_flip_worse(diffs), sign_flip_worse([-d for d in diffs])
     else:
-        low, high = bootstrap_diff_interval(xa, xb, confidence)
-        method = "bootstrap"
-    return MetricDelta(key, stat, ma, mb, len(xa), len(xb), mb - ma, low, high, method)
+        low, high = bootstrap_diff_interval(xa, xb, confidence) if intervals else (None, None)
+        method, test = "bootstrap", "permutation"
+        p_worse, p_better = permutation_worse(xa, xb), permutation_worse(xb, xa)
+    return MetricDelta(
+        key, stat, ma, mb, len(xa), len(xb), mb - ma, low, high, method,
+        pairing=pairing, test=test, p_worse=p_worse, p_better=p_better,
+    )  # fmt: skip
 
 
 def compare_runs(
@@ -143,24 +218,31 @@ def compare_runs(
     metrics: Sequence[str] = (),
     alpha: float = 0.05,
     min_effect: float = 0.0,
+    intervals: bool = True,
 ) -> Comparison:
-    """Compare run B against baseline A, metric by metric.
+    """Compare run B against baseline A, metric by metric, and decide which metrics got worse.
 
     Metrics: ``completed.pass_rate`` (share of conversations that did not fail) and, per
     evaluator and for :data:`ALL_KEY`, ``KEY.pass_rate`` and ``KEY.mean`` (mean score).
-    ``metrics`` selects some by full name or by evaluator key (both of its metrics).
+    ``metrics`` selects some by full name or by evaluator key (both of its metrics); the selected
+    metrics are the gated family.
 
-    Each delta B − A gets a (1 − alpha) interval. When the runs share cases (at least two,
-    covering at least half of each run's scored cases for that metric) the comparison is
-    paired over the shared cases: Newcombe's interval with the paired-outcome correlation for
-    pass rates (the discordant pairs drive it, as in McNemar's test) and a bootstrap of the
-    per-case differences for means. Otherwise the samples are independent: Newcombe's
-    square-and-add Wilson interval for pass rates and a two-sample bootstrap for means.
+    Cases are paired by case id, else by case group with seeds matched in order (see
+    :func:`pair_cases`); otherwise the runs are independent samples. Each metric gets a test
+    suited to its score type (:mod:`app.reporting.significance`): exact McNemar (paired) or
+    Fisher's exact test for pass rates, a sign-flip permutation test (paired) or a two-sample
+    permutation test for mean scores; and a (1 − alpha) interval for the change B − A (paired
+    Newcombe / bootstrap of differences, or Newcombe-Wilson / two-sample bootstrap).
 
-    Decision rule: a metric is *worse* when its whole interval lies below ``-min_effect``
-    (``high < -min_effect``), *better* when it lies above ``+min_effect``. Both scales are
-    0..1, so ``min_effect=0.05`` ignores changes smaller than 5 points. ``alpha`` applies per
-    metric (no multiplicity correction): select fewer metrics or lower alpha when gating on many.
+    Decision rule: the one-sided "B is worse" p-values of the family are Holm-adjusted; a metric
+    is *worse* when its adjusted p-value is at most ``alpha`` and its change is below
+    ``-min_effect``. So ``alpha`` is family-wise: the chance that a compare of two runs of the
+    same CJ flags any metric is at most ``alpha``, however many metrics are gated. *Better* is
+    the same rule the other way. Both scales are 0..1: ``min_effect=0.05`` ignores changes
+    smaller than 5 points.
+
+    The decision uses the tests only; ``intervals=False`` leaves the bootstrap intervals of mean
+    scores out (``low``/``high`` ``None``), which makes many comparisons (gate calibration) fast.
 
     Raises:
         InvalidArgumentError: alpha outside (0, 1), negative min_effect, or a run with no records.
@@ -173,10 +255,21 @@ def compare_runs(
     ra, rb = latest_by_case(list(a)), latest_by_case(list(b))
     if not ra or not rb:
         raise InvalidArgumentError(f"run {'A' if not ra else 'B'} has no conversations to compare")
-    rows = []
-    for key, stat in _select(metric_names(ra, rb), metrics):
-        d = _delta(key, stat, _metric_values(ra, key, stat), _metric_values(rb, key, stat), 1 - alpha)
-        if d.low is not None and d.high is not None:
-            d = replace(d, worse=d.high < -min_effect, better=d.low > min_effect)
-        rows.append(d)
+    rows = [
+        _delta(key, stat, _metric_values(ra, key, stat), _metric_values(rb, key, stat), 1 - alpha, intervals)
+        for key, stat in _select(metric_names(ra, rb), metrics)
+    ]
+    tested = [i for i, r in enumerate(rows) if r.p_worse is not None and r.p_better is not None]
+    worse_p = [rows[i].p_worse or 0.0 for i in tested]
+    better_adj = holm([rows[i].p_better or 0.0 for i in tested])
+    for i, adj, threshold, adj_better in zip(tested, holm(worse_p), holm_thresholds(worse_p, alpha), better_adj, strict=True):
+        d = rows[i]
+        delta = d.delta or 0.0
+        rows[i] = replace(
+            d,
+            p_adjusted=adj,
+            threshold=threshold,
+            worse=adj <= alpha and delta < -min_effect,
+            better=adj_better <= alpha and delta > min_effect,
+        )
     return Comparison(rows, alpha, min_effect)

@@ -209,6 +209,16 @@ def _failures_section(summary: Summary) -> str:
             for c in summary.failed_conversations
         )
         parts.append(f'<h3>Failed conversations</h3><table id="failed-conversations"><tr><th>case</th><th>attempts</th><th>error</th></tr>{rows}</table>')
+    if summary.failure_groups:
+        rows = "".join(
+            f'<tr data-evaluator="{_e(g.evaluator)}"><td>{_e(g.evaluator)}</td><td>{_e(g.category)}</td>'
+            f'<td class="num">{g.count}</td><td>{_e(", ".join(g.cases))}</td></tr>'
+            for g in summary.failure_groups
+        )
+        parts.append(
+            '<h3>Failures by reason category</h3><table id="failure-groups"><tr><th>evaluator</th><th>reason category</th>'
+            f"<th>conversations</th><th>examples</th></tr>{rows}</table>"
+        )
     for key, reasons in summary.failure_reasons.items():
         if reasons:
             items = "".join(f"<li>{r.count}× {_e(r.comment)} <span class=\"ci\">(e.g. {_e(', '.join(r.cases))})</span></li>" for r in reasons)

@@ -17,7 +17,7 @@ from app.reporting.compare import Comparison
 from app.reporting.summarize import DIMENSIONS, Estimate, MetricRow, Summary
 from app.storage.url import mask_url
 
-__all__ = ["render_markdown", "render_comparison", "pct", "score", "ratio", "pass_k_columns", "batch_title", "batch_facts"]
+__all__ = ["render_markdown", "render_comparison", "comparison_rows", "gate_line", "pct", "score", "ratio", "pass_k_columns", "batch_title", "batch_facts"]
 
 
 def pct(e: Estimate | None, ci: bool = True) -> str:
@@ -141,6 +141,12 @@ def _failures(summary: Summary) -> list[str]:
             ["case", "attempts", "error"],
             [[c.case_id, summary.records[c.index].attempts, c.error or "(no reason recorded)"] for c in summary.failed_conversations],
         )
+    if summary.failure_groups:
+        lines += ["## Failures by reason category", ""]
+        lines += _table(
+            ["evaluator", "reason category", "conversations", "examples"],
+            [[g.evaluator, g.category, g.count, ", ".join(g.cases)] for g in summary.failure_groups],
+        )
     reasons = {k: v for k, v in summary.failure_reasons.items() if v}
     if reasons:
         lines += ["## Why evaluators failed", ""]
@@ -199,9 +205,14 @@ def _plain(x: float | None, points: bool) -> str:
     return f"{x * 100:.1f}%" if points else f"{x:.3f}"
 
 
-def render_comparison(comparison: Comparison, a_label: str = "A", b_label: str = "B") -> str:
-    """The comparison as a Markdown table, ending with the verdict line."""
-    level = f"{(1 - comparison.alpha) * 100:g}%"
+def _p(x: float | None) -> str:
+    if x is None:
+        return "–"
+    return f"{x:.1e}" if x < 0.0001 else f"{x:.4f}"
+
+
+def comparison_rows(comparison: Comparison, a_label: str = "A", b_label: str = "B") -> list[list[str]]:
+    """One row of cells per metric: values, change, interval, n, method, test, p-values, verdict."""
     rows = []
     for d in comparison.rows:
         points = d.stat == "pass_rate"
@@ -209,18 +220,44 @@ def render_comparison(comparison: Comparison, a_label: str = "A", b_label: str =
         verdict = "WORSE" if d.worse else "better" if d.better else ""
         if d.delta is None:
             verdict = f"only in {a_label}" if d.a is not None else f"only in {b_label}" if d.b is not None else "no data"
-        rows.append(
-            [d.name, _plain(d.a, points), _plain(d.b, points), _signed(d.delta, points), interval, f"{d.n_a}/{d.n_b}", d.method, verdict]
-        )
+        rows.append([
+            d.name, _plain(d.a, points), _plain(d.b, points), _signed(d.delta, points), interval,
+            f"{d.n_a}/{d.n_b}", d.pairing, d.test, _p(d.p_worse), _p(d.p_adjusted),
+            "–" if d.threshold is None else f"{d.threshold:.4g}", verdict,
+        ])  # fmt: skip
+    return rows
+
+
+def gate_line(comparison: Comparison) -> str:
+    """The family-wise and per-metric alpha of the gate, in one sentence."""
+    family = comparison.family
+    per_metric = comparison.per_metric_alpha
+    if per_metric is None:
+        return "No metric could be tested (none is in both runs)."
+    low, high = per_metric
+    effect = f", and a change beyond −{comparison.min_effect:g}" if comparison.min_effect else ""
+    return (
+        f"Gate: family-wise α = {comparison.alpha:g} over {len(family)} metrics (Holm); per-metric α from "
+        f"{low:.4g} (smallest p) to {high:g} (largest p). A metric is WORSE when its Holm-adjusted one-sided "
+        f"p-value is at most {comparison.alpha:g}{effect}."
+    )
+
+
+def render_comparison(comparison: Comparison, a_label: str = "A", b_label: str = "B") -> str:
+    """The comparison as a Markdown table, the gate's alpha, and the verdict line."""
+    level = f"{(1 - comparison.alpha) * 100:g}%"
+    header = ["metric", a_label, b_label, "Δ (B−A)", f"{level} CI", "n (A/B)", "paired by", "test", "p (worse)",
+              "Holm p", "per-metric α", "verdict"]  # fmt: skip
     lines = [
         f"# Comparison: {a_label} → {b_label}",
         "",
-        *_table(["metric", a_label, b_label, "Δ (B−A)", f"{level} CI", "n (A/B)", "method", "verdict"], rows),
+        *_table(header, comparison_rows(comparison, a_label, b_label)),
+        gate_line(comparison),
+        "",
     ]
-    bar = f"−{comparison.min_effect:g}" if comparison.min_effect else "0"
     worse = comparison.regressions
     if worse:
-        lines.append(f"{len(worse)} metric(s) significantly worse (whole {level} interval below {bar}): " + ", ".join(d.name for d in worse))
+        lines.append(f"{len(worse)} metric(s) significantly worse: " + ", ".join(d.name for d in worse))
     else:
-        lines.append(f"No metric significantly worse (no {level} interval entirely below {bar}).")
+        lines.append(f"No metric significantly worse at family-wise α = {comparison.alpha:g}.")
     return "\n".join(lines) + "\n"

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 
 from app.batch.records import RunRecord, latest_by_case
 from app.errors import InvalidArgumentError
+from app.reporting.failures import FailureGroup, failure_groups
 from app.reporting.stats import FlipStats, bootstrap_interval, flip_stats, pass_hat_k_curve, wilson_interval
 
 __all__ = [
@@ -169,6 +170,7 @@ class Summary:
     failure_reasons: dict[str, list[FailureReason]]
     worst: list[CaseOutcome]
     records: list[RunRecord] = field(repr=False, default_factory=list)
+    failure_groups: list[FailureGroup] = field(default_factory=list)
 
 
 def metric_row(key: str, outcomes: Iterable[Outcome | None], confidence: float = 0.95) -> MetricRow:
@@ -236,7 +238,8 @@ def summarize(records: Iterable[RunRecord], worst: int = 10, confidence: float =
 
     Per evaluator (plus :data:`ALL_KEY`): n, mean score with a bootstrap interval, pass rate
     with a Wilson interval, skipped count; pass^k and flip rate over seeds of each case group;
-    the recurring failure comments. Per conversation: completed/failed counts, termination
+    the recurring failure comments, and failures grouped by reason category
+    (:mod:`app.reporting.failures`). Per conversation: completed/failed counts, termination
     reasons, and the ``worst`` lowest-scoring cases (failed conversations first). Skipped
     results are excluded from rates and means and counted separately. Duplicate cases keep the
     last record (:func:`~app.batch.records.latest_by_case`).
@@ -276,4 +279,5 @@ def summarize(records: Iterable[RunRecord], worst: int = 10, confidence: float =
         failure_reasons={key: _failure_reasons(records, key) for key in keys if key != ALL_KEY},
         worst=worst_cases[:worst],
         records=records,
+        failure_groups=failure_groups(records),
     )
