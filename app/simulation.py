@@ -21,6 +21,7 @@ from langgraph.checkpoint.memory import InMemorySaver
 from langgraph.types import Command
 
 import app
+from app.agents.database_merchant import data_scenario, database_persona, is_persona_world
 from app.agents.merchant_agent import merchant_approval
 from app.catalog import Catalog
 from app.errors import InvalidArgumentError
@@ -132,6 +133,12 @@ def _context(
     context = resolve_context(persona, scenario, cfg.merchant_context)
     if provider is None:
         provider = DataAgent.create(scenario, persona, seed=cfg.seed, merchant_context=context, catalog=catalog)
+    identity_of = getattr(provider, "merchant_identity", None)  # a duck-typed provider may have none
+    identity = identity_of() if identity_of else None
+    if identity and not is_persona_world(identity, persona):
+        # a real database: its merchant speaks (the persona lends a manner), about its own data
+        persona = database_persona(identity, persona)
+        scenario = data_scenario(provider, scenario, persona)
     cj = cj_model or make_cj_model(cfg.cj_model, cfg.seed, catalog, timeout=cfg.model_timeout)
     merchant = None
     if not human:

@@ -48,6 +48,9 @@ CASES: list[tuple[str, dict[str, Any]]] = [
     ("financial_metrics", {}),
     ("financial_metrics", {"time_range": "7d"}),
     ("financial_metrics", {"time_range": "90d", "include_cohorts": True}),
+    ("order_metrics", {}),
+    ("order_metrics", {"time_range": "7d"}),
+    ("order_metrics", {"time_range": "90d"}),
     ("customer_segment", {"segment": "high_value"}),
     ("customer_segment", {"segment": "at_risk", "depth": "detailed"}),
     ("customer_segment", {"segment": "new"}),
@@ -56,8 +59,11 @@ CASES: list[tuple[str, dict[str, Any]]] = [
     ("crisis_analysis", {"crisis_type": "churn", "include_historical": True}),
     ("crisis_analysis", {"crisis_type": "shipping"}),
     ("crisis_analysis", {"crisis_type": "payment", "include_historical": True}),
+    ("crisis_analysis", {"crisis_type": "refunds", "include_historical": True}),
+    ("crisis_analysis", {"crisis_type": "orders"}),
     ("detect_anomalies", {}),
     ("detect_anomalies", {"sensitivity": "high", "metrics": ["tickets", "cancellations", "failed_payments"]}),
+    ("detect_anomalies", {"sensitivity": "high", "metrics": ["orders", "refunds"]}),
     ("customer_list", {}),
     ("customer_list", {"filter": "at_risk", "sort_by": "risk", "limit": 50}),
     ("customer_list", {"filter": "all", "sort_by": "name", "limit": 100}),
@@ -196,7 +202,9 @@ def test_view_identical_to_data_agent(worlds: Worlds, world: tuple, case: tuple,
     assert isinstance(expected, dict), f"the reference could not answer: {expected}"
 
 
-EARLIER_CASES = [c for c in CASES if c[0] in ("daily_briefing", "customer_segment", "customer_list", "customer_profile")]
+EARLIER_CASES = [
+    c for c in CASES if c[0] in ("daily_briefing", "order_metrics", "customer_segment", "customer_list", "customer_profile")
+]
 
 
 @pytest.mark.parametrize("backend", BACKENDS)

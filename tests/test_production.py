@@ -17,7 +17,7 @@ from app.errors import ProviderError, UnknownNameError
 from app.providers.cache import DEFAULT_VIEW_TTLS, ViewCache, ttl_for_view, workflow_ttls
 from app.providers.loading import load_world
 from app.providers.production import ProductionDataProvider
-from app.storage.admin import database_info, init_database, refresh_database, writable_connection
+from app.storage.admin import database_info, init_database, refresh_database, store_rows, writable_connection
 from app.storage.migrations import LATEST_VERSION, MIGRATIONS, admin_metadata, schema_version
 from app.storage.schema import merchants, metadata, orders
 from app.storage.url import mask_url, parse_url
@@ -135,10 +135,28 @@ def test_a_version_4_database_gains_the_currency_column_and_refunds(fresh_url: s
         conn.execute(text("ALTER TABLE merchants_v4 RENAME TO merchants"))
         conn.execute(text("INSERT INTO merchants VALUES ('m1', 'Ann', 'Ann Co', 'tea')"))
         conn.execute(schema_version.delete().where(schema_version.c.version >= 5))
-    assert [m.version for m in init_database(fresh_url)[0]] == [5, 6]
+    assert [m.version for m in init_database(fresh_url)[0]] == list(range(5, LATEST_VERSION + 1))
     with writable_connection(fresh_url) as conn:
         assert "refunds" in inspect(conn).get_table_names()
         assert conn.execute(text("SELECT currency FROM merchants")).scalar_one() == "USD"
+
+
+def test_a_version_6_database_gains_order_summaries_filled_from_its_orders(fresh_url: str) -> None:
+    from app.storage.schema import order_customer_daily
+    from app.world.retail import retail_rows
+
+    init_database(fresh_url)
+    with writable_connection(fresh_url) as conn:
+        store_rows(conn, retail_rows(customers=30, orders=90), kind="import", source="test", url=fresh_url)
+        expected = [tuple(r) for r in conn.execute(order_customer_daily.select().order_by("day"))]
+        conn.execute(text("DROP TABLE order_customer_daily"))  # back to the version-6 shape
+        conn.execute(schema_version.delete().where(schema_version.c.version == 7))
+    assert expected and [m.version for m in init_database(fresh_url)[0]] == [7]
+    with writable_connection(fresh_url) as conn:
+        assert [tuple(r) for r in conn.execute(order_customer_daily.select().order_by("day"))] == expected
+    p = ProductionDataProvider(fresh_url, allow_writable_user=True)
+    assert p.order_metrics().repeat_purchase_rate.current is not None
+    p.close()
 
 
 def test_missing_schema_names_the_init_command(fresh_url: str) -> None:

@@ -137,7 +137,7 @@ def test_cli_import_example(tmp_path: Path) -> None:
 # --------------------------------------------------------------------------- missing data
 
 
-NO_SUBS, NO_TICKETS = "no subscription data", "no support ticket data"
+NO_SUBS, NO_TICKETS, NO_REFUNDS = "no subscription data", "no support ticket data", "no refund data"
 PARTIAL_GAPS: dict[str, dict[str, str]] = {
     "daily_briefing": {
         **dict.fromkeys(("mrr", "active_subscribers", "churn_rate", "new_subscribers"), NO_SUBS),
@@ -153,6 +153,7 @@ PARTIAL_GAPS: dict[str, dict[str, str]] = {
          "top_cancel_reasons", "plans"),
         NO_SUBS,
     ),
+    "order_metrics": dict.fromkeys(("refunds", "net_revenue", "refund_rate", "refunds_by_reason"), NO_REFUNDS),
     "customer_segment": dict.fromkeys(
         ("size", "share_of_active", "avg_ltv", "segment_mrr", "churn_risk", "avg_tenure_days", "customers"), NO_SUBS
     ),
@@ -173,7 +174,8 @@ PARTIAL_GAPS_BY_ARGS: dict[tuple[str, int], dict[str, str]] = {
     ("financial_metrics", 0): {"cohorts": NO_SUBS},
     ("crisis_analysis", 1): dict.fromkeys(("detected", "severity", "indicator", "affected_customers"), NO_SUBS),
     ("detect_anomalies", 0): {
-        "new_subscribers": NO_SUBS, "cancellations": NO_SUBS, "tickets": NO_TICKETS, "shipping_tickets": NO_TICKETS
+        "new_subscribers": NO_SUBS, "cancellations": NO_SUBS, "tickets": NO_TICKETS, "shipping_tickets": NO_TICKETS,
+        "refunds": NO_REFUNDS,
     },
     ("detect_anomalies", 1): {"tickets": NO_TICKETS, "anomalies": NO_TICKETS},
     ("customer_list", 0): {"total": NO_SUBS, "customers": NO_SUBS},
@@ -241,8 +243,10 @@ def test_merchant_without_subscriptions_or_tickets_gets_every_view(partial_url: 
     assert "MRR: not available: no subscription data" in brief.to_text()
     fin = p.financial_metrics()
     assert fin.revenue.current == 928.0 and fin.marketing_spend.unavailable
-    assert p.crisis_analysis().crisis_type == "payment" and p.crisis_analysis().affected_customers is not None
-    assert p.detect_anomalies().metrics_checked == ["failed_payments"]
+    crisis = p.crisis_analysis()  # auto weighs the order-based types the data supports
+    assert crisis.crisis_type in ("payment", "orders") and crisis.indicator is not None
+    assert crisis.affected_customers is not None
+    assert p.detect_anomalies().metrics_checked == ["failed_payments", "orders"]
     assert p.customer_list("all", 3).total == 24
     assert p.business_timeline().events == []
     p.close()
@@ -252,7 +256,9 @@ def test_full_data_views_carry_no_unavailable_mapping(example_url: str) -> None:
     p = ProductionDataProvider(example_url, allow_writable_user=True)
     assert "unavailable" not in p.daily_briefing().to_json()
     assert "unavailable" not in p.ticket_metrics("30d").to_json()
-    assert p.detect_anomalies().unavailable == {"marketing_spend": "no marketing data", "visitors": "no marketing data"}
+    assert p.detect_anomalies().unavailable == {
+        "marketing_spend": "no marketing data", "visitors": "no marketing data", "refunds": NO_REFUNDS
+    }
     p.close()
 
 

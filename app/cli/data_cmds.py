@@ -130,6 +130,8 @@ def data_cmd(
         provider, db_url, scenario, merchant, seed, stage, stress, ops_url=ops_url,
         allow_writable_user=allow_writable_user, catalog=catalog,
     )  # fmt: skip
+    if day is not None:
+        data.check_as_of(day, label="--as-of")
     result = data.get_view(view, day, **args)
     if as_json:
         typer.echo(json.dumps(result.to_json(), indent=2))

@@ -36,6 +36,7 @@ WorkflowOpt = Annotated[
     str, typer.Option("--workflow", "-w", help="Workflow (cjsim list workflows) or 'auto' to pick from the opening.")
 ]
 TurnsOpt = Annotated[int, typer.Option("--turns", help="Maximum merchant turns.")]
+DEFAULT_MERCHANT = "marcus_thompson"
 
 
 def _config(scenario, merchant, workflow, seed, turns, cj_model, merchant_model, stage, stress, **calls):
@@ -91,7 +92,15 @@ def _emit(t: Transcript, fmt: str, out: Path | None) -> None:
 @app.command("run")
 def run_cmd(
     scenario: ScenarioOpt = "growth_stall",
-    merchant: MerchantOpt = "marcus_thompson",
+    merchant: Annotated[
+        str | None,
+        typer.Option(
+            "--merchant",
+            "-m",
+            help="Merchant id or name (default marcus_thompson). With --provider production the database's own "
+            "merchant speaks: leave it out or give its id; a persona id lends its manner only.",
+        ),
+    ] = None,
     workflow: WorkflowOpt = "daily_briefing",
     seed: SeedOpt = 0,
     turns: TurnsOpt = 8,
@@ -115,12 +124,25 @@ def run_cmd(
     from app.simulation import run_conversation
 
     _check_format(fmt)  # fail before the conversation runs
-    cfg = _config(scenario, merchant, workflow, seed, turns, cj_model, merchant_model, stage, stress,
-                  model_timeout=model_timeout, max_attempts=max_attempts)  # fmt: skip
-    data = build_provider(
-        provider, db_url, cfg.scenario, cfg.merchant, seed, stage, stress,
-        allow_writable_user=allow_writable_user, catalog=cfg.catalog,
-    )  # fmt: skip
+    data = None
+    if provider == "production":  # the database names its merchant; a persona only lends its manner
+        from app.agents.database_merchant import check_merchant
+
+        catalog = load_catalog()
+        data = build_provider(provider, db_url, scenario, DEFAULT_MERCHANT, seed, stage, stress,
+                              allow_writable_user=allow_writable_user, catalog=catalog)  # fmt: skip
+        identity = data.merchant_identity()
+        if identity:
+            ids = catalog.personas.names()
+            personas = {**{catalog.personas.get(p).display_name: p for p in ids}, **{p: p for p in ids}}
+            merchant = check_merchant(merchant, identity, personas)
+    cfg = _config(scenario, merchant or DEFAULT_MERCHANT, workflow, seed, turns, cj_model, merchant_model, stage,
+                  stress, model_timeout=model_timeout, max_attempts=max_attempts)  # fmt: skip
+    if data is None:
+        data = build_provider(
+            provider, db_url, cfg.scenario, cfg.merchant, seed, stage, stress,
+            allow_writable_user=allow_writable_user, catalog=cfg.catalog,
+        )  # fmt: skip
     transcript = run_conversation(cfg, provider=data)
     _emit(transcript, fmt, out)
     if transcript.termination_reason == TerminationReason.agent_error:

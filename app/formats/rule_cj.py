@@ -31,7 +31,7 @@ from pydantic import Field, PrivateAttr, field_validator, model_validator
 
 from app.analysis.artifacts import resolve
 from app.errors import DataFileError
-from app.formatting import count, hours, money, pct, rate_pct, signed_pct
+from app.formatting import count, hours, money, pct, points, rate_pct, signed_pct
 from app.models import CommunicationStyle, Placeholders, RegexPattern, StressLevel, StrictModel
 from app.tools import ALL_TOOLS as TOOL_NAMES
 
@@ -87,6 +87,7 @@ _PLACEHOLDER = re.compile(r"\{([A-Za-z0-9_.]+)(?:\|([a-z_]+(?::[a-z_]+)?))?\}")
 
 
 def _trend(value: Any, fmt: Callable[[Any], str | None]) -> str | None:
+    """A trend as an analyst states it: relative change, points for rates, both values across zero."""
     if not isinstance(value, Mapping) or value.get("unavailable") or value.get("current") is None:
         return None
     previous = fmt(value.get("previous"))
@@ -94,6 +95,13 @@ def _trend(value: Any, fmt: Callable[[Any], str | None]) -> str | None:
         return None
     change = value.get("change_pct")
     direction = value.get("direction", "flat")
+    pts = value.get("change_points")
+    if pts is not None:
+        if pts == 0:
+            return f"unchanged from {previous}"
+        move = "up" if pts > 0 else "down"
+        lead = "about flat, " if direction == "flat" else ""
+        return f"{lead}{move} {points(pts)} from {previous}"
     if change is None:
         return f"flat vs {previous}" if direction == "flat" else f"{direction} from {previous}"
     if direction == "flat":
@@ -103,12 +111,26 @@ def _trend(value: Any, fmt: Callable[[Any], str | None]) -> str | None:
     return f"{direction} {abs(change):.1f}% from {previous}"
 
 
-def _format(value: Any, name: str | None) -> str | None:
+def _format(value: Any, name: str | None, currency: str | None = None) -> str | None:
     if name is None:
         return FORMATTERS["text"](value)
     if name.startswith("trend:"):
-        return _trend(value, FORMATTERS[name.split(":", 1)[1]])
+        inner = name.split(":", 1)[1]
+        return _trend(value, _money_in(currency) if inner == "money" else FORMATTERS[inner])
+    if name == "money":
+        return _money_in(currency)(value)
     return FORMATTERS[name](value)
+
+
+def _with_currency(item: Any, currency: Any) -> Any:
+    """A list item inherits the result's currency (money inside it is in the same currency)."""
+    if currency is None or not isinstance(item, Mapping) or "currency" in item:
+        return item
+    return {**item, "currency": currency}
+
+
+def _money_in(currency: str | None) -> Callable[[Any], str | None]:
+    return _num(lambda v: money(v, currency))
 
 
 def placeholders(template: str) -> list[tuple[str, str | None]]:
@@ -122,13 +144,15 @@ def render(template: str, data: Any, extra: Mapping[str, str] | None = None) -> 
     ``extra`` supplies plain values by name (e.g. ``items``, ``first_name``) before ``data``.
     """
     missing = False
+    # Money is written in the currency the tool result names (its ``currency`` field).
+    currency = data.get("currency") if isinstance(data, Mapping) else None
 
     def fill(match: re.Match[str]) -> str:
         nonlocal missing
         path, fmt = match.group(1), match.group(2)
         if extra is not None and path in extra:
             return extra[path]
-        text = _format(resolve(data, path), fmt)
+        text = _format(resolve(data, path), fmt, currency)
         if text is None:
             missing = True
             return ""
@@ -221,7 +245,9 @@ class ItemsSpec(StrictModel):
         items = resolve(data, self.path)
         if not isinstance(items, list):
             return None
-        texts = [render(self.template, item) for item in items[self.start : self.start + self.limit]]
+        currency = data.get("currency") if isinstance(data, Mapping) else None
+        shown_items = items[self.start : self.start + self.limit]
+        texts = [render(self.template, _with_currency(item, currency)) for item in shown_items]
         shown = [t for t in texts if t]
         return self.joiner.join(shown) or None
 

@@ -158,9 +158,8 @@ class ProductionDataProvider(SqlDataProvider):
             except SQLAlchemyError as exc:
                 raise connection_error(exc, self.display_url) from None
         self.clear_cache()
+        self.forget_data_facts()
         self._latest = None
-        if hasattr(self, "_merchant_name"):
-            del self._merchant_name
         return True
 
     @property
@@ -196,6 +195,13 @@ class ProductionDataProvider(SqlDataProvider):
     def merchant_name(self) -> str:
         try:
             return super().merchant_name()
+        except SQLAlchemyError as exc:
+            raise connection_error(exc, self.display_url) from None
+
+    def merchant_identity(self) -> dict[str, Any] | None:
+        """The database's merchant (id, name, business name and type, currency)."""
+        try:
+            return self.merchant_row() or None
         except SQLAlchemyError as exc:
             raise connection_error(exc, self.display_url) from None
 

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.engine import Engine
 
+from app.formatting import DEFAULT_CURRENCY
 from app.providers.cache import ViewCache, no_expiry
+from app.storage import queries as q
 from app.storage.customer_facts import StoredFacts, fact_dates
 from app.storage.customer_frame import CustomerFacts, CustomerFrame
 from app.storage.schema import merchants
@@ -33,6 +36,7 @@ class SqlDataProvider(DataProvider):
         self.cache = cache if cache is not None else ViewCache(ttl=no_expiry)
         self._frames: dict[dt.date, CustomerFrame] = {}
         self._fact_dates: set[dt.date] | None = None
+        self._range: tuple[dt.date, dt.date] | tuple[()] | None = None
 
     @property
     def cache_hits(self) -> int:
@@ -46,15 +50,38 @@ class SqlDataProvider(DataProvider):
 
     def merchant_name(self) -> str:
         """Business name of the (first) merchant in the database."""
+        return self.merchant_row().get("business_name") or "the merchant"
+
+    def merchant_row(self) -> dict[str, Any]:
+        """The (first) merchants row: id, name, business name and type, currency ({} when none)."""
         with self.engine.connect() as conn:
-            name = conn.execute(select(merchants.c.business_name).order_by(merchants.c.merchant_id)).scalar()
-        return name or "the merchant"
+            row = conn.execute(select(merchants).order_by(merchants.c.merchant_id)).first()
+        return dict(row._mapping) if row else {}
+
+    def currency(self) -> str:
+        """ISO 4217 code of the merchant's amounts (USD when the database names none)."""
+        return str(self._merchant_info().get("currency") or DEFAULT_CURRENCY)
+
+    def data_range(self) -> tuple[dt.date, dt.date] | None:
+        """(first, last) day with any recorded activity; None for a database without any."""
+        if self._range is None:
+            with self.engine.connect() as conn:
+                first, last = q.earliest_activity(conn), q.latest_activity(conn)
+            self._range = (first, last) if first is not None and last is not None else ()
+        return self._range or None
 
     def clear_cache(self) -> None:
         """Forget cached views, customer frames and which dates have stored facts."""
         self.cache.clear()
         self._frames.clear()
         self._fact_dates = None
+
+    def forget_data_facts(self) -> None:
+        """Forget the data's date range and merchant (after new data was loaded); views are not cached
+        with them, so :meth:`clear_cache` keeps them."""
+        self._range = None
+        self.__dict__.pop("_info", None)
+        self.__dict__.pop("_merchant_name", None)
 
     def _cache_key(self, view: str, args: ViewArgs, as_of: dt.date) -> tuple:
         return (view, args.model_dump_json(), as_of)
@@ -72,6 +99,8 @@ class SqlDataProvider(DataProvider):
                 merchant=self._merchant(),
                 frame_factory=lambda d: self._facts(conn, d),
                 ops=self.ops,
+                currency=self.currency(),
+                data_start=(self.data_range() or (None, None))[0],
             )
             result = spec.build(ctx, args)
         if spec.cacheable:
@@ -82,6 +111,11 @@ class SqlDataProvider(DataProvider):
         if not hasattr(self, "_merchant_name"):
             self._merchant_name = self.merchant_name()
         return self._merchant_name
+
+    def _merchant_info(self) -> dict[str, Any]:
+        if "_info" not in self.__dict__:
+            self._info = self.merchant_row()
+        return self._info
 
     def _facts(self, conn, as_of: dt.date) -> CustomerFacts:
         """Stored facts if the database materialised them for ``as_of``, else the in-memory frame."""

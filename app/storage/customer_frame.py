@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 
 from sqlalchemy.engine import Connection
 
+from app.storage import order_queries as oq
 from app.storage import queries as q
 
 __all__ = [
@@ -88,6 +89,9 @@ class CustomerRecord:
     cancel_reason: str | None
     ltv_cents: int = 0
     risk: float = 0.0
+    first_order_on: dt.date | None = None
+    last_order_on: dt.date | None = None
+    """First and last charged order (known in the in-memory frame; list orders fall back on them)."""
     signals: list[tuple[str, float, dt.date]] = field(default_factory=list)
 
     @property
@@ -110,12 +114,15 @@ ORDERS: dict[str, Callable[[CustomerRecord], tuple]] = {
     "ltv": lambda r: (-r.ltv_cents, r.customer_id),
     "risk": lambda r: (-r.risk, r.customer_id),
     "risk_ltv": lambda r: (-r.risk, -r.ltv_cents, r.customer_id),
-    "tenure": lambda r: (r.started_on or dt.date.max, r.customer_id),
-    "recent": lambda r: (-(r.last_started_on or dt.date.min).toordinal(), r.customer_id),
+    "tenure": lambda r: (r.started_on or r.first_order_on or dt.date.max, r.customer_id),
+    "recent": lambda r: (-(r.last_started_on or r.last_order_on or dt.date.min).toordinal(), r.customer_id),
     "name": lambda r: (r.name, r.customer_id),
     "cancelled": lambda r: (-(r.cancelled_on or dt.date.min).toordinal(), r.customer_id),
 }
-"""Every order a list or a segment sample can be sorted in (total orders: ties broken by id)."""
+"""Every order a list or a segment sample can be sorted in (total orders: ties broken by id).
+
+Tenure and recency follow subscriptions (first start, latest start); a customer without any
+(every customer of an orders-only shop) is placed by the first and the last order instead."""
 
 
 @dataclass(frozen=True)
@@ -175,6 +182,9 @@ class CustomerFrame(CustomerFacts):
         for cid, ltv in q.lifetime_value_cents(conn, as_of).items():
             if cid in self.records:
                 self.records[cid].ltv_cents = ltv
+        for cid, (first, last) in oq.order_span(conn, as_of).items():
+            if cid in self.records:
+                self.records[cid].first_order_on, self.records[cid].last_order_on = first, last
         window = q.Window.ending(as_of, RISK_WINDOW_DAYS)
         for cid, signal_type, strength, detected in q.signals_in(conn, window):
             if cid in self.records:

@@ -25,7 +25,7 @@ from sqlalchemy import Column, DateTime, Integer, MetaData, String, Table, Text,
 from sqlalchemy.engine import Connection
 
 from app.errors import ProviderError
-from app.storage.schema import DAILY_SUMMARY_TABLES, FACT_TABLES, TABLES, refunds
+from app.storage.schema import DAILY_SUMMARY_TABLES, FACT_TABLES, ORDER_SUMMARY_TABLES, TABLES, refunds
 
 __all__ = [
     "Migration",
@@ -105,6 +105,14 @@ def _add_import_counts(conn: Connection) -> None:
             conn.exec_driver_sql(f"ALTER TABLE data_loads ADD COLUMN {column} INTEGER")
 
 
+def _add_order_summaries(conn: Connection) -> None:
+    # Filled at once from the orders already stored, so an existing database needs no refresh.
+    from app.storage.summaries import refresh_order_summaries
+
+    _create(*ORDER_SUMMARY_TABLES)(conn)
+    refresh_order_summaries(conn)
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "base tables: merchants, customers, subscriptions, orders, tickets, marketing, signals, timeline",
               _create(*TABLES)),
@@ -113,6 +121,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(4, "load log: data_loads", _create(data_loads)),
     Migration(5, "merchant currency (ISO 4217, default USD) and the refunds table", _add_currency_and_refunds),
     Migration(6, "load log: accepted and rejected rows of imports", _add_import_counts),
+    Migration(7, "customers' first and second orders per day: order_customer_daily", _add_order_summaries),
 )
 """Every migration, oldest first. Append only."""
 

@@ -29,6 +29,7 @@ from app.storage.schema import (
     marketing_daily,
     order_daily,
     orders,
+    refunds,
     subscription_daily,
     subscriptions,
     support_tickets,
@@ -271,7 +272,7 @@ def has_rows(conn: Connection, table) -> bool:
 
 
 def affected_customer_ids(conn: Connection, crisis_type: str, w: Window) -> set[str]:
-    """Distinct customers touched by a crisis in the window (cancelled, filed tickets, failed payments)."""
+    """Distinct customers touched by a crisis in the window (cancelled, filed tickets, failed payments, refunded)."""
     if crisis_type == "churn":
         stmt = select(subs.c.customer_id).where(w.dates(subs.c.cancelled_on))
     elif crisis_type in ("support", "shipping"):
@@ -280,6 +281,8 @@ def affected_customer_ids(conn: Connection, crisis_type: str, w: Window) -> set[
             stmt = stmt.where(tix.c.category.in_(SHIPPING_CATEGORIES))
     elif crisis_type == "payment":
         stmt = select(orders.c.customer_id).where(w.dates(orders.c.ordered_on), orders.c.status == "failed")
+    elif crisis_type == "refunds":
+        stmt = select(refunds.c.customer_id).where(w.dates(refunds.c.refunded_on))
     else:
         raise ValueError(f"no affected-customer rule for crisis type {crisis_type!r}")
     return {r[0] for r in conn.execute(stmt.distinct())}
@@ -428,12 +431,13 @@ def events_between(conn: Connection, lo: dt.date, hi: dt.date, as_of: dt.date) -
 
 
 def latest_activity(conn: Connection) -> dt.date | None:
-    """The latest date with any recorded activity (orders, subscriptions, tickets, marketing)."""
+    """The latest date with any recorded activity (orders, refunds, subscriptions, tickets, marketing)."""
     candidates = [
         conn.execute(select(func.max(orders.c.ordered_on))).scalar(),
         conn.execute(select(func.max(subs.c.started_on))).scalar(),
         conn.execute(select(func.max(subs.c.cancelled_on))).scalar(),
         conn.execute(select(func.max(marketing_daily.c.day))).scalar(),
+        conn.execute(select(func.max(refunds.c.refunded_on))).scalar(),
     ]
     ts = conn.execute(select(func.max(tix.c.created_at))).scalar()
     dates = [as_date(c) for c in candidates if c is not None]
@@ -449,6 +453,7 @@ def earliest_activity(conn: Connection) -> dt.date | None:
         conn.execute(select(func.min(orders.c.ordered_on))).scalar(),
         conn.execute(select(func.min(subscriptions.c.started_on))).scalar(),
         conn.execute(select(func.min(marketing_daily.c.day))).scalar(),
+        conn.execute(select(func.min(refunds.c.refunded_on))).scalar(),
     ]
     ts = conn.execute(select(func.min(support_tickets.c.created_at))).scalar()
     dates = [as_date(c) for c in candidates if c is not None]

@@ -39,6 +39,9 @@ __all__ = [
     "TABLE_NAMES",
     "subscription_daily",
     "order_daily",
+    "CHARGED_STATUSES",
+    "order_customer_daily",
+    "ORDER_SUMMARY_TABLES",
     "ticket_daily",
     "ticket_search",
     "customer_facts",
@@ -218,6 +221,19 @@ order_daily = Table(
 )
 """Per day and order status: number of orders and their amount."""
 
+CHARGED_STATUSES = ("paid", "refunded")
+"""Order statuses whose amount was charged (a refund is a record of its own)."""
+
+order_customer_daily = Table(
+    "order_customer_daily",
+    metadata,
+    Column("day", Date, primary_key=True),
+    Column("first_orders", Integer, nullable=False, doc="customers whose first charged order is on day"),
+    Column("second_orders", Integer, nullable=False, doc="customers whose second charged order is on day"),
+)
+"""Per day: customers reaching their first and their second charged order. Customers with an order
+by ``d`` (and repeat customers) are running sums over days ``<= d``."""
+
 ticket_daily = Table(
     "ticket_daily",
     metadata,
@@ -312,7 +328,10 @@ segment_signal_facts = Table(
 )
 """Per ``as_of`` and segment: how many risk-window signals of each type its members have."""
 
-DAILY_SUMMARY_TABLES: tuple[Table, ...] = (subscription_daily, order_daily, ticket_daily, ticket_search)
+ORDER_SUMMARY_TABLES: tuple[Table, ...] = (order_customer_daily,)
+"""The customer order milestones (schema version 7)."""
+
+DAILY_SUMMARY_TABLES: tuple[Table, ...] = (subscription_daily, order_daily, ticket_daily, ticket_search, *ORDER_SUMMARY_TABLES)
 """Summaries independent of ``as_of`` (per-day aggregates and the ticket search text), rebuilt
 from all base rows."""
 

@@ -22,7 +22,10 @@ from sqlalchemy import delete, func, select
 from sqlalchemy.engine import Connection
 
 from app.storage.schema import (
+    CHARGED_STATUSES,
     DAILY_SUMMARY_TABLES,
+    ORDER_SUMMARY_TABLES,
+    order_customer_daily,
     order_daily,
     orders,
     subscription_daily,
@@ -33,7 +36,14 @@ from app.storage.schema import (
 )
 from app.world.world import Rows
 
-__all__ = ["DailySummaries", "summarize", "refresh_daily_summaries", "search_text", "BATCH"]
+__all__ = [
+    "DailySummaries",
+    "summarize",
+    "refresh_daily_summaries",
+    "refresh_order_summaries",
+    "search_text",
+    "BATCH",
+]
 
 BATCH = 20_000
 
@@ -81,6 +91,8 @@ class DailySummaries:
         self._orders: dict[tuple[dt.date, str], list[int]] = {}
         self._tickets: dict[tuple[dt.date, str, str, str], list[int]] = {}
         self._search: list[dict[str, Any]] = []
+        self._firsts: dict[str, list[dt.date]] = {}
+        """Customer -> the days of its first two charged orders (the two earliest, repeats kept)."""
 
     def add_subscription(
         self, plan: str, price_cents: int, started_on: Any, cancelled_on: Any, count: int = 1
@@ -97,6 +109,21 @@ class DailySummaries:
     def add_orders(self, day: Any, status: str, count: int, amount_cents: int) -> None:
         """``count`` orders of one day and status worth ``amount_cents`` together."""
         self._bump(self._orders, (_date(day), status), 0, int(count), int(amount_cents), 2)
+
+    def add_customer_orders(self, day: Any, customer_id: str, status: str, count: int = 1) -> None:
+        """``count`` orders of one customer, day and status (only charged ones count per customer)."""
+        if status in CHARGED_STATUSES:
+            self._add_first(_date(day), str(customer_id), int(count))
+
+    def _add_first(self, day: dt.date, cid: str, count: int) -> None:
+        days = self._firsts.get(cid)
+        if days is None:
+            days = self._firsts[cid] = []
+        elif len(days) == 2 and day >= days[1]:
+            return
+        days.extend([day] * min(count, 2))
+        days.sort()
+        del days[2:]
 
     def add_ticket(self, row: Mapping[str, Any]) -> None:
         """One support ticket row (schema column names)."""
@@ -132,10 +159,13 @@ class DailySummaries:
         for r in tables.get("subscriptions", []):
             self.add_subscription(r["plan"], r["monthly_price_cents"], r["started_on"], r["cancelled_on"])
         counts: dict[tuple[Any, str], list[int]] = {}
+        add_first = self._add_first
         for r in tables.get("orders", []):
             slot = counts.setdefault((r["ordered_on"], r["status"]), [0, 0])
             slot[0] += 1
             slot[1] += r["amount_cents"]
+            if r["status"] in CHARGED_STATUSES:
+                add_first(_date(r["ordered_on"]), str(r["customer_id"]), 1)
         for (day, status), (n, amount) in counts.items():
             self.add_orders(day, status, n, amount)
         for r in tables.get("support_tickets", []):
@@ -156,6 +186,22 @@ class DailySummaries:
                 for (d, c, p, s), v in sorted(self._tickets.items())
             ],
             ticket_search.name: sorted(self._search, key=lambda r: r["ticket_id"]),
+            **self._order_rows(),
+        }
+
+    def _order_rows(self) -> Rows:
+        """Per day: customers whose first and whose second charged order falls on it."""
+        milestones: dict[dt.date, list[int]] = {}
+        for days in self._firsts.values():
+            for rank, day in enumerate(days):
+                slot = milestones.get(day)
+                if slot is None:
+                    slot = milestones[day] = [0, 0]
+                slot[rank] += 1
+        return {
+            order_customer_daily.name: [
+                {"day": d, "first_orders": v[0], "second_orders": v[1]} for d, v in sorted(milestones.items())
+            ],
         }
 
 
@@ -186,6 +232,7 @@ def refresh_daily_summaries(conn: Connection, insert: Any = None) -> dict[str, i
     )
     for day, status, n, amount in _stream(conn, stmt):
         acc.add_orders(day, status, int(n), int(amount))
+    _add_customer_orders(conn, acc)
     t = support_tickets.c
     stmt = select(
         t.ticket_id,
@@ -202,6 +249,27 @@ def refresh_daily_summaries(conn: Connection, insert: Any = None) -> dict[str, i
         acc.add_ticket(row._mapping)
     rows = acc.rows()
     for table in DAILY_SUMMARY_TABLES:
+        conn.execute(delete(table))
+    return write_rows(conn, rows, insert)
+
+
+def _add_customer_orders(conn: Connection, acc: DailySummaries) -> None:
+    o = orders.c
+    stmt = (
+        select(o.ordered_on, o.customer_id, func.count())
+        .where(o.status.in_(CHARGED_STATUSES))
+        .group_by(o.ordered_on, o.customer_id)
+    )
+    for day, cid, n in _stream(conn, stmt):
+        acc.add_customer_orders(day, cid, CHARGED_STATUSES[0], int(n))
+
+
+def refresh_order_summaries(conn: Connection, insert: Any = None) -> dict[str, int]:
+    """Recompute only the customers' order milestones (what schema version 7 added) from the orders."""
+    acc = DailySummaries()
+    _add_customer_orders(conn, acc)
+    rows = acc._order_rows()
+    for table in ORDER_SUMMARY_TABLES:
         conn.execute(delete(table))
     return write_rows(conn, rows, insert)
 

@@ -11,7 +11,7 @@ Example:
     'get_ticket_metrics'
 """
 
-from app.views import briefing, crisis, financial, notes, profile, segments, tickets, timeline
+from app.views import briefing, crisis, financial, notes, orders, profile, segments, tickets, timeline
 from app.views.base import (
     WINDOW_DAYS,
     Alert,
@@ -77,6 +77,7 @@ for _spec in (
     briefing.DAILY_BRIEFING,
     tickets.TICKET_METRICS,
     financial.FINANCIAL_METRICS,
+    orders.ORDER_METRICS,
     segments.CUSTOMER_SEGMENT,
     crisis.CRISIS_ANALYSIS,
     crisis.DETECT_ANOMALIES,

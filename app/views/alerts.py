@@ -19,6 +19,8 @@ class AlertThresholds:
     mrr_drop_warning_pct: float = -2.0
     mrr_drop_critical_pct: float = -5.0
     new_subscribers_drop_warning_pct: float = -25.0
+    revenue_drop_warning_pct: float = -10.0
+    revenue_drop_critical_pct: float = -20.0
     csat_warning: float = 4.0
     csat_critical: float = 3.7
     ticket_spike_ratio: float = 2.5
@@ -34,6 +36,7 @@ def briefing_alerts(
     churn_rate: Trend,
     new_subscribers: Trend,
     csat: Trend,
+    revenue: Trend | None = None,
     tickets_3d_per_day: float,
     tickets_baseline_per_day: float,
     first_response_hours: float | None,
@@ -64,6 +67,12 @@ def briefing_alerts(
         )
     if new_subscribers.change_pct is not None and new_subscribers.change_pct <= t.new_subscribers_drop_warning_pct:
         add("warning", "new_subscribers", f"New subscribers are down {abs(new_subscribers.change_pct):.1f}% vs the previous 30 days")
+    if revenue is not None and revenue.change_pct is not None and revenue.change_pct <= t.revenue_drop_warning_pct:
+        add(
+            "critical" if revenue.change_pct <= t.revenue_drop_critical_pct else "warning",
+            "revenue",
+            f"Revenue is down {abs(revenue.change_pct):.1f}% vs the previous 30 days",
+        )
     if csat.current is not None and csat.current < t.csat_warning:
         add(
             "critical" if csat.current < t.csat_critical else "warning",

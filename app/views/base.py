@@ -1,7 +1,7 @@
 """Building blocks of every view: trends, argument and result bases, and shared small models.
 
 Every headline metric is a :class:`Trend` (``current``, ``previous``, ``change_pct``,
-``direction``). Money is in dollars (exact cents), rates are fractions (0.0523 = 5.23%).
+``direction``). Money is in major units of the merchant's currency (:class:`MoneyResult`), rates are fractions (0.0523 = 5.23%).
 
 Missing data is never reported as zero. A merchant without subscriptions or tickets still gets
 every view: a :class:`Trend` the data cannot support has ``current`` null and an
@@ -18,7 +18,7 @@ from typing import Any, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, SerializerFunctionWrapHandler, model_serializer
 
-from app.formatting import rate_pct
+from app.formatting import DEFAULT_CURRENCY, money, points, rate_pct
 
 __all__ = [
     "not_available",
@@ -36,6 +36,7 @@ __all__ = [
     "ViewArgs",
     "NoArgs",
     "ViewResult",
+    "MoneyResult",
     "CategoryCount",
     "Alert",
     "TicketSnapshot",
@@ -50,9 +51,17 @@ WINDOW_DAYS: dict[str, int] = {"24h": 1, "3d": 3, "7d": 7, "30d": 30, "60d": 60,
 
 Segment = Literal["high_value", "at_risk", "new", "churned"]
 CustomerFilter = Literal["all", "active", "high_value", "at_risk", "new", "churned"]
-CrisisType = Literal["auto", "churn", "support", "shipping", "payment", "acquisition"]
+CrisisType = Literal["auto", "churn", "support", "shipping", "payment", "acquisition", "orders", "refunds"]
 AnomalyMetric = Literal[
-    "new_subscribers", "cancellations", "tickets", "shipping_tickets", "failed_payments", "marketing_spend", "visitors"
+    "new_subscribers",
+    "cancellations",
+    "tickets",
+    "shipping_tickets",
+    "failed_payments",
+    "orders",
+    "refunds",
+    "marketing_spend",
+    "visitors",
 ]
 Direction = Literal["up", "down", "flat"]
 Severity = Literal["none", "low", "medium", "high", "critical"]
@@ -73,31 +82,47 @@ class ViewModel(BaseModel):
 
 
 class Trend(ViewModel):
-    """A metric now and over the previous same-length window.
+    """A metric now and over the previous same-length window, read the way an analyst states it.
 
-    ``change_pct`` is in percent units, rounded to one decimal, and null when the previous value
-    is zero or unknown. ``unavailable`` gives the reason when the data cannot support the metric
-    (then ``current`` is null: an unknown is never reported as zero).
+    ``change_pct`` is the relative change in percent units, rounded to one decimal; it is null
+    when a percentage is meaningless: the previous value is zero or unknown, or the sign changed
+    (``net growth -100, was +6``, never "down 1766.7%"). A rate (a fraction such as churn or the
+    repeat-purchase rate, built with ``Trend.of(..., rate=True)``) also carries ``change_points``,
+    the change in percentage points, and its text uses them ("up 10.4 points"), not "up 248%".
+    ``unavailable`` gives the reason when the data cannot support the metric (then ``current`` is
+    null: an unknown is never reported as zero).
     """
 
     current: float | None
     previous: float | None
     change_pct: float | None
     direction: Direction
+    change_points: float | None = Field(default=None, description="for rates: current - previous in percentage points")
     unavailable: str | None = None
 
     @classmethod
-    def of(cls, current: float | None, previous: float | None, unavailable: str | None = None) -> Trend:
-        """Build a trend; direction is flat within the +/-1% band."""
+    def of(
+        cls, current: float | None, previous: float | None, unavailable: str | None = None, *, rate: bool = False
+    ) -> Trend:
+        """Build a trend; direction is flat within the +/-1% band (by sign when no percentage applies)."""
         if current is None or previous is None:
             return cls(current=current, previous=previous, change_pct=None, direction="flat", unavailable=unavailable)
-        if previous == 0:
+        points = round((current - previous) * 100, 1) if rate else None
+        if previous == 0 or current * previous < 0:
             change = None
-            direction: Direction = "up" if current > 0 else ("down" if current < 0 else "flat")
+            delta = current - previous
+            direction: Direction = "up" if delta > 0 else ("down" if delta < 0 else "flat")
         else:
             change = round((current - previous) / abs(previous) * 100, 1)
             direction = "flat" if abs(change) <= FLAT_BAND_PCT else ("up" if change > 0 else "down")
-        return cls(current=current, previous=previous, change_pct=change, direction=direction, unavailable=unavailable)
+        return cls(
+            current=current,
+            previous=previous,
+            change_pct=change,
+            direction=direction,
+            change_points=points,
+            unavailable=unavailable,
+        )
 
     @classmethod
     def missing(cls, reason: str) -> Trend:
@@ -105,11 +130,18 @@ class Trend(ViewModel):
         return cls(current=None, previous=None, change_pct=None, direction="flat", unavailable=reason)
 
     def describe(self, fmt: Callable[[float | None], str], since: str = "prior period") -> str:
-        """``$52,340 (down 1.2% vs prior period, was $52,980)``."""
+        """``$52,340 (down 1.2% vs prior period, was $52,980)``; rates in points, sign changes as two values."""
         if self.unavailable:
             return not_available(self.unavailable)
         if self.current is None:
             return "n/a"
+        if self.previous is None:
+            return f"{fmt(self.current)} (no earlier figure to compare)"
+        if self.change_points is not None:
+            if self.direction == "flat" and self.change_points == 0:
+                return f"{fmt(self.current)} (unchanged vs {since})"
+            move = self.direction if self.direction != "flat" else ("up" if self.change_points > 0 else "down")
+            return f"{fmt(self.current)} ({move} {points(self.change_points)} vs {since}, was {fmt(self.previous)})"
         if self.change_pct is None:
             return f"{fmt(self.current)} (was {fmt(self.previous)})"
         return f"{fmt(self.current)} ({self.direction} {abs(self.change_pct):.1f}% vs {since}, was {fmt(self.previous)})"
@@ -157,6 +189,16 @@ class ViewResult(ViewModel):
     def to_json(self) -> dict[str, Any]:
         """JSON-compatible dict of the view (dates as ISO strings)."""
         return self.model_dump(mode="json")
+
+
+class MoneyResult(ViewResult):
+    """A view result holding money: amounts are in major units of ``currency`` (ISO 4217)."""
+
+    currency: str = Field(default=DEFAULT_CURRENCY, description="ISO 4217 code of every money amount in this result")
+
+    def money(self, value: float | None) -> str:
+        """An amount of this result written in its currency (``£1,234``, ``¥4,500``)."""
+        return money(value, self.currency)
 
 
 class CategoryCount(ViewModel):

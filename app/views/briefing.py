@@ -3,22 +3,22 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import ClassVar
+from typing import ClassVar, Literal
 
 from pydantic import Field
 
-from app.formatting import count, hours, money, rate_pct
+from app.formatting import count, hours, rate_pct
 from app.storage import queries as q
 from app.storage.schema import support_tickets
 from app.views.alerts import briefing_alerts
 from app.views.base import (
     Alert,
     CategoryCount,
+    MoneyResult,
     NoArgs,
     TicketSnapshot,
     TimelineEvent,
     Trend,
-    ViewResult,
     categories_text,
     events_text,
     not_available,
@@ -33,10 +33,11 @@ from app.views.common import (
     timeline_events,
     with_shares,
 )
+from app.views.orders import NO_REFUNDS, order_trends
 from app.views.registry import ViewSpec
 
 
-class DailyBriefing(ViewResult):
+class DailyBriefing(MoneyResult):
     """Morning summary: headline trends (30-day windows), support load, top issues, alerts."""
 
     view: ClassVar[str] = "daily_briefing"
@@ -45,6 +46,11 @@ class DailyBriefing(ViewResult):
     active_subscribers: Trend
     churn_rate: Trend
     new_subscribers: Trend
+    revenue: Trend = Field(
+        description="net revenue (charged orders minus refunds), 30 days; gross when the data holds no refunds"
+    )
+    revenue_basis: Literal["net", "gross"] = Field(description="gross when the data holds no refund records")
+    orders: Trend = Field(description="charged orders, 30 days")
     csat: Trend
     tickets: TicketSnapshot
     top_ticket_categories: list[CategoryCount] = Field(description="tickets created in the last 7 days")
@@ -55,10 +61,12 @@ class DailyBriefing(ViewResult):
         t = self.tickets
         lines = [
             f"Daily briefing for {self.merchant}, as of {self.as_of} (changes vs the previous 30 days)",
-            f"MRR: {self.mrr.describe(money)}",
+            f"MRR: {self.mrr.describe(self.money)}",
             f"Active subscribers: {self.active_subscribers.describe(count)}",
             f"Churn rate (30d): {self.churn_rate.describe(rate_pct)}",
             f"New subscribers (30d): {self.new_subscribers.describe(count)}",
+            f"{self.revenue_basis.capitalize()} revenue (30d): {self.revenue.describe(self.money)}",
+            f"Orders (30d): {self.orders.describe(count)}",
             f"CSAT (30d): {self.csat.describe(lambda v: 'n/a' if v is None else f'{v:.2f}')}",
             f"Tickets: {not_available(t.unavailable)}"
             if t.unavailable
@@ -82,6 +90,10 @@ class DailyBriefing(ViewResult):
 def daily_briefing(ctx: ViewContext, args: NoArgs) -> DailyBriefing:
     """Headline 30-day trends, today's support load and alerts."""
     subs = _subscription_trends(ctx, 30)
+    sales = order_trends(ctx, 30, customers=False)
+    # Without refund records net revenue is unknown: the briefing shows gross revenue and says so.
+    basis = "gross" if sales["net_revenue"].unavailable == NO_REFUNDS else "net"
+    revenue = sales[f"{basis}_revenue"]
     w30 = q.Window.ending(ctx.as_of, 30)
     csat, _ = _csat_trend(ctx, w30)
     conn, as_of = ctx.conn, ctx.as_of
@@ -94,6 +106,7 @@ def daily_briefing(ctx: ViewContext, args: NoArgs) -> DailyBriefing:
         mrr=subs["mrr"],
         churn_rate=subs["churn_rate"],
         new_subscribers=subs["new_subscribers"],
+        revenue=revenue,
         csat=csat,
         tickets_3d_per_day=last3 / 3,
         tickets_baseline_per_day=baseline30 / 30,
@@ -102,11 +115,15 @@ def daily_briefing(ctx: ViewContext, args: NoArgs) -> DailyBriefing:
     )
     return DailyBriefing(
         as_of=as_of,
+        currency=ctx.currency,
         merchant=ctx.merchant,
         mrr=subs["mrr"],
         active_subscribers=subs["active_subscribers"],
         churn_rate=subs["churn_rate"],
         new_subscribers=subs["new_subscribers"],
+        revenue=revenue,
+        revenue_basis=basis,
+        orders=sales["orders"],
         csat=csat,
         tickets=TicketSnapshot(
             created_24h=q.tickets_created(conn, q.Window.ending(as_of, 1)),

@@ -10,10 +10,12 @@ from dataclasses import dataclass, field
 from sqlalchemy import Table
 from sqlalchemy.engine import Connection
 
+from app.formatting import DEFAULT_CURRENCY, to_major
+from app.storage import order_queries as oq
 from app.storage import queries as q
 from app.storage.customer_frame import CustomerFacts
 from app.storage.ops import OpsStore
-from app.storage.schema import marketing_daily, orders, subscriptions, support_tickets
+from app.storage.schema import marketing_daily, orders, refunds, subscriptions, support_tickets
 from app.views.base import CategoryCount, TimelineEvent, Trend
 
 
@@ -27,10 +29,22 @@ class ViewContext:
     frame_factory: Callable[[dt.date], CustomerFacts]
     ops: OpsStore | None = None
     """The provider's operations store (what actions wrote), if it has one."""
+    currency: str = DEFAULT_CURRENCY
+    """ISO 4217 code of the merchant's amounts (``merchants.currency``)."""
+    data_start: dt.date | None = None
+    """The first day with any data: windows entirely before it have no data, not zeros."""
     _has: dict[str, bool] = field(default_factory=dict)
 
     def frame(self) -> CustomerFacts:
         return self.frame_factory(self.as_of)
+
+    def major(self, minor: int | float) -> float:
+        """Stored minor units (cents, pence, yen) to major units of the merchant's currency."""
+        return to_major(minor, self.currency)
+
+    def covers(self, w: q.Window) -> bool:
+        """Whether the data reaches into the window (a window before the first day has no data)."""
+        return self.data_start is None or w.hi >= self.data_start
 
     def has(self, table) -> bool:
         """Whether ``table`` holds any row (a merchant may have no tickets or subscriptions at all)."""
@@ -44,6 +58,7 @@ NO_TICKETS = "no support ticket data"
 NO_MARKETING = "no marketing spend data in the window"
 NO_ORDERS = "no order data"
 NO_MARKETING_TABLE = "no marketing data"
+NO_REFUNDS = "no refund data"
 
 _METRIC_SOURCES = {
     "new_subscribers": (subscriptions, NO_SUBSCRIPTIONS),
@@ -51,6 +66,8 @@ _METRIC_SOURCES = {
     "tickets": (support_tickets, NO_TICKETS),
     "shipping_tickets": (support_tickets, NO_TICKETS),
     "failed_payments": (orders, NO_ORDERS),
+    "orders": (orders, NO_ORDERS),
+    "refunds": (refunds, NO_REFUNDS),
     "marketing_spend": (marketing_daily, NO_MARKETING_TABLE),
     "visitors": (marketing_daily, NO_MARKETING_TABLE),
 }
@@ -63,6 +80,13 @@ def missing_reason(ctx: ViewContext, metric: str) -> str | None:
     return None if ctx.has(table) else reason
 
 
+def daily_series(ctx: ViewContext, metric: str, w: q.Window) -> dict[dt.date, float]:
+    """Per-day values of an anomaly or crisis metric (:data:`_METRIC_SOURCES`) over the window."""
+    if metric in ("orders", "refunds"):
+        return oq.daily_order_series(ctx.conn, metric, w)
+    return q.daily_counts(ctx.conn, metric, w)
+
+
 def gaps(ctx: ViewContext, needs: dict[str, tuple[Table, str]]) -> dict[str, str]:
     """``field -> reason`` for the fields whose source table is empty (a view's ``unavailable``).
 
@@ -70,11 +94,6 @@ def gaps(ctx: ViewContext, needs: dict[str, tuple[Table, str]]) -> dict[str, str
     an empty table means the merchant does not record that data, so its counts are unknown, not zero.
     """
     return {name: reason for name, (table, reason) in needs.items() if not ctx.has(table)}
-
-
-def dollars(cents: int | float) -> float:
-    """Cents to dollars, exact to the cent."""
-    return round(cents / 100, 2)
 
 
 def ratio(num: float, den: float, digits: int = 4) -> float | None:
@@ -133,23 +152,29 @@ def _subscription_trends(ctx: ViewContext, days: int) -> dict[str, Trend]:
     if not ctx.has(subscriptions):
         return {k: Trend.missing(NO_SUBSCRIPTIONS) for k in _SUB_KEYS}
     w = q.Window.ending(ctx.as_of, days)
-    now, before = _economics(ctx.conn, w), _economics(ctx.conn, w.previous())
+    now = _economics(ctx.conn, w)
+    # A previous window before the data's first day has no figures to compare with (not zeros).
+    before = _economics(ctx.conn, w.previous()) if ctx.covers(w.previous()) else None
+
+    def trend(value: Callable[[_Economics], float | None], rate: bool = False) -> Trend:
+        return Trend.of(value(now), value(before) if before else None, rate=rate)
+
     return {
-        "mrr": Trend.of(dollars(now.mrr_cents), dollars(before.mrr_cents)),
-        "active_subscribers": Trend.of(now.active, before.active),
-        "churn_rate": Trend.of(ratio(now.cancelled, now.active_at_start), ratio(before.cancelled, before.active_at_start)),
-        "new_subscribers": Trend.of(now.new, before.new),
-        "cancellations": Trend.of(now.cancelled, before.cancelled),
-        "net_growth": Trend.of(now.new - now.cancelled, before.new - before.cancelled),
-        "arpu": Trend.of(_arpu(now), _arpu(before)),
+        "mrr": trend(lambda e: ctx.major(e.mrr_cents)),
+        "active_subscribers": trend(lambda e: e.active),
+        "churn_rate": trend(lambda e: ratio(e.cancelled, e.active_at_start), rate=True),
+        "new_subscribers": trend(lambda e: e.new),
+        "cancellations": trend(lambda e: e.cancelled),
+        "net_growth": trend(lambda e: e.new - e.cancelled),
+        "arpu": trend(lambda e: _arpu(ctx, e)),
     }
 
 
 _SUB_KEYS = ("mrr", "active_subscribers", "churn_rate", "new_subscribers", "cancellations", "net_growth", "arpu")
 
 
-def _arpu(e: _Economics) -> float | None:
-    return round(e.mrr_cents / e.active / 100, 2) if e.active else None
+def _arpu(ctx: ViewContext, e: _Economics) -> float | None:
+    return ctx.major(e.mrr_cents / e.active) if e.active else None
 
 
 def _csat(ctx: ViewContext, w: q.Window, category: str | None = None) -> tuple[float | None, int]:

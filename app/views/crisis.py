@@ -9,13 +9,14 @@ from typing import ClassVar, Literal
 
 from pydantic import Field
 
-from app.formatting import money, signed_pct
+from app.formatting import signed_pct
 from app.storage import queries as q
 from app.storage.schema import subscriptions, support_tickets
 from app.views.base import (
     AnomalyMetric,
     CategoryCount,
     CrisisType,
+    MoneyResult,
     Severity,
     TimelineEvent,
     ViewArgs,
@@ -29,7 +30,7 @@ from app.views.common import (
     NO_SUBSCRIPTIONS,
     NO_TICKETS,
     ViewContext,
-    dollars,
+    daily_series,
     gaps,
     missing_reason,
     timeline_events,
@@ -59,11 +60,11 @@ class HistoricalPoint(ViewModel):
     per_day: float
 
 
-class CrisisAnalysis(ViewResult):
+class CrisisAnalysis(MoneyResult):
     """Is there a crisis, how bad, since when, who and how much revenue it touches."""
 
     view: ClassVar[str] = "crisis_analysis"
-    crisis_type: Literal["churn", "support", "shipping", "payment", "acquisition", "auto"] = Field(
+    crisis_type: CrisisType = Field(
         description="the type analysed ('auto' only when the data supports none)"
     )
     detected: bool | None
@@ -73,7 +74,7 @@ class CrisisAnalysis(ViewResult):
     started_on: dt.date | None = Field(description="first day of the current run above 1.5x baseline")
     affected_customers: int | None
     revenue_at_risk: float | None = Field(
-        description="MRR touched, dollars: lost to cancellations (churn), of affected active customers "
+        description="MRR touched, in the currency: lost to cancellations (churn), of affected active customers "
         "(support, shipping, payment), or missing new subscribers x ARPU (acquisition)"
     )
     top_categories: list[CategoryCount]
@@ -88,7 +89,7 @@ class CrisisAnalysis(ViewResult):
         else:
             ratio = "n/a" if ind.ratio is None else f"{ind.ratio:.1f}x"
             affected = self._or_missing("affected_customers", str(self.affected_customers))
-            at_risk = self._or_missing("revenue_at_risk", f"{money(self.revenue_at_risk)} MRR")
+            at_risk = self._or_missing("revenue_at_risk", f"{self.money(self.revenue_at_risk)} MRR")
             lines = [
                 f"Crisis analysis ({self.crisis_type}) as of {self.as_of}: "
                 f"{'DETECTED' if self.detected else 'no crisis detected'}, severity {self.severity}",
@@ -165,8 +166,16 @@ CRISIS_METRICS: dict[str, tuple[str, int]] = {
     "shipping": ("shipping_tickets", 3),
     "payment": ("failed_payments", 7),
     "acquisition": ("new_subscribers", 7),
+    "orders": ("orders", 7),
+    "refunds": ("refunds", 7),
 }
-"""Crisis type -> (daily metric, recent window days). Acquisition crises are drops, the rest spikes."""
+"""Crisis type -> (daily metric, recent window days). Acquisition and orders crises are drops, the rest spikes."""
+
+DROP_TYPES = ("acquisition", "orders")
+ORDER_TYPES = ("orders", "refunds")
+"""Crisis types of any business with orders; ``auto`` weighs them only when there are no subscriptions
+(a subscription business's orders follow its subscriptions, whose churn and acquisition types
+describe the same movement at its source)."""
 
 CRISIS_BASELINE_DAYS = 30
 CRISIS_BASELINE_LAG = 30
@@ -195,14 +204,14 @@ class _CrisisReading:
 
     @property
     def ratio(self) -> float | None:
-        num, den = (self.baseline, self.recent) if self.crisis_type == "acquisition" else (self.recent, self.baseline)
+        num, den = (self.baseline, self.recent) if self.crisis_type in DROP_TYPES else (self.recent, self.baseline)
         return round(num / den, 2) if den else None
 
 
 def _crisis_reading(ctx: ViewContext, crisis_type: str) -> _CrisisReading:
     metric, rd = CRISIS_METRICS[crisis_type]
     span = q.Window.ending(ctx.as_of, CRISIS_BASELINE_LAG + CRISIS_BASELINE_DAYS)
-    series = q.daily_counts(ctx.conn, metric, span)
+    series = daily_series(ctx, metric, span)
     recent_lo = ctx.as_of - dt.timedelta(days=rd)
     baseline_hi = ctx.as_of - dt.timedelta(days=CRISIS_BASELINE_LAG)
     recent = sum(v for d, v in series.items() if d > recent_lo) / rd
@@ -215,7 +224,7 @@ def _onset(reading: _CrisisReading, as_of: dt.date) -> dt.date | None:
 
     A single ordinary day inside the run does not end it (daily counts are noisy).
     """
-    drop = reading.crisis_type == "acquisition"
+    drop = reading.crisis_type in DROP_TYPES
     if reading.baseline == 0:
         return None
 
@@ -238,11 +247,16 @@ def _onset(reading: _CrisisReading, as_of: dt.date) -> dt.date | None:
 def crisis_analysis(ctx: ViewContext, args: CrisisAnalysisArgs) -> CrisisAnalysis:
     """Compare the recent daily rate of the crisis metric with its baseline (days 31-60 before as_of)."""
     if args.crisis_type == "auto":
-        supported = [t for t in CRISIS_METRICS if missing_reason(ctx, CRISIS_METRICS[t][0]) is None]
-        if not supported:
-            reasons = sorted({missing_reason(ctx, CRISIS_METRICS[t][0]) or "" for t in CRISIS_METRICS})
+        candidates = [t for t in CRISIS_METRICS if t not in ORDER_TYPES or not ctx.has(subscriptions)]
+        supported = [t for t in candidates if missing_reason(ctx, CRISIS_METRICS[t][0]) is None]
+        # A type whose indicator had no event at all in the last 60 days has nothing to compare.
+        readings = [r for r in (_crisis_reading(ctx, t) for t in supported) if r.series]
+        if not readings:
+            reasons = sorted({missing_reason(ctx, CRISIS_METRICS[t][0]) or "" for t in candidates} - {""})
+            quiet = [CRISIS_METRICS[t][0].replace("_", " ") for t in supported]
+            if quiet:
+                reasons.append(f"no {', '.join(quiet)} in the last {CRISIS_BASELINE_LAG + CRISIS_BASELINE_DAYS} days")
             return _crisis_unavailable(ctx, args, "; ".join(reasons))
-        readings = [_crisis_reading(ctx, t) for t in supported]
         reading = max(readings, key=lambda r: r.ratio or 0.0)
     else:
         reason = missing_reason(ctx, CRISIS_METRICS[args.crisis_type][0])
@@ -254,7 +268,9 @@ def crisis_analysis(ctx: ViewContext, args: CrisisAnalysisArgs) -> CrisisAnalysi
     conn, as_of = ctx.conn, ctx.as_of
     recent_w = q.Window.ending(as_of, reading.recent_days)
     affected_ids = _affected_customers(ctx, reading.crisis_type, recent_w)
-    if reading.crisis_type == "acquisition":
+    if reading.crisis_type == "orders":
+        at_risk_mrr = 0  # orders carry no MRR: the field is unavailable below
+    elif reading.crisis_type == "acquisition":
         missing = max(0.0, (reading.baseline - reading.recent) * reading.recent_days)
         active, mrr = q.active_count_and_mrr(conn, as_of)
         at_risk_mrr = round(missing * (mrr / active)) if active else 0
@@ -272,8 +288,11 @@ def crisis_analysis(ctx: ViewContext, args: CrisisAnalysisArgs) -> CrisisAnalysi
     unavailable = gaps(
         ctx, {"revenue_at_risk": (subscriptions, NO_SUBSCRIPTIONS), "top_categories": (support_tickets, NO_TICKETS)}
     )
+    if reading.crisis_type == "orders":
+        unavailable.setdefault("revenue_at_risk", "a drop in orders puts no subscription revenue (MRR) at risk")
     return CrisisAnalysis(
         as_of=as_of,
+        currency=ctx.currency,
         crisis_type=reading.crisis_type,
         detected=detected,
         severity=severity,
@@ -287,7 +306,7 @@ def crisis_analysis(ctx: ViewContext, args: CrisisAnalysisArgs) -> CrisisAnalysi
         ),
         started_on=_onset(reading, as_of) if detected else None,
         affected_customers=len(affected_ids),
-        revenue_at_risk=None if "revenue_at_risk" in unavailable else dollars(at_risk_mrr),
+        revenue_at_risk=None if "revenue_at_risk" in unavailable else ctx.major(at_risk_mrr),
         top_categories=with_shares(q.ticket_counts_by(conn, recent_w, "category"), top=3),
         related_events=_negative_events(ctx),
         historical=historical,
@@ -311,6 +330,7 @@ def _crisis_unavailable(ctx: ViewContext, args: CrisisAnalysisArgs, reason: str)
     what = "Crisis analysis" if kind == "auto" else f"{kind.capitalize()} crisis analysis"
     return CrisisAnalysis(
         as_of=ctx.as_of,
+        currency=ctx.currency,
         crisis_type=kind,
         detected=None,
         severity=None,
@@ -328,7 +348,7 @@ def _crisis_unavailable(ctx: ViewContext, args: CrisisAnalysisArgs, reason: str)
 
 
 def _affected_customers(ctx: ViewContext, crisis_type: str, w: q.Window) -> set[str]:
-    if crisis_type == "acquisition":
+    if crisis_type in DROP_TYPES:
         return set()
     return q.affected_customer_ids(ctx.conn, crisis_type, w)
 
@@ -336,7 +356,7 @@ def _affected_customers(ctx: ViewContext, crisis_type: str, w: q.Window) -> set[
 def _history(ctx: ViewContext, reading: _CrisisReading, periods: int = 6) -> list[HistoricalPoint]:
     rd = reading.recent_days
     span = q.Window.ending(ctx.as_of, rd * periods)
-    series = q.daily_counts(ctx.conn, reading.metric, span)
+    series = daily_series(ctx, reading.metric, span)
     points = []
     for k in range(periods - 1, -1, -1):
         hi = ctx.as_of - dt.timedelta(days=rd * k)
@@ -364,7 +384,7 @@ def detect_anomalies(ctx: ViewContext, args: DetectAnomaliesArgs) -> AnomalyRepo
     days = [ctx.as_of - dt.timedelta(days=i) for i in range(ANOMALY_SPAN_DAYS - 1, -1, -1)]
     found = []
     for metric in metrics:
-        series = q.daily_counts(ctx.conn, metric, span)
+        series = daily_series(ctx, metric, span)
         values = [series.get(d, 0.0) for d in days]
         base, recent = values[:-ANOMALY_RECENT_DAYS], values[-ANOMALY_RECENT_DAYS:]
         mb, mr = sum(base) / len(base), sum(recent) / len(recent)
@@ -398,6 +418,8 @@ _ANOMALY_METRICS = (
     "tickets",
     "shipping_tickets",
     "failed_payments",
+    "orders",
+    "refunds",
     "marketing_spend",
     "visitors",
 )

@@ -7,11 +7,11 @@ from typing import ClassVar
 
 from pydantic import Field
 
-from app.formatting import count, money, rate_pct
+from app.formatting import count, rate_pct
 from app.storage import queries as q
 from app.storage.schema import orders, subscriptions
-from app.views.base import WINDOW_DAYS, TimeRange, Trend, ViewArgs, ViewModel, ViewResult, not_available
-from app.views.common import NO_MARKETING, NO_ORDERS, NO_SUBSCRIPTIONS, ViewContext, _subscription_trends, dollars, gaps
+from app.views.base import WINDOW_DAYS, MoneyResult, TimeRange, Trend, ViewArgs, ViewModel, not_available
+from app.views.common import NO_MARKETING, NO_ORDERS, NO_SUBSCRIPTIONS, ViewContext, _subscription_trends, gaps
 from app.views.registry import ViewSpec
 
 
@@ -38,7 +38,7 @@ class Cohort(ViewModel):
     retention: float = Field(description="active / started, 4 decimals")
 
 
-class FinancialMetrics(ViewResult):
+class FinancialMetrics(MoneyResult):
     """Revenue and subscriber economics over a window, vs the previous window."""
 
     view: ClassVar[str] = "financial_metrics"
@@ -61,23 +61,23 @@ class FinancialMetrics(ViewResult):
         since = "previous " + self.time_range
         lines = [
             f"Financial metrics, last {self.time_range} to {self.as_of}",
-            f"MRR: {self.mrr.describe(money, self.time_range + ' ago')}",
+            f"MRR: {self.mrr.describe(self.money, self.time_range + ' ago')}",
             f"Active subscribers: {self.active_subscribers.describe(count, self.time_range + ' ago')}",
             f"Churn rate: {self.churn_rate.describe(rate_pct, since)}",
             f"New subscribers: {self.new_subscribers.describe(count, since)}",
             f"Cancellations: {self.cancellations.describe(count, since)}",
             f"Net growth: {self.net_growth.describe(count, since)}",
-            f"CAC: {self.cac.describe(money, since)}",
-            f"ARPU: {self.arpu.describe(money, self.time_range + ' ago')}",
-            f"Marketing spend: {self.marketing_spend.describe(money, since)}",
-            f"Order revenue: {self.revenue.describe(money, since)}",
+            f"CAC: {self.cac.describe(self.money, since)}",
+            f"ARPU: {self.arpu.describe(self.money, self.time_range + ' ago')}",
+            f"Marketing spend: {self.marketing_spend.describe(self.money, since)}",
+            f"Order revenue: {self.revenue.describe(self.money, since)}",
             "Top cancel reasons: "
             + self._or_missing(
                 "top_cancel_reasons",
                 ", ".join(f"{r.reason.replace('_', ' ')} {r.count}" for r in self.top_cancel_reasons) or "none",
             ),
             "Plans: "
-            + self._or_missing("plans", ", ".join(f"{p.plan} {p.active} active ({money(p.mrr)} MRR)" for p in self.plans)),
+            + self._or_missing("plans", ", ".join(f"{p.plan} {p.active} active ({self.money(p.mrr)} MRR)" for p in self.plans)),
         ]
         if "cohorts" in self.unavailable:
             lines.append("Cohorts: " + not_available(self.unavailable["cohorts"]))
@@ -96,16 +96,18 @@ def financial_metrics(ctx: ViewContext, args: FinancialMetricsArgs) -> Financial
     spend, _, spend_days = q.marketing(conn, w)
     prev_spend, _, prev_days = q.marketing(conn, w.previous())
     if spend_days:
-        marketing = Trend.of(dollars(spend), dollars(prev_spend) if prev_days else None)
+        marketing = Trend.of(ctx.major(spend), ctx.major(prev_spend) if prev_days else None)
         new_now, new_before = subs["new_subscribers"].current, subs["new_subscribers"].previous
-        cac_now = round(spend / new_now / 100, 2) if new_now else None
-        cac_before = round(prev_spend / new_before / 100, 2) if new_before and prev_days else None
+        cac_now = ctx.major(spend / new_now) if new_now else None
+        cac_before = ctx.major(prev_spend / new_before) if new_before and prev_days else None
         cac = Trend.of(cac_now, cac_before, None if cac_now is not None else "no new subscribers in the window")
     else:
         marketing = cac = Trend.missing(NO_MARKETING)
     if not ctx.has(subscriptions):
         cac = Trend.missing(NO_SUBSCRIPTIONS)  # CAC divides by new subscribers
-    revenue = Trend.of(dollars(q.paid_revenue(conn, w)), dollars(q.paid_revenue(conn, w.previous())))
+    revenue = Trend.of(
+        ctx.major(q.paid_revenue(conn, w)), ctx.major(q.paid_revenue(conn, w.previous())) if ctx.covers(w.previous()) else None
+    )
     if not ctx.has(orders):
         revenue = Trend.missing(NO_ORDERS)
     cohorts = _cohorts(ctx) if args.include_cohorts else None
@@ -114,13 +116,14 @@ def financial_metrics(ctx: ViewContext, args: FinancialMetricsArgs) -> Financial
         needs["cohorts"] = (subscriptions, NO_SUBSCRIPTIONS)
     return FinancialMetrics(
         as_of=ctx.as_of,
+        currency=ctx.currency,
         time_range=args.time_range,
         **subs,
         cac=cac,
         marketing_spend=marketing,
         revenue=revenue,
         top_cancel_reasons=[ReasonCount(reason=r, count=n) for r, n in q.cancel_reasons(conn, w)[:5]],
-        plans=[PlanBreakdown(plan=p, active=n, mrr=dollars(m)) for p, n, m in q.plan_breakdown(conn, ctx.as_of)],
+        plans=[PlanBreakdown(plan=p, active=n, mrr=ctx.major(m)) for p, n, m in q.plan_breakdown(conn, ctx.as_of)],
         cohorts=cohorts,
         unavailable=gaps(ctx, needs),
     )

@@ -8,13 +8,12 @@ from typing import ClassVar, Literal
 from pydantic import Field
 
 from app.errors import DataUnavailableError
-from app.formatting import money
 from app.storage import queries as q
 from app.storage.customer_frame import tenure_days
 from app.storage.schema import subscriptions
 from app.storage.schema import support_tickets as tix
-from app.views.base import ViewArgs, ViewModel, ViewResult
-from app.views.common import NO_SUBSCRIPTIONS, NO_TICKETS, ViewContext, dollars, gaps
+from app.views.base import MoneyResult, ViewArgs, ViewModel
+from app.views.common import NO_SUBSCRIPTIONS, NO_TICKETS, ViewContext, gaps
 from app.views.registry import ViewSpec
 from app.views.tickets import TicketSummary, ticket_summary
 from app.world.world import end_of_day
@@ -41,7 +40,7 @@ class SignalInfo(ViewModel):
 
 
 
-class CustomerProfile(ViewResult):
+class CustomerProfile(MoneyResult):
     """One customer: subscription, value, support history, signals, risk."""
 
     view: ClassVar[str] = "customer_profile"
@@ -66,7 +65,7 @@ class CustomerProfile(ViewResult):
 
     def to_text(self) -> str:
         subs = "; ".join(
-            f"{s.plan} {money(s.monthly_price)}/mo since {s.started_on}"
+            f"{s.plan} {self.money(s.monthly_price)}/mo since {s.started_on}"
             + (f", cancelled {s.cancelled_on} ({s.cancel_reason})" if s.cancelled_on else "")
             for s in self.subscriptions
         )
@@ -78,7 +77,7 @@ class CustomerProfile(ViewResult):
             f"Customer {self.customer_id} {self.name} <{self.email}> ({self.country}), as of {self.as_of}",
             f"Status: {status}",
             f"Subscriptions: {self._or_missing('subscriptions', subs or 'none')}",
-            f"LTV {money(self.lifetime_value)} over {self.orders} orders; {self.failed_payments} failed payments; "
+            f"LTV {self.money(self.lifetime_value)} over {self.orders} orders; {self.failed_payments} failed payments; "
             f"last order {self.last_order_on or 'n/a'}",
             f"Risk score {self.risk_score:.2f}; signals (60d): "
             + (", ".join(f"{s.signal_type} {s.strength:.2f} on {s.detected_on}" for s in self.signals) or "none"),
@@ -104,7 +103,7 @@ def customer_profile(ctx: ViewContext, args: CustomerProfileArgs) -> CustomerPro
         SubscriptionInfo(
             subscription_id=s["subscription_id"],
             plan=s["plan"],
-            monthly_price=dollars(s["monthly_price_cents"]),
+            monthly_price=ctx.major(s["monthly_price_cents"]),
             started_on=q.as_date(s["started_on"]),
             cancelled_on=q.as_date(s["cancelled_on"]) if s["cancelled_on"] is not None else None,
             cancel_reason=s["cancel_reason"],
@@ -121,6 +120,7 @@ def customer_profile(ctx: ViewContext, args: CustomerProfileArgs) -> CustomerPro
     has_subs, has_tickets = "status" not in unavailable, "tickets" not in unavailable
     return CustomerProfile(
         as_of=as_of,
+        currency=ctx.currency,
         customer_id=rec.customer_id,
         name=cust["name"],
         email=cust["email"],
@@ -129,7 +129,7 @@ def customer_profile(ctx: ViewContext, args: CustomerProfileArgs) -> CustomerPro
         status=rec.status if has_subs else None,
         tenure_days=tenure_days(rec, as_of) if has_subs else None,
         subscriptions=subs,
-        lifetime_value=dollars(rec.ltv_cents),
+        lifetime_value=ctx.major(rec.ltv_cents),
         orders=len(order_rows),
         failed_payments=sum(1 for _, _, status in order_rows if status == "failed"),
         last_order_on=max((q.as_date(d) for d, _, _ in order_rows), default=None),

@@ -66,10 +66,39 @@ class DataProvider(abc.ABC):
         """Business name of the merchant the data describes."""
         return "the merchant"
 
+    def merchant_identity(self) -> dict[str, Any] | None:
+        """The merchant the data itself names (a real database's ``merchants`` row), or None when the
+        merchant is a persona (a generated world). Conversations then speak as that merchant."""
+        return None
+
+    def data_range(self) -> tuple[dt.date, dt.date] | None:
+        """(first, last) day the data covers; views refuse dates outside it (None: no known bounds)."""
+        return None
+
+    def check_as_of(self, as_of: dt.date, label: str = "as of") -> dt.date:
+        """``as_of`` if the data covers it; otherwise an error naming the data's range.
+
+        A date after the last day would answer with zeros and "flat", one before the first with
+        nothing at all: neither describes the business, so both are refused.
+        """
+        bounds = self.data_range()
+        if bounds is None:
+            return as_of
+        first, last = bounds
+        if first <= as_of <= last:
+            return as_of
+        where = f"after the data's last day {last}" if as_of > last else f"before the data's first day {first}"
+        raise InvalidArgumentError(f"{label} {as_of} is {where}; choose a date between {first} and {last}")
+
     def get_view(self, name: str, as_of: dt.date | None = None, **args: Any) -> ViewResult:
-        """Answer the view ``name`` with keyword arguments validated by its argument model."""
+        """Answer the view ``name`` with keyword arguments validated by its argument model.
+
+        Raises:
+            InvalidArgumentError: bad arguments, or an ``as_of`` outside :meth:`data_range`.
+        """
         spec = view_spec(name)
-        return self._compute(name, spec.parse_args(args), as_of or self.default_as_of())
+        parsed = spec.parse_args(args)
+        return self._compute(name, parsed, self.check_as_of(as_of) if as_of else self.default_as_of())
 
     def get(self, spec: ViewSpec[Any, R], as_of: dt.date | None = None, **args: Any) -> R:
         """Typed form of :meth:`get_view`: the result has the spec's result type."""

@@ -28,6 +28,14 @@ _CRISIS_PLAYBOOK: dict[str, list[str]] = {
         "Pause the worst-performing acquisition channels and shift budget to the best",
         "Refresh offers and creative; compare against competitor pricing",
     ],
+    "orders": [
+        "Email customers whose last order was 31-90 days ago with a reason to come back",
+        "Check the storefront and checkout for errors, stock-outs or price changes",
+    ],
+    "refunds": [
+        "Review the top refund reasons and the products and orders behind them",
+        "Check packaging and the carrier if damaged or lost deliveries lead the list",
+    ],
 }
 
 

@@ -10,8 +10,8 @@ from pydantic import Field
 from app.formatting import money, rate_pct
 from app.storage.customer_frame import SEGMENT_DEFINITIONS, CustomerRecord
 from app.storage.schema import subscriptions
-from app.views.base import CustomerFilter, Segment, ViewArgs, ViewModel, ViewResult, not_available
-from app.views.common import NO_SUBSCRIPTIONS, ViewContext, dollars
+from app.views.base import CustomerFilter, MoneyResult, Segment, ViewArgs, ViewModel, not_available
+from app.views.common import NO_SUBSCRIPTIONS, ViewContext
 from app.views.recommendations import segment_actions
 from app.views.registry import ViewSpec
 
@@ -23,19 +23,19 @@ class CustomerSummary(ViewModel):
     status: Literal["active", "cancelled", "never_subscribed"] | None = Field(
         description="null when the database holds no subscription data"
     )
-    lifetime_value: float = Field(description="paid order revenue to date, dollars")
+    lifetime_value: float = Field(description="paid order revenue to date, in the currency")
     risk_score: float
     started_on: dt.date | None
     cancelled_on: dt.date | None = None
     cancel_reason: str | None = None
 
-    def line(self) -> str:
+    def line(self, currency: str | None = None) -> str:
         extra = f", cancelled {self.cancelled_on} ({self.cancel_reason})" if self.cancelled_on else ""
         if self.status is None:
-            return f"  {self.customer_id} {self.name}: LTV {money(self.lifetime_value)}, risk {self.risk_score:.2f}"
+            return f"  {self.customer_id} {self.name}: LTV {money(self.lifetime_value, currency)}, risk {self.risk_score:.2f}"
         since = f", since {self.started_on}" if self.started_on else ""
         return (
-            f"  {self.customer_id} {self.name}: {self.plan or 'no plan'}, LTV {money(self.lifetime_value)}, "
+            f"  {self.customer_id} {self.name}: {self.plan or 'no plan'}, LTV {money(self.lifetime_value, currency)}, "
             f"risk {self.risk_score:.2f}{since}{extra}"
         )
 
@@ -50,7 +50,7 @@ class SignalCount(ViewModel):
     count: int
 
 
-class CustomerSegment(ViewResult):
+class CustomerSegment(MoneyResult):
     """A customer segment: size, value, risk, a sample of customers and what to do."""
 
     view: ClassVar[str] = "customer_segment"
@@ -59,7 +59,7 @@ class CustomerSegment(ViewResult):
     size: int | None
     share_of_active: float | None = Field(description="size / active subscribers (null for churned)")
     avg_ltv: float | None
-    segment_mrr: float | None = Field(description="MRR of the segment's active subscriptions, dollars")
+    segment_mrr: float | None = Field(description="MRR of the segment's active subscriptions, in the currency")
     churn_risk: float | None = Field(description="mean risk score of the segment")
     avg_tenure_days: float | None
     top_signals: list[SignalCount]
@@ -79,11 +79,11 @@ class CustomerSegment(ViewResult):
         tenure = "n/a" if self.avg_tenure_days is None else f"{self.avg_tenure_days:.0f} days"
         lines = [
             f"Segment {self.segment} as of {self.as_of}: {self.definition}",
-            f"Size: {self.size} customers{share}; MRR {money(self.segment_mrr)}",
-            f"Avg LTV: {money(self.avg_ltv)}; avg churn risk {risk}; avg tenure {tenure}",
+            f"Size: {self.size} customers{share}; MRR {self.money(self.segment_mrr)}",
+            f"Avg LTV: {self.money(self.avg_ltv)}; avg churn risk {risk}; avg tenure {tenure}",
             "Top signals (60d): " + (", ".join(f"{s.signal_type} {s.count}" for s in self.top_signals) or "none"),
             f"Customers ({len(self.customers)} of {self.size}):",
-            *[c.line() for c in self.customers],
+            *[c.line(self.currency) for c in self.customers],
             "Recommended actions:",
             *[f"  - {a}" for a in self.recommended_actions],
         ]
@@ -95,11 +95,13 @@ class CustomerListArgs(ViewArgs):
     filter: CustomerFilter = Field(default="active", description="all, active, high_value, at_risk, new or churned.")
     limit: int = Field(default=10, ge=1, le=100, description="How many customers (1-100).")
     sort_by: Literal["ltv", "risk", "tenure", "recent", "name"] = Field(
-        default="ltv", description="ltv, risk, tenure (longest first), recent (newest first) or name."
+        default="ltv",
+        description="ltv, risk, tenure (longest first: earliest subscription start, else first order), "
+        "recent (newest first: latest subscription start, else last order) or name.",
     )
 
 
-class CustomerList(ViewResult):
+class CustomerList(MoneyResult):
     """Customers matching a filter, sorted."""
 
     view: ClassVar[str] = "customer_list"
@@ -112,7 +114,7 @@ class CustomerList(ViewResult):
         head = f"Customers ({self.filter}, by {self.sort_by}) as of {self.as_of}: "
         if "total" in self.unavailable:
             return head + not_available(self.unavailable["total"])
-        lines = [head + f"{len(self.customers)} of {self.total}", *[c.line() for c in self.customers]]
+        lines = [head + f"{len(self.customers)} of {self.total}", *[c.line(self.currency) for c in self.customers]]
         if "customers.status" in self.unavailable:
             lines.append("Plan and subscription status: " + not_available(self.unavailable["customers.status"]))
         return "\n".join(lines)
@@ -122,7 +124,7 @@ class CustomerList(ViewResult):
 SAMPLE_SIZE = {"summary": 5, "detailed": 15}
 
 
-def summary(rec: CustomerRecord, has_subscriptions: bool = True) -> CustomerSummary:
+def summary(ctx: ViewContext, rec: CustomerRecord, has_subscriptions: bool = True) -> CustomerSummary:
     """The list/segment line of a customer; the same numbers as its profile.
 
     Without any subscription data the status is unknown (null), not "never subscribed".
@@ -132,7 +134,7 @@ def summary(rec: CustomerRecord, has_subscriptions: bool = True) -> CustomerSumm
         name=rec.name,
         plan=rec.plan,
         status=rec.status if has_subscriptions else None,
-        lifetime_value=dollars(rec.ltv_cents),
+        lifetime_value=ctx.major(rec.ltv_cents),
         risk_score=rec.risk,
         started_on=rec.started_on,
         cancelled_on=rec.cancelled_on,
@@ -156,16 +158,17 @@ def customer_segment(ctx: ViewContext, args: CustomerSegmentArgs) -> CustomerSeg
     active_n = facts.count("active")
     return CustomerSegment(
         as_of=ctx.as_of,
+        currency=ctx.currency,
         segment=args.segment,
         definition=SEGMENT_DEFINITIONS[args.segment],
         size=size,
         share_of_active=None if args.segment == "churned" else (round(size / active_n, 4) if active_n else None),
-        avg_ltv=dollars(stats.ltv_cents / size) if size else None,
-        segment_mrr=dollars(stats.mrr_cents),
+        avg_ltv=ctx.major(stats.ltv_cents / size) if size else None,
+        segment_mrr=ctx.major(stats.mrr_cents),
         churn_risk=round(stats.risk_sum / size, 4) if size else None,
         avg_tenure_days=round(stats.tenure_days / size, 1) if size else None,
         top_signals=[SignalCount(signal_type=t, count=n) for t, n in top_signals],
-        customers=[summary(r) for r in sample],
+        customers=[summary(ctx, r) for r in sample],
         recommended_actions=segment_actions(args.segment, size, top_signals),
     )
 
@@ -187,6 +190,7 @@ def _segment_unavailable(ctx: ViewContext, args: CustomerSegmentArgs) -> Custome
     """Segments are defined on subscriptions: without any, nothing about them is known."""
     return CustomerSegment(
         as_of=ctx.as_of,
+        currency=ctx.currency,
         segment=args.segment,
         definition=SEGMENT_DEFINITIONS[args.segment],
         size=None,
@@ -212,6 +216,7 @@ def customer_list(ctx: ViewContext, args: CustomerListArgs) -> CustomerList:
     if not has_subs and args.filter != "all":
         return CustomerList(
             as_of=ctx.as_of,
+            currency=ctx.currency,
             filter=args.filter,
             sort_by=args.sort_by,
             total=None,
@@ -221,10 +226,11 @@ def customer_list(ctx: ViewContext, args: CustomerListArgs) -> CustomerList:
     facts = ctx.frame()
     return CustomerList(
         as_of=ctx.as_of,
+        currency=ctx.currency,
         filter=args.filter,
         sort_by=args.sort_by,
         total=facts.count(args.filter),
-        customers=[summary(r, has_subs) for r in facts.first(args.filter, args.sort_by, args.limit)],
+        customers=[summary(ctx, r, has_subs) for r in facts.first(args.filter, args.sort_by, args.limit)],
         unavailable={} if has_subs else {"customers.status": NO_SUBSCRIPTIONS, "customers.plan": NO_SUBSCRIPTIONS},
     )
 

@@ -39,7 +39,8 @@ phase continues)
        skipped (no order, ``skipped_box`` signal) with 5% x phase.skips (x3 while drifting,
        scaled by propensity), fails (status ``failed``,
        ``failed_payment`` signal) with 2% x phase.failed_payments, else is paid (1% later
-       refunded, 8% with an add-on).
+       refunded, 8% with an add-on). Refunds: :mod:`app.world.refunds` (refunded orders in full,
+       some shipping and fulfillment complaints in part), from a stream of their own.
     4. Tickets, per category: ``active x tickets_per_100/100/30 x category share x
        phase.ticket_volume x phase.ticket_mix[category]``. Complaints come from high-propensity
        subscribers. First response after a log-normal time with median ``first_response_hours x
@@ -78,6 +79,7 @@ from typing import Any
 from app.world.daily import simulate
 from app.world.phases import phase_in_force
 from app.world.population import initial_population
+from app.world.refunds import refund_rows
 from app.world.state import WorldState
 from app.world.world import World, WorldSpec
 
@@ -142,7 +144,7 @@ def _assemble(state: WorldState) -> World:
         "customers": state.customers,
         "subscriptions": state.sub_rows,
         "orders": state.orders,
-        "refunds": [],
+        "refunds": refund_rows(state.spec.seed, state.orders, state.tickets),
         "support_tickets": state.tickets,
         "marketing_daily": state.marketing,
         "customer_signals": signals,
