@@ -9,12 +9,14 @@ answer. The expected figures are recomputed here from the rows the database was 
 from __future__ import annotations
 
 import datetime as dt
+from pathlib import Path
 
 import pytest
 
+from app.catalog import Catalog
 from app.views.orders import retention_status
 from tests.pg_support import pg_schemas  # noqa: F401  (fixture)
-from tests.test_orders_only import LAST, ROWS, provider, sqlite_url, url  # noqa: F401  (fixtures)
+from tests.test_orders_only import LAST, ROWS, _run, provider, sqlite_url, url  # noqa: F401  (fixtures)
 
 
 def _history(cid: str, as_of: dt.date) -> tuple[int, float, dt.date]:
@@ -55,3 +57,25 @@ def test_profile_agrees_with_the_list(provider) -> None:  # noqa: F811
 
 def test_retention_status_bounds() -> None:
     assert [retention_status(d) for d in (0, 30, 31, 90, 91)] == ["ACTIVE", "ACTIVE", "AT_RISK", "AT_RISK", "INACTIVE"]
+
+
+def test_data_gaps_name_the_missing_kinds_of_data(provider) -> None:  # noqa: F811
+    assert provider.data_gaps() == ("no subscription data", "no support ticket data", "no marketing data")
+
+
+@pytest.mark.parametrize("workflow", ["daily_briefing", "weekly_review", "ad_hoc_support", "crisis_response"])
+def test_rule_cj_offers_only_what_the_data_supports(sqlite_url: str, tmp_path: Path, workflow: str) -> None:  # noqa: F811
+    """A full offline run on an orders-only database: no CJ line offers a stage whose tool needs
+    subscriptions or tickets (segments, at-risk lists, churn, support load)."""
+    templates = Catalog.default().prompts.rule_cj
+    ruled_out = {t for gap in ("no subscription data", "no support ticket data") for t in templates.unanswerable[gap]}
+    assert {"analyze_customer_segment", "get_ticket_metrics"} <= ruled_out
+    stages = {s.id for w in Catalog.default().workflows.by_name.values() for s in w.conversation_flow if s.tool in ruled_out}
+    banned = {o for key in ruled_out | stages for o in templates.offers.get(key, [])}
+    t = _run(sqlite_url, "--workflow", workflow, tmp=tmp_path)
+    said = "\n".join(m.content for m in t.messages if m.role == "cj" and m.content)
+    assert "£" in said
+    for offer in banned:
+        assert offer not in said, (workflow, offer)
+    for words in ("at risk of cancelling", "at-risk customers", "support load", "churn and CAC", "subscribers"):
+        assert words not in said, (workflow, words)
