@@ -93,7 +93,7 @@ class ExplodingProvider:
     def default_as_of(self):
         return self.inner.default_as_of()
 
-    def get_view(self, name, as_of=None, **args):
+    def get_view(self, name, as_of=None, /, **args):
         if name == self.broken:
             raise ConnectionError("database went away")
         return self.inner.get_view(name, as_of, **args)

@@ -283,7 +283,9 @@ def test_a_quote_in_a_text_literal_stays_data(tmp_path: Path) -> None:
         (MAPPING.replace("  group_by: [InvoiceNo]\n", "  group_by: [InvoiceNo\n", 1), "malformed YAML"),
         (MAPPING.replace("order_id: InvoiceNo", "order_no: InvoiceNo", 1), "no column 'order_no' in table orders"),
         (MAPPING.replace("currency: GBP", "currency: XYZ"), "not an ISO 4217 currency code"),
-        (MAPPING + "support_tickets: {columns: {}}\n", "unknown field"),
+        (MAPPING + "support_tickets: {columns: {}}\n", "pass --tickets FILE.csv"),
+        (MAPPING + "customer_signals: {columns: {}}\n", "not filled by imports"),
+        (MAPPING + "support_ticket: {columns: {}}\n", "unknown field"),
     ],
 )
 def test_cli_mapping_mistakes_are_one_message_and_exit_code_2(tmp_path: Path, mapping: str, message: str) -> None:

@@ -89,3 +89,14 @@ def test_views_are_provider_methods_with_positional_arguments(growth_stall_agent
     assert agent.ticket_metrics("30d", "billing") == agent.get_view("ticket_metrics", time_range="30d", category="billing")
     with pytest.raises(AttributeError):
         agent.not_a_view  # noqa: B018
+
+
+@pytest.mark.parametrize("args", [{"name": False}, {"as_of": "2099-01-01"}])
+def test_a_model_argument_named_like_a_provider_parameter_is_an_unknown_argument(growth_stall_agent, args) -> None:
+    # Found by the fuzz suite: {"name": False} used to clash with get_view's own parameter (TypeError).
+    from app.errors import InvalidArgumentError
+    from app.tools import call_tool
+
+    with pytest.raises(InvalidArgumentError, match="daily_briefing") as info:
+        call_tool(growth_stall_agent, "get_daily_briefing", args)
+    assert next(iter(args)) in str(info.value)

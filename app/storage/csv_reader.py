@@ -1,6 +1,6 @@
 """Reading a merchant's CSV exports through a mapping: header checks, cell conversion, row validation.
 
-Used by :mod:`app.storage.importer`. Every cell goes through one converter per mapped column
+Used by :mod:`app.storage.import_v1`, which stages the converted rows for the shared pipeline. Every cell goes through one converter per mapped column
 (renames, date formats, money to cents, value maps, defaults); a row that fails is returned as a
 :class:`RowProblem` with its file, line and reason, never silently dropped or guessed.
 """
@@ -8,13 +8,13 @@ Used by :mod:`app.storage.importer`. Every cell goes through one converter per m
 
 import csv
 import datetime as dt
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Date, DateTime, Float, Integer, String, Table
+from sqlalchemy import BigInteger, Date, DateTime, Float, Integer, String, Table
 
 from app.errors import DataFileError
 from app.models import TicketCategory, TicketPriority
@@ -23,7 +23,7 @@ from app.storage.mapping import ColumnMap, ImportMapping
 from app.storage.money import MoneyError, parse_export_money
 from app.storage.schema import metadata
 
-__all__ = ["records", "RowProblem", "RowError", "ORDER_STATUSES", "SENTIMENTS", "ALLOWED_VALUES", "REQUIRED", "DEFAULTS", "read_table", "check_row"]
+__all__ = ["records", "RowProblem", "RowError", "ORDER_STATUSES", "SENTIMENTS", "ALLOWED_VALUES", "REQUIRED", "DEFAULTS", "convert_rows", "check_row"]
 
 ORDER_STATUSES = ("paid", "failed", "refunded", "pending")
 SENTIMENTS = ("positive", "neutral", "negative")
@@ -141,14 +141,17 @@ class _Column:
             if isinstance(t, Float):
                 return float(value)
             if self.target.endswith("_cents"):
-                cents = value * 100
+                value = value * 100
                 if self.divide_index is not None:
-                    cents = cents.quantize(Decimal(1), rounding=ROUND_HALF_UP)
-                if cents != cents.to_integral_value():
+                    value = value.quantize(Decimal(1), rounding=ROUND_HALF_UP)
+                if value != value.to_integral_value():
                     raise RowError(f"{text!r} has fractions of a cent")
-                return int(cents)
-            if value != value.to_integral_value():
+            elif value != value.to_integral_value():
                 raise RowError(f"{text!r} is not a whole number")
+            # A value the column cannot hold is a rejected row, not a database error at write time.
+            limit = 2**63 - 1 if isinstance(t, BigInteger) else 2**31 - 1
+            if abs(value) > limit:
+                raise RowError(f"{text!r} is too large for the column (at most {limit:,}{' cents' if self.target.endswith('_cents') else ''})")
             return int(value)
         if self.spec.case:
             text = getattr(text, self.spec.case)()
@@ -275,43 +278,52 @@ def records(path: Path, encoding: str, delimiter: str) -> tuple[list[str], Itera
     return header, rows()
 
 
-def read_table(
-    table_name: str, path: Path, mapping: ImportMapping, source: str, problems: list[RowProblem]
-) -> list[tuple[int, dict[str, Any]]]:
+def convert_rows(
+    table_name: str, path: Path, mapping: ImportMapping, source: str, reject: Callable[[RowProblem], None]
+) -> Iterator[tuple[int, dict[str, Any]]]:
+    """Stream (line, converted row) of one file; each row that fails goes to ``reject`` with its reason.
+
+    The mapping and the header are checked before the first row is read (:class:`DataFileError`).
+    """
     header, rows = records(path, mapping.defaults.encoding, mapping.defaults.delimiter)
     columns = _compile(mapping, source, table_name, header, str(path))
-    out = []
     defaults = DEFAULTS[table_name]
-    for line, record in rows:
-        if len(record) != len(header):
-            problems.append(
-                RowProblem(path.name, line, f"expected {len(header)} fields, found {len(record)}", table_name, record=tuple(record))
-            )
-            continue
+
+    def converted() -> Iterator[tuple[int, dict[str, Any]]]:
+        for line, record in rows:
+            if len(record) != len(header):
+                reject(RowProblem(path.name, line, f"expected {len(header)} fields, found {len(record)}", table_name,
+                                  record=tuple(record)))
+                continue
+            try:
+                yield line, _convert_row(table_name, columns, defaults, record)
+            except RowError as exc:
+                reject(RowProblem(path.name, line, str(exc), table_name, record=tuple(record)))
+
+    return converted()
+
+
+def _convert_row(table_name: str, columns: list[_Column], defaults: dict[str, Any], record: list[str]) -> dict[str, Any]:
+    row: dict[str, Any] = dict(defaults)
+    for col in columns:
         try:
-            row: dict[str, Any] = dict(defaults)
-            for col in columns:
-                try:
-                    value = col.read(record)
-                except RowError as exc:
-                    raise RowError(f"{col.target}: {exc}") from None
-                if value is not None or col.target not in row:
-                    row[col.target] = value
-            for required in REQUIRED[table_name]:
-                if row.get(required) in (None, ""):
-                    raise RowError(f"{required} is empty")
-            for (tname, cname), allowed in ALLOWED_VALUES.items():
-                if tname == table_name and row.get(cname) is not None and row[cname] not in allowed:
-                    raise RowError(f"{cname} {row[cname]!r} is not one of {', '.join(allowed)}; map it with `map`")
-            check_row(table_name, row)
+            value = col.read(record)
         except RowError as exc:
-            problems.append(RowProblem(path.name, line, str(exc), table_name, record=tuple(record)))
-            continue
-        out.append((line, row))
-    return out
+            raise RowError(f"{col.target}: {exc}") from None
+        if value is not None or col.target not in row:
+            row[col.target] = value
+    for required in REQUIRED[table_name]:
+        if row.get(required) in (None, ""):
+            raise RowError(f"{required} is empty")
+    for (tname, cname), allowed in ALLOWED_VALUES.items():
+        if tname == table_name and row.get(cname) is not None and row[cname] not in allowed:
+            raise RowError(f"{cname} {row[cname]!r} is not one of {', '.join(allowed)}; map it with `map`")
+    check_row(table_name, row)
+    return row
 
 
 def check_row(table: str, row: dict[str, Any]) -> None:
+    """Rules between a converted row's columns, and the ticket columns derived from the others."""
     if table == "subscriptions":
         if row["monthly_price_cents"] < 0:
             raise RowError("monthly_price_cents is negative")

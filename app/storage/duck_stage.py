@@ -10,6 +10,9 @@ temporary directory, so memory is bounded by the limit and the batch size, not t
 from __future__ import annotations
 
 import csv
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -20,7 +23,7 @@ from app.storage.expressions import sql_text
 from app.storage.import_problems import Reject, RejectLog
 from app.storage.mapping import ParseDefaults
 
-__all__ = ["DUCKDB_MEMORY_LIMIT", "StagedFile", "duck_connection", "stage_file"]
+__all__ = ["DUCKDB_MEMORY_LIMIT", "StagedFile", "duck_connection", "staging_area", "stage_file"]
 
 DUCKDB_MEMORY_LIMIT = "512MB"
 """DuckDB's memory limit during an import; beyond it DuckDB spills to the temporary directory."""
@@ -47,6 +50,18 @@ def duck_connection(workdir: Path) -> Any:
     conn.execute("SET threads = 2")
     conn.execute("SET preserve_insertion_order = false")
     return conn
+
+
+@contextmanager
+def staging_area() -> Iterator[tuple[Any, Path]]:
+    """A private DuckDB connection and its temporary directory, both removed at the end."""
+    with tempfile.TemporaryDirectory(prefix="cjsim-import-") as tmp:
+        workdir = Path(tmp)
+        duck = duck_connection(workdir)
+        try:
+            yield duck, workdir
+        finally:
+            duck.close()
 
 
 def stage_file(conn: Any, name: str, path: Path, defaults: ParseDefaults, workdir: Path, log: RejectLog) -> StagedFile:

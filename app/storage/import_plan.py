@@ -32,26 +32,23 @@ from app.storage.schema import metadata
 
 __all__ = ["KEY_COLUMN", "REQUIRED_V2", "SectionPlan", "plan_section"]
 
-KEY_COLUMN = {"customers": "customer_id", "orders": "order_id", "refunds": "refund_id"}
+KEY_COLUMN = {"customers": "customer_id", "subscriptions": "subscription_id", "orders": "order_id",
+              "refunds": "refund_id", "support_tickets": "ticket_id"}
 
 REQUIRED_V2: dict[str, tuple[str, ...]] = {
-    "customers": REQUIRED["customers"],
-    "orders": REQUIRED["orders"],
+    **REQUIRED,
     "refunds": ("refund_id", "customer_id", "refunded_on", "amount_cents"),
 }
 """Columns a version-2 section must fill."""
 
-_DEFAULTS_V2: dict[str, dict[str, Any]] = {
-    "customers": DEFAULTS["customers"],
-    "orders": {"status": "paid"},
-    "refunds": {"order_id": None, "reason": None},
-}
+_DEFAULTS_V2: dict[str, dict[str, Any]] = {**DEFAULTS, "refunds": {"order_id": None, "reason": None}}
 
 _NOT_MAPPABLE = {
     ("customers", "merchant_id"): "set from the mapping's merchant",
-    ("orders", "subscription_id"): "a version-2 import holds no subscriptions",
+    ("support_tickets", "status"): "derived from first_response_at and resolved_at",
 }
 _DERIVED_LATER = {("customers", "name"), ("customers", "created_on")}  # from the id and the first activity
+_DERIVED_FROM_ROW = {("support_tickets", "status"), ("support_tickets", "sentiment")}  # from the row's other columns
 
 
 @dataclass
@@ -202,21 +199,20 @@ def _output_stage(
     schema = metadata.tables[table]
     d = mapping.defaults
     ctx = SqlContext([], d.date_formats, d.datetime_formats)
-    selects, columns = [], []
+    sql_of: dict[str, str] = {}
     for col in schema.columns:
         name = col.name
         if (table, name) in _NOT_MAPPABLE:
             literal = sql_text(mapping.merchant.merchant_id) if name == "merchant_id" else "CAST(NULL AS VARCHAR)"
-            selects.append(f'{literal} AS "{name}"')
-            columns.append(name)
+            sql_of[name] = literal
             continue
         value = _value(values.get(name), name, table)
         spec = specs.get(name)
         if spec is not None and spec.map is not None:
             value = _map(value, spec.map, f"{_where(source, table, name)}")
         default = spec.default if spec is not None and spec.default is not None else None
-        if spec is None and name in _DEFAULTS_V2[table] and (table, name) not in _DERIVED_LATER:
-            default = _DEFAULTS_V2[table][name]
+        if default is None and (table, name) not in _DERIVED_LATER:  # unmapped or empty: the column's default, as in version 1
+            default = _DEFAULTS_V2[table].get(name)
         if default is not None:
             value = Compiled(f"coalesce(CAST({value.sql} AS VARCHAR), {sql_text(str(default))})" if value.type != "text"
                              else f"coalesce({value.sql}, {sql_text(str(default))})", "text")
@@ -226,18 +222,44 @@ def _output_stage(
             listed = ", ".join(sql_text(v) for v in sorted(allowed))
             ctx.checks.append(Check(f"({value.sql}) NOT IN ({listed})", f"{name}: not {what}; translate it with `map`", value.sql))
         value = _convert(ctx, value, col, table, _where(source, table, name))
-        selects.append(f'{value.sql} AS "{name}"')
-        columns.append(name)
-        if name in REQUIRED_V2[table] or (not col.nullable and (table, name) not in _DERIVED_LATER):
+        sql_of[name] = value.sql
+        derived = (table, name) in _DERIVED_LATER or (table, name) in _DERIVED_FROM_ROW
+        if name in REQUIRED_V2[table] or (not col.nullable and not derived):
             ctx.checks.append(Check(f'({value.sql}) IS NULL', f"{name}: empty", "''"))
-        if table == "refunds" and name == "amount_cents":
-            ctx.checks.append(Check(f"({value.sql}) <= 0", "amount_cents: not positive (a refund is the money returned)", value.sql))
+    _row_rules(table, sql_of, ctx.checks)
     reason, val = _reason_case([("", c) for c in ctx.checks])
     duck.execute(
         f"CREATE TABLE o_{table} AS SELECT _line, {reason} AS _reason, {val} AS _value, "
-        + ", ".join(selects) + f" FROM a_{table}"
+        + ", ".join(f'{sql} AS "{name}"' for name, sql in sql_of.items()) + f" FROM a_{table}"
     )
-    return columns
+    return list(sql_of)
+
+
+def _row_rules(table: str, sql_of: dict[str, str], checks: list[Check]) -> None:
+    """Rules between a row's converted columns (``sql_of``: column -> SQL), and the columns derived from others.
+
+    The same rules as version-1 rows (:func:`app.storage.csv_reader.check_row`): dates in order,
+    ratings 1-5 and only on resolved tickets, a derived ticket status and, when not mapped,
+    a sentiment that follows the rating.
+    """
+    c = {name: f"({sql})" for name, sql in sql_of.items()}
+    if table == "refunds":
+        checks.append(Check(f"{c['amount_cents']} <= 0", "amount_cents: not positive (a refund is the money returned)", c["amount_cents"]))
+    elif table == "subscriptions":
+        checks.append(Check(f"{c['monthly_price_cents']} < 0", "monthly_price_cents: negative", c["monthly_price_cents"]))
+        checks.append(Check(f"{c['cancelled_on']} < {c['started_on']}", "cancelled_on: before started_on", c["cancelled_on"]))
+        sql_of["cancel_reason"] = f"CASE WHEN {c['cancelled_on']} IS NOT NULL THEN {c['cancel_reason']} END"
+    elif table == "support_tickets":
+        for col in ("first_response_at", "resolved_at"):
+            checks.append(Check(f"{c[col]} < {c['created_at']}", f"{col}: before created_at", c[col]))
+        rating = c["csat_rating"]
+        checks.append(Check(f"{rating} NOT BETWEEN 1 AND 5", "csat_rating: not between 1 and 5", rating))
+        checks.append(Check(f"{rating} IS NOT NULL AND {c['resolved_at']} IS NULL",
+                            "csat_rating: given for a ticket that is not resolved", rating))
+        by_rating = f"CASE WHEN {rating} <= 2 THEN 'negative' WHEN {rating} >= 4 THEN 'positive' ELSE 'neutral' END"
+        sql_of["sentiment"] = f"coalesce({c['sentiment']}, {by_rating})"
+        sql_of["status"] = (f"CASE WHEN {c['resolved_at']} IS NOT NULL THEN 'resolved' "
+                            f"WHEN {c['first_response_at']} IS NOT NULL THEN 'pending' ELSE 'open' END")
 
 
 def _value(entry: tuple[str, Compiled | None, Any] | None, name: str, table: str) -> Compiled:

@@ -1,17 +1,17 @@
 """Running a version-2 import: stage the files in DuckDB, plan each section, link, reject, stream out.
 
 DuckDB reads, filters, computes and groups (:mod:`app.storage.import_plan`); then ids are made
-unique, references checked (orders and refunds to customers, refunds to orders), customers
-derived from activity, churn signals derived from failed orders, and the result is written to
+unique, references checked (every table to customers, orders to subscriptions, refunds to
+orders), customers derived from activity, churn signals derived from failed orders and negative
+tickets, and the result is written to
 the target in batches of :data:`BATCH_ROWS` through the bulk writer, inside the caller's
 transaction. Memory stays bounded by DuckDB's limit and the batch size, not the files.
 """
 
 from __future__ import annotations
 
-import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from pathlib import Path
 from typing import Any
 
@@ -21,16 +21,16 @@ from sqlalchemy.engine import Connection
 from app.errors import DataFileError, InvalidArgumentError
 from app.storage.admin import LoadReport, finish_load
 from app.storage.bulk import bulk_insert, bulk_insert_columns, deferred_indexes
-from app.storage.duck_stage import duck_connection, stage_file
+from app.storage.duck_stage import stage_file, staging_area
 from app.storage.expressions import sql_text
 from app.storage.import_plan import KEY_COLUMN, SectionPlan, plan_section
 from app.storage.import_problems import Reject, RejectLog
-from app.storage.mapping import FILE_OPTIONS, SIGNAL_STRENGTH
+from app.storage.mapping import FILE_OPTIONS, SIGNAL_STRENGTH, MerchantInfo
 from app.storage.mapping_v2 import V2_TABLES, ImportMappingV2
 from app.storage.schema import DAILY_SUMMARY_TABLES, TABLES, metadata
 from app.storage.summaries import refresh_daily_summaries
 
-__all__ = ["BATCH_ROWS", "run_import_v2"]
+__all__ = ["BATCH_ROWS", "run_import_v2", "final_selects", "write_staged", "import_failed"]
 
 BATCH_ROWS = 50_000
 """Rows fetched from DuckDB and written to the target at a time."""
@@ -75,9 +75,7 @@ def run_import_v2(
     """
     source = str(mapping_path)
     reads = _files_read(mapping, files, source)
-    with tempfile.TemporaryDirectory(prefix="cjsim-import-") as tmp:
-        workdir = Path(tmp)
-        duck = duck_connection(workdir)
+    with staging_area() as (duck, workdir):
         try:
             staged = {
                 name: stage_file(duck, name, files[name], mapping.defaults, workdir, log)
@@ -96,11 +94,15 @@ def run_import_v2(
                 )
             if progress:
                 progress(f"read {sum(report.read.values()):,} lines, {log.total:,} rejected; writing")
-            _write(conn, duck, mapping, by_table, report)
+            report.rejected = log.total
+            write_staged(conn, duck, mapping.merchant, final_selects(by_table, mapping.derive.signals), report)
         except duckdb.Error as exc:  # e.g. an amount too large for its decimal: one message, nothing written
-            raise DataFileError(f"{source}: the import's transformation failed: {exc}") from None
-        finally:
-            duck.close()
+            raise import_failed(source, exc) from None
+
+
+def import_failed(source: str, exc: Exception) -> DataFileError:
+    """The one message of a staged import that DuckDB could not run (nothing is written)."""
+    return DataFileError(f"{source}: the import's transformation failed: {exc}")
 
 
 def _record_columns(plan: SectionPlan) -> str:
@@ -158,21 +160,31 @@ def _link(duck: Any, mapping: ImportMappingV2, plans: dict[str, SectionPlan], lo
             f"duplicate {key} (an earlier row has it)", f'x."{key}"', log,
         )
     has_customers = "customers" in plans
-    for table in ("orders", "refunds"):
-        if table not in plans:
+    for table in ("subscriptions", "orders", "refunds", "support_tickets"):  # in V2_TABLES order: a rejected
+        if table not in plans:                                               # subscription is then unknown
             continue
         if not mapping.derive.customers:
             known = "SELECT customer_id FROM o_customers" if has_customers else "SELECT NULL WHERE FALSE"
             hint = "" if has_customers else " (enable derive.customers or add a customers section)"
             _reject_where(duck, plans[table], f"x.customer_id NOT IN ({known})", f"unknown customer{hint}", "x.customer_id", log)
+        if table == "orders":
+            known = "SELECT subscription_id FROM o_subscriptions" if "subscriptions" in plans else "SELECT NULL WHERE FALSE"
+            _reject_where(
+                duck, plans["orders"], f"x.subscription_id IS NOT NULL AND x.subscription_id NOT IN ({known})",
+                "unknown subscription (subscription_id names no imported subscription)", "x.subscription_id", log,
+            )
     if "refunds" in plans:
         _reject_where(
             duck, plans["refunds"], "x.order_id IS NOT NULL AND x.order_id NOT IN (SELECT order_id FROM o_orders)",
             "unknown order (order_id names no imported order)", "x.order_id", log,
         )
     activity = ["SELECT customer_id, ordered_on AS day FROM o_orders"]
+    if "subscriptions" in plans:
+        activity.append("SELECT customer_id, started_on FROM o_subscriptions")
     if "refunds" in plans:
         activity.append("SELECT customer_id, refunded_on FROM o_refunds")
+    if "support_tickets" in plans:
+        activity.append("SELECT customer_id, CAST(created_at AS DATE) FROM o_support_tickets")
     duck.execute(f"CREATE TABLE act AS SELECT customer_id, min(day) AS first_day FROM ({' UNION ALL '.join(activity)}) GROUP BY 1")
     if has_customers:
         _reject_where(
@@ -200,31 +212,46 @@ def _link(duck: Any, mapping: ImportMappingV2, plans: dict[str, SectionPlan], lo
     duck.execute(f"CREATE TABLE f_customers AS {body}")
 
 
-def _write(conn: Connection, duck: Any, mapping: ImportMappingV2, plans: dict[str, SectionPlan], report: LoadReport) -> None:
-    """Stream the final rows into the target's base tables, then the derived tables and the log entry."""
-    t0 = time.perf_counter()
-    signals = (
-        "SELECT 'SGI' || lpad(CAST(row_number() OVER (ORDER BY ordered_on, customer_id) AS VARCHAR), 7, '0'), "
-        f"customer_id, 'failed_payment', {SIGNAL_STRENGTH['failed_payment']}, ordered_on FROM o_orders WHERE status = 'failed'"
-        if mapping.derive.signals else None
-    )
-    sources: dict[str, str | None] = {
+def final_selects(tables: Collection[str], signals: bool) -> dict[str, str]:
+    """Target table -> the DuckDB query of its final rows: ``f_customers``, ``o_<table>`` of the others
+    (``tables``), and the churn signals derived from them when ``signals``."""
+    sources = {
         "customers": "SELECT customer_id, merchant_id, name, email, segment_hint, created_on, country FROM f_customers ORDER BY 1",
-        "orders": _final_select("orders", "order_id"),
-        "refunds": _final_select("refunds", "refund_id") if "refunds" in plans else None,
-        "customer_signals": signals,
+        **{t: _final_select(t, KEY_COLUMN[t]) for t in tables if t != "customers"},
     }
+    if signals:
+        sources["customer_signals"] = _signals_select(tables)
+    return sources
+
+
+def write_staged(conn: Connection, duck: Any, merchant: MerchantInfo, sources: dict[str, str], report: LoadReport) -> None:
+    """Stream the final rows (``sources``, see :func:`final_selects`) into the target's base tables in
+    batches of :data:`BATCH_ROWS`, then the derived tables and the log entry."""
+    t0 = time.perf_counter()
     with deferred_indexes(conn, (*TABLES, *DAILY_SUMMARY_TABLES)):
-        bulk_insert(conn, metadata.tables["merchants"], [mapping.merchant.model_dump()])
+        bulk_insert(conn, metadata.tables["merchants"], [merchant.model_dump()])
         report.rows["merchants"] = 1
         for table in TABLES:
-            sql = sources.get(table.name)
-            if sql is None:
+            if table.name == "merchants":
                 continue
-            report.rows[table.name] = _stream(duck, sql, conn, table.name)
+            sql = sources.get(table.name)
+            report.rows[table.name] = 0 if sql is None else _stream(duck, sql, conn, table.name)
         report.insert_seconds = time.perf_counter() - t0
         refresh_daily_summaries(conn, bulk_insert)
     finish_load(conn, report)
+
+
+def _signals_select(tables: Collection[str]) -> str:
+    """Churn signals from failed orders and negative tickets, numbered by day, customer and kind (as version 1)."""
+    found = ["SELECT ordered_on AS day, customer_id, 'failed_payment' AS kind FROM o_orders WHERE status = 'failed'"]
+    if "support_tickets" in tables:
+        found.append("SELECT CAST(created_at AS DATE), customer_id, 'negative_ticket' FROM o_support_tickets "
+                     "WHERE sentiment = 'negative'")
+    strength = " ".join(f"WHEN {sql_text(k)} THEN {v}" for k, v in SIGNAL_STRENGTH.items())
+    return (
+        "SELECT 'SGI' || lpad(CAST(row_number() OVER (ORDER BY day, customer_id, kind) AS VARCHAR), 7, '0'), "
+        f"customer_id, kind, CASE kind {strength} END, day FROM ({' UNION ALL '.join(found)}) ORDER BY day, customer_id, kind"
+    )
 
 
 def _final_select(table: str, key: str) -> str:

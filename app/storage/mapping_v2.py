@@ -11,32 +11,32 @@ is a complete example.
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import Field, model_validator
 
 from app.storage.codes import COUNTRIES, UNKNOWN_COUNTRY
+from app.storage.csv_reader import ALLOWED_VALUES
 from app.storage.mapping import DeriveOptions, MerchantInfo, ParseDefaults, Scalar, _Strict
+from app.storage.schema import metadata
 
 __all__ = ["AGGREGATES", "ColumnV2", "SectionV2", "ImportMappingV2", "V2_TABLES", "value_domain"]
 
 AGGREGATES = ("sum", "first", "min", "max", "count")
 """Aggregates of a grouped section's columns (``first`` follows the file's line order)."""
 
-V2_TABLES = ("customers", "orders", "refunds")
-"""Tables a version-2 mapping fills, in dependency order."""
+V2_TABLES = ("customers", "subscriptions", "orders", "refunds", "support_tickets")
+"""Tables a version-2 mapping fills, in dependency order (orders may name a subscription)."""
 
 FileName = Literal["customers", "orders", "refunds", "subscriptions", "support_tickets"]
-
-_ENUMS: dict[tuple[str, str], tuple[str, ...]] = {("orders", "status"): ("paid", "failed", "refunded", "pending")}
 
 
 def value_domain(table: str, column: str) -> tuple[frozenset[str], str] | None:
     """The allowed values of a schema column that has a fixed domain, and the domain's name."""
     if column == "country":
         return COUNTRIES | {UNKNOWN_COUNTRY}, "an ISO 3166 country code (or '' for unknown)"
-    if (table, column) in _ENUMS:
-        allowed = _ENUMS[(table, column)]
+    if (table, column) in ALLOWED_VALUES:
+        allowed = ALLOWED_VALUES[(table, column)]
         return frozenset(allowed), "one of " + ", ".join(allowed)
     return None
 
@@ -107,8 +107,23 @@ class ImportMappingV2(_Strict):
     defaults: ParseDefaults = Field(default_factory=ParseDefaults)
     derive: DeriveOptions = Field(default_factory=DeriveOptions)
     customers: SectionV2 | None = Field(default=None, description="The customers table.")
+    subscriptions: SectionV2 | None = Field(default=None, description="The subscriptions table.")
     orders: SectionV2 = Field(description="The orders table.")
     refunds: SectionV2 | None = Field(default=None, description="The refunds table.")
+    support_tickets: SectionV2 | None = Field(default=None, description="The support_tickets table (the --tickets file).")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _importable(cls, data: Any) -> Any:
+        # A schema table no import fills deserves a better message than "extra field".
+        if isinstance(data, dict):
+            for key in data:
+                if key in metadata.tables and key not in V2_TABLES:
+                    raise ValueError(
+                        f"section {key!r}: the {key} table is not filled by imports (it is derived or has no "
+                        f"export); remove the section. Sections: {', '.join(V2_TABLES)}"
+                    )
+        return data
 
     @model_validator(mode="after")
     def _checks(self) -> ImportMappingV2:

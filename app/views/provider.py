@@ -95,8 +95,11 @@ class DataProvider(abc.ABC):
         where = f"after the data's last day {last}" if as_of > last else f"before the data's first day {first}"
         raise InvalidArgumentError(f"{label} {as_of} is {where}; choose a date between {first} and {last}")
 
-    def get_view(self, name: str, as_of: dt.date | None = None, **args: Any) -> ViewResult:
+    def get_view(self, name: str, as_of: dt.date | None = None, /, **args: Any) -> ViewResult:
         """Answer the view ``name`` with keyword arguments validated by its argument model.
+
+        ``name`` and ``as_of`` are positional-only, so a model's tool call with arguments of those
+        names meets the argument model (and its "unknown argument" message) instead of them.
 
         Raises:
             InvalidArgumentError: bad arguments, or an ``as_of`` outside :meth:`data_range`.
