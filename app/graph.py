@@ -262,6 +262,7 @@ def cj_node(state: ConversationState, runtime: Rt) -> dict[str, Any]:
                 merchant_name=ctx.persona.display_name,
                 business_name=ctx.persona.business_name,
                 turn=state.get("merchant_turns", 0),
+                data_gaps=frozenset(ctx.provider.data_gaps()),
             )
         )
     model = model.bind_tools(build_tools(ctx.provider, workflow.tools_available))

@@ -20,6 +20,11 @@ BREAKS = {
     "rule_cj": ("prompts/rule_cj.yaml", "max_tools_per_ask: 2", "max_tools_per_ask: [2"),
     "scripted_merchant": ("prompts/scripted_merchant.yaml", "at_risk_pattern:", "at_risk_pattern: '(' #"),
     "defects": ("prompts/defects.yaml", "nothing_called:", "nothing_called: [1, 2] #"),
+    "unanswerable": (
+        "prompts/rule_cj.yaml",
+        '"no subscription data": [analyze_customer_segment,',
+        '"no subscription data": [get_churn_report,',
+    ),
 }
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import sqlite3
 from pathlib import Path
 
@@ -12,6 +13,7 @@ from langgraph.checkpoint.sqlite import SqliteSaver
 
 from app.graph import build_graph
 from app.simulation import HumanConversation, RunConfig, run_conversation
+from app.tools import ALL_TOOLS
 from app.transcript import Transcript
 from tests.conftest import cached_agent
 from tests.fakes import ScriptedChatModel, call
@@ -22,6 +24,15 @@ SNAPSHOT = Path(__file__).parent / "snapshots" / "conversation_graph.mmd"
 def test_graph_structure_snapshot() -> None:
     drawing = build_graph().get_graph().draw_mermaid()
     assert drawing == SNAPSHOT.read_text(), "graph changed: update tests/snapshots/conversation_graph.mmd if intended"
+
+
+def test_conversation_graph_doc_shows_the_current_graph_and_every_tool() -> None:
+    """docs/conversation_graph.md draws the snapshot, whose tools node lists exactly app/tools.py's tools."""
+    doc = (Path(__file__).parents[1] / "docs" / "conversation_graph.md").read_text(encoding="utf-8")
+    drawing = SNAPSHOT.read_text()
+    assert f"```mermaid\n{drawing.rstrip()}\n```" in doc, "paste tests/snapshots/conversation_graph.mmd into the doc"
+    listed = re.search(r"__tools = ([^<]+)<", drawing)
+    assert listed is not None and tuple(listed.group(1).split(", ")) == ALL_TOOLS
 
 
 def run(workflow: str, cj_replies: list, merchant_replies: list, scenario: str = "growth_stall", turns: int = 6):

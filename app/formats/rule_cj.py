@@ -382,6 +382,15 @@ class RuleCJTemplates(StrictModel):
     answers: dict[str, AnswerSpec] = Field(description="Per intent id or tool name: the facts that answer it.")
     advice: dict[str, list[AdviceRule]] = Field(default_factory=dict, description="Per tool: recommendation rules.")
     offers: dict[str, list[str]] = Field(description="Per stage id, tool or milestone: a proactive offer.")
+    unanswerable: dict[str, list[str]] = Field(
+        default_factory=dict,
+        description="Per gap a tool result can name in `unavailable` (e.g. 'no subscription data'): the tools "
+        "whose stages are then neither offered nor suggested.",
+    )
+    gap_advice: dict[str, list[str]] = Field(
+        default_factory=dict,
+        description="Per gap (as in `unanswerable`): the generic advice given instead of phrases.generic_advice.",
+    )
     companions: dict[str, list[str]] = Field(default_factory=dict)
     default_tools: list[str] = Field(min_length=1)
     time_ranges: list[TimeRangePhrase] = Field(default_factory=list)
@@ -412,6 +421,7 @@ class RuleCJTemplates(StrictModel):
         tools = [*self.facts, *self.advice, *self.companions, *self.default_tools, *self.inherit_args]
         tools += [t for p in self.time_ranges for t in p.tools or []]
         tools += [c for cs in self.companions.values() for c in cs]
+        tools += [t for ts in self.unanswerable.values() for t in ts]
         unknown = sorted({t for t in tools if t not in TOOL_NAMES})
         if unknown:
             raise ValueError(f"unknown tools {unknown}; valid tools: {', '.join(TOOL_NAMES)}")

@@ -24,7 +24,7 @@ Example:
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -190,8 +190,12 @@ class AnswerWriter:
             notes.append(SpokenFact(what[0].upper() + what[1:], f"not available ({reason})", sentence))
         return notes
 
-    def recommendations(self, artifacts: Sequence[tuple[str, dict[str, Any]]]) -> list[str]:
-        """Next steps from results (newest first): their own recommended actions, then advice rules."""
+    def recommendations(
+        self, artifacts: Sequence[tuple[str, dict[str, Any]]], gaps: Collection[str] = ()
+    ) -> list[str]:
+        """Next steps from results (newest first): their own recommended actions, then advice rules;
+        without any, generic advice (the ``gap_advice`` of the first of ``gaps`` the templates name:
+        data without subscriptions gets no advice about subscribers)."""
         found: list[str] = []
         newest_first = list(reversed(artifacts))
         for _tool, artifact in newest_first:
@@ -203,7 +207,8 @@ class AnswerWriter:
                     if text:
                         found.append(text)
         if not found:
-            found = list(self.templates.phrases.generic_advice)
+            gap = next((g for g in self.templates.gap_advice if g in gaps), None)
+            found = list(self.templates.gap_advice[gap] if gap else self.templates.phrases.generic_advice)
         unique = list(dict.fromkeys(a.rstrip(".") for a in found))
         return unique[: self.templates.max_recommendations]
 

@@ -29,6 +29,7 @@ class CJTurnContext:
         merchant_name: the merchant's display name, e.g. "Marcus Thompson".
         business_name: e.g. "Grill Masters Club".
         turn: number of merchant messages so far.
+        data_gaps: what the merchant's data holds none of, as views word it ("no subscription data").
     """
 
     workflow: str
@@ -39,6 +40,7 @@ class CJTurnContext:
     merchant_name: str
     business_name: str
     turn: int
+    data_gaps: frozenset[str] = frozenset()
 
     @property
     def pending_stages(self) -> tuple[Stage, ...]:

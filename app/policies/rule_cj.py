@@ -106,6 +106,19 @@ class _Turn:
     def pending(self) -> tuple[Stage, ...]:
         return self.ctx.pending_stages if self.ctx else ()
 
+    @property
+    def gaps(self) -> frozenset[str]:
+        """What the data holds none of ("no subscription data"): as the turn context (the provider)
+        or a result so far names it."""
+        said = {reason for r in self.conv.results if r.ok and r.artifact is not None for reason in _gaps_named(r.artifact)}
+        return frozenset(said) | (self.ctx.data_gaps if self.ctx else frozenset())
+
+    @property
+    def unanswerable(self) -> frozenset[str]:
+        """Tools the data cannot answer: those the templates list for one of :attr:`gaps`."""
+        listed = self.templates.unanswerable
+        return frozenset(tool for reason in self.gaps if reason in listed for tool in listed[reason])
+
     def first_tool_stage(self) -> Stage | None:
         for stage in self.pending:
             if stage.tool and stage.tool in self.bound:
@@ -120,6 +133,14 @@ class _Turn:
             if tool in self.bound:
                 return (_Call(tool, {}, tool),)
         return ()
+
+
+def _gaps_named(artifact: dict[str, Any]) -> set[str]:
+    """Reasons a view result gives for what it cannot answer: its ``unavailable`` mapping and the
+    ``unavailable`` reason of each of its metrics (a trend the data cannot support)."""
+    named = set((artifact.get("unavailable") or {}).values())
+    named |= {v["unavailable"] for v in artifact.values() if isinstance(v, dict) and isinstance(v.get("unavailable"), str)}
+    return named
 
 
 def _tool_name(tool: Any) -> str:
@@ -290,8 +311,8 @@ def _next_stage(turn: _Turn, items: Sequence[Presented], stated_numbers: bool) -
     for stage in turn.pending:
         if stage.tool and (stage.tool in done_tools or turn.conv.called_ok(stage.tool)):
             continue
-        if stage.tool and stage.tool not in turn.bound:
-            continue
+        if stage.tool and (stage.tool not in turn.bound or stage.tool in turn.unanswerable):
+            continue  # never offer what the data cannot answer
         if stage.milestone == "answered" and stated_numbers:
             continue
         if stage.milestone in ("greeted", "next_steps_agreed"):
@@ -327,10 +348,10 @@ def _answer(turn: _Turn, plan: _Plan) -> str:
     recs: list[str] = []
     if recommend:
         seen = [(r.call.name, r.artifact) for r in turn.conv.results if r.ok and r.artifact is not None]
-        recs = writer.recommendations(seen)
+        recs = writer.recommendations(seen, turn.gaps)
     if plan.idle and not items:
         topics = t.phrases.topics
-        names = [topics[b] for b in turn.bound if b in topics][:3]
+        names = [topics[b] for b in turn.bound if b in topics and b not in turn.unanswerable][:3]
         available = " or ".join([", ".join(names[:-1]), names[-1]] if len(names) > 1 else names) or "other numbers"
         if plan.unavailable:
             what = topics.get(plan.unavailable, "that")

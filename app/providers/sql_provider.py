@@ -15,7 +15,7 @@ from app.storage.customer_facts import StoredFacts, fact_dates
 from app.storage.customer_frame import CustomerFacts, CustomerFrame
 from app.storage.schema import merchants
 from app.views import VIEWS, DataProvider, ViewArgs, ViewResult
-from app.views.common import ViewContext
+from app.views.common import ViewContext, data_gaps
 
 __all__ = ["SqlDataProvider"]
 
@@ -70,6 +70,13 @@ class SqlDataProvider(DataProvider):
             self._range = (first, last) if first is not None and last is not None else ()
         return self._range or None
 
+    def data_gaps(self) -> tuple[str, ...]:
+        """Reasons for the source tables without any row (cached like the date range)."""
+        if "_gaps" not in self.__dict__:
+            with self.engine.connect() as conn:
+                self._gaps = data_gaps(conn)
+        return self._gaps
+
     def clear_cache(self) -> None:
         """Forget cached views, customer frames and which dates have stored facts."""
         self.cache.clear()
@@ -80,6 +87,7 @@ class SqlDataProvider(DataProvider):
         """Forget the data's date range and merchant (after new data was loaded); views are not cached
         with them, so :meth:`clear_cache` keeps them."""
         self._range = None
+        self.__dict__.pop("_gaps", None)
         self.__dict__.pop("_info", None)
         self.__dict__.pop("_merchant_name", None)
 

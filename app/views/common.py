@@ -60,6 +60,21 @@ NO_ORDERS = "no order data"
 NO_MARKETING_TABLE = "no marketing data"
 NO_REFUNDS = "no refund data"
 
+_TABLE_GAPS = (
+    (subscriptions, NO_SUBSCRIPTIONS),
+    (support_tickets, NO_TICKETS),
+    (orders, NO_ORDERS),
+    (refunds, NO_REFUNDS),
+    (marketing_daily, NO_MARKETING_TABLE),
+)
+
+
+def data_gaps(conn: Connection) -> tuple[str, ...]:
+    """The reasons views give for whole source tables the database holds no row of (e.g. "no
+    subscription data" for an orders-only shop), in a fixed order: what no view can answer."""
+    return tuple(reason for table, reason in _TABLE_GAPS if not q.has_rows(conn, table))
+
+
 _METRIC_SOURCES = {
     "new_subscribers": (subscriptions, NO_SUBSCRIPTIONS),
     "cancellations": (subscriptions, NO_SUBSCRIPTIONS),

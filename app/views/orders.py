@@ -11,7 +11,9 @@ ACTIVE <= 30, AT_RISK 31-90, INACTIVE > 90 (docs/metrics.md).
 from __future__ import annotations
 
 import datetime as dt
-from typing import ClassVar
+from collections import Counter
+from collections.abc import Callable, Sequence
+from typing import ClassVar, Literal
 
 from pydantic import Field
 
@@ -23,11 +25,67 @@ from app.views.base import WINDOW_DAYS, MoneyResult, TimeRange, Trend, ViewArgs,
 from app.views.common import NO_ORDERS, NO_REFUNDS, ViewContext, gaps, ratio
 from app.views.registry import ViewSpec
 
-__all__ = ["OrderMetrics", "ORDER_METRICS", "order_trends", "NO_REFUNDS", "RETENTION_DAYS"]
+__all__ = [
+    "OrderMetrics",
+    "ORDER_METRICS",
+    "order_trends",
+    "NO_REFUNDS",
+    "RETENTION_DAYS",
+    "NO_RISK",
+    "retention_status",
+    "OrderHistory",
+    "order_histories",
+]
 
 RETENTION_DAYS = (30, 90)
 """Days since the last order up to which a customer is ACTIVE, then AT_RISK; beyond: INACTIVE."""
 TOP_CUSTOMERS = 5
+NO_RISK = (
+    "no subscription data: the risk score comes from subscription signals (failed payments, skipped boxes, "
+    "tickets, engagement); see days since the last order and retention status instead"
+)
+"""Why an orders-only merchant's customers have no risk score."""
+
+RetentionStatus = Literal["ACTIVE", "AT_RISK", "INACTIVE"]
+
+
+def retention_status(days_since_last_order: int) -> RetentionStatus:
+    """ACTIVE, AT_RISK or INACTIVE from the days since a customer's last charged order (DESIGN.md 9)."""
+    active_days, risk_days = RETENTION_DAYS
+    if days_since_last_order <= active_days:
+        return "ACTIVE"
+    return "AT_RISK" if days_since_last_order <= risk_days else "INACTIVE"
+
+
+class OrderHistory(ViewModel):
+    """One customer's charged orders at ``as_of``: what an orders-only merchant knows about them."""
+
+    orders: int = Field(description="charged orders (paid or refunded) on or before as_of")
+    net_revenue: float = Field(description="their amount minus refunds issued to the customer by as_of, in the currency")
+    last_order_on: dt.date
+    days_since_last_order: int
+    retention_status: RetentionStatus = Field(description="ACTIVE <= 30 days since the last order, AT_RISK 31-90, INACTIVE > 90")
+
+    def text(self, money: Callable[[float | None], str]) -> str:
+        return (
+            f"{self.orders} orders, net revenue {money(self.net_revenue)}, last order {self.last_order_on} "
+            f"({self.days_since_last_order} days ago, {self.retention_status})"
+        )
+
+
+def order_histories(ctx: ViewContext, ids: Sequence[str]) -> dict[str, OrderHistory]:
+    """Customer id -> :class:`OrderHistory` of the given customers (those without a charged order omitted)."""
+    out = {}
+    for cid, c in oq.customer_orders(ctx.conn, ctx.as_of, ids).items():
+        days = (ctx.as_of - c.last).days
+        out[cid] = OrderHistory(
+            orders=c.orders,
+            net_revenue=ctx.major(c.charged - c.refunded),
+            last_order_on=c.last,
+            days_since_last_order=days,
+            retention_status=retention_status(days),
+        )
+    return out
 
 
 class OrderMetricsArgs(ViewArgs):
@@ -210,10 +268,8 @@ def _retention(ctx: ViewContext, recent: list[oq.RecentCustomer]) -> RetentionCo
     ((population, _),) = oq.customers_by(ctx.conn, [ctx.as_of])
     if not population:
         return None
-    active_days, risk_days = RETENTION_DAYS
-    since = [(ctx.as_of - r.last).days for r in recent]
-    active = sum(1 for d in since if d <= active_days)
-    at_risk = sum(1 for d in since if active_days < d <= risk_days)
+    status = Counter(retention_status((ctx.as_of - r.last).days) for r in recent)
+    active, at_risk = status["ACTIVE"], status["AT_RISK"]
     return RetentionCounts(active=active, at_risk=at_risk, inactive=population - active - at_risk)
 
 

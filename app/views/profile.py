@@ -14,6 +14,7 @@ from app.storage.schema import subscriptions
 from app.storage.schema import support_tickets as tix
 from app.views.base import MoneyResult, ViewArgs, ViewModel
 from app.views.common import NO_SUBSCRIPTIONS, NO_TICKETS, ViewContext, gaps
+from app.views.orders import NO_RISK, OrderHistory, order_histories
 from app.views.registry import ViewSpec
 from app.views.tickets import TicketSummary, ticket_summary
 from app.world.world import end_of_day
@@ -60,8 +61,13 @@ class CustomerProfile(MoneyResult):
     open_tickets: int | None
     recent_tickets: list[TicketSummary]
     signals: list[SignalInfo] = Field(description="signals of the last 60 days")
-    risk_score: float
+    risk_score: float | None = Field(description="null without subscription data (see order_history)")
     segments: list[str]
+    order_history: OrderHistory | None = Field(
+        default=None,
+        description="without subscription data: charged orders, net revenue, last order and retention status "
+        "(null with subscriptions, or before the customer's first charged order)",
+    )
 
     def to_text(self) -> str:
         subs = "; ".join(
@@ -79,7 +85,10 @@ class CustomerProfile(MoneyResult):
             f"Subscriptions: {self._or_missing('subscriptions', subs or 'none')}",
             f"LTV {self.money(self.lifetime_value)} over {self.orders} orders; {self.failed_payments} failed payments; "
             f"last order {self.last_order_on or 'n/a'}",
-            f"Risk score {self.risk_score:.2f}; signals (60d): "
+            *([f"Orders: {self.order_history.text(self.money)}"] if self.order_history else []),
+            "Risk score "
+            + self._or_missing("risk_score", f"{self.risk_score or 0:.2f}")
+            + "; signals (60d): "
             + (", ".join(f"{s.signal_type} {s.strength:.2f} on {s.detected_on}" for s in self.signals) or "none"),
             f"Tickets: {self._or_missing('tickets', f'{self.tickets} total, {self.open_tickets} open')}",
             *[t.line() for t in self.recent_tickets],
@@ -118,6 +127,9 @@ def customer_profile(ctx: ViewContext, args: CustomerProfileArgs) -> CustomerPro
     unavailable = gaps(ctx, dict.fromkeys(sub_fields, (subscriptions, NO_SUBSCRIPTIONS)))
     unavailable |= gaps(ctx, dict.fromkeys(("tickets", "open_tickets", "recent_tickets"), (tix, NO_TICKETS)))
     has_subs, has_tickets = "status" not in unavailable, "tickets" not in unavailable
+    if not has_subs:
+        unavailable["risk_score"] = NO_RISK
+    history = None if has_subs else order_histories(ctx, [rec.customer_id]).get(rec.customer_id)
     return CustomerProfile(
         as_of=as_of,
         currency=ctx.currency,
@@ -137,8 +149,9 @@ def customer_profile(ctx: ViewContext, args: CustomerProfileArgs) -> CustomerPro
         open_tickets=sum(1 for t in tickets if t.status != "resolved") if has_tickets else None,
         recent_tickets=tickets[:5],
         signals=[SignalInfo(signal_type=t, strength=round(s, 4), detected_on=d) for t, s, d in rec.signals],
-        risk_score=rec.risk,
+        risk_score=rec.risk if has_subs else None,
         segments=facts.segments_of(rec.customer_id) if has_subs else [],
+        order_history=history,
         unavailable=unavailable,
     )
 

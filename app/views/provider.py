@@ -75,6 +75,11 @@ class DataProvider(abc.ABC):
         """(first, last) day the data covers; views refuse dates outside it (None: no known bounds)."""
         return None
 
+    def data_gaps(self) -> tuple[str, ...]:
+        """Reasons, as views word them, for kinds of data this provider holds none of (e.g. "no
+        subscription data"); a CJ offers nothing that needs them. Empty: every kind is there."""
+        return ()
+
     def check_as_of(self, as_of: dt.date, label: str = "as of") -> dt.date:
         """``as_of`` if the data covers it; otherwise an error naming the data's range.
 

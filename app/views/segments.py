@@ -12,6 +12,7 @@ from app.storage.customer_frame import SEGMENT_DEFINITIONS, CustomerRecord
 from app.storage.schema import subscriptions
 from app.views.base import CustomerFilter, MoneyResult, Segment, ViewArgs, ViewModel, not_available
 from app.views.common import NO_SUBSCRIPTIONS, ViewContext
+from app.views.orders import NO_RISK, OrderHistory, order_histories
 from app.views.recommendations import segment_actions
 from app.views.registry import ViewSpec
 
@@ -24,15 +25,21 @@ class CustomerSummary(ViewModel):
         description="null when the database holds no subscription data"
     )
     lifetime_value: float = Field(description="paid order revenue to date, in the currency")
-    risk_score: float
+    risk_score: float | None = Field(description="null when the database holds no subscription data (see order_history)")
     started_on: dt.date | None
     cancelled_on: dt.date | None = None
     cancel_reason: str | None = None
+    order_history: OrderHistory | None = Field(
+        default=None,
+        description="without subscription data: the customer's orders, net revenue, last order and retention "
+        "status (null with subscriptions, or before the customer's first charged order)",
+    )
 
     def line(self, currency: str | None = None) -> str:
         extra = f", cancelled {self.cancelled_on} ({self.cancel_reason})" if self.cancelled_on else ""
         if self.status is None:
-            return f"  {self.customer_id} {self.name}: LTV {money(self.lifetime_value, currency)}, risk {self.risk_score:.2f}"
+            history = self.order_history.text(lambda v: money(v, currency)) if self.order_history else "no orders yet"
+            return f"  {self.customer_id} {self.name}: {history}"
         since = f", since {self.started_on}" if self.started_on else ""
         return (
             f"  {self.customer_id} {self.name}: {self.plan or 'no plan'}, LTV {money(self.lifetime_value, currency)}, "
@@ -117,6 +124,8 @@ class CustomerList(MoneyResult):
         lines = [head + f"{len(self.customers)} of {self.total}", *[c.line(self.currency) for c in self.customers]]
         if "customers.status" in self.unavailable:
             lines.append("Plan and subscription status: " + not_available(self.unavailable["customers.status"]))
+        if "customers.risk_score" in self.unavailable:
+            lines.append("Risk score: " + not_available(self.unavailable["customers.risk_score"]))
         return "\n".join(lines)
 
 
@@ -124,21 +133,24 @@ class CustomerList(MoneyResult):
 SAMPLE_SIZE = {"summary": 5, "detailed": 15}
 
 
-def summary(ctx: ViewContext, rec: CustomerRecord, has_subscriptions: bool = True) -> CustomerSummary:
+def summary(ctx: ViewContext, rec: CustomerRecord, history: dict[str, OrderHistory] | None = None) -> CustomerSummary:
     """The list/segment line of a customer; the same numbers as its profile.
 
-    Without any subscription data the status is unknown (null), not "never subscribed".
+    ``history`` is given without any subscription data (the customers' :func:`order_histories`): the
+    status is then unknown (null), not "never subscribed", and the risk score, built from subscription
+    signals, is null too; the orders say what they can instead.
     """
     return CustomerSummary(
         customer_id=rec.customer_id,
         name=rec.name,
         plan=rec.plan,
-        status=rec.status if has_subscriptions else None,
+        status=rec.status if history is None else None,
         lifetime_value=ctx.major(rec.ltv_cents),
-        risk_score=rec.risk,
+        risk_score=rec.risk if history is None else None,
         started_on=rec.started_on,
         cancelled_on=rec.cancelled_on,
         cancel_reason=rec.cancel_reason,
+        order_history=None if history is None else history.get(rec.customer_id),
     )
 
 
@@ -224,14 +236,23 @@ def customer_list(ctx: ViewContext, args: CustomerListArgs) -> CustomerList:
             unavailable={"total": NO_SUBSCRIPTIONS, "customers": NO_SUBSCRIPTIONS},
         )
     facts = ctx.frame()
+    listed = facts.first(args.filter, args.sort_by, args.limit)
+    # orders-only: the listed customers' order facts, read for these few customers only
+    history = None if has_subs else order_histories(ctx, [r.customer_id for r in listed])
     return CustomerList(
         as_of=ctx.as_of,
         currency=ctx.currency,
         filter=args.filter,
         sort_by=args.sort_by,
         total=facts.count(args.filter),
-        customers=[summary(ctx, r, has_subs) for r in facts.first(args.filter, args.sort_by, args.limit)],
-        unavailable={} if has_subs else {"customers.status": NO_SUBSCRIPTIONS, "customers.plan": NO_SUBSCRIPTIONS},
+        customers=[summary(ctx, r, history) for r in listed],
+        unavailable={}
+        if has_subs
+        else {
+            "customers.status": NO_SUBSCRIPTIONS,
+            "customers.plan": NO_SUBSCRIPTIONS,
+            "customers.risk_score": NO_RISK,
+        },
     )
 
 
