@@ -11,6 +11,7 @@ import pytest
 from typer.testing import CliRunner
 
 from app.agents.database_merchant import data_scenario, database_persona
+from app.analysis.claims import extract_claims
 from app.batch import RunDir
 from app.catalog import Catalog
 from app.cli import app
@@ -94,6 +95,10 @@ def test_batch_and_eval_score_a_production_run_end_to_end(shop: str, tmp_path: P
     assert record.status == "ok" and record.transcript is not None and record.transcript.goals is not None
     goals = next(s for s in record.scores if s.key == "goal_coverage")
     assert goals.passed and [r["goal"] for r in goals.details["goals"]] == [g.id for g in record.transcript.goals.goals]
+    grounding = next(s for s in record.scores if s.key == "grounding")
+    pounds = [c for c in grounding.details["claims"] if c["text"].startswith("£")]
+    assert pounds and all(c["kind"] == "money" for c in pounds)  # amounts in pounds are money, not counts
+    assert any(c["status"] == "grounded" for c in pounds)
     rescored = runner.invoke(app, ["eval", str(out), "--evaluators", "goal_coverage,grounding", "--quiet"])
     assert rescored.exit_code == 0, rescored.output
     assert "re-scored 1 conversations (goal_coverage, grounding)" in rescored.output
@@ -108,3 +113,9 @@ def test_eval_of_a_transcript_file_names_the_fix(shop: str, tmp_path: Path) -> N
     result = runner.invoke(app, ["eval", str(path)])
     assert result.exit_code == 2 and "is not a folder; pass a batch folder written by cjsim batch --out" in result.output
     assert "Traceback" not in result.output
+
+
+def test_money_in_the_merchants_currency_is_a_money_claim() -> None:
+    found = [(c.text, c.kind, c.value) for c in extract_claims("£6,090 (was £3,678), -€12.50, CHF 40.00, CA$1,234, ABC$5")]
+    assert found == [("£6,090", "money", 6090.0), ("£3,678", "money", 3678.0), ("-€12.50", "money", -12.5),
+                     ("CHF 40.00", "money", 40.0), ("CA$1,234", "money", 1234.0), ("5", "count", 5.0)]  # fmt: skip
