@@ -29,7 +29,7 @@ from app.graph import RunContext, build_graph
 from app.model_specs import check_timeout, is_network_spec, make_cj_model, make_merchant_model
 from app.providers.data_agent import DataAgent
 from app.tools import ACTION_TOOLS
-from app.transcript import Transcript, message_records, usage_totals
+from app.transcript import GoalSource, Transcript, message_records, usage_totals
 from app.views import DataProvider
 from app.views.registry import requires_approval
 from app.workflows import AUTO
@@ -207,6 +207,13 @@ def _meta(cfg: RunConfig, ctx: RunContext, cj_label: str, merchant_label: str) -
     }
 
 
+def _goal_source(ctx: RunContext) -> GoalSource | None:
+    """The goals the merchant pursued, when they are not the scenario file's (a database's own merchant)."""
+    if ctx.scenario == ctx.catalog.scenarios.get(ctx.scenario.id):
+        return None  # the scenario's own goals: evaluation finds them by the transcript's scenario id
+    return GoalSource(source="database", as_of=ctx.scenario.as_of.isoformat(), goals=list(ctx.scenario.merchant_goals))
+
+
 def _transcript(cfg: RunConfig, ctx: RunContext, state: dict[str, Any], cj_label: str, merchant_label: str) -> Transcript:
     start = dt.datetime.combine(ctx.provider.default_as_of(), CONVERSATION_START)
     messages = state.get("messages", [])
@@ -223,6 +230,7 @@ def _transcript(cfg: RunConfig, ctx: RunContext, state: dict[str, Any], cj_label
         termination_reason=state.get("termination_reason") or "max_turns",
         error=state.get("error"),
         usage=usage_totals(messages),
+        goals=_goal_source(ctx),
     )
 
 

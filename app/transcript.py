@@ -15,8 +15,12 @@ from langchain_core.messages import AIMessage, AnyMessage, HumanMessage, ToolMes
 from pydantic import BaseModel, ConfigDict, Field
 
 from app.formatting import count
+from app.models import MerchantGoal
 
-__all__ = ["ToolCallRecord", "InvalidToolCallRecord", "MessageRecord", "Transcript", "message_records", "TRANSCRIPT_FORMATS"]
+__all__ = [
+    "ToolCallRecord", "InvalidToolCallRecord", "MessageRecord", "GoalSource", "Transcript", "message_records",
+    "TRANSCRIPT_FORMATS",
+]  # fmt: skip
 
 TRANSCRIPT_FORMATS = ("text", "markdown", "json", "openai-jsonl")
 
@@ -55,8 +59,25 @@ class MessageRecord(_TranscriptModel):
     artifact: Any = None
 
 
+class GoalSource(_TranscriptModel):
+    """The merchant's goals when they do not come from the scenario file named by ``scenario``.
+
+    A conversation about a real database's own merchant asks what the data shows (the metric that
+    moved most, what the data does not hold); those goals are recorded here, so evaluation scores
+    the questions actually asked and never the base scenario's.
+    """
+
+    source: Literal["database"] = Field(description="where the goals were derived from")
+    as_of: str = Field(description="the data's date the goals were derived at (ISO 8601)")
+    goals: list[MerchantGoal]
+
+
 class Transcript(_TranscriptModel):
-    """A conversation: deterministic body plus ``meta``."""
+    """A conversation: deterministic body plus ``meta``.
+
+    ``goals`` is set when the merchant's goals were not the scenario's (a database's own merchant,
+    see :class:`GoalSource`); it is left out of the JSON otherwise, so those transcripts keep their form.
+    """
 
     meta: dict[str, Any]
     scenario: str
@@ -70,6 +91,7 @@ class Transcript(_TranscriptModel):
     termination_reason: str
     error: str | None = None
     usage: dict[str, dict[str, int]]
+    goals: GoalSource | None = Field(default=None, exclude_if=lambda v: v is None)
 
     def body(self) -> dict[str, Any]:
         """Everything but ``meta``: identical across runs with the same inputs."""

@@ -77,5 +77,7 @@ def test_rule_cj_offers_only_what_the_data_supports(sqlite_url: str, tmp_path: P
     assert "£" in said
     for offer in banned:
         assert offer not in said, (workflow, offer)
+    # naming what is not available, when the merchant asks for it, is no offer
+    offered = "\n".join(line for line in said.splitlines() if "not available" not in line)
     for words in ("at risk of cancelling", "at-risk customers", "support load", "churn and CAC", "subscribers"):
-        assert words not in said, (workflow, words)
+        assert words not in offered, (workflow, words)

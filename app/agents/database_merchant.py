@@ -96,6 +96,10 @@ _CANDIDATES: tuple[tuple[str, str, str, str], ...] = (
 )
 
 
+_GAPS = (("subscription", "financial_metrics", "mrr"), ("support", "ticket_metrics", "csat"))
+"""What the merchant asks about when the data lacks it: kind, view and headline trend naming the reason."""
+
+
 def biggest_mover(provider: DataProvider) -> Mover | None:
     """The available 30-day headline metric with the largest relative change (None if none changed)."""
     views = {name: provider.get_view(name, time_range="30d") for name in {c[0] for c in _CANDIDATES}}
@@ -130,16 +134,16 @@ def data_scenario(provider: DataProvider, base: Scenario, persona: Persona) -> S
     if not orders.missing("retention"):
         goals.append(MerchantGoal(id="returning", ask="Are my customers buying again, or have they gone quiet?",
                                   metric="order_metrics.retention.active", args={"time_range": "30d"}))  # fmt: skip
-    briefing = provider.get_view("daily_briefing")
-    gaps_by_kind = {kind: reason for kind, field in (("subscription", "mrr"), ("support", "csat"))
-                    if (reason := briefing.missing(field))}  # fmt: skip
-    missing = sorted(set(gaps_by_kind.values()))
-    if gaps_by_kind:
-        kinds = " and ".join(gaps_by_kind)
-        goals.append(MerchantGoal(id="data_gaps", ask=f"Can you see my {kinds} numbers too?"))
+    missing: set[str] = set()
+    for kind, view, field in _GAPS:  # one question per kind, answered by the view naming the gap's reason
+        trend = provider.get_view(view, time_range="30d").missing(field)
+        if trend:
+            missing.add(trend)
+            goals.append(MerchantGoal(id=f"{kind}_data", ask=f"Can you see my {kind} numbers too?",
+                                      metric=f"{view}.{field}.unavailable"))  # fmt: skip  # any window names the gap
     if not goals:
         goals.append(MerchantGoal(id="overview", ask="What should I look at first?"))
-    gaps = f" The data holds {'; '.join(missing)}." if missing else ""
+    gaps = f" The data holds {'; '.join(sorted(missing))}." if missing else ""
     return base.model_copy(
         update={
             "display_name": f"{persona.business_name}: its own data",

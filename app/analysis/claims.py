@@ -1,7 +1,7 @@
 """Numeric claims in text, and the values a conversation's tool results make available.
 
-A *claim* is a number CJ states: money (``$45,210``, ``$45.2K``, ``45k``), a percentage, a
-duration in hours, or a count (with the noun after it, if any). A claim is *grounded* when
+A *claim* is a number CJ states: money in any currency the views write (``$45,210``, ``$45.2K``,
+``45k``, ``£6,090``, ``CHF 40.00``), a percentage, a duration in hours, or a count (with the noun after it, if any). A claim is *grounded* when
 some value CJ received from a tool earlier in the conversation matches it, allowing for the
 rounding the claim's own precision implies (``5.2%`` matches 0.0523; ``$45K`` matches 45,210
 within half a thousand). Signs are not compared: the words around a number ("down 3.1%")
@@ -24,6 +24,8 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
+from app.formatting import CURRENCIES
+
 __all__ = [
     "Claim",
     "Entity",
@@ -39,8 +41,10 @@ __all__ = [
 _SCALE = {"k": 1e3, "m": 1e6, "b": 1e9}
 
 _NUMBER = r"\d{1,3}(?:,\d{3})+(?:\.\d+)?|\d+(?:\.\d+)?"
+# every sign the views write money with (``$``, ``£``, ``€``, ``CA$``, ``CHF ``...), longest first
+_SIGNS = "|".join(map(re.escape, sorted({c.symbol.strip() for c in CURRENCIES.values()}, key=len, reverse=True)))
 _TOKEN = re.compile(
-    rf"(?P<money>-?\$\s?(?P<mnum>{_NUMBER})\s?(?P<mscale>[kKmMbB](?![a-zA-Z]))?)"
+    rf"(?P<money>-?(?<![A-Za-z])(?:{_SIGNS})\s?(?P<mnum>{_NUMBER})\s?(?P<mscale>[kKmMbB](?![a-zA-Z]))?)"
     rf"|(?P<pct>(?P<pnum>[-+]?(?:{_NUMBER}))\s?%)"
     rf"|(?P<hours>(?P<hnum>{_NUMBER})\s?(?:h\b|hrs?\b|hours?\b))"
     rf"|(?P<scaled>(?P<snum>{_NUMBER})(?P<sscale>[kK])\b)"

@@ -1,6 +1,12 @@
-"""Goal coverage: CJ answers each of the scenario's ``merchant_goals``.
+"""Goal coverage: CJ answers each of the merchant's goals.
 
-Definition. For every goal of the transcript's scenario:
+The goals are the ones the merchant pursued: those the transcript records (``transcript.goals``: a
+database's own merchant asks what its data shows), else its scenario's ``merchant_goals``. A
+transcript that names no scenario of the catalog, or that talked about a database's merchant
+without recording its goals, is skipped with the reason: it is never scored against goals the run
+did not use.
+
+Definition. For every goal:
 
 * **asked** -- the first merchant message quoting ``goal.ask`` (case and spacing ignored; the
   scripted merchant quotes it verbatim), else the first merchant message sharing an intent with
@@ -17,7 +23,10 @@ Definition. For every goal of the transcript's scenario:
   percentages, signs ignored), text case-insensitively with ``_`` and spaces alike
   (``shipping_delay`` = "shipping delay"); a goal on a change (``change_pct``, ``change_points``)
   whose trend is ``flat`` is also answered by saying so ("unchanged", "about flat", "-0.0%";
-  ``goals.flat_pattern``). A goal without a metric is answered by a reply with a
+  ``goals.flat_pattern``). A goal on a rate's ``change_pct`` is also answered by its change in
+  points (``change_points``, a number followed by a points noun), and a ``change_pct`` that is
+  null because the change is from zero or across zero by both values (``current`` and
+  ``previous``) in one reply, or a rate's points. A goal without a metric is answered by a reply with a
   number, or -- when its ask is a request for advice (``goals.recommendation_intents``) -- by a
   reply that recommends (milestone ``recommended_action``). A metric goal whose value no tool
   result carries is not answered even when the reply has numbers (status ``unverified``): CJ
@@ -40,6 +49,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 from app.analysis.arguments import normalize_args
@@ -48,6 +58,7 @@ from app.catalog import Catalog
 from app.data_views import DataProvider
 from app.errors import InvalidArgumentError
 from app.evaluation.grounding import ConversationAnalysis, analyze
+from app.evaluation.grounding.kinds import claim_kind
 from app.evaluation.result import EvalResult
 from app.models import MerchantGoal
 from app.tools import TOOL_VIEWS
@@ -96,14 +107,18 @@ def _expected(
     goal: MerchantGoal,
     provider: DataProvider | None,
     key_args: set[str],
-) -> tuple[Any, str | None]:
-    """(expected value, where it came from) of a metric goal."""
+) -> tuple[Any, str | None, Any]:
+    """(expected value, where it came from, the whole source result) of a metric goal.
+
+    A ``change_pct`` that is null although both values are known (a change from zero or across
+    zero) is expected as a :class:`_Change`: the values that state it instead.
+    """
     assert goal.metric is not None
     view, path = goal.metric.split(".", 1)
     if provider is not None:
         as_of = dt.date.fromisoformat(t.messages[0].timestamp[:10]) if t.messages else None
         artifact = provider.get_view(view, as_of, **goal.args).to_json()
-        return resolve(artifact, path), f"provider {view}"
+        return _value(artifact, path), f"provider {view}", artifact
     candidates = [
         r for r in analysis.results if r.ok and TOOL_VIEWS.get(r.tool) == view and isinstance(r.artifact, dict)
     ]
@@ -113,21 +128,56 @@ def _expected(
         for r, args, want in normalized:
             keys = want.keys() if exact else (set(goal.args) | key_args) & want.keys()
             if all(str(args.get(k)) == str(want.get(k)) for k in keys):
-                value = resolve(r.artifact, path)
+                value = _value(r.artifact, path)
                 if value is not None:
-                    return value, f"message {r.message}"
-    return None, None
+                    return value, f"message {r.message}", r.artifact
+    return None, None, None
 
 
-def _states(analysis: ConversationAnalysis, reply: int, text: str, expected: Any, fraction: bool) -> str | None:
-    """The text of the reply stating ``expected``, or None."""
+@dataclass(frozen=True)
+class _Change:
+    """A change without a percentage (from zero or across zero): stated by both values, or a rate's points."""
+
+    current: float
+    previous: float
+    change_points: float | None
+
+    def as_json(self) -> dict[str, Any]:
+        return {"current": self.current, "previous": self.previous, "change_points": self.change_points}
+
+
+def _value(artifact: Any, path: str) -> Any:
+    """The value at ``path``, or the :class:`_Change` standing for a null ``change_pct`` of a known trend."""
+    value = resolve(artifact, path)
+    parent, _, leaf = path.rpartition(".")
+    if value is not None or leaf != "change_pct":
+        return value
+    trend = resolve(artifact, parent)
+    if isinstance(trend, dict) and trend.get("current") is not None and trend.get("previous") is not None:
+        return _Change(trend["current"], trend["previous"], trend.get("change_points"))
+    return None
+
+
+def _points(goal: MerchantGoal, artifact: Any) -> float | None:
+    """A rate's ``change_points`` when the goal asks for its ``change_pct``: rates' changes are stated in points."""
+    assert goal.metric is not None
+    parent, _, leaf = goal.metric.split(".", 1)[1].rpartition(".")
+    points = resolve(artifact, f"{parent}.change_points") if leaf == "change_pct" and artifact is not None else None
+    return points if isinstance(points, (int, float)) and not isinstance(points, bool) else None
+
+
+def _states(
+    analysis: ConversationAnalysis, reply: int, text: str, expected: Any, fraction: bool,
+    points_nouns: frozenset[str] | None = None,
+) -> str | None:  # fmt: skip
+    """The text of the reply stating ``expected``, or None; with ``points_nouns``, only a change in points counts."""
     if isinstance(expected, str):
         return expected if same_text(expected, text) else None
     if isinstance(expected, bool) or not isinstance(expected, (int, float)):
         return None
     targets = [abs(float(expected))] + ([abs(float(expected)) * 100] if fraction and abs(expected) <= 1 else [])
     for check in analysis.checks.get(reply, []):
-        if check.claim is None:
+        if check.claim is None or (points_nouns is not None and claim_kind(check.claim, points_nouns) != "points"):
             continue
         tol = check.claim.tolerance + 1e-9
         if any(abs(abs(check.claim.value) - v) <= tol for v in targets):
@@ -138,15 +188,26 @@ def _states(analysis: ConversationAnalysis, reply: int, text: str, expected: Any
 _CHANGE_FIELDS = ("change_pct", "change_points")
 
 
-def _flat_trend(t: Transcript, goal: MerchantGoal, origin: str | None) -> bool:
+def _flat_trend(goal: MerchantGoal, artifact: Any) -> bool:
     """Whether the goal asks for a change whose trend the source result calls flat."""
     assert goal.metric is not None
-    path = goal.metric.split(".", 1)[1]
-    trend, _, leaf = path.rpartition(".")
-    if leaf not in _CHANGE_FIELDS or origin is None or not origin.startswith("message "):
-        return False
-    artifact = t.messages[int(origin.split()[1])].artifact
-    return isinstance(artifact, dict) and resolve(artifact, f"{trend}.direction") == "flat"
+    trend, _, leaf = goal.metric.split(".", 1)[1].rpartition(".")
+    return leaf in _CHANGE_FIELDS and isinstance(artifact, dict) and resolve(artifact, f"{trend}.direction") == "flat"
+
+
+def _states_goal(
+    analysis: ConversationAnalysis, reply: int, text: str, expected: Any, fraction: bool, points: float | None,
+    points_nouns: frozenset[str],
+) -> str | None:  # fmt: skip
+    """The text of the reply stating the goal's value: the value itself, a rate's change in points
+    (``points``), or -- for a change without a percentage -- both values, each as its own claim."""
+    if points is not None and (said := _states(analysis, reply, text, points, False, points_nouns)) is not None:
+        return said
+    if not isinstance(expected, _Change):
+        return _states(analysis, reply, text, expected, fraction)
+    now = _states(analysis, reply, text, expected.current, fraction)
+    before = _states(analysis, reply, text, expected.previous, fraction)
+    return f"{now} ... {before}" if now is not None and before is not None else None
 
 
 def _window(t: Transcript, analysis: ConversationAnalysis, at: int | None, asks: set[int], catalog: Catalog) -> list[int]:
@@ -175,6 +236,20 @@ def _has_number(analysis: ConversationAnalysis, reply: int) -> bool:
     return any(c.claim is not None for c in analysis.checks.get(reply, []))
 
 
+def _goals(t: Transcript, catalog: Catalog) -> tuple[list[MerchantGoal], str | None]:
+    """The goals the merchant of ``t`` pursued, or why none can be known (the reason to skip)."""
+    if t.goals is not None:
+        return list(t.goals.goals), None
+    if t.meta.get("provider", {}).get("name") == "production" and t.merchant not in catalog.personas:
+        return [], (
+            f"the merchant {t.merchant!r} is a database's own and its goals were not recorded (a transcript "
+            "from an older cjsim); run the conversation again to score its goals"
+        )
+    if t.scenario not in catalog.scenarios:
+        return [], f"scenario {t.scenario!r} is not in the catalog, so its goals are unknown"
+    return list(catalog.scenarios.get(t.scenario).merchant_goals), None
+
+
 class _GoalCoverageEvaluator:
     key = "goal_coverage"
 
@@ -187,8 +262,11 @@ class _GoalCoverageEvaluator:
         settings = catalog.evaluation
         fraction_fields = settings.grounding.fraction_fields
         key_args = set(settings.style.key_args)
+        points_nouns = frozenset(n.lower() for n in settings.grounding.points_nouns)
         advice = frozenset(settings.goals.recommendation_intents)
-        goals = list(catalog.scenarios.get(transcript.scenario).merchant_goals)
+        goals, why_not = _goals(transcript, catalog)
+        if why_not is not None or not goals:
+            return EvalResult.skip(self.key, why_not or "no merchant goals apply to this conversation")
         analysis = analyze(transcript, catalog)
         provider = self.provider_for(transcript) if self.provider_for is not None else None
         asked = _asked(transcript, analysis, goals, catalog)
@@ -199,16 +277,17 @@ class _GoalCoverageEvaluator:
             replies = _window(transcript, analysis, at, asks, catalog)
             row: dict[str, Any] = {"goal": goal.id, "asked": at, "answered": None, "expected": None, "stated": None}
             if goal.metric is not None:
-                expected, origin = _expected(transcript, analysis, goal, provider, key_args)
-                row["expected"] = expected
+                expected, origin, artifact = _expected(transcript, analysis, goal, provider, key_args)
+                row["expected"] = expected.as_json() if isinstance(expected, _Change) else expected
                 row["expected_from"] = origin
                 field_name = goal.metric.rsplit(".", 2)[-2] if "." in goal.metric else ""
                 fraction = re.search(fraction_fields, field_name, re.IGNORECASE) is not None
                 if expected is not None:
-                    is_flat = _flat_trend(transcript, goal, origin)
+                    is_flat = _flat_trend(goal, artifact)
+                    points = _points(goal, artifact)
                     for j in replies:
                         text = transcript.messages[j].content
-                        stated = _states(analysis, j, text, expected, fraction)
+                        stated = _states_goal(analysis, j, text, expected, fraction, points, points_nouns)
                         if stated is None and is_flat:
                             said = flat.search(text)
                             stated = said.group(0) if said else None
@@ -239,7 +318,7 @@ class _GoalCoverageEvaluator:
             rows.append(row)
         covered = sum(r["status"] == "answered" for r in rows)
         details = {"goals": rows}
-        score = covered / len(rows) if rows else 1.0
+        score = covered / len(rows)
         missing = [f"{r['goal']} ({r['status']})" for r in rows if r["status"] != "answered"]
         comment = f"{covered}/{len(rows)} goals answered" + (f"; not: {', '.join(missing)}" if missing else "")
         return EvalResult(key=self.key, score=score, passed=not missing, comment=comment, details=details)
