@@ -16,6 +16,7 @@ from typer.testing import CliRunner
 from app.agents.database_merchant import biggest_mover
 from app.cli import app
 from app.errors import InvalidArgumentError
+from app.evaluation.registry import default_evaluators, evaluate
 from app.providers.production import ProductionDataProvider
 from app.storage.admin import init_database, store_rows, writable_connection
 from app.transcript import Transcript
@@ -102,7 +103,7 @@ def test_order_metrics_are_derivable_from_rows(provider, days: int) -> None:
     before = _expected(LAST - dt.timedelta(days=days), days)
     assert m.orders.previous == before["orders"] and m.new_customers.previous == before["new"]
     assert m.repeat_purchase_rate.previous == before["repeat"]
-    assert sum(r.refunds for r in m.refunds_by_reason) == sum(
+    assert sum(r.count for r in m.refunds_by_reason) == sum(
         1 for r in ROWS["refunds"] if LAST - dt.timedelta(days=days) < r["refunded_on"] <= LAST
     )
     assert m.top_customers and m.top_customers[0].amount >= m.top_customers[-1].amount
@@ -213,6 +214,8 @@ def test_production_run_is_about_the_databases_business(sqlite_url: str, tmp_pat
     assert "Marcus" not in said and "Grill Masters" not in said
     assert "$" not in said and "£" in said
     assert ungrounded(t) == [], ungrounded(t)
+    [grounding] = evaluate(t, default_evaluators(keys=["grounding"]))  # and the evaluator agrees
+    assert grounding.passed, grounding.comment
     # Every tool result is the view's own answer for the database, and the merchant claims no number.
     p = ProductionDataProvider(sqlite_url, allow_writable_user=True)
     calls = {c.id: c for m in t.messages if m.role == "cj" for c in m.tool_calls or []}

@@ -109,7 +109,7 @@ class TopCustomer(ViewModel):
 
 class RefundReason(ViewModel):
     reason: str | None = Field(description="null when the record does not say")
-    refunds: int
+    count: int = Field(description="refunds with this reason")
     amount: float
 
 
@@ -143,7 +143,7 @@ class OrderMetrics(MoneyResult):
             else "none"
         )
         reasons = ", ".join(
-            f"{(x.reason or 'unspecified').replace('_', ' ')} {x.refunds} ({m(x.amount)})" for x in self.refunds_by_reason
+            f"{(x.reason or 'unspecified').replace('_', ' ')} {x.count} ({m(x.amount)})" for x in self.refunds_by_reason
         )
         lines = [
             f"Orders and revenue, last {self.time_range} to {self.as_of} ({self.currency})",
@@ -307,7 +307,7 @@ def order_metrics(ctx: ViewContext, args: OrderMetricsArgs) -> OrderMetrics:
             for r in top
         ],
         refunds_by_reason=[
-            RefundReason(reason=r, refunds=k, amount=ctx.major(a)) for r, k, a in oq.refunds_by_reason(ctx.conn, w)
+            RefundReason(reason=r, count=k, amount=ctx.major(a)) for r, k, a in oq.refunds_by_reason(ctx.conn, w)
         ],
         unavailable=unavailable,
     )
