@@ -66,6 +66,8 @@ def test_the_three_filters_split_every_customer_with_an_order(provider) -> None:
     with_orders = {o["customer_id"] for o in ROWS["orders"] if o["status"] in ("paid", "refunded")}
     assert sum(totals) == len(with_orders)
     assert all(totals), totals  # the fixture has customers in every status
+    counts = provider.order_metrics().retention  # the same statuses, counted by the order view
+    assert totals == [counts.active, counts.at_risk, counts.inactive]
 
 
 def test_sorted_by_value_most_valuable_first(provider) -> None:
