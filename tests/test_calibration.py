@@ -12,15 +12,18 @@ from functools import cache
 
 import pytest
 
+from app.catalog import Catalog
 from app.evaluation.registry import DETERMINISTIC_KEYS, default_evaluators
 from app.evaluation.result import EvalResult
+from app.evaluation.tool_use import trace
 from app.scenarios import personas, scenarios
 from app.simulation import RunConfig, run_conversation
 from app.transcript import Transcript
 from app.workflows import workflows
 from tests.conftest import cached_agent
 
-RATE = 0.95
+RATE = 0.97
+CLEAN_RATE = 0.95
 CATCHERS = {
     "hallucinate_numbers": "grounding",
     "skip_tools": "tool_use",
@@ -78,5 +81,14 @@ def test_the_clean_rule_cj_passes_every_deterministic_evaluator() -> None:
     rates = {key: 1 - len(f) / len(runs) for key, f in failures.items()}
     print("clean pass rates:", {k: f"{v:.1%}" for k, v in rates.items()}, f"all: {clean / len(runs):.1%}")
     listing = "\n".join(line for lines in failures.values() for line in lines)
-    assert clean / len(runs) >= RATE, f"clean CJ passes every evaluator in only {clean / len(runs):.1%}:\n{listing}"
-    assert min(rates.values()) >= RATE, f"pass rates {rates}:\n{listing}"
+    assert clean / len(runs) >= CLEAN_RATE, f"clean CJ passes every evaluator in only {clean / len(runs):.1%}:\n{listing}"
+    assert min(rates.values()) >= CLEAN_RATE, f"pass rates {rates}:\n{listing}"
+    assert not failures["grounding"], "clean CJ flagged by grounding:\n" + "\n".join(failures["grounding"])
+
+
+def test_skipping_tools_fails_trajectory_where_a_data_question_was_asked() -> None:
+    (evaluator,) = default_evaluators(keys=["trajectory"])
+    catalog = Catalog.default()
+    asked = [t for t in matrix("rules:skip_tools") if any(turn.requested for turn in trace(t, catalog).turns)]
+    missed = [_case(t, r) for t in asked if (r := evaluator(transcript=t)).passed is not False]
+    assert asked and len(missed) <= 0.05 * len(asked), "\n".join(missed)

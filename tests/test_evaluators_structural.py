@@ -15,7 +15,8 @@ from app.evaluation.tool_use import tool_use_evaluator
 from app.evaluation.trajectory import trajectory_evaluator
 from app.intents import intents
 from app.model_specs import make_cj_model
-from app.policies.defects import DEFECTS, defect_wording, perturb_numbers
+from app.policies.data_defects import scale_numbers
+from app.policies.defects import DEFECTS, defect_wording
 from app.simulation import RunConfig, run_conversation
 from app.transcript import MessageRecord, ToolCallRecord, Transcript
 from app.workflows import workflows
@@ -308,9 +309,9 @@ def test_every_ignore_question_substitute_is_recognised_as_its_tool() -> None:
         assert tool in [m.intent.tool for m in intents().detect(question)], (tool, question)
 
 
-def test_perturbing_numbers_keeps_dates_and_ids() -> None:
-    out = perturb_numbers("MRR $68,841 on 2025-04-10; churn 8.4%; Robert (C000123)", 1.5)
-    assert out == "MRR $103,262 on 2025-04-10; churn 12.6%; Robert (C000123)"
+def test_scaling_a_result_moves_every_number_and_keeps_text() -> None:
+    out = scale_numbers({"mrr": {"current": 68841, "previous": 0}, "segment": "at_risk", "share": 0.5}, lambda _p: 1.5)
+    assert out == {"mrr": {"current": 103262, "previous": 1}, "segment": "at_risk", "share": 0.75}
 
 
 def _short(defect: str, workflow: str = "weekly_review", scenario: str = "growth_stall") -> Transcript:
@@ -362,5 +363,8 @@ def test_ignore_question_never_calls_the_asked_tool() -> None:
 
 
 def test_defects_are_deterministic_and_registered() -> None:
-    assert set(DEFECTS) == {"hallucinate_numbers", "skip_tools", "off_workflow", "leak_reasoning", "ignore_question"}
+    assert set(DEFECTS) == {
+        "hallucinate_numbers", "skip_tools", "off_workflow", "leak_reasoning", "ignore_question",
+        "wrong_metric", "stale_window", "wrong_customer", "overpromise", "ignored_tool_error",
+    }  # fmt: skip
     assert _short("hallucinate_numbers").body() == _short("hallucinate_numbers").body()

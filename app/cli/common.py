@@ -103,8 +103,9 @@ CJModelOpt = Annotated[
     str,
     typer.Option(
         "--cj-model",
-        help="rules, rules:<defect> (calibration: hallucinate_numbers, skip_tools, off_workflow, leak_reasoning, "
-        "ignore_question), openai:<model>, anthropic:<model>, ollama:<model>.",
+        help="rules, rules:<defect> (calibration: hallucinate_numbers, wrong_metric, stale_window, wrong_customer, "
+        "skip_tools, ignored_tool_error, overpromise, off_workflow, leak_reasoning, ignore_question), "
+        "openai:<model>, anthropic:<model>, ollama:<model>.",
     ),
 ]
 MerchantModelOpt = Annotated[str, typer.Option("--merchant-model", help="script or a provider spec.")]

@@ -36,13 +36,14 @@ from typing import Any
 from app.analysis.claims import Claim
 from app.catalog import Catalog
 from app.evaluation.grounding import analyze
+from app.evaluation.grounding.kinds import SENTENCE_END, Labels, compile_labels, label_spans
 from app.evaluation.result import EvalResult
 from app.formats.evaluation import ConsistencySettings
 from app.transcript import Transcript
 
 __all__ = ["Statement", "metric_statements", "consistency_evaluator"]
 
-_SENTENCE_END = re.compile(r"[.!?](?=\s)|\n|;")
+
 
 
 @dataclass(frozen=True)
@@ -62,9 +63,7 @@ class Statement:
 
 @dataclass(frozen=True)
 class _Compiled:
-    max_gap: int
-    labels: re.Pattern[str]
-    kinds: dict[str, tuple[str, frozenset[str]]]
+    labels: Labels
     windows: tuple[tuple[str, re.Pattern[str]], ...]
 
 
@@ -75,25 +74,12 @@ def _compile(settings: ConsistencySettings) -> _Compiled:
     hit = _COMPILED.get(id(settings))
     if hit is not None and hit[0] is settings:
         return hit[1]
-    # One alternation: a scan finds the leftmost label, so a longer phrase starting earlier wins.
-    groups = {f"m{i}": (metric, frozenset(spec.kinds)) for i, (metric, spec) in enumerate(settings.labels.items())}
-    labels = re.compile(
-        "|".join(
-            f"(?P<m{i}>{'|'.join(f'(?:{p})' for p in spec.patterns)})"
-            for i, spec in enumerate(settings.labels.values())
-        ),
-        re.IGNORECASE,
-    )
     windows = tuple(
         (name, re.compile("|".join(f"(?:{p})" for p in pats), re.IGNORECASE)) for name, pats in settings.windows.items()
     )
-    compiled = _Compiled(settings.max_gap, labels, groups, windows)
+    compiled = _Compiled(compile_labels(settings), windows)
     _COMPILED[id(settings)] = (settings, compiled)
     return compiled
-
-
-def _label_spans(text: str, compiled: _Compiled) -> list[tuple[int, int, str, frozenset[str]]]:
-    return [(m.start(), m.end(), *compiled.kinds[m.lastgroup or ""]) for m in compiled.labels.finditer(text)]
 
 
 def _window(text: str, compiled: _Compiled) -> str | None:
@@ -108,16 +94,16 @@ def metric_statements(message: int, text: str, claims: list[Claim], settings: Co
     compiled = _compile(settings)
     if not claims:
         return []
-    labels = _label_spans(text, compiled)
+    labels = label_spans(text, compiled.labels)
     out: list[Statement] = []
     for start, end, metric, kinds in labels:
         nxt = next((c for c in claims if c.start >= end), None)
-        if nxt is None or nxt.kind not in kinds or nxt.unit is not None or nxt.start - end > compiled.max_gap:
+        if nxt is None or nxt.kind not in kinds or nxt.unit is not None or nxt.start - end > compiled.labels.max_gap:
             continue
         between = text[end : nxt.start]
-        if _SENTENCE_END.search(between) or any(s[0] >= end and s[0] < nxt.start for s in labels):
+        if SENTENCE_END.search(between) or any(s[0] >= end and s[0] < nxt.start for s in labels):
             continue
-        stop = _SENTENCE_END.search(text, nxt.end)
+        stop = SENTENCE_END.search(text, nxt.end)
         clause = text[start : stop.start() if stop else len(text)]
         out.append(
             Statement(metric, message, nxt.text, nxt.value, nxt.tolerance, _window(clause, compiled), nxt.start)

@@ -9,10 +9,15 @@ Definition. For every goal of the transcript's scenario:
   path in the artifact of a tool result of that view whose call arguments include the goal's
   arguments; or, when ``provider_for(transcript)`` returns a provider,
   ``provider.get_view(view, as_of, **args)`` with ``as_of`` the date of the first message.
-* **answered** -- a CJ text reply after the question (any CJ reply when the merchant never asked)
-  states the expected value: numbers within the claim's rounding tolerance (fractions also as
+* **answered** -- a CJ text reply to the question states the expected value. The replies to a
+  question are those after it and before the merchant's next question (a message with a data or
+  advice intent, or another goal's ask; a pushback such as "actual numbers, please" stays with
+  the question), so an answer to a later question never counts; when the merchant never asked,
+  any CJ reply. The expected value is stated when numbers within the claim's rounding tolerance (fractions also as
   percentages, signs ignored), text case-insensitively with ``_`` and spaces alike
-  (``shipping_delay`` = "shipping delay"). A goal without a metric is answered by a reply with a
+  (``shipping_delay`` = "shipping delay"); a goal on a change (``change_pct``, ``change_points``)
+  whose trend is ``flat`` is also answered by saying so ("unchanged", "about flat", "-0.0%";
+  ``goals.flat_pattern``). A goal without a metric is answered by a reply with a
   number, or -- when its ask is a request for advice (``goals.recommendation_intents``) -- by a
   reply that recommends (milestone ``recommended_action``). A metric goal whose value no tool
   result carries is not answered even when the reply has numbers (status ``unverified``): CJ
@@ -130,6 +135,38 @@ def _states(analysis: ConversationAnalysis, reply: int, text: str, expected: Any
     return None
 
 
+_CHANGE_FIELDS = ("change_pct", "change_points")
+
+
+def _flat_trend(t: Transcript, goal: MerchantGoal, origin: str | None) -> bool:
+    """Whether the goal asks for a change whose trend the source result calls flat."""
+    assert goal.metric is not None
+    path = goal.metric.split(".", 1)[1]
+    trend, _, leaf = path.rpartition(".")
+    if leaf not in _CHANGE_FIELDS or origin is None or not origin.startswith("message "):
+        return False
+    artifact = t.messages[int(origin.split()[1])].artifact
+    return isinstance(artifact, dict) and resolve(artifact, f"{trend}.direction") == "flat"
+
+
+def _window(t: Transcript, analysis: ConversationAnalysis, at: int | None, asks: set[int], catalog: Catalog) -> list[int]:
+    """The CJ replies that answer the merchant message ``at``: until the merchant asks something else."""
+    if at is None:
+        return list(analysis.replies)
+    end = len(t.messages)
+    for i in range(at + 1, len(t.messages)):
+        if t.messages[i].role != "merchant":
+            continue
+        if i in asks or any(m.intent.tool or m.intent.id in _advice(catalog) for m in analysis.intents_of(i)):
+            end = i
+            break
+    return [j for j in analysis.replies if at < j < end]
+
+
+def _advice(catalog: Catalog) -> frozenset[str]:
+    return frozenset(catalog.evaluation.goals.recommendation_intents)
+
+
 def _recommends(text: str, catalog: Catalog) -> bool:
     return "recommended_action" in catalog.milestones.found(text, "cj")
 
@@ -155,9 +192,11 @@ class _GoalCoverageEvaluator:
         analysis = analyze(transcript, catalog)
         provider = self.provider_for(transcript) if self.provider_for is not None else None
         asked = _asked(transcript, analysis, goals, catalog)
+        asks = {a for a in asked if a is not None}
+        flat = re.compile(settings.goals.flat_pattern, re.IGNORECASE)
         rows: list[dict[str, Any]] = []
         for goal, at in zip(goals, asked, strict=True):
-            replies = [j for j in analysis.replies if at is None or j > at]
+            replies = _window(transcript, analysis, at, asks, catalog)
             row: dict[str, Any] = {"goal": goal.id, "asked": at, "answered": None, "expected": None, "stated": None}
             if goal.metric is not None:
                 expected, origin = _expected(transcript, analysis, goal, provider, key_args)
@@ -166,8 +205,13 @@ class _GoalCoverageEvaluator:
                 field_name = goal.metric.rsplit(".", 2)[-2] if "." in goal.metric else ""
                 fraction = re.search(fraction_fields, field_name, re.IGNORECASE) is not None
                 if expected is not None:
+                    is_flat = _flat_trend(transcript, goal, origin)
                     for j in replies:
-                        stated = _states(analysis, j, transcript.messages[j].content, expected, fraction)
+                        text = transcript.messages[j].content
+                        stated = _states(analysis, j, text, expected, fraction)
+                        if stated is None and is_flat:
+                            said = flat.search(text)
+                            stated = said.group(0) if said else None
                         if stated is not None:
                             row.update(answered=j, stated=stated, status="answered")
                             break

@@ -1,13 +1,18 @@
 """Style: CJ's replies read like a copilot talking to a merchant, and answer what was asked.
 
-Each CJ text reply gets up to three sub-checks:
+Each CJ text reply gets up to four sub-checks:
 
 (a) ``leak`` -- no leaked reasoning or meta-commentary: none of ``style.leak_patterns`` of
     ``data/evaluation.yaml`` matches ("Thought: ...", "I will call get_financial_metrics",
     "(internal: ...)", "as an AI", "system prompt", raw tool names, JSON blobs).
 (b) ``length`` -- between ``min_words`` and ``max_words[stress]`` words, by the merchant's stress
     level (``transcript.merchant_context["stress_level"]``): shorter under pressure.
-(c) ``answer`` -- only for the first reply after a merchant question whose intents
+(c) ``promise`` -- CJ offers only what it can do: a sentence with offer phrasing
+    (``style.offer_pattern``: "want me to", "I can", ...) that names an action of
+    ``style.actions`` (refunds, discount codes, pausing subscriptions, a note) needs one of that
+    action's tools bound in the current workflow; an action no tool can do is always a broken
+    promise.
+(d) ``answer`` -- only for the first reply after a merchant question whose intents
     (``data/intents.yaml``) name a tool or ask for advice. A pushback such as "Can you give me
     actual numbers?" is checked against the question before it.
 
@@ -27,7 +32,8 @@ Score = sub-checks passed / sub-checks run (1.0 with no replies); passed when no
 Example: merchant "What's our CAC now?" (intent ``acquisition`` -> ``get_financial_metrics``);
 CJ, after that tool returned ``cac.current = 46.45``: "CAC is $46.45, up 36.3%." passes (c);
 replying "MRR is $83,786" from the same result fails it (MRR does not answer ``acquisition``),
-and "Thought: I will call get_financial_metrics" fails (a).
+"Thought: I will call get_financial_metrics" fails (a), and "I can refund the affected customers
+right away" fails (c) (no tool of CJ refunds).
 
     >>> style_evaluator().key
     'style'
@@ -42,6 +48,7 @@ from typing import Any
 from app.analysis.arguments import normalize_args
 from app.catalog import Catalog
 from app.evaluation.grounding import ClaimCheck, ConversationAnalysis, ToolResultRecord, analyze
+from app.evaluation.grounding.kinds import SENTENCE_END
 from app.evaluation.result import EvalResult
 from app.formats.evaluation import StyleSettings
 from app.intents import IntentMatch
@@ -74,6 +81,8 @@ class _Compiled:
     leak: re.Pattern[str]
     unavailable: re.Pattern[str]
     answer_fields: dict[str, re.Pattern[str]]
+    offer: re.Pattern[str]
+    actions: tuple[tuple[str, re.Pattern[str], frozenset[str]], ...]
 
 
 _COMPILED: dict[int, tuple[StyleSettings, _Compiled]] = {}
@@ -88,6 +97,8 @@ def _compile(settings: StyleSettings) -> _Compiled:
         re.compile("|".join(f"(?:{p})" for p in settings.leak_patterns), re.IGNORECASE | re.MULTILINE),
         re.compile(settings.unavailable_pattern, re.IGNORECASE),
         {k: re.compile(v) for k, v in settings.answer_fields.items()},
+        re.compile(settings.offer_pattern, re.IGNORECASE),
+        tuple((k, re.compile(a.pattern, re.IGNORECASE), frozenset(a.tools)) for k, a in settings.actions.items()),
     )
     _COMPILED[id(settings)] = (settings, compiled)
     return compiled
@@ -167,10 +178,21 @@ def _backs(
             if check.status == "grounded" and isinstance(check.value, str) and check.value in result.content:
                 return True
             continue
-        for match in analysis.sources_in(result, check.claim):
+        for match in analysis.sources_in(result, check):
             if fields is None or fields.search(match.label[prefix:]):
                 return True
     return False
+
+
+def _broken_promise(text: str, bound: frozenset[str], compiled: _Compiled) -> str | None:
+    """The first offer of ``text`` naming an action no bound tool can do, or None."""
+    for sentence in SENTENCE_END.split(text):
+        if not compiled.offer.search(sentence):
+            continue
+        for name, pattern, tools in compiled.actions:
+            if pattern.search(sentence) and not tools & bound:
+                return f"offers to {name} ({sentence.strip()[:80]!r}), which no bound tool can do"
+    return None
 
 
 def _said_unavailable(transcript: Transcript, question: int, compiled: _Compiled) -> bool:
@@ -258,6 +280,10 @@ class _StyleEvaluator:
             leak = compiled.leak.search(text)
             if leak:
                 violations.append({"check": "leak", "message": i, "text": leak.group(0)[:80]})
+            run += 1
+            promise = _broken_promise(text, _bound_tools(transcript, i, catalog), compiled)
+            if promise:
+                violations.append({"check": "promise", "message": i, "text": promise})
             words = len(text.split())
             if words > max_words or words < settings.min_words:
                 bound = f"at most {max_words}" if words > max_words else f"at least {settings.min_words}"

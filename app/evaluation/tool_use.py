@@ -18,6 +18,9 @@ opening, and everything CJ does before the next merchant message) and checks:
     successfully while that workflow was current. Stages the conversation never got to --
     the merchant ended, or kept asking its own questions -- are not required.
 
+* **Answered despite an error.** A reply in a turn whose calls all failed that states numbers
+  without saying it could not get the data (``style.unavailable_pattern``): CJ answered as if
+  the data had come back.
 * **Unbound tools.** A call of a tool outside the current workflow's ``tools_available`` (the
   graph refuses those with an error tool message).
 * **Redundant calls.** The same tool with the same arguments (after filling in the view's
@@ -31,8 +34,8 @@ opening, and everything CJ does before the next merchant message) and checks:
 
 **Score** = 1 - problems / checks, where checks = requirements + calls and problems = missing
 requirements + calls with a problem (each call counted once). No requirements and no calls
-scores 1. **Passed** when no requirement is missing, no unbound tool was attempted, no call had
-invalid arguments and at most ``max_redundant`` calls were redundant.
+scores 1. **Passed** when no requirement is missing, no reply ignored a failed call, no unbound tool
+was attempted, no call had invalid arguments and at most ``max_redundant`` calls were redundant.
 
 Example:
     A merchant asks "How bad is churn this month?" in ``weekly_review`` and CJ answers without
@@ -48,6 +51,7 @@ workflow-adherence evaluators.
 from __future__ import annotations
 
 import datetime as dt
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -59,7 +63,9 @@ from app.analysis.arguments import normalize_args
 from app.catalog import Catalog
 from app.data_views import VIEWS
 from app.errors import InvalidArgumentError
+from app.evaluation.grounding import analyze
 from app.evaluation.result import EvalResult
+from app.intents import IntentMatch
 from app.models import Stage, Workflow
 from app.tools import TOOL_VIEWS
 from app.transcript import Transcript
@@ -72,6 +78,7 @@ __all__ = [
     "due_stages",
     "request_tools",
     "intents_of",
+    "intent_matches",
     "workflow_def",
     "known_workflow",
     "bound_tools",
@@ -88,6 +95,18 @@ KEY = "tool_use"
 def intents_of(catalog: Catalog, text: str) -> tuple[tuple[str, str | None], ...]:
     """(intent id, tool) of every intent in ``text``; cached because every evaluator asks."""
     return tuple((m.intent.id, m.intent.tool) for m in catalog.intents.detect(text))
+
+
+@lru_cache(maxsize=4096)
+def intent_matches(catalog: Catalog, text: str) -> tuple[IntentMatch, ...]:
+    """Every intent in ``text`` with its arguments; cached like :func:`intents_of`."""
+    return tuple(catalog.intents.detect(text))
+
+
+@lru_cache(maxsize=64)
+def _question_windows(catalog: Catalog) -> tuple[tuple[str, re.Pattern[str]], ...]:
+    windows = catalog.evaluation.grounding.question_windows
+    return tuple((w, re.compile("|".join(f"(?:{p})" for p in pats), re.IGNORECASE)) for w, pats in windows.items())
 
 
 def workflow_def(catalog: Catalog, name: str) -> Workflow:
@@ -290,8 +309,19 @@ def _evaluate(t: Transcript, catalog: Catalog, max_redundant: int) -> EvalResult
             )
     for turn, stage in due_stages(tr):
         requirements += 1
-        if not any(c.ok and c.name == stage.tool and c.workflow == turn.workflow for c in tr.calls):
+        window = stage.args.get("time_range")
+        if not any(
+            c.ok and c.name == stage.tool and c.workflow == turn.workflow and _window_of(c) in (None, window or _window_of(c))
+            for c in tr.calls
+        ):
             missing.append({"kind": "stage", "turn": turn.index, "workflow": turn.workflow, "stage": stage.id, "tools": [stage.tool]})
+
+    ignored = _ignored_errors(t, tr, catalog)
+    missing += ignored
+    requirements += len(ignored)
+    wrong = _wrong_windows(tr, catalog)
+    missing += wrong
+    requirements += len(wrong)
 
     problems: list[dict[str, Any]] = []
     latest: dict[tuple[str, str], CallInfo] = {}
@@ -328,6 +358,71 @@ def _evaluate(t: Transcript, catalog: Catalog, max_redundant: int) -> EvalResult
         comment=", ".join(parts),
         details={"missing": missing, "problems": problems, "requirements": requirements, "calls": len(tr.calls), **counts},
     )
+
+
+def _window_of(call: CallInfo) -> str | None:
+    window = normalize_args(call.name, call.args).get("time_range")
+    return window if isinstance(window, str) else None
+
+
+def _wrong_windows(tr: Trace, catalog: Catalog) -> list[dict[str, Any]]:
+    """Calls answering a question with another time window than it asked for.
+
+    The window asked for: one the question names (``grounding.question_windows``: "this month"),
+    else the window of the question's intent (``data/intents.yaml``), of the workflow's stage of
+    that tool, or -- for a follow-up -- of the previous call of the same tool.
+    """
+    phrases = _question_windows(catalog)
+    out: list[dict[str, Any]] = []
+    last: dict[str, str | None] = {}
+    for turn in tr.turns:
+        if turn.request is not None and turn.requested:
+            named = {w for w, rx in phrases if rx.search(turn.request)}
+            intents: dict[str | None, set[str | None]] = {}
+            for m in intent_matches(catalog, turn.request):
+                intents.setdefault(m.intent.tool, set()).add(m.args.get("time_range"))
+            for c in turn.calls:
+                got = _window_of(c)
+                if got is None or c.name not in turn.requested:
+                    continue
+                if len(named) == 1:
+                    wanted = set(named)
+                else:
+                    flow = workflow_def(catalog, c.workflow).conversation_flow if known_workflow(catalog, c.workflow) else []
+                    staged = {st.args.get("time_range") for st in flow if st.tool == c.name}
+                    wanted = {*intents.get(c.name, ()), *staged, last.get(c.name)} - {None}
+                if wanted and got not in wanted:
+                    out.append({"kind": "window", "turn": turn.index, "tools": [c.name], "asked": sorted(wanted), "got": got})
+        for c in turn.calls:
+            if c.ok:
+                last[c.name] = _window_of(c)
+    return out
+
+
+def _ignored_errors(t: Transcript, tr: Trace, catalog: Catalog) -> list[dict[str, Any]]:
+    """Replies that state numbers after a failed call nothing in the turn fixed, without saying so."""
+    unavailable = re.compile(catalog.evaluation.style.unavailable_pattern, re.IGNORECASE)
+    out: list[dict[str, Any]] = []
+    analysis = None
+    for turn in tr.turns:
+        if turn.reply_message is None:
+            continue
+        failed = [c for c in turn.calls if c.status == "error"]
+        if not failed or any(c.ok for c in turn.calls):
+            continue  # nothing failed, or some data came back this turn
+        text = t.messages[turn.reply_message].content
+        analysis = analysis or analyze(t, catalog)
+        numbers = [ch.text for ch in analysis.checks.get(turn.reply_message, []) if ch.claim is not None]
+        if numbers and not unavailable.search(text):
+            out.append(
+                {
+                    "kind": "answered_despite_error",
+                    "turn": turn.index,
+                    "tools": sorted({c.name for c in failed}),
+                    "stated": numbers[:5],
+                }
+            )
+    return out
 
 
 def _calls_until(tr: Trace, turn: TurnInfo) -> int:

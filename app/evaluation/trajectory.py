@@ -4,11 +4,22 @@ A trajectory is the ordered list of tool calls ``{"tool": ..., "args": {...}}``.
 is every call CJ made in the transcript (failed ones included: they are what CJ chose to do).
 
 **Reference.** A list of ``{"tool", "args"}`` dicts, a golden :class:`~app.transcript.Transcript`
-(its calls), or ``None``: the workflow's own trajectory -- the tool stages of the transcript's
-``workflow_path`` (``data/workflow_definitions.yaml``, with the stage ``args``) that fell due
-because CJ had the initiative while the stage was next on the agenda (see
-:func:`app.evaluation.tool_use.due_stages`). Stages the conversation never got to -- the
-merchant ended, or kept CJ busy with its own questions -- are not part of the default reference.
+(its calls), or ``None``: what fell due in this conversation, in order --
+
+* the tool stages of the transcript's ``workflow_path`` (``data/workflow_definitions.yaml``,
+  with the stage ``args``) that fell due because CJ had the initiative while the stage was next
+  on the agenda (see :func:`app.evaluation.tool_use.due_stages`);
+* for every merchant question CJ answered, the tool its intent names (``data/intents.yaml``,
+  with the intent's ``args`` such as ``segment`` or an extracted ``customer_id``) when the
+  workflow binds it, else its first bound fallback; any other bound fallback (or tool of
+  another intent of the question) also satisfies the step, with any arguments.
+
+Stages and questions the conversation never got to -- the merchant ended, or kept CJ busy with
+its own questions -- are not part of the default reference; a step equal to an earlier one
+(a question asked twice) or covered by one (same tool, its arguments among the earlier step's)
+is listed once, since CJ may answer it from the earlier result. Question steps carry only the
+intent's key arguments (``style.key_args`` of ``data/evaluation.yaml``: segment, customer id,
+...); windows follow the merchant's wording.
 
 **Argument comparison** (``args_mode``, one mode or a dict tool -> mode; unlisted tools use
 ``"subset"``). Actual calls are compared with the view's defaults filled in:
@@ -52,7 +63,7 @@ from app.analysis.arguments import normalize_args
 from app.catalog import Catalog
 from app.errors import InvalidArgumentError, UnknownNameError
 from app.evaluation.result import EvalResult
-from app.evaluation.tool_use import due_stages, trace
+from app.evaluation.tool_use import Trace, TurnInfo, bound_tools, due_stages, intent_matches, trace
 from app.tools import TOOL_VIEWS
 from app.transcript import Transcript
 
@@ -65,20 +76,32 @@ ARGS_MODES = ("exact", "ignore", "subset")
 
 @dataclass(frozen=True)
 class ToolStep:
-    """One call of a trajectory: ``args`` with the view's defaults filled in, ``given`` as written."""
+    """One call of a trajectory: ``args`` with the view's defaults filled in, ``given`` as written.
+
+    ``alternatives`` (default reference only): other tools that also satisfy the step, any arguments.
+    """
 
     tool: str
     args: tuple[tuple[str, Any], ...]
     given: tuple[tuple[str, Any], ...]
+    alternatives: tuple[str, ...] = ()
 
     @classmethod
-    def of(cls, tool: str, args: Mapping[str, Any] | None) -> ToolStep:
+    def of(cls, tool: str, args: Mapping[str, Any] | None, alternatives: tuple[str, ...] = ()) -> ToolStep:
         raw = dict(args or {})
         norm = normalize_args(tool, raw)
-        return cls(tool, tuple(sorted(norm.items(), key=lambda kv: kv[0])), tuple(sorted(raw.items(), key=lambda kv: kv[0])))
+        return cls(
+            tool,
+            tuple(sorted(norm.items(), key=lambda kv: kv[0])),
+            tuple(sorted(raw.items(), key=lambda kv: kv[0])),
+            alternatives,
+        )
 
     def as_dict(self) -> dict[str, Any]:
-        return {"tool": self.tool, "args": dict(self.given)}
+        out: dict[str, Any] = {"tool": self.tool, "args": dict(self.given)}
+        if self.alternatives:
+            out["or"] = list(self.alternatives)
+        return out
 
 
 def trajectory_of(transcript: Transcript) -> list[ToolStep]:
@@ -86,13 +109,41 @@ def trajectory_of(transcript: Transcript) -> list[ToolStep]:
     return [ToolStep.of(c.name, c.args) for c in transcript.tool_calls()]
 
 
+def _asked_step(tr: Trace, turn: TurnInfo) -> ToolStep | None:
+    """The call a merchant question requires: its intent's bound tool (or first bound fallback)."""
+    if turn.request is None or not turn.requested or turn.reply_message is None:
+        return None
+    key_args = frozenset(tr.catalog.evaluation.style.key_args)
+    bound = bound_tools(tr.catalog, turn.workflow)
+    for m in intent_matches(tr.catalog, turn.request):
+        tool = m.intent.tool
+        if tool is None:
+            continue
+        if tool in bound:  # the arguments that change the answer; windows follow the wording
+            args = {k: v for k, v in m.args.items() if k in key_args}
+            return ToolStep.of(tool, args, tuple(sorted(turn.requested - {tool})))
+        fallback = next((fb for fb in tr.catalog.intents.fallbacks.get(tool, []) if fb.tool in bound), None)
+        if fallback is not None:
+            return ToolStep.of(fallback.tool, {}, tuple(sorted(turn.requested - {fallback.tool})))
+    return None
+
+
 def default_reference(transcript: Transcript, catalog: Catalog | None = None) -> list[ToolStep]:
-    """The workflow's trajectory for this conversation: the tool stages that fell due, with their args.
+    """What fell due in this conversation: due workflow stages and the tools its questions require.
 
     Workflows and intents come from ``catalog`` (default: ``Catalog.default()``).
     """
-    due = due_stages(trace(transcript, catalog or Catalog.default()))
-    return [ToolStep.of(stage.tool, stage.args) for _turn, stage in due]  # type: ignore[arg-type]
+    tr = trace(transcript, catalog or Catalog.default())
+    stages: dict[int, list[ToolStep]] = {}
+    for turn, stage in due_stages(tr):
+        stages.setdefault(turn.index, []).append(ToolStep.of(stage.tool, stage.args))  # type: ignore[arg-type]
+    steps: list[ToolStep] = []
+    for turn in tr.turns:
+        asked = _asked_step(tr, turn)
+        for step in [*([asked] if asked is not None else []), *stages.get(turn.index, [])]:
+            if not any(s.tool == step.tool and all(a in s.given for a in step.given) for s in steps):
+                steps.append(step)  # a step an earlier one covers may be answered from its result
+    return steps
 
 
 def _args_match(ref: ToolStep, act: ToolStep, mode: str) -> bool:
@@ -190,6 +241,8 @@ def trajectory_evaluator(
     default_args = args_mode if isinstance(args_mode, str) else "subset"
 
     def match(ref: ToolStep, act: ToolStep) -> bool:
+        if act.tool in ref.alternatives:
+            return True
         return ref.tool == act.tool and _args_match(ref, act, per_tool.get(ref.tool, default_args))
 
     def evaluator(*, transcript: Transcript) -> EvalResult:

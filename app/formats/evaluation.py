@@ -7,13 +7,17 @@ settings are loaded with the rest of the data folder by :class:`~app.catalog.Cat
 
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic import Field
 
 from app.models import RegexPattern, StressLevel, StrictModel
 
 __all__ = [
+    "PerUnit",
     "GroundingSettings",
     "MetricLabel",
+    "OfferedAction",
     "ConsistencySettings",
     "StyleSettings",
     "GoalSettings",
@@ -22,17 +26,53 @@ __all__ = [
 ]
 
 
+_SOURCE_KINDS = Literal["money", "percent", "hours", "points", "ratio", "per_day", "rating", "score", "days", "number"]
+
+
+class PerUnit(StrictModel):
+    """A declared per-unit derivation: ``numerator / denominator`` of one result's fields."""
+
+    name: str = Field(description="What the ratio is (a metric id when it is one, e.g. arpu).")
+    numerator: str = Field(description="Top-level field of the result (a trend's current value).")
+    denominator: str
+    kind: _SOURCE_KINDS = Field(description="Kind of the result (money for ARPU).")
+
+
 class GroundingSettings(StrictModel):
+    """How claims are matched to tool results (``grounding`` of ``data/evaluation.yaml``)."""
+
     fraction_fields: RegexPattern = Field(description="Fields holding fractions CJ may state as percentages.")
+    field_kinds: dict[_SOURCE_KINDS, RegexPattern] = Field(
+        description="Source kind -> regex on the field name; first match wins, other fields are counts."
+    )
+    clause_continues: RegexPattern = Field(
+        description="What after a comma continues a metric's statement (else the comma ends its clause)."
+    )
+    stated_window: RegexPattern = Field(
+        description="A window stated in a sentence, with groups n and unit ('over the last 30 days', '(7d)')."
+    )
+    question_windows: dict[str, list[RegexPattern]] = Field(
+        default_factory=dict,
+        description="Window -> phrases of a merchant question that ask for it; results fetched for it must cover it.",
+    )
+    points_nouns: list[str] = Field(description="Words after a number that make it a percentage-point change.")
+    per_unit: list[PerUnit] = Field(default_factory=list, description="Declared per-unit derivations.")
     customer_id_fields: list[str] = Field(min_length=1)
     customer_name_fields: list[str] = Field(min_length=1)
     ticket_id_fields: list[str] = Field(min_length=1)
-    derive_relations: bool = Field(default=True, description="Accept differences, % changes and ratios.")
+    derive_relations: bool = Field(default=True, description="Accept the declared derivations.")
 
 
 class MetricLabel(StrictModel):
     kinds: list[str] = Field(min_length=1, description="Claim kinds the label applies to (money, percent, ...).")
     patterns: list[RegexPattern] = Field(min_length=1)
+    fields: list[RegexPattern] = Field(
+        default_factory=list, description="Field paths (view-relative) holding the metric; grounding checks them."
+    )
+    after: list[RegexPattern] = Field(
+        default_factory=list,
+        description="How the metric is named right after its number ('788 subscribers cancelled'); grounding only.",
+    )
 
 
 class ConsistencySettings(StrictModel):
@@ -41,8 +81,19 @@ class ConsistencySettings(StrictModel):
     windows: dict[str, list[RegexPattern]] = Field(description="Window id -> phrases that state it.")
 
 
+class OfferedAction(StrictModel):
+    """Something CJ may offer to do, and the tools that can do it."""
+
+    pattern: RegexPattern = Field(description="How the action is named in an offer.")
+    tools: list[str] = Field(description="Tools or actions that do it; empty: none of CJ's tools can.")
+
+
 class StyleSettings(StrictModel):
     leak_patterns: list[RegexPattern] = Field(min_length=1)
+    offer_pattern: RegexPattern = Field(description="A sentence in which CJ offers to do something.")
+    actions: dict[str, OfferedAction] = Field(
+        default_factory=dict, description="Actions an offer may name; offered, one of its tools must be bound."
+    )
     max_words: dict[StressLevel, int] = Field(description="Longest reply in words per stress level.")
     min_words: int = Field(ge=0)
     unavailable_pattern: RegexPattern
@@ -54,6 +105,7 @@ class StyleSettings(StrictModel):
 
 class GoalSettings(StrictModel):
     recommendation_intents: list[str]
+    flat_pattern: RegexPattern = Field(description="Saying a value did not change (answers a change goal whose trend is flat).")
 
 
 class JudgeSettings(StrictModel):

@@ -1,6 +1,7 @@
 """Deliberately defective variants of the rule-based CJ, for calibrating the evaluators.
 
-Each variant is the real :class:`~app.policies.rule_cj.RuleBasedCJ` with one flaw, as
+The data-side variants (``hallucinate_numbers``, ``wrong_metric``, ``stale_window``,
+``wrong_customer``) live in :mod:`app.policies.data_defects`. Each variant is the real :class:`~app.policies.rule_cj.RuleBasedCJ` with one flaw, as
 deterministic as the original (same seed and messages, same reply). Select one with the model
 spec ``rules:<defect>`` (``cjsim run --cj-model rules:skip_tools``). Wording lives in
 ``data/prompts/defects.yaml``.
@@ -8,8 +9,15 @@ spec ``rules:<defect>`` (``cjsim run --cj-model rules:skip_tools``). Wording liv
 =======================  ==========================================================  ====================
 defect                   what goes wrong                                             caught by
 =======================  ==========================================================  ====================
-``hallucinate_numbers``  every stated number is scaled by a seed-chosen factor       grounding
+``hallucinate_numbers``  answers from a copy of its results with scaled numbers      grounding
+``wrong_metric``         answers from a copy in which metrics of one unit trade       grounding
+                         values
+``stale_window``         fetches another window and presents it as the asked one     grounding
+``wrong_customer``       answers from a copy in which customers have invented names  grounding
 ``skip_tools``           never calls a tool; answers with invented numbers           tool_use
+``ignored_tool_error``   its calls fail (invalid arguments); it answers as if the    tool_use
+                         data had come back, with invented numbers
+``overpromise``          offers refunds, discounts, pauses no tool of its can do     style
 ``off_workflow``         ignores the workflow: follows another workflow's stages     workflow_adherence
                          in reverse, pushes them into every tool round, ignores the
                          tool binding (calls tools the workflow does not offer)
@@ -27,22 +35,22 @@ Example:
 
 from __future__ import annotations
 
-import hashlib
-import re
-from abc import abstractmethod
 from collections.abc import Sequence
 from dataclasses import replace
 from functools import lru_cache
 from typing import Any, ClassVar
 
-from langchain_core.callbacks import CallbackManagerForLLMRun
 from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, ToolMessage
-from langchain_core.outputs import ChatGeneration, ChatResult
 
-from app.analysis.claims import extract_claims
+from app.analysis.arguments import tool_has_arg
 from app.catalog import Catalog
 from app.errors import UnknownNameError
-from app.formats.defects import DefectWording
+from app.policies.data_defects import DATA_DEFECTS
+from app.policies.defect_base import DefectiveCJ as _DefectiveCJ
+from app.policies.defect_base import defect_wording
+from app.policies.defect_base import latest_request as _latest_request
+from app.policies.defect_base import turn_no as _turn_no
+from app.policies.defect_base import unit as _unit
 from app.policies.history import History, text_of
 from app.policies.rule_cj import RuleBasedCJ
 from app.policies.tone import pick
@@ -50,106 +58,6 @@ from app.tools import VIEW_TOOLS as TOOL_NAMES
 from app.workflows import WorkflowCatalog
 
 __all__ = ["DEFECTS", "defect_wording", "make_defective_cj"]
-
-
-# --------------------------------------------------------------------------- wording
-
-
-def defect_wording() -> DefectWording:
-    """The defect variants' wording of the default catalog."""
-    return Catalog.default().prompts.defects
-
-
-def _unit(seed: int, *salt: object) -> float:
-    """A stable pseudo-random number in [0, 1) for the seed and salt."""
-    digest = hashlib.sha256(repr((seed, *salt)).encode()).digest()
-    return int.from_bytes(digest[:8], "big") / 2**64
-
-
-def _turn_no(messages: Sequence[BaseMessage]) -> int:
-    return sum(1 for m in messages if isinstance(m, HumanMessage))
-
-
-def _latest_request(messages: Sequence[BaseMessage]) -> str:
-    return next((text_of(m) for m in reversed(messages) if isinstance(m, HumanMessage)), "")
-
-
-# --------------------------------------------------------------------------- base
-
-
-class _DefectiveCJ(RuleBasedCJ):
-    """A rule-based CJ whose reply goes through one defect."""
-
-    defect: ClassVar[str] = ""
-
-    @property
-    def _llm_type(self) -> str:
-        return f"rule-based-cj-{self.defect}"
-
-    @property
-    def _identifying_params(self) -> dict[str, Any]:
-        return {"model": f"rules:{self.defect}", "seed": self.seed}
-
-    def _clean_reply(self, messages: list[BaseMessage]) -> AIMessage:
-        """What the clean rule-based CJ would say."""
-        message = super()._generate(messages).generations[0].message
-        assert isinstance(message, AIMessage)
-        return message
-
-    @abstractmethod
-    def _reply(self, messages: list[BaseMessage]) -> AIMessage:
-        """The defective reply; each variant defines it."""
-
-    def _generate(
-        self,
-        messages: list[BaseMessage],
-        stop: list[str] | None = None,
-        run_manager: CallbackManagerForLLMRun | None = None,
-        **kwargs: Any,
-    ) -> ChatResult:
-        return ChatResult(generations=[ChatGeneration(message=self._reply(messages))])
-
-
-# --------------------------------------------------------------------------- hallucinate_numbers
-
-_NUMBER = re.compile(r"\d{1,3}(?:,\d{3})+(?:\.\d+)?|\d+(?:\.\d+)?")
-
-
-def _scale(number: str, factor: float) -> str:
-    decimals = len(number.split(".")[1]) if "." in number else 0
-    value = float(number.replace(",", ""))
-    new = value * factor
-    text = f"{new:,.{decimals}f}" if "," in number else f"{new:.{decimals}f}"
-    if text == number:  # a zero or a tiny number: move it by one unit of its last digit
-        text = f"{value + 10 ** -decimals:.{decimals}f}"
-    return text
-
-
-def perturb_numbers(text: str, factor: float) -> str:
-    """``text`` with every stated number (a claim, not a date or an id) multiplied by ``factor``."""
-    out, last = [], 0
-    for claim in extract_claims(text):
-        start = text.find(claim.text, claim.start)
-        if start < 0:
-            continue
-        piece = _NUMBER.sub(lambda m: _scale(m.group(0), factor), claim.text)
-        out += [text[last:start], piece]
-        last = start + len(claim.text)
-    return "".join(out) + text[last:]
-
-
-class HallucinatingCJ(_DefectiveCJ):
-    """States numbers that match no tool value: each is scaled by a seed-chosen factor."""
-
-    defect: ClassVar[str] = "hallucinate_numbers"
-
-    def _reply(self, messages: list[BaseMessage]) -> AIMessage:
-        reply = self._clean_reply(messages)
-        if reply.content and not reply.tool_calls:
-            factors = self.resolved_catalog.prompts.defects.hallucinate_numbers.factors
-            factor = factors[int(_unit(self.seed, "factor") * len(factors))]
-            reply = reply.model_copy(update={"content": perturb_numbers(text_of(reply), factor)})
-        return reply
 
 
 # --------------------------------------------------------------------------- skip_tools
@@ -295,11 +203,58 @@ class QuestionIgnoringCJ(_DefectiveCJ):
         return self._clean_reply(heard)
 
 
+# --------------------------------------------------------------------------- overpromise
+
+
+class OverpromisingCJ(_DefectiveCJ):
+    """Offers to do things no tool or action it is given can do (refunds, discounts, pauses)."""
+
+    defect: ClassVar[str] = "overpromise"
+
+    def _reply(self, messages: list[BaseMessage]) -> AIMessage:
+        reply = self._clean_reply(messages)
+        if not reply.content or reply.tool_calls:
+            return reply
+        offers = self.resolved_catalog.prompts.defects.overpromise.offers
+        offer = pick(offers, self.seed, _turn_no(messages), "overpromise")
+        return reply.model_copy(update={"content": f"{text_of(reply)}\n\n{offer}"})
+
+
+# --------------------------------------------------------------------------- ignored_tool_error
+
+
+class IgnoredErrorCJ(ToolSkippingCJ):
+    """Its calls fail (invalid arguments) and it answers as if the data had come back."""
+
+    defect: ClassVar[str] = "ignored_tool_error"
+
+    def _reply(self, messages: list[BaseMessage]) -> AIMessage:
+        if History(messages).ends_with_results:
+            return super()._reply(messages)  # no retry, no "I couldn't get it": invented numbers
+        reply = self._clean_reply(messages)
+        if not reply.tool_calls:
+            return reply
+        bad = self.resolved_catalog.prompts.defects.ignored_tool_error.bad_args
+        calls = []
+        for c in reply.tool_calls:
+            taken = {k: v for k, v in bad.items() if tool_has_arg(c["name"], k)}
+            first = next(iter(bad))
+            calls.append({**c, "args": {**c["args"], **(taken or {first: bad[first]})}})
+        return reply.model_copy(update={"tool_calls": calls})
+
+
 # --------------------------------------------------------------------------- registry
 
-DEFECTS: dict[str, type[_DefectiveCJ]] = {
-    cls.defect: cls for cls in (HallucinatingCJ, ToolSkippingCJ, OffWorkflowCJ, LeakingCJ, QuestionIgnoringCJ)
-}
+_VARIANTS: tuple[type[_DefectiveCJ], ...] = (
+    *DATA_DEFECTS,
+    ToolSkippingCJ,
+    OffWorkflowCJ,
+    LeakingCJ,
+    QuestionIgnoringCJ,
+    OverpromisingCJ,
+    IgnoredErrorCJ,
+)
+DEFECTS: dict[str, type[_DefectiveCJ]] = {cls.defect: cls for cls in _VARIANTS}
 """Defect name -> variant class (``rules:<name>``)."""
 
 

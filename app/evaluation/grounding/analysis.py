@@ -1,33 +1,7 @@
-"""Grounding: every number and name CJ states must come from a tool result it received earlier.
+"""The shared analysis of one transcript: tool results in order, and every CJ claim checked.
 
-Definition. For each CJ text message, every numeric claim (money, percentages, hours, counts;
-see :mod:`app.analysis.claims`) and every named customer (name or id) or ticket id is looked
-up among the tool results that arrived *before* that message:
-
-* ``grounded`` -- a value of a result matches within the rounding the claim's precision implies
-  (``$45.2K`` matches 45,210; ``5.2%`` matches the fraction 0.0523; signs are not compared);
-  a name or id appears in a result (and a name written next to an id belongs to that id);
-* ``derived`` -- no value matches, but a declared relation of one result's values does: a
-  trend's ``current - previous``, its % change or ``current / previous``, or the difference or
-  ratio of two of its trends' current values (``"up 12 subscribers"`` = 480 - 468);
-* ``ungrounded`` -- neither.
-
-Sources are the numeric fields of each result's JSON artifact (fractions also as percentages),
-numbers written inside its text fields (alert messages, recommended actions), and -- for a
-result without an artifact -- the numbers of its text. A bare customer name is recognised when
-it is a name some tool result of the conversation carries; names CJ invents outright are only
-caught when written next to an id ("Jane Doe (C000882)").
-
-Score = (grounded + derived) / claims (1.0, comment "no claims", when CJ stated none); passed
-when no claim is ungrounded.
-
-Example: after ``get_financial_metrics`` returned ``{"mrr": {"current": 45210, "previous":
-44100, ...}}``, "MRR is $45.2K, up $1,110" is grounded ($45.2K) and derived ($1,110 =
-current - previous); "MRR is $47K" is ungrounded.
-
-    >>> ev = grounding_evaluator()
-    >>> ev.key
-    'grounding'
+Computed once per transcript and catalog (cached) and read by grounding, style, goal coverage
+and consistency. See :mod:`app.evaluation.grounding` for the rules.
 """
 
 from __future__ import annotations
@@ -38,25 +12,23 @@ import threading
 import weakref
 from collections import OrderedDict
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, get_args
 
-from app.analysis.claims import (
-    Claim,
-    Entity,
-    SourceIndex,
-    SourceMatch,
-    extract_claims,
-    extract_entities,
-)
+from app.analysis.arguments import normalize_args
+from app.analysis.claims import Claim, Entity, extract_claims, extract_entities
 from app.catalog import Catalog
-from app.evaluation.result import EvalResult
+from app.evaluation.grounding.kinds import compile_labels
+from app.evaluation.grounding.sources import Source, TypedIndex
 from app.intents import IntentCatalog, IntentMatch
 from app.tools import TOOL_VIEWS
 from app.transcript import Transcript
+from app.views.base import TimeRange
 
 _DATE = re.compile(r"\b\d{4}-\d{2}-\d{2}\b")
+_WINDOWS = frozenset(get_args(TimeRange))
+"""Windows a result can cover (its call's ``time_range``)."""
 
-__all__ = ["ClaimCheck", "ToolResultRecord", "ConversationAnalysis", "analyze", "grounding_evaluator"]
+__all__ = ["ClaimCheck", "ToolResultRecord", "ConversationAnalysis", "analyze"]
 
 
 @dataclass(frozen=True)
@@ -71,8 +43,10 @@ class ClaimCheck:
     value: float | str
     source: str | None
     status: str  # grounded | derived | ungrounded
-    sources: tuple[SourceMatch, ...] = ()
+    sources: tuple[Source, ...] = ()
     claim: Claim | None = None
+    metric: str | None = None
+    """The metric the claim's clause names, if any (its sources must be of that metric)."""
 
     def as_detail(self) -> dict[str, Any]:
         return {
@@ -84,6 +58,7 @@ class ClaimCheck:
             "value": self.value,
             "source": self.source,
             "status": self.status,
+            "metric": self.metric,
         }
 
 
@@ -115,7 +90,7 @@ class ConversationAnalysis:
     replies: list[int] = field(default_factory=list)
     dates: dict[int, list[str]] = field(default_factory=dict)
     texts: list[str] = field(default_factory=list)
-    index: SourceIndex | None = None
+    index: TypedIndex | None = None
     intent_catalog: IntentCatalog | None = None
     _intents: dict[int, list[IntentMatch]] = field(default_factory=dict)
     _result_dates: dict[int, frozenset[str]] = field(default_factory=dict)
@@ -129,11 +104,9 @@ class ConversationAnalysis:
             self._result_dates[result.message] = found
         return found
 
-    def sources_in(self, result: ToolResultRecord, claim: Claim) -> list[SourceMatch]:
-        """Values of one result matching ``claim`` (for "which result backs this claim")."""
-        if self.index is None:
-            return []
-        return [m for m in self.index.lookup_all(claim) if m.message == result.message]
+    def sources_in(self, result: ToolResultRecord, check: ClaimCheck) -> list[Source]:
+        """Values of one result that ground ``check``'s claim (same kind and metric)."""
+        return [m for m in check.sources if m.message == result.message]
 
     def intents_of(self, message: int) -> list[IntentMatch]:
         """Intents of a message's text (cached)."""
@@ -200,9 +173,23 @@ def _pairs(node: Any, id_field: str, name_fields: frozenset[str], out: dict[str,
                 _pairs(item, id_field, name_fields, out)
 
 
+_ASKED: dict[int, tuple[object, tuple[tuple[str, re.Pattern[str]], ...]]] = {}
+
+
+def _asked_windows(catalog: Catalog) -> tuple[tuple[str, re.Pattern[str]], ...]:
+    """Window -> the phrases that ask for it in a question (``grounding.question_windows``)."""
+    windows = catalog.evaluation.grounding.question_windows
+    hit = _ASKED.get(id(windows))
+    if hit is None or hit[0] is not windows:
+        compiled = tuple(
+            (name, re.compile("|".join(f"(?:{p})" for p in phrases), re.IGNORECASE)) for name, phrases in windows.items()
+        )
+        hit = _ASKED[id(windows)] = (windows, compiled)
+    return hit[1]
+
+
 def _analyze(t: Transcript, catalog: Catalog) -> ConversationAnalysis:
     settings = catalog.evaluation.grounding
-    fraction = re.compile(settings.fraction_fields, re.IGNORECASE)
     cust_ids, names, tickets = (
         frozenset(settings.customer_id_fields),
         frozenset(settings.customer_name_fields),
@@ -222,7 +209,9 @@ def _analyze(t: Transcript, catalog: Catalog) -> ConversationAnalysis:
                 all_names |= {n for n in v if " " in n}
     known_names = sorted(all_names, key=len, reverse=True)
 
-    index = out.index = SourceIndex(fraction, derive=settings.derive_relations)
+    index = out.index = TypedIndex(settings, compile_labels(catalog.evaluation.consistency), _WINDOWS)
+    asked_windows = _asked_windows(catalog)
+    asked: tuple[str, int] | None = None
     seen: dict[str, set[str]] = {"customer": set(), "ticket": set()}
     id_names: dict[str, str] = {}
     for i, m in enumerate(t.messages):
@@ -235,7 +224,9 @@ def _analyze(t: Transcript, catalog: Catalog) -> ConversationAnalysis:
             out.results.append(ToolResultRecord(i, tool, view, args, ok, m.artifact, m.content))
             if not ok:
                 continue
-            index.add_result(i, view, m.artifact, "" if m.artifact is not None else m.content)
+            window = normalize_args(tool, args).get("time_range") if tool in TOOL_VIEWS else None
+            text = "" if m.artifact is not None else m.content
+            index.add_result(i, view, m.artifact, text, window if isinstance(window, str) else None)
             if m.artifact is not None:
                 found = {}
                 _strings(m.artifact, wanted, found)
@@ -244,31 +235,37 @@ def _analyze(t: Transcript, catalog: Catalog) -> ConversationAnalysis:
                     seen[bucket] |= values
                 for id_field in cust_ids:
                     _pairs(m.artifact, id_field, names, id_names)
+        elif m.role == "merchant":
+            named = {w for w, rx in asked_windows if rx.search(m.content)}
+            asked = (named.pop(), i) if len(named) == 1 else None
         elif m.role == "cj" and m.content:
             out.replies.append(i)
             out.dates[i] = _DATE.findall(m.content)
-            out.checks[i] = _check_message(i, m.content, index, known_names, seen, id_names)
+            out.checks[i] = _check_message(i, m.content, index, known_names, seen, id_names, asked)
     return out
 
 
 def _check_message(
     i: int,
     text: str,
-    index: SourceIndex,
+    index: TypedIndex,
     known_names: list[str],
     seen: dict[str, set[str]],
     id_names: dict[str, str],
+    asked: tuple[str, int] | None = None,
 ) -> list[ClaimCheck]:
     checks: list[ClaimCheck] = []
-    for c in extract_claims(text):
-        match = index.lookup(c)
-        sources: tuple[SourceMatch, ...]
-        if match is None:
-            status, source, sources = "ungrounded", None, ()
+    claims = extract_claims(text)
+    metrics = index.metrics_of(text, claims)
+    for c in claims:
+        metric = metrics.get(c.start)
+        found = index.matches(c, metric, index.stated_window(text, c), asked)
+        if not found:
+            status, source = "ungrounded", None
         else:
-            status = "derived" if match.derived else "grounded"
-            source, sources = match.label, tuple(index.lookup_all(c)) or (match,)
-        checks.append(ClaimCheck(i, c.text, c.start, c.end, c.kind, c.value, source, status, sources, c))
+            status = "derived" if found[0].derived else "grounded"
+            source = found[0].label
+        checks.append(ClaimCheck(i, c.text, c.start, c.end, c.kind, c.value, source, status, tuple(found), c, metric))
     for e in extract_entities(text, known_names):
         checks.append(_check_entity(i, e, seen, id_names))
     checks.sort(key=lambda ch: ch.start)
@@ -286,39 +283,3 @@ def _check_entity(i: int, e: Entity, seen: dict[str, set[str]], id_names: dict[s
         ok = e.value in seen["customer"]
         source = ("customer_id" if e.value[:1] == "C" and e.value[1:].isdigit() else "customer name") if ok else None
     return ClaimCheck(i, e.text, e.start, e.end, e.kind, e.value, source, "grounded" if ok else "ungrounded")
-
-
-class _GroundingEvaluator:
-    key = "grounding"
-
-    def __init__(self, catalog: Catalog) -> None:
-        self.catalog = catalog
-
-    def __call__(self, *, transcript: Transcript) -> EvalResult:
-        analysis = analyze(transcript, self.catalog)
-        claims = [c for i in analysis.replies for c in analysis.checks[i]]
-        details = {
-            "claims": [c.as_detail() for c in claims],
-            "total": len(claims),
-            "ungrounded": sum(c.status == "ungrounded" for c in claims),
-        }
-        if not claims:
-            return EvalResult(key=self.key, score=1.0, passed=True, comment="no claims", details=details)
-        bad = sum(c.status == "ungrounded" for c in claims)
-        score = (len(claims) - bad) / len(claims)
-        if bad:
-            shown = ", ".join(repr(c.text) for c in claims if c.status == "ungrounded")
-            comment = f"{bad} of {len(claims)} claims ungrounded: {shown[:200]}"
-        else:
-            derived = sum(c.status == "derived" for c in claims)
-            comment = f"all {len(claims)} claims grounded" + (f" ({derived} derived)" if derived else "")
-        return EvalResult(key=self.key, score=score, passed=bad == 0, comment=comment, details=details)
-
-
-def grounding_evaluator(*, catalog: Catalog | None = None) -> _GroundingEvaluator:
-    """Evaluator ``grounding``: CJ's numbers, customers and tickets come from earlier tool results.
-
-    Args:
-        catalog: evaluation settings and intents to use (default: ``Catalog.default()``).
-    """
-    return _GroundingEvaluator(catalog or Catalog.default())
