@@ -22,6 +22,7 @@ __all__ = [
     "rate_pct",
     "points",
     "count",
+    "counted",
     "hours",
     "signed_pct",
 ]
@@ -116,6 +117,11 @@ def count(value: int | float | None) -> str:
     if value is None:
         return "n/a"
     return f"{value:,.0f}" if float(value).is_integer() else f"{value:,.2f}"
+
+
+def counted(value: int, noun: str) -> str:
+    """A count with its noun, singular for one: ``1 order``, ``1,204 orders``."""
+    return f"{count(value)} {noun}{'' if value == 1 else 's'}"
 
 
 def hours(value: float | None) -> str:

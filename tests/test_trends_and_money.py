@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from app.formats.rule_cj import render
-from app.formatting import CURRENCIES, count, money, to_major
+from app.formatting import CURRENCIES, count, counted, money, to_major
 from app.providers.data_agent import DataAgent
 from app.views import Trend
 from app.views.base import MoneyResult
@@ -87,3 +87,7 @@ def test_money_results_carry_the_currency_in_json_and_text() -> None:
     assert "£" in gbp.to_text() and "$" not in gbp.to_text()
     said = render("{net_revenue.current|money}", gbp.to_json())
     assert said is not None and said.startswith("£")
+
+
+def test_counts_with_their_noun() -> None:
+    assert [counted(n, "order") for n in (0, 1, 2, 1204)] == ["0 orders", "1 order", "2 orders", "1,204 orders"]

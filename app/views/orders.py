@@ -17,7 +17,7 @@ from typing import ClassVar, Literal
 
 from pydantic import Field
 
-from app.formatting import count, rate_pct
+from app.formatting import count, counted, rate_pct
 from app.storage import order_queries as oq
 from app.storage import queries as q
 from app.storage.customer_frame import RETENTION_DAYS
@@ -160,7 +160,7 @@ class OrderMetrics(MoneyResult):
             "Top customers: "
             + self._or_missing(
                 "top_customers",
-                "; ".join(f"{c.name} ({c.customer_id}) {m(c.amount)} over {c.orders} orders" for c in self.top_customers)
+                "; ".join(f"{_who(c.name, c.customer_id)} {m(c.amount)} over {counted(c.orders, 'order')}" for c in self.top_customers)
                 or "none",
             ),
             "Refunds by reason: " + self._or_missing("refunds_by_reason", reasons or "none"),
@@ -324,3 +324,8 @@ ORDER_METRICS: ViewSpec[OrderMetricsArgs, OrderMetrics] = ViewSpec(
     build=order_metrics,
     examples=({"time_range": "30d"}, {"time_range": "90d"}, {"time_range": "7d"}),
 )
+
+
+def _who(name: str, customer_id: str) -> str:
+    # Exports without names (UCI's) name a customer by its id: say it once.
+    return customer_id if name == customer_id else f"{name} ({customer_id})"
