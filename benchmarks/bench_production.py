@@ -66,6 +66,8 @@ VIEW_CASES: list[tuple[str, dict[str, Any]]] = [
     ("order_metrics", {"time_range": "30d"}),
     ("customer_list", {"filter": "active", "sort_by": "name", "limit": 100}),
     ("customer_list", {"filter": "all", "sort_by": "recent", "limit": 100}),
+    ("customer_list", {"filter": "order_at_risk", "sort_by": "ltv", "limit": 100}),
+    ("customer_list", {"filter": "order_inactive", "sort_by": "recent", "limit": 100}),
     ("customer_profile", {}),  # customer id filled in: the riskiest customer
     ("search_tickets", {"query": "box", "limit": 50}),
     ("business_timeline", {"days_before": 120, "days_after": 30}),

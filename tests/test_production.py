@@ -150,8 +150,8 @@ def test_a_version_6_database_gains_order_summaries_filled_from_its_orders(fresh
         store_rows(conn, retail_rows(customers=30, orders=90), kind="import", source="test", url=fresh_url)
         expected = [tuple(r) for r in conn.execute(order_customer_daily.select().order_by("day"))]
         conn.execute(text("DROP TABLE order_customer_daily"))  # back to the version-6 shape
-        conn.execute(schema_version.delete().where(schema_version.c.version == 7))
-    assert expected and [m.version for m in init_database(fresh_url)[0]] == [7]
+        conn.execute(schema_version.delete().where(schema_version.c.version >= 7))
+    assert expected and [m.version for m in init_database(fresh_url)[0]] == [7, 8]
     with writable_connection(fresh_url) as conn:
         assert [tuple(r) for r in conn.execute(order_customer_daily.select().order_by("day"))] == expected
     p = ProductionDataProvider(fresh_url, allow_writable_user=True)
@@ -436,3 +436,24 @@ def test_build_provider_rejects_unknown_names() -> None:
 
     with pytest.raises(UnknownNameError, match="data_agent, production"):
         build_provider("nope", None, SCENARIO, MERCHANT, 0)
+
+
+def test_a_version_7_database_gains_the_last_order_of_its_stored_facts(fresh_url: str) -> None:
+    """Facts stored before migration 8 get their last order filled: the retention filters answer
+    without a refresh, exactly as on facts stored afterwards."""
+    from app.world.retail import retail_rows
+
+    init_database(fresh_url)
+    with writable_connection(fresh_url) as conn:
+        store_rows(conn, retail_rows(customers=30, orders=90), kind="import", source="test", url=fresh_url)
+    p = ProductionDataProvider(fresh_url, allow_writable_user=True)
+    expected = [p.customer_list(f, 100, "ltv").to_json() for f in ("order_active", "order_at_risk", "order_inactive")]
+    p.close()
+    with writable_connection(fresh_url) as conn:  # back to the version-7 shape
+        conn.execute(text("DROP INDEX ix_customer_facts_last_order"))
+        conn.execute(text("ALTER TABLE customer_facts DROP COLUMN last_order_on"))
+        conn.execute(schema_version.delete().where(schema_version.c.version == 8))
+    assert [m.version for m in init_database(fresh_url)[0]] == [8]
+    p = ProductionDataProvider(fresh_url, allow_writable_user=True)
+    assert [p.customer_list(f, 100, "ltv").to_json() for f in ("order_active", "order_at_risk", "order_inactive")] == expected
+    p.close()

@@ -306,6 +306,21 @@ class TimeRangePhrase(StrictModel):
     tools: list[str] | None = Field(default=None, description="Only for these tools (default: any with time_range).")
 
 
+class CallSpec(StrictModel):
+    """A tool and its arguments."""
+
+    tool: str
+    args: dict[str, Any] = Field(default_factory=dict)
+
+
+class GapCall(StrictModel):
+    """With a data gap, a call the data cannot answer made as an equivalent it can answer."""
+
+    tool: str = Field(description="The tool asked for.")
+    when: dict[str, Any] = Field(default_factory=dict, description="Arguments the call must have for this to apply.")
+    call: CallSpec = Field(description="The call made instead (tool and arguments).")
+
+
 class StressTone(StrictModel):
     """Tone by stress level."""
 
@@ -391,6 +406,11 @@ class RuleCJTemplates(StrictModel):
         default_factory=dict,
         description="Per gap (as in `unanswerable`): the generic advice given instead of phrases.generic_advice.",
     )
+    gap_calls: dict[str, list[GapCall]] = Field(
+        default_factory=dict,
+        description="Per gap (as in `unanswerable`): calls made as an equivalent the data supports instead "
+        "(an orders-only shop's at-risk customers by their last order).",
+    )
     companions: dict[str, list[str]] = Field(default_factory=dict)
     default_tools: list[str] = Field(min_length=1)
     time_ranges: list[TimeRangePhrase] = Field(default_factory=list)
@@ -422,6 +442,7 @@ class RuleCJTemplates(StrictModel):
         tools += [t for p in self.time_ranges for t in p.tools or []]
         tools += [c for cs in self.companions.values() for c in cs]
         tools += [t for ts in self.unanswerable.values() for t in ts]
+        tools += [t for gs in self.gap_calls.values() for g in gs for t in (g.tool, g.call.tool)]
         unknown = sorted({t for t in tools if t not in TOOL_NAMES})
         if unknown:
             raise ValueError(f"unknown tools {unknown}; valid tools: {', '.join(TOOL_NAMES)}")

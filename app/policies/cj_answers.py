@@ -90,6 +90,12 @@ def unavailable_reason(fact: FactTemplate, artifact: dict[str, Any]) -> str | No
     return None
 
 
+def _applies(fact: FactTemplate, artifact: dict[str, Any]) -> bool:
+    """Whether a fact is about this result at all (its ``when``, if any, holds): one that is not
+    (the subscription list of an orders-only shop's order list) is not reported as unavailable."""
+    return fact.when is None or Condition.parse(fact.when).holds(artifact)
+
+
 def _render_fact(fact: FactTemplate, artifact: dict[str, Any]) -> SpokenFact | None:
     if unavailable_reason(fact, artifact):
         return None
@@ -159,7 +165,11 @@ class AnswerWriter:
         rendered = [(fid, _render_fact(library[fid], item.artifact)) for fid in first + rest]
         available = [(fid, fact) for fid, fact in rendered if fact is not None]
         # Say what cannot be known when it was asked for, or when nothing else can be said.
-        missing = [fid for fid in (first if available else first + rest) if dict(rendered)[fid] is None]
+        missing = [
+            fid
+            for fid in (first if available else first + rest)
+            if dict(rendered)[fid] is None and _applies(library[fid], item.artifact)
+        ]
         notes = self._not_available([library[fid] for fid in missing], item.artifact)
         if item.numeric:
             available.sort(key=lambda pair: not re.search(r"\d", pair[1].value))

@@ -30,7 +30,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from langchain_core.callbacks import CallbackManagerForLLMRun
@@ -214,6 +214,31 @@ def _intent_calls(turn: _Turn, matches: Sequence[IntentMatch], text: str) -> lis
 
 
 def _plan(turn: _Turn) -> _Plan:
+    plan = _plan_calls(turn)
+    return plan if not plan.calls else replace(plan, calls=_equivalents(turn, plan.calls))
+
+
+def _equivalents(turn: _Turn, calls: Sequence[_Call]) -> tuple[_Call, ...]:
+    """Each call, or the equivalent the templates' ``gap_calls`` name for a gap of the data (an
+    orders-only shop's at-risk list by last order); a call made twice that way is made once."""
+    out: list[_Call] = []
+    for call in calls:
+        for reason in sorted(turn.gaps):
+            rule = next(
+                (g for g in turn.templates.gap_calls.get(reason, [])
+                 if g.tool == call.tool and all(call.args.get(k) == v for k, v in g.when.items())),
+                None,
+            )  # fmt: skip
+            if rule is not None and rule.call.tool in turn.bound:
+                key = call.key if rule.call.tool == call.tool else rule.call.tool  # answered by the new tool's facts
+                call = _Call(rule.call.tool, dict(rule.call.args), key)
+                break
+        if all((c.tool, c.args) != (call.tool, call.args) for c in out):
+            out.append(call)
+    return tuple(out)
+
+
+def _plan_calls(turn: _Turn) -> _Plan:
     conv, t = turn.conv, turn.templates
     if conv.is_opening:
         return _Plan(calls=turn.default_call(), workflow=True)

@@ -14,24 +14,34 @@ import datetime as dt
 from collections.abc import Iterable
 from typing import Any
 
-from sqlalchemy import bindparam, delete, func, select
+from sqlalchemy import bindparam, delete, func, select, update
 from sqlalchemy.engine import Connection
 
+from app.storage import order_queries as oq
 from app.storage import queries as q
 from app.storage.bulk import bulk_insert, bulk_insert_columns
 from app.storage.customer_frame import (
     FILTERS,
     ORDERS,
+    RETENTION_FILTERS,
     RISK_WINDOW_DAYS,
     SEGMENT_DEFINITIONS,
     CustomerFacts,
     CustomerFrame,
     CustomerRecord,
     SegmentStats,
+    last_order_range,
 )
-from app.storage.schema import FACT_TABLES, customer_facts, customer_signals, segment_facts, segment_signal_facts
+from app.storage.schema import (
+    FACT_TABLES,
+    customer_facts,
+    customer_signals,
+    orders,
+    segment_facts,
+    segment_signal_facts,
+)
 
-__all__ = ["StoredFacts", "materialize_facts", "fact_dates", "drop_facts"]
+__all__ = ["StoredFacts", "materialize_facts", "fact_dates", "drop_facts", "fill_last_orders"]
 
 cf = customer_facts
 
@@ -50,6 +60,7 @@ _RECORD_COLUMNS = (
     cf.c.cancel_reason,
     cf.c.ltv_cents,
     cf.c.risk,
+    cf.c.last_order_on,
 )
 
 
@@ -72,6 +83,7 @@ def _record(row: Any) -> CustomerRecord:
         cancel_reason=m["cancel_reason"],
         ltv_cents=int(m["ltv_cents"]),
         risk=float(m["risk"]),
+        last_order_on=_opt_date(m["last_order_on"]),
     )
 
 
@@ -87,6 +99,11 @@ class StoredFacts(CustomerFacts):
         where = [cf.c.as_of == self.as_of]
         if filter == "active":
             where.append(cf.c.status == "active")
+        elif filter in RETENTION_FILTERS:
+            lo, hi = last_order_range(filter, self.as_of)
+            where.append(cf.c.last_order_on <= hi)  # also leaves out customers without an order (null)
+            if lo is not None:
+                where.append(cf.c.last_order_on >= lo)
         elif filter != "all":
             where.append(_FLAG[filter].is_(True))
         return where
@@ -119,6 +136,8 @@ class StoredFacts(CustomerFacts):
         return self._stats
 
     def count(self, filter: str) -> int:
+        if filter in RETENTION_FILTERS:  # a range of the (as_of, last_order_on) index, not a stored segment
+            return int(self.conn.execute(select(func.count()).where(*self._where(filter))).scalar_one())
         return self.segment_stats(filter).size
 
     def first(self, filter: str, order: str, limit: int) -> list[CustomerRecord]:
@@ -179,6 +198,18 @@ def drop_facts(conn: Connection, as_of: dt.date | None = None) -> None:
         conn.execute(stmt)
 
 
+def fill_last_orders(conn: Connection) -> None:
+    """Set every stored customer's last charged order on or before its facts' date (facts stored
+    before the column existed), with the same rule as the frame (:func:`oq.order_span`)."""
+    o = orders.c
+    last = (
+        select(func.max(o.ordered_on))
+        .where(o.customer_id == cf.c.customer_id, o.ordered_on <= cf.c.as_of, o.status.in_(oq.CHARGED))
+        .scalar_subquery()
+    )
+    conn.execute(update(cf).values(last_order_on=last))
+
+
 def materialize_facts(conn: Connection, as_of: dt.date) -> int:
     """Compute the customer facts at ``as_of`` from the base tables and store them (replacing any).
 
@@ -190,7 +221,7 @@ def materialize_facts(conn: Connection, as_of: dt.date) -> int:
     members = {s: {r.customer_id for r in frame.segment(s)} for s in SEGMENT_DEFINITIONS}
     columns: dict[str, list[Any]] = {"as_of": [as_of] * len(records)}
     for name in ("customer_id", "name", "created_on", "status", "plan", "mrr_cents", "started_on",
-                 "last_started_on", "cancelled_on", "cancel_reason", "ltv_cents", "risk"):
+                 "last_started_on", "cancelled_on", "cancel_reason", "ltv_cents", "risk", "last_order_on"):
         columns[name] = [getattr(r, name) for r in records]
     for flag, segment in (("high_value", "high_value"), ("at_risk", "at_risk"), ("is_new", "new"), ("churned", "churned")):
         inside = members[segment]

@@ -36,6 +36,9 @@ __all__ = [
     "HIGH_VALUE_SHARE",
     "SEGMENT_DEFINITIONS",
     "FILTERS",
+    "RETENTION_DAYS",
+    "RETENTION_FILTERS",
+    "last_order_range",
     "ORDERS",
     "risk_score",
     "tenure_days",
@@ -109,6 +112,29 @@ def tenure_days(rec: CustomerRecord, as_of: dt.date) -> int:
 
 FILTERS = ("all", "active", *SEGMENT_DEFINITIONS)
 """Customer sets a list can be drawn from: everyone, the active ones, or a segment."""
+
+RETENTION_DAYS = (30, 90)
+"""Days since the last order up to which a customer is ACTIVE, then AT_RISK; beyond: INACTIVE."""
+
+RETENTION_FILTERS: dict[str, str] = {
+    "order_active": "ACTIVE",
+    "order_at_risk": "AT_RISK",
+    "order_inactive": "INACTIVE",
+}
+"""List filters by orders-based retention status (any shop with orders, DESIGN.md 9): customers
+whose last charged order on or before ``as_of`` is that many days old."""
+
+
+def last_order_range(filter: str, as_of: dt.date) -> tuple[dt.date | None, dt.date]:
+    """(earliest or None, latest) last-order day of a retention filter's members, both inclusive."""
+    active_days, risk_days = RETENTION_DAYS
+    day = dt.timedelta(days=1)
+    status = RETENTION_FILTERS[filter]
+    if status == "ACTIVE":
+        return as_of - active_days * day, as_of
+    if status == "AT_RISK":
+        return as_of - risk_days * day, as_of - (active_days + 1) * day
+    return None, as_of - (risk_days + 1) * day
 
 ORDERS: dict[str, Callable[[CustomerRecord], tuple]] = {
     "ltv": lambda r: (-r.ltv_cents, r.customer_id),
@@ -223,6 +249,12 @@ class CustomerFrame(CustomerFacts):
             return sorted(self.records.values(), key=lambda r: r.customer_id)
         if filter == "active":
             return self.active
+        if filter in RETENTION_FILTERS:
+            lo, hi = last_order_range(filter, self.as_of)
+            return sorted(
+                (r for r in self.records.values() if r.last_order_on and (lo or r.last_order_on) <= r.last_order_on <= hi),
+                key=lambda r: r.customer_id,
+            )
         return self.segment(filter)
 
     def count(self, filter: str) -> int:

@@ -25,7 +25,7 @@ from sqlalchemy import Column, DateTime, Integer, MetaData, String, Table, Text,
 from sqlalchemy.engine import Connection
 
 from app.errors import ProviderError
-from app.storage.schema import DAILY_SUMMARY_TABLES, FACT_TABLES, ORDER_SUMMARY_TABLES, TABLES, refunds
+from app.storage.schema import DAILY_SUMMARY_TABLES, FACT_TABLES, ORDER_SUMMARY_TABLES, TABLES, customer_facts, refunds
 
 __all__ = [
     "Migration",
@@ -113,6 +113,19 @@ def _add_order_summaries(conn: Connection) -> None:
     refresh_order_summaries(conn)
 
 
+def _add_last_order(conn: Connection) -> None:
+    # Facts materialised before version 8 get the column filled from their orders, so the order
+    # retention filters answer on them without a `cjsim db refresh`; a fresh table has it already.
+    from app.storage.customer_facts import fill_last_orders
+
+    if "last_order_on" not in {c["name"] for c in inspect(conn).get_columns(customer_facts.name)}:
+        conn.exec_driver_sql(f"ALTER TABLE {customer_facts.name} ADD COLUMN last_order_on DATE")
+        fill_last_orders(conn)
+    for index in customer_facts.indexes:
+        if index.name == "ix_customer_facts_last_order":
+            index.create(conn, checkfirst=True)
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "base tables: merchants, customers, subscriptions, orders, tickets, marketing, signals, timeline",
               _create(*TABLES)),
@@ -122,6 +135,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(5, "merchant currency (ISO 4217, default USD) and the refunds table", _add_currency_and_refunds),
     Migration(6, "load log: accepted and rejected rows of imports", _add_import_counts),
     Migration(7, "customers' first and second orders per day: order_customer_daily", _add_order_summaries),
+    Migration(8, "customer facts: last charged order (order retention filters)", _add_last_order),
 )
 """Every migration, oldest first. Append only."""
 

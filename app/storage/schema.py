@@ -294,6 +294,8 @@ customer_facts = Table(
     Column("rank_recent", Integer, nullable=False),
     Column("rank_name", Integer, nullable=False),
     Column("rank_cancelled", Integer, nullable=False),
+    # last charged order on or before as_of: the order retention filters read it (migration 8)
+    Column("last_order_on", Date, nullable=True),
     Index("ix_customer_facts_rank_ltv", "as_of", "rank_ltv"),
     Index("ix_customer_facts_rank_risk", "as_of", "rank_risk"),
     Index("ix_customer_facts_rank_risk_ltv", "as_of", "rank_risk_ltv"),
@@ -301,6 +303,7 @@ customer_facts = Table(
     Index("ix_customer_facts_rank_recent", "as_of", "rank_recent"),
     Index("ix_customer_facts_rank_name", "as_of", "rank_name"),
     Index("ix_customer_facts_rank_cancelled", "as_of", "rank_cancelled"),
+    Index("ix_customer_facts_last_order", "as_of", "last_order_on"),
 )
 """Every customer as known at ``as_of`` (status, value, risk, segment flags) with its position in
 each list order, so filtered and sorted lists are index walks."""

@@ -50,7 +50,9 @@ WINDOW_DAYS: dict[str, int] = {"24h": 1, "3d": 3, "7d": 7, "30d": 30, "60d": 60,
 """Days in each time range; a window is the half-open interval ``(as_of - days, as_of]``."""
 
 Segment = Literal["high_value", "at_risk", "new", "churned"]
-CustomerFilter = Literal["all", "active", "high_value", "at_risk", "new", "churned"]
+CustomerFilter = Literal[
+    "all", "active", "high_value", "at_risk", "new", "churned", "order_active", "order_at_risk", "order_inactive"
+]
 CrisisType = Literal["auto", "churn", "support", "shipping", "payment", "acquisition", "orders", "refunds"]
 AnomalyMetric = Literal[
     "new_subscribers",

@@ -20,6 +20,7 @@ from pydantic import Field
 from app.formatting import count, counted, rate_pct
 from app.storage import order_queries as oq
 from app.storage import queries as q
+from app.storage.customer_frame import RETENTION_DAYS
 from app.storage.schema import orders, refunds
 from app.views.base import WINDOW_DAYS, MoneyResult, TimeRange, Trend, ViewArgs, ViewModel
 from app.views.common import NO_ORDERS, NO_REFUNDS, ViewContext, gaps, ratio
@@ -37,8 +38,6 @@ __all__ = [
     "order_histories",
 ]
 
-RETENTION_DAYS = (30, 90)
-"""Days since the last order up to which a customer is ACTIVE, then AT_RISK; beyond: INACTIVE."""
 TOP_CUSTOMERS = 5
 NO_RISK = (
     "no subscription data: the risk score comes from subscription signals (failed payments, skipped boxes, "

@@ -8,7 +8,7 @@ from typing import ClassVar, Literal
 from pydantic import Field
 
 from app.formatting import money, rate_pct
-from app.storage.customer_frame import SEGMENT_DEFINITIONS, CustomerRecord
+from app.storage.customer_frame import RETENTION_FILTERS, SEGMENT_DEFINITIONS, CustomerRecord
 from app.storage.schema import subscriptions
 from app.views.base import CustomerFilter, MoneyResult, Segment, ViewArgs, ViewModel, not_available
 from app.views.common import NO_SUBSCRIPTIONS, ViewContext
@@ -99,7 +99,11 @@ class CustomerSegment(MoneyResult):
 
 
 class CustomerListArgs(ViewArgs):
-    filter: CustomerFilter = Field(default="active", description="all, active, high_value, at_risk, new or churned.")
+    filter: CustomerFilter = Field(
+        default="active",
+        description="all, active, high_value, at_risk, new or churned (subscriptions); order_active, order_at_risk "
+        "or order_inactive (last order <= 30, 31-90, > 90 days ago; any shop with orders).",
+    )
     limit: int = Field(default=10, ge=1, le=100, description="How many customers (1-100).")
     sort_by: Literal["ltv", "risk", "tenure", "recent", "name"] = Field(
         default="ltv",
@@ -221,11 +225,12 @@ def _segment_unavailable(ctx: ViewContext, args: CustomerSegmentArgs) -> Custome
 def customer_list(ctx: ViewContext, args: CustomerListArgs) -> CustomerList:
     """Customers matching the filter, sorted, at most ``limit``.
 
-    Without subscription data only the ``all`` filter has members one can know; the others are
+    Without subscription data only ``all`` and the order retention filters (``order_at_risk``: last
+    charged order 31-90 days ago, ...) have members one can know; the subscription filters are
     unavailable, and listed customers have no known status or plan.
     """
     has_subs = ctx.has(subscriptions)
-    if not has_subs and args.filter != "all":
+    if not has_subs and args.filter != "all" and args.filter not in RETENTION_FILTERS:
         return CustomerList(
             as_of=ctx.as_of,
             currency=ctx.currency,
@@ -274,7 +279,12 @@ CUSTOMER_LIST: ViewSpec[CustomerListArgs, CustomerList] = ViewSpec(
     result=CustomerList,
     description="Customers matching a filter, sorted.",
     tool="get_customer_list",
-    guidance="Use it for the actual customers (names and ids) behind a segment.",
+    guidance="Use it for the actual customers (names and ids) behind a segment; without subscription data, "
+    "order_at_risk names the customers whose last order was 31-90 days ago.",
     build=customer_list,
-    examples=({"filter": "at_risk", "sort_by": "risk"}, {"filter": "all", "sort_by": "name", "limit": 20}),
+    examples=(
+        {"filter": "at_risk", "sort_by": "risk"},
+        {"filter": "all", "sort_by": "name", "limit": 20},
+        {"filter": "order_at_risk", "sort_by": "ltv"},
+    ),
 )
