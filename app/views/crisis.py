@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import math
 from dataclasses import dataclass
-from typing import ClassVar, Literal
+from typing import ClassVar, Literal, get_args
 
 from pydantic import Field
 
@@ -375,7 +375,7 @@ ANOMALY_MIN_CHANGE_PCT = 10.0
 def detect_anomalies(ctx: ViewContext, args: DetectAnomaliesArgs) -> AnomalyReport:
     """Flag metrics whose last-7-day daily mean is far from the previous 53 days."""
     requested = list(dict.fromkeys(args.metrics)) if args.metrics else list(_ANOMALY_METRICS)
-    unavailable = {m: reason for m in requested if (reason := missing_reason(ctx, m))}
+    unavailable: dict[str, str] = {m: reason for m in requested if (reason := missing_reason(ctx, m))}
     metrics = [m for m in requested if m not in unavailable]
     if not metrics:  # nothing to scan: "no anomalies" would be a claim the data cannot back
         unavailable["anomalies"] = "; ".join(dict.fromkeys(unavailable.values()))
@@ -412,17 +412,7 @@ def detect_anomalies(ctx: ViewContext, args: DetectAnomaliesArgs) -> AnomalyRepo
     )
 
 
-_ANOMALY_METRICS = (
-    "new_subscribers",
-    "cancellations",
-    "tickets",
-    "shipping_tickets",
-    "failed_payments",
-    "orders",
-    "refunds",
-    "marketing_spend",
-    "visitors",
-)
+_ANOMALY_METRICS: tuple[AnomalyMetric, ...] = get_args(AnomalyMetric)
 
 
 CRISIS_ANALYSIS: ViewSpec[CrisisAnalysisArgs, CrisisAnalysis] = ViewSpec(
