@@ -252,3 +252,17 @@ def test_merchant_option_on_a_database(sqlite_url: str, tmp_path: Path) -> None:
     )
     assert result.exit_code == 2 and "neither this database's merchant ('uk_gifts') nor a persona" in result.output
     assert "Traceback" not in result.output
+
+
+def test_terminal_header_names_the_database_and_prints_ids_literally(sqlite_url: str, tmp_path: Path) -> None:
+    t = _run(sqlite_url, "--workflow", "weekly_review", tmp=tmp_path)
+    t = t.model_copy(update={"merchant": "[red]shop[/red] :100:"})  # a merchant id is user data
+    from rich.console import Console
+
+    from app.cli.render import render_transcript
+
+    console = Console(record=True, width=200)
+    render_transcript(console, t)
+    first = console.export_text().splitlines()[0]
+    assert first.startswith(f"database as of {t.goals.as_of} · [red]shop[/red] :100:"), first
+    assert "growth_stall" not in first

@@ -16,10 +16,13 @@ __all__ = ["render_transcript"]
 def render_transcript(console: Console, t: Transcript, show_tool_output: bool = False) -> None:
     """Merchant and CJ turns as panels, tool calls as dim lines, then how the run ended."""
     path = " -> ".join(p["workflow"] for p in t.workflow_path) or t.workflow
-    console.print(
-        f"[bold]{t.scenario}[/] · [bold]{t.merchant}[/] · workflow {path} · seed {t.seed} · "
-        f"stress {t.merchant_context.get('stress_level')}"
+    # A database merchant's run is about the database, not the scenario it borrowed a manner from.
+    about = f"database as of {t.goals.as_of}" if t.goals is not None else t.scenario
+    header = Text.assemble(
+        (about, "bold"), " · ", (t.merchant, "bold"),  # Text, not markup: ids come from user data
+        f" · workflow {path} · seed {t.seed} · stress {t.merchant_context.get('stress_level')}",
     )
+    console.print(header)
     for m in t.messages:
         if m.role == "merchant":
             console.print(Panel(Text(m.content), title="Merchant", title_align="left", border_style="cyan"))
