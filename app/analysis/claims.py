@@ -17,11 +17,10 @@ Example:
 
 from __future__ import annotations
 
-import bisect
 import math
 import re
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from app.formatting import CURRENCIES
@@ -34,8 +33,6 @@ __all__ = [
     "source_values",
     "find_source",
     "numeric_leaves",
-    "SourceMatch",
-    "SourceIndex",
 ]
 
 _SCALE = {"k": 1e3, "m": 1e6, "b": 1e9}
@@ -238,154 +235,3 @@ def find_source(claim: Claim, values: list[float]) -> float | None:
         if math.isclose(abs(v), abs(claim.value), abs_tol=tol):
             return v
     return None
-
-
-# --------------------------------------------------------------------------- source index
-
-
-@dataclass(frozen=True)
-class SourceMatch:
-    """Where a claimed value comes from: a label (``financial_metrics.mrr.current``), the
-    index of the tool message, and whether it is a derived value (a declared relation)."""
-
-    label: str
-    message: int
-    value: float
-    derived: bool = False
-
-
-@dataclass
-class SourceIndex:
-    """Values of tool results, searchable by value within a tolerance in O(log n).
-
-    Add results in conversation order with :meth:`add_result`; :meth:`lookup` then finds the
-    value (absolute, so signs do not matter) closest to a claim among those added so far.
-    """
-
-    fraction_fields: re.Pattern[str] = _FRACTION_FIELDS
-    derive: bool = True
-    _direct: list[tuple[float, SourceMatch]] = field(default_factory=list)
-    _derived: list[tuple[float, SourceMatch]] = field(default_factory=list)
-    _sorted: bool = True
-    _keys: list[float] = field(default_factory=list)
-    _dkeys: list[float] = field(default_factory=list)
-
-    def add_result(self, message: int, view: str, artifact: Any, text: str = "") -> None:
-        """Index one tool result: artifact leaves by path, and numbers in ``text`` (as ``<view> text``)."""
-        direct = self._direct
-        trends: list[tuple[str, float, float | None]] = []
-        if isinstance(artifact, (dict, list)):
-            prose: list[tuple[str, str]] = []
-            _collect(artifact, view, message, self.fraction_fields, direct, prose)
-            for label, words in prose:
-                for c in extract_claims(words):
-                    direct.append((abs(c.value), SourceMatch(label, message, c.value)))
-            if self.derive and isinstance(artifact, dict):
-                trends = _trends(artifact)
-        if text:
-            for c in extract_claims(text):
-                direct.append((abs(c.value), SourceMatch(f"{view} text", message, c.value)))
-        if trends:
-            self._derive(message, view, trends)
-        self._sorted = False
-
-    def _derive(self, message: int, view: str, trends: list[tuple[str, float, float | None]]) -> None:
-        out = self._derived
-        for path, cur, prev in trends:
-            if prev is None:
-                continue
-            out.append((abs(cur - prev), SourceMatch(f"{view}.{path}.current - previous", message, cur - prev, True)))
-            if prev:
-                change = (cur - prev) / abs(prev) * 100
-                out.append((abs(change), SourceMatch(f"{view}.{path} % change", message, change, True)))
-                out.append((abs(cur / prev), SourceMatch(f"{view}.{path}.current / previous", message, cur / prev, True)))
-        for i, (pa, a, _) in enumerate(trends):
-            for pb, b, _ in trends[i + 1 :]:
-                out.append((abs(a - b), SourceMatch(f"{view}.{pa}.current - {view}.{pb}.current", message, a - b, True)))
-                if b:
-                    out.append((abs(a / b), SourceMatch(f"{view}.{pa}.current / {view}.{pb}.current", message, a / b, True)))
-                if a:
-                    out.append((abs(b / a), SourceMatch(f"{view}.{pb}.current / {view}.{pa}.current", message, b / a, True)))
-
-    def _ensure_sorted(self) -> None:
-        if not self._sorted:
-            self._direct.sort(key=lambda kv: kv[0])
-            self._derived.sort(key=lambda kv: kv[0])
-            self._keys = [k for k, _ in self._direct]
-            self._dkeys = [k for k, _ in self._derived]
-            self._sorted = True
-
-    def lookup(self, claim: Claim, derived: bool = True) -> SourceMatch | None:
-        """The direct source closest to ``claim`` within its tolerance; else a derived one."""
-        self._ensure_sorted()
-        found = _closest(self._keys, self._direct, claim)
-        if found is None and derived and self.derive:
-            found = _closest(self._dkeys, self._derived, claim)
-        return found
-
-    def lookup_all(self, claim: Claim) -> list[SourceMatch]:
-        """Every direct source within the claim's tolerance."""
-        self._ensure_sorted()
-        tol = claim.tolerance + 1e-9
-        target = abs(claim.value)
-        lo = bisect.bisect_left(self._keys, target - tol)
-        hi = bisect.bisect_right(self._keys, target + tol)
-        return [m for _, m in self._direct[lo:hi]]
-
-
-_FRACTION_MEMO: dict[tuple[str, str], bool] = {}
-
-
-def _collect(
-    node: Any,
-    prefix: str,
-    message: int,
-    fraction: re.Pattern[str],
-    out: list[tuple[float, SourceMatch]],
-    prose: list[tuple[str, str]],
-    parent: str = "",
-) -> None:
-    """One pass over a result: numeric leaves (fractions also as percentages) and prose with numbers."""
-    items = node.items() if isinstance(node, dict) else enumerate(node)
-    for key, value in items:
-        label = f"{prefix}.{key}"
-        if isinstance(value, (int, float)):
-            if isinstance(value, bool):
-                continue
-            v = float(value)
-            out.append((abs(v), SourceMatch(label, message, v)))
-            if -1.0 <= v <= 1.0:
-                name = parent if key in _TREND_PARTS else str(key)
-                is_fraction = _FRACTION_MEMO.get((fraction.pattern, name))
-                if is_fraction is None:
-                    is_fraction = _FRACTION_MEMO[(fraction.pattern, name)] = fraction.search(name) is not None
-                if is_fraction:
-                    out.append((abs(v * 100), SourceMatch(label, message, v * 100)))
-        elif isinstance(value, str):
-            if " " in value and _DIGIT.search(value):
-                prose.append((label, value))
-        elif isinstance(value, (dict, list)):
-            _collect(value, label, message, fraction, out, prose, str(key) if isinstance(node, dict) else parent)
-
-
-def _closest(keys: list[float], items: list[tuple[float, SourceMatch]], claim: Claim) -> SourceMatch | None:
-    tol = claim.tolerance + 1e-9
-    target = abs(claim.value)
-    lo = bisect.bisect_left(keys, target - tol)
-    hi = bisect.bisect_right(keys, target + tol)
-    if lo >= hi:
-        return None
-    best = min(range(lo, hi), key=lambda i: (abs(keys[i] - target), -items[i][1].message))
-    return items[best][1]
-
-
-def _trends(artifact: dict[str, Any]) -> list[tuple[str, float, float | None]]:
-    """(field, current, previous) of every top-level trend of a view's JSON."""
-    out = []
-    for key, value in artifact.items():
-        if isinstance(value, dict) and "current" in value and "previous" in value:
-            cur, prev = value.get("current"), value.get("previous")
-            if isinstance(cur, (int, float)) and not isinstance(cur, bool):
-                prev_f = float(prev) if isinstance(prev, (int, float)) and not isinstance(prev, bool) else None
-                out.append((key, float(cur), prev_f))
-    return out
