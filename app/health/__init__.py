@@ -1,0 +1,2 @@
+"""Customer health: components and score at a date, alerts from risk, feedback and the monitoring of
+alert accuracy against what happened (DESIGN.md section 9, docs/health.md)."""
