@@ -35,9 +35,11 @@ app = typer.Typer(
 )
 
 from app.cli import data_cmds, db_cmds, eval_cmds, report_cmds, run_cmds, world_cmds  # noqa: E402  (registers commands)
+from app.cli.mcp_cmds import mcp_app  # noqa: E402
 
 app.add_typer(world_cmds.world_app, name="world")
 app.add_typer(db_cmds.db_app, name="db")
+app.add_typer(mcp_app, name="mcp")
 del data_cmds, eval_cmds, report_cmds, run_cmds
 
 

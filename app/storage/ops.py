@@ -25,9 +25,11 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import (
+    Boolean,
     Column,
     Date,
     DateTime,
+    Float,
     Index,
     Integer,
     MetaData,
@@ -46,7 +48,16 @@ from app.storage.loader import memory_engine
 from app.storage.migrations import version_table
 from app.storage.url import connection_error, make_engine, mask_url
 
-__all__ = ["OpsStore", "AuditRow", "inserted_id", "ops_metadata", "action_audit", "notes", "OPS_MIGRATIONS"]
+__all__ = [
+    "OpsStore",
+    "AuditRow",
+    "inserted_id",
+    "ops_metadata",
+    "action_audit",
+    "notes",
+    "runs_log",
+    "OPS_MIGRATIONS",
+]
 
 ops_metadata = MetaData()
 
@@ -95,6 +106,43 @@ notes = Table(
 )
 
 
+runs_log = Table(
+    "ops_runs_log",
+    ops_metadata,
+    Column("run_id", Integer, primary_key=True, autoincrement=True),
+    Column("run_date", Date, nullable=False, doc="the alert date the run acted on"),
+    Column("idempotency_key", String(200), nullable=False, doc="sent with every webhook POST of this run date"),
+    Column("status", String(16), nullable=False, doc="running | success | failed | skipped"),
+    Column("started_at", DateTime, nullable=False, doc="the caller's clock"),
+    Column("finished_at", DateTime, nullable=True),
+    Column("actor", String(64), nullable=False),
+    Column("host", String(255), nullable=False, doc="with pid: tells a live run from one killed mid-way"),
+    Column("pid", Integer, nullable=False),
+    Column("severity", String(16), nullable=True),
+    Column("alert_flag", Boolean, nullable=True),
+    Column("current_value", Float, nullable=True),
+    Column("baseline_value", Float, nullable=True),
+    Column("delta_relative_pct", Float, nullable=True),
+    Column("sample_size", Integer, nullable=True),
+    Column("escalation", Boolean, nullable=True, doc="CRITICAL: mention the channel, highest ticket priority"),
+    Column("p1_count", Integer, nullable=True),
+    Column("p2_count", Integer, nullable=True),
+    Column("p3_count", Integer, nullable=True),
+    Column("total_exported", Integer, nullable=True),
+    Column("brief_path", Text, nullable=True),
+    Column("export_p1_path", Text, nullable=True),
+    Column("export_p2_path", Text, nullable=True),
+    Column("export_p3_path", Text, nullable=True),
+    Column("webhook_status", String(16), nullable=True, doc="shadow | delivered | failed (null: nothing to send)"),
+    Column("webhook_attempts", Integer, nullable=True),
+    Column("response_status", Integer, nullable=True),
+    Column("outbox_path", Text, nullable=True),
+    Column("error_message", Text, nullable=True),
+    Column("execution_time_ms", Integer, nullable=True),
+)
+Index("ops_runs_log_by_date", runs_log.c.run_date, runs_log.c.run_id)
+
+
 @dataclass(frozen=True)
 class _Migration:
     version: int
@@ -104,6 +152,7 @@ class _Migration:
 
 OPS_MIGRATIONS: tuple[_Migration, ...] = (
     _Migration(1, "action audit trail and notes", (action_audit, notes)),
+    _Migration(2, "retention playbook run log", (runs_log,)),
 )
 """Append-only: a new table or column is a new migration, never an edit of an applied one."""
 
