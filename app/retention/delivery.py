@@ -47,6 +47,7 @@ __all__ = [
     "idempotency_key",
     "check_webhook_url",
     "deliver",
+    "write_text",
     "write_json",
 ]
 
@@ -140,14 +141,21 @@ class Delivery:
     """Failed delivery: the outbox file with the brief and export paths."""
 
 
-def write_json(path: Path, data: Mapping[str, Any]) -> Path:
-    """Write ``data`` as indented JSON (creating the folder); an unwritable folder is a clear error."""
+def write_text(path: Path, text: str) -> Path:
+    """Write ``text`` (creating the folder); an unwritable folder is a clear error naming the settings."""
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(json.dumps(data, indent=2, sort_keys=True, default=str) + "\n", encoding="utf-8")
+        path.write_text(text, encoding="utf-8")
     except OSError as exc:
-        raise InvalidArgumentError(f"cannot write {path}: {exc.strerror or exc}; check the playbook folders") from None
+        raise InvalidArgumentError(
+            f"cannot write {path}: {exc.strerror or exc}; check playbook.output_dir and playbook.outbox_dir"
+        ) from None
     return path
+
+
+def write_json(path: Path, data: Mapping[str, Any]) -> Path:
+    """Write ``data`` as indented JSON (see :func:`write_text`)."""
+    return write_text(path, json.dumps(data, indent=2, sort_keys=True, default=str) + "\n")
 
 
 def deliver(
