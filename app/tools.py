@@ -109,7 +109,7 @@ def call_tool(
         )
     outcome = execute_action(
         provider.ops, spec.name, given, day=provider.default_as_of(), approval=approval, actor=actor,
-        conversation=conversation, now=provider.action_clock(),
+        conversation=conversation, now=provider.action_clock(), provider=provider,
     )  # fmt: skip
     text = spec.result.model_validate(outcome.result).to_text()
     if outcome.status == "duplicate":
