@@ -39,11 +39,11 @@ from app.cli import (  # noqa: E402  (registers commands)
     db_cmds,
     eval_cmds,
     ops_cmds,
+    playbook_cmds,
     report_cmds,
     run_cmds,
     world_cmds,
 )
-from app.cli import playbook_cmds  # noqa: E402  (adds trigger and runs to the ops group)
 from app.cli.mcp_cmds import mcp_app  # noqa: E402
 
 app.add_typer(world_cmds.world_app, name="world")

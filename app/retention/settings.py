@@ -18,6 +18,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from app.datafiles import data_dir, load_model
+from app.retention.delivery import PlaybookSettings
 
 __all__ = [
     "Tier",
@@ -170,6 +171,7 @@ class RetentionOpsSettings(_Strict):
     queue: QueueSettings
     brief: BriefSettings = BriefSettings()
     export: ExportSettings = ExportSettings()
+    playbook: PlaybookSettings = PlaybookSettings()
 
 
 _CACHE: dict[tuple[Path, int], RetentionOpsSettings] = {}

@@ -11,7 +11,19 @@ Example:
     'get_ticket_metrics'
 """
 
-from app.views import briefing, crisis, financial, notes, orders, profile, retention_ops, segments, tickets, timeline
+from app.views import (
+    briefing,
+    crisis,
+    financial,
+    notes,
+    orders,
+    profile,
+    retention_ops,
+    retention_playbook,
+    segments,
+    tickets,
+    timeline,
+)
 from app.views.base import (
     WINDOW_DAYS,
     Alert,
@@ -92,5 +104,6 @@ for _spec in (
     notes.SAVE_NOTE,
     retention_ops.BUILD_PRIORITY_QUEUE,
     retention_ops.EXPORT_AUDIENCE,
+    retention_playbook.TRIGGER_PLAYBOOK,
 ):
     register(_spec)
