@@ -1,6 +1,6 @@
 """The 90-second retention operations demo: from an alert to a delivered action pack, twice.
 
-1. On a generated world (churn_spike, Sarah Chen's shop): alert decision, operational context,
+1. On a generated world (churn_spike, Marcus Thompson's shop): alert decision, operational context,
    priority queue, brief, P1 export, and the playbook in shadow mode (nothing posted).
 2. On the example line-level export (examples/online_retail: invoice lines imported with
    ``cjsim db init`` and ``cjsim db import``), read through the production provider with an
@@ -33,7 +33,7 @@ from app.views import DataProvider  # noqa: E402
 from app.views.retention_playbook import using_playbook_settings  # noqa: E402
 
 
-def alert_day(provider: DataProvider, look_back: int = 60) -> dt.date:
+def alert_day(provider: DataProvider, look_back: int = 150) -> dt.date:
     """The latest day with a WARNING or CRITICAL alert in the last ``look_back`` days (else today)."""
     today = provider.default_as_of()
     start = provider.data_range()
@@ -70,9 +70,9 @@ def main() -> None:
         os.chdir(folder)  # the exports' relative folder lands here
         shadow = PlaybookSettings(output_dir=str(folder / "runs"), outbox_dir=str(folder / "outbox"))
         with using_playbook_settings(shadow):
-            world = DataAgent.create("churn_spike", "sarah_chen", seed=0)
+            world = DataAgent.create("churn_spike", "marcus_thompson", seed=0)
             world.ops = OpsStore.from_url(f"sqlite:///{folder / 'world_ops.db'}")
-            demo(world, "Generated world: churn_spike, Sarah Chen")
+            demo(world, "Generated world: churn_spike, Marcus Thompson")
 
             db = f"sqlite:///{folder / 'retail.db'}"
             examples = ROOT / "examples" / "online_retail"
