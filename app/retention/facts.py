@@ -31,7 +31,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Literal
 
-from sqlalchemy import case, func, select
+from sqlalchemy import String, case, func, select, type_coerce
 from sqlalchemy.engine import Connection
 
 from app.retention.settings import RetentionOpsSettings, load_settings
@@ -137,36 +137,56 @@ def retention_facts(conn: Connection, as_of: dt.date, settings: RetentionOpsSett
     settings = settings or load_settings()
     base = _order_aggregates(conn, as_of, settings)
     returned = _refunds_by_customer(conn, as_of, set(base))
-    gaps = _median_gaps(conn, as_of, {c for c, row in base.items() if row[6] >= 2})
+    gaps = _median_gaps(conn, as_of)
     customers = tuple(
-        _customer(cid, row, returned.get(cid, 0), gaps.get(cid), as_of, settings) for cid, row in sorted(base.items())
+        _customer(cid, row, returned.get(cid, 0), gaps.get(cid, (1, None)), as_of, settings)
+        for cid, row in sorted(base.items())
     )
     return RetentionFacts(as_of=as_of, customers=customers)
 
 
+class _Days:
+    """Day values as read (ISO text on SQLite, dates on PostgreSQL) to ordinals, each distinct day parsed once:
+    a shop has a few thousand order days but up to millions of orders."""
+
+    def __init__(self) -> None:
+        self._seen: dict[object, int] = {}
+
+    def ordinal(self, value: object) -> int:
+        found = self._seen.get(value)
+        if found is None:
+            found = self._seen[value] = as_date(value).toordinal()
+        return found
+
+
+def _day(column):  # the raw value: the Date type's per-row parsing is the slow part of reading 1M rows
+    return type_coerce(column, String)
+
+
 def _order_aggregates(conn: Connection, d: dt.date, settings: RetentionOpsSettings) -> dict[str, tuple]:
-    """Customer -> (first day, last day, orders, amount, value proxy amount, recent orders, distinct days)."""
+    """Customer -> (first day, last day, orders, amount, value proxy amount, recent orders)."""
     o = orders.c
     recent_lo = d - settings.churn_detection.frequency_drop.recent_days * _DAY
     proxy_lo = d - settings.facts.value_proxy_days * _DAY
     stmt = (
         select(
             o.customer_id,
-            func.min(o.ordered_on),
-            func.max(o.ordered_on),
+            _day(func.min(o.ordered_on)),
+            _day(func.max(o.ordered_on)),
             func.count(),
             func.sum(o.amount_cents),
             func.sum(case((o.ordered_on > proxy_lo, o.amount_cents), else_=0)),
             func.sum(case((o.ordered_on > recent_lo, 1), else_=0)),
-            func.count(func.distinct(o.ordered_on)),
         )
         .where(o.ordered_on <= d, o.status.in_(CHARGED_STATUSES))
         .group_by(o.customer_id)
     )
-    return {
-        str(c): (as_date(first), as_date(last), int(n), int(amount or 0), int(proxy or 0), int(recent or 0), int(days))
-        for c, first, last, n, amount, proxy, recent, days in conn.execute(stmt)
-    }
+    days = _Days()
+    out = {}
+    for c, first, last, n, amount, proxy, recent in conn.execute(stmt):
+        span = (dt.date.fromordinal(days.ordinal(first)), dt.date.fromordinal(days.ordinal(last)))
+        out[str(c)] = (*span, int(n), int(amount or 0), int(proxy or 0), int(recent or 0))
+    return out
 
 
 def _refunds_by_customer(conn: Connection, d: dt.date, population: set[str]) -> dict[str, int]:
@@ -175,39 +195,42 @@ def _refunds_by_customer(conn: Connection, d: dt.date, population: set[str]) -> 
     return {str(c): int(a or 0) for c, a in conn.execute(stmt) if str(c) in population}
 
 
-def _median_gaps(conn: Connection, d: dt.date, repeat: set[str]) -> dict[str, float]:
-    """Customer -> median gap in days between consecutive distinct paid order days (repeat customers)."""
-    if not repeat:
-        return {}
+def _median_gaps(conn: Connection, d: dt.date) -> dict[str, tuple[int, float | None]]:
+    """Customer -> (distinct paid order days, median gap in days between consecutive ones or None)."""
     o = orders.c
     stmt = (
-        select(o.customer_id, o.ordered_on)
+        select(o.customer_id, _day(o.ordered_on))
         .distinct()
         .where(o.ordered_on <= d, o.status.in_(CHARGED_STATUSES))
         .order_by(o.customer_id, o.ordered_on)
     )
-    out: dict[str, float] = {}
+    days = _Days()
+    out: dict[str, tuple[int, float | None]] = {}
     current: str | None = None
-    previous: int = 0
+    previous = 0
     gaps: list[int] = []
+
+    def close() -> None:
+        if current is not None:
+            out[str(current)] = (len(gaps) + 1, float(statistics.median(gaps)) if gaps else None)
+
     for cid, day in conn.execute(stmt):
-        ordinal = as_date(day).toordinal()
+        ordinal = days.ordinal(day)
         if cid != current:
-            if gaps:
-                out[str(current)] = float(statistics.median(gaps))
+            close()
             current, gaps = cid, []
         else:
             gaps.append(ordinal - previous)
         previous = ordinal
-    if gaps:
-        out[str(current)] = float(statistics.median(gaps))
+    close()
     return out
 
 
 def _customer(
-    cid: str, row: tuple, returned: int, median_gap: float | None, d: dt.date, settings: RetentionOpsSettings
+    cid: str, row: tuple, returned: int, gap: tuple[int, float | None], d: dt.date, settings: RetentionOpsSettings
 ) -> CustomerRetention:
-    first, last, n, amount, proxy, recent, days = row
+    first, last, n, amount, proxy, recent = row
+    days, median_gap = gap
     since = (d - last).days
     rules = settings.churn_detection
     freq = rules.frequency_drop
