@@ -263,7 +263,7 @@ def _plan_calls(turn: _Turn) -> _Plan:
     if recommend:
         return _Plan(calls=() if has_data else turn.default_call(), focus=text, recommend=True)
     for stage in turn.pending:  # nothing specific asked: follow the workflow
-        if turn.may_call(stage):
+        if stage.tool and turn.may_call(stage):
             return _Plan(calls=(_Call(stage.tool, dict(stage.args), stage.tool),), workflow=True)
         if stage.milestone == "recommended_action":
             return _Plan(calls=() if has_data else turn.default_call(), recommend=True, workflow=True)
