@@ -78,12 +78,15 @@ def one_run(provider: ProductionDataProvider, day: dt.date) -> dict[str, float]:
     return out
 
 
-def bench_backend(name: str, url: str, rows: dict[str, Any], repeat: int, look_back: int, tmp: Path) -> dict[str, Any]:
+def bench_backend(
+    name: str, url: str, rows: dict[str, Any], repeat: int, look_back: int, tmp: Path, fixed_day: dt.date | None
+) -> dict[str, Any]:
     init_database(url)
     with writable_connection(url) as conn:
         store_rows(conn, rows, kind="load", source="benchmark", url=name)
     provider = ProductionDataProvider(url, allow_writable_user=True)  # the benchmark's own scratch database
-    day = alert_day(provider, look_back)
+    day = fixed_day or alert_day(provider, look_back)
+    print(f"{name}: loaded; run date {day}", flush=True)
     severity = provider.get_view("get_alert_decision", None, date=day).to_json()["severity"]
     baseline = []
     for _ in range(5):
@@ -101,6 +104,9 @@ def bench_backend(name: str, url: str, rows: dict[str, Any], repeat: int, look_b
     provider.close()
     median = {k: round(statistics.median(r[k] for r in runs), 3) for k in runs[0]}
     base = statistics.median(baseline)
+    steps = ", ".join(f"{k} {v:.2f}s" for k, v in median.items() if k != "total")
+    print(f"{name}: {day} ({severity}): whole run {median['total']:.2f}s (median of {repeat}; baseline "
+          f"financial_metrics 90d uncached {statistics.median(baseline):.3f}s)\n  {steps}", flush=True)  # fmt: skip
     return {"backend": name, "date": str(day), "severity": severity, "steps_s": median,
             "baseline_financial_metrics_s": round(base, 3), "run_vs_baseline": round(median["total"] / base, 1)}  # fmt: skip
 
@@ -114,6 +120,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--history-days", type=int, default=365)
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--look-back", type=int, default=30, help="days searched back for an alert day")
+    parser.add_argument("--date", type=dt.date.fromisoformat, help="run date (skips the search for an alert day)")
     parser.add_argument("--backends", default="sqlite,postgres")
     parser.add_argument("--pg-url", default=os.environ.get("CJSIM_BENCH_PG_URL") or os.environ.get("CJSIM_TEST_PG_URL"))
     args = parser.parse_args(argv)
@@ -129,7 +136,9 @@ def main(argv: list[str] | None = None) -> int:
         os.chdir(folder)  # the audience exports' relative folder
         if "sqlite" in backends:
             results.append(
-                bench_backend("sqlite", f"sqlite:///{folder / 'bench.db'}", rows, args.repeat, args.look_back, folder)
+                bench_backend(
+                    "sqlite", f"sqlite:///{folder / 'bench.db'}", rows, args.repeat, args.look_back, folder, args.date
+                )
             )
         if "postgres" in backends:
             if not args.pg_url:
@@ -137,7 +146,7 @@ def main(argv: list[str] | None = None) -> int:
             else:
                 url, schema = _pg_schema_url(args.pg_url)
                 try:
-                    results.append(bench_backend("postgres", url, rows, args.repeat, args.look_back, folder))
+                    results.append(bench_backend("postgres", url, rows, args.repeat, args.look_back, folder, args.date))
                 finally:
                     _drop_pg_schema(args.pg_url, schema)
     missed = []
