@@ -128,6 +128,15 @@ def _cases(f: dict[str, Path]) -> dict[str, list[tuple[list[str], str]]]:
         "ops export": [(["ops", "export", "--tier", "P4"], "tier: Input should be 'P1', 'P2' or 'P3'"),
                        (["ops", "export", "--tier", "P1", "--destination", "gsheet"], "the only destination is 'csv'"),
                        (["ops", "export", "--tier", "P1", "--limit", "0"], "limit: Input should be greater than or equal to 1")],
+        "ops trigger": [(["ops", "trigger", "--live"], "live playbook delivery needs a webhook URL"),
+                        (["ops", "trigger", "--webhook-url", "hook.example.com"], "is not an http(s) URL"),
+                        (["ops", "trigger", "--ops-url", f"sqlite:///{under}/ops.db"], "does not exist")],
+        "ops runs": [(["ops", "runs"], "pass --ops-url URL or set CJSIM_OPS_URL"),
+                     (["ops", "runs", "--ops-url", f"sqlite:///{under}/ops.db", "--date", "2025-13-01"], "--date must be a date like"),
+                     (["ops", "runs", "--ops-url", f"sqlite:///{under}/ops.db"], "does not exist")],
+        "mcp serve": [(["mcp", "serve", "--scenario", "nowhere"], "unknown scenario 'nowhere'"),
+                      (["mcp", "serve", "--ops-url", f"sqlite:///{under}/ops.db"], "does not exist"),
+                      (["mcp", "serve", "--db-url", url_cases[0][0]], url_cases[0][1])],
     }  # fmt: skip
 
 

@@ -74,7 +74,8 @@ def runs_cmd(
 
     if not ops_url:
         raise InvalidArgumentError("cjsim ops runs reads an operations store: pass --ops-url URL or set CJSIM_OPS_URL")
-    runs = RunLog(OpsStore.from_url(ops_url)).list(parse_date(date, "--date"), limit=limit)
+    day = parse_date(date, "--date")  # a bad date is refused before the store is opened (or created)
+    runs = RunLog(OpsStore.from_url(ops_url)).list(day, limit=limit)
     if as_json:
         typer.echo(json.dumps([r.model_dump(mode="json") for r in runs], indent=2))
         return
