@@ -21,6 +21,7 @@ __all__ = [
     "RunLockedError",
     "ActionDeclinedError",
     "ActionFailedError",
+    "DeliveryFailedError",
 ]
 
 
@@ -91,3 +92,7 @@ class ActionDeclinedError(CJSimError):
 
 class ActionFailedError(CJSimError):
     """An action raised; its effect was rolled back and the failure is in the audit trail."""
+
+
+class DeliveryFailedError(CJSimError):
+    """A playbook webhook refused the payload or stayed unreachable after its retries (the outbox holds the backup)."""

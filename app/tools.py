@@ -40,6 +40,7 @@ __all__ = [
     "tools_by_name",
     "call_tool",
     "tool_error_message",
+    "DECLINED",
 ]
 
 TOOL_VIEWS: dict[str, str] = {spec.tool: spec.name for spec in VIEWS.values()}
@@ -109,7 +110,7 @@ def call_tool(
         )
     outcome = execute_action(
         provider.ops, spec.name, given, day=provider.default_as_of(), approval=approval, actor=actor,
-        conversation=conversation, now=provider.action_clock(),
+        conversation=conversation, now=provider.action_clock(), provider=provider,
     )  # fmt: skip
     text = spec.result.model_validate(outcome.result).to_text()
     if outcome.status == "duplicate":
@@ -137,10 +138,14 @@ def tools_by_name(tools: Iterable[BaseTool]) -> dict[str, BaseTool]:
     return {t.name: t for t in tools}
 
 
+DECLINED = "Not done:"
+"""How the tool message of a declined action starts (the merchant said no: do not ask again)."""
+
+
 def tool_error_message(exc: Exception) -> str:
     """The error text a model sees when a tool call fails, written so it can recover."""
     if isinstance(exc, ActionDeclinedError):
-        return f"Not done: {exc}. Do not call it again unless the merchant asks; ask what they would like instead."
+        return f"{DECLINED} {exc}. Do not call it again unless the merchant asks; ask what they would like instead."
     if isinstance(exc, CJSimError):
         return f"Error: {exc}. Fix the arguments and call the tool again, or use another tool."
     cause = exc.__cause__ if isinstance(exc.__cause__, ValidationError) else exc

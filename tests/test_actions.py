@@ -13,7 +13,7 @@ from app.errors import ActionDeclinedError, ActionFailedError, InvalidArgumentEr
 from app.providers.data_agent import DataAgent
 from app.scenarios import get_persona
 from app.simulation import HumanConversation, RunConfig, run_conversation
-from app.storage.ops import OpsStore
+from app.storage.ops import OPS_MIGRATIONS, OpsStore
 from app.tools import call_tool
 from app.views import ACTIONS
 from app.views.actions import execute_action
@@ -173,7 +173,7 @@ def test_production_actions_write_the_ops_store_never_the_source(tmp_path: Path)
     assert provider.get_view("get_notes").total == 1
     assert hashlib.sha256(source.read_bytes()).hexdigest() == before
     reopened = OpsStore.from_url(f"sqlite:///{tmp_path / 'ops.db'}")  # migrations are idempotent
-    assert reopened.version == 1 and len(reopened.audit()) == 1
+    assert reopened.version == OPS_MIGRATIONS[-1].version and len(reopened.audit()) == 1
 
 
 def test_an_unwritable_ops_store_is_a_clear_error(tmp_path: Path) -> None:

@@ -119,6 +119,24 @@ def _cases(f: dict[str, Path]) -> dict[str, list[tuple[list[str], str]]]:
                        (["db", "refresh", "--url", url_cases[0][0]], url_cases[0][1])],
         "db info": [(["db", "info", "--url", f"sqlite:///{under}/x.db"], "no SQLite database file")]
         + [(["db", "info", "--url", u], m) for u, m in url_cases],
+        "ops alert": [(["ops", "alert", "--date", "2025-13-01"], "--date must be a date like"),
+                      (["ops", "alert", "--db-url", url_cases[0][0]], url_cases[0][1])],
+        "ops context": [(["ops", "context", "--date", "1999-01-01"], "before the data's first day")],
+        "ops queue": [(["ops", "queue", "--ops-url", f"sqlite:///{under}/ops.db"], "does not exist"),
+                      (["ops", "queue", "--date", "2031-01-01"], "after the data's current day")],
+        "ops brief": [(["ops", "brief", "--format", "pdf"], "format: Input should be 'slack', 'email' or 'markdown'")],
+        "ops export": [(["ops", "export", "--tier", "P4"], "tier: Input should be 'P1', 'P2' or 'P3'"),
+                       (["ops", "export", "--tier", "P1", "--destination", "gsheet"], "the only destination is 'csv'"),
+                       (["ops", "export", "--tier", "P1", "--limit", "0"], "limit: Input should be greater than or equal to 1")],
+        "ops trigger": [(["ops", "trigger", "--live"], "live playbook delivery needs a webhook URL"),
+                        (["ops", "trigger", "--webhook-url", "hook.example.com"], "is not an http(s) URL"),
+                        (["ops", "trigger", "--ops-url", f"sqlite:///{under}/ops.db"], "does not exist")],
+        "ops runs": [(["ops", "runs"], "pass --ops-url URL or set CJSIM_OPS_URL"),
+                     (["ops", "runs", "--ops-url", f"sqlite:///{under}/ops.db", "--date", "2025-13-01"], "--date must be a date like"),
+                     (["ops", "runs", "--ops-url", f"sqlite:///{under}/ops.db"], "does not exist")],
+        "mcp serve": [(["mcp", "serve", "--scenario", "nowhere"], "unknown scenario 'nowhere'"),
+                      (["mcp", "serve", "--ops-url", f"sqlite:///{under}/ops.db"], "does not exist"),
+                      (["mcp", "serve", "--db-url", url_cases[0][0]], url_cases[0][1])],
     }  # fmt: skip
 
 

@@ -34,11 +34,23 @@ app = typer.Typer(
     help="CJ Simulator: synthetic merchant worlds, simulated conversations with CJ, and their evaluation.",
 )
 
-from app.cli import data_cmds, db_cmds, eval_cmds, report_cmds, run_cmds, world_cmds  # noqa: E402  (registers commands)
+from app.cli import (  # noqa: E402  (registers commands)
+    data_cmds,
+    db_cmds,
+    eval_cmds,
+    ops_cmds,
+    playbook_cmds,
+    report_cmds,
+    run_cmds,
+    world_cmds,
+)
+from app.cli.mcp_cmds import mcp_app  # noqa: E402
 
 app.add_typer(world_cmds.world_app, name="world")
 app.add_typer(db_cmds.db_app, name="db")
-del data_cmds, eval_cmds, report_cmds, run_cmds
+app.add_typer(ops_cmds.ops_app, name="ops")
+app.add_typer(mcp_app, name="mcp")
+del data_cmds, eval_cmds, playbook_cmds, report_cmds, run_cmds
 
 
 def main() -> None:

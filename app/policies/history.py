@@ -25,6 +25,7 @@ from typing import Any
 from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, SystemMessage, ToolMessage
 
 from app.analysis.arguments import normalize_args
+from app.tools import DECLINED
 
 __all__ = ["text_of", "History", "HistoryCall", "ToolResult"]
 
@@ -156,6 +157,10 @@ class History:
             if c.name == name and c.position < before:
                 return c.args
         return None
+
+    def declined(self, name: str) -> bool:
+        """Whether the merchant declined an action call of ``name`` in the conversation."""
+        return any(not r.ok and r.call.name == name and r.content.startswith(DECLINED) for r in self.results)
 
     def called_ok(self, name: str) -> bool:
         """Whether ``name`` returned a successful result anywhere in the conversation."""

@@ -121,9 +121,14 @@ class _Turn:
 
     def first_tool_stage(self) -> Stage | None:
         for stage in self.pending:
-            if stage.tool and stage.tool in self.bound:
+            if self.may_call(stage):
                 return stage
         return None
+
+    def may_call(self, stage: Stage) -> bool:
+        """Whether following the workflow may call the stage's tool: bound, and not an action the
+        merchant already declined (asking again unprompted would ignore their answer)."""
+        return bool(stage.tool and stage.tool in self.bound and not self.conv.declined(stage.tool))
 
     def default_call(self) -> tuple[_Call, ...]:
         stage = self.first_tool_stage()
@@ -258,7 +263,7 @@ def _plan_calls(turn: _Turn) -> _Plan:
     if recommend:
         return _Plan(calls=() if has_data else turn.default_call(), focus=text, recommend=True)
     for stage in turn.pending:  # nothing specific asked: follow the workflow
-        if stage.tool and stage.tool in turn.bound:
+        if stage.tool and turn.may_call(stage):
             return _Plan(calls=(_Call(stage.tool, dict(stage.args), stage.tool),), workflow=True)
         if stage.milestone == "recommended_action":
             return _Plan(calls=() if has_data else turn.default_call(), recommend=True, workflow=True)

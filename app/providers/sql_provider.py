@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 from sqlalchemy import select
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Connection, Engine
 
 from app.formatting import DEFAULT_CURRENCY
 from app.providers.cache import ViewCache, no_expiry
@@ -18,6 +19,9 @@ from app.views import VIEWS, DataProvider, ViewArgs, ViewResult
 from app.views.common import ViewContext, data_gaps
 
 __all__ = ["SqlDataProvider"]
+
+T = TypeVar("T")
+
 
 class SqlDataProvider(DataProvider):
     """Answers every view with the shared SQL queries over ``engine``.
@@ -76,6 +80,15 @@ class SqlDataProvider(DataProvider):
             with self.engine.connect() as conn:
                 self._gaps = data_gaps(conn)
         return self._gaps
+
+    def read_source(self, query: Callable[[Connection], T], within: Connection | None = None) -> T:
+        """Run ``query`` on a connection of the source engine (read only); on ``within`` when the
+        operations store lives in the same database (the DataAgent's embedded one), whose single
+        connection a second checkout would roll back."""
+        if within is not None and self.ops is not None and self.ops.engine is self.engine:
+            return query(within)
+        with self.engine.connect() as conn:
+            return query(conn)
 
     def clear_cache(self) -> None:
         """Forget cached views, customer frames and which dates have stored facts."""

@@ -11,8 +11,8 @@ retried call finds the first one and never runs twice.
 
 Example:
     >>> store = OpsStore.in_memory()
-    >>> store.version
-    1
+    >>> store.version == OPS_MIGRATIONS[-1].version
+    True
 """
 
 from __future__ import annotations
@@ -25,9 +25,12 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import (
+    BigInteger,
+    Boolean,
     Column,
     Date,
     DateTime,
+    Float,
     Index,
     Integer,
     MetaData,
@@ -46,7 +49,18 @@ from app.storage.loader import memory_engine
 from app.storage.migrations import version_table
 from app.storage.url import connection_error, make_engine, mask_url
 
-__all__ = ["OpsStore", "AuditRow", "inserted_id", "ops_metadata", "action_audit", "notes", "OPS_MIGRATIONS"]
+__all__ = [
+    "OpsStore",
+    "AuditRow",
+    "inserted_id",
+    "ops_metadata",
+    "action_audit",
+    "notes",
+    "customer_priority",
+    "customer_priority_runs",
+    "runs_log",
+    "OPS_MIGRATIONS",
+]
 
 ops_metadata = MetaData()
 
@@ -94,6 +108,83 @@ notes = Table(
     Column("created_by", String(64), nullable=False),
 )
 
+customer_priority = Table(
+    "customer_priority",
+    ops_metadata,
+    Column("run_date", Date, primary_key=True),
+    Column("customer_id", String(32), primary_key=True),
+    Column("retention_status", String(16), nullable=False, doc="ACTIVE | AT_RISK | INACTIVE"),
+    Column("churn_risk_level", String(8), nullable=False, doc="HIGH | MEDIUM | LOW"),
+    Column("churn_risk_score", Integer, nullable=False, doc="0-70"),
+    Column("is_frequency_drop", Boolean, nullable=False),
+    Column("is_status_inconsistent", Boolean, nullable=False),
+    Column("is_value_drop", Boolean, nullable=False),
+    Column("priority_tier", String(2), nullable=False, doc="P1 | P2 | P3"),
+    Column("priority_score", Float, nullable=False, doc="0-100, one decimal"),
+    Column("priority_reason", Text, nullable=False),
+    Column("days_since_last_order", Integer, nullable=False),
+    Column("last_order_date", Date, nullable=False),
+    Column("total_revenue_cents", BigInteger, nullable=False, doc="minor units, net of refunds"),
+    Column("total_orders", Integer, nullable=False),
+    Column("avg_order_value_cents", BigInteger, nullable=False, doc="minor units, rounded"),
+    Column("value_proxy_cents", BigInteger, nullable=False, doc="paid amounts of the last 365 days, minor units"),
+    Column("currency", String(3), nullable=False),
+    Column("recommended_action", Text, nullable=False),
+    Column("created_at", DateTime, nullable=False),
+    Index("customer_priority_queue", "run_date", "priority_tier", "priority_score"),
+)
+"""The P1/P2/P3 queue of each run date (written by ``build_priority_queue``; the source tables never)."""
+
+customer_priority_runs = Table(
+    "customer_priority_runs",
+    ops_metadata,
+    Column("run_date", Date, primary_key=True),
+    Column("population", Integer, nullable=False),
+    Column("p1_count", Integer, nullable=False),
+    Column("p2_count", Integer, nullable=False),
+    Column("p3_count", Integer, nullable=False),
+    Column("currency", String(3), nullable=False),
+    Column("built_at", DateTime, nullable=False),
+)
+"""One row per built run date: tells an empty tier from a queue never built."""
+
+
+runs_log = Table(
+    "ops_runs_log",
+    ops_metadata,
+    Column("run_id", Integer, primary_key=True, autoincrement=True),
+    Column("run_date", Date, nullable=False, doc="the alert date the run acted on"),
+    Column("idempotency_key", String(200), nullable=False, doc="sent with every webhook POST of this run date"),
+    Column("status", String(16), nullable=False, doc="running | success | failed | skipped"),
+    Column("started_at", DateTime, nullable=False, doc="the caller's clock"),
+    Column("finished_at", DateTime, nullable=True),
+    Column("actor", String(64), nullable=False),
+    Column("host", String(255), nullable=False, doc="with pid: tells a live run from one killed mid-way"),
+    Column("pid", Integer, nullable=False),
+    Column("severity", String(16), nullable=True),
+    Column("alert_flag", Boolean, nullable=True),
+    Column("current_value", Float, nullable=True),
+    Column("baseline_value", Float, nullable=True),
+    Column("delta_relative_pct", Float, nullable=True),
+    Column("sample_size", Integer, nullable=True),
+    Column("escalation", Boolean, nullable=True, doc="CRITICAL: mention the channel, highest ticket priority"),
+    Column("p1_count", Integer, nullable=True),
+    Column("p2_count", Integer, nullable=True),
+    Column("p3_count", Integer, nullable=True),
+    Column("total_exported", Integer, nullable=True),
+    Column("brief_path", Text, nullable=True),
+    Column("export_p1_path", Text, nullable=True),
+    Column("export_p2_path", Text, nullable=True),
+    Column("export_p3_path", Text, nullable=True),
+    Column("webhook_status", String(16), nullable=True, doc="shadow | delivered | failed (null: nothing to send)"),
+    Column("webhook_attempts", Integer, nullable=True),
+    Column("response_status", Integer, nullable=True),
+    Column("outbox_path", Text, nullable=True),
+    Column("error_message", Text, nullable=True),
+    Column("execution_time_ms", Integer, nullable=True),
+)
+Index("ops_runs_log_by_date", runs_log.c.run_date, runs_log.c.run_id)
+
 
 @dataclass(frozen=True)
 class _Migration:
@@ -104,6 +195,10 @@ class _Migration:
 
 OPS_MIGRATIONS: tuple[_Migration, ...] = (
     _Migration(1, "action audit trail and notes", (action_audit, notes)),
+    _Migration(
+        2, "retention priority queue: customer_priority and its run dates", (customer_priority, customer_priority_runs)
+    ),
+    _Migration(3, "retention playbook run log", (runs_log,)),
 )
 """Append-only: a new table or column is a new migration, never an edit of an applied one."""
 

@@ -11,7 +11,19 @@ Example:
     'get_ticket_metrics'
 """
 
-from app.views import briefing, crisis, financial, notes, orders, profile, segments, tickets, timeline
+from app.views import (
+    briefing,
+    crisis,
+    financial,
+    notes,
+    orders,
+    profile,
+    retention_ops,
+    retention_playbook,
+    segments,
+    tickets,
+    timeline,
+)
 from app.views.base import (
     WINDOW_DAYS,
     Alert,
@@ -72,7 +84,7 @@ __all__ = [
     "not_available",
 ]
 
-# The registration: one line per capability, in the order tools and listings show them.
+# The registration: one line per capability, in the order tools and listings show them (views before actions).
 for _spec in (
     briefing.DAILY_BRIEFING,
     tickets.TICKET_METRICS,
@@ -86,6 +98,12 @@ for _spec in (
     tickets.SEARCH_TICKETS,
     timeline.BUSINESS_TIMELINE,
     notes.GET_NOTES,
+    retention_ops.GET_ALERT_DECISION,
+    retention_ops.GET_OPERATIONAL_CONTEXT,
+    retention_ops.GENERATE_BRIEF,
     notes.SAVE_NOTE,
+    retention_ops.BUILD_PRIORITY_QUEUE,
+    retention_ops.EXPORT_AUDIENCE,
+    retention_playbook.TRIGGER_PLAYBOOK,
 ):
     register(_spec)

@@ -24,20 +24,24 @@ from __future__ import annotations
 
 import datetime as dt
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 
-from app.errors import ActionDeclinedError, ActionFailedError, CJSimError
+from app.errors import ActionDeclinedError, ActionFailedError, CJSimError, DataUnavailableError
 from app.storage.ops import OpsStore
 from app.views.registry import ActionSpec, action_spec
+
+if TYPE_CHECKING:
+    from app.views.provider import DataProvider
 
 __all__ = ["ActionContext", "ActionOutcome", "Approval", "execute_action"]
 
 Approval = Literal["approved", "declined", "not_required"]
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -48,6 +52,15 @@ class ActionContext:
     day: dt.date
     now: dt.datetime
     actor: str
+    provider: DataProvider | None = None
+    """The data provider the call was made on, or None for a call on a bare operations store."""
+
+    def read_source(self, query: Callable[[Connection], T]) -> T:
+        """Run a read-only query function on the provider's source data (inside this transaction when
+        the store shares the source's database). Without a provider: an error saying so."""
+        if self.provider is None:
+            raise DataUnavailableError("this action reads the source data; call it on a data provider")
+        return self.provider.read_source(query, within=self.conn)
 
 
 @dataclass(frozen=True)
@@ -69,6 +82,7 @@ def execute_action(
     actor: str = "library",
     conversation: str | None = None,
     now: dt.datetime | None = None,
+    provider: DataProvider | None = None,
 ) -> ActionOutcome:
     """Run action ``name`` once, audited.
 
@@ -81,6 +95,7 @@ def execute_action(
         actor: who asked (recorded in the audit row).
         conversation: the conversation it belongs to, if any.
         now: the caller's clock (the simulation clock in a generated world; wall clock otherwise).
+        provider: the data provider the action reads its source data from, if it needs any.
 
     Raises:
         InvalidArgumentError: bad arguments (nothing is written: the call never reached the action).
@@ -118,7 +133,7 @@ def execute_action(
                     duration_ms=0, original_audit_id=done.audit_id,
                 )  # fmt: skip
                 return ActionOutcome("duplicate", done.result, audit_id)
-            ctx = ActionContext(conn=conn, day=day, now=at, actor=actor)
+            ctx = ActionContext(conn=conn, day=day, now=at, actor=actor, provider=provider)
             result = spec.run(ctx, args)
             payload = result.model_dump(mode="json") if hasattr(result, "model_dump") else result
             audit_id = store.write_audit(

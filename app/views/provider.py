@@ -17,16 +17,19 @@ import datetime as dt
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from app.errors import InvalidArgumentError
+from app.errors import DataUnavailableError, InvalidArgumentError
 from app.views.base import ViewArgs, ViewResult
 from app.views.registry import VIEWS, ViewSpec, view_spec
 
 if TYPE_CHECKING:
+    from sqlalchemy.engine import Connection
+
     from app.storage.ops import OpsStore
 
 __all__ = ["DataProvider"]
 
 R = TypeVar("R", bound=ViewResult)
+T = TypeVar("T")
 
 
 class DataProvider(abc.ABC):
@@ -57,6 +60,13 @@ class DataProvider(abc.ABC):
     @abc.abstractmethod
     def _compute(self, view: str, args: ViewArgs, as_of: dt.date) -> ViewResult:
         """Compute one view (arguments already validated)."""
+
+    def read_source(self, query: Callable[[Connection], T], within: Connection | None = None) -> T:
+        """Run a read-only query function on a connection to the source data (what actions derived
+        from the source, such as the retention queue, read). ``within`` is an open operations-store
+        connection, used when the store shares the source's database (a generated world), so the read
+        joins that transaction instead of disturbing it. A provider without SQL source data refuses."""
+        raise DataUnavailableError(f"{type(self).__name__} has no SQL source data to read")
 
     def action_clock(self) -> dt.datetime | None:
         """The time actions are stamped with; None means the wall clock."""
