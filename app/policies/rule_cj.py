@@ -44,6 +44,7 @@ from app.catalog import Catalog
 from app.formats.rule_cj import RuleCJTemplates
 from app.intents import IntentMatch
 from app.models import CommunicationStyle, Stage, StressLevel
+from app.policies.caveats import QUALITY_TOOL, caveat_problems, needs_quality_check
 from app.policies.cj_answers import AnswerWriter, Presented
 from app.policies.context import CJTurnContext
 from app.policies.history import History, HistoryCall, ToolResult
@@ -110,7 +111,9 @@ class _Turn:
     def gaps(self) -> frozenset[str]:
         """What the data holds none of ("no subscription data"): as the turn context (the provider)
         or a result so far names it."""
-        said = {reason for r in self.conv.results if r.ok and r.artifact is not None for reason in _gaps_named(r.artifact)}
+        said = {
+            reason for r in self.conv.results if r.ok and r.artifact is not None for reason in _gaps_named(r.artifact)
+        }
         return frozenset(said) | (self.ctx.data_gaps if self.ctx else frozenset())
 
     @property
@@ -139,7 +142,9 @@ def _gaps_named(artifact: dict[str, Any]) -> set[str]:
     """Reasons a view result gives for what it cannot answer: its ``unavailable`` mapping and the
     ``unavailable`` reason of each of its metrics (a trend the data cannot support)."""
     named = set((artifact.get("unavailable") or {}).values())
-    named |= {v["unavailable"] for v in artifact.values() if isinstance(v, dict) and isinstance(v.get("unavailable"), str)}
+    named |= {
+        v["unavailable"] for v in artifact.values() if isinstance(v, dict) and isinstance(v.get("unavailable"), str)
+    }
     return named
 
 
@@ -282,8 +287,7 @@ def _retry(turn: _Turn, failed: ToolResult) -> _Call | None:
         bad = [
             a
             for a in call.args
-            if a not in fields
-            or (re.search(rf"\b{re.escape(a)}\b", failed.content) and not fields[a].is_required())
+            if a not in fields or (re.search(rf"\b{re.escape(a)}\b", failed.content) and not fields[a].is_required())
         ]
         if bad:
             return _Call(call.name, {k: v for k, v in call.args.items() if k not in bad}, call.name)
@@ -306,7 +310,9 @@ def _present(turn: _Turn, plan: _Plan) -> list[Presented]:
             used.add(result.position)
             item = Presented(call.key, call.tool, result.artifact, result.content)
             chosen.append((item, result.position > conv.last_human))
-    for result in conv.turn_results:  # retries and fallbacks
+    for result in conv.turn_results:  # retries and fallbacks (a quality check CJ made on its own is not one)
+        if result.call.name == QUALITY_TOOL and all(c.tool != QUALITY_TOOL for c in plan.calls):
+            continue
         if result.ok and result.position not in used:
             used.add(result.position)
             chosen.append((Presented(result.call.name, result.call.name, result.artifact, result.content), True))
@@ -314,7 +320,9 @@ def _present(turn: _Turn, plan: _Plan) -> list[Presented]:
         chosen = [(p, new) for p, new in chosen if new]
     if not chosen and plan.recommend:  # back the advice with the key number it rests on
         seen = [r for r in conv.results if r.ok and r.artifact is not None]
-        source = next((r for r in reversed(seen) if (r.artifact or {}).get("recommended_actions")), seen[-1] if seen else None)
+        source = next(
+            (r for r in reversed(seen) if (r.artifact or {}).get("recommended_actions")), seen[-1] if seen else None
+        )
         if source is not None:
             backing = Presented(source.call.name, source.call.name, source.artifact, source.content, 1, numeric=True)
             chosen.append((backing, False))
@@ -383,11 +391,13 @@ def _answer(turn: _Turn, plan: _Plan) -> str:
             return tone.pick(t.phrases.unavailable, "unavailable").format(what=what, available=available)
         return tone.pick(t.phrases.idle, "idle").format(available=available)
     offer = "" if recommend else writer.offer(stage)
+    problems = caveat_problems(turn.conv.results, [i.tool for i in items]) if _DIGIT.search(facts_text) else ""
+    caveat = tone.pick(t.phrases.data_caveat, "data_caveat").format(problems=problems) if problems else ""
     return writer.write(
         head=_head(turn, turn.conv.is_opening),
         items=items,
         focus=plan.focus,
-        errors=errors,
+        errors=[*errors, caveat] if caveat else errors,
         recommendations=recs,
         offer=offer,
     )
@@ -424,6 +434,8 @@ def _decide(turn: _Turn) -> AIMessage:
         return AIMessage(content=_answer(turn, plan))
     new = [c for c in plan.calls if conv.find(c.tool, c.args) is None]
     if new:
+        if needs_quality_check(turn.ctx, turn.bound, [c.name for c in conv.calls] + [c.tool for c in new]):
+            new.insert(0, _Call(QUALITY_TOOL, {}, QUALITY_TOOL))  # the caveats then rest on a visible result
         return _tool_call_message(conv, new)
     return AIMessage(content=_answer(turn, plan))
 

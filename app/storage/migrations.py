@@ -25,6 +25,7 @@ from sqlalchemy import Column, DateTime, Integer, MetaData, String, Table, Text,
 from sqlalchemy.engine import Connection
 
 from app.errors import ProviderError
+from app.quality.store import QUALITY_TABLES
 from app.storage.schema import DAILY_SUMMARY_TABLES, FACT_TABLES, ORDER_SUMMARY_TABLES, TABLES, customer_facts, refunds
 
 __all__ = [
@@ -45,6 +46,7 @@ __all__ = [
 ]
 
 admin_metadata = MetaData()
+
 
 def version_table(name: str, metadata: MetaData) -> Table:
     """A table of applied migrations (version, description, applied_at), for any append-only schema."""
@@ -68,7 +70,9 @@ data_loads = Table(
     Column("loaded_at", DateTime, nullable=False, doc="wall-clock time (UTC) the transaction ran"),
     Column("rows", Integer, nullable=False, doc="rows written to base tables"),
     Column("base_rows", Text, nullable=False, doc="JSON row counts of the base tables after the load"),
-    Column("accepted", Integer, nullable=True, doc="imports: rows written to base tables (null for loads and refreshes)"),
+    Column(
+        "accepted", Integer, nullable=True, doc="imports: rows written to base tables (null for loads and refreshes)"
+    ),
     Column("rejected", Integer, nullable=True, doc="imports: source rows rejected with a reason"),
 )
 
@@ -127,15 +131,23 @@ def _add_last_order(conn: Connection) -> None:
 
 
 MIGRATIONS: tuple[Migration, ...] = (
-    Migration(1, "base tables: merchants, customers, subscriptions, orders, tickets, marketing, signals, timeline",
-              _create(*TABLES)),
-    Migration(2, "summary tables: subscription_daily, order_daily, ticket_daily, ticket_search", _create(*DAILY_SUMMARY_TABLES)),
+    Migration(
+        1,
+        "base tables: merchants, customers, subscriptions, orders, tickets, marketing, signals, timeline",
+        _create(*TABLES),
+    ),
+    Migration(
+        2,
+        "summary tables: subscription_daily, order_daily, ticket_daily, ticket_search",
+        _create(*DAILY_SUMMARY_TABLES),
+    ),
     Migration(3, "customer facts: customer_facts, segment_facts, segment_signal_facts", _create(*FACT_TABLES)),
     Migration(4, "load log: data_loads", _create(data_loads)),
     Migration(5, "merchant currency (ISO 4217, default USD) and the refunds table", _add_currency_and_refunds),
     Migration(6, "load log: accepted and rejected rows of imports", _add_import_counts),
     Migration(7, "customers' first and second orders per day: order_customer_daily", _add_order_summaries),
     Migration(8, "customer facts: last charged order (order retention filters)", _add_last_order),
+    Migration(9, "data quality per load: data_quality_runs, data_quality_results", _create(*QUALITY_TABLES)),
 )
 """Every migration, oldest first. Append only."""
 

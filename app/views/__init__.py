@@ -11,7 +11,7 @@ Example:
     'get_ticket_metrics'
 """
 
-from app.views import briefing, crisis, financial, notes, orders, profile, segments, tickets, timeline
+from app.views import briefing, crisis, financial, notes, orders, profile, quality, segments, tickets, timeline
 from app.views.base import (
     WINDOW_DAYS,
     Alert,
@@ -86,6 +86,7 @@ for _spec in (
     tickets.SEARCH_TICKETS,
     timeline.BUSINESS_TIMELINE,
     notes.GET_NOTES,
+    quality.DATA_QUALITY,  # views before actions: listings and schemas show views first
     notes.SAVE_NOTE,
 ):
     register(_spec)
