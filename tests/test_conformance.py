@@ -81,6 +81,7 @@ CASES: list[tuple[str, dict[str, Any]]] = [
     ("business_timeline", {"days_before": 120, "days_after": 30}),
     ("get_notes", {}),
     ("get_notes", {"customer_id": "C000001", "limit": 5}),
+    ("data_quality", {}),
 ]
 """Every view, with two or more argument sets."""
 
@@ -206,7 +207,9 @@ def test_view_identical_to_data_agent(worlds: Worlds, world: tuple, case: tuple,
 
 
 EARLIER_CASES = [
-    c for c in CASES if c[0] in ("daily_briefing", "order_metrics", "customer_segment", "customer_list", "customer_profile")
+    c
+    for c in CASES
+    if c[0] in ("daily_briefing", "order_metrics", "customer_segment", "customer_list", "customer_profile", "data_quality")
 ]
 
 
