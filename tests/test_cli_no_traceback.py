@@ -119,6 +119,10 @@ def _cases(f: dict[str, Path]) -> dict[str, list[tuple[list[str], str]]]:
                        (["db", "refresh", "--url", url_cases[0][0]], url_cases[0][1])],
         "db info": [(["db", "info", "--url", f"sqlite:///{under}/x.db"], "no SQLite database file")]
         + [(["db", "info", "--url", u], m) for u, m in url_cases],
+        "db quality": [(["db", "quality", "--url", f"sqlite:///{under}/x.db"], "no SQLite database file"),
+                       (["db", "quality", "--url", db], "holds no data"),
+                       (["db", "quality", "--url", db, "--date", "soon"], "--date must be a date like")]
+        + [(["db", "quality", "--url", u], m) for u, m in url_cases],
     }  # fmt: skip
 
 

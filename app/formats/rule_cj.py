@@ -260,9 +260,7 @@ class FactTemplate(StrictModel):
     sentence: str = Field(description="A full sentence (collaborative and scattered styles).")
     items: ItemsSpec | None = Field(default=None, description="A list rendered into '{items}'.")
     when: str | None = Field(default=None, description="Only state the fact if this condition holds.")
-    focus: RegexPattern | None = Field(
-        default=None, description="Regex on the merchant's message that puts this fact first."
-    )
+    focus: RegexPattern | None = Field(default=None, description="Regex on the merchant's message that puts this fact first.")
     alarm: str | None = Field(default=None, description="Condition that puts the fact first under high stress.")
 
     @field_validator("value", "sentence")
@@ -374,9 +372,7 @@ class Phrases(StrictModel):
     openings: dict[str, list[Annotated[str, Placeholders("business_name")]]] = Field(
         description="Per workflow CJ opens (or 'default'): the line after the greeting; {business_name}."
     )
-    errors: list[Annotated[str, Placeholders("what", "error")]] = Field(
-        min_length=1, description="A tool failed; {what}, {error}."
-    )
+    errors: list[Annotated[str, Placeholders("what", "error")]] = Field(min_length=1, description="A tool failed; {what}, {error}.")
     topics: dict[str, str] = Field(default_factory=dict, description="Per tool: what it fetches, for {what}.")
     idle: list[Annotated[str, Placeholders("available")]] = Field(
         min_length=1, description="Nothing asked and nothing pending; {available}."

@@ -111,9 +111,7 @@ class _Turn:
     def gaps(self) -> frozenset[str]:
         """What the data holds none of ("no subscription data"): as the turn context (the provider)
         or a result so far names it."""
-        said = {
-            reason for r in self.conv.results if r.ok and r.artifact is not None for reason in _gaps_named(r.artifact)
-        }
+        said = {reason for r in self.conv.results if r.ok and r.artifact is not None for reason in _gaps_named(r.artifact)}
         return frozenset(said) | (self.ctx.data_gaps if self.ctx else frozenset())
 
     @property
@@ -142,9 +140,7 @@ def _gaps_named(artifact: dict[str, Any]) -> set[str]:
     """Reasons a view result gives for what it cannot answer: its ``unavailable`` mapping and the
     ``unavailable`` reason of each of its metrics (a trend the data cannot support)."""
     named = set((artifact.get("unavailable") or {}).values())
-    named |= {
-        v["unavailable"] for v in artifact.values() if isinstance(v, dict) and isinstance(v.get("unavailable"), str)
-    }
+    named |= {v["unavailable"] for v in artifact.values() if isinstance(v, dict) and isinstance(v.get("unavailable"), str)}
     return named
 
 
@@ -287,7 +283,8 @@ def _retry(turn: _Turn, failed: ToolResult) -> _Call | None:
         bad = [
             a
             for a in call.args
-            if a not in fields or (re.search(rf"\b{re.escape(a)}\b", failed.content) and not fields[a].is_required())
+            if a not in fields
+            or (re.search(rf"\b{re.escape(a)}\b", failed.content) and not fields[a].is_required())
         ]
         if bad:
             return _Call(call.name, {k: v for k, v in call.args.items() if k not in bad}, call.name)
@@ -320,9 +317,7 @@ def _present(turn: _Turn, plan: _Plan) -> list[Presented]:
         chosen = [(p, new) for p, new in chosen if new]
     if not chosen and plan.recommend:  # back the advice with the key number it rests on
         seen = [r for r in conv.results if r.ok and r.artifact is not None]
-        source = next(
-            (r for r in reversed(seen) if (r.artifact or {}).get("recommended_actions")), seen[-1] if seen else None
-        )
+        source = next((r for r in reversed(seen) if (r.artifact or {}).get("recommended_actions")), seen[-1] if seen else None)
         if source is not None:
             backing = Presented(source.call.name, source.call.name, source.artifact, source.content, 1, numeric=True)
             chosen.append((backing, False))

@@ -115,9 +115,7 @@ def writable_connection(url: str | URL, *, create: bool = False, check: bool = T
     parsed = parse_url(url)
     display = mask_url(parsed)
     if parsed.drivername == "sqlite" and not create and not Path(parsed.database or "").is_file():
-        raise ProviderError(
-            f"no SQLite database file at {parsed.database}; create it with `cjsim db init --url {display}`"
-        )
+        raise ProviderError(f"no SQLite database file at {parsed.database}; create it with `cjsim db init --url {display}`")
     engine = make_engine(parsed, read_only=False)
     try:
         try:
@@ -197,7 +195,9 @@ def prepare_target(conn: Connection, url: str, *, replace: bool) -> None:
     if _has_data(conn):
         if not replace:
             n = q.count_where(conn, customers, [])
-            raise ProviderError(f"database {url} already holds data ({n:,} customers); pass --replace to overwrite it")
+            raise ProviderError(
+                f"database {url} already holds data ({n:,} customers); pass --replace to overwrite it"
+            )
         _clear(conn)
 
 

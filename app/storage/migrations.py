@@ -47,7 +47,6 @@ __all__ = [
 
 admin_metadata = MetaData()
 
-
 def version_table(name: str, metadata: MetaData) -> Table:
     """A table of applied migrations (version, description, applied_at), for any append-only schema."""
     return Table(
@@ -70,9 +69,7 @@ data_loads = Table(
     Column("loaded_at", DateTime, nullable=False, doc="wall-clock time (UTC) the transaction ran"),
     Column("rows", Integer, nullable=False, doc="rows written to base tables"),
     Column("base_rows", Text, nullable=False, doc="JSON row counts of the base tables after the load"),
-    Column(
-        "accepted", Integer, nullable=True, doc="imports: rows written to base tables (null for loads and refreshes)"
-    ),
+    Column("accepted", Integer, nullable=True, doc="imports: rows written to base tables (null for loads and refreshes)"),
     Column("rejected", Integer, nullable=True, doc="imports: source rows rejected with a reason"),
 )
 
@@ -131,16 +128,9 @@ def _add_last_order(conn: Connection) -> None:
 
 
 MIGRATIONS: tuple[Migration, ...] = (
-    Migration(
-        1,
-        "base tables: merchants, customers, subscriptions, orders, tickets, marketing, signals, timeline",
-        _create(*TABLES),
-    ),
-    Migration(
-        2,
-        "summary tables: subscription_daily, order_daily, ticket_daily, ticket_search",
-        _create(*DAILY_SUMMARY_TABLES),
-    ),
+    Migration(1, "base tables: merchants, customers, subscriptions, orders, tickets, marketing, signals, timeline",
+              _create(*TABLES)),
+    Migration(2, "summary tables: subscription_daily, order_daily, ticket_daily, ticket_search", _create(*DAILY_SUMMARY_TABLES)),
     Migration(3, "customer facts: customer_facts, segment_facts, segment_signal_facts", _create(*FACT_TABLES)),
     Migration(4, "load log: data_loads", _create(data_loads)),
     Migration(5, "merchant currency (ISO 4217, default USD) and the refunds table", _add_currency_and_refunds),
