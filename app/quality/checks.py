@@ -154,7 +154,8 @@ def _check_table(
     counts = [func.sum(case((r.fails, 1), else_=0)) for r in row_rules]
     newest_col = func.max(table.c[rules.date])
     # a single-column primary key is unique by the database's own constraint: no need to count it
-    enforced = list(table.primary_key.columns) == [key]
+    pk = list(table.primary_key.columns)
+    enforced = len(pk) == 1 and pk[0] is key
     distinct_col = func.count() if enforced else func.count(func.distinct(key))
     stmt = select(func.count(), distinct_col, newest_col, *counts).where(in_scope)
     total, distinct, newest, *failed = conn.execute(stmt).one()
