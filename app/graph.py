@@ -45,6 +45,7 @@ from app.models import MerchantContext, Persona, Scenario, Workflow
 from app.policies.context import MERCHANT_DONE, CJTurnContext
 from app.tools import ACTION_TOOLS, build_tools, call_tool, tool_error_message
 from app.views import DataProvider, action_spec
+from app.views.quality import DATA_QUALITY, quality_verdict
 from app.views.registry import requires_approval
 from app.workflows import AUTO
 
@@ -263,6 +264,9 @@ def cj_node(state: ConversationState, runtime: Rt) -> dict[str, Any]:
                 business_name=ctx.persona.business_name,
                 turn=state.get("merchant_turns", 0),
                 data_gaps=frozenset(ctx.provider.data_gaps()),
+                data_quality=quality_verdict(ctx.provider)
+                if DATA_QUALITY.tool in workflow.tools_available
+                else "unknown",
             )
         )
     model = model.bind_tools(build_tools(ctx.provider, workflow.tools_available))

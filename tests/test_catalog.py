@@ -144,9 +144,9 @@ def test_a_file_that_is_not_utf8_is_a_data_file_error(data_copy: Path, relative:
 def test_a_missing_file_is_named(data_copy: Path) -> None:
     (data_copy / "prompts" / "scripted_merchant.yaml").unlink()
     assert "scripted_merchant.yaml: cannot read file" in load_error(data_copy)
-    (data_copy / "prompts" / "cj_system_v1.md").unlink()
+    (data_copy / "prompts" / "cj_system_v2.md").unlink()
     shutil.copy(data_dir() / "prompts" / "scripted_merchant.yaml", data_copy / "prompts")
-    assert "cj_system_v1.md: prompt file not found" in load_error(data_copy)
+    assert "cj_system_v2.md: prompt file not found" in load_error(data_copy)
 
 
 def test_a_missing_data_folder_is_named(tmp_path: Path) -> None:

@@ -137,6 +137,10 @@ def _cases(f: dict[str, Path]) -> dict[str, list[tuple[list[str], str]]]:
         "mcp serve": [(["mcp", "serve", "--scenario", "nowhere"], "unknown scenario 'nowhere'"),
                       (["mcp", "serve", "--ops-url", f"sqlite:///{under}/ops.db"], "does not exist"),
                       (["mcp", "serve", "--db-url", url_cases[0][0]], url_cases[0][1])],
+        "db quality": [(["db", "quality", "--url", f"sqlite:///{under}/x.db"], "no SQLite database file"),
+                       (["db", "quality", "--url", db], "holds no data"),
+                       (["db", "quality", "--url", db, "--date", "soon"], "--date must be a date like")]
+        + [(["db", "quality", "--url", u], m) for u, m in url_cases],
     }  # fmt: skip
 
 

@@ -86,6 +86,7 @@ CASES: list[tuple[str, dict[str, Any]]] = [
     ("generate_brief", {}),
     ("generate_brief", {"format": "markdown"}),
     ("generate_brief", {"format": "email"}),
+    ("data_quality", {}),
 ]
 """Every view, with two or more argument sets."""
 
@@ -214,7 +215,7 @@ EARLIER_CASES = [
     c
     for c in CASES
     if c[0] in ("daily_briefing", "order_metrics", "customer_segment", "customer_list", "customer_profile",
-                "get_alert_decision", "get_operational_context", "generate_brief")
+                "get_alert_decision", "get_operational_context", "generate_brief", "data_quality")
 ]  # fmt: skip
 
 

@@ -167,6 +167,11 @@ PARTIAL_GAPS: dict[str, dict[str, str]] = {
     "search_tickets": {"total": NO_TICKETS, "tickets": NO_TICKETS},
     "business_timeline": {},
     "get_notes": {"notes": NO_OPS_STORE},  # opened without an operations store
+    # Retention operations and data quality read orders and customers only: nothing is missing.
+    "get_alert_decision": {},
+    "get_operational_context": {},
+    "generate_brief": {},
+    "data_quality": {},
 }
 """Per view: what a merchant without subscriptions and tickets cannot know, and why."""
 

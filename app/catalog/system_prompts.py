@@ -37,7 +37,7 @@ class PromptSpec:
 
 CJ_SYSTEM = PromptSpec(
     "cj_system",
-    1,
+    2,  # version 2: checks data quality and caveats answers from flagged data
     (
         "business_name", "merchant_name", "communication_style", "business_stage", "stress_level",
         "tone_guidance", "workflow_name", "workflow_description", "workflow_prompt", "stages",

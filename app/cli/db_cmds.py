@@ -214,3 +214,61 @@ def info_cmd(url: UrlOpt) -> None:
         from app.errors import ProviderError
 
         raise ProviderError(info["problem"])
+
+
+@db_app.command("quality")
+def quality_cmd(
+    url: Annotated[
+        str,
+        typer.Option("--url", "--db-url", envvar=DB_URL_ENV, show_envvar=True, help="The database to check."),
+    ],
+    date: Annotated[
+        str | None,
+        typer.Option("--date", help="Check as of this day (default: the data's latest day); a later day shows staleness."),
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
+    fail_on_warning: Annotated[
+        bool, typer.Option("--fail-on-warning", help="Exit with code 1 when the verdict is not ok (for CI).")
+    ] = False,
+) -> None:
+    """Data-quality checks per table: completeness, validity, consistency, uniqueness, timeliness.
+
+    Exit code 0 whatever the verdict (warnings are printed); with --fail-on-warning, 1 when the
+    verdict is caveat or poor. Bad input (date, URL, database) exits with 2.
+    """
+    import json
+
+    from app.providers.quality import database_quality
+
+    result = database_quality(url, parse_date(date, "--date"))
+    report = result.report
+    if as_json:
+        data = {"url": result.url, **report.model_dump(mode="json")}
+        data["loads"] = [{"load_id": i, "as_of": d.isoformat(), "verdict": v} for i, d, v in result.loads]
+        console.print_json(json.dumps(data))
+    else:
+        _quality_tables(result)
+    if fail_on_warning and report.verdict != "ok":
+        raise typer.Exit(1)
+
+
+def _quality_tables(result) -> None:
+    report = result.report
+    _plain(console, f"data quality of {result.url} as of {report.as_of}: {report.verdict}")
+    for dimension in ("completeness", "validity", "consistency", "uniqueness", "timeliness"):
+        checks = [c for c in report.checks if c.dimension == dimension]
+        if not checks:
+            continue
+        table = Table("table", "check", "pass", "failed", "examples", "level", title=dimension)
+        for c in checks:
+            passed = f"{c.ratio:.1%}" if c.ratio is not None else f"{c.age_days} days old"
+            failed = f"{c.failed:,} of {c.total:,}" if c.ratio is not None else f"newest {c.newest}"
+            table.add_row(c.table, Text(c.check), passed, failed, Text(", ".join(c.examples)), c.level)
+        console.print(table)
+    quiet = [f"{t} ({s})" for t, s in report.tables.items() if s != "checked"]
+    if quiet:
+        _plain(console, "not checked, no rows (not a failure): " + ", ".join(quiet))
+    if result.loads:
+        _plain(console, "stored per load: " + ", ".join(f"#{i} {d} {v}" for i, d, v in result.loads[-5:]))
+    for reason in report.reasons:
+        _plain(err_console, f"warning: {reason}")

@@ -18,6 +18,7 @@ Four kinds of problem, each counted:
   trigger intent must be recognisable in the merchant message at ``at_message``.
 * **Off-workflow calls.** A call of a tool outside the current workflow's ``tools_available``;
   or a call CJ made on its own initiative of a tool that is none of the workflow's stage tools
+  (a bound ``get_data_quality`` is exempt: checking the data before answering from it is in order)
   (a call is on the merchant's behalf when its tool answers the latest merchant request that
   named one, and a retry when it follows a failed call of the same turn). On an open turn with
   nothing left on the workflow's agenda (``ad_hoc_support`` has no tool stages) any bound tool
@@ -53,6 +54,7 @@ from app.evaluation.tool_use import (
     workflow_def,
 )
 from app.transcript import Transcript
+from app.views.quality import DATA_QUALITY
 
 __all__ = ["workflow_adherence_evaluator"]
 
@@ -146,7 +148,9 @@ def _off_workflow(tr: Trace) -> tuple[list[dict[str, Any]], int]:
             retry = c.name in failed or any(c.name in tr.catalog.intents.fallback_tools(f) for f in failed)
             if c.name not in bound_tools(tr.catalog, c.workflow):
                 problems.append({**where, "why": f"{c.name} is not available in {c.workflow}"})
-            elif not (free or retry or c.name in tr.catalog.workflows.stage_tools(c.workflow) or c.name in asked):
+            elif not (free or retry or c.name in tr.catalog.workflows.stage_tools(c.workflow) or c.name in asked) and (
+                c.name != DATA_QUALITY.tool  # checking the data before answering from it is always in order
+            ):
                 problems.append({**where, "why": "not a stage tool and not asked for"})
             if c.status == "error":
                 failed.add(c.name)

@@ -1,6 +1,6 @@
 """Style: CJ's replies read like a copilot talking to a merchant, and answer what was asked.
 
-Each CJ text reply gets up to four sub-checks:
+Each CJ text reply gets up to five sub-checks:
 
 (a) ``leak`` -- no leaked reasoning or meta-commentary: none of ``style.leak_patterns`` of
     ``data/evaluation.yaml`` matches ("Thought: ...", "I will call get_financial_metrics",
@@ -26,6 +26,9 @@ Each CJ text reply gets up to four sub-checks:
     * advice questions (``style.recommendation_intents``): the reply recommends (milestone
       ``recommended_action`` of ``data/milestones.yaml``).
 
+(e) ``caveat`` -- only once the conversation holds a data_quality result whose verdict is not ok:
+    a reply with numbers from a view it flags carries a caveat (:mod:`app.evaluation.caveats`).
+
 Score = sub-checks passed / sub-checks run (1.0 with no replies); passed when none failed.
 ``details`` lists each violation with the message index (and, for ``answer``, the question's).
 
@@ -47,6 +50,7 @@ from typing import Any
 
 from app.analysis.arguments import normalize_args
 from app.catalog import Catalog
+from app.evaluation.caveats import caveat_checks
 from app.evaluation.grounding import ClaimCheck, ConversationAnalysis, ToolResultRecord, analyze
 from app.evaluation.grounding.kinds import SENTENCE_END
 from app.evaluation.result import EvalResult
@@ -300,6 +304,9 @@ class _StyleEvaluator:
             problem = _check_answer(transcript, analysis, q, reply, compiled, catalog)
             if problem:
                 violations.append({"check": "answer", "message": reply, "question": q.message, "text": problem})
+        caveats_run, caveat_violations = caveat_checks(transcript, analysis.replies)
+        run += caveats_run
+        violations += caveat_violations
         details = {"violations": violations, "checks": run, "max_words": max_words}
         if not run:
             return EvalResult(key=self.key, score=1.0, passed=True, comment="no replies", details=details)

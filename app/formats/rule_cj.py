@@ -387,6 +387,11 @@ class Phrases(StrictModel):
     )
     sign_off: list[str] = Field(min_length=1, description="The merchant wraps up.")
     generic_advice: list[str] = Field(min_length=1, description="Used when no result suggests an action.")
+    data_caveat: list[Annotated[str, Placeholders("problems")]] = Field(
+        default_factory=lambda: ["Data-quality caveat: {problems}; treat these figures with care."],
+        min_length=1,
+        description="Added to an answer whose figures come from tables the data_quality view flags; {problems}.",
+    )
 
 
 class RuleCJTemplates(StrictModel):

@@ -30,6 +30,8 @@ class CJTurnContext:
         business_name: e.g. "Grill Masters Club".
         turn: number of merchant messages so far.
         data_gaps: what the merchant's data holds none of, as views word it ("no subscription data").
+        data_quality: the data_quality view's verdict (ok, caveat, poor; unknown when it cannot tell).
+            When not ok, CJ checks the view itself, so the transcript shows what its caveat rests on.
     """
 
     workflow: str
@@ -41,6 +43,7 @@ class CJTurnContext:
     business_name: str
     turn: int
     data_gaps: frozenset[str] = frozenset()
+    data_quality: str = "ok"
 
     @property
     def pending_stages(self) -> tuple[Stage, ...]:

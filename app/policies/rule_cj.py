@@ -44,6 +44,7 @@ from app.catalog import Catalog
 from app.formats.rule_cj import RuleCJTemplates
 from app.intents import IntentMatch
 from app.models import CommunicationStyle, Stage, StressLevel
+from app.policies.caveats import QUALITY_TOOL, caveat_problems, needs_quality_check
 from app.policies.cj_answers import AnswerWriter, Presented
 from app.policies.context import CJTurnContext
 from app.policies.history import History, HistoryCall, ToolResult
@@ -311,7 +312,9 @@ def _present(turn: _Turn, plan: _Plan) -> list[Presented]:
             used.add(result.position)
             item = Presented(call.key, call.tool, result.artifact, result.content)
             chosen.append((item, result.position > conv.last_human))
-    for result in conv.turn_results:  # retries and fallbacks
+    for result in conv.turn_results:  # retries and fallbacks (a quality check CJ made on its own is not one)
+        if result.call.name == QUALITY_TOOL and all(c.tool != QUALITY_TOOL for c in plan.calls):
+            continue
         if result.ok and result.position not in used:
             used.add(result.position)
             chosen.append((Presented(result.call.name, result.call.name, result.artifact, result.content), True))
@@ -388,11 +391,13 @@ def _answer(turn: _Turn, plan: _Plan) -> str:
             return tone.pick(t.phrases.unavailable, "unavailable").format(what=what, available=available)
         return tone.pick(t.phrases.idle, "idle").format(available=available)
     offer = "" if recommend else writer.offer(stage)
+    problems = caveat_problems(turn.conv.results, [i.tool for i in items]) if _DIGIT.search(facts_text) else ""
+    caveat = tone.pick(t.phrases.data_caveat, "data_caveat").format(problems=problems) if problems else ""
     return writer.write(
         head=_head(turn, turn.conv.is_opening),
         items=items,
         focus=plan.focus,
-        errors=errors,
+        errors=[*errors, caveat] if caveat else errors,
         recommendations=recs,
         offer=offer,
     )
@@ -429,6 +434,8 @@ def _decide(turn: _Turn) -> AIMessage:
         return AIMessage(content=_answer(turn, plan))
     new = [c for c in plan.calls if conv.find(c.tool, c.args) is None]
     if new:
+        if needs_quality_check(turn.ctx, turn.bound, [c.name for c in conv.calls] + [c.tool for c in new]):
+            new.insert(0, _Call(QUALITY_TOOL, {}, QUALITY_TOOL))  # the caveats then rest on a visible result
         return _tool_call_message(conv, new)
     return AIMessage(content=_answer(turn, plan))
 

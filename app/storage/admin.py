@@ -27,6 +27,9 @@ from sqlalchemy.engine import URL, Connection
 from sqlalchemy.exc import SQLAlchemyError
 
 from app.errors import ProviderError
+from app.quality import load_quality_settings, run_checks
+from app.quality.checks import with_import
+from app.quality.store import save_report
 from app.storage import queries as q
 from app.storage.bulk import bulk_insert, deferred_indexes
 from app.storage.customer_facts import drop_facts, fact_dates, materialize_facts
@@ -37,10 +40,11 @@ from app.storage.migrations import (
     check_schema,
     current_version,
     data_loads,
+    load_stamp,
     record_load,
     stale_summaries,
 )
-from app.storage.schema import DAILY_SUMMARY_TABLES, FACT_TABLES, SUMMARY_TABLES, TABLES, customers
+from app.storage.schema import DAILY_SUMMARY_TABLES, FACT_TABLES, SUMMARY_TABLES, TABLES, customers, metadata
 from app.storage.summaries import refresh_daily_summaries, summarize, write_rows
 from app.storage.url import connection_error, make_engine, mask_url, parse_url
 from app.world.world import Rows
@@ -204,6 +208,24 @@ def finish_load(conn: Connection, report: LoadReport, facts_as_of: list[dt.date]
     rejected = report.rejected if report.kind == "import" else None
     record_load(conn, report.kind, report.source, report.total_rows, accepted=accepted, rejected=rejected)
     _analyze(conn)
+    _check_quality(conn, accepted, rejected)
+
+
+def _check_quality(conn: Connection, accepted: int | None = None, rejected: int | None = None) -> None:
+    """Run the data-quality checks at the data's latest day and store them under the load just logged.
+
+    After ``ANALYZE``, so the checks' scans get the same plans a later query would.
+    """
+    stamp = load_stamp(conn)
+    latest = q.latest_activity(conn)
+    if stamp is None or latest is None:
+        return
+    settings = load_quality_settings()
+    present = {t.name for t in TABLES}
+    report = run_checks(conn, metadata.tables, latest, settings, present=present)
+    if accepted is not None:
+        report = with_import(report, accepted, rejected or 0, settings)
+    save_report(conn, stamp[0], report)
 
 
 def _analyze(conn: Connection) -> None:
@@ -241,6 +263,7 @@ def refresh_database(url: str | URL, as_of: list[dt.date] | None = None) -> Load
         report.facts_as_of = _materialize(conn, as_of)
         record_load(conn, "refresh", "base tables", 0)
         _analyze(conn)
+        _check_quality(conn)
         report.summary_seconds = report.total_seconds = time.perf_counter() - t0
         report.problems = [f"dropped customer facts of {d}" for d in sorted(previous - set(report.facts_as_of))]
     return report

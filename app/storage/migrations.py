@@ -25,6 +25,7 @@ from sqlalchemy import Column, DateTime, Integer, MetaData, String, Table, Text,
 from sqlalchemy.engine import Connection
 
 from app.errors import ProviderError
+from app.quality.store import QUALITY_TABLES
 from app.storage.schema import DAILY_SUMMARY_TABLES, FACT_TABLES, ORDER_SUMMARY_TABLES, TABLES, customer_facts, refunds
 
 __all__ = [
@@ -136,6 +137,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(6, "load log: accepted and rejected rows of imports", _add_import_counts),
     Migration(7, "customers' first and second orders per day: order_customer_daily", _add_order_summaries),
     Migration(8, "customer facts: last charged order (order retention filters)", _add_last_order),
+    Migration(9, "data quality per load: data_quality_runs, data_quality_results", _create(*QUALITY_TABLES)),
 )
 """Every migration, oldest first. Append only."""
 

@@ -18,6 +18,7 @@ from app.views import (
     notes,
     orders,
     profile,
+    quality,
     retention_ops,
     retention_playbook,
     segments,
@@ -101,6 +102,7 @@ for _spec in (
     retention_ops.GET_ALERT_DECISION,
     retention_ops.GET_OPERATIONAL_CONTEXT,
     retention_ops.GENERATE_BRIEF,
+    quality.DATA_QUALITY,  # views before actions: listings and schemas show views first
     notes.SAVE_NOTE,
     retention_ops.BUILD_PRIORITY_QUEUE,
     retention_ops.EXPORT_AUDIENCE,
