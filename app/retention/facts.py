@@ -27,9 +27,9 @@ from __future__ import annotations
 import datetime as dt
 import statistics
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Hashable, Iterator
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal, TypeVar
 
 from sqlalchemy import String, func, select, type_coerce
 from sqlalchemy.engine import Connection
@@ -49,6 +49,8 @@ __all__ = [
     "CustomerRetention",
     "RetentionFacts",
     "retention_facts",
+    "Memo",
+    "remembered",
 ]
 
 RetentionStatus = Literal["ACTIVE", "AT_RISK", "INACTIVE"]
@@ -139,6 +141,23 @@ def retention_facts(conn: Connection, as_of: dt.date, settings: RetentionOpsSett
     returned = _refunds_by_customer(conn, as_of, set(base))
     customers = tuple(_customer(cid, row, returned.get(cid, 0), as_of, settings) for cid, row in sorted(base.items()))
     return RetentionFacts(as_of=as_of, customers=customers)
+
+
+T = TypeVar("T")
+Memo = Callable[[Hashable, Callable[[], Any]], Any]
+"""A provider's ``source_memo``: a result derived from the source, computed once per key."""
+
+
+def remembered(
+    memo: Memo | None, name: str, day: dt.date, settings: RetentionOpsSettings, compute: Callable[[], T]
+) -> T:
+    """``compute()`` once per (name, date, settings) in ``memo`` (a provider's ``source_memo``), so the
+    steps of a run (context, queue, brief, exports) share one computation of a date's facts; computed
+    every time without a memo."""
+    if memo is None:
+        return compute()
+    result: T = memo((name, day, settings.model_dump_json()), compute)
+    return result
 
 
 class _Days:
