@@ -38,7 +38,8 @@ def fingerprint(profile: str, jobs: int) -> dict[str, str]:
             sys.executable, "-m", "app", "batch", "--scenarios", "all", "--merchants", "all",
             "--workflows", "all", "--seeds", "0", "--jobs", str(jobs), "--cj-model", profile, "--out", str(out),
         ]  # fmt: skip
-        subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL)
+        # run in the scratch folder: playbook runs write their audience exports under the working directory
+        subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL, cwd=tmp)
         digests: dict[str, str] = {}
         for line in (out / "transcripts.jsonl").read_text(encoding="utf-8").splitlines():
             record = json.loads(line)

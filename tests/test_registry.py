@@ -40,7 +40,8 @@ def test_every_view_is_a_cli_command(name: str) -> None:
 
 
 @pytest.mark.parametrize("name", list(ACTIONS))
-def test_every_action_is_a_cli_command(name: str, tmp_path: Path) -> None:
+def test_every_action_is_a_cli_command(name: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)  # actions that write files (audience exports) write them under here
     spec = ACTIONS[name]
     ops = f"sqlite:///{tmp_path / 'ops.db'}"
     for example in spec.examples:

@@ -23,6 +23,7 @@ from app.retention.export import CSV_COLUMNS
 from app.retention.facts import retention_facts
 from app.retention.queue import priority_queue, write_queue
 from app.retention.settings import load_settings
+from app.storage.admin import store_rows, writable_connection
 from app.storage.ops import customer_priority, customer_priority_runs
 from app.tools import call_tool
 from tests.test_retention_rules import FREQUENCY, OVERDUE, D, every, open_shop, shop_rows
@@ -231,3 +232,34 @@ def test_settings_file_is_documented() -> None:
     readme = (Path(__file__).resolve().parents[1] / "data" / "README.md").read_text(encoding="utf-8")
     assert "retention_ops.yaml" in readme
     assert load_settings().export.folder == Path("exports/retention")
+
+
+def test_a_run_computes_the_dates_facts_once_until_new_data(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import app.views.retention_ops as views
+
+    monkeypatch.chdir(tmp_path)
+    computed: list[dt.date] = []
+
+    def counted(conn, day, settings=None):
+        computed.append(day)
+        return retention_facts(conn, day, settings)
+
+    monkeypatch.setattr(views, "retention_facts", counted)
+    provider = open_shop(tmp_path, shop_rows(HISTORIES))
+    provider.check_interval = 0.0  # look for new data before every view, as a long-running server eventually does
+    d = D.isoformat()
+    context = provider.get_view("get_operational_context", date=d)
+    built = call_tool(provider, "build_priority_queue", {"date": d})[1]["result"]
+    brief = provider.get_view("generate_brief", date=d).to_json()["brief"]
+    call_tool(provider, "export_audience", {"date": d, "tier": "P1"})
+    assert computed == [D]  # context, queue, brief and export share one computation
+    direct = provider.read_source(lambda conn: retention_facts(conn, D))
+    assert context.to_json()["total_customers"] == direct.population == built["population"]
+    assert brief["context"]["status_distribution"] == direct.status_counts()
+    url = f"sqlite:///{tmp_path / 'shop.db'}"
+    with writable_connection(url) as conn:  # new data: the same shop and a newcomer ordering on D
+        rows = shop_rows({**HISTORIES, "newcomer": [(0, 100)]})
+        store_rows(conn, rows, kind="import", source="test", url=url, replace=True)
+    assert provider.get_view("get_operational_context", date=d).to_json()["total_customers"] == direct.population + 1
+    assert computed == [D, D]
+    provider.close()

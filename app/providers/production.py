@@ -15,8 +15,8 @@ from __future__ import annotations
 
 import datetime as dt
 import time
-from collections.abc import Callable
-from typing import Any
+from collections.abc import Callable, Hashable
+from typing import Any, TypeVar
 
 from sqlalchemy import text
 from sqlalchemy.engine import URL, Connection
@@ -35,6 +35,8 @@ from app.storage.url import connection_error, make_engine, mask_url, parse_url
 from app.views import ViewArgs, ViewResult
 
 __all__ = ["ProductionDataProvider"]
+
+T = TypeVar("T")
 
 
 class ProductionDataProvider(SqlDataProvider):
@@ -191,6 +193,11 @@ class ProductionDataProvider(SqlDataProvider):
             return super()._compute(view, args, as_of)
         except SQLAlchemyError as exc:
             raise connection_error(exc, self.display_url) from None
+
+    def source_memo(self, key: Hashable, compute: Callable[[], T]) -> T:
+        """As the views: what was remembered is dropped first if new data was loaded since."""
+        self.check_for_new_data()
+        return super().source_memo(key, compute)
 
     def merchant_name(self) -> str:
         try:

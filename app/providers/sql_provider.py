@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable
+from collections.abc import Callable, Hashable
 from typing import Any, TypeVar
 
 from sqlalchemy import select
@@ -39,6 +39,7 @@ class SqlDataProvider(DataProvider):
         self.engine = engine
         self.cache = cache if cache is not None else ViewCache(ttl=no_expiry)
         self._frames: dict[dt.date, CustomerFrame] = {}
+        self._memo: dict[Hashable, Any] = {}
         self._fact_dates: set[dt.date] | None = None
         self._range: tuple[dt.date, dt.date] | tuple[()] | None = None
 
@@ -90,10 +91,17 @@ class SqlDataProvider(DataProvider):
         with self.engine.connect() as conn:
             return query(conn)
 
+    def source_memo(self, key: Hashable, compute: Callable[[], T]) -> T:
+        """``compute()`` remembered under ``key`` until :meth:`clear_cache` (called when the data changes)."""
+        if key not in self._memo:
+            self._memo[key] = compute()
+        return self._memo[key]
+
     def clear_cache(self) -> None:
-        """Forget cached views, customer frames and which dates have stored facts."""
+        """Forget cached views, customer frames, remembered source results and which dates have stored facts."""
         self.cache.clear()
         self._frames.clear()
+        self._memo.clear()
         self._fact_dates = None
 
     def forget_data_facts(self) -> None:
@@ -119,6 +127,7 @@ class SqlDataProvider(DataProvider):
                 as_of=as_of,
                 merchant=self._merchant(),
                 frame_factory=lambda d: self._facts(conn, d),
+                memo=self.source_memo,
                 ops=self.ops,
                 currency=self.currency(),
                 data_start=(self.data_range() or (None, None))[0],

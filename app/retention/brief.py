@@ -26,7 +26,7 @@ from sqlalchemy.engine import Connection
 from app.formatting import count, money, pct, to_major
 from app.retention.decision import AlertDecision, OperationalContext, alert_decision, operational_context
 from app.retention.export import export_path
-from app.retention.facts import retention_facts
+from app.retention.facts import RetentionFacts, retention_facts
 from app.retention.queue import PriorityEntry, QueueCounts, priority_queue, queue_counts, read_queue
 from app.retention.settings import TIERS, RetentionOpsSettings, Tier, load_settings
 
@@ -74,11 +74,17 @@ def brief_data(
     *,
     audit_id: int | None = None,
     settings: RetentionOpsSettings | None = None,
+    facts: RetentionFacts | None = None,
+    alert: AlertDecision | None = None,
 ) -> BriefData:
     """Gather the brief's numbers: the alert decision and context from the source, the queue from the
-    operations store when built for ``day`` (else computed in memory)."""
+    operations store when built for ``day`` (else computed in memory). ``facts`` and ``alert``, when
+    given, are the date's already computed ones (read from the source otherwise)."""
     settings = settings or load_settings()
-    facts = retention_facts(source, day, settings)
+    if facts is None:
+        facts = retention_facts(source, day, settings)
+    if alert is None:
+        alert = alert_decision(source, day, settings)
     built = queue_counts(ops, day) if ops is not None else None
     top: dict[Tier, list[TopCustomer]] = {}
     if built is not None and ops is not None:
@@ -97,7 +103,7 @@ def brief_data(
         path = export_path(settings.export.folder, day, tier)
         exports[tier] = path.as_posix() if path.exists() else None
     return BriefData(
-        date=day, currency=currency, alert=alert_decision(source, day, settings), context=operational_context(facts),
+        date=day, currency=currency, alert=alert, context=operational_context(facts),
         queue=counts, queue_written=built is not None, top=top, exports=exports, audit_id=audit_id,
     )  # fmt: skip
 

@@ -11,7 +11,7 @@ are subtracted from revenue). Per customer (DESIGN.md section 9; thresholds in
 * churn detection, score 0-70: ``is_frequency_drop`` (+40), ``is_status_inconsistent`` (+30,
   "overdue"), ``is_value_drop`` (disabled: always false); ``churn_risk_level`` HIGH / MEDIUM / LOW.
 
-Everything is read with three grouped, portable SQL queries (no per-customer round trips), so every
+Everything is read with two grouped, portable SQL queries (no per-customer round trips), so every
 backend (the DataAgent's embedded SQLite, a SQLite file, PostgreSQL) gives the same facts.
 
 Example:
@@ -27,11 +27,11 @@ from __future__ import annotations
 import datetime as dt
 import statistics
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Hashable, Iterator
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal, TypeVar
 
-from sqlalchemy import String, case, func, select, type_coerce
+from sqlalchemy import String, func, select, type_coerce
 from sqlalchemy.engine import Connection
 
 from app.retention.settings import RetentionOpsSettings, load_settings
@@ -49,6 +49,8 @@ __all__ = [
     "CustomerRetention",
     "RetentionFacts",
     "retention_facts",
+    "Memo",
+    "remembered",
 ]
 
 RetentionStatus = Literal["ACTIVE", "AT_RISK", "INACTIVE"]
@@ -135,14 +137,27 @@ class RetentionFacts:
 def retention_facts(conn: Connection, as_of: dt.date, settings: RetentionOpsSettings | None = None) -> RetentionFacts:
     """The population's facts at ``as_of`` from the source tables (read only)."""
     settings = settings or load_settings()
-    base = _order_aggregates(conn, as_of, settings)
+    base = _order_days(conn, as_of, settings)
     returned = _refunds_by_customer(conn, as_of, set(base))
-    gaps = _median_gaps(conn, as_of)
-    customers = tuple(
-        _customer(cid, row, returned.get(cid, 0), gaps.get(cid, (1, None)), as_of, settings)
-        for cid, row in sorted(base.items())
-    )
+    customers = tuple(_customer(cid, row, returned.get(cid, 0), as_of, settings) for cid, row in sorted(base.items()))
     return RetentionFacts(as_of=as_of, customers=customers)
+
+
+T = TypeVar("T")
+Memo = Callable[[Hashable, Callable[[], Any]], Any]
+"""A provider's ``source_memo``: a result derived from the source, computed once per key."""
+
+
+def remembered(
+    memo: Memo | None, name: str, day: dt.date, settings: RetentionOpsSettings, compute: Callable[[], T]
+) -> T:
+    """``compute()`` once per (name, date, settings) in ``memo`` (a provider's ``source_memo``), so the
+    steps of a run (context, queue, brief, exports) share one computation of a date's facts; computed
+    every time without a memo."""
+    if memo is None:
+        return compute()
+    result: T = memo((name, day, settings.model_dump_json()), compute)
+    return result
 
 
 class _Days:
@@ -163,29 +178,53 @@ def _day(column):  # the raw value: the Date type's per-row parsing is the slow 
     return type_coerce(column, String)
 
 
-def _order_aggregates(conn: Connection, d: dt.date, settings: RetentionOpsSettings) -> dict[str, tuple]:
-    """Customer -> (first day, last day, orders, amount, value proxy amount, recent orders)."""
+_BATCH = 50_000
+
+
+def _order_days(conn: Connection, d: dt.date, settings: RetentionOpsSettings) -> dict[str, tuple]:
+    """Customer -> (first day, last day, orders, amount, value proxy amount, recent orders, distinct order
+    days, median gap in days between consecutive ones or None).
+
+    One pass over the customers' paid order days (one grouped row per customer and day, in order), so
+    the orders are scanned once for the sums, the windows and the gaps alike."""
     o = orders.c
-    recent_lo = d - settings.churn_detection.frequency_drop.recent_days * _DAY
-    proxy_lo = d - settings.facts.value_proxy_days * _DAY
+    recent_lo = (d - settings.churn_detection.frequency_drop.recent_days * _DAY).toordinal()
+    proxy_lo = (d - settings.facts.value_proxy_days * _DAY).toordinal()
     stmt = (
-        select(
-            o.customer_id,
-            _day(func.min(o.ordered_on)),
-            _day(func.max(o.ordered_on)),
-            func.count(),
-            func.sum(o.amount_cents),
-            func.sum(case((o.ordered_on > proxy_lo, o.amount_cents), else_=0)),
-            func.sum(case((o.ordered_on > recent_lo, 1), else_=0)),
-        )
+        select(o.customer_id, _day(o.ordered_on), func.count(), func.sum(o.amount_cents))
         .where(o.ordered_on <= d, o.status.in_(CHARGED_STATUSES))
-        .group_by(o.customer_id)
+        .group_by(o.customer_id, o.ordered_on)
+        .order_by(o.customer_id, o.ordered_on)
     )
-    days = _Days()
-    out = {}
-    for c, first, last, n, amount, proxy, recent in conn.execute(stmt):
-        span = (dt.date.fromordinal(days.ordinal(first)), dt.date.fromordinal(days.ordinal(last)))
-        out[str(c)] = (*span, int(n), int(amount or 0), int(proxy or 0), int(recent or 0))
+    ordinal = _Days().ordinal
+    out: dict[str, tuple] = {}
+    current: object = None
+    first = previous = n = amount = proxy = recent = 0
+    gaps: list[int] = []
+
+    def close() -> None:
+        if current is not None:
+            median = float(statistics.median(gaps)) if gaps else None
+            span = (dt.date.fromordinal(first), dt.date.fromordinal(previous))
+            out[str(current)] = (*span, n, amount, proxy, recent, len(gaps) + 1, median)
+
+    for batch in conn.execute(stmt).partitions(_BATCH):
+        for cid, day, day_orders, day_amount in batch:
+            when = ordinal(day)
+            if cid != current:
+                close()
+                current, first, n, amount, proxy, recent, gaps = cid, when, 0, 0, 0, 0, []
+            else:
+                gaps.append(when - previous)
+            previous = when
+            day_orders, day_amount = int(day_orders), int(day_amount or 0)
+            n += day_orders
+            amount += day_amount
+            if when > proxy_lo:
+                proxy += day_amount
+            if when > recent_lo:
+                recent += day_orders
+    close()
     return out
 
 
@@ -195,42 +234,8 @@ def _refunds_by_customer(conn: Connection, d: dt.date, population: set[str]) -> 
     return {str(c): int(a or 0) for c, a in conn.execute(stmt) if str(c) in population}
 
 
-def _median_gaps(conn: Connection, d: dt.date) -> dict[str, tuple[int, float | None]]:
-    """Customer -> (distinct paid order days, median gap in days between consecutive ones or None)."""
-    o = orders.c
-    stmt = (
-        select(o.customer_id, _day(o.ordered_on))
-        .distinct()
-        .where(o.ordered_on <= d, o.status.in_(CHARGED_STATUSES))
-        .order_by(o.customer_id, o.ordered_on)
-    )
-    days = _Days()
-    out: dict[str, tuple[int, float | None]] = {}
-    current: str | None = None
-    previous = 0
-    gaps: list[int] = []
-
-    def close() -> None:
-        if current is not None:
-            out[str(current)] = (len(gaps) + 1, float(statistics.median(gaps)) if gaps else None)
-
-    for cid, day in conn.execute(stmt):
-        ordinal = days.ordinal(day)
-        if cid != current:
-            close()
-            current, gaps = cid, []
-        else:
-            gaps.append(ordinal - previous)
-        previous = ordinal
-    close()
-    return out
-
-
-def _customer(
-    cid: str, row: tuple, returned: int, gap: tuple[int, float | None], d: dt.date, settings: RetentionOpsSettings
-) -> CustomerRetention:
-    first, last, n, amount, proxy, recent = row
-    days, median_gap = gap
+def _customer(cid: str, row: tuple, returned: int, d: dt.date, settings: RetentionOpsSettings) -> CustomerRetention:
+    first, last, n, amount, proxy, recent, days, median_gap = row
     since = (d - last).days
     rules = settings.churn_detection
     freq = rules.frequency_drop

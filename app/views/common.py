@@ -4,8 +4,9 @@ numeric helpers (ratios are computed in Python from integer SQL sums, so every b
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable
+from collections.abc import Callable, Hashable
 from dataclasses import dataclass, field
+from typing import Any
 
 from sqlalchemy import Table
 from sqlalchemy.engine import Connection
@@ -33,6 +34,8 @@ class ViewContext:
     """ISO 4217 code of the merchant's amounts (``merchants.currency``)."""
     data_start: dt.date | None = None
     """The first day with any data: windows entirely before it have no data, not zeros."""
+    memo: Callable[[Hashable, Callable[[], Any]], Any] | None = None
+    """The provider's :meth:`~app.views.provider.DataProvider.source_memo` (None: nothing is remembered)."""
     _has: dict[str, bool] = field(default_factory=dict)
 
     def frame(self) -> CustomerFacts:

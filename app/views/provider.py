@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import abc
 import datetime as dt
-from collections.abc import Callable
+from collections.abc import Callable, Hashable
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from app.errors import DataUnavailableError, InvalidArgumentError
@@ -67,6 +67,12 @@ class DataProvider(abc.ABC):
         connection, used when the store shares the source's database (a generated world), so the read
         joins that transaction instead of disturbing it. A provider without SQL source data refuses."""
         raise DataUnavailableError(f"{type(self).__name__} has no SQL source data to read")
+
+    def source_memo(self, key: Hashable, compute: Callable[[], T]) -> T:
+        """``compute()`` remembered under ``key`` while the source data stays the same, for results
+        derived from the source that several views and actions of a run share (the retention facts
+        of a date). This base provider remembers nothing."""
+        return compute()
 
     def action_clock(self) -> dt.datetime | None:
         """The time actions are stamped with; None means the wall clock."""

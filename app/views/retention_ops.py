@@ -15,7 +15,8 @@ the other writes a file, and both leave an audit row.
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any, ClassVar
+from collections.abc import Callable
+from typing import ClassVar
 
 from pydantic import Field, field_validator
 from sqlalchemy.engine import Connection
@@ -24,9 +25,9 @@ from app.errors import InvalidArgumentError
 from app.retention.brief import BriefData, BriefFormat, brief_data, render_brief
 from app.retention.decision import AlertDecision, OperationalContext, alert_decision, operational_context
 from app.retention.export import ExportResult, check_destination, export_audience
-from app.retention.facts import retention_facts
+from app.retention.facts import Memo, RetentionFacts, remembered, retention_facts
 from app.retention.queue import QUEUE_ACTION, QueueCounts, priority_queue, queue_counts, source_currency, write_queue
-from app.retention.settings import Tier, load_settings
+from app.retention.settings import RetentionOpsSettings, Tier, load_settings
 from app.views.actions import ActionContext
 from app.views.base import ViewArgs, ViewResult
 from app.views.common import ViewContext
@@ -45,6 +46,9 @@ __all__ = [
     "BUILD_PRIORITY_QUEUE",
     "EXPORT_AUDIENCE",
 ]
+
+SourceRead = Callable[[Callable[[Connection], RetentionFacts]], RetentionFacts]
+"""Runs a query function on the source data (a view's connection or an action's ``read_source``)."""
 
 _DATE_HELP = "The day (YYYY-MM-DD); default: the data's current day."
 
@@ -108,15 +112,28 @@ class BriefView(ViewResult):
         return self.text
 
 
+def _facts(memo: Memo | None, read: SourceRead, day: dt.date, settings: RetentionOpsSettings) -> RetentionFacts:
+    """The date's facts, computed once per provider and data (``read`` runs a query on the source)."""
+    return remembered(memo, "retention_facts", day, settings, lambda: read(lambda c: retention_facts(c, day, settings)))
+
+
+def _alert(ctx: ViewContext, day: dt.date, settings: RetentionOpsSettings) -> AlertDecision:
+    return remembered(ctx.memo, "alert_decision", day, settings, lambda: alert_decision(ctx.conn, day, settings))
+
+
+def _view_read(ctx: ViewContext) -> SourceRead:
+    return lambda query: query(ctx.conn)
+
+
 def get_alert_decision(ctx: ViewContext, args: DateArgs) -> AlertDecisionView:
     day = _day(ctx.as_of, ctx.data_start, args.date)
-    decision = alert_decision(ctx.conn, day, load_settings())
+    decision = _alert(ctx, day, load_settings())
     return AlertDecisionView(as_of=ctx.as_of, **decision.model_dump())
 
 
 def get_operational_context(ctx: ViewContext, args: DateArgs) -> OperationalContextView:
     day = _day(ctx.as_of, ctx.data_start, args.date)
-    context = operational_context(retention_facts(ctx.conn, day, load_settings()))
+    context = operational_context(_facts(ctx.memo, _view_read(ctx), day, load_settings()))
     return OperationalContextView(as_of=ctx.as_of, **context.model_dump())
 
 
@@ -137,8 +154,13 @@ def generate_brief(ctx: ViewContext, args: BriefArgs) -> BriefView:
     settings = load_settings()
     audit_id = _build_audit_id(ctx, day)
 
+    facts = _facts(ctx.memo, _view_read(ctx), day, settings)
+    alert = _alert(ctx, day, settings)
+
     def gather(ops: Connection | None) -> BriefData:
-        return brief_data(ctx.conn, ops, day, ctx.currency, audit_id=audit_id, settings=settings)
+        return brief_data(
+            ctx.conn, ops, day, ctx.currency, audit_id=audit_id, settings=settings, facts=facts, alert=alert
+        )
 
     data = ctx.ops.read(gather) if ctx.ops is not None else gather(None)
     return BriefView(as_of=ctx.as_of, date=day, format=args.format, text=render_brief(data, args.format), brief=data)
@@ -157,10 +179,9 @@ def build_priority_queue(ctx: ActionContext, args: DateArgs) -> QueueCounts:
 def _build(ctx: ActionContext, day: dt.date) -> QueueCounts:
     settings = load_settings()
 
-    def read(conn: Connection) -> tuple[Any, str]:
-        return retention_facts(conn, day, settings), source_currency(conn)
-
-    facts, currency = ctx.read_source(read)
+    memo = ctx.provider.source_memo if ctx.provider is not None else None
+    facts = _facts(memo, ctx.read_source, day, settings)
+    currency = ctx.read_source(source_currency)
     entries = priority_queue(facts, currency, settings)
     return write_queue(ctx.conn, facts, entries, currency=currency, now=ctx.now, settings=settings)
 
