@@ -253,7 +253,32 @@ def at_risk_customers(rows: Rows, as_of: dt.date) -> set[str]:
 # ---------------------------------------------------------------- expectations
 
 
-VIEWS = {"financial_metrics": financial_metrics, "ticket_metrics": ticket_metrics}
+def at_risk_share(rows: Rows, day: dt.date) -> float | None:
+    """Percent of customers with a paid order by ``day`` whose last one is 31-90 days old."""
+    last: dict[str, dt.date] = {}
+    for o in rows["orders"]:
+        if o["status"] in ("paid", "refunded") and o["ordered_on"] <= day:
+            last[o["customer_id"]] = max(o["ordered_on"], last.get(o["customer_id"], o["ordered_on"]))
+    if not last:
+        return None
+    at_risk = sum(1 for d in last.values() if 31 <= (day - d).days <= 90)
+    return at_risk / len(last) * 100
+
+
+def get_alert_decision(rows: Rows, as_of: dt.date, date: dt.date | str | None = None) -> dict[str, Any]:
+    """The AT_RISK share against its mean over the 7 days before (DESIGN.md section 9)."""
+    day = dt.date.fromisoformat(date) if isinstance(date, str) else (date or as_of)
+    prior = [s for k in range(7, 0, -1) if (s := at_risk_share(rows, day - dt.timedelta(days=k))) is not None]
+    current = at_risk_share(rows, day)
+    severity = "INFO"
+    if current is not None and len(prior) == 7 and sum(prior):
+        baseline = sum(prior) / 7
+        delta = round((current - baseline) / baseline * 100, 1)
+        severity = "CRITICAL" if delta >= 30 else "WARNING" if delta >= 15 else "INFO"
+    return {"alert_date": day, "severity": severity, "alert_flag": severity != "INFO"}
+
+
+VIEWS = {"financial_metrics": financial_metrics, "ticket_metrics": ticket_metrics, "get_alert_decision": get_alert_decision}
 
 
 def view(rows: Rows, as_of: dt.date, name: str, args: dict[str, Any]) -> dict[str, Any]:
