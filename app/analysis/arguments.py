@@ -14,26 +14,34 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
-from app.tools import TOOL_VIEWS
-from app.views import VIEWS
+from app.errors import UnknownNameError
+from app.views import by_tool
 
-__all__ = ["normalize_args", "tool_has_arg"]
+__all__ = ["args_model", "normalize_args", "tool_has_arg"]
+
+
+def args_model(tool: str) -> type[BaseModel] | None:
+    """The argument model of a tool's view or action; ``None`` for a tool the registry lacks."""
+    try:
+        return by_tool(tool).args
+    except UnknownNameError:
+        return None
 
 
 def normalize_args(tool: str, args: dict[str, Any]) -> dict[str, Any]:
-    """Arguments with the view's defaults filled in, so equivalent calls compare equal."""
-    view = TOOL_VIEWS.get(tool)
-    if view is None:
+    """Arguments with the capability's defaults filled in, so equivalent calls compare equal."""
+    model = args_model(tool)
+    if model is None:
         return dict(args)
     try:
-        return VIEWS[view].args.model_validate(args).model_dump(mode="json")
+        return model.model_validate(args).model_dump(mode="json")
     except ValidationError:
         return dict(args)
 
 
 def tool_has_arg(tool: str, arg: str) -> bool:
     """Whether the tool takes argument ``arg``."""
-    view = TOOL_VIEWS.get(tool)
-    return view is not None and arg in VIEWS[view].args.model_fields
+    model = args_model(tool)
+    return model is not None and arg in model.model_fields

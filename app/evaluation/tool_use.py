@@ -28,7 +28,7 @@ opening, and everything CJ does before the next merchant message) and checks:
   clock, than the shortest refresh interval any workflow declares for the view (crisis data
   refreshes every 5 minutes, the briefing every 24 hours); views no workflow declares stay
   fresh for the whole conversation.
-* **Invalid arguments.** Arguments that the tool's argument model (``app.data_views.VIEWS``)
+* **Invalid arguments.** Arguments that the tool's argument model (the view's or action's in the registry)
   rejects. Other failed calls (an unknown customer id) are listed as ``failed`` and lower the
   score, but do not fail the conversation.
 
@@ -59,9 +59,8 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from app.analysis.arguments import normalize_args
+from app.analysis.arguments import args_model, normalize_args
 from app.catalog import Catalog
-from app.data_views import VIEWS
 from app.errors import InvalidArgumentError
 from app.evaluation.grounding import analyze
 from app.evaluation.result import EvalResult
@@ -145,11 +144,11 @@ def request_tools(catalog: Catalog, text: str, workflow: str) -> frozenset[str]:
 
 
 def _args_error(tool: str, args: dict[str, Any]) -> str | None:
-    view = TOOL_VIEWS.get(tool)
-    if view is None:
+    model = args_model(tool)
+    if model is None:
         return f"unknown tool {tool!r}"
     try:
-        VIEWS[view].args.model_validate(args)
+        model.model_validate(args)
     except ValidationError as exc:
         return "; ".join(f"{'.'.join(str(p) for p in e['loc']) or 'arguments'}: {e['msg']}" for e in exc.errors())
     return None
