@@ -12,8 +12,9 @@ Alert decision at ``d`` (DESIGN.md section 9, thresholds in ``data/retention_ops
 
 The shares of all eight days come from two queries (no per-customer work): the population of each
 day is a running sum of the daily first-order summary, and a customer is AT_RISK at ``t`` when
-they ordered in ``[t-90, t]`` but not in ``[t-30, t]``, so AT_RISK(t) is the difference of two
-distinct-customer counts over the orders of the last 98 days.
+their order day in force at ``t`` (``customer_order_days``, see :func:`~app.retention.facts.in_force`)
+lies in ``[t-90, t-31]``, so AT_RISK(t) is a conditional count over the order days of the last
+97 days (read through the day index, no order scanned).
 
 Example:
     >>> from app.providers.data_agent import DataAgent
@@ -29,15 +30,15 @@ import datetime as dt
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
-from sqlalchemy import case, func, select
+from sqlalchemy import and_, case, func, select
 from sqlalchemy.engine import Connection
 
 from app.formatting import count, pct
-from app.retention.facts import RetentionFacts, RetentionStatus, RiskLevel
+from app.retention.facts import RetentionFacts, RetentionStatus, RiskLevel, in_force
 from app.retention.settings import RetentionOpsSettings, load_settings
 from app.storage import order_queries as oq
 from app.storage.customer_frame import RETENTION_DAYS
-from app.storage.schema import CHARGED_STATUSES, orders
+from app.storage.schema import customer_order_days
 
 __all__ = [
     "AlertSeverity",
@@ -111,17 +112,14 @@ def at_risk_shares(conn: Connection, days: list[dt.date]) -> list[tuple[int, int
     """Per day: (population, AT_RISK customers), from two set-based queries."""
     active_days, risk_days = RETENTION_DAYS
     population = [n for n, _ in oq.customers_by(conn, days)]
-    o = orders.c
+    t = customer_order_days.c
     cols = []
-    for t in days:
-        for span in (risk_days, active_days):
-            inside = (o.ordered_on > t - (span + 1) * _DAY) & (o.ordered_on <= t)
-            cols.append(func.count(func.distinct(case((inside, o.customer_id), else_=None))))
-    lo = min(days) - (risk_days + 1) * _DAY
-    row = conn.execute(
-        select(*cols).where(o.ordered_on > lo, o.ordered_on <= max(days), o.status.in_(CHARGED_STATUSES))
-    ).one()
-    return [(population[i], int(row[2 * i] or 0) - int(row[2 * i + 1] or 0)) for i in range(len(days))]
+    for day in days:  # AT_RISK at `day`: the last order day in force there is 31-90 days back
+        at_risk = and_(in_force(customer_order_days, day), t.day >= day - risk_days * _DAY, t.day < day - active_days * _DAY)
+        cols.append(func.sum(case((at_risk, 1), else_=0)))
+    lo, hi = min(days) - risk_days * _DAY, max(days) - active_days * _DAY
+    row = conn.execute(select(*cols).where(t.day >= lo, t.day < hi)).one()
+    return [(population[i], int(row[i] or 0)) for i in range(len(days))]
 
 
 def alert_decision(conn: Connection, day: dt.date, settings: RetentionOpsSettings | None = None) -> AlertDecision:

@@ -11,8 +11,11 @@ are subtracted from revenue). Per customer (DESIGN.md section 9; thresholds in
 * churn detection, score 0-70: ``is_frequency_drop`` (+40), ``is_status_inconsistent`` (+30,
   "overdue"), ``is_value_drop`` (disabled: always false); ``churn_risk_level`` HIGH / MEDIUM / LOW.
 
-Everything is read with two grouped, portable SQL queries (no per-customer round trips), so every
-backend (the DataAgent's embedded SQLite, a SQLite file, PostgreSQL) gives the same facts.
+Everything is read with two portable SQL queries (no per-customer round trips, no scan of the
+orders): one row per customer from ``customer_order_days`` (the running totals of each customer's
+order days, written with the orders at load, import and refresh; see
+:mod:`app.storage.order_days`) and the refunds grouped by customer. Every backend (the DataAgent's
+embedded SQLite, a SQLite file, PostgreSQL) gives the same facts.
 
 Example:
     >>> from app.providers.data_agent import DataAgent
@@ -25,19 +28,19 @@ Example:
 from __future__ import annotations
 
 import datetime as dt
-import statistics
 from collections import Counter
 from collections.abc import Callable, Hashable, Iterator
 from dataclasses import dataclass
 from typing import Any, Literal, TypeVar
 
-from sqlalchemy import String, func, select, type_coerce
+from sqlalchemy import String, and_, func, or_, select, type_coerce
 from sqlalchemy.engine import Connection
+from sqlalchemy.sql.elements import ColumnElement
 
 from app.retention.settings import RetentionOpsSettings, load_settings
 from app.storage.customer_frame import RETENTION_DAYS
 from app.storage.queries import as_date
-from app.storage.schema import CHARGED_STATUSES, orders, refunds
+from app.storage.schema import customer_order_days, refunds
 
 __all__ = [
     "RetentionStatus",
@@ -51,6 +54,7 @@ __all__ = [
     "retention_facts",
     "Memo",
     "remembered",
+    "in_force",
 ]
 
 RetentionStatus = Literal["ACTIVE", "AT_RISK", "INACTIVE"]
@@ -161,70 +165,59 @@ def remembered(
 
 
 class _Days:
-    """Day values as read (ISO text on SQLite, dates on PostgreSQL) to ordinals, each distinct day parsed once:
-    a shop has a few thousand order days but up to millions of orders."""
+    """Day values as read (ISO text on SQLite, dates on PostgreSQL) to dates, each distinct day parsed once:
+    a shop has a few thousand order days but up to millions of customers."""
 
     def __init__(self) -> None:
-        self._seen: dict[object, int] = {}
+        self._seen: dict[object, dt.date] = {}
 
-    def ordinal(self, value: object) -> int:
+    def date(self, value: object) -> dt.date:
         found = self._seen.get(value)
         if found is None:
-            found = self._seen[value] = as_date(value).toordinal()
+            found = self._seen[value] = as_date(value)
         return found
 
 
-def _day(column):  # the raw value: the Date type's per-row parsing is the slow part of reading 1M rows
+def _day(column):  # the raw value: the Date type's per-row parsing is the slow part of reading many rows
     return type_coerce(column, String)
 
 
-_BATCH = 50_000
+def in_force(days: Any, d: dt.date) -> ColumnElement[bool]:
+    """Rows of ``customer_order_days`` (or an alias) in force at ``d``: each customer's latest order day
+    on or before ``d`` (its row holds the totals of every charged order up to ``d``)."""
+    return and_(days.c.day <= d, or_(days.c.next_day.is_(None), days.c.next_day > d))
 
 
 def _order_days(conn: Connection, d: dt.date, settings: RetentionOpsSettings) -> dict[str, tuple]:
     """Customer -> (first day, last day, orders, amount, value proxy amount, recent orders, distinct order
     days, median gap in days between consecutive ones or None).
 
-    One pass over the customers' paid order days (one grouped row per customer and day, in order), so
-    the orders are scanned once for the sums, the windows and the gaps alike."""
-    o = orders.c
-    recent_lo = (d - settings.churn_detection.frequency_drop.recent_days * _DAY).toordinal()
-    proxy_lo = (d - settings.facts.value_proxy_days * _DAY).toordinal()
+    One row per customer: its ``customer_order_days`` row in force at ``d`` (totals up to ``d``), joined
+    to those in force at the starts of the recent and value-proxy windows (totals before them), so no
+    order is read."""
+    now, at_recent, at_proxy = (customer_order_days.alias(n) for n in ("now", "at_recent", "at_proxy"))
+    recent_lo = d - settings.churn_detection.frequency_drop.recent_days * _DAY
+    proxy_lo = d - settings.facts.value_proxy_days * _DAY
+    columns = (
+        now.c.customer_id, _day(now.c.first_day), _day(now.c.day), now.c.orders_to_date, now.c.amount_to_date,
+        now.c.day_number, now.c.median_gap_days, at_recent.c.orders_to_date, at_proxy.c.amount_to_date,
+    )  # fmt: skip
     stmt = (
-        select(o.customer_id, _day(o.ordered_on), func.count(), func.sum(o.amount_cents))
-        .where(o.ordered_on <= d, o.status.in_(CHARGED_STATUSES))
-        .group_by(o.customer_id, o.ordered_on)
-        .order_by(o.customer_id, o.ordered_on)
+        select(*columns)
+        .select_from(
+            now.outerjoin(at_recent, and_(at_recent.c.customer_id == now.c.customer_id, in_force(at_recent, recent_lo)))
+            .outerjoin(at_proxy, and_(at_proxy.c.customer_id == now.c.customer_id, in_force(at_proxy, proxy_lo)))
+        )
+        .where(in_force(now, d))
     )
-    ordinal = _Days().ordinal
+    date_of = _Days().date
     out: dict[str, tuple] = {}
-    current: object = None
-    first = previous = n = amount = proxy = recent = 0
-    gaps: list[int] = []
-
-    def close() -> None:
-        if current is not None:
-            median = float(statistics.median(gaps)) if gaps else None
-            span = (dt.date.fromordinal(first), dt.date.fromordinal(previous))
-            out[str(current)] = (*span, n, amount, proxy, recent, len(gaps) + 1, median)
-
-    for batch in conn.execute(stmt).partitions(_BATCH):
-        for cid, day, day_orders, day_amount in batch:
-            when = ordinal(day)
-            if cid != current:
-                close()
-                current, first, n, amount, proxy, recent, gaps = cid, when, 0, 0, 0, 0, []
-            else:
-                gaps.append(when - previous)
-            previous = when
-            day_orders, day_amount = int(day_orders), int(day_amount or 0)
-            n += day_orders
-            amount += day_amount
-            if when > proxy_lo:
-                proxy += day_amount
-            if when > recent_lo:
-                recent += day_orders
-    close()
+    for cid, first, last, n, amount, days, median, n_before, amount_before in conn.execute(stmt):
+        n, amount = int(n), int(amount)
+        recent = n - int(n_before or 0)
+        proxy = amount - int(amount_before or 0)
+        gap = None if median is None else float(median)
+        out[str(cid)] = (date_of(first), date_of(last), n, amount, proxy, recent, int(days), gap)
     return out
 
 

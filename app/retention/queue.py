@@ -37,6 +37,7 @@ from app.errors import DataUnavailableError
 from app.formatting import DEFAULT_CURRENCY, count, to_major
 from app.retention.facts import CustomerRetention, RetentionFacts
 from app.retention.settings import TIERS, RetentionOpsSettings, Tier, load_settings
+from app.storage.bulk import bulk_insert
 from app.storage.ops import customer_priority, customer_priority_runs
 from app.storage.queries import as_date
 from app.storage.schema import merchants
@@ -240,9 +241,7 @@ def write_queue(
     cp, runs = customer_priority.c, customer_priority_runs.c
     ops.execute(delete(customer_priority).where(cp.run_date == run_date))
     ops.execute(delete(customer_priority_runs).where(runs.run_date == run_date))
-    rows = [e.row(run_date, currency, now) for e in entries]
-    if rows:
-        ops.execute(insert(customer_priority), rows)
+    bulk_insert(ops, customer_priority, [e.row(run_date, currency, now) for e in entries])  # one executemany / COPY
     tiers = {t: sum(1 for e in entries if e.tier == t) for t in TIERS}
     ops.execute(
         insert(customer_priority_runs).values(

@@ -26,7 +26,15 @@ from sqlalchemy.engine import Connection
 
 from app.errors import ProviderError
 from app.quality.store import QUALITY_TABLES
-from app.storage.schema import DAILY_SUMMARY_TABLES, FACT_TABLES, ORDER_SUMMARY_TABLES, TABLES, customer_facts, refunds
+from app.storage.schema import (
+    DAILY_SUMMARY_TABLES,
+    FACT_TABLES,
+    ORDER_DAY_TABLES,
+    ORDER_SUMMARY_TABLES,
+    TABLES,
+    customer_facts,
+    refunds,
+)
 
 __all__ = [
     "Migration",
@@ -114,6 +122,16 @@ def _add_order_summaries(conn: Connection) -> None:
     refresh_order_summaries(conn)
 
 
+def _add_order_days(conn: Connection) -> None:
+    # Filled at once from the orders already stored (as version 7), so the retention facts of an
+    # existing database read it without a `cjsim db refresh`.
+    from app.storage.bulk import bulk_insert
+    from app.storage.summaries import refresh_order_days
+
+    _create(*ORDER_DAY_TABLES)(conn)
+    refresh_order_days(conn, bulk_insert)
+
+
 def _add_last_order(conn: Connection) -> None:
     # Facts materialised before version 8 get the column filled from their orders, so the order
     # retention filters answer on them without a `cjsim db refresh`; a fresh table has it already.
@@ -138,6 +156,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(7, "customers' first and second orders per day: order_customer_daily", _add_order_summaries),
     Migration(8, "customer facts: last charged order (order retention filters)", _add_last_order),
     Migration(9, "data quality per load: data_quality_runs, data_quality_results", _create(*QUALITY_TABLES)),
+    Migration(10, "customers' order days with running totals (retention facts): customer_order_days", _add_order_days),
 )
 """Every migration, oldest first. Append only."""
 

@@ -42,6 +42,8 @@ __all__ = [
     "CHARGED_STATUSES",
     "order_customer_daily",
     "ORDER_SUMMARY_TABLES",
+    "customer_order_days",
+    "ORDER_DAY_TABLES",
     "ticket_daily",
     "ticket_search",
     "customer_facts",
@@ -234,6 +236,27 @@ order_customer_daily = Table(
 """Per day: customers reaching their first and their second charged order. Customers with an order
 by ``d`` (and repeat customers) are running sums over days ``<= d``."""
 
+customer_order_days = Table(
+    "customer_order_days",
+    metadata,
+    Column("customer_id", String(32), primary_key=True),
+    Column("day", Date, primary_key=True, doc="a day with at least one charged order of the customer"),
+    Column("next_day", Date, nullable=True, doc="the customer's next day with a charged order (null: none yet)"),
+    Column("first_day", Date, nullable=False, doc="the customer's first day with a charged order"),
+    Column("orders_to_date", Integer, nullable=False, doc="charged orders on days <= day"),
+    Column("amount_to_date", BigInteger, nullable=False, doc="their amount, minor units"),
+    Column("day_number", Integer, nullable=False, doc="days with a charged order <= day (1 on the first)"),
+    Column("median_gap_days", Float, nullable=True, doc="median gap between those days (null on the first)"),
+    Index("ix_customer_order_days_day", "day", "next_day"),
+)
+"""Per customer and day with a charged order: running totals up to that day (schema version 10).
+
+A customer's row *in force* at ``d`` is the one with ``day <= d < next_day`` (or ``next_day`` null):
+it holds everything about the orders on or before ``d`` (count, amount, first and last day, distinct
+days, median gap), so the orders-based retention facts at any date read one row per customer, and a
+window (d - n, d] is the difference with the row in force at d - n.
+"""
+
 ticket_daily = Table(
     "ticket_daily",
     metadata,
@@ -334,7 +357,12 @@ segment_signal_facts = Table(
 ORDER_SUMMARY_TABLES: tuple[Table, ...] = (order_customer_daily,)
 """The customer order milestones (schema version 7)."""
 
-DAILY_SUMMARY_TABLES: tuple[Table, ...] = (subscription_daily, order_daily, ticket_daily, ticket_search, *ORDER_SUMMARY_TABLES)
+ORDER_DAY_TABLES: tuple[Table, ...] = (customer_order_days,)
+"""The customers' order days with running totals (schema version 10)."""
+
+DAILY_SUMMARY_TABLES: tuple[Table, ...] = (
+    subscription_daily, order_daily, ticket_daily, ticket_search, *ORDER_SUMMARY_TABLES, *ORDER_DAY_TABLES
+)
 """Summaries independent of ``as_of`` (per-day aggregates and the ticket search text), rebuilt
 from all base rows."""
 

@@ -21,10 +21,13 @@ from typing import Any
 from sqlalchemy import delete, func, select
 from sqlalchemy.engine import Connection
 
+from app.storage.order_days import OrderDays
 from app.storage.schema import (
     CHARGED_STATUSES,
     DAILY_SUMMARY_TABLES,
+    ORDER_DAY_TABLES,
     ORDER_SUMMARY_TABLES,
+    customer_order_days,
     order_customer_daily,
     order_daily,
     orders,
@@ -41,6 +44,7 @@ __all__ = [
     "summarize",
     "refresh_daily_summaries",
     "refresh_order_summaries",
+    "refresh_order_days",
     "search_text",
     "BATCH",
 ]
@@ -93,6 +97,7 @@ class DailySummaries:
         self._search: list[dict[str, Any]] = []
         self._firsts: dict[str, list[dt.date]] = {}
         """Customer -> the days of its first two charged orders (the two earliest, repeats kept)."""
+        self._order_days = OrderDays()
 
     def add_subscription(
         self, plan: str, price_cents: int, started_on: Any, cancelled_on: Any, count: int = 1
@@ -110,10 +115,13 @@ class DailySummaries:
         """``count`` orders of one day and status worth ``amount_cents`` together."""
         self._bump(self._orders, (_date(day), status), 0, int(count), int(amount_cents), 2)
 
-    def add_customer_orders(self, day: Any, customer_id: str, status: str, count: int = 1) -> None:
-        """``count`` orders of one customer, day and status (only charged ones count per customer)."""
+    def add_customer_orders(self, day: Any, customer_id: str, status: str, count: int = 1, amount_cents: int = 0) -> None:
+        """``count`` orders of one customer, day and status worth ``amount_cents`` together (only
+        charged ones count per customer)."""
         if status in CHARGED_STATUSES:
-            self._add_first(_date(day), str(customer_id), int(count))
+            when, cid = _date(day), str(customer_id)
+            self._add_first(when, cid, int(count))
+            self._order_days.add(cid, when, int(count), int(amount_cents))
 
     def _add_first(self, day: dt.date, cid: str, count: int) -> None:
         days = self._firsts.get(cid)
@@ -159,13 +167,15 @@ class DailySummaries:
         for r in tables.get("subscriptions", []):
             self.add_subscription(r["plan"], r["monthly_price_cents"], r["started_on"], r["cancelled_on"])
         counts: dict[tuple[Any, str], list[int]] = {}
-        add_first = self._add_first
+        add_first, add_day = self._add_first, self._order_days.add
         for r in tables.get("orders", []):
             slot = counts.setdefault((r["ordered_on"], r["status"]), [0, 0])
             slot[0] += 1
             slot[1] += r["amount_cents"]
             if r["status"] in CHARGED_STATUSES:
-                add_first(_date(r["ordered_on"]), str(r["customer_id"]), 1)
+                day, cid = _date(r["ordered_on"]), str(r["customer_id"])
+                add_first(day, cid, 1)
+                add_day(cid, day, 1, int(r["amount_cents"]))
         for (day, status), (n, amount) in counts.items():
             self.add_orders(day, status, n, amount)
         for r in tables.get("support_tickets", []):
@@ -187,7 +197,12 @@ class DailySummaries:
             ],
             ticket_search.name: sorted(self._search, key=lambda r: r["ticket_id"]),
             **self._order_rows(),
+            customer_order_days.name: self.order_day_rows(),
         }
+
+    def order_day_rows(self) -> list[dict[str, Any]]:
+        """The ``customer_order_days`` rows: per customer and order day, the running totals."""
+        return self._order_days.rows()
 
     def _order_rows(self) -> Rows:
         """Per day: customers whose first and whose second charged order falls on it."""
@@ -256,12 +271,12 @@ def refresh_daily_summaries(conn: Connection, insert: Any = None) -> dict[str, i
 def _add_customer_orders(conn: Connection, acc: DailySummaries) -> None:
     o = orders.c
     stmt = (
-        select(o.ordered_on, o.customer_id, func.count())
+        select(o.ordered_on, o.customer_id, func.count(), func.coalesce(func.sum(o.amount_cents), 0))
         .where(o.status.in_(CHARGED_STATUSES))
         .group_by(o.ordered_on, o.customer_id)
     )
-    for day, cid, n in _stream(conn, stmt):
-        acc.add_customer_orders(day, cid, CHARGED_STATUSES[0], int(n))
+    for day, cid, n, amount in _stream(conn, stmt):
+        acc.add_customer_orders(day, cid, CHARGED_STATUSES[0], int(n), int(amount))
 
 
 def refresh_order_summaries(conn: Connection, insert: Any = None) -> dict[str, int]:
@@ -272,6 +287,15 @@ def refresh_order_summaries(conn: Connection, insert: Any = None) -> dict[str, i
     for table in ORDER_SUMMARY_TABLES:
         conn.execute(delete(table))
     return write_rows(conn, rows, insert)
+
+
+def refresh_order_days(conn: Connection, insert: Any = None) -> dict[str, int]:
+    """Recompute only the customers' order days with running totals (what schema version 10 added)."""
+    acc = DailySummaries()
+    _add_customer_orders(conn, acc)
+    for table in ORDER_DAY_TABLES:
+        conn.execute(delete(table))
+    return write_rows(conn, {customer_order_days.name: acc.order_day_rows()}, insert)
 
 
 def write_rows(conn: Connection, rows: Rows, insert: Any = None) -> dict[str, int]:
