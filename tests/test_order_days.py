@@ -8,6 +8,7 @@ version-10 migration); a refresh after new orders brings it up to date.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import itertools
 import statistics
@@ -19,10 +20,10 @@ from sqlalchemy import delete, insert, select, text
 from app.errors import ProviderError
 from app.providers.data_agent import DataAgent
 from app.providers.production import ProductionDataProvider
-from app.retention.facts import retention_facts
+from app.retention.facts import CustomerRetention, retention_facts
 from app.storage.admin import init_database, refresh_database, store_rows, writable_connection
 from app.storage.migrations import LATEST_VERSION, schema_version
-from app.storage.order_days import OrderDays, median_of_sorted
+from app.storage.order_days import NO_NEXT_DAY, OrderDays, median_of_sorted
 from app.storage.schema import customer_order_days, orders, refunds
 from app.world.retail import retail_rows
 from tests.pg_support import pg_schemas  # noqa: F401  (fixture)
@@ -106,7 +107,7 @@ def test_accumulator_running_totals_and_prefix_medians() -> None:
     assert [r["amount_to_date"] for r in b] == [750, 850, 860, 1160, 1161]
     assert [r["day_number"] for r in b] == [1, 2, 3, 4, 5]
     assert [r["median_gap_days"] for r in b] == [None, 4.0, 2.5, 4.0, 3.0]  # gaps 4, 1, 10, 2
-    assert [r["next_day"] for r in b] == [r["day"] for r in b[1:]] + [None]
+    assert [r["next_day"] for r in b] == [r["day"] for r in b[1:]] + [NO_NEXT_DAY]
     assert {r["first_day"] for r in b} == {day}
 
 
@@ -182,3 +183,16 @@ def test_refresh_after_new_orders_updates_the_facts(tmp_path) -> None:
         assert gone and read_facts(provider, LAST) == base_facts(kept, LAST)
     finally:
         provider.close()
+
+
+def test_facts_are_ordinary_frozen_dataclasses(tmp_path) -> None:
+    provider = ProductionDataProvider(fill(f"sqlite:///{tmp_path / 'shop.db'}", ROWS), allow_writable_user=True)
+    try:
+        facts = provider.read_source(lambda conn: retention_facts(conn, LAST))
+    finally:
+        provider.close()
+    c = facts.customers[0]
+    rebuilt = CustomerRetention(**{f.name: getattr(c, f.name) for f in dataclasses.fields(c)})
+    assert c == rebuilt and hash(c) == hash(rebuilt) and dataclasses.replace(c) == c
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        c.total_orders = 0  # type: ignore[misc]

@@ -118,7 +118,7 @@ def at_risk_shares(conn: Connection, days: list[dt.date]) -> list[tuple[int, int
         at_risk = and_(in_force(customer_order_days, day), t.day >= day - risk_days * _DAY, t.day < day - active_days * _DAY)
         cols.append(func.sum(case((at_risk, 1), else_=0)))
     lo, hi = min(days) - risk_days * _DAY, max(days) - active_days * _DAY
-    row = conn.execute(select(*cols).where(t.day >= lo, t.day < hi)).one()
+    row = conn.execute(select(*cols).where(t.next_day > min(days), t.day >= lo, t.day < hi)).one()  # the index range
     return [(population[i], int(row[i] or 0)) for i in range(len(days))]
 
 

@@ -3,8 +3,8 @@
 One row per customer and day with a charged order (status ``paid`` or ``refunded``), holding the
 totals of the customer's charged orders up to that day: orders, amount, distinct order days, the
 first day, and the median gap in days between consecutive order days. With ``next_day`` (the
-customer's next order day) the row *in force* at any date ``d`` is the one with
-``day <= d < next_day``, so facts at ``d`` read one row per customer instead of every order, and a
+customer's next order day, :data:`NO_NEXT_DAY` on the latest) the row *in force* at any date ``d`` is
+the one with ``day <= d < next_day``, so facts at ``d`` read one row per customer instead of every order, and a
 window ``(d - n, d]`` is the difference with the row in force at ``d - n``.
 
 :class:`OrderDays` accumulates (customer, day, orders, amount) from any source, through
@@ -27,7 +27,11 @@ import datetime as dt
 from bisect import insort
 from typing import Any
 
-__all__ = ["OrderDays", "median_of_sorted"]
+__all__ = ["NO_NEXT_DAY", "OrderDays", "median_of_sorted"]
+
+NO_NEXT_DAY = dt.date(9999, 12, 31)
+"""``next_day`` of a customer's latest order day: a real date (not null), so "in force at d" is the
+single range ``next_day > d`` of an index."""
 
 
 def median_of_sorted(values: list[int]) -> float | None:
@@ -76,7 +80,7 @@ class OrderDays:
                     {
                         "customer_id": cid,
                         "day": day,
-                        "next_day": ordered[k + 1] if k + 1 < len(ordered) else None,
+                        "next_day": ordered[k + 1] if k + 1 < len(ordered) else NO_NEXT_DAY,
                         "first_day": first,
                         "orders_to_date": n,
                         "amount_to_date": amount,

@@ -241,20 +241,23 @@ customer_order_days = Table(
     metadata,
     Column("customer_id", String(32), primary_key=True),
     Column("day", Date, primary_key=True, doc="a day with at least one charged order of the customer"),
-    Column("next_day", Date, nullable=True, doc="the customer's next day with a charged order (null: none yet)"),
+    Column("next_day", Date, nullable=False, doc="the customer's next day with a charged order (9999-12-31: none yet)"),
     Column("first_day", Date, nullable=False, doc="the customer's first day with a charged order"),
     Column("orders_to_date", Integer, nullable=False, doc="charged orders on days <= day"),
     Column("amount_to_date", BigInteger, nullable=False, doc="their amount, minor units"),
     Column("day_number", Integer, nullable=False, doc="days with a charged order <= day (1 on the first)"),
     Column("median_gap_days", Float, nullable=True, doc="median gap between those days (null on the first)"),
-    Index("ix_customer_order_days_day", "day", "next_day"),
+    # every column, led by next_day: the rows in force at a date are one index range, read without the table
+    Index("ix_customer_order_days_in_force", "next_day", "day", "customer_id", "first_day", "orders_to_date",
+          "amount_to_date", "day_number", "median_gap_days"),
 )
 """Per customer and day with a charged order: running totals up to that day (schema version 10).
 
-A customer's row *in force* at ``d`` is the one with ``day <= d < next_day`` (or ``next_day`` null):
-it holds everything about the orders on or before ``d`` (count, amount, first and last day, distinct
-days, median gap), so the orders-based retention facts at any date read one row per customer, and a
-window (d - n, d] is the difference with the row in force at d - n.
+A customer's row *in force* at ``d`` is the one with ``day <= d < next_day`` (``next_day`` is
+9999-12-31 on the latest): it holds everything about the orders on or before ``d`` (count, amount,
+first and last day, distinct days, median gap), so the orders-based retention facts at any date read
+one row per customer (one range of the ``next_day`` index), and a window (d - n, d] is the
+difference with the row in force at d - n.
 """
 
 ticket_daily = Table(
