@@ -31,6 +31,7 @@ import datetime as dt
 from collections import Counter
 from collections.abc import Callable, Hashable, Iterator
 from dataclasses import dataclass, fields
+from operator import attrgetter
 from typing import Any, Literal, TypeVar
 
 from sqlalchemy import String, and_, func, select, type_coerce
@@ -140,10 +141,7 @@ class RetentionFacts:
 
 def retention_facts(conn: Connection, as_of: dt.date, settings: RetentionOpsSettings | None = None) -> RetentionFacts:
     """The population's facts at ``as_of`` from the source tables (read only)."""
-    settings = settings or load_settings()
-    base = _order_days(conn, as_of, settings)
-    returned = _refunds_by_customer(conn, as_of, set(base))
-    return RetentionFacts(as_of=as_of, customers=_customers(base, returned, as_of, settings))
+    return RetentionFacts(as_of=as_of, customers=_customers(conn, as_of, settings or load_settings()))
 
 
 T = TypeVar("T")
@@ -163,20 +161,6 @@ def remembered(
     return result
 
 
-class _Days:
-    """Day values as read (ISO text on SQLite, dates on PostgreSQL) to dates, each distinct day parsed once:
-    a shop has a few thousand order days but up to millions of customers."""
-
-    def __init__(self) -> None:
-        self._seen: dict[object, dt.date] = {}
-
-    def date(self, value: object) -> dt.date:
-        found = self._seen.get(value)
-        if found is None:
-            found = self._seen[value] = as_date(value)
-        return found
-
-
 def _day(column):  # the raw value: the Date type's per-row parsing is the slow part of reading many rows
     return type_coerce(column, String)
 
@@ -187,72 +171,74 @@ def in_force(days: Any, d: dt.date) -> ColumnElement[bool]:
     return and_(days.c.next_day > d, days.c.day <= d)
 
 
-def _order_days(conn: Connection, d: dt.date, settings: RetentionOpsSettings) -> dict[str, tuple]:
-    """Customer -> (first day, last day, orders, amount, value proxy amount, recent orders, distinct order
-    days, median gap in days between consecutive ones or None).
+def _totals_at(conn: Connection, d: dt.date, column: Any) -> dict[str, int]:
+    """Customer -> ``column`` (a running total) of the row in force at ``d``."""
+    t = customer_order_days.c
+    return dict(conn.execute(select(t.customer_id, column).where(in_force(customer_order_days, d))).all())
+
+
+def _refunds_by_customer(conn: Connection, d: dt.date) -> dict[str, int]:
+    r = refunds.c
+    stmt = select(r.customer_id, func.sum(r.amount_cents)).where(r.refunded_on <= d).group_by(r.customer_id)
+    return {str(c): int(a or 0) for c, a in conn.execute(stmt)}
+
+
+def _customers(conn: Connection, d: dt.date, settings: RetentionOpsSettings) -> tuple[CustomerRetention, ...]:
+    """Every customer's facts and churn flags at ``d``, ordered by customer id.
 
     One row per customer from ``customer_order_days``: the row in force at ``d`` (totals up to ``d``)
     and those in force at the starts of the recent and value-proxy windows (totals before them), each
-    one range of the ``next_day`` index, so no order is read."""
+    one range of the ``next_day`` index, so no order is read; then the rules in one pass."""
     t = customer_order_days.c
-    recent_lo = d - settings.churn_detection.frequency_drop.recent_days * _DAY
-    proxy_lo = d - settings.facts.value_proxy_days * _DAY
-    before_recent = dict(conn.execute(select(t.customer_id, t.orders_to_date).where(in_force(customer_order_days, recent_lo))).all())
-    before_proxy = dict(conn.execute(select(t.customer_id, t.amount_to_date).where(in_force(customer_order_days, proxy_lo))).all())
-    stmt = select(
-        t.customer_id, _day(t.first_day), _day(t.day), t.orders_to_date, t.amount_to_date, t.day_number, t.median_gap_days
-    ).where(in_force(customer_order_days, d))
-    date_of = _Days().date
-    out: dict[str, tuple] = {}
-    for cid, first, last, n, amount, days, median in conn.execute(stmt).all():
-        recent = n - before_recent.get(cid, 0)
-        proxy = amount - before_proxy.get(cid, 0)
-        gap = None if median is None else float(median)
-        out[cid] = (date_of(first), date_of(last), n, amount, proxy, recent, days, gap)
-    return out
-
-
-def _refunds_by_customer(conn: Connection, d: dt.date, population: set[str]) -> dict[str, int]:
-    r = refunds.c
-    stmt = select(r.customer_id, func.sum(r.amount_cents)).where(r.refunded_on <= d).group_by(r.customer_id)
-    return {str(c): int(a or 0) for c, a in conn.execute(stmt) if str(c) in population}
-
-
-def _customers(
-    base: dict[str, tuple], returned: dict[str, int], d: dt.date, settings: RetentionOpsSettings
-) -> tuple[CustomerRetention, ...]:
-    """Every customer's facts and churn flags at ``d`` from the base tuples of :func:`_order_days`,
-    ordered by customer id (the thresholds read once, then one pass)."""
     rules = settings.churn_detection
     freq, overdue = rules.frequency_drop, rules.status_inconsistent
+    before_recent = _totals_at(conn, d - freq.recent_days * _DAY, t.orders_to_date)
+    before_proxy = _totals_at(conn, d - settings.facts.value_proxy_days * _DAY, t.amount_to_date)
+    returned = _refunds_by_customer(conn, d)
     value_drop = rules.value_drop.enabled  # disabled in V1: the model only admits false
     value_points = rules.value_drop.points if value_drop else 0
     history_cut = d - freq.min_history_days * _DAY  # the first order on or before it
     earlier_end = d - freq.recent_days * _DAY  # the earlier orders: on or before it
+    days_of: dict[object, tuple[dt.date, int]] = {}  # raw day (ISO text on SQLite) -> (date, days to d), parsed once
+    stmt = select(
+        t.customer_id, _day(t.first_day), _day(t.day), t.orders_to_date, t.amount_to_date, t.day_number, t.median_gap_days
+    ).where(in_force(customer_order_days, d))
     new = object.__new__
     out = []
-    for cid in sorted(base):
-        first, last, n, amount, proxy, recent, days, median_gap = base[cid]
-        since = (d - last).days
+    for cid, first_raw, last_raw, n, amount, days, median in conn.execute(stmt).all():
+        known = days_of.get(first_raw)
+        first = (known or _parsed(days_of, first_raw, d))[0]
+        known = days_of.get(last_raw)
+        last, since = known or _parsed(days_of, last_raw, d)
+        recent = n - before_recent.get(cid, 0)
         earlier = n - recent
         frequency_drop = False
         if first <= history_cut and earlier >= freq.min_earlier_orders:
             # the earlier rate per recent-window length, over the history from the first order to d - 90
             earlier_rate = earlier * freq.recent_days / (earlier_end - first).days
             frequency_drop = recent < freq.rate_ratio * earlier_rate
+        median_gap = None if median is None else float(median)
         inconsistent = (
             days >= overdue.min_order_days and median_gap is not None and since > overdue.gap_multiple * median_gap
         )
         score = (freq.points if frequency_drop else 0) + (overdue.points if inconsistent else 0) + value_points
-        values = (cid, amount - returned.get(cid, 0), n, first, last, since, proxy, recent, days, median_gap,
-                  retention_status(since), frequency_drop, inconsistent, value_drop, score, risk_level(score, settings))  # fmt: skip
+        values = (cid, amount - returned.get(cid, 0), n, first, last, since, amount - before_proxy.get(cid, 0), recent,
+                  days, median_gap, retention_status(since), frequency_drop, inconsistent, value_drop, score,
+                  risk_level(score, settings))  # fmt: skip
         # A frozen dataclass's __init__ sets each field through object.__setattr__; filling the
         # instance dict at once builds the same object (equal, same hash) several times faster,
         # which counts at 100k customers per date.
         c = new(CustomerRetention)
         c.__dict__.update(zip(_FIELDS, values, strict=True))
         out.append(c)
+    out.sort(key=attrgetter("customer_id"))
     return tuple(out)
+
+
+def _parsed(seen: dict[object, tuple[dt.date, int]], raw: object, d: dt.date) -> tuple[dt.date, int]:
+    day = as_date(raw)
+    found = seen[raw] = (day, (d - day).days)
+    return found
 
 
 _FIELDS = tuple(f.name for f in fields(CustomerRetention))
