@@ -30,7 +30,7 @@ from __future__ import annotations
 import datetime as dt
 from collections import Counter
 from collections.abc import Callable, Hashable, Iterator
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from operator import attrgetter
 from typing import Any, Literal, TypeVar
 
@@ -199,7 +199,9 @@ def _customers(conn: Connection, d: dt.date, settings: RetentionOpsSettings) -> 
     value_points = rules.value_drop.points if value_drop else 0
     history_cut = d - freq.min_history_days * _DAY  # the first order on or before it
     earlier_end = d - freq.recent_days * _DAY  # the earlier orders: on or before it
-    days_of: dict[object, tuple[dt.date, int]] = {}  # raw day (ISO text on SQLite) -> (date, days to d), parsed once
+    days_of: dict[object, tuple[dt.date, int, RetentionStatus]] = {}  # raw day (ISO text on SQLite) -> (date,
+    # days to d, status of a customer whose last order it is), computed once per distinct day
+    levels: dict[int, RiskLevel] = {}
     stmt = select(
         t.customer_id, _day(t.first_day), _day(t.day), t.orders_to_date, t.amount_to_date, t.day_number, t.median_gap_days
     ).where(in_force(customer_order_days, d))
@@ -209,7 +211,7 @@ def _customers(conn: Connection, d: dt.date, settings: RetentionOpsSettings) -> 
         known = days_of.get(first_raw)
         first = (known or _parsed(days_of, first_raw, d))[0]
         known = days_of.get(last_raw)
-        last, since = known or _parsed(days_of, last_raw, d)
+        last, since, status = known or _parsed(days_of, last_raw, d)
         recent = n - before_recent.get(cid, 0)
         earlier = n - recent
         frequency_drop = False
@@ -222,23 +224,29 @@ def _customers(conn: Connection, d: dt.date, settings: RetentionOpsSettings) -> 
             days >= overdue.min_order_days and median_gap is not None and since > overdue.gap_multiple * median_gap
         )
         score = (freq.points if frequency_drop else 0) + (overdue.points if inconsistent else 0) + value_points
-        values = (cid, amount - returned.get(cid, 0), n, first, last, since, amount - before_proxy.get(cid, 0), recent,
-                  days, median_gap, retention_status(since), frequency_drop, inconsistent, value_drop, score,
-                  risk_level(score, settings))  # fmt: skip
+        level = levels.get(score)
+        if level is None:
+            level = levels[score] = risk_level(score, settings)
         # A frozen dataclass's __init__ sets each field through object.__setattr__; filling the
         # instance dict at once builds the same object (equal, same hash) several times faster,
         # which counts at 100k customers per date.
         c = new(CustomerRetention)
-        c.__dict__.update(zip(_FIELDS, values, strict=True))
+        c.__dict__.update(
+            customer_id=cid, total_revenue=amount - returned.get(cid, 0), total_orders=n, first_order_date=first,
+            last_order_date=last, days_since_last_order=since, value_proxy=amount - before_proxy.get(cid, 0),
+            recent_orders=recent, order_days=days, median_gap_days=median_gap, retention_status=status,
+            is_frequency_drop=frequency_drop, is_status_inconsistent=inconsistent, is_value_drop=value_drop,
+            churn_risk_score=score, churn_risk_level=level,
+        )  # fmt: skip
         out.append(c)
     out.sort(key=attrgetter("customer_id"))
     return tuple(out)
 
 
-def _parsed(seen: dict[object, tuple[dt.date, int]], raw: object, d: dt.date) -> tuple[dt.date, int]:
+def _parsed(
+    seen: dict[object, tuple[dt.date, int, RetentionStatus]], raw: object, d: dt.date
+) -> tuple[dt.date, int, RetentionStatus]:
     day = as_date(raw)
-    found = seen[raw] = (day, (d - day).days)
+    since = (d - day).days
+    found = seen[raw] = (day, since, retention_status(since))
     return found
-
-
-_FIELDS = tuple(f.name for f in fields(CustomerRetention))
