@@ -34,13 +34,13 @@ from dataclasses import dataclass
 from operator import attrgetter
 from typing import Any, Literal, TypeVar
 
-from sqlalchemy import String, and_, func, select, type_coerce
+from sqlalchemy import and_, func, select
 from sqlalchemy.engine import Connection
 from sqlalchemy.sql.elements import ColumnElement
 
 from app.retention.settings import RetentionOpsSettings, load_settings
 from app.storage.customer_frame import RETENTION_DAYS
-from app.storage.queries import as_date
+from app.storage.queries import as_date, driver_rows
 from app.storage.schema import customer_order_days, refunds
 
 __all__ = [
@@ -161,10 +161,6 @@ def remembered(
     return result
 
 
-def _day(column):  # the raw value: the Date type's per-row parsing is the slow part of reading many rows
-    return type_coerce(column, String)
-
-
 def in_force(days: Any, d: dt.date) -> ColumnElement[bool]:
     """Rows of ``customer_order_days`` (or an alias) in force at ``d``: each customer's latest order day
     on or before ``d`` (its row holds the totals of every charged order up to ``d``)."""
@@ -174,7 +170,7 @@ def in_force(days: Any, d: dt.date) -> ColumnElement[bool]:
 def _totals_at(conn: Connection, d: dt.date, column: Any) -> dict[str, int]:
     """Customer -> ``column`` (a running total) of the row in force at ``d``."""
     t = customer_order_days.c
-    return dict(conn.execute(select(t.customer_id, column).where(in_force(customer_order_days, d))).all())
+    return dict(driver_rows(conn, select(t.customer_id, column).where(in_force(customer_order_days, d))))
 
 
 def _refunds_by_customer(conn: Connection, d: dt.date) -> dict[str, int]:
@@ -203,11 +199,11 @@ def _customers(conn: Connection, d: dt.date, settings: RetentionOpsSettings) -> 
     # days to d, status of a customer whose last order it is), computed once per distinct day
     levels: dict[int, RiskLevel] = {}
     stmt = select(
-        t.customer_id, _day(t.first_day), _day(t.day), t.orders_to_date, t.amount_to_date, t.day_number, t.median_gap_days
+        t.customer_id, t.first_day, t.day, t.orders_to_date, t.amount_to_date, t.day_number, t.median_gap_days
     ).where(in_force(customer_order_days, d))
     new = object.__new__
     out = []
-    for cid, first_raw, last_raw, n, amount, days, median in conn.execute(stmt).all():
+    for cid, first_raw, last_raw, n, amount, days, median in driver_rows(conn, stmt):
         known = days_of.get(first_raw)
         first = (known or _parsed(days_of, first_raw, d))[0]
         known = days_of.get(last_raw)

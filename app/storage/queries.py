@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from sqlalchemy import and_, bindparam, case, func, or_, select
 from sqlalchemy.engine import Connection
 from sqlalchemy.sql.elements import ColumnElement
+from sqlalchemy.sql.expression import Select
 
 from app.errors import InvalidArgumentError
 from app.storage.schema import (
@@ -39,7 +40,7 @@ from app.storage.schema import (
 )
 from app.world.world import end_of_day
 
-__all__ = ["Window", "active_condition", "as_date", "as_datetime"]
+__all__ = ["Window", "active_condition", "as_date", "as_datetime", "driver_rows"]
 
 subs = subscriptions
 tix = support_tickets
@@ -330,6 +331,21 @@ def as_date(value) -> dt.date:
 def as_datetime(value) -> dt.datetime:
     """A ``datetime`` from a driver value (SQLite may hand back ISO strings)."""
     return value if isinstance(value, dt.datetime) else dt.datetime.fromisoformat(str(value))
+
+
+def driver_rows(conn: Connection, stmt: Select) -> list[tuple]:
+    """All rows of ``stmt`` as the database driver returns them: plain tuples, values unconverted
+    (dates are ISO text on SQLite). For reads of about 100k rows, where building SQLAlchemy rows is
+    a large part of the time. Parameters are rendered as literals, so ``stmt`` must bind only
+    numbers, dates and strings cjsim made itself, never user text.
+    """
+    sql = str(stmt.compile(dialect=conn.dialect, compile_kwargs={"literal_binds": True}))
+    cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+    try:
+        cursor.execute(sql)
+        return list(cursor.fetchall())
+    finally:
+        cursor.close()
 
 
 # --------------------------------------------------------------------------- customers
