@@ -22,11 +22,14 @@ from app.providers.data_agent import DataAgent
 from app.providers.production import ProductionDataProvider
 from app.retention.facts import CustomerRetention, retention_facts
 from app.storage.admin import init_database, refresh_database, store_rows, writable_connection
+from app.storage.importer import import_exports
 from app.storage.migrations import LATEST_VERSION, schema_version
 from app.storage.order_days import NO_NEXT_DAY, OrderDays, median_of_sorted
+from app.storage.queries import as_date
 from app.storage.schema import customer_order_days, orders, refunds
 from app.world.retail import retail_rows
 from tests.pg_support import pg_schemas  # noqa: F401  (fixture)
+from tests.test_production_import import EXAMPLE_FILES, MAPPING
 
 ROWS = retail_rows(customers=60, orders=500, seed=11)
 FIRST = min(o["ordered_on"] for o in ROWS["orders"])
@@ -196,3 +199,27 @@ def test_facts_are_ordinary_frozen_dataclasses(tmp_path) -> None:
     assert c == rebuilt and hash(c) == hash(rebuilt) and dataclasses.replace(c) == c
     with pytest.raises(dataclasses.FrozenInstanceError):
         c.total_orders = 0  # type: ignore[misc]
+
+
+def test_an_import_writes_the_table_from_the_files(tmp_path) -> None:
+    url = f"sqlite:///{tmp_path / 'import.db'}"
+    init_database(url)
+    import_exports(url, EXAMPLE_FILES, MAPPING)  # what `cjsim db import` runs
+    with writable_connection(url) as conn:
+        stored = {
+            "orders": [dict(r._mapping) for r in conn.execute(select(orders))],
+            "refunds": [dict(r._mapping) for r in conn.execute(select(refunds))],
+        }
+    for rows in stored.values():
+        for r in rows:
+            for key in ("ordered_on", "refunded_on"):
+                if key in r:
+                    r[key] = as_date(r[key])
+    last = max(o["ordered_on"] for o in stored["orders"])
+    provider = ProductionDataProvider(url, allow_writable_user=True)
+    try:
+        for d in (last - dt.timedelta(days=60), last):
+            expected = base_facts(stored, d)
+            assert expected and read_facts(provider, d) == expected, d
+    finally:
+        provider.close()
