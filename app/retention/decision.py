@@ -13,8 +13,8 @@ Alert decision at ``d`` (DESIGN.md section 9, thresholds in ``data/retention_ops
 The shares of all eight days come from two queries (no per-customer work): the population of each
 day is a running sum of the daily first-order summary, and a customer is AT_RISK at ``t`` when
 their order day in force at ``t`` (``customer_order_days``, see :func:`~app.retention.facts.in_force`)
-lies in ``[t-90, t-31]``, so AT_RISK(t) is a conditional count over the order days of the last
-97 days (read through the day index, no order scanned).
+lies in ``[t-90, t-31]``, so AT_RISK(t) is a conditional count over the rows in force at one of the
+eight days (one range of the ``next_day`` index; no order is read).
 
 Example:
     >>> from app.providers.data_agent import DataAgent

@@ -11,11 +11,12 @@ are subtracted from revenue). Per customer (DESIGN.md section 9; thresholds in
 * churn detection, score 0-70: ``is_frequency_drop`` (+40), ``is_status_inconsistent`` (+30,
   "overdue"), ``is_value_drop`` (disabled: always false); ``churn_risk_level`` HIGH / MEDIUM / LOW.
 
-Everything is read with two portable SQL queries (no per-customer round trips, no scan of the
-orders): one row per customer from ``customer_order_days`` (the running totals of each customer's
-order days, written with the orders at load, import and refresh; see
-:mod:`app.storage.order_days`) and the refunds grouped by customer. Every backend (the DataAgent's
-embedded SQLite, a SQLite file, PostgreSQL) gives the same facts.
+Everything is read with four portable SQL queries (no per-customer round trips, no scan of the
+orders): three ranges of ``customer_order_days`` (the running totals of each customer's order days,
+written with the orders at load, import and refresh; see :mod:`app.storage.order_days`), the rows
+in force at ``d`` and at the starts of the recent and value-proxy windows, and the refunds grouped
+by customer. Every backend (the DataAgent's embedded SQLite, a SQLite file, PostgreSQL) gives the
+same facts.
 
 Example:
     >>> from app.providers.data_agent import DataAgent
