@@ -27,6 +27,8 @@ from sqlalchemy.engine import URL, Connection
 from sqlalchemy.exc import SQLAlchemyError
 
 from app.errors import ProviderError
+from app.health.settings import load_health_settings
+from app.health.store import HEALTH_TABLES, drop_health, health_days, materialize_health
 from app.quality import load_quality_settings, run_checks
 from app.quality.checks import with_import
 from app.quality.store import save_report
@@ -235,20 +237,26 @@ def _analyze(conn: Connection) -> None:
     database, and two of them running at once on PostgreSQL can deadlock on the system catalogs.
     """
     prep = conn.dialect.identifier_preparer
-    for table in (*TABLES, *SUMMARY_TABLES):
+    for table in (*TABLES, *SUMMARY_TABLES, *HEALTH_TABLES):
         conn.execute(text(f"ANALYZE {prep.quote(table.name)}"))
 
 
 def _materialize(conn: Connection, extra: list[dt.date] | None) -> list[dt.date]:
-    """Store customer facts at the latest activity date and ``extra`` dates (replacing all stored facts)."""
+    """Store customer facts at the latest activity date and ``extra`` dates (replacing all stored facts),
+    and customer health at the latest date and a week before (:func:`health_days`)."""
     dates = set(extra or [])
     latest = q.latest_activity(conn)
     if latest is not None:
         dates.add(latest)
     drop_facts(conn)
-    with deferred_indexes(conn, FACT_TABLES):
+    drop_health(conn)
+    with deferred_indexes(conn, (*FACT_TABLES, *HEALTH_TABLES)):
         for day in sorted(dates):
             materialize_facts(conn, day)
+        if latest is not None:
+            settings = load_health_settings()
+            for day in health_days(latest, q.earliest_activity(conn), settings):
+                materialize_health(conn, day, settings)
     return sorted(dates)
 
 

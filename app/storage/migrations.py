@@ -25,6 +25,7 @@ from sqlalchemy import Column, DateTime, Integer, MetaData, String, Table, Text,
 from sqlalchemy.engine import Connection
 
 from app.errors import ProviderError
+from app.health.store import HEALTH_TABLES
 from app.quality.store import QUALITY_TABLES
 from app.storage.schema import DAILY_SUMMARY_TABLES, FACT_TABLES, ORDER_SUMMARY_TABLES, TABLES, customer_facts, refunds
 
@@ -138,6 +139,9 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(7, "customers' first and second orders per day: order_customer_daily", _add_order_summaries),
     Migration(8, "customer facts: last charged order (order retention filters)", _add_last_order),
     Migration(9, "data quality per load: data_quality_runs, data_quality_results", _create(*QUALITY_TABLES)),
+    # PLACEHOLDER: version 10 belongs to another change; this no-op keeps 1..n contiguous until it lands.
+    Migration(10, "reserved", lambda conn: None),
+    Migration(11, "customer health per materialised date: customer_health", _create(*HEALTH_TABLES)),
 )
 """Every migration, oldest first. Append only."""
 

@@ -1,0 +1,209 @@
+"""Health materialised per date in the ``customer_health`` table (source-schema migration 11).
+
+A load, import or refresh stores every scored customer's health at the data's latest day and
+``monitoring.baseline_days`` before it (the overview's "since last week"), computed by
+:func:`app.health.score.score_all` - the code the in-memory path runs. :class:`StoredHealth`
+answers the :class:`~app.health.frame.HealthSet` questions from those rows with grouped queries and
+index walks, so a database of 100k customers never loads them all for a view.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from collections.abc import Callable, Hashable
+from typing import Any
+
+from sqlalchemy import Column, Date, Index, Integer, MetaData, String, Table, Text, case, delete, func, inspect, select
+from sqlalchemy.engine import Connection
+
+from app.health.alerts import AlertKind
+from app.health.frame import HealthRow, HealthSet, MemoryHealth, bp, risk_order, rows_from
+from app.health.model import Factor
+from app.health.score import score_all
+from app.health.settings import COMPONENTS, HealthSettings
+from app.storage import queries as q
+from app.storage.bulk import bulk_insert_columns
+
+__all__ = ["health_metadata", "customer_health", "HEALTH_TABLES", "materialize_health", "health_dates",
+           "drop_health", "StoredHealth", "health_days", "health_at"]  # fmt: skip
+
+health_metadata = MetaData()
+
+customer_health = Table(
+    "customer_health",
+    health_metadata,
+    Column("as_of", Date, primary_key=True),
+    Column("customer_id", String(32), primary_key=True),
+    *(Column(f"{c}_bp", Integer, nullable=True, doc=f"{c} component x 10,000; null: unavailable") for c in COMPONENTS),
+    Column("overall_bp", Integer, nullable=False),
+    Column("confidence_bp", Integer, nullable=False),
+    Column("risk_bp", Integer, nullable=False),
+    Column("tenure_days", Integer, nullable=True),
+    Column("alert_type", String(24), nullable=True, doc="churn_risk | usage_decline | upsell_opportunity"),
+    Column("severity", String(10), nullable=True, doc="critical | high | medium | low"),
+    Column("rank_risk", Integer, nullable=False, doc="0 = riskiest (risk descending, then id)"),
+    Column("model_version", String(40), nullable=False),
+    Column("detail", Text, nullable=False, doc="JSON: risk factors, opportunities, actions, urgency, score"),
+    Index("ix_customer_health_rank", "as_of", "rank_risk"),
+    Index("ix_customer_health_alert", "as_of", "severity", "alert_type", "rank_risk"),
+)
+"""Every scored customer's health per materialised date."""
+
+HEALTH_TABLES: tuple[Table, ...] = (customer_health,)
+
+ch = customer_health.c
+Memo = Callable[[Hashable, Callable[[], Any]], Any]
+
+
+def health_days(latest: dt.date, first: dt.date | None, s: HealthSettings) -> list[dt.date]:
+    """The dates a load materialises: the latest day and ``baseline_days`` before it (within the data)."""
+    before = latest - dt.timedelta(days=s.monitoring.baseline_days)
+    return [before, latest] if first is not None and before >= first else [latest]
+
+
+def _factors(items: list[Factor]) -> list[list[Any]]:
+    return [[f.name, f.component, f.evidence, f.count] for f in items]
+
+
+def materialize_health(conn: Connection, day: dt.date, s: HealthSettings) -> int:
+    """Compute every scored customer's health at ``day`` and store it (replacing that date's rows)."""
+    rows = sorted(rows_from(score_all(conn, day, s), s), key=risk_order)
+    cols: dict[str, list[Any]] = {"as_of": [day] * len(rows), "customer_id": [r.customer_id for r in rows]}
+    for c in COMPONENTS:
+        cols[f"{c}_bp"] = [bp(r.components[c]) for r in rows]
+    cols["overall_bp"] = [bp(r.overall) for r in rows]
+    cols["confidence_bp"] = [bp(r.confidence) for r in rows]
+    cols["risk_bp"] = [bp(r.risk) for r in rows]
+    cols["tenure_days"] = [r.tenure_days for r in rows]
+    cols["alert_type"] = [r.alert.alert_type if r.alert else None for r in rows]
+    cols["severity"] = [r.alert.severity if r.alert else None for r in rows]
+    cols["rank_risk"] = list(range(len(rows)))
+    cols["model_version"] = [s.model_version] * len(rows)
+    cols["detail"] = [
+        json.dumps({
+            "risk_factors": _factors(r.risk_factors),
+            "opportunities": _factors(r.opportunities),
+            "actions": r.actions,
+            "urgency": r.alert.urgency if r.alert else None,
+            "score": r.alert.score if r.alert else None,
+        }, separators=(",", ":"))
+        for r in rows
+    ]  # fmt: skip
+    drop_health(conn, day)
+    bulk_insert_columns(conn, customer_health, cols)
+    return len(rows)
+
+
+def drop_health(conn: Connection, day: dt.date | None = None) -> None:
+    """Delete the stored health of one date (all dates when None)."""
+    stmt = delete(customer_health)
+    conn.execute(stmt if day is None else stmt.where(ch.as_of == day))
+
+
+def health_dates(conn: Connection) -> set[dt.date]:
+    """Dates with materialised health (none when the table does not exist: a generated world's
+    embedded database computes health in memory)."""
+    if not inspect(conn).has_table(customer_health.name):
+        return set()
+    return {q.as_date(d) for (d,) in conn.execute(select(ch.as_of).distinct())}
+
+
+def _score(v: int | None) -> float | None:
+    return None if v is None else v / 10_000
+
+
+def _row(m: Any) -> HealthRow:
+    detail = json.loads(m["detail"])
+    kind = None
+    if m["alert_type"] is not None:
+        kind = AlertKind(m["alert_type"], m["severity"], detail["urgency"], float(detail["score"]))
+    return HealthRow(
+        customer_id=m["customer_id"],
+        day=q.as_date(m["as_of"]),
+        components={c: _score(m[f"{c}_bp"]) for c in COMPONENTS},
+        overall=m["overall_bp"] / 10_000,
+        confidence=m["confidence_bp"] / 10_000,
+        risk=m["risk_bp"] / 10_000,
+        tenure_days=m["tenure_days"],
+        alert=kind,
+        risk_factors=[Factor(*f) for f in detail["risk_factors"]],
+        opportunities=[Factor(*f) for f in detail["opportunities"]],
+        actions=list(detail["actions"]),
+    )
+
+
+class StoredHealth(HealthSet):
+    """Health at ``day`` read from the materialised rows over ``conn``."""
+
+    def __init__(self, conn: Connection, day: dt.date) -> None:
+        self.conn = conn
+        self.day = day
+
+    def size(self) -> int:
+        return int(self.conn.execute(select(func.count()).where(ch.as_of == self.day)).scalar_one())
+
+    def alert_counts(self) -> dict[tuple[str, str], int]:
+        stmt = (
+            select(ch.alert_type, ch.severity, func.count())
+            .where(ch.as_of == self.day, ch.severity.is_not(None))
+            .group_by(ch.alert_type, ch.severity)
+        )
+        return {(str(t), str(s)): int(n) for t, s, n in self.conn.execute(stmt)}
+
+    def component_sums(self) -> dict[str, tuple[int, int]]:
+        names = (*COMPONENTS, "overall", "confidence")
+        cols = []
+        for name in names:
+            col = ch[f"{name}_bp"]
+            cols += [func.count(col), func.coalesce(func.sum(col), 0)]
+        row = self.conn.execute(select(*cols).where(ch.as_of == self.day)).one()
+        return {name: (int(row[2 * i]), int(row[2 * i + 1])) for i, name in enumerate(names)}
+
+    def bands(self, component: str, edges: list[float]) -> list[int]:
+        col = ch[f"{component}_bp"]
+        whens = [(col >= round(edges[i] * 10_000), i) for i in range(len(edges) - 2, 0, -1)]
+        band = case(*whens, else_=0)
+        counts = [0] * (len(edges) - 1)
+        stmt = select(band, func.count()).where(ch.as_of == self.day, col.is_not(None)).group_by(band)
+        for i, n in self.conn.execute(stmt):
+            counts[int(i)] = int(n)
+        return counts
+
+    def worst(self, limit: int) -> list[HealthRow]:
+        stmt = select(customer_health).where(ch.as_of == self.day).order_by(ch.rank_risk).limit(limit)
+        return [_row(m) for m in self.conn.execute(stmt).mappings()]
+
+    def one(self, customer_id: str) -> HealthRow | None:
+        m = self.conn.execute(
+            select(customer_health).where(ch.as_of == self.day, ch.customer_id == customer_id)
+        ).mappings().first()
+        return None if m is None else _row(m)
+
+    def alerts(self, severities: list[str], types: list[str], limit: int, only: set[str] | None = None,
+               skip: set[str] | frozenset[str] = frozenset()) -> tuple[int, list[HealthRow]]:  # fmt: skip
+        where = [ch.as_of == self.day, ch.severity.is_not(None)]
+        if severities:
+            where.append(ch.severity.in_(severities))
+        if types:
+            where.append(ch.alert_type.in_(types))
+        if only is not None:
+            where.append(ch.customer_id.in_(sorted(only)))
+        if skip:
+            where.append(ch.customer_id.not_in(sorted(skip)))
+        total = int(self.conn.execute(select(func.count()).where(*where)).scalar_one())
+        stmt = select(customer_health).where(*where).order_by(ch.rank_risk).limit(limit)
+        return total, [_row(m) for m in self.conn.execute(stmt).mappings()]
+
+
+
+def health_at(conn: Connection, day: dt.date, s: HealthSettings, memo: Memo | None = None) -> HealthSet:
+    """Health at ``day``: the stored rows when the database materialised that date, else computed in
+    memory (remembered in ``memo``, a provider's ``source_memo``, under the date and the settings)."""
+
+    def remember(key: tuple, compute: Callable[[], Any]) -> Any:
+        return memo(key, compute) if memo is not None else compute()
+
+    if day in remember(("health_dates",), lambda: health_dates(conn)):
+        return StoredHealth(conn, day)
+    return remember(("health", day, s.model_dump_json()), lambda: MemoryHealth(day, rows_from(score_all(conn, day, s), s)))
