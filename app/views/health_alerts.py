@@ -11,9 +11,9 @@ from __future__ import annotations
 import datetime as dt
 from typing import ClassVar, Literal
 
-from pydantic import Field
+from pydantic import Field, field_validator
 
-from app.errors import DataUnavailableError
+from app.errors import DataUnavailableError, InvalidArgumentError
 from app.health.alerts import ALERT_TYPES, STATUSES, parse_alert_id
 from app.health.feedback import (
     Accuracy,
@@ -105,16 +105,27 @@ def list_alerts(ctx: ViewContext, args: AlertsArgs) -> AlertList:
     return AlertList(as_of=ctx.as_of, date=day, total=total, by_severity=by_severity, alerts=items)
 
 
-class AcknowledgeArgs(ViewArgs):
+class _AlertIdArgs(ViewArgs):
     alert_id: str = Field(min_length=1, max_length=80, description=_ID_HELP)
+
+    @field_validator("alert_id")
+    @classmethod
+    def _well_formed(cls, value: str) -> str:
+        try:
+            parse_alert_id(value)
+        except InvalidArgumentError as exc:
+            raise ValueError(str(exc)) from None
+        return value
+
+
+class AcknowledgeArgs(_AlertIdArgs):
     status: Literal["acknowledged", "in_progress", "resolved"] = Field(
         default="acknowledged", description="The new status: acknowledged, in_progress or resolved (forward only)."
     )
     assignee: str | None = Field(default=None, min_length=1, max_length=120, description="Who handles it.")
 
 
-class FeedbackArgs(ViewArgs):
-    alert_id: str = Field(min_length=1, max_length=80, description=_ID_HELP)
+class FeedbackArgs(_AlertIdArgs):
     alert_accuracy: Accuracy | None = Field(default=None, description="accurate, somewhat_accurate or inaccurate.")
     alert_relevance: Relevance | None = Field(default=None, description="very_relevant, relevant or not_relevant.")
     action_effectiveness: Effectiveness | None = Field(default=None,
