@@ -55,7 +55,7 @@ def test_regenerating_a_date_gives_the_same_ids(agent: DataAgent) -> None:
 
 def test_status_moves_forward_and_survives_regeneration(agent: DataAgent) -> None:
     aid = _critical(agent)
-    text, out = call_tool(agent, "acknowledge_alert", {"alert_id": aid, "assignee": "Sam"}, actor="test")
+    _, out = call_tool(agent, "acknowledge_alert", {"alert_id": aid, "assignee": "Sam"}, actor="test")
     assert out["result"]["status"] == "acknowledged" and out["result"]["previous_status"] == "open"
     _, again = call_tool(agent, "acknowledge_alert", {"alert_id": aid, "assignee": "Sam"}, actor="test")
     assert again["status"] == "duplicate"  # same call, same day: runs once
