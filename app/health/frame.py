@@ -17,7 +17,7 @@ from app.health.alerts import AlertKind, alert_id, classify, suggested_actions
 from app.health.model import CustomerHealth, Factor
 from app.health.settings import COMPONENTS, HealthSettings
 
-__all__ = ["HealthRow", "HealthSet", "MemoryHealth", "bp", "band_of", "rows_from"]
+__all__ = ["HealthRow", "HealthSet", "HealthSummary", "MemoryHealth", "bp", "band_of", "rows_from", "SUMMED", "BANDED"]
 
 NO_ALERT = "none"
 
@@ -67,6 +67,26 @@ def rows_from(scores: list[CustomerHealth], s: HealthSettings) -> list[HealthRow
     return out
 
 
+SUMMED = (*COMPONENTS, "overall", "confidence")
+"""What a summary sums: the components, the overall score and the confidence."""
+BANDED = (*COMPONENTS, "overall")
+"""What a summary counts per bin (distribution and drift)."""
+
+
+@dataclass(frozen=True)
+class HealthSummary:
+    """Customers scored, and per component (``overall``, ``confidence``): how many have it and its sum
+    in basis points, and (components and ``overall``) customers per bin."""
+
+    size: int
+    sums: dict[str, tuple[int, int]]
+    bands: dict[str, list[int]]
+
+    def mean(self, name: str) -> float | None:
+        n, total = self.sums[name]
+        return round(total / n / 10_000, 4) if n else None
+
+
 def risk_order(r: HealthRow) -> tuple[float, str]:
     return (-r.risk, r.customer_id)
 
@@ -85,12 +105,8 @@ class HealthSet(abc.ABC):
         """(alert type, severity) -> customers with that alert."""
 
     @abc.abstractmethod
-    def component_sums(self) -> dict[str, tuple[int, int]]:
-        """Component (and ``overall``, ``confidence``) -> (customers with it available, sum in basis points)."""
-
-    @abc.abstractmethod
-    def bands(self, component: str, edges: list[float]) -> list[int]:
-        """Customers per bin of a component's available values (``overall`` too)."""
+    def summary(self, edges: list[float]) -> HealthSummary:
+        """Sums and bin counts of every component (one pass over the date's customers)."""
 
     @abc.abstractmethod
     def worst(self, limit: int) -> list[HealthRow]:
@@ -121,21 +137,17 @@ class MemoryHealth(HealthSet):
     def alert_counts(self) -> dict[tuple[str, str], int]:
         return dict(Counter((r.alert.alert_type, r.alert.severity) for r in self.rows if r.alert))
 
-    def component_sums(self) -> dict[str, tuple[int, int]]:
-        out = {}
-        for name in (*COMPONENTS, "overall", "confidence"):
-            values = [_value_bp(r, name) for r in self.rows]
-            present = [v for v in values if v is not None]
-            out[name] = (len(present), sum(present))
-        return out
-
-    def bands(self, component: str, edges: list[float]) -> list[int]:
-        counts = [0] * (len(edges) - 1)
-        for r in self.rows:
-            v = _value_bp(r, component)
-            if v is not None:
-                counts[band_of(v, edges)] += 1
-        return counts
+    def summary(self, edges: list[float]) -> HealthSummary:
+        sums, bands = {}, {}
+        for name in SUMMED:
+            present = [v for r in self.rows if (v := _value_bp(r, name)) is not None]
+            sums[name] = (len(present), sum(present))
+            if name in BANDED:
+                counts = [0] * (len(edges) - 1)
+                for v in present:
+                    counts[band_of(v, edges)] += 1
+                bands[name] = counts
+        return HealthSummary(size=len(self.rows), sums=sums, bands=bands)
 
     def worst(self, limit: int) -> list[HealthRow]:
         return self.rows[:limit]

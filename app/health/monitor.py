@@ -15,7 +15,7 @@ import math
 from pydantic import BaseModel, Field
 
 from app.health.feedback import FeedbackSummary
-from app.health.frame import HealthSet
+from app.health.frame import HealthSummary
 from app.health.settings import COMPONENTS, HealthSettings
 
 __all__ = ["psi", "Drift", "Monitoring", "monitoring"]
@@ -62,12 +62,14 @@ class Monitoring(BaseModel):
                f"reported accuracy {acc} (minimum {self.min_accuracy:.0%})."  # fmt: skip
 
 
-def monitoring(now: HealthSet, before: HealthSet | None, feedback: list[FeedbackSummary], s: HealthSettings) -> Monitoring:
-    """Drift of every component between ``before`` and ``now`` and the precision reported in feedback."""
+def monitoring(now: HealthSummary, before: HealthSummary | None, baseline_date: dt.date | None,
+               feedback: list[FeedbackSummary], s: HealthSettings) -> Monitoring:  # fmt: skip
+    """Drift of every component between the summaries ``before`` and ``now`` (made with the settings'
+    ``psi_bins``) and the precision reported in feedback."""
     m = s.monitoring
     drift = []
     for c in (*COMPONENTS, "overall"):
-        value = psi(now.bands(c, m.psi_bins), before.bands(c, m.psi_bins)) if before is not None else None
+        value = psi(now.bands[c], before.bands[c]) if before is not None else None
         drift.append(Drift(component=c, psi=value, drifted=value is not None and value > m.psi_threshold))
     rated = sum(f.rated_accuracy for f in feedback)
     credit = sum((f.precision or 0.0) * f.rated_accuracy for f in feedback)
@@ -76,7 +78,7 @@ def monitoring(now: HealthSet, before: HealthSet | None, feedback: list[Feedback
     if precision is not None and precision < m.min_accuracy:
         reasons.append(f"reported accuracy {precision:.0%} < {m.min_accuracy:.0%}")
     return Monitoring(
-        baseline_date=before.day if before is not None else None,
+        baseline_date=baseline_date if before is not None else None,
         psi_threshold=m.psi_threshold,
         drift=drift,
         rated_alerts=rated,

@@ -14,11 +14,36 @@ import json
 from collections.abc import Callable, Hashable
 from typing import Any
 
-from sqlalchemy import Column, Date, Index, Integer, MetaData, String, Table, Text, case, delete, func, inspect, select
+from sqlalchemy import (
+    Column,
+    Date,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    and_,
+    case,
+    delete,
+    func,
+    inspect,
+    select,
+)
 from sqlalchemy.engine import Connection
 
 from app.health.alerts import AlertKind
-from app.health.frame import HealthRow, HealthSet, MemoryHealth, bp, risk_order, rows_from
+from app.health.frame import (
+    BANDED,
+    SUMMED,
+    HealthRow,
+    HealthSet,
+    HealthSummary,
+    MemoryHealth,
+    bp,
+    risk_order,
+    rows_from,
+)
 from app.health.model import Factor
 from app.health.score import score_all
 from app.health.settings import COMPONENTS, HealthSettings
@@ -151,24 +176,23 @@ class StoredHealth(HealthSet):
         )
         return {(str(t), str(s)): int(n) for t, s, n in self.conn.execute(stmt)}
 
-    def component_sums(self) -> dict[str, tuple[int, int]]:
-        names = (*COMPONENTS, "overall", "confidence")
-        cols = []
-        for name in names:
+    def summary(self, edges: list[float]) -> HealthSummary:
+        cols: list[Any] = [func.count()]
+        for name in SUMMED:
             col = ch[f"{name}_bp"]
             cols += [func.count(col), func.coalesce(func.sum(col), 0)]
+        limits = [round(e * 10_000) for e in edges]
+        last = len(edges) - 2
+        for name in BANDED:
+            col = ch[f"{name}_bp"]
+            for i in range(last + 1):
+                conds = [col.is_not(None)] + ([col >= limits[i]] if i else []) + ([col < limits[i + 1]] if i < last else [])
+                cols.append(func.coalesce(func.sum(case((and_(*conds), 1), else_=0)), 0))
         row = self.conn.execute(select(*cols).where(ch.as_of == self.day)).one()
-        return {name: (int(row[2 * i]), int(row[2 * i + 1])) for i, name in enumerate(names)}
-
-    def bands(self, component: str, edges: list[float]) -> list[int]:
-        col = ch[f"{component}_bp"]
-        whens = [(col >= round(edges[i] * 10_000), i) for i in range(len(edges) - 2, 0, -1)]
-        band = case(*whens, else_=0)
-        counts = [0] * (len(edges) - 1)
-        stmt = select(band, func.count()).where(ch.as_of == self.day, col.is_not(None)).group_by(band)
-        for i, n in self.conn.execute(stmt):
-            counts[int(i)] = int(n)
-        return counts
+        sums = {name: (int(row[1 + 2 * i]), int(row[2 + 2 * i])) for i, name in enumerate(SUMMED)}
+        at = 1 + 2 * len(SUMMED)
+        bands = {name: [int(v) for v in row[at + k * (last + 1): at + (k + 1) * (last + 1)]] for k, name in enumerate(BANDED)}
+        return HealthSummary(size=int(row[0]), sums=sums, bands=bands)
 
     def worst(self, limit: int) -> list[HealthRow]:
         stmt = select(customer_health).where(ch.as_of == self.day).order_by(ch.rank_risk).limit(limit)

@@ -238,11 +238,6 @@ def _not_scored(conn: Connection, customer_id: str, day: dt.date) -> str:
             "order is recent (a cancelled or lapsed customer has left already); see customer_profile")  # fmt: skip
 
 
-def _mean(stat: tuple[int, int]) -> float | None:
-    n, total = stat
-    return round(total / n / 10_000, 4) if n else None
-
-
 def _by_severity(counts: dict[tuple[str, str], int]) -> dict[str, int]:
     out: dict[str, int] = {}
     for (_kind, severity), n in sorted(counts.items()):
@@ -256,30 +251,30 @@ def health_overview(ctx: ViewContext, args: DateArgs) -> HealthOverview:
     hs = health_set(ctx, day, s)
     base_day = day - dt.timedelta(days=s.monitoring.baseline_days)
     before = health_set(ctx, base_day, s) if ctx.data_start is None or base_day >= ctx.data_start else None
-    sums = hs.component_sums()
     edges = s.monitoring.psi_bins
+    now = hs.summary(edges)
+    then = before.summary(edges) if before is not None else None
     counts = hs.alert_counts()
     worst = [r for r in hs.worst(WORST) if r.alert is not None and r.alert.alert_type != "upsell_opportunity"]
     names = oq.customer_names(ctx.conn, [r.customer_id for r in worst]) if worst else {}
     movement = None
-    if before is not None:
-        prev = _mean(before.component_sums()["overall"])
-        now = _mean(sums["overall"])
+    if before is not None and then is not None:
+        prev, mean = then.mean("overall"), now.mean("overall")
         movement = Movement(baseline_date=base_day, mean_overall_before=prev,
-                            mean_overall_change=round(now - prev, 4) if now is not None and prev is not None else None,
+                            mean_overall_change=round(mean - prev, 4) if mean is not None and prev is not None else None,
                             alerts_before=_by_severity(before.alert_counts()), alerts_now=_by_severity(counts))  # fmt: skip
     feedback = _ops_read(ctx, feedback_summary, [])
     return HealthOverview(
-        as_of=ctx.as_of, date=day, model_version=s.model_version, scored=hs.size(),
-        mean_overall=_mean(sums["overall"]), mean_confidence=_mean(sums["confidence"]),
+        as_of=ctx.as_of, date=day, model_version=s.model_version, scored=now.size,
+        mean_overall=now.mean("overall"), mean_confidence=now.mean("confidence"),
         distribution=[BandCount(low=lo, high=hi, customers=n)
-                      for lo, hi, n in zip(edges, edges[1:], hs.bands("overall", edges), strict=False)],
-        components=[ComponentStat(name=c, available=sums[c][0], mean=_mean(sums[c])) for c in COMPONENTS],
+                      for lo, hi, n in zip(edges, edges[1:], now.bands["overall"], strict=False)],
+        components=[ComponentStat(name=c, available=now.sums[c][0], mean=now.mean(c)) for c in COMPONENTS],
         alerts=[AlertCount(alert_type=t, severity=sev, count=n) for (t, sev), n in sorted(counts.items())],
         worst=[WorstCustomer(customer_id=r.customer_id, name=names.get(r.customer_id, r.customer_id),
                              overall_score=r.overall, risk=r.risk, severity=r.alert.severity if r.alert else None,
                              top_factor=r.risk_factors[0].name if r.risk_factors else None) for r in worst],
-        movement=movement, monitoring=monitoring(hs, before, feedback, s), feedback=feedback,
+        movement=movement, monitoring=monitoring(now, then, base_day, feedback, s), feedback=feedback,
     )  # fmt: skip
 
 
