@@ -81,23 +81,28 @@ def usage(inp: HealthInputs, s: HealthSettings, cov: SourceCoverage) -> tuple[fl
 
 
 def engagement(inp: HealthInputs, s: HealthSettings, cov: SourceCoverage) -> tuple[float | None, list[Factor]]:
-    """``prod(1 - drop_weight x strength x 0.5^(age / half_life_days))`` over the engagement drops in
-    the window (a drop's weight halves every ``half_life_days``: a fresh drop says more about the
-    coming weeks than an old one the customer got over); 1 without any. Unavailable when the source
-    records no signals at all."""
+    """How fresh a drift away is: the window's first engagement drop (the onset) multiplies 1 by
+    ``1 - onset_weight x strength x fade`` and every later drop by ``1 - later_weight x strength x
+    fade``, where ``fade = 0.5^(age / half_life_days)``; 1 without drops. Unavailable when the
+    source records no signals at all.
+
+    Why the onset weighs most: measured against the worlds' futures, a drift that began days ago
+    predicts a cancellation far better than one the customer has lived with for weeks without
+    leaving (docs/health.md, "Accuracy")."""
     if not cov.signals:
         return None, []
     e = s.engagement
     value = 1.0
-    for when, strength in inp.drops:
+    for i, (when, strength) in enumerate(inp.drops):
         fade = 0.5 ** ((inp.day - when).days / e.half_life_days)
-        value *= 1.0 - e.drop_weight * max(0.0, min(1.0, strength)) * fade
+        weight = e.onset_weight if i == 0 else e.later_weight
+        value *= 1.0 - weight * max(0.0, min(1.0, strength)) * fade
     factors = []
     if inp.drops:
-        latest = inp.drops[-1][0]
+        onset, latest = inp.drops[0][0], inp.drops[-1][0]
         strongest = max(st for _, st in inp.drops)
         factors.append(Factor("engagement_drop", "engagement", f"{len(inp.drops)} engagement drop(s) in the last "
-                              f"{s.engagement.window_days} days (latest {latest}, strongest {strongest:.2f})",
+                              f"{e.window_days} days (first {onset}, latest {latest}, strongest {strongest:.2f})",
                               len(inp.drops)))  # fmt: skip
     return _r4(value), factors
 

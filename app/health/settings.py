@@ -71,7 +71,9 @@ class UsageRules(_Strict):
 
 class EngagementRules(_Strict):
     window_days: int = Field(ge=1, le=365, description="engagement_drop signals detected in (date - this, date]")
-    drop_weight: float = Field(ge=0, le=1, description="each drop multiplies engagement by 1 - this x strength x fade")
+    onset_weight: float = Field(ge=0, le=1, description="the window's first drop multiplies engagement by "
+                                "1 - this x strength x fade")  # fmt: skip
+    later_weight: float = Field(ge=0, le=1, description="each later drop multiplies it by 1 - this x strength x fade")
     half_life_days: float = Field(gt=0, description="a drop's fade halves every this many days of age")
 
 
