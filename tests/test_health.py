@@ -30,7 +30,8 @@ S = HealthSettings.model_validate(RAW | {
     "mean": "harmonic",
     "weights": {"usage": 0.15, "engagement": 0.5, "support": 0.15, "financial": 0.1, "relationship": 0.1},
     "usage": {"window_days": 90, "active_days": 30, "lapsed_days": 90, "recency_share": 0.5},
-    "engagement": {"window_days": 60, "onset_weight": 0.98, "later_weight": 0.3, "half_life_days": 21},
+    "engagement": {"window_days": 60, "onset_weight": 0.98, "later_weight": 0.3, "half_life_days": 21,
+                   "strength_share": 0.5},
     "support": {"window_days": 90, "negative": 0.35, "unresolved": 0.15, "low_csat": 0.3, "low_csat_rating": 2,
                 "slow_response": 0.1, "slow_response_hours": 24},
     "financial": {"window_days": 90, "failed_payment": 0.4, "refund": 0.15},
@@ -134,8 +135,9 @@ def test_usage_known_answer(scored) -> None:
 
 
 def test_engagement_known_answer(scored) -> None:
-    # onset: the 21-day-old drop 0.5 (fade 0.5); later: today's drop 0.8 (fade 1); the 70-day-old one is outside
-    assert scored["A"].components["engagement"] == round((1 - 0.98 * 0.5 * 0.5) * (1 - 0.3 * 0.8), 4) == 0.5738
+    # onset: the 21-day-old drop 0.5 (fade 0.5, intensity 0.5 + 0.5 x 0.5); later: today's drop 0.8
+    # (fade 1, intensity 0.9); the 70-day-old one is outside the window
+    assert scored["A"].components["engagement"] == round((1 - 0.98 * 0.5 * 0.75) * (1 - 0.3 * 0.9), 4) == 0.4617
     assert scored["B"].components["engagement"] == 1.0
     assert scored["E"].components["engagement"] == 1.0  # a signal after the date is not known yet
 
@@ -159,9 +161,9 @@ def test_relationship_known_answer(scored) -> None:
 
 def test_overall_is_the_weighted_harmonic_mean_and_risk_its_complement(scored) -> None:
     a = scored["A"]
-    comps = {"usage": 0.7083, "engagement": 0.5738, "support": 0.3481, "financial": 0.51, "relationship": 0.4334}
+    comps = {"usage": 0.7083, "engagement": 0.4617, "support": 0.3481, "financial": 0.51, "relationship": 0.4334}
     expected = 1.0 / sum(S.weights.of(k) / v for k, v in comps.items())
-    assert a.overall == round(expected, 4) == 0.5152  # 1 / (0.2118 + 0.8714 + 0.4309 + 0.1961 + 0.2307)
+    assert a.overall == round(expected, 4) == 0.4646  # 1 / (0.2118 + 1.0830 + 0.4309 + 0.1961 + 0.2307)
     assert a.risk == round(1 - a.overall, 4) and a.confidence == 1.0
     names = [f.name for f in a.risk_factors]
     assert names[:4] == ["low_csat", "negative_ticket", "slow_response", "unresolved_ticket"]  # weakest (support) first

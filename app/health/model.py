@@ -82,9 +82,9 @@ def usage(inp: HealthInputs, s: HealthSettings, cov: SourceCoverage) -> tuple[fl
 
 def engagement(inp: HealthInputs, s: HealthSettings, cov: SourceCoverage) -> tuple[float | None, list[Factor]]:
     """How fresh a drift away is: the window's first engagement drop (the onset) multiplies 1 by
-    ``1 - onset_weight x strength x fade`` and every later drop by ``1 - later_weight x strength x
-    fade``, where ``fade = 0.5^(age / half_life_days)``; 1 without drops. Unavailable when the
-    source records no signals at all.
+    ``1 - onset_weight x fade x intensity`` and every later drop by ``1 - later_weight x fade x
+    intensity``, where ``fade = 0.5^(age / half_life_days)`` and ``intensity = 1 - strength_share +
+    strength_share x strength``; 1 without drops. Unavailable when the source records no signals.
 
     Why the onset weighs most: measured against the worlds' futures, a drift that began days ago
     predicts a cancellation far better than one the customer has lived with for weeks without
@@ -96,7 +96,7 @@ def engagement(inp: HealthInputs, s: HealthSettings, cov: SourceCoverage) -> tup
     for i, (when, strength) in enumerate(inp.drops):
         fade = 0.5 ** ((inp.day - when).days / e.half_life_days)
         weight = e.onset_weight if i == 0 else e.later_weight
-        value *= 1.0 - weight * max(0.0, min(1.0, strength)) * fade
+        value *= 1.0 - weight * fade * (1.0 - e.strength_share + e.strength_share * max(0.0, min(1.0, strength)))
     factors = []
     if inp.drops:
         onset, latest = inp.drops[0][0], inp.drops[-1][0]

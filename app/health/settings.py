@@ -75,6 +75,8 @@ class EngagementRules(_Strict):
                                 "1 - this x strength x fade")  # fmt: skip
     later_weight: float = Field(ge=0, le=1, description="each later drop multiplies it by 1 - this x strength x fade")
     half_life_days: float = Field(gt=0, description="a drop's fade halves every this many days of age")
+    strength_share: float = Field(ge=0, le=1, description="how much a drop's recorded strength scales it "
+                                  "(0: every drop counts fully)")  # fmt: skip
 
 
 class SupportRules(_Strict):

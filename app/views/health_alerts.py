@@ -182,8 +182,8 @@ ACKNOWLEDGE_ALERT: ActionSpec[AcknowledgeArgs, StatusChange] = ActionSpec(
     guidance="Use it when the merchant takes an alert on, starts working it or closes it.",
     run=acknowledge_alert,
     side_effect="inserts or updates the alert's row of ops_alert_status",
-    examples=({"alert_id": "HA-20250318-C000798-churn_risk"},
-              {"alert_id": "HA-20250318-C000798-churn_risk", "status": "in_progress", "assignee": "Sarah"}),
+    examples=({"alert_id": "HA-20250318-C000706-churn_risk"},
+              {"alert_id": "HA-20250318-C000706-churn_risk", "status": "in_progress", "assignee": "Sarah"}),
 )
 
 RECORD_ALERT_FEEDBACK: ActionSpec[FeedbackArgs, FeedbackRecord] = ActionSpec(
@@ -196,7 +196,7 @@ RECORD_ALERT_FEEDBACK: ActionSpec[FeedbackArgs, FeedbackRecord] = ActionSpec(
     guidance="Use it when the merchant says whether an alert was right, useful or well prioritised.",
     run=record_alert_feedback,
     side_effect="inserts or updates the alert's row of ops_alert_feedback",
-    examples=({"alert_id": "HA-20250318-C000798-churn_risk", "alert_accuracy": "accurate", "priority_rating": 4},),
+    examples=({"alert_id": "HA-20250318-C000706-churn_risk", "alert_accuracy": "accurate", "priority_rating": 4},),
 )
 
 assert set(ALERT_TYPES) == set(AlertType.__args__) and set(STATUSES) == set(Status.__args__)  # type: ignore[attr-defined]
