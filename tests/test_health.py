@@ -278,3 +278,29 @@ def test_settings_file_is_valid_and_strict(tmp_path) -> None:
 
     with pytest.raises(DataFileError, match="severities"):
         load_health_settings(path)
+
+
+def test_orders_only_import_scores_with_named_gaps(tmp_path) -> None:
+    """An imported orders-only shop (no subscriptions, tickets or signals): health from usage and
+    financial alone, the other components null (never 0), confidence their share of the weight."""
+    from app.providers.production import ProductionDataProvider
+    from app.storage.admin import init_database, store_rows, writable_connection
+    from app.world.retail import retail_rows
+
+    url = f"sqlite:///{tmp_path / 'retail.db'}"
+    init_database(url)
+    with writable_connection(url) as conn:
+        store_rows(conn, retail_rows(customers=80, orders=600, seed=7), kind="import", source="test", url=url)
+    provider = ProductionDataProvider(url, allow_writable_user=True)
+    try:
+        one = provider.get_view("customer_health")
+        overview = provider.get_view("health_overview")
+    finally:
+        provider.close()
+    s = load_health_settings()
+    assert {c.name: c.score is None for c in one.components} == {
+        "usage": False, "engagement": True, "support": True, "financial": False, "relationship": True}
+    assert one.confidence_score == round((s.weights.usage + s.weights.financial) / s.weights.total, 4)
+    assert overview.scored > 0 and overview.mean_confidence == one.confidence_score
+    assert {c.name: c.available for c in overview.components if c.available == 0} == {
+        "engagement": 0, "support": 0, "relationship": 0}
