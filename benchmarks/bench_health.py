@@ -4,8 +4,8 @@ Each measurement has a baseline taken in the same run, so the ratios compare acr
 load:
 
 * **100k customers** (SQLite file and PostgreSQL schema): the load (``store_rows``, health
-  included); health and alerts materialised alone at the load's two dates (median of 3) against the
-  customer facts of one date (the baseline); every new view uncached at the stored date, p50/p95
+  included); health and alerts materialised alone at the load's two dates against the customer
+  facts of one date (the baseline); every new view uncached at the stored date, p50/p95
   over ``--repeat`` calls, against ``customer_list`` (the baseline);
 * **default worlds**: the DataAgent's generate + load per scenario (health is computed on first
   use, not at load) and the first ``health_overview`` on it.
@@ -82,8 +82,8 @@ def large(name: str, url: str, rows: dict, repeat: int) -> dict[str, Any]:
         latest = q.latest_activity(conn)
         assert latest is not None
         days = health_days(latest, q.earliest_activity(conn), s)
-        health = statistics.median(_timed(lambda: [materialize_health(conn, d, s) for d in days]) for _ in range(3))
-        facts = statistics.median(_timed(lambda: materialize_facts(conn, latest)) for _ in range(3))
+        health = _timed(lambda: [materialize_health(conn, d, s) for d in days])
+        facts = _timed(lambda: materialize_facts(conn, latest))
     provider = ProductionDataProvider(url, allow_writable_user=True)
     views = []
     base_p95 = None
@@ -114,10 +114,12 @@ def main() -> None:
     parser.add_argument("--backends", default="sqlite,postgres")
     parser.add_argument("--pg-url", default=os.environ.get("CJSIM_BENCH_PG_URL") or os.environ.get("CJSIM_TEST_PG_URL"))
     parser.add_argument("--skip-large", action="store_true", help="Only the default-world measurements.")
+    parser.add_argument("--skip-default", action="store_true", help="Only the 100k measurements.")
     args = parser.parse_args()
     result: dict[str, Any] = {"machine": f"{platform.processor() or platform.machine()}, {os.cpu_count()} CPUs, "
                               f"Python {platform.python_version()}, load average {os.getloadavg()[0]:.2f}"}  # fmt: skip
-    result["default_worlds"] = default_worlds()
+    if not args.skip_default:
+        result["default_worlds"] = default_worlds()
     if not args.skip_large:
         rows, seconds = build_world(args.customers, "steady_operations", "marcus_thompson", 0, 150)
         result["large"] = {"customers": len(rows["customers"]), "orders": len(rows["orders"]),

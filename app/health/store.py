@@ -50,7 +50,7 @@ from app.health.settings import COMPONENTS, HealthSettings
 from app.storage import queries as q
 from app.storage.bulk import bulk_insert_columns
 
-__all__ = ["health_metadata", "customer_health", "HEALTH_TABLES", "materialize_health", "health_dates",
+__all__ = ["health_metadata", "customer_health", "customer_health_runs", "HEALTH_TABLES", "materialize_health", "health_dates",
            "drop_health", "StoredHealth", "health_days", "health_at"]  # fmt: skip
 
 health_metadata = MetaData()
@@ -72,10 +72,20 @@ customer_health = Table(
     Column("detail", Text, nullable=False, doc="JSON: risk factors, opportunities, actions, urgency, score"),
     Index("ix_customer_health_rank", "as_of", "rank_risk"),
     Index("ix_customer_health_alert", "as_of", "severity", "alert_type", "rank_risk"),
+    Index("ix_customer_health_type", "as_of", "alert_type", "rank_risk"),
 )
 """Every scored customer's health per materialised date."""
 
-HEALTH_TABLES: tuple[Table, ...] = (customer_health,)
+customer_health_runs = Table(
+    "customer_health_runs",
+    health_metadata,
+    Column("as_of", Date, primary_key=True),
+    Column("model_version", String(40), nullable=False),
+    Column("summary", Text, nullable=False, doc="JSON: size, sums and bins per component, alert counts, bin edges"),
+)
+"""One row per materialised date: which dates are stored, and the overview's numbers read in one row."""
+
+HEALTH_TABLES: tuple[Table, ...] = (customer_health, customer_health_runs)
 
 ch = customer_health.c
 Memo = Callable[[Hashable, Callable[[], Any]], Any]
@@ -117,21 +127,29 @@ def materialize_health(conn: Connection, day: dt.date, s: HealthSettings) -> int
     ]  # fmt: skip
     drop_health(conn, day)
     bulk_insert_columns(conn, customer_health, cols)
+    edges = s.monitoring.psi_bins
+    memory = MemoryHealth(day, rows)
+    summary = memory.summary(edges)
+    conn.execute(customer_health_runs.insert().values(as_of=day, model_version=s.model_version, summary=json.dumps({
+        "edges": edges, "size": summary.size, "sums": summary.sums, "bands": summary.bands,
+        "alerts": [[t, sev, n] for (t, sev), n in sorted(memory.alert_counts().items())],
+    })))  # fmt: skip
     return len(rows)
 
 
 def drop_health(conn: Connection, day: dt.date | None = None) -> None:
     """Delete the stored health of one date (all dates when None)."""
-    stmt = delete(customer_health)
-    conn.execute(stmt if day is None else stmt.where(ch.as_of == day))
+    for table in HEALTH_TABLES:
+        stmt = delete(table)
+        conn.execute(stmt if day is None else stmt.where(table.c.as_of == day))
 
 
 def health_dates(conn: Connection) -> set[dt.date]:
     """Dates with materialised health (none when the table does not exist: a generated world's
     embedded database computes health in memory)."""
-    if not inspect(conn).has_table(customer_health.name):
+    if not inspect(conn).has_table(customer_health_runs.name):
         return set()
-    return {q.as_date(d) for (d,) in conn.execute(select(ch.as_of).distinct())}
+    return {q.as_date(d) for (d,) in conn.execute(select(customer_health_runs.c.as_of))}
 
 
 def _score(v: int | None) -> float | None:
@@ -164,19 +182,32 @@ class StoredHealth(HealthSet):
     def __init__(self, conn: Connection, day: dt.date) -> None:
         self.conn = conn
         self.day = day
+        self._stored: dict[str, Any] | None = None
+
+    def _run(self) -> dict[str, Any]:
+        """The summary stored with the date (one row)."""
+        if self._stored is None:
+            text = self.conn.execute(
+                select(customer_health_runs.c.summary).where(customer_health_runs.c.as_of == self.day)
+            ).scalar_one()
+            self._stored = json.loads(text)
+        return self._stored
 
     def size(self) -> int:
-        return int(self.conn.execute(select(func.count()).where(ch.as_of == self.day)).scalar_one())
+        return int(self._run()["size"])
 
     def alert_counts(self) -> dict[tuple[str, str], int]:
-        stmt = (
-            select(ch.alert_type, ch.severity, func.count())
-            .where(ch.as_of == self.day, ch.severity.is_not(None))
-            .group_by(ch.alert_type, ch.severity)
-        )
-        return {(str(t), str(s)): int(n) for t, s, n in self.conn.execute(stmt)}
+        return {(str(t), str(sev)): int(n) for t, sev, n in self._run()["alerts"]}
 
     def summary(self, edges: list[float]) -> HealthSummary:
+        run = self._run()
+        if run["edges"] == list(edges):
+            return HealthSummary(size=int(run["size"]), sums={k: (int(n), int(t)) for k, (n, t) in run["sums"].items()},
+                                 bands={k: [int(v) for v in b] for k, b in run["bands"].items()})  # fmt: skip
+        return self._scan(edges)
+
+    def _scan(self, edges: list[float]) -> HealthSummary:
+        """The summary with other bin edges than those stored: one pass over the date's rows."""
         cols: list[Any] = [func.count()]
         for name in SUMMED:
             col = ch[f"{name}_bp"]
@@ -211,11 +242,19 @@ class StoredHealth(HealthSet):
             where.append(ch.severity.in_(severities))
         if types:
             where.append(ch.alert_type.in_(types))
+
+        def among(ids: set[str] | frozenset[str]) -> int:  # a few primary-key lookups
+            return int(self.conn.execute(select(func.count()).where(*where, ch.customer_id.in_(sorted(ids)))).scalar_one())
+
+        # totals from the stored counts and the (few) customers with a status: no scan of the alert rows
+        total = sum(n for (t, sev), n in self.alert_counts().items()
+                    if (not severities or sev in severities) and (not types or t in types))  # fmt: skip
         if only is not None:
+            total = among(only) if only else 0
             where.append(ch.customer_id.in_(sorted(only)))
         if skip:
+            total -= among(skip)
             where.append(ch.customer_id.not_in(sorted(skip)))
-        total = int(self.conn.execute(select(func.count()).where(*where)).scalar_one())
         stmt = select(customer_health).where(*where).order_by(ch.rank_risk).limit(limit)
         return total, [_row(m) for m in self.conn.execute(stmt).mappings()]
 
