@@ -8,7 +8,8 @@ load:
   facts of one date (the baseline); every new view uncached at the stored date, p50/p95
   over ``--repeat`` calls, against ``customer_list`` (the baseline);
 * **default worlds**: the DataAgent's generate + load per scenario (health is computed on first
-  use, not at load) and the first ``health_overview`` on it.
+  use, not at load) and the first ``health_overview`` on it; ``cjsim db load`` of a default world
+  with health materialised against the same load without it (median of 5).
 
 Usage::
 
@@ -74,6 +75,29 @@ def default_worlds() -> list[dict[str, Any]]:
     return out
 
 
+def db_load(repeat: int) -> dict[str, Any]:
+    """``cjsim db load`` of a default world into a SQLite file, with health and (the baseline) without."""
+    from app.providers.loading import load_world
+    from app.storage import admin
+
+    def once(health: bool) -> float:
+        original = admin.health_days
+        if not health:
+            admin.health_days = lambda latest, first, s: []  # type: ignore[assignment]
+        try:
+            with tempfile.TemporaryDirectory() as tmp:
+                url = f"sqlite:///{Path(tmp) / 'w.db'}"
+                init_database(url)
+                return _timed(lambda: load_world(url, "growth_stall", "marcus_thompson", seed=0))
+        finally:
+            admin.health_days = original  # type: ignore[assignment]
+
+    without = statistics.median(once(False) for _ in range(repeat))
+    with_health = statistics.median(once(True) for _ in range(repeat))
+    return {"without_health_s": round(without, 3), "with_health_s": round(with_health, 3),
+            "ratio": round(with_health / without, 2)}  # fmt: skip
+
+
 def large(name: str, url: str, rows: dict, repeat: int) -> dict[str, Any]:
     init_database(url)
     load = _timed(lambda: _store(url, rows, name))
@@ -120,6 +144,7 @@ def main() -> None:
                               f"Python {platform.python_version()}, load average {os.getloadavg()[0]:.2f}"}  # fmt: skip
     if not args.skip_default:
         result["default_worlds"] = default_worlds()
+        result["db_load_default_world"] = db_load(5)
     if not args.skip_large:
         rows, seconds = build_world(args.customers, "steady_operations", "marcus_thompson", 0, 150)
         result["large"] = {"customers": len(rows["customers"]), "orders": len(rows["orders"]),
