@@ -1,4 +1,5 @@
-"""Health materialised per date in the ``customer_health`` table (source-schema migration 11).
+"""Health materialised per date in ``customer_health`` and ``customer_health_runs`` (source-schema
+migration 11).
 
 A load, import or refresh stores every scored customer's health at the data's latest day and
 ``monitoring.baseline_days`` before it (the overview's "since last week"), computed by
