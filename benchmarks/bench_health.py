@@ -78,19 +78,19 @@ def default_worlds() -> list[dict[str, Any]]:
 def db_load(repeat: int) -> dict[str, Any]:
     """``cjsim db load`` of a default world into a SQLite file, with health and (the baseline) without."""
     from app.providers.loading import load_world
-    from app.storage import admin
+    from app.storage.derived import DERIVED
 
     def once(health: bool) -> float:
-        original = admin.health_days
+        saved = dict(DERIVED)
         if not health:
-            admin.health_days = lambda latest, first, s: []  # type: ignore[assignment]
+            DERIVED.clear()
         try:
             with tempfile.TemporaryDirectory() as tmp:
                 url = f"sqlite:///{Path(tmp) / 'w.db'}"
                 init_database(url)
                 return _timed(lambda: load_world(url, "growth_stall", "marcus_thompson", seed=0))
         finally:
-            admin.health_days = original  # type: ignore[assignment]
+            DERIVED.update(saved)
 
     without = statistics.median(once(False) for _ in range(repeat))
     with_health = statistics.median(once(True) for _ in range(repeat))

@@ -15,22 +15,7 @@ import json
 from collections.abc import Callable, Hashable
 from typing import Any
 
-from sqlalchemy import (
-    Column,
-    Date,
-    Index,
-    Integer,
-    MetaData,
-    String,
-    Table,
-    Text,
-    and_,
-    case,
-    delete,
-    func,
-    inspect,
-    select,
-)
+from sqlalchemy import and_, case, delete, func, inspect, select
 from sqlalchemy.engine import Connection
 
 from app.health.alerts import AlertKind
@@ -50,43 +35,12 @@ from app.health.score import score_all
 from app.health.settings import COMPONENTS, HealthSettings
 from app.storage import queries as q
 from app.storage.bulk import bulk_insert_columns
+from app.storage.derived import Derived, register_derived
+from app.storage.health_tables import HEALTH_TABLES, customer_health, customer_health_runs
 
-__all__ = ["health_metadata", "customer_health", "customer_health_runs", "HEALTH_TABLES", "materialize_health", "health_dates",
-           "drop_health", "StoredHealth", "health_days", "health_at"]  # fmt: skip
+__all__ = ["materialize_health", "materialize_load", "health_dates", "drop_health", "StoredHealth", "health_days",
+           "health_at"]  # fmt: skip
 
-health_metadata = MetaData()
-
-customer_health = Table(
-    "customer_health",
-    health_metadata,
-    Column("as_of", Date, primary_key=True),
-    Column("customer_id", String(32), primary_key=True),
-    *(Column(f"{c}_bp", Integer, nullable=True, doc=f"{c} component x 10,000; null: unavailable") for c in COMPONENTS),
-    Column("overall_bp", Integer, nullable=False),
-    Column("confidence_bp", Integer, nullable=False),
-    Column("risk_bp", Integer, nullable=False),
-    Column("tenure_days", Integer, nullable=True),
-    Column("alert_type", String(24), nullable=True, doc="churn_risk | usage_decline | upsell_opportunity"),
-    Column("severity", String(10), nullable=True, doc="critical | high | medium | low"),
-    Column("rank_risk", Integer, nullable=False, doc="0 = riskiest (risk descending, then id)"),
-    Column("model_version", String(40), nullable=False),
-    Column("detail", Text, nullable=False, doc="JSON: risk factors, opportunities, actions, urgency, score"),
-    Index("ix_customer_health_rank", "as_of", "rank_risk"),
-    Index("ix_customer_health_alert", "as_of", "severity", "alert_type", "rank_risk"),
-    Index("ix_customer_health_type", "as_of", "alert_type", "rank_risk"),
-)
-"""Every scored customer's health per materialised date."""
-
-customer_health_runs = Table(
-    "customer_health_runs",
-    health_metadata,
-    Column("as_of", Date, primary_key=True),
-    Column("model_version", String(40), nullable=False),
-    Column("summary", Text, nullable=False, doc="JSON: size, sums and bins per component, alert counts, bin edges"),
-)
-"""One row per materialised date: which dates are stored, and the overview's numbers read in one row."""
-
-HEALTH_TABLES: tuple[Table, ...] = (customer_health, customer_health_runs)
 
 ch = customer_health.c
 Memo = Callable[[Hashable, Callable[[], Any]], Any]
@@ -271,3 +225,17 @@ def health_at(conn: Connection, day: dt.date, s: HealthSettings, memo: Memo | No
     if day in remember(("health_dates",), lambda: health_dates(conn)):
         return StoredHealth(conn, day)
     return remember(("health", day, s.model_dump_json()), lambda: MemoryHealth(day, rows_from(score_all(conn, day, s), s)))
+
+
+def materialize_load(conn: Connection, latest: dt.date, first: dt.date | None) -> list[dt.date]:
+    """After a load: health at the data's latest day and ``baseline_days`` before it (replacing all)."""
+    from app.health.settings import load_health_settings
+
+    s = load_health_settings()
+    days = health_days(latest, first, s)
+    for day in days:
+        materialize_health(conn, day, s)
+    return days
+
+
+register_derived(Derived("health", drop_health, materialize_load))

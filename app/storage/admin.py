@@ -27,14 +27,14 @@ from sqlalchemy.engine import URL, Connection
 from sqlalchemy.exc import SQLAlchemyError
 
 from app.errors import ProviderError
-from app.health.settings import load_health_settings
-from app.health.store import HEALTH_TABLES, drop_health, health_days, materialize_health
 from app.quality import load_quality_settings, run_checks
 from app.quality.checks import with_import
 from app.quality.store import save_report
 from app.storage import queries as q
 from app.storage.bulk import bulk_insert, deferred_indexes
 from app.storage.customer_facts import drop_facts, fact_dates, materialize_facts
+from app.storage.derived import DERIVED
+from app.storage.health_tables import HEALTH_TABLES
 from app.storage.migrations import (
     LATEST_VERSION,
     Migration,
@@ -243,20 +243,21 @@ def _analyze(conn: Connection) -> None:
 
 def _materialize(conn: Connection, extra: list[dt.date] | None) -> list[dt.date]:
     """Store customer facts at the latest activity date and ``extra`` dates (replacing all stored facts),
-    and customer health at the latest date and a week before (:func:`health_days`)."""
+    then every registered derived family (:mod:`app.storage.derived`: customer health)."""
     dates = set(extra or [])
     latest = q.latest_activity(conn)
     if latest is not None:
         dates.add(latest)
     drop_facts(conn)
-    drop_health(conn)
+    for derived in DERIVED.values():
+        derived.drop(conn)
     with deferred_indexes(conn, (*FACT_TABLES, *HEALTH_TABLES)):
         for day in sorted(dates):
             materialize_facts(conn, day)
         if latest is not None:
-            settings = load_health_settings()
-            for day in health_days(latest, q.earliest_activity(conn), settings):
-                materialize_health(conn, day, settings)
+            first = q.earliest_activity(conn)
+            for derived in DERIVED.values():
+                derived.materialize(conn, latest, first)
     return sorted(dates)
 
 

@@ -25,8 +25,8 @@ from sqlalchemy import Column, DateTime, Integer, MetaData, String, Table, Text,
 from sqlalchemy.engine import Connection
 
 from app.errors import ProviderError
-from app.health.store import HEALTH_TABLES
 from app.quality.store import QUALITY_TABLES
+from app.storage.health_tables import HEALTH_TABLES
 from app.storage.schema import DAILY_SUMMARY_TABLES, FACT_TABLES, ORDER_SUMMARY_TABLES, TABLES, customer_facts, refunds
 
 __all__ = [

@@ -289,7 +289,7 @@ CUSTOMER_HEALTH: ViewSpec[CustomerHealthArgs, CustomerHealthView] = ViewSpec(
     guidance="Use it when the merchant asks why a customer is unhealthy or what to do about one customer.",
     build=customer_health,
     cacheable=False,
-    examples=({}, {"customer_id": "C000001"}),
+    examples=({},),
 )
 
 HEALTH_OVERVIEW: ViewSpec[DateArgs, HealthOverview] = ViewSpec(
