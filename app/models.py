@@ -443,6 +443,11 @@ class Workflow(StrictModel):
     success_criteria: list[str] = Field(min_length=1)
     transitions: list[Transition] = Field(default_factory=list)
     prompt: str = Field(description="Workflow fragment of an LLM CJ's system prompt.")
+    merchant_goals: list[MerchantGoal] = Field(
+        default_factory=list,
+        description="What the merchant wants from a conversation started in this workflow, in place of the "
+        "scenario's goals (an operational workflow has its own agenda); empty: the scenario's goals.",
+    )
 
     @model_validator(mode="after")
     def _stage_tools_bound(self) -> Workflow:

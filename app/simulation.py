@@ -27,6 +27,7 @@ from app.catalog import Catalog
 from app.errors import InvalidArgumentError
 from app.graph import RunContext, build_graph
 from app.model_specs import check_timeout, is_network_spec, make_cj_model, make_merchant_model
+from app.models import Scenario
 from app.providers.data_agent import DataAgent
 from app.tools import ACTION_TOOLS
 from app.transcript import GoalSource, Transcript, message_records, usage_totals
@@ -139,6 +140,7 @@ def _context(
         # a real database: its merchant speaks (the persona lends a manner), about its own data
         persona = database_persona(identity, persona)
         scenario = data_scenario(provider, scenario, persona)
+    scenario = _with_workflow_goals(scenario, cfg.workflow, catalog)
     cj = cj_model or make_cj_model(cfg.cj_model, cfg.seed, catalog, timeout=cfg.model_timeout)
     merchant = None
     if not human:
@@ -207,11 +209,20 @@ def _meta(cfg: RunConfig, ctx: RunContext, cj_label: str, merchant_label: str) -
     }
 
 
-def _goal_source(ctx: RunContext) -> GoalSource | None:
-    """The goals the merchant pursued, when they are not the scenario file's (a database's own merchant)."""
+def _with_workflow_goals(scenario: Scenario, workflow: str, catalog: Catalog) -> Scenario:
+    """``scenario`` pursuing the goals of the workflow the conversation starts in, when it declares any."""
+    goals = catalog.workflows.get(workflow).merchant_goals if workflow in catalog.workflows else []
+    return scenario.model_copy(update={"merchant_goals": list(goals)}) if goals else scenario
+
+
+def _goal_source(ctx: RunContext, workflow: str) -> GoalSource | None:
+    """The goals the merchant pursued, when they are not the scenario file's: a workflow's own, or
+    a database's own merchant's."""
     if ctx.scenario == ctx.catalog.scenarios.get(ctx.scenario.id):
         return None  # the scenario's own goals: evaluation finds them by the transcript's scenario id
-    return GoalSource(source="database", as_of=ctx.scenario.as_of.isoformat(), goals=list(ctx.scenario.merchant_goals))
+    goals = list(ctx.scenario.merchant_goals)
+    own = workflow in ctx.catalog.workflows and goals == ctx.catalog.workflows.get(workflow).merchant_goals
+    return GoalSource(source="workflow" if own else "database", as_of=ctx.scenario.as_of.isoformat(), goals=goals)
 
 
 def _transcript(cfg: RunConfig, ctx: RunContext, state: dict[str, Any], cj_label: str, merchant_label: str) -> Transcript:
@@ -230,7 +241,7 @@ def _transcript(cfg: RunConfig, ctx: RunContext, state: dict[str, Any], cj_label
         termination_reason=state.get("termination_reason") or "max_turns",
         error=state.get("error"),
         usage=usage_totals(messages),
-        goals=_goal_source(ctx),
+        goals=_goal_source(ctx, cfg.workflow),
     )
 
 

@@ -58,16 +58,22 @@ class MessageRecord(_TranscriptModel):
     status: str | None = None
     artifact: Any = None
 
+    @property
+    def declined(self) -> bool:
+        """Whether this tool message records the merchant's "no" to an action: an answer, not a failure."""
+        return self.role == "tool" and isinstance(self.artifact, dict) and self.artifact.get("status") == "declined"
+
 
 class GoalSource(_TranscriptModel):
     """The merchant's goals when they do not come from the scenario file named by ``scenario``.
 
     A conversation about a real database's own merchant asks what the data shows (the metric that
-    moved most, what the data does not hold); those goals are recorded here, so evaluation scores
-    the questions actually asked and never the base scenario's.
+    moved most, what the data does not hold); one started in a workflow with goals of its own
+    (``merchant_goals`` in the workflow file) asks those. They are recorded here, so evaluation
+    scores the questions actually asked and never the base scenario's.
     """
 
-    source: Literal["database"] = Field(description="where the goals were derived from")
+    source: Literal["database", "workflow"] = Field(description="where the goals were derived from")
     as_of: str = Field(description="the data's date the goals were derived at (ISO 8601)")
     goals: list[MerchantGoal]
 

@@ -72,6 +72,11 @@ BROKEN_FILES: list[tuple[str, Breaker, str]] = [
         "workflow_definitions.yaml: field 'workflows.0.initiator'",
     ),
     (
+        "workflow goal",
+        lambda d: replace_in(d / "workflow_definitions.yaml", "metric: get_alert_decision.current_value", "metric: get_alert_decision.nope"),
+        "workflow_definitions.yaml: field 'workflows.retention_ops.merchant_goals.0.metric'",
+    ),
+    (
         "intents",
         lambda d: replace_in(d / "intents.yaml", "tool: get_crisis_analysis", "tool: get_crystal_ball"),
         "': Value error, unknown tool 'get_crystal_ball'",

@@ -16,7 +16,7 @@ from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, System
 
 from app.catalog import Catalog
 from app.datafiles import data_dir
-from app.formats.rule_cj import Condition, render
+from app.formats.templating import Condition, render
 from app.intents import intents
 from app.models import CommunicationStyle, StressLevel
 from app.policies.context import MERCHANT_DONE, CJTurnContext
@@ -228,6 +228,18 @@ def test_without_a_specific_ask_cj_follows_the_workflow() -> None:
     history.append(AIMessage("Critical shipping crisis."))
     reply = cj(reached=("assess_impact",)).invoke([SYSTEM, *history, HumanMessage("ok, what else?")])
     assert [(c["name"], c["args"]) for c in reply.tool_calls] == [("get_ticket_metrics", {"time_range": "3d"})]
+
+
+def test_a_question_the_workflow_has_no_tool_for_is_named_before_going_on_with_the_workflow() -> None:
+    history = exchange("Help, it's a crisis", "get_crisis_analysis", CRISIS_ARGS)
+    history.append(AIMessage("Critical shipping crisis."))
+    model = cj(reached=("assess_impact",))
+    ask = [SYSTEM, *history, HumanMessage("Anything unusual lately?")]  # detect_anomalies: not bound here
+    reply = model.invoke(ask)
+    assert [c["name"] for c in reply.tool_calls] == ["get_ticket_metrics"]  # the workflow's next stage
+    answer = model.invoke([*ask, reply, result("get_ticket_metrics", {"time_range": "3d"}, reply.tool_calls[0]["id"])])
+    topic = Catalog.default().prompts.rule_cj.phrases.topics["detect_anomalies"]
+    assert topic in answer.content and re.search(Catalog.default().evaluation.style.unavailable_pattern, answer.content)
 
 
 def test_a_pending_recommendation_gets_recommended_next_steps_from_the_results() -> None:

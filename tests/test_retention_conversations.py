@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from app.evaluation.registry import default_evaluators
 from app.retention.runs import RunLog
 from app.scenarios import get_persona
 from app.simulation import RunConfig, run_conversation
@@ -52,3 +53,41 @@ def test_retention_ops_asks_before_the_playbook_and_states_grounded_numbers(
         assert runs[0].status == ("success" if alert["alert_flag"] else "skipped")
         assert runs[0].severity == alert["severity"] and runs[0].actor == "cj"
         assert runs[0].webhook_status == ("shadow" if alert["alert_flag"] else None)  # shadow mode by default
+
+
+def test_the_merchant_pursues_the_workflows_own_goals_and_the_transcript_records_them() -> None:
+    t = run_conversation(RunConfig(scenario="steady_operations", merchant="marcus_thompson", workflow="retention_ops"))
+    wanted = workflows().get("retention_ops").merchant_goals
+    assert t.goals is not None and t.goals.source == "workflow" and t.goals.goals == wanted
+    (coverage,) = default_evaluators(keys=["goal_coverage"])
+    assert coverage(transcript=t).passed, coverage(transcript=t).comment
+    # a conversation started elsewhere keeps its scenario's goals
+    other = run_conversation(RunConfig(scenario="steady_operations", merchant="marcus_thompson", workflow="daily_briefing"))
+    assert other.goals is None
+
+
+def test_a_declined_playbook_is_the_merchants_answer_not_a_tool_failure(tmp_path: Path) -> None:
+    agent = copy.copy(cached_agent("churn_spike", "sarah_chen"))  # sarah_chen declines the playbook
+    agent.ops = OpsStore.from_url(f"sqlite:///{tmp_path / 'ops.db'}")
+    t = run_conversation(RunConfig(scenario="churn_spike", merchant="sarah_chen", workflow="retention_ops"), provider=agent)
+    calls = [c.name for m in t.messages if m.role == "cj" for c in (m.tool_calls or [])]
+    assert calls.count("trigger_playbook") == 1  # asking for numbers afterwards does not ask again
+    (declined,) = [m for m in t.messages if m.role == "tool" and m.name == "trigger_playbook"]
+    assert declined.declined
+    reply = next(m for m in t.messages[t.messages.index(declined) :] if m.role == "cj" and m.content)
+    assert "playbook" in reply.content and "nothing was" in reply.content
+    results = {ev.key: ev(transcript=t) for ev in default_evaluators(keys=["tool_use", "style"])}
+    assert all(r.passed for r in results.values()), {k: r.comment for k, r in results.items()}
+    assert results["tool_use"].details["failed"] == 0
+
+
+def test_tool_use_checks_an_actions_arguments_against_its_model() -> None:
+    t = run_conversation(RunConfig(scenario="steady_operations", merchant="marcus_thompson", workflow="retention_ops"))
+    (tool_use,) = default_evaluators(keys=["tool_use"])
+    assert tool_use(transcript=t).details["invalid_args"] == 0  # build_priority_queue() is a valid call
+    broken = t.model_copy(deep=True)
+    call = next(c for m in broken.messages if m.role == "cj" for c in (m.tool_calls or []) if c.name == "build_priority_queue")
+    call.args = {"date": "yesterday"}
+    r = tool_use(transcript=broken)
+    assert not r.passed and r.details["invalid_args"] == 1
+    assert any(p["kind"] == "invalid_args" and "date" in p["why"] for p in r.details["problems"])

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from app.formats.rule_cj import render
+from app.formats.templating import render
 from app.formatting import CURRENCIES, count, counted, money, to_major
 from app.providers.data_agent import DataAgent
 from app.views import Trend

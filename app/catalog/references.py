@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any, NoReturn, Union
 from pydantic import BaseModel, ValidationError
 
 from app.errors import DataFileError
-from app.models import MILESTONES
+from app.models import MILESTONES, MerchantGoal
 from app.signatures import STEADY_SCENARIO
 from app.tools import ALL_TOOLS
 from app.views import CAPABILITIES, VIEWS, by_tool
@@ -219,14 +219,20 @@ def _scenarios(catalog: Catalog) -> None:
             if ratio and STEADY_SCENARIO not in catalog.scenarios:
                 why = f"ratio bounds compare with the {STEADY_SCENARIO} scenario"
                 _fail(source, f"expected.{i}", f"{why}; add scenarios/{STEADY_SCENARIO}.yaml")
-        for i, goal in enumerate(sc.merchant_goals):
-            if goal.metric is None:
-                if goal.args:
-                    _fail(source, f"merchant_goals.{i}.args", "arguments without a metric; add the metric or remove them")
-                continue
-            problem = metric_problem(goal.metric, goal.args)
-            if problem:
-                _fail(source, f"merchant_goals.{i}.metric", f"{problem}; fix the metric or its args")
+        _goals(source, "merchant_goals", sc.merchant_goals)
+    for wf in catalog.workflows.by_name.values():
+        _goals(str(catalog.paths.workflows), f"workflows.{wf.name}.merchant_goals", wf.merchant_goals)
+
+
+def _goals(source: str, where: str, goals: list[MerchantGoal]) -> None:
+    for i, goal in enumerate(goals):
+        if goal.metric is None:
+            if goal.args:
+                _fail(source, f"{where}.{i}.args", "arguments without a metric; add the metric or remove them")
+            continue
+        problem = metric_problem(goal.metric, goal.args)
+        if problem:
+            _fail(source, f"{where}.{i}.metric", f"{problem}; fix the metric or its args")
 
 
 def check_references(catalog: Catalog) -> None:

@@ -6,26 +6,16 @@ from typing import Annotated
 
 import typer
 
-from app.cli.common import (
-    AllowWritableOpt,
-    DbUrlOpt,
-    MerchantOpt,
-    OpsUrlOpt,
-    ScenarioOpt,
-    SeedOpt,
-    build_provider,
-    err_console,
-    load_catalog,
-)
+from app.cli.common import err_console
+from app.cli.source import Source, with_source
 
 mcp_app = typer.Typer(no_args_is_help=True, help="Serve CJ's data views and actions over the Model Context Protocol.")
 
 
 @mcp_app.command("serve")
+@with_source(scenario="growth_stall", merchant="marcus_thompson")
 def serve_cmd(
-    scenario: ScenarioOpt = "growth_stall",
-    merchant: MerchantOpt = "marcus_thompson",
-    seed: SeedOpt = 0,
+    source: Source,
     provider: Annotated[
         str | None,
         typer.Option(
@@ -34,9 +24,6 @@ def serve_cmd(
             help="data_agent (a generated world) or production (the database at --db-url; the default when one is given).",
         ),
     ] = None,
-    db_url: DbUrlOpt = None,
-    ops_url: OpsUrlOpt = None,
-    allow_writable_user: AllowWritableOpt = False,
     http: Annotated[bool, typer.Option("--http", help="Serve streamable HTTP on 127.0.0.1 instead of stdio.")] = False,
     port: Annotated[int, typer.Option("--port", min=1, max=65535, help="Port of --http.")] = 8765,
 ) -> None:
@@ -47,10 +34,7 @@ def serve_cmd(
     """
     from app.mcp import serve_http, serve_stdio
 
-    data = build_provider(
-        provider or ("production" if db_url else "data_agent"), db_url, scenario, merchant, seed, None, None, ops_url,
-        allow_writable_user=allow_writable_user, catalog=load_catalog(),
-    )  # fmt: skip
+    data = source.open(provider)
     if http:
         err_console.print(f"cjsim MCP server: http://127.0.0.1:{port}/mcp (Ctrl-C stops it)", highlight=False)
         serve_http(data, port)

@@ -16,23 +16,13 @@ import typer
 from rich.markup import escape
 from rich.panel import Panel
 
-from app.cli.common import (
-    AllowWritableOpt,
-    DbUrlOpt,
-    MerchantOpt,
-    OpsUrlOpt,
-    ScenarioOpt,
-    SeedOpt,
-    build_provider,
-    console,
-    describe_provider,
-    load_catalog,
-)
+from app.cli.common import console, describe_provider
 from app.cli.options import parse_date
+from app.cli.source import Source, with_source
 from app.errors import InvalidArgumentError
 from app.views import DataProvider
 
-__all__ = ["ops_app", "open_provider", "run_date", "show"]
+__all__ = ["ops_app", "run_date", "show"]
 
 ops_app = typer.Typer(
     no_args_is_help=True,
@@ -41,18 +31,6 @@ ops_app = typer.Typer(
 
 DateOpt = Annotated[str | None, typer.Option("--date", help="The day, YYYY-MM-DD (default: the data's current day).")]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print the result as JSON.")]
-
-
-def open_provider(
-    db_url: str | None, scenario: str, merchant: str, seed: int, ops_url: str | None, allow_writable_user: bool
-) -> DataProvider:
-    """The database at ``db_url`` when given (read only), else the generated world; ``ops_url`` is
-    where actions write."""
-    provider: DataProvider = build_provider(
-        "production" if db_url else "data_agent", db_url, scenario, merchant, seed, None, None, ops_url,
-        allow_writable_user=allow_writable_user, catalog=load_catalog(),
-    )  # fmt: skip
-    return provider
 
 
 def run_date(provider: DataProvider, text: str | None) -> dt.date | None:
@@ -97,69 +75,53 @@ def _act(provider: DataProvider, tool: str, args: dict[str, Any]) -> tuple[str, 
 
 
 @ops_app.command("alert")
+@with_source()
 def alert_cmd(
+    source: Source,
     date: DateOpt = None,
-    scenario: ScenarioOpt = "churn_spike",
-    merchant: MerchantOpt = "sarah_chen",
-    seed: SeedOpt = 0,
-    db_url: DbUrlOpt = None,
-    ops_url: OpsUrlOpt = None,
-    allow_writable_user: AllowWritableOpt = False,
     as_json: JsonOpt = False,
 ) -> None:
     """The alert decision: AT_RISK share of customers against its 7-day baseline (INFO, WARNING, CRITICAL)."""
-    provider = open_provider(db_url, scenario, merchant, seed, ops_url, allow_writable_user)
+    provider = source.open()
     _view("get_alert_decision", provider, _args(run_date(provider, date)), as_json)
 
 
 @ops_app.command("context")
+@with_source()
 def context_cmd(
+    source: Source,
     date: DateOpt = None,
-    scenario: ScenarioOpt = "churn_spike",
-    merchant: MerchantOpt = "sarah_chen",
-    seed: SeedOpt = 0,
-    db_url: DbUrlOpt = None,
-    ops_url: OpsUrlOpt = None,
-    allow_writable_user: AllowWritableOpt = False,
     as_json: JsonOpt = False,
 ) -> None:
     """Customers by retention status and the AT_RISK ones by churn risk level."""
-    provider = open_provider(db_url, scenario, merchant, seed, ops_url, allow_writable_user)
+    provider = source.open()
     _view("get_operational_context", provider, _args(run_date(provider, date)), as_json)
 
 
 @ops_app.command("queue")
+@with_source()
 def queue_cmd(
+    source: Source,
     date: DateOpt = None,
-    scenario: ScenarioOpt = "churn_spike",
-    merchant: MerchantOpt = "sarah_chen",
-    seed: SeedOpt = 0,
-    db_url: DbUrlOpt = None,
-    ops_url: OpsUrlOpt = None,
-    allow_writable_user: AllowWritableOpt = False,
     as_json: JsonOpt = False,
 ) -> None:
     """Build the P1/P2/P3 priority queue of the date into customer_priority (audited; a rebuild replaces it)."""
-    provider = open_provider(db_url, scenario, merchant, seed, ops_url, allow_writable_user)
+    provider = source.open()
     text, artifact = _act(provider, "build_priority_queue", _args(run_date(provider, date)))
     show(provider, f"build_priority_queue - audit #{artifact['audit_id']}", text, artifact, as_json)
 
 
 @ops_app.command("brief")
+@with_source()
 def brief_cmd(
+    source: Source,
     date: DateOpt = None,
     format: Annotated[str, typer.Option("--format", help="slack, email or markdown.")] = "slack",
-    scenario: ScenarioOpt = "churn_spike",
-    merchant: MerchantOpt = "sarah_chen",
-    seed: SeedOpt = 0,
-    db_url: DbUrlOpt = None,
-    ops_url: OpsUrlOpt = None,
-    allow_writable_user: AllowWritableOpt = False,
     as_json: JsonOpt = False,
 ) -> None:
     """The brief of the date (printed as is, ready to paste). Without a queue built for the date in the
     operations store, its counts are computed in memory and the brief says so."""
-    provider = open_provider(db_url, scenario, merchant, seed, ops_url, allow_writable_user)
+    provider = source.open()
     result = provider.get_view("generate_brief", **_args(run_date(provider, date), format=format))
     if as_json:
         typer.echo(json.dumps(result.to_json(), indent=2))
@@ -168,17 +130,13 @@ def brief_cmd(
 
 
 @ops_app.command("export")
+@with_source()
 def export_cmd(
+    source: Source,
     tier: Annotated[str, typer.Option("--tier", help="P1, P2 or P3.")],
     date: DateOpt = None,
     destination: Annotated[str, typer.Option("--destination", help="Only csv is supported.")] = "csv",
     limit: Annotated[int | None, typer.Option("--limit", help="At most this many customers (default 2000).")] = None,
-    scenario: ScenarioOpt = "churn_spike",
-    merchant: MerchantOpt = "sarah_chen",
-    seed: SeedOpt = 0,
-    db_url: DbUrlOpt = None,
-    ops_url: OpsUrlOpt = None,
-    allow_writable_user: AllowWritableOpt = False,
     as_json: JsonOpt = False,
 ) -> None:
     """Export one tier of the date's queue as a CSV file; builds the queue first when the operations
@@ -186,7 +144,7 @@ def export_cmd(
     from app.retention.queue import queue_counts
     from app.views import action_spec
 
-    provider = open_provider(db_url, scenario, merchant, seed, ops_url, allow_writable_user)
+    provider = source.open()
     day = run_date(provider, date)
     args = _args(day, tier=tier, destination=destination, limit=limit)
     action_spec("export_audience").parse_args(args)  # a bad tier or destination is refused before any work

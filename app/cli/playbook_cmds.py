@@ -9,16 +9,19 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from app.cli.common import AllowWritableOpt, DbUrlOpt, MerchantOpt, OpsUrlOpt, ScenarioOpt, SeedOpt, console
-from app.cli.ops_cmds import DateOpt, JsonOpt, open_provider, ops_app, run_date, show
+from app.cli.common import OpsUrlOpt, console
+from app.cli.ops_cmds import DateOpt, JsonOpt, ops_app, run_date, show
 from app.cli.options import parse_date
+from app.cli.source import Source, with_source
 from app.errors import InvalidArgumentError
 
 __all__ = ["trigger_cmd", "runs_cmd"]
 
 
 @ops_app.command("trigger")
+@with_source()
 def trigger_cmd(
+    source: Source,
     date: DateOpt = None,
     live: Annotated[
         bool | None,
@@ -34,12 +37,6 @@ def trigger_cmd(
             "--webhook-url", help="Where --live posts (wins over CJSIM_PLAYBOOK_WEBHOOK_URL and the data file)."
         ),
     ] = None,
-    scenario: ScenarioOpt = "churn_spike",
-    merchant: MerchantOpt = "sarah_chen",
-    seed: SeedOpt = 0,
-    db_url: DbUrlOpt = None,
-    ops_url: OpsUrlOpt = None,
-    allow_writable_user: AllowWritableOpt = False,
     as_json: JsonOpt = False,
 ) -> None:
     """Run the retention playbook of the date (running this command is the approval): queue, exports,
@@ -50,7 +47,7 @@ def trigger_cmd(
     settings = playbook_settings().with_overrides(webhook_url=webhook_url, shadow=None if live is None else not live)
     if not settings.shadow:
         settings.live_url()  # live without a URL is refused before any work
-    provider = open_provider(db_url, scenario, merchant, seed, ops_url, allow_writable_user)
+    provider = source.open()
     day = run_date(provider, date)
     with using_playbook_settings(settings):
         text, artifact = call_tool(

@@ -240,6 +240,8 @@ def _check_answer(
                     break
             if backed:
                 break
+        if not backed and any(r.declined and r.tool in tools_wanted and q.message < r.message < reply for r in analysis.results):
+            backed = True  # CJ asked to run the action and the merchant said no: that is the answer
         if not backed:
             available = any(t in bound for t in tools_wanted)
             failed = any(

@@ -173,6 +173,7 @@ class CallInfo:
 
     @property
     def ok(self) -> bool:
+        """Whether the call was answered: data came back, or the merchant declined the action."""
         return self.status is not None and self.status != "error"
 
     @property
@@ -255,7 +256,8 @@ def trace(t: Transcript, catalog: Catalog) -> Trace:
             if m.content and not m.tool_calls:
                 turn.reply_message, turn.reply_time = i, time
         elif m.role == "tool" and m.tool_call_id in by_id:
-            by_id[m.tool_call_id].status = m.status or "success"
+            # a declined action was used as it should be: CJ asked, the merchant answered
+            by_id[m.tool_call_id].status = "declined" if m.declined else m.status or "success"
     return Trace(turns, calls, workflow_at, catalog)
 
 

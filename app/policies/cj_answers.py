@@ -29,7 +29,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from app.analysis.artifacts import resolve
-from app.formats.rule_cj import Condition, FactTemplate, RuleCJTemplates, placeholders, render
+from app.formats.rule_cj import FactTemplate, RuleCJTemplates
+from app.formats.templating import Condition, placeholders, render
 from app.models import Stage
 from app.policies.tone import SpokenFact, ToneRenderer, lower_first
 
@@ -240,6 +241,11 @@ class AnswerWriter:
         return self.tone.pick(self.templates.phrases.errors, "error", tool).format(
             what=what, error=error_summary(content)
         )
+
+    def declined_note(self, tool: str) -> str:
+        """What CJ says after the merchant declined an action: it was not done."""
+        what = self.templates.phrases.topics.get(tool, "that")
+        return self.tone.pick(self.templates.phrases.declined, "declined", tool).format(what=what)
 
     def write(
         self,

@@ -73,6 +73,7 @@ class ToolResultRecord:
     ok: bool
     artifact: Any
     content: str
+    declined: bool = False
 
 
 @dataclass
@@ -221,7 +222,7 @@ def _analyze(t: Transcript, catalog: Catalog) -> ConversationAnalysis:
             view = TOOL_VIEWS.get(tool, tool)
             ok = m.status != "error"
             args = dict(call.args) if call else {}
-            out.results.append(ToolResultRecord(i, tool, view, args, ok, m.artifact, m.content))
+            out.results.append(ToolResultRecord(i, tool, view, args, ok, m.artifact, m.content, m.declined))
             if not ok:
                 continue
             window = normalize_args(tool, args).get("time_range") if tool in TOOL_VIEWS else None
