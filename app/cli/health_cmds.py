@@ -14,8 +14,9 @@ from typing import Annotated, Any
 
 import typer
 
-from app.cli.common import AllowWritableOpt, DbUrlOpt, MerchantOpt, OpsUrlOpt, ScenarioOpt, SeedOpt, console
-from app.cli.ops_cmds import DateOpt, JsonOpt, open_provider, run_date, show
+from app.cli.common import MerchantOpt, ScenarioOpt, SeedOpt, console
+from app.cli.ops_cmds import DateOpt, JsonOpt, run_date, show
+from app.cli.source import Source, with_source
 from app.errors import InvalidArgumentError
 from app.formatting import rate_pct
 from app.views import DataProvider
@@ -46,35 +47,27 @@ def _act(provider: DataProvider, tool: str, args: dict[str, Any], as_json: bool)
 
 
 @health_app.command("show")
+@with_source()
 def show_cmd(
+    source: Source,
     customer_id: Annotated[str | None, typer.Argument(help="The customer (default: the riskiest).")] = None,
     date: DateOpt = None,
-    scenario: ScenarioOpt = "churn_spike",
-    merchant: MerchantOpt = "sarah_chen",
-    seed: SeedOpt = 0,
-    db_url: DbUrlOpt = None,
-    ops_url: OpsUrlOpt = None,
-    allow_writable_user: AllowWritableOpt = False,
     as_json: JsonOpt = False,
 ) -> None:
     """One customer's health: components, overall score, risk, evidence and alert."""
-    provider = open_provider(db_url, scenario, merchant, seed, ops_url, allow_writable_user)
+    provider = source.open()
     _view(provider, "customer_health", _args(provider, date, customer_id=customer_id), as_json)
 
 
 @health_app.command("overview")
+@with_source()
 def overview_cmd(
+    source: Source,
     date: DateOpt = None,
-    scenario: ScenarioOpt = "churn_spike",
-    merchant: MerchantOpt = "sarah_chen",
-    seed: SeedOpt = 0,
-    db_url: DbUrlOpt = None,
-    ops_url: OpsUrlOpt = None,
-    allow_writable_user: AllowWritableOpt = False,
     as_json: JsonOpt = False,
 ) -> None:
     """Health across the customers: distribution, components, alerts, worst, movement, monitoring."""
-    provider = open_provider(db_url, scenario, merchant, seed, ops_url, allow_writable_user)
+    provider = source.open()
     _view(provider, "health_overview", _args(provider, date), as_json)
 
 
@@ -100,47 +93,41 @@ def accuracy_cmd(
 
 
 @alerts_app.command("list")
+@with_source()
 def list_cmd(
+    source: Source,
     severity: Annotated[list[str] | None, typer.Option("--severity", help="critical, high, medium or low (repeat).")] = None,
     alert_type: Annotated[list[str] | None, typer.Option("--type", help="churn_risk, usage_decline or "
                                                          "upsell_opportunity (repeat).")] = None,
     status: Annotated[str | None, typer.Option("--status", help="open, acknowledged, in_progress or resolved.")] = None,
     limit: Annotated[int, typer.Option("--limit", help="How many (1-500).")] = 20,
     date: DateOpt = None,
-    scenario: ScenarioOpt = "churn_spike",
-    merchant: MerchantOpt = "sarah_chen",
-    seed: SeedOpt = 0,
-    db_url: DbUrlOpt = None,
-    ops_url: OpsUrlOpt = None,
-    allow_writable_user: AllowWritableOpt = False,
     as_json: JsonOpt = False,
 ) -> None:
     """The date's alerts, riskiest first, with risk factors, suggested actions and status."""
-    provider = open_provider(db_url, scenario, merchant, seed, ops_url, allow_writable_user)
+    provider = source.open()
     args = _args(provider, date, severity=severity, alert_type=alert_type, status=status, limit=limit)
     _view(provider, "alerts", args, as_json)
 
 
 @alerts_app.command("ack")
+@with_source()
 def ack_cmd(
+    source: Source,
     alert_id: AlertIdArg,
     status: Annotated[str, typer.Option("--status", help="acknowledged, in_progress or resolved.")] = "acknowledged",
     assignee: Annotated[str | None, typer.Option("--assignee", help="Who handles it.")] = None,
-    scenario: ScenarioOpt = "churn_spike",
-    merchant: MerchantOpt = "sarah_chen",
-    seed: SeedOpt = 0,
-    db_url: DbUrlOpt = None,
-    ops_url: OpsUrlOpt = None,
-    allow_writable_user: AllowWritableOpt = False,
     as_json: JsonOpt = False,
 ) -> None:
     """Move an alert forward (open -> acknowledged -> in_progress -> resolved), optionally assigning it."""
-    provider = open_provider(db_url, scenario, merchant, seed, ops_url, allow_writable_user)
+    provider = source.open()
     _act(provider, "acknowledge_alert", {"alert_id": alert_id, "status": status, "assignee": assignee}, as_json)
 
 
 @alerts_app.command("feedback")
+@with_source()
 def feedback_cmd(
+    source: Source,
     alert_id: AlertIdArg,
     accuracy: Annotated[str | None, typer.Option("--accuracy", help="accurate, somewhat_accurate or inaccurate.")] = None,
     relevance: Annotated[str | None, typer.Option("--relevance", help="very_relevant, relevant or not_relevant.")] = None,
@@ -148,18 +135,12 @@ def feedback_cmd(
                                                       "not_effective.")] = None,
     priority: Annotated[int | None, typer.Option("--priority", help="1 (lowest) to 5 (highest).")] = None,
     comment: Annotated[str | None, typer.Option("--comment", help="Free text.")] = None,
-    scenario: ScenarioOpt = "churn_spike",
-    merchant: MerchantOpt = "sarah_chen",
-    seed: SeedOpt = 0,
-    db_url: DbUrlOpt = None,
-    ops_url: OpsUrlOpt = None,
-    allow_writable_user: AllowWritableOpt = False,
     as_json: JsonOpt = False,
 ) -> None:
     """Record feedback on an alert (at least one of --accuracy, --relevance, --effectiveness, --priority)."""
     if all(v is None for v in (accuracy, relevance, effectiveness, priority)):
         raise InvalidArgumentError("give at least one of --accuracy, --relevance, --effectiveness or --priority")
-    provider = open_provider(db_url, scenario, merchant, seed, ops_url, allow_writable_user)
+    provider = source.open()
     args = {"alert_id": alert_id, "alert_accuracy": accuracy, "alert_relevance": relevance,
             "action_effectiveness": effectiveness, "priority_rating": priority, "comment": comment}  # fmt: skip
     _act(provider, "record_alert_feedback", args, as_json)
