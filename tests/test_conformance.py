@@ -87,6 +87,12 @@ CASES: list[tuple[str, dict[str, Any]]] = [
     ("generate_brief", {"format": "markdown"}),
     ("generate_brief", {"format": "email"}),
     ("data_quality", {}),
+    ("customer_health", {}),
+    ("customer_health", {"customer_id": "C000001"}),
+    ("health_overview", {}),
+    ("alerts", {}),
+    ("alerts", {"severity": ["critical", "high"], "limit": 50}),
+    ("alerts", {"alert_type": ["upsell_opportunity"], "status": "open", "limit": 5}),
 ]
 """Every view, with two or more argument sets."""
 
@@ -215,7 +221,8 @@ EARLIER_CASES = [
     c
     for c in CASES
     if c[0] in ("daily_briefing", "order_metrics", "customer_segment", "customer_list", "customer_profile",
-                "get_alert_decision", "get_operational_context", "generate_brief", "data_quality")
+                "get_alert_decision", "get_operational_context", "generate_brief", "data_quality",
+                "customer_health", "health_overview", "alerts")
 ]  # fmt: skip
 
 

@@ -172,6 +172,11 @@ PARTIAL_GAPS: dict[str, dict[str, str]] = {
     "get_operational_context": {},
     "generate_brief": {},
     "data_quality": {},
+    # Health: the components without data are null in the result (never 0) and its confidence says
+    # how much weight is missing (tests/test_health.py checks which ones).
+    "customer_health": {},
+    "health_overview": {},
+    "alerts": {},
 }
 """Per view: what a merchant without subscriptions and tickets cannot know, and why."""
 

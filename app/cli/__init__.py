@@ -38,6 +38,7 @@ from app.cli import (  # noqa: E402  (registers commands)
     data_cmds,
     db_cmds,
     eval_cmds,
+    health_cmds,
     ops_cmds,
     playbook_cmds,
     report_cmds,
@@ -49,6 +50,8 @@ from app.cli.mcp_cmds import mcp_app  # noqa: E402
 app.add_typer(world_cmds.world_app, name="world")
 app.add_typer(db_cmds.db_app, name="db")
 app.add_typer(ops_cmds.ops_app, name="ops")
+app.add_typer(health_cmds.health_app, name="health")
+app.add_typer(health_cmds.alerts_app, name="alerts")
 app.add_typer(mcp_app, name="mcp")
 del data_cmds, eval_cmds, playbook_cmds, report_cmds, run_cmds
 

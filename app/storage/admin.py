@@ -33,6 +33,8 @@ from app.quality.store import save_report
 from app.storage import queries as q
 from app.storage.bulk import bulk_insert, deferred_indexes
 from app.storage.customer_facts import drop_facts, fact_dates, materialize_facts
+from app.storage.derived import DERIVED
+from app.storage.health_tables import HEALTH_TABLES
 from app.storage.migrations import (
     LATEST_VERSION,
     Migration,
@@ -235,20 +237,27 @@ def _analyze(conn: Connection) -> None:
     database, and two of them running at once on PostgreSQL can deadlock on the system catalogs.
     """
     prep = conn.dialect.identifier_preparer
-    for table in (*TABLES, *SUMMARY_TABLES):
+    for table in (*TABLES, *SUMMARY_TABLES, *HEALTH_TABLES):
         conn.execute(text(f"ANALYZE {prep.quote(table.name)}"))
 
 
 def _materialize(conn: Connection, extra: list[dt.date] | None) -> list[dt.date]:
-    """Store customer facts at the latest activity date and ``extra`` dates (replacing all stored facts)."""
+    """Store customer facts at the latest activity date and ``extra`` dates (replacing all stored facts),
+    then every registered derived family (:mod:`app.storage.derived`: customer health)."""
     dates = set(extra or [])
     latest = q.latest_activity(conn)
     if latest is not None:
         dates.add(latest)
     drop_facts(conn)
-    with deferred_indexes(conn, FACT_TABLES):
+    for derived in DERIVED.values():
+        derived.drop(conn)
+    with deferred_indexes(conn, (*FACT_TABLES, *HEALTH_TABLES)):
         for day in sorted(dates):
             materialize_facts(conn, day)
+        if latest is not None:
+            first = q.earliest_activity(conn)
+            for derived in DERIVED.values():
+                derived.materialize(conn, latest, first)
     return sorted(dates)
 
 

@@ -26,6 +26,7 @@ from sqlalchemy.engine import Connection
 
 from app.errors import ProviderError
 from app.quality.store import QUALITY_TABLES
+from app.storage.health_tables import HEALTH_TABLES
 from app.storage.schema import (
     DAILY_SUMMARY_TABLES,
     FACT_TABLES,
@@ -157,6 +158,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(8, "customer facts: last charged order (order retention filters)", _add_last_order),
     Migration(9, "data quality per load: data_quality_runs, data_quality_results", _create(*QUALITY_TABLES)),
     Migration(10, "customers' order days with running totals (retention facts): customer_order_days", _add_order_days),
+    Migration(11, "customer health per materialised date: customer_health", _create(*HEALTH_TABLES)),
 )
 """Every migration, oldest first. Append only."""
 

@@ -59,6 +59,8 @@ __all__ = [
     "customer_priority",
     "customer_priority_runs",
     "runs_log",
+    "alert_status",
+    "alert_feedback",
     "OPS_MIGRATIONS",
 ]
 
@@ -186,6 +188,42 @@ runs_log = Table(
 Index("ops_runs_log_by_date", runs_log.c.run_date, runs_log.c.run_id)
 
 
+alert_status = Table(
+    "ops_alert_status",
+    ops_metadata,
+    Column("alert_id", String(80), primary_key=True, doc="HA-<yyyymmdd>-<customer id>-<type>"),
+    Column("day", Date, nullable=False, doc="the alert's date"),
+    Column("customer_id", String(32), nullable=False),
+    Column("alert_type", String(24), nullable=False),
+    Column("severity", String(10), nullable=False),
+    Column("status", String(16), nullable=False, doc="acknowledged | in_progress | resolved (no row: open)"),
+    Column("assignee", String(120), nullable=True),
+    Column("updated_at", DateTime, nullable=False, doc="the caller's clock"),
+    Column("updated_by", String(64), nullable=False),
+    Index("ops_alert_status_by_day", "day", "status"),
+)
+"""Where a health alert stands (an alert without a row is open)."""
+
+alert_feedback = Table(
+    "ops_alert_feedback",
+    ops_metadata,
+    Column("alert_id", String(80), primary_key=True),
+    Column("day", Date, nullable=False),
+    Column("customer_id", String(32), nullable=False),
+    Column("alert_type", String(24), nullable=False),
+    Column("severity", String(10), nullable=False),
+    Column("alert_accuracy", String(20), nullable=True, doc="accurate | somewhat_accurate | inaccurate"),
+    Column("alert_relevance", String(20), nullable=True, doc="very_relevant | relevant | not_relevant"),
+    Column("action_effectiveness", String(20), nullable=True, doc="very_effective | effective | not_effective"),
+    Column("priority_rating", Integer, nullable=True, doc="1 (lowest) - 5 (highest)"),
+    Column("comment", Text, nullable=True),
+    Column("recorded_at", DateTime, nullable=False),
+    Column("recorded_by", String(64), nullable=False),
+    Index("ops_alert_feedback_by_type", "alert_type", "severity"),
+)
+"""The latest feedback on each health alert (a later call replaces the fields it gives)."""
+
+
 @dataclass(frozen=True)
 class _Migration:
     version: int
@@ -199,6 +237,7 @@ OPS_MIGRATIONS: tuple[_Migration, ...] = (
         2, "retention priority queue: customer_priority and its run dates", (customer_priority, customer_priority_runs)
     ),
     _Migration(3, "retention playbook run log", (runs_log,)),
+    _Migration(4, "health alert status and feedback", (alert_status, alert_feedback)),
 )
 """Append-only: a new table or column is a new migration, never an edit of an applied one."""
 

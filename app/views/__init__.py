@@ -15,6 +15,8 @@ from app.views import (
     briefing,
     crisis,
     financial,
+    health,
+    health_alerts,
     notes,
     orders,
     profile,
@@ -102,10 +104,15 @@ for _spec in (
     retention_ops.GET_ALERT_DECISION,
     retention_ops.GET_OPERATIONAL_CONTEXT,
     retention_ops.GENERATE_BRIEF,
-    quality.DATA_QUALITY,  # views before actions: listings and schemas show views first
+    quality.DATA_QUALITY,
+    health.CUSTOMER_HEALTH,
+    health.HEALTH_OVERVIEW,
+    health_alerts.ALERTS,  # views before actions: listings and schemas show views first
     notes.SAVE_NOTE,
     retention_ops.BUILD_PRIORITY_QUEUE,
     retention_ops.EXPORT_AUDIENCE,
     retention_playbook.TRIGGER_PLAYBOOK,
+    health_alerts.ACKNOWLEDGE_ALERT,
+    health_alerts.RECORD_ALERT_FEEDBACK,
 ):
     register(_spec)

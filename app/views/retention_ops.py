@@ -45,6 +45,7 @@ __all__ = [
     "GENERATE_BRIEF",
     "BUILD_PRIORITY_QUEUE",
     "EXPORT_AUDIENCE",
+    "day_within",
 ]
 
 SourceRead = Callable[[Callable[[Connection], RetentionFacts]], RetentionFacts]
@@ -85,6 +86,10 @@ def _day(latest: dt.date, first: dt.date | None, asked: dt.date | None) -> dt.da
     if first is not None and day < first:
         raise InvalidArgumentError(f"date {day} is before the data's first day {first}; choose a date from {first} on")
     return day
+
+
+day_within = _day
+"""The date a view or action was asked for (default: the data's current day), refused outside the data."""
 
 
 class AlertDecisionView(AlertDecision, ViewResult):

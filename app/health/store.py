@@ -1,0 +1,241 @@
+"""Health materialised per date in ``customer_health`` and ``customer_health_runs`` (source-schema
+migration 11).
+
+A load, import or refresh stores every scored customer's health at the data's latest day and
+``monitoring.baseline_days`` before it (the overview's "since last week"), computed by
+:func:`app.health.score.score_all` - the code the in-memory path runs. :class:`StoredHealth`
+answers the :class:`~app.health.frame.HealthSet` questions from those rows with grouped queries and
+index walks, so a database of 100k customers never loads them all for a view.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from collections.abc import Callable, Hashable
+from typing import Any
+
+from sqlalchemy import and_, case, delete, func, inspect, select
+from sqlalchemy.engine import Connection
+
+from app.health.alerts import AlertKind
+from app.health.frame import (
+    BANDED,
+    SUMMED,
+    HealthRow,
+    HealthSet,
+    HealthSummary,
+    MemoryHealth,
+    bp,
+    risk_order,
+    rows_from,
+)
+from app.health.model import Factor
+from app.health.score import score_all
+from app.health.settings import COMPONENTS, HealthSettings
+from app.storage import queries as q
+from app.storage.bulk import bulk_insert_columns
+from app.storage.derived import Derived, register_derived
+from app.storage.health_tables import HEALTH_TABLES, customer_health, customer_health_runs
+
+__all__ = ["materialize_health", "materialize_load", "health_dates", "drop_health", "StoredHealth", "health_days",
+           "health_at"]  # fmt: skip
+
+
+ch = customer_health.c
+Memo = Callable[[Hashable, Callable[[], Any]], Any]
+
+
+def health_days(latest: dt.date, first: dt.date | None, s: HealthSettings) -> list[dt.date]:
+    """The dates a load materialises: the latest day and ``baseline_days`` before it (within the data)."""
+    before = latest - dt.timedelta(days=s.monitoring.baseline_days)
+    return [before, latest] if first is not None and before >= first else [latest]
+
+
+def _factors(items: list[Factor]) -> list[list[Any]]:
+    return [[f.name, f.component, f.evidence, f.count] for f in items]
+
+
+def materialize_health(conn: Connection, day: dt.date, s: HealthSettings) -> int:
+    """Compute every scored customer's health at ``day`` and store it (replacing that date's rows)."""
+    rows = sorted(rows_from(score_all(conn, day, s), s), key=risk_order)
+    cols: dict[str, list[Any]] = {"as_of": [day] * len(rows), "customer_id": [r.customer_id for r in rows]}
+    for c in COMPONENTS:
+        cols[f"{c}_bp"] = [bp(r.components[c]) for r in rows]
+    cols["overall_bp"] = [bp(r.overall) for r in rows]
+    cols["confidence_bp"] = [bp(r.confidence) for r in rows]
+    cols["risk_bp"] = [bp(r.risk) for r in rows]
+    cols["tenure_days"] = [r.tenure_days for r in rows]
+    cols["alert_type"] = [r.alert.alert_type if r.alert else None for r in rows]
+    cols["severity"] = [r.alert.severity if r.alert else None for r in rows]
+    cols["rank_risk"] = list(range(len(rows)))
+    cols["model_version"] = [s.model_version] * len(rows)
+    cols["detail"] = [
+        json.dumps({
+            "risk_factors": _factors(r.risk_factors),
+            "opportunities": _factors(r.opportunities),
+            "actions": r.actions,
+            "urgency": r.alert.urgency if r.alert else None,
+            "score": r.alert.score if r.alert else None,
+        }, separators=(",", ":"))
+        for r in rows
+    ]  # fmt: skip
+    drop_health(conn, day)
+    bulk_insert_columns(conn, customer_health, cols)
+    edges = s.monitoring.psi_bins
+    memory = MemoryHealth(day, rows)
+    summary = memory.summary(edges)
+    conn.execute(customer_health_runs.insert().values(as_of=day, model_version=s.model_version, summary=json.dumps({
+        "edges": edges, "size": summary.size, "sums": summary.sums, "bands": summary.bands,
+        "alerts": [[t, sev, n] for (t, sev), n in sorted(memory.alert_counts().items())],
+    })))  # fmt: skip
+    return len(rows)
+
+
+def drop_health(conn: Connection, day: dt.date | None = None) -> None:
+    """Delete the stored health of one date (all dates when None)."""
+    for table in HEALTH_TABLES:
+        stmt = delete(table)
+        conn.execute(stmt if day is None else stmt.where(table.c.as_of == day))
+
+
+def health_dates(conn: Connection) -> set[dt.date]:
+    """Dates with materialised health (none when the table does not exist: a generated world's
+    embedded database computes health in memory)."""
+    if not inspect(conn).has_table(customer_health_runs.name):
+        return set()
+    return {q.as_date(d) for (d,) in conn.execute(select(customer_health_runs.c.as_of))}
+
+
+def _score(v: int | None) -> float | None:
+    return None if v is None else v / 10_000
+
+
+def _row(m: Any) -> HealthRow:
+    detail = json.loads(m["detail"])
+    kind = None
+    if m["alert_type"] is not None:
+        kind = AlertKind(m["alert_type"], m["severity"], detail["urgency"], float(detail["score"]))
+    return HealthRow(
+        customer_id=m["customer_id"],
+        day=q.as_date(m["as_of"]),
+        components={c: _score(m[f"{c}_bp"]) for c in COMPONENTS},
+        overall=m["overall_bp"] / 10_000,
+        confidence=m["confidence_bp"] / 10_000,
+        risk=m["risk_bp"] / 10_000,
+        tenure_days=m["tenure_days"],
+        alert=kind,
+        risk_factors=[Factor(*f) for f in detail["risk_factors"]],
+        opportunities=[Factor(*f) for f in detail["opportunities"]],
+        actions=list(detail["actions"]),
+    )
+
+
+class StoredHealth(HealthSet):
+    """Health at ``day`` read from the materialised rows over ``conn``."""
+
+    def __init__(self, conn: Connection, day: dt.date) -> None:
+        self.conn = conn
+        self.day = day
+        self._stored: dict[str, Any] | None = None
+
+    def _run(self) -> dict[str, Any]:
+        """The summary stored with the date (one row)."""
+        if self._stored is None:
+            text = self.conn.execute(
+                select(customer_health_runs.c.summary).where(customer_health_runs.c.as_of == self.day)
+            ).scalar_one()
+            self._stored = json.loads(text)
+        return self._stored
+
+    def size(self) -> int:
+        return int(self._run()["size"])
+
+    def alert_counts(self) -> dict[tuple[str, str], int]:
+        return {(str(t), str(sev)): int(n) for t, sev, n in self._run()["alerts"]}
+
+    def summary(self, edges: list[float]) -> HealthSummary:
+        run = self._run()
+        if run["edges"] == list(edges):
+            return HealthSummary(size=int(run["size"]), sums={k: (int(n), int(t)) for k, (n, t) in run["sums"].items()},
+                                 bands={k: [int(v) for v in b] for k, b in run["bands"].items()})  # fmt: skip
+        return self._scan(edges)
+
+    def _scan(self, edges: list[float]) -> HealthSummary:
+        """The summary with other bin edges than those stored: one pass over the date's rows."""
+        cols: list[Any] = [func.count()]
+        for name in SUMMED:
+            col = ch[f"{name}_bp"]
+            cols += [func.count(col), func.coalesce(func.sum(col), 0)]
+        limits = [round(e * 10_000) for e in edges]
+        last = len(edges) - 2
+        for name in BANDED:
+            col = ch[f"{name}_bp"]
+            for i in range(last + 1):
+                conds = [col.is_not(None)] + ([col >= limits[i]] if i else []) + ([col < limits[i + 1]] if i < last else [])
+                cols.append(func.coalesce(func.sum(case((and_(*conds), 1), else_=0)), 0))
+        row = self.conn.execute(select(*cols).where(ch.as_of == self.day)).one()
+        sums = {name: (int(row[1 + 2 * i]), int(row[2 + 2 * i])) for i, name in enumerate(SUMMED)}
+        at = 1 + 2 * len(SUMMED)
+        bands = {name: [int(v) for v in row[at + k * (last + 1): at + (k + 1) * (last + 1)]] for k, name in enumerate(BANDED)}
+        return HealthSummary(size=int(row[0]), sums=sums, bands=bands)
+
+    def worst(self, limit: int) -> list[HealthRow]:
+        stmt = select(customer_health).where(ch.as_of == self.day).order_by(ch.rank_risk).limit(limit)
+        return [_row(m) for m in self.conn.execute(stmt).mappings()]
+
+    def one(self, customer_id: str) -> HealthRow | None:
+        m = self.conn.execute(
+            select(customer_health).where(ch.as_of == self.day, ch.customer_id == customer_id)
+        ).mappings().first()
+        return None if m is None else _row(m)
+
+    def alerts(self, severities: list[str], types: list[str], limit: int, only: set[str] | None = None,
+               skip: set[str] | frozenset[str] = frozenset()) -> tuple[int, list[HealthRow]]:  # fmt: skip
+        where = [ch.as_of == self.day, ch.severity.is_not(None)]
+        if severities:
+            where.append(ch.severity.in_(severities))
+        if types:
+            where.append(ch.alert_type.in_(types))
+
+        def among(ids: set[str] | frozenset[str]) -> int:  # a few primary-key lookups
+            return int(self.conn.execute(select(func.count()).where(*where, ch.customer_id.in_(sorted(ids)))).scalar_one())
+
+        # totals from the stored counts and the (few) customers with a status: no scan of the alert rows
+        total = sum(n for (t, sev), n in self.alert_counts().items()
+                    if (not severities or sev in severities) and (not types or t in types))  # fmt: skip
+        if only is not None:
+            total = among(only) if only else 0
+            where.append(ch.customer_id.in_(sorted(only)))
+        if skip:
+            total -= among(skip)
+            where.append(ch.customer_id.not_in(sorted(skip)))
+        stmt = select(customer_health).where(*where).order_by(ch.rank_risk).limit(limit)
+        return total, [_row(m) for m in self.conn.execute(stmt).mappings()]
+
+
+
+def health_at(conn: Connection, day: dt.date, s: HealthSettings, memo: Memo | None = None) -> HealthSet:
+    """Health at ``day``: the stored rows when the database materialised that date, else computed in
+    memory (remembered in ``memo``, a provider's ``source_memo``, under the date and the settings)."""
+
+    def remember(key: tuple, compute: Callable[[], Any]) -> Any:
+        return memo(key, compute) if memo is not None else compute()
+
+    if day in remember(("health_dates",), lambda: health_dates(conn)):
+        return StoredHealth(conn, day)
+    return remember(("health", day, s.model_dump_json()), lambda: MemoryHealth(day, rows_from(score_all(conn, day, s), s)))
+
+
+def materialize_load(conn: Connection, latest: dt.date, first: dt.date | None) -> list[dt.date]:
+    """After a load: health at the data's latest day and ``baseline_days`` before it (replacing all)."""
+    from app.health.settings import load_health_settings
+
+    s = load_health_settings()
+    days = health_days(latest, first, s)
+    for day in days:
+        materialize_health(conn, day, s)
+    return days
+
+
+register_derived(Derived("health", drop_health, materialize_load))
