@@ -12,7 +12,6 @@ and the fix.
 from __future__ import annotations
 
 import re
-
 import types
 import typing
 from collections.abc import Iterable
