@@ -39,7 +39,8 @@ class Intent(StrictModel):
     tool: str | None = Field(default=None, description="Tool that answers it.")
     args: dict[str, Any] = Field(default_factory=dict, description="Tool arguments.")
     extract: str | None = Field(
-        default=None, description="Tool argument filled from the pattern's last group (customer_id, query)."
+        default=None, description="Tool argument filled from the pattern's last group (customer_id, query); "
+        "a named group (?P<arg>...) fills the argument it names."
     )
 
     @model_validator(mode="after")
@@ -131,6 +132,8 @@ class IntentCatalog:
                 m = pattern.search(text)
                 if m:
                     args = dict(intent.args)
+                    # a named group fills the argument it names ("priority (?P<priority_rating>[1-5])")
+                    args.update({k: int(v) if v.isdigit() else v for k, v in m.groupdict().items() if v})
                     if intent.extract:
                         groups = [g for g in m.groups() if g]
                         if not groups:

@@ -11,6 +11,7 @@ and the fix.
 
 from __future__ import annotations
 
+import re
 import types
 import typing
 from collections.abc import Iterable
@@ -117,6 +118,11 @@ def _tool_arguments(tool: str, args: dict[str, Any], filled_later: Iterable[str]
     return argument_problem(by_tool(tool).name, args, filled_later)
 
 
+def _from_results(catalog: Catalog, tool: str) -> list[str]:
+    """Arguments of ``tool`` the rule CJ fills from earlier results (rule_cj.yaml ``result_args``)."""
+    return list(catalog.prompts.rule_cj.result_args.get(tool, {}))
+
+
 def _workflows(catalog: Catalog) -> None:
     source = str(catalog.paths.workflows)
     rules = catalog.milestones.names()
@@ -126,7 +132,7 @@ def _workflows(catalog: Catalog) -> None:
         for i, stage in enumerate(w.conversation_flow):
             where = f"workflows.{w.name}.conversation_flow.{i}"
             if stage.tool is not None:
-                problem = _tool_arguments(stage.tool, stage.args)
+                problem = _tool_arguments(stage.tool, stage.args, _from_results(catalog, stage.tool))
                 if problem:
                     _fail(source, f"{where}.args", f"{problem}; fix the arguments of {stage.tool}")
             elif stage.args:
@@ -151,7 +157,13 @@ def _intents(catalog: Catalog) -> None:
         if intent.extract is not None and intent.extract not in fields:
             valid = _choices(fields)
             _fail(source, f"{where}.extract", f"{intent.tool} has no argument {intent.extract!r}; valid: {valid}")
-        problem = _tool_arguments(intent.tool, intent.args, [intent.extract] if intent.extract else [])
+        later = [intent.extract] if intent.extract else []
+        for name in sorted({g for p in intent.patterns for g in re.compile(p).groupindex}):
+            if name not in fields:
+                _fail(source, f"{where}.patterns", f"{intent.tool} has no argument {name!r} (a named group); valid: "
+                      f"{_choices(fields)}")  # fmt: skip
+            later.append(name)
+        problem = _tool_arguments(intent.tool, intent.args, [*later, *_from_results(catalog, intent.tool)])
         if problem:
             _fail(source, f"{where}.args", f"{problem}; fix the arguments of {intent.tool}")
     for tool, calls in catalog.intents.fallbacks.items():

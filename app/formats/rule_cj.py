@@ -243,6 +243,11 @@ class RuleCJTemplates(StrictModel):
     inherit_args: dict[str, list[str]] = Field(
         default_factory=dict, description="Per tool: arguments taken from its previous call when the wording sets none."
     )
+    result_args: dict[str, dict[str, list[str]]] = Field(
+        default_factory=dict,
+        description="Per tool: argument -> '<tool>.<path>' values of earlier results, the first found filling the "
+        "argument (an alert id from the alerts listed); a call with such an argument unfilled is not made.",
+    )
     max_tools_per_ask: int = Field(default=2, ge=1, le=4)
     paired_intents: list[str] = Field(
         default_factory=list, description="Broad intents after which the next matching intent's tool is called too."

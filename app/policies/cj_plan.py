@@ -15,6 +15,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from app.analysis.arguments import tool_has_arg
+from app.analysis.artifacts import resolve
 from app.catalog import Catalog
 from app.formats.rule_cj import RuleCJTemplates
 from app.intents import IntentMatch
@@ -96,14 +97,43 @@ class Turn:
         return None
 
     def may_call(self, stage: Stage) -> bool:
-        """Whether following the workflow may call the stage's tool: bound, and not an action the
-        merchant already declined (asking again unprompted would ignore their answer)."""
-        return bool(stage.tool and stage.tool in self.bound and not self.conv.declined(stage.tool))
+        """Whether following the workflow may call the stage's tool: bound, not an action the merchant
+        already declined (asking again unprompted would ignore their answer), and every argument taken
+        from earlier results found."""
+        return bool(
+            stage.tool
+            and stage.tool in self.bound
+            and not self.conv.declined(stage.tool)
+            and self.from_results(stage.tool, stage.args) is not None
+        )
+
+    def from_results(self, tool: str, args: dict[str, Any]) -> dict[str, Any] | None:
+        """``args`` with the templates' ``result_args`` of ``tool`` filled from the newest successful
+        result that holds them; None when one cannot be filled."""
+        out = dict(args)
+        for arg, sources in self.templates.result_args.get(tool, {}).items():
+            if arg in out:
+                continue
+            for source in sources:
+                name, _, path = source.partition(".")
+                value = next((resolve(r.artifact, path) for r in reversed(self.conv.results)
+                              if r.ok and r.call.name == name and r.artifact is not None), None)  # fmt: skip
+                if value is not None:
+                    out[arg] = value
+                    break
+            else:
+                return None
+        return out
+
+    def stage_call(self, stage: Stage) -> Call:
+        """The call that drives ``stage`` (a tool stage :meth:`may_call`)."""
+        assert stage.tool is not None
+        return Call(stage.tool, self.from_results(stage.tool, stage.args) or dict(stage.args), stage.tool)
 
     def default_call(self) -> tuple[Call, ...]:
         stage = self.first_tool_stage()
         if stage is not None:
-            return (Call(stage.tool, dict(stage.args), stage.tool),)  # type: ignore[arg-type]
+            return (self.stage_call(stage),)
         for tool in self.templates.default_tools:
             if tool in self.bound:
                 return (Call(tool, {}, tool),)
@@ -157,7 +187,10 @@ def _intent_calls(turn: Turn, matches: Sequence[IntentMatch], text: str) -> list
     for m in matches:
         tool = m.intent.tool
         if tool and tool in turn.bound and all(c.tool != tool for c in calls):
-            calls.append(Call(tool, _refine(turn, tool, m.args, text), m.intent.id))
+            args = turn.from_results(tool, _refine(turn, tool, m.args, text))
+            if args is None:  # an argument that only an earlier result gives (an alert id) is not there yet
+                continue
+            calls.append(Call(tool, args, m.intent.id))
             if len(calls) >= turn.templates.max_tools_per_ask or calls[0].key not in turn.templates.paired_intents:
                 break
     if not calls:  # intents whose tool is not bound: a bound alternative, if the data names one
@@ -174,7 +207,7 @@ def _intent_calls(turn: Turn, matches: Sequence[IntentMatch], text: str) -> list
                 and all(c.tool != companion for c in calls)
                 and not turn.conv.called_ok(companion)
             ):
-                calls.append(Call(companion, dict(stage.args), companion))
+                calls.append(turn.stage_call(stage))
     return calls
 
 
@@ -227,7 +260,7 @@ def _plan_calls(turn: Turn) -> Plan:
     unbound = next((m.intent.tool for m in matches if m.intent.tool and m.intent.tool not in turn.bound), None)
     for stage in turn.pending:  # nothing answerable asked: follow the workflow
         if stage.tool and turn.may_call(stage):
-            call = Call(stage.tool, dict(stage.args), stage.tool)
+            call = turn.stage_call(stage)
             return Plan(calls=(call,), workflow=True, unavailable=unbound)
         if stage.milestone == "recommended_action":
             backing = () if has_data else turn.default_call()
