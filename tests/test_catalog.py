@@ -77,6 +77,11 @@ BROKEN_FILES: list[tuple[str, Breaker, str]] = [
         "workflow_definitions.yaml: field 'workflows.retention_ops.merchant_goals.0.metric'",
     ),
     (
+        "rule CJ result arguments",
+        lambda d: replace_in(d / "prompts/rule_cj.yaml", "[get_customer_health.alert.alert_id,", "[get_customer_wealth.alert.alert_id,"),
+        "rule_cj.yaml: field 'result_args.acknowledge_alert.alert_id.0': 'get_customer_wealth.alert.alert_id' is not",
+    ),
+    (
         "intents",
         lambda d: replace_in(d / "intents.yaml", "tool: get_crisis_analysis", "tool: get_crystal_ball"),
         "': Value error, unknown tool 'get_crystal_ball'",

@@ -196,6 +196,15 @@ def _rule_cj(catalog: Catalog) -> None:
     for key in t.offers:
         if key not in stages and key not in ALL_TOOLS and key not in MILESTONES:
             _fail(source, f"offers.{key}", f"{key!r} is no stage id, tool or milestone; fix the key or remove it")
+    for tool, filled in t.result_args.items():
+        fields = _argument_names(tool)
+        for arg, sources in filled.items():
+            if arg not in fields:
+                _fail(source, f"result_args.{tool}", f"{tool} has no argument {arg!r}; valid: {_choices(fields)}")
+            for i, path in enumerate(sources):
+                if path.partition(".")[0] not in ALL_TOOLS or not path.partition(".")[2]:
+                    _fail(source, f"result_args.{tool}.{arg}.{i}", f"{path!r} is not '<tool>.<path>' of a known tool; "
+                          f"valid tools: {_choices(ALL_TOOLS)}")  # fmt: skip
     for tool, names in t.inherit_args.items():
         fields = _argument_names(tool)
         for name in names:
