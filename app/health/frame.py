@@ -11,10 +11,10 @@ from __future__ import annotations
 import abc
 import datetime as dt
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 
 from app.health.alerts import AlertKind, alert_id, classify, suggested_actions
-from app.health.model import CustomerHealth, Factor
+from app.health.model import CustomerHealth
 from app.health.settings import COMPONENTS, HealthSettings
 
 __all__ = ["HealthRow", "HealthSet", "HealthSummary", "MemoryHealth", "bp", "band_of", "rows_from", "SUMMED", "BANDED"]
@@ -36,19 +36,11 @@ def band_of(value_bp: int, edges: list[float]) -> int:
 
 
 @dataclass
-class HealthRow:
-    """One customer's health with the alert it raises (if any), as stored and as shown."""
+class HealthRow(CustomerHealth):
+    """One customer's health with the alert it raises (if any) and its next-best actions, as stored
+    and as shown."""
 
-    customer_id: str
-    day: dt.date
-    components: dict[str, float | None]
-    overall: float
-    confidence: float
-    risk: float
-    tenure_days: int | None
-    alert: AlertKind | None
-    risk_factors: list[Factor] = field(default_factory=list)
-    opportunities: list[Factor] = field(default_factory=list)
+    alert: AlertKind | None = None
     actions: list[str] = field(default_factory=list)
 
     @property
@@ -62,8 +54,7 @@ def rows_from(scores: list[CustomerHealth], s: HealthSettings) -> list[HealthRow
     for h in scores:
         kind = classify(h, s)
         actions = suggested_actions(kind.alert_type, h.risk_factors, h.opportunities, s) if kind else []
-        out.append(HealthRow(h.customer_id, h.day, h.components, h.overall, h.confidence, h.risk, h.tenure_days,
-                             kind, h.risk_factors, h.opportunities, actions))  # fmt: skip
+        out.append(HealthRow(**{f.name: getattr(h, f.name) for f in fields(CustomerHealth)}, alert=kind, actions=actions))
     return out
 
 
