@@ -4,8 +4,8 @@ Each measurement has a baseline taken in the same run, so the ratios compare acr
 load:
 
 * **100k customers** (SQLite file and PostgreSQL schema): the load (``store_rows``, health
-  included); health and alerts materialised alone at the load's two dates against the customer
-  facts of one date (the baseline); every new view uncached at the stored date, p50/p95
+  included); health and alerts materialised alone at the load's two dates (one pass, as a load
+  does) against the customer facts of one date (the baseline); every new view uncached at the stored date, p50/p95
   over ``--repeat`` calls, against ``customer_list`` (the baseline);
 * **default worlds**: the DataAgent's generate + load per scenario (health is computed on first
   use, not at load) and the first ``health_overview`` on it; ``cjsim db load`` of a default world
@@ -36,7 +36,7 @@ from bench_production import _drop_pg_schema, _pct, _pg_schema_url, build_world
 
 from app.agents.data_agent import DataAgent
 from app.health.settings import load_health_settings
-from app.health.store import health_days, materialize_health
+from app.health.store import health_days, materialize_days
 from app.providers.production import ProductionDataProvider
 from app.scenarios import get_persona, scenarios
 from app.storage import queries as q
@@ -106,7 +106,7 @@ def large(name: str, url: str, rows: dict, repeat: int) -> dict[str, Any]:
         latest = q.latest_activity(conn)
         assert latest is not None
         days = health_days(latest, q.earliest_activity(conn), s)
-        health = _timed(lambda: [materialize_health(conn, d, s) for d in days])
+        health = _timed(lambda: materialize_days(conn, days, s))
         facts = _timed(lambda: materialize_facts(conn, latest))
     provider = ProductionDataProvider(url, allow_writable_user=True)
     views = []

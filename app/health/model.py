@@ -282,7 +282,7 @@ class Scorer:
         self._parts: list[tuple[str, Callable[[HealthInputs], Hashable], ComponentFunction, dict[Hashable, Part]]] = [
             (name, _COMPONENT_KEYS[name], _COMPONENT_FUNCTIONS[name], {}) for name in COMPONENTS
         ]
-        self._combined: dict[tuple[float | None, ...], tuple[float, float]] = {}
+        self._combined: dict[tuple[float | None, ...], tuple[float, float, float]] = {}  # overall, confidence, risk
 
     def score(self, inp: HealthInputs) -> CustomerHealth:
         """One customer's health (see :func:`score_customer`)."""
@@ -300,20 +300,12 @@ class Scorer:
         values = tuple(components.values())
         combined = self._combined.get(values)
         if combined is None:
-            combined = self._combined[values] = combine(components, s)
-        overall, confidence = combined
+            overall, confidence = combine(components, s)
+            combined = self._combined[values] = (overall, confidence, round(1.0 - overall, 4))
         if len(factors) > 1:
             weakest = {k: v for k, v in components.items() if v is not None}
             factors.sort(key=lambda f: (weakest.get(f.component, 1.0), COMPONENTS.index(f.component), f.name))
-        h = CustomerHealth(
-            customer_id=inp.customer_id,
-            day=inp.day,
-            components=components,
-            overall=overall,
-            confidence=confidence,
-            risk=round(1.0 - overall, 4),
-            tenure_days=tenure(inp),
-            risk_factors=factors,
-        )
+        # positional: (customer_id, day, components, overall, confidence, risk, tenure_days, risk_factors)
+        h = CustomerHealth(inp.customer_id, inp.day, components, *combined, tenure(inp), factors)
         h.opportunities = _opportunities(h, inp, s, self.entry_price)
         return h

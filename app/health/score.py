@@ -9,6 +9,7 @@ from sqlalchemy.engine import Connection
 from app.health.inputs import HealthInputs, SourceCoverage, gather_inputs_at, source_coverage
 from app.health.model import CustomerHealth, Scorer
 from app.health.settings import HealthSettings, load_health_settings
+from app.storage.bulk import paused_gc
 
 __all__ = ["score_all", "score_days", "score_inputs", "entry_price"]
 
@@ -30,7 +31,8 @@ def score_days(conn: Connection, days: list[dt.date], settings: HealthSettings |
     """:func:`score_all` at several dates, their inputs gathered together."""
     s = settings or load_health_settings()
     cov = source_coverage(conn)
-    return {day: score_inputs(inputs, s, cov) for day, inputs in gather_inputs_at(conn, days, s).items()}
+    with paused_gc():
+        return {day: score_inputs(inputs, s, cov) for day, inputs in gather_inputs_at(conn, days, s).items()}
 
 
 def score_all(conn: Connection, day: dt.date, settings: HealthSettings | None = None) -> list[CustomerHealth]:

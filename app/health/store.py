@@ -94,7 +94,7 @@ def _store(conn: Connection, day: dt.date, rows: list[HealthRow], s: HealthSetti
     details: dict[tuple, str] = {}  # customers with the same factors, actions and alert share their detail
     detail = []
     for r in rows:
-        key = (tuple(r.risk_factors), tuple(r.opportunities), r.alert)
+        key = (*r.risk_factors, None, *r.opportunities, r.alert) if r.risk_factors or r.opportunities or r.alert else ()
         text = details.get(key)
         if text is None:
             text = details[key] = _detail(r)
