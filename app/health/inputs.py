@@ -6,7 +6,12 @@ who never subscribed (an orders-only shop) whose last charged order is less than
 about those who can still leave.
 
 Every input is a count, a date or a stored value, read with portable SQL over windows computed in
-Python (DESIGN.md section 3), so every backend hands the model the same numbers.
+Python (DESIGN.md section 3), so every backend hands the model the same numbers. No order is read
+one by one: the last charged order and the charged orders of the usage window come from the
+customers' order days in force at the date and at the window's start (``customer_order_days``, as
+the retention facts read them), failed payments and refunds are grouped per customer in the
+database. :func:`gather_inputs_at` reads each source window once for several dates (a load stores
+two).
 """
 
 from __future__ import annotations
