@@ -205,6 +205,8 @@ _COMPONENT_FUNCTIONS: dict[str, ComponentFunction] = {
 
 
 def _ticket_key(inp: HealthInputs) -> tuple:
+    if not inp.tickets:
+        return ()
     return tuple([(t.sentiment, t.resolved, t.csat, t.response_hours) for t in inp.tickets])
 
 
