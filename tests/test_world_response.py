@@ -176,3 +176,18 @@ def test_an_effect_model_must_name_every_segment(tmp_path: Path) -> None:
     )
     with pytest.raises(DataFileError, match="churn_effect needs exactly the segments"):
         load_intervention_effects(path)
+
+
+def test_a_treated_world_loads_and_its_views_show_the_customers_kept() -> None:
+    from app.agents.data_agent import DataAgent
+
+    world = _world()
+    day = world.as_of - dt.timedelta(days=20)
+    r = respond(world, [Intervention(c, "loyalty_discount", day) for c in _riskiest(world, day, 150)])
+    assert r.customers_kept > 0
+    before, after = DataAgent(world), DataAgent(r.world)
+    for agent in (before, after):
+        agent.advance((world.horizon - world.as_of).days)
+    fin = [agent.get_view("financial_metrics", time_range="30d") for agent in (before, after)]
+    assert fin[1].active_subscribers.current == fin[0].active_subscribers.current + r.customers_kept
+    assert fin[1].mrr.current > fin[0].mrr.current
