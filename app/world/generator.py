@@ -77,6 +77,7 @@ import datetime as dt
 from typing import Any
 
 from app.world.daily import simulate
+from app.world.fates import fates_of
 from app.world.phases import phase_in_force
 from app.world.population import initial_population
 from app.world.refunds import refund_rows
@@ -150,4 +151,5 @@ def _assemble(state: WorldState) -> World:
         "customer_signals": signals,
         "timeline_events": timeline,
     }
-    return World(spec=state.spec, start=state.start, as_of=state.as_of, horizon=state.horizon, tables=tables)
+    return World(spec=state.spec, start=state.start, as_of=state.as_of, horizon=state.horizon, tables=tables,
+                 fates=fates_of(state))  # fmt: skip
