@@ -147,6 +147,11 @@ class WorldState:
         lo, hi = SIGNAL_STRENGTHS[kind]
         self.signals.append((ordinal, self.cust_id[i], kind.value, round(lo + (hi - lo) * rng.random(), 3)))
 
+    def weight(self, i: int, ordinal: int) -> float:
+        """Subscriber ``i``'s propensity weight on ``ordinal`` as the weighted pick uses it: segment
+        propensity x the recent-failure, recent-complaint and drift boosts, capped."""
+        return self._weight(i, ordinal)
+
     def _weight(self, i: int, ordinal: int) -> float:
         w = self.prop[i]
         if ordinal - self.last_fail[i] <= _RECENT_DAYS:
