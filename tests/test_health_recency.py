@@ -143,3 +143,34 @@ def test_pick_weights_refuse_dates_outside_the_world(generated) -> None:
         pick_weights(agent.world.spec, agent.world.horizon + dt.timedelta(days=1))
     with pytest.raises(InvalidArgumentError, match="ahead_days"):
         pick_weights(agent.world.spec, agent.world.as_of, ahead_days=0)
+
+
+def _ceiling_bench():
+    import importlib.util
+    import sys
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[1] / "benchmarks" / "bench_health_ceiling.py"
+    spec = importlib.util.spec_from_file_location("bench_health_ceiling", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules.setdefault(spec.name, module)  # its dataclass looks its module up there
+    spec.loader.exec_module(sys.modules[spec.name])
+    return sys.modules[spec.name], path
+
+
+def test_ceiling_ranking_breaks_ties_at_the_cut_evenly() -> None:
+    bench, _ = _ceiling_bench()
+    score = {"a": 12.0, "b": 6.0, "c": 6.0, "d": 6.0, "e": 1.0}
+    # k = 2: "a" (left) above the cut, then 1 of the 3 tied at 6.0, of whom "b" and "c" left: 1 + 1 x 2/3
+    assert bench.top_k_right(score, {"a", "b", "c"}, 2) == pytest.approx(1 + 2 / 3)
+    assert bench.top_k_right(score, {"e"}, 5) == 1.0 and bench.top_k_right(score, {"a"}, 0) == 0.0
+
+
+def test_ceiling_bench_refuses_an_unknown_scenario_in_one_line() -> None:
+    import subprocess
+    import sys
+
+    _, path = _ceiling_bench()
+    out = subprocess.run([sys.executable, str(path), "--scenarios", "nope"], capture_output=True, text=True, check=False)
+    assert out.returncode == 2 and "unknown scenario(s) nope; known:" in out.stderr and "Traceback" not in out.stderr
