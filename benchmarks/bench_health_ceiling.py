@@ -18,11 +18,12 @@ expected count). Counts are summed over the personas and seeds of a scenario.
   (0-4+), the first one's age in 5-day steps, a complaint and a failed payment in the last 30 days -
   measured on the worlds of the *other* seeds (so no world rates itself).
 
-Also printed: the share of customers who left among those at the weight cap (12) and below 1.
+Also printed: the share of customers who left among those at the weight cap (12) and below 1;
+with ``--cells``, the share who left per number of engagement drops and age of the first one.
 
 Usage::
 
-    python benchmarks/bench_health_ceiling.py [--seeds 0,1] [--scenarios churn_spike,...] [--settings health.yaml]
+    python benchmarks/bench_health_ceiling.py [--seeds 0,1] [--scenarios churn_spike,...] [--settings health.yaml] [--cells]
 """
 
 from __future__ import annotations
@@ -116,6 +117,7 @@ def main() -> None:
     parser.add_argument("--seeds", default="0,1")
     parser.add_argument("--scenarios", default=DEFAULT_SCENARIOS)
     parser.add_argument("--settings", default="", help="a health.yaml to measure instead of data/health.yaml")
+    parser.add_argument("--cells", action="store_true", help="also the leave rate per drop count and first-drop age")
     a = parser.parse_args()
     try:
         seeds = [int(x) for x in a.seeds.split(",")]
@@ -157,6 +159,35 @@ def main() -> None:
         print(f"| {sc} | {pct(left, scored)} | {k} | {pct(model)} | {pct(weight)} | {pct(ahead)} | "
               f"{'n/a' if pattern is None else pct(pattern)} | {pct(sum(at_cap), len(at_cap))} ({len(at_cap)}) | "
               f"{pct(sum(low), len(low))} ({len(low)}) |")  # fmt: skip
+
+    if a.cells:
+        for sc in scenarios:
+            print_drop_cells(sc, [w for w in worlds if w.scenario == sc])
+
+
+_AGE_BANDS = ((0, 4), (5, 9), (10, 24), (25, 39), (40, 59))
+
+
+def print_drop_cells(scenario: str, worlds: list[WorldFacts]) -> None:
+    """Share who left (and customers) per engagement drops in the window and age of the first drop."""
+    counts: dict[tuple[int, int], list[int]] = defaultdict(lambda: [0, 0])
+    for w in worlds:
+        for c, key in w.cells.items():
+            if key[0] == 0:
+                continue
+            steps = int(str(key[1]))  # the first drop's age in 5-day steps
+            band = next(i for i, (_, hi) in enumerate(_AGE_BANDS) if steps * 5 <= hi)
+            counts[(int(str(key[0])), band)][0] += 1
+            counts[(int(str(key[0])), band)][1] += c in w.left
+    print(f"\n{scenario}: left within 30 days (customers) by drops in the window and age of the first drop")
+    print("| drops | " + " | ".join(f"{lo}-{hi} days" for lo, hi in _AGE_BANDS) + " |")
+    print("|---" * (len(_AGE_BANDS) + 1) + "|")
+    for n in (1, 2, 3, 4):
+        shown = []
+        for band in range(len(_AGE_BANDS)):
+            k, right = counts.get((n, band), (0, 0))
+            shown.append(f"{right / k:.0%} ({k})" if k else "-")
+        print(f"| {n if n < 4 else '4+'} | " + " | ".join(shown) + " |")
 
 
 if __name__ == "__main__":
