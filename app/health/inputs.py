@@ -67,6 +67,8 @@ class HealthInputs:
     """(day, strength) of ``engagement_drop`` signals in the engagement window, oldest first."""
     tickets: list[TicketFact] = field(default_factory=list)
     failed_payments: int = 0
+    recent_failed_payments: int = 0
+    """Failed payments younger than ``financial.recent_days`` (counted among ``failed_payments`` too)."""
     refunds: int = 0
     refund_cents: int = 0
 
@@ -138,6 +140,9 @@ def gather_inputs(conn: Connection, day: dt.date, settings: HealthSettings) -> d
     fin_w = _window(day, settings.financial.window_days)
     failed = _counts(conn, select(o.customer_id, func.count()).where(fin_w.dates(o.ordered_on), o.status == "failed")
                      .group_by(o.customer_id))  # fmt: skip
+    recent_w = _window(day, min(settings.financial.recent_days, settings.financial.window_days))
+    recent_failed = _counts(conn, select(o.customer_id, func.count()).where(recent_w.dates(o.ordered_on),
+                            o.status == "failed").group_by(o.customer_id))  # fmt: skip
     r = refunds.c
     refund_rows = conn.execute(
         select(r.customer_id, func.count(), func.sum(r.amount_cents)).where(fin_w.dates(r.refunded_on)).group_by(r.customer_id)
@@ -145,6 +150,7 @@ def gather_inputs(conn: Connection, day: dt.date, settings: HealthSettings) -> d
     for cid, rec in population.items():
         rec.delivered = delivered.get(cid, 0)
         rec.failed_payments = failed.get(cid, 0)
+        rec.recent_failed_payments = recent_failed.get(cid, 0)
     for cid, n, cents in refund_rows:
         if (buyer := population.get(str(cid))) is not None:
             buyer.refunds, buyer.refund_cents = int(n), int(cents or 0)

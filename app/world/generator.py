@@ -68,7 +68,8 @@ Modules
     subscriptions, initial population), :mod:`app.world.daily` (the loop),
     :mod:`app.world.churn` (steps 1 and 5), :mod:`app.world.orders` (step 3),
     :mod:`app.world.tickets` (step 4), :mod:`app.world.marketing` (the marketing row). This
-    module runs them and assembles the tables.
+    module runs them and assembles the tables; :mod:`app.world.propensity` re-runs them up to a
+    date to read every subscriber's true pick weight there.
 """
 
 from __future__ import annotations
