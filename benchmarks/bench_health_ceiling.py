@@ -93,7 +93,7 @@ def world_facts(scenario: str, persona: str, seed: int, s: HealthSettings) -> Wo
         inputs = gather_inputs(conn, day, s)
         rows = rows_from(score_all(conn, day, s), s)
         left = set(leavers(conn, rows, day, s))
-    weights = pick_weights(agent.world.spec, day, ahead_days=s.monitoring.horizon_days)
+    weights = pick_weights(agent.world, day, ahead_days=s.monitoring.horizon_days)
     critical = s.alerts.severities[0].above
     risk = {r.customer_id: r.risk for r in rows}
     return WorldFacts(scenario=scenario, seed=seed, k=sum(v > critical for v in risk.values()), risk=risk, left=left,

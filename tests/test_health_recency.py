@@ -99,7 +99,7 @@ def generated():
     from app.world.propensity import pick_weights
 
     agent = DataAgent.create("shipping_crisis", "sarah_chen", seed=0)
-    return agent, pick_weights(agent.world.spec, agent.world.as_of)
+    return agent, pick_weights(agent.world, agent.world.as_of)
 
 
 def test_pick_weights_follow_the_rows_as_the_generator_describes(generated) -> None:
@@ -140,9 +140,9 @@ def test_pick_weights_refuse_dates_outside_the_world(generated) -> None:
 
     agent, _ = generated
     with pytest.raises(InvalidArgumentError, match="outside the simulated frame"):
-        pick_weights(agent.world.spec, agent.world.horizon + dt.timedelta(days=1))
+        pick_weights(agent.world, agent.world.horizon + dt.timedelta(days=1))
     with pytest.raises(InvalidArgumentError, match="ahead_days"):
-        pick_weights(agent.world.spec, agent.world.as_of, ahead_days=0)
+        pick_weights(agent.world, agent.world.as_of, ahead_days=0)
 
 
 def _ceiling_bench():

@@ -171,7 +171,7 @@ def forecast(conn: Connection, day: dt.date, s: HealthSettings | None = None,
             continue
         first, confidence = _likeliest(transitions, p.stage)
         second, _ = _likeliest(transitions, first)
-        churn = rates[_band(p.risk)]
+        churn = round(rates[_band(p.risk)], 4)  # the revenue at risk follows the probability shown
         forecasts[cid] = JourneyForecast(
             forecast_id=f"JF-{day:%Y%m%d}-{cid}",
             customer_id=cid,

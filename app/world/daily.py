@@ -46,10 +46,8 @@ def _jitter(state: WorldState) -> float:
     return 1.0 + j * (2.0 * state.rng["jitter"].random() - 1.0)
 
 
-def simulate(state: WorldState, days: int | None = None) -> None:
-    """Simulate the first ``days`` days of the frame (default: all), appending rows and signals to
-    ``state``. Stopping early leaves the state as it stood at the end of the last day simulated
-    (:func:`app.world.propensity.pick_weights` reads it); the random streams are the same either way."""
+def simulate(state: WorldState) -> None:
+    """Simulate every day of the frame, appending rows and signals to ``state``."""
     r_churn, r_arr, r_tix, r_sig, r_mkt = (
         state.rng[k] for k in ("churn", "arrivals", "tickets", "signals", "marketing")
     )
@@ -62,7 +60,7 @@ def simulate(state: WorldState, days: int | None = None) -> None:
     risky = [CATEGORY_PROFILES[c].targets_risky for c in CATEGORIES]
     baseline_arrival_rate = max(0.0, state.base_hazard + state.daily_growth)
 
-    for t in range(state.n_days if days is None else min(days, state.n_days)):
+    for t in range(state.n_days):
         ordinal = state.start_ord + t
         rates = state.rates[t]
         n_active = len(state.active)

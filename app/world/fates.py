@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import bisect
 import datetime as dt
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import cached_property
 from typing import TYPE_CHECKING
 
@@ -57,6 +57,12 @@ class SubscriberFate:
         fail = max(_last_before(self.failures, ordinal), _last_before(extra_failures, ordinal))
         return pick_weight(self.propensity, fail, _last_before(self.complaints, ordinal),
                            self.drift_until(ordinal), ordinal)  # fmt: skip
+
+    def known_at(self, ordinal: int) -> SubscriberFate:
+        """The subscriber as known at the end of ``ordinal``: later incidents and drifts dropped."""
+        return replace(self, failures=tuple(d for d in self.failures if d <= ordinal),
+                       complaints=tuple(d for d in self.complaints if d <= ordinal),
+                       drifts=tuple(x for x in self.drifts if x[0] <= ordinal))  # fmt: skip
 
     def drift_until(self, ordinal: int) -> int:
         """The end of the drift started before ``ordinal`` (0 when there is none)."""

@@ -1,10 +1,10 @@
 """The generator's own view of who is likely to cancel: every active subscriber's true pick weight at
-a date (:meth:`app.world.state.WorldState.weight`), for measuring how well any model could rank
-customers by risk (docs/health.md, "What limits critical precision").
+a date, for measuring how well any model could rank customers by risk (docs/health.md, "What limits
+critical precision").
 
-The weight is not in the tables: the drift a subscriber is in and how long it lasts live only in
-the generator's state, so :func:`pick_weights` re-runs the simulation (same spec, same random
-streams, hence the same rows) up to the end of the date and reads the state there.
+The weight is not in the tables (the drift a subscriber is in and how long it lasts live only in
+the generator), so it is read from the world's fates (:mod:`app.world.fates`), which keep each
+subscriber's propensity, incidents and drifts.
 """
 
 from __future__ import annotations
@@ -13,10 +13,7 @@ import datetime as dt
 from dataclasses import dataclass
 
 from app.errors import InvalidArgumentError
-from app.world.daily import simulate
-from app.world.population import initial_population
-from app.world.state import WorldState
-from app.world.world import WorldSpec
+from app.world.world import World
 
 __all__ = ["PickWeight", "pick_weights"]
 
@@ -42,27 +39,30 @@ class PickWeight:
     drifting: bool
 
 
-def pick_weights(spec: WorldSpec, day: dt.date, ahead_days: int = 30) -> dict[str, PickWeight]:
+def pick_weights(world: World, day: dt.date, ahead_days: int = 30) -> dict[str, PickWeight]:
     """Every subscriber active at the end of ``day`` -> their true pick weight, by customer id.
 
     Raises:
-        InvalidArgumentError: ``day`` lies outside the simulated frame, or ``ahead_days`` < 1.
+        InvalidArgumentError: the world is not generated, ``day`` lies outside the simulated frame,
+            or ``ahead_days`` < 1.
     """
     if ahead_days < 1:
         raise InvalidArgumentError(f"ahead_days must be at least 1, got {ahead_days}")
-    state = WorldState(spec)
-    if not state.start <= day <= state.horizon:
-        raise InvalidArgumentError(f"{day} lies outside the simulated frame {state.start}..{state.horizon}")
-    initial_population(state)
-    simulate(state, days=(day - state.start).days + 1)
+    if world.fates is None:
+        raise InvalidArgumentError("only a generated world knows its subscribers' true weights")
+    if not world.start <= day <= world.horizon:
+        raise InvalidArgumentError(f"{day} lies outside the simulated frame {world.start}..{world.horizon}")
     at = day.toordinal()
-    return {
-        state.cust_id[i]: PickWeight(
-            customer_id=state.cust_id[i],
-            weight=state.weight(i, at + 1),
-            ahead=sum(state.weight(i, at + k) for k in range(1, ahead_days + 1)) / ahead_days,
-            segment_propensity=state.prop[i],
-            drifting=at + 1 < state.drift_until[i],
+    out = {}
+    for cid, fate in sorted(world.fates.subscribers.items()):
+        if fate.started > at or (fate.cancelled is not None and fate.cancelled <= at):
+            continue
+        known = fate.known_at(at)
+        out[cid] = PickWeight(
+            customer_id=cid,
+            weight=known.weight(at + 1),
+            ahead=sum(known.weight(at + k) for k in range(1, ahead_days + 1)) / ahead_days,
+            segment_propensity=fate.propensity,
+            drifting=at + 1 < known.drift_until(at + 1),
         )
-        for i in sorted(state.active)
-    }
+    return out

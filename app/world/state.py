@@ -169,11 +169,6 @@ class WorldState:
     def signal(self, ordinal: int, i: int, kind: SignalType, rng: random.Random) -> None:
         self.signals.append((ordinal, self.cust_id[i], kind.value, signal_strength(kind, rng)))
 
-    def weight(self, i: int, ordinal: int) -> float:
-        """Subscriber ``i``'s propensity weight on ``ordinal`` as the weighted pick uses it: segment
-        propensity x the recent-failure, recent-complaint and drift boosts, capped."""
-        return self._weight(i, ordinal)
-
     def _weight(self, i: int, ordinal: int) -> float:
         return pick_weight(self.prop[i], self.last_fail[i], self.last_neg[i], self.drift_until[i], ordinal)
 
