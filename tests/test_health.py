@@ -28,13 +28,14 @@ D = dt.date(2025, 6, 30)
 RAW = yaml.safe_load((data_dir() / "health.yaml").read_text())
 S = HealthSettings.model_validate(RAW | {
     "mean": "harmonic",
+    "component_floor": 0.05,
     "weights": {"usage": 0.15, "engagement": 0.5, "support": 0.15, "financial": 0.1, "relationship": 0.1},
     "usage": {"window_days": 90, "active_days": 30, "lapsed_days": 90, "recency_share": 0.5},
     "engagement": {"window_days": 60, "onset_weight": 0.98, "later_weight": 0.3, "half_life_days": 21,
                    "strength_share": 0.5},
-    "support": {"window_days": 90, "negative": 0.35, "unresolved": 0.15, "low_csat": 0.3, "low_csat_rating": 2,
-                "slow_response": 0.1, "slow_response_hours": 24},
-    "financial": {"window_days": 90, "failed_payment": 0.4, "refund": 0.15},
+    "support": {"window_days": 90, "negative": 0.35, "recent_days": 30, "stale_share": 0.5, "unresolved": 0.15,
+                "low_csat": 0.3, "low_csat_rating": 2, "slow_response": 0.1, "slow_response_hours": 24},
+    "financial": {"window_days": 90, "failed_payment": 0.4, "recent_days": 30, "stale_share": 0.5, "refund": 0.15},
     "relationship": {"full_tenure_days": 365, "floor": 0.5, "downgrade": 0.3, "earlier_cancellation": 0.2},
 })  # fmt: skip
 
@@ -149,7 +150,8 @@ def test_support_known_answer(scored) -> None:
 
 
 def test_financial_known_answer(scored) -> None:
-    assert scored["A"].components["financial"] == round(0.6 * 0.85, 4) == 0.51  # 1 failed payment, 1 refund
+    # 1 failed payment 20 days ago (younger than recent_days 30: counts fully), 1 refund
+    assert scored["A"].components["financial"] == round(0.6 * 0.85, 4) == 0.51
     assert scored["B"].components["financial"] == 1.0
 
 
@@ -212,8 +214,9 @@ def test_no_component_available_means_no_confidence() -> None:
     assert combine(dict.fromkeys(("usage", "engagement", "support", "financial", "relationship")), S) == (1.0, 0.0)
 
 
-def test_a_zero_component_zeroes_the_harmonic_mean() -> None:
-    assert combine({"usage": 0.0, "engagement": 1.0, "support": 1.0, "financial": 1.0, "relationship": 1.0}, S)[0] == 0.0
+def test_a_zero_component_zeroes_the_harmonic_mean_without_a_floor() -> None:
+    s = S.model_copy(update={"component_floor": 0.0})
+    assert combine({"usage": 0.0, "engagement": 1.0, "support": 1.0, "financial": 1.0, "relationship": 1.0}, s)[0] == 0.0
 
 
 def test_alert_severity_thresholds_are_strict(scored) -> None:

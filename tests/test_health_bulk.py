@@ -47,8 +47,8 @@ def _in(day: Any, lo: dt.date, hi: dt.date) -> bool:
 
 
 def expected_inputs(rows: dict[str, list[dict[str, Any]]], day: dt.date, s: HealthSettings) -> dict[str, tuple]:
-    """customer -> (subscriptions, last order, delivered, skipped, drops, failed, refunds, refunded, tickets)
-    at ``day``, from the source rows alone (docs/health.md, "Inputs")."""
+    """customer -> (subscriptions, last order, delivered, skipped, drops, failed, recently failed, refunds,
+    refunded, tickets) at ``day``, from the source rows alone (docs/health.md, "Inputs")."""
     def ago(n: int) -> dt.date:
         return day - dt.timedelta(days=n)
 
@@ -79,6 +79,8 @@ def expected_inputs(rows: dict[str, list[dict[str, Any]]], day: dt.date, s: Heal
             sorted((x["detected_on"], x["strength"])
                    for x in count(signals, "detected_on", s.engagement.window_days, signal_type={"engagement_drop"})),
             len(count(rows["orders"], "ordered_on", s.financial.window_days, status={"failed"})),
+            len(count(rows["orders"], "ordered_on", min(s.financial.recent_days, s.financial.window_days),
+                      status={"failed"})),
             len(refunds),
             sum(r["amount_cents"] for r in refunds),
             sorted(tickets),
@@ -89,7 +91,8 @@ def expected_inputs(rows: dict[str, list[dict[str, Any]]], day: dt.date, s: Heal
 def _facts(inp: HealthInputs) -> tuple:
     return (
         [(f.plan, f.price_cents, f.started_on, f.cancelled_on) for f in inp.subscriptions],
-        inp.last_order_on, inp.delivered, inp.skipped, inp.drops, inp.failed_payments, inp.refunds, inp.refund_cents,
+        inp.last_order_on, inp.delivered, inp.skipped, inp.drops, inp.failed_payments, inp.recent_failed_payments,
+        inp.refunds, inp.refund_cents,
         sorted(t.ticket_id for t in inp.tickets),
     )  # fmt: skip
 
@@ -119,7 +122,8 @@ def test_inputs_of_both_dates_equal_the_source_rows(url: str) -> None:
         assert len(got) > 100 and got == expected, day
     # the windows hold something to count at each date, so the comparison says something
     counted = [sum(1 for inp in together[day].values() if getattr(inp, name)) for day in days
-               for name in ("delivered", "skipped", "drops", "failed_payments", "refunds", "tickets")]  # fmt: skip
+               for name in ("delivered", "skipped", "drops", "failed_payments", "recent_failed_payments", "refunds",
+                            "tickets")]  # fmt: skip
     assert all(counted), counted
 
 

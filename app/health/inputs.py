@@ -77,6 +77,8 @@ class HealthInputs:
     """(day, strength) of ``engagement_drop`` signals in the engagement window, oldest first."""
     tickets: list[TicketFact] = field(default_factory=list)
     failed_payments: int = 0
+    recent_failed_payments: int = 0
+    """Failed payments younger than ``financial.recent_days`` (counted among ``failed_payments`` too)."""
     refunds: int = 0
     refund_cents: int = 0
 
@@ -199,19 +201,22 @@ def gather_inputs_at(conn: Connection, days: list[dt.date], settings: HealthSett
 
 def _financial(conn: Connection, days: list[dt.date], settings: HealthSettings,
                out: dict[dt.date, dict[str, HealthInputs]], date: Callable[[Any], dt.date]) -> None:  # fmt: skip
-    """Failed payments, refunds and their amount in each date's financial window."""
-    windows = [_window(day, settings.financial.window_days) for day in days]
+    """Failed payments (and the recent ones among them), refunds and their amount in each date's
+    financial window."""
+    f = settings.financial
+    windows = [_window(day, f.window_days) for day in days]
+    recent = [_window(day, min(f.recent_days, f.window_days)) for day in days]  # within the windows
     span = q.Window(windows[0].lo, windows[-1].hi)
     o, r = orders.c, refunds.c
     failed = _per_day(conn, select(o.customer_id).where(span.dates(o.ordered_on), o.status == "failed")
-                      .group_by(o.customer_id), o.ordered_on, windows, 1)  # fmt: skip
+                      .group_by(o.customer_id), o.ordered_on, windows + recent, 1)  # fmt: skip
     refunded = _per_day(conn, select(r.customer_id).where(span.dates(r.refunded_on)).group_by(r.customer_id),
                         r.refunded_on, windows, 1, r.amount_cents)  # fmt: skip
     for i, day in enumerate(days):
         population = out[day]
         for cid, counts in failed.items():
             if (who := population.get(cid)) is not None:
-                who.failed_payments = counts[i]
+                who.failed_payments, who.recent_failed_payments = counts[i], counts[len(days) + i]
         for cid, sums in refunded.items():
             if (who := population.get(cid)) is not None and sums[2 * i]:
                 who.refunds, who.refund_cents = sums[2 * i], sums[2 * i + 1]

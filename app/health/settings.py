@@ -82,6 +82,10 @@ class EngagementRules(_Strict):
 class SupportRules(_Strict):
     window_days: int = Field(ge=1, le=365, description="tickets created in the window")
     negative: float = _Penalty
+    recent_days: int = Field(default=30, ge=1, le=365, description="a negative ticket younger than this many days "
+                             "counts fully")  # fmt: skip
+    stale_share: float = Field(default=1.0, ge=0, le=1, description="share of the negative penalty an older ticket of "
+                               "the window counts (1: every one counts fully)")  # fmt: skip
     unresolved: float = _Penalty
     low_csat: float = _Penalty
     low_csat_rating: int = Field(ge=1, le=5, description="a rating at most this is low")
@@ -92,6 +96,10 @@ class SupportRules(_Strict):
 class FinancialRules(_Strict):
     window_days: int = Field(ge=1, le=365, description="failed payments and refunds in the window")
     failed_payment: float = _Penalty
+    recent_days: int = Field(default=30, ge=1, le=365, description="a failed payment younger than this many days "
+                             "counts fully")  # fmt: skip
+    stale_share: float = Field(default=1.0, ge=0, le=1, description="share of the failed-payment penalty an older one "
+                               "of the window counts (1: every one counts fully)")  # fmt: skip
     refund: float = _Penalty
 
 
@@ -157,6 +165,9 @@ class HealthSettings(_Strict):
 
     model_version: str = Field(min_length=1, description="named in every score and alert")
     mean: MeanKind = Field(description="how available components combine: arithmetic, geometric or harmonic")
+    component_floor: float = Field(default=0.0, ge=0, lt=1, description="in a geometric or harmonic mean a component below this "
+                                   "counts as this, so one collapsed component does not tie every such customer "
+                                   "at overall 0")  # fmt: skip
     weights: Weights
     usage: UsageRules
     engagement: EngagementRules

@@ -49,6 +49,7 @@ def start_drift(state: WorldState, i: int, t: int, rng: random.Random) -> None:
     ordinal = state.start_ord + t
     lo, hi = BASELINE.drift_days
     state.drift_until[i] = ordinal + rng.randint(lo, hi)
+    state.drift_log.append((i, ordinal, state.drift_until[i]))
     state.signal(ordinal, i, SignalType.engagement_drop, rng)
     for lo, hi in BASELINE.drift_followups:
         due = t + rng.randint(lo, hi)

@@ -68,7 +68,8 @@ Modules
     subscriptions, initial population), :mod:`app.world.daily` (the loop),
     :mod:`app.world.churn` (steps 1 and 5), :mod:`app.world.orders` (step 3),
     :mod:`app.world.tickets` (step 4), :mod:`app.world.marketing` (the marketing row). This
-    module runs them and assembles the tables.
+    module runs them and assembles the tables; :mod:`app.world.propensity` re-runs them up to a
+    date to read every subscriber's true pick weight there.
 """
 
 from __future__ import annotations
@@ -77,6 +78,7 @@ import datetime as dt
 from typing import Any
 
 from app.world.daily import simulate
+from app.world.fates import fates_of
 from app.world.phases import phase_in_force
 from app.world.population import initial_population
 from app.world.refunds import refund_rows
@@ -150,4 +152,5 @@ def _assemble(state: WorldState) -> World:
         "customer_signals": signals,
         "timeline_events": timeline,
     }
-    return World(spec=state.spec, start=state.start, as_of=state.as_of, horizon=state.horizon, tables=tables)
+    return World(spec=state.spec, start=state.start, as_of=state.as_of, horizon=state.horizon, tables=tables,
+                 fates=fates_of(state))  # fmt: skip

@@ -20,7 +20,7 @@ import datetime as dt
 import random
 from typing import Any
 
-__all__ = ["refund_rows", "TICKET_REFUND_SHARE", "ORDER_REFUND_REASONS"]
+__all__ = ["refund_rows", "order_refund", "TICKET_REFUND_SHARE", "ORDER_REFUND_REASONS"]
 
 ORDER_REFUND_REASONS: tuple[tuple[str | None, float], ...] = (
     ("damaged", 0.3),
@@ -37,17 +37,25 @@ TICKET_REFUND_SHARE = 0.3
 _TICKET_REASON = {"shipping_delay": "lost_in_transit", "fulfillment": "damaged_in_transit"}
 
 
+_REASONS = [r for r, _ in ORDER_REFUND_REASONS]
+_WEIGHTS = [w for _, w in ORDER_REFUND_REASONS]
+
+
+def order_refund(rng: random.Random, ordered_on: dt.date) -> tuple[dt.date, str | None]:
+    """When a ``refunded`` order placed on ``ordered_on`` is refunded in full, and why."""
+    day = ordered_on + dt.timedelta(days=rng.randint(2, 14))
+    return day, rng.choices(_REASONS, _WEIGHTS)[0]
+
+
 def refund_rows(seed: int, orders: list[dict[str, Any]], tickets: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """The refunds rows of a world with these orders and tickets, numbered by date."""
     rng = random.Random(f"cjsim/{seed}/refunds")
-    reasons = [r for r, _ in ORDER_REFUND_REASONS]
-    weights = [w for _, w in ORDER_REFUND_REASONS]
     found: list[tuple[dt.date, str, str | None, int, str | None]] = []
     paid: dict[str, list[tuple[dt.date, str, int]]] = {}
     for o in orders:  # orders are appended day by day, so each customer's list is in date order
         if o["status"] == "refunded":
-            day = o["ordered_on"] + dt.timedelta(days=rng.randint(2, 14))
-            found.append((day, o["customer_id"], o["order_id"], o["amount_cents"], rng.choices(reasons, weights)[0]))
+            day, reason = order_refund(rng, o["ordered_on"])
+            found.append((day, o["customer_id"], o["order_id"], o["amount_cents"], reason))
         elif o["status"] == "paid":
             paid.setdefault(o["customer_id"], []).append((o["ordered_on"], o["order_id"], o["amount_cents"]))
     for t in tickets:

@@ -24,9 +24,31 @@ from app.world.context import context_effects
 from app.world.phases import REASONS, Rates, phase_at_offset
 from app.world.world import WorldSpec
 
-__all__ = ["WorldState"]
+__all__ = ["WorldState", "pick_weight", "signal_strength"]
 
 _RECENT_DAYS = 30
+
+
+def signal_strength(kind: SignalType, rng: random.Random) -> float:
+    """A signal's recorded strength: uniform in the kind's range, 3 decimals."""
+    lo, hi = SIGNAL_STRENGTHS[kind]
+    return round(lo + (hi - lo) * rng.random(), 3)
+
+
+def pick_weight(prop: float, last_fail: int, last_neg: int, drift_until: int, ordinal: int) -> float:
+    """A subscriber's cancellation weight on ``ordinal``: propensity x recent incidents x drift.
+
+    Relative to the active population's mean weight it is the subscriber's share of the day's
+    expected cancellations (generator step 1), i.e. their individual daily hazard.
+    """
+    w = prop
+    if ordinal - last_fail <= _RECENT_DAYS:
+        w *= BASELINE.recent_failure_boost
+    if ordinal - last_neg <= _RECENT_DAYS:
+        w *= BASELINE.recent_complaint_boost
+    if ordinal < drift_until:
+        w *= BASELINE.drift_boost
+    return min(w, BASELINE.weight_cap)
 
 
 @lru_cache(maxsize=32)
@@ -131,6 +153,7 @@ class WorldState:
         self.tickets: list[dict[str, Any]] = []
         self.marketing: list[dict[str, Any]] = []
         self.signals: list[tuple[int, str, str, float]] = []
+        self.drift_log: list[tuple[int, int, int]] = []  # (subscriber, start, until) of every drift
         self._date_cache: dict[int, dt.date] = {}
         self.reason_acc = [self.rng["churn"].random() for _ in REASONS]
 
@@ -144,18 +167,10 @@ class WorldState:
         return d
 
     def signal(self, ordinal: int, i: int, kind: SignalType, rng: random.Random) -> None:
-        lo, hi = SIGNAL_STRENGTHS[kind]
-        self.signals.append((ordinal, self.cust_id[i], kind.value, round(lo + (hi - lo) * rng.random(), 3)))
+        self.signals.append((ordinal, self.cust_id[i], kind.value, signal_strength(kind, rng)))
 
     def _weight(self, i: int, ordinal: int) -> float:
-        w = self.prop[i]
-        if ordinal - self.last_fail[i] <= _RECENT_DAYS:
-            w *= BASELINE.recent_failure_boost
-        if ordinal - self.last_neg[i] <= _RECENT_DAYS:
-            w *= BASELINE.recent_complaint_boost
-        if ordinal < self.drift_until[i]:
-            w *= BASELINE.drift_boost
-        return min(w, BASELINE.weight_cap)
+        return pick_weight(self.prop[i], self.last_fail[i], self.last_neg[i], self.drift_until[i], ordinal)
 
     def pick(self, rng: random.Random, ordinal: int, weighted: bool) -> int:
         """A random active subscriber; propensity-weighted by rejection sampling if ``weighted``."""

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from app.models import MerchantContext, Persona, Scenario
+
+if TYPE_CHECKING:
+    from app.world.fates import Fates
 
 __all__ = ["WorldSpec", "World", "Rows", "snapshot", "end_of_day"]
 
@@ -51,6 +54,8 @@ class World:
     as_of: dt.date
     horizon: dt.date
     tables: Rows = field(default_factory=dict)
+    fates: Fates | None = None
+    """Each subscriber's hazard inputs (:mod:`app.world.fates`); kept by generated worlds only."""
 
     def snapshot(self, as_of: dt.date | None = None) -> Rows:
         """The tables as a database exported at the end of ``as_of`` would hold them."""

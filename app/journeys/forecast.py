@@ -1,0 +1,234 @@
+"""Journey forecasts at a date, calibrated on the data's own past, and their accuracy.
+
+Model ``empirical-1`` uses only what is known at the date ``d`` (horizon ``H`` = the health
+model's ``monitoring.horizon_days``, 30):
+
+* **Churn probability.** At each anchor ``d - H``, ``d - 2H``, ``d - 3H`` (as far as the data
+  reaches) every scored customer's health risk falls in a band of width 0.1; a band's churn rate
+  is the share of its customers who left within ``H`` days of the anchor
+  (:func:`app.health.truth.leavers`), pooled over the anchors, shrunk toward the overall rate by
+  ``PRIOR_WEIGHT`` pseudo-customers (``(left + k x overall) / (n + k)``) and made non-decreasing in
+  risk (pool adjacent violators). A customer's probability at ``d`` is the rate of the band their
+  risk at ``d`` falls in.
+* **Next stage.** The stage transitions from ``d - H`` to ``d`` (:mod:`app.journeys.stages`) give
+  ``P(next | current)``; ``predicted_path`` is the likeliest next stage and the likeliest after
+  it, ``forecast_confidence`` the first step's probability, ``recovery_probability`` the
+  probability of being in ``onboarding``, ``engagement`` or ``retention`` next.
+* **Revenue at risk** = churn probability x the customer's charged revenue of the last
+  ``H`` days x 365 / ``H`` (a year of their current spending), in minor units.
+
+:func:`forecast_accuracy` scores a date's forecasts against what happened next (a generated
+world holds its future): the Brier score, the same for the overall-rate forecast (everyone gets
+the base rate) and a reliability table.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import Counter, defaultdict
+from collections.abc import Callable, Hashable
+from dataclasses import dataclass
+from itertools import pairwise
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from app.health.settings import HealthSettings, load_health_settings
+from app.health.store import Memo, health_at
+from app.health.truth import leavers
+from app.journeys.stages import JourneyPosition, journey_positions
+from app.storage import order_queries as oq
+from app.storage.schema import orders
+
+__all__ = ["MODEL_TYPE", "JourneyForecast", "Forecasts", "forecast", "ReliabilityBin", "ForecastAccuracy",
+           "forecast_accuracy"]  # fmt: skip
+
+MODEL_TYPE = "empirical-1"
+PRIOR_WEIGHT = 5.0
+"""Pseudo-customers at the overall rate added to each risk band (a thin band stays near the base)."""
+HEALTHY_STAGES = ("onboarding", "engagement", "retention")
+_BANDS = 10
+ANCHORS = 3
+"""Past dates (``d - H``, ``d - 2H``, ...) whose next ``H`` days calibrate the risk bands."""
+
+
+@dataclass(frozen=True)
+class JourneyForecast:
+    """One customer's forecast (seed 000's ``journey_forecasts``)."""
+
+    forecast_id: str
+    customer_id: str
+    current_stage: str
+    predicted_path: tuple[str, ...]
+    forecast_confidence: float
+    churn_probability: float
+    recovery_probability: float
+    revenue_at_risk_cents: int
+    generated_at: dt.date
+    model_type: str = MODEL_TYPE
+
+
+@dataclass(frozen=True)
+class Forecasts:
+    """A date's forecasts with what they were calibrated on."""
+
+    day: dt.date
+    horizon_days: int
+    base_rate: float
+    band_rates: tuple[float, ...]
+    transitions: dict[str, dict[str, float]]
+    forecasts: dict[str, JourneyForecast]
+
+
+def _has_data(conn: Connection, day: dt.date) -> bool:
+    """Whether the data reaches back to ``day`` (an order on or before it)."""
+    return conn.execute(sa.select(orders.c.order_id).where(orders.c.ordered_on <= day).limit(1)).first() is not None
+
+
+def _monotone(rates: list[float], weights: list[float]) -> list[float]:
+    """The weighted least-squares non-decreasing fit (pool adjacent violators): more risk never
+    forecasts less churn, however noisy a thin band was."""
+    blocks: list[list[float]] = []  # [weighted sum, weight, count of bands]
+    for r, w in zip(rates, weights, strict=True):
+        blocks.append([r * w, w, 1])
+        while len(blocks) > 1 and blocks[-2][0] / blocks[-2][1] > blocks[-1][0] / blocks[-1][1]:
+            top = blocks.pop()
+            blocks[-1] = [blocks[-1][0] + top[0], blocks[-1][1] + top[1], blocks[-1][2] + top[2]]
+    return [b[0] / b[1] for b in blocks for _ in range(int(b[2]))]
+
+
+def _band(risk: float) -> int:
+    return min(_BANDS - 1, int(risk * _BANDS))
+
+
+def _recent_revenue(conn: Connection, day: dt.date, days: int) -> dict[str, int]:
+    o = orders.c
+    q = (sa.select(o.customer_id, sa.func.sum(o.amount_cents))
+         .where(o.ordered_on > day - dt.timedelta(days=days), o.ordered_on <= day, o.status.in_(oq.CHARGED))
+         .group_by(o.customer_id))  # fmt: skip
+    return {str(c): int(v or 0) for c, v in conn.execute(q)}
+
+
+def _transitions(before: dict[str, JourneyPosition], after: dict[str, JourneyPosition]) -> dict[str, dict[str, float]]:
+    counts: dict[str, Counter[str]] = defaultdict(Counter)
+    for cid, p in before.items():
+        if cid in after:
+            counts[p.stage][after[cid].stage] += 1
+    return {s: {t: n / sum(c.values()) for t, n in sorted(c.items())} for s, c in counts.items()}
+
+
+def _likeliest(transitions: dict[str, dict[str, float]], stage: str) -> tuple[str, float]:
+    nxt = transitions.get(stage)
+    if not nxt:
+        return stage, 0.0
+    best = max(sorted(nxt), key=lambda s: nxt[s])  # ties: the alphabetically first stage
+    return best, nxt[best]
+
+
+def _memo() -> Memo:
+    """A memo for :func:`~app.health.store.health_at`: each date's health is computed once."""
+    seen: dict[Hashable, Any] = {}
+
+    def remember(key: Hashable, compute: Callable[[], Any]) -> Any:
+        if key not in seen:
+            seen[key] = compute()
+        return seen[key]
+
+    return remember
+
+
+def forecast(conn: Connection, day: dt.date, s: HealthSettings | None = None,
+             memo: Memo | None = None) -> Forecasts:  # fmt: skip
+    """Forecasts of every customer not churned at ``day``, from data up to ``day`` only.
+
+    ``memo`` remembers each date's health (a provider's ``source_memo``, or a fresh one).
+    """
+    s = s or load_health_settings()
+    memo = memo or _memo()
+    h = s.monitoring.horizon_days
+    past = day - dt.timedelta(days=h)
+    n, out = [0] * _BANDS, [0] * _BANDS
+    for k in range(1, ANCHORS + 1):  # pooled anchors: a small shop has few leavers per window
+        anchor = day - dt.timedelta(days=k * h)
+        if k > 1 and not _has_data(conn, anchor):
+            break
+        rows = health_at(conn, anchor, s, memo).worst(10**9)
+        left = leavers(conn, rows, anchor, s)
+        for r in rows:
+            n[_band(r.risk)] += 1
+            out[_band(r.risk)] += r.customer_id in left
+    base = sum(out) / sum(n) if sum(n) else 0.0
+    rates = _monotone([(out[b] + PRIOR_WEIGHT * base) / (n[b] + PRIOR_WEIGHT) for b in range(_BANDS)],
+                      [n[b] + PRIOR_WEIGHT for b in range(_BANDS)])  # fmt: skip
+    now = journey_positions(conn, day, health=health_at(conn, day, s, memo), health_settings=s)
+    before = journey_positions(conn, past, health=health_at(conn, past, s, memo), health_settings=s)
+    transitions = _transitions(before, now)
+    revenue = _recent_revenue(conn, day, h)
+    forecasts = {}
+    for cid, p in now.items():
+        if p.stage == "churned" or p.risk is None:
+            continue
+        first, confidence = _likeliest(transitions, p.stage)
+        second, _ = _likeliest(transitions, first)
+        churn = round(rates[_band(p.risk)], 4)  # the revenue at risk follows the probability shown
+        forecasts[cid] = JourneyForecast(
+            forecast_id=f"JF-{day:%Y%m%d}-{cid}",
+            customer_id=cid,
+            current_stage=p.stage,
+            predicted_path=(first, second),
+            forecast_confidence=round(confidence, 4),
+            churn_probability=round(churn, 4),
+            recovery_probability=round(sum(transitions.get(p.stage, {}).get(t, 0.0) for t in HEALTHY_STAGES), 4),
+            revenue_at_risk_cents=round(churn * revenue.get(cid, 0) * 365 / h),
+            generated_at=day,
+        )
+    return Forecasts(day, h, round(base, 4), tuple(round(r, 4) for r in rates), transitions, forecasts)
+
+
+@dataclass(frozen=True)
+class ReliabilityBin:
+    """Forecasts whose probability fell in ``[low, high)``: how many, their mean, what happened."""
+
+    low: float
+    high: float
+    count: int
+    mean_forecast: float | None
+    observed_rate: float | None
+
+
+@dataclass(frozen=True)
+class ForecastAccuracy:
+    """A date's churn forecasts against the next horizon."""
+
+    day: dt.date
+    customers: int
+    leavers: int
+    brier: float
+    brier_base_rate: float
+    reliability: tuple[ReliabilityBin, ...]
+
+    @property
+    def skill(self) -> float | None:
+        """1 - brier / brier of the base-rate forecast (above 0: better than the base rate)."""
+        return None if self.brier_base_rate == 0 else round(1 - self.brier / self.brier_base_rate, 4)
+
+
+def forecast_accuracy(conn: Connection, day: dt.date, s: HealthSettings | None = None,
+                      bins: tuple[float, ...] = (0.0, 0.05, 0.1, 0.2, 0.3, 0.5, 1.0)) -> ForecastAccuracy:  # fmt: skip
+    """Score ``day``'s forecasts against the rows after it (the connection must hold them)."""
+    s = s or load_health_settings()
+    memo = _memo()
+    f = forecast(conn, day, s, memo)
+    rows = [r for r in health_at(conn, day, s, memo).worst(10**9) if r.customer_id in f.forecasts]
+    left = set(leavers(conn, rows, day, s))
+    pairs = [(f.forecasts[r.customer_id].churn_probability, r.customer_id in left) for r in rows]
+    brier = sum((p - y) ** 2 for p, y in pairs) / len(pairs) if pairs else 0.0
+    brier_base = sum((f.base_rate - y) ** 2 for _, y in pairs) / len(pairs) if pairs else 0.0
+    table = []
+    for low, high in pairwise(bins):
+        inside = [(p, y) for p, y in pairs if low <= p < high or (high == bins[-1] and p == high)]
+        table.append(ReliabilityBin(low, high, len(inside),
+                                    round(sum(p for p, _ in inside) / len(inside), 4) if inside else None,
+                                    round(sum(y for _, y in inside) / len(inside), 4) if inside else None))  # fmt: skip
+    return ForecastAccuracy(day, len(pairs), len(left), round(brier, 4), round(brier_base, 4), tuple(table))

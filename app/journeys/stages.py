@@ -1,0 +1,155 @@
+"""Journey stages at a date: where each customer is, by rules over what the database holds.
+
+Rules, first match wins (thresholds: :class:`StageRules`, ``stages`` in ``data/journeys.yaml``):
+
+1. ``churned``: the customer has left -- no active subscription at the date and, without
+   subscriptions, no charged order younger than the health model's ``usage.lapsed_days``. These
+   are exactly the customers the health model does not score (docs/health.md, "Who is scored").
+2. ``churn_risk``: health risk above ``churn_risk_above`` (0.6: a high or critical alert).
+3. ``support``: a ticket created in the last ``support_days`` that is negative or still unresolved
+   at the end of the date.
+4. ``onboarding``: tenure (from the first subscription start, else the first order) under
+   ``onboarding_days``.
+5. ``retention``: tenure of at least ``retention_days``.
+6. ``engagement``: everyone else.
+
+The risk bucket of a scored customer follows the health alert severities (``data/health.yaml``):
+``high`` for a critical or high alert (risk above 0.6), ``medium`` for a medium one (above 0.4),
+else ``low``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+
+import sqlalchemy as sa
+from pydantic import BaseModel, ConfigDict, Field
+from sqlalchemy.engine import Connection
+
+from app.datafiles import data_dir, load_model
+from app.health.frame import HealthSet
+from app.health.settings import HealthSettings, load_health_settings
+from app.health.store import health_at
+from app.journeys.playbooks import JourneyStage
+from app.storage.schema import orders, subscriptions, support_tickets
+from app.world.world import end_of_day
+
+__all__ = ["StageRules", "JourneySettings", "JourneyPosition", "journey_positions", "load_journey_settings"]
+
+JOURNEYS_FILE = "journeys.yaml"
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class StageRules(_Strict):
+    """Thresholds of the stage rules (module docstring)."""
+
+    churn_risk_above: float = Field(ge=0, le=1)
+    support_days: int = Field(ge=1)
+    onboarding_days: int = Field(ge=1)
+    retention_days: int = Field(ge=1)
+
+
+class JourneySettings(_Strict):
+    """The journey model's settings file."""
+
+    version: int = Field(ge=1)
+    stages: StageRules
+
+
+@dataclass(frozen=True)
+class JourneyPosition:
+    """One customer's stage at a date, with what put them there."""
+
+    customer_id: str
+    stage: JourneyStage
+    risk: float | None
+    risk_bucket: str | None
+    tenure_days: int
+    reason: str
+
+
+def load_journey_settings(path: Path | None = None) -> JourneySettings:
+    """Read and validate the journey settings (default: ``journeys.yaml`` in the data folder).
+
+    Raises:
+        DataFileError: unreadable or malformed file, naming the field and the fix.
+    """
+    return _load(path or data_dir() / JOURNEYS_FILE)
+
+
+@lru_cache(maxsize=8)
+def _load(path: Path) -> JourneySettings:
+    return load_model(path, JourneySettings)
+
+
+def _first_days(conn: Connection, day: dt.date) -> dict[str, dt.date]:
+    """Each customer's first subscription start, else first order, on or before ``day``."""
+    first: dict[str, dt.date] = {}
+    q = sa.select(orders.c.customer_id, sa.func.min(orders.c.ordered_on)).where(orders.c.ordered_on <= day)
+    for cid, d in conn.execute(q.group_by(orders.c.customer_id)):
+        first[cid] = d
+    q = sa.select(subscriptions.c.customer_id, sa.func.min(subscriptions.c.started_on))
+    for cid, d in conn.execute(q.where(subscriptions.c.started_on <= day).group_by(subscriptions.c.customer_id)):
+        first[cid] = d
+    return first
+
+
+def _in_support(conn: Connection, day: dt.date, days: int) -> set[str]:
+    """Customers with a negative or still unresolved ticket created in the last ``days`` days."""
+    t = support_tickets.c
+    end = end_of_day(day)
+    q = sa.select(t.customer_id).distinct().where(
+        t.created_at >= end - dt.timedelta(days=days),
+        t.created_at < end,
+        sa.or_(t.sentiment == "negative", t.resolved_at.is_(None), t.resolved_at >= end),
+    )
+    return set(conn.execute(q).scalars())
+
+
+def _bucket(risk: float, hs: HealthSettings) -> str:
+    for rule in hs.alerts.severities:  # highest threshold first
+        if risk > rule.above:
+            return "medium" if rule.name == "medium" else "high"
+    return "low"
+
+
+def journey_positions(conn: Connection, day: dt.date, settings: JourneySettings | None = None,
+                      health: HealthSet | None = None, health_settings: HealthSettings | None = None,
+                      ) -> dict[str, JourneyPosition]:  # fmt: skip
+    """Every customer's journey stage at ``day`` (customers with a subscription or order by then).
+
+    ``health`` is the health at ``day`` when the caller has it (else computed, or read where it
+    is stored).
+    """
+    rules = (settings or load_journey_settings()).stages
+    hs = health_settings or load_health_settings()
+    health = health if health is not None else health_at(conn, day, hs)
+    scored = {r.customer_id: r for r in health.worst(health.size())}
+    support = _in_support(conn, day, rules.support_days)
+    out = {}
+    for cid, first in sorted(_first_days(conn, day).items()):
+        tenure = (day - first).days
+        row = scored.get(cid)
+        if row is None:
+            out[cid] = JourneyPosition(cid, "churned", None, None, tenure, "no active subscription or recent order")
+            continue
+        risk = row.risk
+        stage: JourneyStage
+        if risk > rules.churn_risk_above:
+            stage, reason = "churn_risk", f"health risk {risk:.2f} above {rules.churn_risk_above}"
+        elif cid in support:
+            stage, reason = "support", f"a negative or open ticket in the last {rules.support_days} days"
+        elif tenure < rules.onboarding_days:
+            stage, reason = "onboarding", f"customer for {tenure} days (under {rules.onboarding_days})"
+        elif tenure >= rules.retention_days:
+            stage, reason = "retention", f"customer for {tenure} days (at least {rules.retention_days})"
+        else:
+            stage, reason = "engagement", f"customer for {tenure} days, no risk or support trouble"
+        out[cid] = JourneyPosition(cid, stage, risk, _bucket(risk, hs), tenure, reason)
+    return out
