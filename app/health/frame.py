@@ -11,13 +11,14 @@ from __future__ import annotations
 import abc
 import datetime as dt
 from collections import Counter
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field
 
 from app.health.alerts import AlertKind, alert_id, classify, suggested_actions
 from app.health.model import CustomerHealth
 from app.health.settings import COMPONENTS, HealthSettings
 
-__all__ = ["HealthRow", "HealthSet", "HealthSummary", "MemoryHealth", "bp", "band_of", "rows_from", "SUMMED", "BANDED"]
+__all__ = ["HealthRow", "HealthSet", "HealthSummary", "MemoryHealth", "bp", "band_of", "rows_from", "SUMMED", "BANDED",
+           "bp_columns", "summarize", "alert_counts"]  # fmt: skip
 
 NO_ALERT = "none"
 
@@ -54,7 +55,7 @@ def rows_from(scores: list[CustomerHealth], s: HealthSettings) -> list[HealthRow
     for h in scores:
         kind = classify(h, s)
         actions = suggested_actions(kind.alert_type, h.risk_factors, h.opportunities, s) if kind else []
-        out.append(HealthRow(**{f.name: getattr(h, f.name) for f in fields(CustomerHealth)}, alert=kind, actions=actions))
+        out.append(HealthRow(**vars(h), alert=kind, actions=actions))
     return out
 
 
@@ -126,19 +127,10 @@ class MemoryHealth(HealthSet):
         return len(self.rows)
 
     def alert_counts(self) -> dict[tuple[str, str], int]:
-        return dict(Counter((r.alert.alert_type, r.alert.severity) for r in self.rows if r.alert))
+        return alert_counts(self.rows)
 
     def summary(self, edges: list[float]) -> HealthSummary:
-        sums, bands = {}, {}
-        for name in SUMMED:
-            present = [v for r in self.rows if (v := _value_bp(r, name)) is not None]
-            sums[name] = (len(present), sum(present))
-            if name in BANDED:
-                counts = [0] * (len(edges) - 1)
-                for v in present:
-                    counts[band_of(v, edges)] += 1
-                bands[name] = counts
-        return HealthSummary(size=len(self.rows), sums=sums, bands=bands)
+        return summarize(bp_columns(self.rows), len(self.rows), edges)
 
     def worst(self, limit: int) -> list[HealthRow]:
         return self.rows[:limit]
@@ -156,9 +148,34 @@ class MemoryHealth(HealthSet):
         return len(found), found[:limit]
 
 
-def _value_bp(r: HealthRow, name: str) -> int | None:
-    if name == "overall":
-        return bp(r.overall)
-    if name == "confidence":
-        return bp(r.confidence)
-    return bp(r.components[name])
+def bp_columns(rows: list[HealthRow]) -> dict[str, list[int | None]]:
+    """Per component, ``overall``, ``confidence`` and ``risk``: the rows' values in basis points."""
+    values: dict[str, list[float | None]] = {c: [r.components[c] for r in rows] for c in COMPONENTS}
+    values["overall"] = [r.overall for r in rows]
+    values["confidence"] = [r.confidence for r in rows]
+    values["risk"] = [r.risk for r in rows]
+    cols: dict[str, list[int | None]] = {}
+    for name, column in values.items():
+        of = {v: bp(v) for v in set(column)}  # scores of 4 decimals: at most 10,001 distinct values
+        cols[name] = list(map(of.__getitem__, column))
+    return cols
+
+
+def summarize(columns: dict[str, list[int | None]], size: int, edges: list[float]) -> HealthSummary:
+    """The summary of ``size`` customers from their values in basis points (:func:`bp_columns`):
+    counted per distinct value, as a date holds at most 10,001 of each."""
+    sums, bands = {}, {}
+    for name in SUMMED:
+        present: Counter[int] = Counter(v for v in columns[name] if v is not None)
+        sums[name] = (present.total(), sum(v * n for v, n in present.items()))
+        if name in BANDED:
+            counts = [0] * (len(edges) - 1)
+            for v, n in present.items():
+                counts[band_of(v, edges)] += n
+            bands[name] = counts
+    return HealthSummary(size=size, sums=sums, bands=bands)
+
+
+def alert_counts(rows: list[HealthRow]) -> dict[tuple[str, str], int]:
+    """(alert type, severity) -> customers with that alert."""
+    return dict(Counter((r.alert.alert_type, r.alert.severity) for r in rows if r.alert))

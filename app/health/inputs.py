@@ -6,24 +6,34 @@ who never subscribed (an orders-only shop) whose last charged order is less than
 about those who can still leave.
 
 Every input is a count, a date or a stored value, read with portable SQL over windows computed in
-Python (DESIGN.md section 3), so every backend hands the model the same numbers.
+Python (DESIGN.md section 3), so every backend hands the model the same numbers. No order is read
+one by one: the last charged order and the charged orders of the usage window come from the
+customers' order days in force at the date and at the window's start (``customer_order_days``, as
+the retention facts read them), failed payments and refunds are grouped per customer in the
+database. :func:`gather_inputs_at` reads each source window once for several dates (a load stores
+two).
 """
 
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any, TypeVar
 
-from sqlalchemy import func, select
+from sqlalchemy import Select, case, func, select
 from sqlalchemy.engine import Connection
 
 from app.health.settings import HealthSettings
-from app.storage import order_queries as oq
+from app.retention.facts import in_force
 from app.storage import queries as q
-from app.storage.schema import customer_signals, orders, refunds, subscriptions, support_tickets
+from app.storage.schema import customer_order_days, customer_signals, orders, refunds, subscriptions, support_tickets
 from app.world.world import end_of_day
 
-__all__ = ["TicketFact", "SubscriptionFact", "HealthInputs", "SourceCoverage", "gather_inputs", "source_coverage"]
+T = TypeVar("T")
+
+__all__ = ["TicketFact", "SubscriptionFact", "HealthInputs", "SourceCoverage", "gather_inputs", "gather_inputs_at",
+           "source_coverage"]  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -99,112 +109,172 @@ def _window(day: dt.date, days: int) -> q.Window:
     return q.Window.ending(day, days)
 
 
-def _subscriptions(conn: Connection, day: dt.date) -> dict[str, list[SubscriptionFact]]:
+def _parser(parse: Callable[[Any], T]) -> Callable[[Any], T]:
+    """``parse`` remembered per raw driver value: a date column holds few distinct values."""
+    seen: dict[Any, T] = {}
+
+    def parsed(raw: Any) -> T:
+        value = seen.get(raw)
+        if value is None:
+            value = seen[raw] = parse(raw)
+        return value
+
+    return parsed
+
+
+def _subscriptions(conn: Connection, last: dt.date, date: Callable[[Any], dt.date]) -> dict[str, list[SubscriptionFact]]:
+    """Customer -> subscriptions started on or before ``last``, oldest first (then by id)."""
     s = subscriptions.c
-    rows = conn.execute(
-        select(s.customer_id, s.plan, s.monthly_price_cents, s.started_on, s.cancelled_on, s.subscription_id)
-        .where(s.started_on <= day)
-    ).all()  # fmt: skip
+    rows = q.driver_rows(conn, select(s.customer_id, s.plan, s.monthly_price_cents, s.started_on, s.cancelled_on,
+                                      s.subscription_id).where(s.started_on <= last))  # fmt: skip
     out: dict[str, list[tuple]] = {}
     for cid, plan, price, started, cancelled, sid in rows:
-        out.setdefault(str(cid), []).append(
-            (q.as_date(started), str(sid), SubscriptionFact(str(plan), int(price), q.as_date(started),
-                                                            None if cancelled is None else q.as_date(cancelled)))
-        )  # fmt: skip
-    return {cid: [f for _, _, f in sorted(facts, key=lambda t: (t[0], t[1]))] for cid, facts in out.items()}
+        on = date(started)
+        fact = SubscriptionFact(str(plan), int(price), on, None if cancelled is None else date(cancelled))
+        out.setdefault(str(cid), []).append((on, str(sid), fact))
+    return {cid: [f for _, _, f in (sorted(facts, key=lambda t: (t[0], t[1])) if len(facts) > 1 else facts)]
+            for cid, facts in out.items()}  # fmt: skip
 
 
-def _counts(conn: Connection, stmt) -> dict[str, int]:
-    return {str(c): int(n) for c, n in conn.execute(stmt)}
+def _order_days_at(conn: Connection, day: dt.date) -> list[tuple]:
+    """(customer, last charged order day, charged orders to date) of the ``customer_order_days`` rows
+    in force at ``day``: one index range, no order read."""
+    t = customer_order_days.c
+    return q.driver_rows(conn, select(t.customer_id, t.day, t.orders_to_date).where(in_force(customer_order_days, day)))
+
+
+def _per_day(conn: Connection, stmt: Select, when: Any, windows: list[q.Window], *values: Any) -> dict[str, list]:
+    """Customer -> per window, ``sum(value)`` over the rows of ``stmt`` whose ``when`` lies in it: one
+    grouped query for every date (columns window by window, value by value)."""
+    cols = [func.sum(case((w.dates(when), v), else_=0)) for w in windows for v in values]
+    return {str(c): [int(x or 0) for x in rest] for c, *rest in q.driver_rows(conn, stmt.add_columns(*cols))}
 
 
 def gather_inputs(conn: Connection, day: dt.date, settings: HealthSettings) -> dict[str, HealthInputs]:
     """Every scored customer's inputs at ``day``, by customer id (see the module docstring)."""
-    subs = _subscriptions(conn, day)
-    spans = oq.order_span(conn, day)
-    lapsed = day - dt.timedelta(days=settings.usage.lapsed_days)
-    population: dict[str, HealthInputs] = {}
-    for cid, facts in subs.items():
-        if any(f.cancelled_on is None or f.cancelled_on > day for f in facts):
-            population[cid] = HealthInputs(cid, day, subscriptions=facts)
-    for cid, (_first, last) in spans.items():
-        if cid in population:
-            population[cid].last_order_on = last
-        elif cid not in subs and last > lapsed:
-            population[cid] = HealthInputs(cid, day, last_order_on=last)
+    return gather_inputs_at(conn, [day], settings)[day]
 
-    o = orders.c
-    usage_w = _window(day, settings.usage.window_days)
-    delivered = _counts(conn, select(o.customer_id, func.count()).where(usage_w.dates(o.ordered_on),
-                        o.status.in_(oq.CHARGED)).group_by(o.customer_id))  # fmt: skip
-    fin_w = _window(day, settings.financial.window_days)
-    failed = _counts(conn, select(o.customer_id, func.count()).where(fin_w.dates(o.ordered_on), o.status == "failed")
-                     .group_by(o.customer_id))  # fmt: skip
-    recent_w = _window(day, min(settings.financial.recent_days, settings.financial.window_days))
-    recent_failed = _counts(conn, select(o.customer_id, func.count()).where(recent_w.dates(o.ordered_on),
-                            o.status == "failed").group_by(o.customer_id))  # fmt: skip
-    r = refunds.c
-    refund_rows = conn.execute(
-        select(r.customer_id, func.count(), func.sum(r.amount_cents)).where(fin_w.dates(r.refunded_on)).group_by(r.customer_id)
-    ).all()  # fmt: skip
-    for cid, rec in population.items():
-        rec.delivered = delivered.get(cid, 0)
-        rec.failed_payments = failed.get(cid, 0)
-        rec.recent_failed_payments = recent_failed.get(cid, 0)
-    for cid, n, cents in refund_rows:
-        if (buyer := population.get(str(cid))) is not None:
-            buyer.refunds, buyer.refund_cents = int(n), int(cents or 0)
 
+def gather_inputs_at(conn: Connection, days: list[dt.date], settings: HealthSettings) -> dict[dt.date, dict[str, HealthInputs]]:
+    """:func:`gather_inputs` at several dates at once: each source window is read once for all of
+    them (grouped per customer in the database where only counts matter)."""
+    days = sorted(set(days))
+    date = _parser(q.as_date)
+    subs = _subscriptions(conn, days[-1], date)
+    lapsed_days = dt.timedelta(days=settings.usage.lapsed_days)
+    out: dict[dt.date, dict[str, HealthInputs]] = {}
+    for day in days:
+        population: dict[str, HealthInputs] = {}
+        started = set()  # customers with a subscription started by the day
+        for cid, facts in subs.items():
+            if facts[0].started_on > day:
+                continue
+            started.add(cid)
+            known = facts if facts[-1].started_on <= day else [f for f in facts if f.started_on <= day]
+            for f in known:
+                if f.cancelled_on is None or f.cancelled_on > day:
+                    population[cid] = HealthInputs(cid, day, subscriptions=known)
+                    break
+        lapsed = day - lapsed_days
+        charged = {}  # charged orders to date: those in the usage window are the difference with its start
+        for cid, raw, n in _order_days_at(conn, day):
+            charged[cid] = n
+            if (who := population.get(cid)) is not None:
+                who.last_order_on = date(raw)
+            elif cid not in started and (last := date(raw)) > lapsed:
+                population[cid] = HealthInputs(cid, day, last_order_on=last)
+        before = {cid: n for cid, _raw, n in _order_days_at(conn, day - dt.timedelta(days=settings.usage.window_days))}
+        for cid, rec in population.items():
+            rec.delivered = charged.get(cid, 0) - before.get(cid, 0)
+        out[day] = population
+    _financial(conn, days, settings, out, date)
+    _signals(conn, days, settings, out, date)
+    _tickets(conn, days, settings, out)
+    for population in out.values():
+        for rec in population.values():
+            if len(rec.drops) > 1:
+                rec.drops.sort()
+            if len(rec.tickets) > 1:
+                rec.tickets.sort(key=lambda t: (t.created_at, t.ticket_id))
+    return out
+
+
+def _financial(conn: Connection, days: list[dt.date], settings: HealthSettings,
+               out: dict[dt.date, dict[str, HealthInputs]], date: Callable[[Any], dt.date]) -> None:  # fmt: skip
+    """Failed payments (and the recent ones among them), refunds and their amount in each date's
+    financial window."""
+    f = settings.financial
+    windows = [_window(day, f.window_days) for day in days]
+    recent = [_window(day, min(f.recent_days, f.window_days)) for day in days]  # within the windows
+    span = q.Window(windows[0].lo, windows[-1].hi)
+    o, r = orders.c, refunds.c
+    failed = _per_day(conn, select(o.customer_id).where(span.dates(o.ordered_on), o.status == "failed")
+                      .group_by(o.customer_id), o.ordered_on, windows + recent, 1)  # fmt: skip
+    refunded = _per_day(conn, select(r.customer_id).where(span.dates(r.refunded_on)).group_by(r.customer_id),
+                        r.refunded_on, windows, 1, r.amount_cents)  # fmt: skip
+    for i, day in enumerate(days):
+        population = out[day]
+        for cid, counts in failed.items():
+            if (who := population.get(cid)) is not None:
+                who.failed_payments, who.recent_failed_payments = counts[i], counts[len(days) + i]
+        for cid, sums in refunded.items():
+            if (who := population.get(cid)) is not None and sums[2 * i]:
+                who.refunds, who.refund_cents = sums[2 * i], sums[2 * i + 1]
+
+
+def _signals(conn: Connection, days: list[dt.date], settings: HealthSettings,
+             out: dict[dt.date, dict[str, HealthInputs]], date: Callable[[Any], dt.date]) -> None:  # fmt: skip
+    """Skipped boxes in each date's usage window, engagement drops in its engagement window."""
     sig = customer_signals.c
-    sig_w = _window(day, max(settings.usage.window_days, settings.engagement.window_days))
-    engagement_lo = day - dt.timedelta(days=settings.engagement.window_days)
-    for cid, kind, strength, detected in conn.execute(
-        select(sig.customer_id, sig.signal_type, sig.strength, sig.detected_on).where(
-            sig_w.dates(sig.detected_on), sig.signal_type.in_(("skipped_box", "engagement_drop"))
-        )
-    ):
-        who = population.get(str(cid))
-        if who is None:
-            continue
-        when = q.as_date(detected)
-        if kind == "skipped_box" and usage_w.lo < when:
-            who.skipped += 1
-        elif kind == "engagement_drop" and engagement_lo < when:
-            who.drops.append((when, float(strength)))
-
-    _tickets(conn, day, settings, population)
-    for rec in population.values():
-        rec.drops.sort()
-        rec.tickets.sort(key=lambda t: (t.created_at, t.ticket_id))
-    return population
+    longest = max(settings.usage.window_days, settings.engagement.window_days)
+    span = q.Window(days[0] - dt.timedelta(days=longest), days[-1])
+    rows = q.driver_rows(conn, select(sig.customer_id, sig.signal_type, sig.strength, sig.detected_on).where(
+        span.dates(sig.detected_on), sig.signal_type.in_(("skipped_box", "engagement_drop"))))  # fmt: skip
+    for day in days:
+        population = out[day]
+        usage_lo = day - dt.timedelta(days=settings.usage.window_days)
+        engagement_lo = day - dt.timedelta(days=settings.engagement.window_days)
+        for cid, kind, strength, detected in rows:
+            who = population.get(str(cid))
+            if who is None:
+                continue
+            when = date(detected)
+            if when > day:
+                continue
+            if kind == "skipped_box" and usage_lo < when:
+                who.skipped += 1
+            elif kind == "engagement_drop" and engagement_lo < when:
+                who.drops.append((when, float(strength)))
 
 
-def _tickets(conn: Connection, day: dt.date, settings: HealthSettings, population: dict[str, HealthInputs]) -> None:
+def _tickets(conn: Connection, days: list[dt.date], settings: HealthSettings,
+             out: dict[dt.date, dict[str, HealthInputs]]) -> None:  # fmt: skip
+    """Tickets created in each date's support window, as known at the end of the date."""
     t = support_tickets.c
-    w = _window(day, settings.support.window_days)
-    end = end_of_day(day)
-    rows = conn.execute(
-        select(t.ticket_id, t.customer_id, t.created_at, t.sentiment, t.first_response_at, t.resolved_at, t.csat_rating)
-        .where(w.times(t.created_at))
-    )  # fmt: skip
-    for tid, cid, created, sentiment, first, resolved, csat in rows:
-        who = population.get(str(cid))
-        if who is None:
-            continue
-        created_at = q.as_datetime(created)
-        first_at = None if first is None else q.as_datetime(first)
-        resolved_at = None if resolved is None else q.as_datetime(resolved)
-        done = resolved_at is not None and resolved_at < end
-        answered = first_at is not None and first_at < end
-        waited = (first_at if answered and first_at is not None else end) - created_at
-        who.tickets.append(
-            TicketFact(
-                ticket_id=str(tid),
-                created_at=created_at,
-                sentiment=str(sentiment),
-                resolved=done,
-                csat=int(csat) if done and csat is not None else None,
-                response_hours=round(waited.total_seconds() / 3600, 2),
-                answered=answered,
+    span = q.Window(days[0] - dt.timedelta(days=settings.support.window_days), days[-1])
+    rows = q.driver_rows(conn, select(t.ticket_id, t.customer_id, t.created_at, t.sentiment, t.first_response_at,
+                                      t.resolved_at, t.csat_rating).where(span.times(t.created_at)))  # fmt: skip
+    parsed = [(tid, str(cid), q.as_datetime(created), sentiment, None if first is None else q.as_datetime(first),
+               None if resolved is None else q.as_datetime(resolved), csat)
+              for tid, cid, created, sentiment, first, resolved, csat in rows]  # fmt: skip
+    for day in days:
+        population = out[day]
+        start, end = end_of_day(day - dt.timedelta(days=settings.support.window_days)), end_of_day(day)
+        for tid, cid, created_at, sentiment, first_at, resolved_at, csat in parsed:
+            who = population.get(cid)
+            if who is None or not start <= created_at < end:
+                continue
+            done = resolved_at is not None and resolved_at < end
+            answered = first_at is not None and first_at < end
+            waited = (first_at if answered and first_at is not None else end) - created_at
+            who.tickets.append(
+                TicketFact(
+                    ticket_id=str(tid),
+                    created_at=created_at,
+                    sentiment=str(sentiment),
+                    resolved=done,
+                    csat=int(csat) if done and csat is not None else None,
+                    response_hours=round(waited.total_seconds() / 3600, 2),
+                    answered=answered,
+                )
             )
-        )

@@ -11,13 +11,14 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+from collections.abc import Callable, Hashable
 from dataclasses import dataclass, field
 
 from app.health.inputs import HealthInputs, SourceCoverage
 from app.health.settings import COMPONENTS, HealthSettings
 
 __all__ = ["Factor", "CustomerHealth", "score_customer", "combine", "usage", "engagement", "support",
-           "financial", "relationship"]  # fmt: skip
+           "financial", "relationship", "Scorer"]  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -201,13 +202,35 @@ def relationship(inp: HealthInputs, s: HealthSettings, cov: SourceCoverage) -> t
     return _r4(value), factors
 
 
-_COMPONENT_FUNCTIONS = {
+Part = tuple[float | None, list[Factor]]
+"""A component's value (None: unavailable) and the risk factors it found."""
+ComponentFunction = Callable[[HealthInputs, HealthSettings, SourceCoverage], Part]
+
+_COMPONENT_FUNCTIONS: dict[str, ComponentFunction] = {
     "usage": usage,
     "engagement": engagement,
     "support": support,
     "financial": financial,
     "relationship": relationship,
 }
+
+
+def _ticket_key(inp: HealthInputs) -> tuple:
+    if not inp.tickets:
+        return ()
+    day = inp.day
+    return tuple([(t.sentiment, t.resolved, t.csat, t.response_hours, (day - t.created_at.date()).days) for t in inp.tickets])
+
+
+_COMPONENT_KEYS: dict[str, Callable[[HealthInputs], Hashable]] = {
+    "usage": lambda inp: (inp.day, inp.last_order_on, inp.delivered, inp.skipped),
+    "engagement": lambda inp: (inp.day, tuple(inp.drops)),
+    "support": _ticket_key,
+    "financial": lambda inp: (inp.last_order_on is None, inp.failed_payments, inp.recent_failed_payments, inp.refunds),
+    "relationship": lambda inp: (inp.day, tuple(inp.subscriptions)),
+}
+"""Everything each component function reads of the inputs: customers with equal keys get the same
+component and factors, so :class:`Scorer` computes them once."""
 
 
 def combine(components: dict[str, float | None], s: HealthSettings) -> tuple[float, float]:
@@ -241,8 +264,10 @@ def _opportunities(h: CustomerHealth, inp: HealthInputs, s: HealthSettings, entr
     full = s.relationship.full_tenure_days
     if h.tenure_days is not None and h.tenure_days >= full and not h.risk_factors:
         out.append(Factor("loyal_subscriber", "relationship", f"subscribed {h.tenure_days} days with no risk factor"))
+    if entry_price is None or h.overall < s.alerts.upsell.min_overall:
+        return out
     active = inp.active_subscriptions()
-    if active and entry_price is not None and active[-1].price_cents <= entry_price and h.overall >= s.alerts.upsell.min_overall:
+    if active and active[-1].price_cents <= entry_price:
         out.append(Factor("on_entry_plan", "usage", f"healthy ({h.overall:.2f}) on the entry plan {active[-1].plan}"))
     return out
 
@@ -256,24 +281,51 @@ def score_customer(
         entry_price: the cheapest plan price among the day's active subscriptions, when a pricier
             plan exists (the ``on_entry_plan`` opportunity); None otherwise.
     """
-    components: dict[str, float | None] = {}
-    factors: list[Factor] = []
-    for name in COMPONENTS:
-        value, found = _COMPONENT_FUNCTIONS[name](inp, s, cov)
-        components[name] = value
-        factors += found
-    overall, confidence = combine(components, s)
-    weakest = {k: v for k, v in components.items() if v is not None}
-    factors.sort(key=lambda f: (weakest.get(f.component, 1.0), COMPONENTS.index(f.component), f.name))
-    h = CustomerHealth(
-        customer_id=inp.customer_id,
-        day=inp.day,
-        components=components,
-        overall=overall,
-        confidence=confidence,
-        risk=round(1.0 - overall, 4),
-        tenure_days=tenure(inp),
-        risk_factors=factors,
-    )
-    h.opportunities = _opportunities(h, inp, s, entry_price)
-    return h
+    return Scorer(s, cov, entry_price).score(inp)
+
+
+class Scorer:
+    """Scores the customers of one population (:func:`score_customer` for each), computing each
+    component once per distinct input (``_COMPONENT_KEYS``) and each combination once per distinct
+    set of components: most customers share their counts, dates and plans with many others.
+
+    Example:
+        >>> from app.health.settings import load_health_settings
+        >>> inp = HealthInputs("c1", dt.date(2025, 6, 30), last_order_on=dt.date(2025, 6, 20), delivered=3)
+        >>> h = Scorer(load_health_settings(), SourceCoverage(signals=True, tickets=True, subscriptions=True)).score(inp)
+        >>> h.components["usage"], h.components["relationship"]
+        (1.0, None)
+    """
+
+    def __init__(self, s: HealthSettings, cov: SourceCoverage, entry_price: int | None = None) -> None:
+        self.s, self.cov, self.entry_price = s, cov, entry_price
+        self._parts: list[tuple[str, Callable[[HealthInputs], Hashable], ComponentFunction, dict[Hashable, Part]]] = [
+            (name, _COMPONENT_KEYS[name], _COMPONENT_FUNCTIONS[name], {}) for name in COMPONENTS
+        ]
+        self._combined: dict[tuple[float | None, ...], tuple[float, float, float]] = {}  # overall, confidence, risk
+
+    def score(self, inp: HealthInputs) -> CustomerHealth:
+        """One customer's health (see :func:`score_customer`)."""
+        s, cov = self.s, self.cov
+        components: dict[str, float | None] = {}
+        factors: list[Factor] = []
+        for name, key_of, compute, known in self._parts:
+            key = key_of(inp)
+            part = known.get(key)
+            if part is None:
+                part = known[key] = compute(inp, s, cov)
+            components[name] = part[0]
+            if part[1]:
+                factors += part[1]
+        values = tuple(components.values())
+        combined = self._combined.get(values)
+        if combined is None:
+            overall, confidence = combine(components, s)
+            combined = self._combined[values] = (overall, confidence, round(1.0 - overall, 4))
+        if len(factors) > 1:
+            weakest = {k: v for k, v in components.items() if v is not None}
+            factors.sort(key=lambda f: (weakest.get(f.component, 1.0), COMPONENTS.index(f.component), f.name))
+        # positional: (customer_id, day, components, overall, confidence, risk, tenure_days, risk_factors)
+        h = CustomerHealth(inp.customer_id, inp.day, components, *combined, tenure(inp), factors)
+        h.opportunities = _opportunities(h, inp, s, self.entry_price)
+        return h

@@ -6,11 +6,12 @@ import datetime as dt
 
 from sqlalchemy.engine import Connection
 
-from app.health.inputs import gather_inputs, source_coverage
-from app.health.model import CustomerHealth, score_customer
+from app.health.inputs import HealthInputs, SourceCoverage, gather_inputs_at, source_coverage
+from app.health.model import CustomerHealth, Scorer
 from app.health.settings import HealthSettings, load_health_settings
+from app.storage.bulk import paused_gc
 
-__all__ = ["score_all", "entry_price"]
+__all__ = ["score_all", "score_days", "score_inputs", "entry_price"]
 
 
 def entry_price(prices: list[int]) -> int | None:
@@ -19,10 +20,21 @@ def entry_price(prices: list[int]) -> int | None:
     return distinct[0] if len(distinct) > 1 else None
 
 
-def score_all(conn: Connection, day: dt.date, settings: HealthSettings | None = None) -> list[CustomerHealth]:
-    """Every scored customer's health at ``day``, ordered by customer id."""
+def score_inputs(inputs: dict[str, HealthInputs], s: HealthSettings, cov: SourceCoverage) -> list[CustomerHealth]:
+    """The health of one date's gathered inputs, ordered by customer id."""
+    entry = entry_price([sub.price_cents for rec in inputs.values() for sub in rec.active_subscriptions()])
+    scorer = Scorer(s, cov, entry)
+    return [scorer.score(inputs[cid]) for cid in sorted(inputs)]
+
+
+def score_days(conn: Connection, days: list[dt.date], settings: HealthSettings | None = None) -> dict[dt.date, list[CustomerHealth]]:
+    """:func:`score_all` at several dates, their inputs gathered together."""
     s = settings or load_health_settings()
     cov = source_coverage(conn)
-    inputs = gather_inputs(conn, day, s)
-    entry = entry_price([sub.price_cents for rec in inputs.values() for sub in rec.active_subscriptions()])
-    return [score_customer(inputs[cid], s, cov, entry) for cid in sorted(inputs)]
+    with paused_gc():
+        return {day: score_inputs(inputs, s, cov) for day, inputs in gather_inputs_at(conn, days, s).items()}
+
+
+def score_all(conn: Connection, day: dt.date, settings: HealthSettings | None = None) -> list[CustomerHealth]:
+    """Every scored customer's health at ``day``, ordered by customer id."""
+    return score_days(conn, [day], settings)[day]

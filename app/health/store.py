@@ -13,6 +13,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 from collections.abc import Callable, Hashable
+from operator import attrgetter
 from typing import Any
 
 from sqlalchemy import and_, case, delete, func, inspect, select
@@ -26,19 +27,20 @@ from app.health.frame import (
     HealthSet,
     HealthSummary,
     MemoryHealth,
-    bp,
-    risk_order,
+    alert_counts,
+    bp_columns,
     rows_from,
+    summarize,
 )
 from app.health.model import Factor
-from app.health.score import score_all
+from app.health.score import score_all, score_days
 from app.health.settings import COMPONENTS, HealthSettings
 from app.storage import queries as q
-from app.storage.bulk import bulk_insert_columns
+from app.storage.bulk import bulk_insert_columns, paused_gc
 from app.storage.derived import Derived, register_derived
 from app.storage.health_tables import HEALTH_TABLES, customer_health, customer_health_runs
 
-__all__ = ["materialize_health", "materialize_load", "health_dates", "drop_health", "StoredHealth", "health_days",
+__all__ = ["materialize_health", "materialize_days", "materialize_load", "health_dates", "drop_health", "StoredHealth", "health_days",
            "health_at"]  # fmt: skip
 
 
@@ -58,36 +60,53 @@ def _factors(items: list[Factor]) -> list[list[Any]]:
 
 def materialize_health(conn: Connection, day: dt.date, s: HealthSettings) -> int:
     """Compute every scored customer's health at ``day`` and store it (replacing that date's rows)."""
-    rows = sorted(rows_from(score_all(conn, day, s), s), key=risk_order)
+    return materialize_days(conn, [day], s)[day]
+
+
+def materialize_days(conn: Connection, days: list[dt.date], s: HealthSettings) -> dict[dt.date, int]:
+    """:func:`materialize_health` at several dates, their inputs read together; customers stored per date."""
+    with paused_gc():
+        return {day: _store(conn, day, rows_from(scores, s), s) for day, scores in score_days(conn, days, s).items()}
+
+
+def _detail(r: HealthRow) -> str:
+    return json.dumps({
+        "risk_factors": _factors(r.risk_factors),
+        "opportunities": _factors(r.opportunities),
+        "actions": r.actions,
+        "urgency": r.alert.urgency if r.alert else None,
+        "score": r.alert.score if r.alert else None,
+    }, separators=(",", ":"))  # fmt: skip
+
+
+def _store(conn: Connection, day: dt.date, rows: list[HealthRow], s: HealthSettings) -> int:
+    # rows come ordered by id: a stable sort on risk descending orders them as risk_order does
+    rows.sort(key=attrgetter("risk"), reverse=True)
+    values = bp_columns(rows)
     cols: dict[str, list[Any]] = {"as_of": [day] * len(rows), "customer_id": [r.customer_id for r in rows]}
-    for c in COMPONENTS:
-        cols[f"{c}_bp"] = [bp(r.components[c]) for r in rows]
-    cols["overall_bp"] = [bp(r.overall) for r in rows]
-    cols["confidence_bp"] = [bp(r.confidence) for r in rows]
-    cols["risk_bp"] = [bp(r.risk) for r in rows]
+    for name in (*COMPONENTS, "overall", "confidence", "risk"):
+        cols[f"{name}_bp"] = values[name]
     cols["tenure_days"] = [r.tenure_days for r in rows]
     cols["alert_type"] = [r.alert.alert_type if r.alert else None for r in rows]
     cols["severity"] = [r.alert.severity if r.alert else None for r in rows]
     cols["rank_risk"] = list(range(len(rows)))
     cols["model_version"] = [s.model_version] * len(rows)
-    cols["detail"] = [
-        json.dumps({
-            "risk_factors": _factors(r.risk_factors),
-            "opportunities": _factors(r.opportunities),
-            "actions": r.actions,
-            "urgency": r.alert.urgency if r.alert else None,
-            "score": r.alert.score if r.alert else None,
-        }, separators=(",", ":"))
-        for r in rows
-    ]  # fmt: skip
+    details: dict[tuple, str] = {}  # customers with the same factors, actions and alert share their detail
+    detail = []
+    for r in rows:
+        key = (*r.risk_factors, None, *r.opportunities, r.alert) if r.risk_factors or r.opportunities or r.alert else ()
+        text = details.get(key)
+        if text is None:
+            text = details[key] = _detail(r)
+        detail.append(text)
+    cols["detail"] = detail
     drop_health(conn, day)
     bulk_insert_columns(conn, customer_health, cols)
     edges = s.monitoring.psi_bins
-    memory = MemoryHealth(day, rows)
-    summary = memory.summary(edges)
+    summary = summarize(values, len(rows), edges)
     conn.execute(customer_health_runs.insert().values(as_of=day, model_version=s.model_version, summary=json.dumps({
         "edges": edges, "size": summary.size, "sums": summary.sums, "bands": summary.bands,
-        "alerts": [[t, sev, n] for (t, sev), n in sorted(memory.alert_counts().items())],
+        "alerts": [[t, sev, n] for (t, sev), n in sorted(alert_counts(rows).items())],
     })))  # fmt: skip
     return len(rows)
 
@@ -233,8 +252,7 @@ def materialize_load(conn: Connection, latest: dt.date, first: dt.date | None) -
 
     s = load_health_settings()
     days = health_days(latest, first, s)
-    for day in days:
-        materialize_health(conn, day, s)
+    materialize_days(conn, days, s)
     return days
 
 
