@@ -373,6 +373,11 @@ class MerchantGoal(StrictModel):
     ask: str = Field(description="How the merchant asks for it.")
     metric: str | None = Field(default=None, pattern=r"^[a-z_]+(\.[A-Za-z0-9_]+)+$")
     args: dict[str, Any] = Field(default_factory=dict, description="View arguments for metric.")
+    feedback: Literal["alert"] | None = Field(
+        default=None,
+        description="The merchant ends the ask with feedback on the alert CJ showed: the scripted merchant "
+        "words it by persona and, in a generated world, by whether that customer really left.",
+    )
 
 
 class Scenario(StrictModel):
