@@ -149,3 +149,15 @@ def test_cj_does_not_act_on_an_alert_before_a_result_names_it() -> None:
     calls = [c.name for m in t.messages if m.role == "cj" for c in (m.tool_calls or [])]
     first_action = min(calls.index("acknowledge_alert"), calls.index("record_alert_feedback"))
     assert calls.index("get_health_alerts") < calls.index("get_customer_health") < first_action
+
+
+@pytest.mark.parametrize("merchant", ["marcus_thompson", "sarah_chen", "zoe_martinez"])
+def test_the_opening_states_the_critical_and_high_counts_under_critical_stress(merchant: str) -> None:
+    """Under critical stress CJ states two facts at most; for alert_triage they are the critical and the
+    high counts (the stage's point), not the total matching, which is their sum."""
+    t = run_conversation(RunConfig(scenario="churn_spike", merchant=merchant, workflow="alert_triage",
+                                   merchant_context={"stress_level": "critical"}))  # fmt: skip
+    alerts = next(m.artifact for m in t.messages if m.role == "tool" and m.name == "get_health_alerts")
+    opening = next(m.content for m in t.messages if m.role == "cj" and m.content)
+    counts = [int(n) for n in re.findall(r"\b\d+\b", opening)]
+    assert counts == [alerts["by_severity"]["critical"], alerts["by_severity"]["high"]], opening
