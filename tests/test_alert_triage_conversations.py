@@ -18,8 +18,8 @@ from app.health.feedback import statuses
 from app.health.truth import customer_left
 from app.scenarios import get_persona
 from app.simulation import RunConfig, run_conversation
-from app.transcript import Transcript
 from app.storage.ops import OpsStore, alert_feedback
+from app.transcript import Transcript
 from app.workflows import workflows
 from tests.conftest import cached_agent
 from tests.test_conversations import ungrounded

@@ -12,11 +12,13 @@ accuracy, shifted by persona.
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
 
 from app.formats.merchant_script import AlertFeedbackStyle
+from app.views import DataProvider
+from app.views.health_alerts import AlertItem, AlertList
 
 __all__ = ["AlertFeedback", "SEVERITY_PRIORITY", "ACCURACY_PENALTY", "alert_feedback", "priority_of"]
 
@@ -45,9 +47,10 @@ def priority_of(severity: str, accuracy: str, shift: int) -> int:
     return max(1, min(5, SEVERITY_PRIORITY.get(severity, 3) - ACCURACY_PENALTY[accuracy] + shift))
 
 
-def _alert_shown(provider: Any, replies: Sequence[str]) -> Any | None:
+def _alert_shown(provider: DataProvider, replies: Sequence[str]) -> AlertItem | None:
     """The alert item of the customer CJ named last (the riskiest when none), or None without alerts."""
-    items = provider.get_view("alerts", severity=_RISK_SEVERITIES, limit=_SCAN_LIMIT).alerts
+    view = provider.get_view("alerts", severity=_RISK_SEVERITIES, limit=_SCAN_LIMIT)
+    items = view.alerts if isinstance(view, AlertList) else []
     for reply in reversed(replies):
         named = [(pos, i) for i, item in enumerate(items)
                  for pos in (reply.find(item.name), reply.find(item.customer_id)) if pos >= 0]  # fmt: skip
@@ -56,16 +59,18 @@ def _alert_shown(provider: Any, replies: Sequence[str]) -> Any | None:
     return items[0] if items else None
 
 
-def _truth(provider: Any, customer_id: str, day: Any) -> bool | None:
-    world = getattr(provider, "world", None)
-    if world is None:  # a database: no future to check
-        return None
+def _truth(provider: DataProvider, customer_id: str, day: dt.date) -> bool | None:
+    from app.agents.data_agent import DataAgent
     from app.health.truth import customer_left
 
+    if not isinstance(provider, DataAgent):  # a database: no future to check
+        return None
     return customer_left(provider, customer_id, day)
 
 
-def alert_feedback(provider: Any, replies: Sequence[str], style: AlertFeedbackStyle) -> AlertFeedback | None:
+def alert_feedback(
+    provider: DataProvider | None, replies: Sequence[str], style: AlertFeedbackStyle
+) -> AlertFeedback | None:
     """The feedback a merchant of ``style`` gives on the alert CJ showed in ``replies`` (None when the
     provider has no risk alert, or no provider is known)."""
     if provider is None:
