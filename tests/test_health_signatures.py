@@ -15,10 +15,12 @@ from app.health.frame import rows_from
 from app.health.score import score_all
 from app.health.settings import load_health_settings
 from app.models import Expectation
+from app.scenarios import get_scenario
 from app.signatures import STEADY_SCENARIO, check_expectations, expectation_value
 from tests import oracle, oracle_health
 from tests.conftest import cached_agent
 from tests.test_catalog import data_copy, load_error, replace_in  # noqa: F401  (data_copy is a fixture)
+from tests.test_cli_data import invoke
 
 WORLDS = [("churn_spike", "sarah_chen", 0), ("steady_operations", "marcus_thompson", 1), ("shipping_crisis", "zoe_martinez", 2)]
 
@@ -72,3 +74,10 @@ def test_per_must_name_a_value_of_the_same_view(data_copy: Path) -> None:  # noq
 def test_per_cannot_go_with_one_of() -> None:
     with pytest.raises(ValueError, match="'per' makes a share of a number"):
         Expectation(metric="ticket_metrics.by_category.0.category", per="created.current", one_of=["billing"])
+
+
+def test_world_check_counts_the_health_signatures() -> None:
+    n = len(get_scenario("churn_spike").expected)
+    result = invoke("world", "check", "--scenario", "churn_spike", "--merchant", "sarah_chen", "--seeds", "0")
+    assert result.exit_code == 0, result.output
+    assert f"{n}/{n} expectations hold" in result.output
