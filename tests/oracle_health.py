@@ -2,7 +2,7 @@
 
 Written from the documentation, not from ``app.health`` (nothing here imports it), so that it can
 judge the model and the health signatures of the scenarios. One pass per table, no shared state.
-The constants are the shipped ``data/health.yaml`` (model health-2) as docs/health.md states them.
+The constants are the shipped ``data/health.yaml`` (model health-3) as docs/health.md states them.
 
 Windows: dates in ``(d - N, d]``; timestamps in ``[end_of_day(d - N), end_of_day(d))``; "by the date"
 means before ``end_of_day(d)``.
@@ -22,6 +22,8 @@ CHARGED = ("paid", "refunded")
 LAPSED_DAYS, ACTIVE_DAYS, WINDOW = 90, 30, 90
 ENGAGEMENT_DAYS, ONSET, LATER, HALF_LIFE = 60, 0.98, 0.30, 30
 UPSELL_OVERALL, UPSELL_TENURE, FULL_TENURE = 0.9, 180, 365
+RECENT_DAYS, STALE_SHARE = 30, 0.5  # complaints and failed payments older than 30 days weigh half
+FLOOR = 0.05  # the harmonic mean counts a component below this as this
 
 
 def _r4(x: float) -> float:
@@ -49,8 +51,9 @@ def _support(tickets: list[dict[str, Any]], d: dt.date) -> tuple[float, int]:
         resolved = t["resolved_at"] is not None and t["resolved_at"] < end
         first = t["first_response_at"] if t["first_response_at"] is not None and t["first_response_at"] < end else end
         hours = round((first - t["created_at"]).total_seconds() / 3600, 2)
+        recent = (d - t["created_at"].date()).days < RECENT_DAYS
         for hit, factor in (
-            (t["sentiment"] == "negative", 0.65),
+            (t["sentiment"] == "negative", 0.65 if recent else 1 - STALE_SHARE * 0.35),
             (not resolved, 0.85),
             (resolved and t["csat_rating"] is not None and t["csat_rating"] <= 2, 0.7),
             (hours > 24, 0.9),
@@ -90,6 +93,7 @@ def health(rows: Rows, d: dt.date) -> dict[str, dict[str, Any]]:
         last = last_charged(cid)
         delivered = sum(1 for o in own_orders if o["status"] in CHARGED and _in(o["ordered_on"], d, WINDOW))
         failed = sum(1 for o in own_orders if o["status"] == "failed" and _in(o["ordered_on"], d, WINDOW))
+        recent_failed = sum(1 for o in own_orders if o["status"] == "failed" and _in(o["ordered_on"], d, RECENT_DAYS))
         skipped = sum(1 for s in own_signals if s["signal_type"] == "skipped_box" and _in(s["detected_on"], d, WINDOW))
         drops = sorted((s["detected_on"], s["strength"]) for s in own_signals
                        if s["signal_type"] == "engagement_drop" and _in(s["detected_on"], d, ENGAGEMENT_DAYS))  # fmt: skip
@@ -111,7 +115,8 @@ def health(rows: Rows, d: dt.date) -> dict[str, dict[str, Any]]:
             comp["support"], troubles = _support(tickets.get(cid, []), d)
             factors += troubles
         if last is not None or failed:
-            comp["financial"] = _r4(0.6**failed * 0.85 ** refunds.get(cid, 0))
+            older = failed - recent_failed
+            comp["financial"] = _r4(0.6**recent_failed * (1 - STALE_SHARE * 0.4) ** older * 0.85 ** refunds.get(cid, 0))
             factors += failed + refunds.get(cid, 0)
         tenure = None
         if cid in subs:
@@ -130,10 +135,8 @@ def health(rows: Rows, d: dt.date) -> dict[str, dict[str, Any]]:
         avail = {k: v for k, v in comp.items() if v is not None}
         if not avail:
             overall = 1.0
-        elif min(avail.values()) <= 0:
-            overall = 0.0
         else:
-            overall = _r4(sum(WEIGHTS[k] for k in avail) / sum(WEIGHTS[k] / v for k, v in avail.items()))
+            overall = _r4(sum(WEIGHTS[k] for k in avail) / sum(WEIGHTS[k] / max(v, FLOOR) for k, v in avail.items()))
         risk = round(1 - overall, 4)
         severity = next((name for name, above in SEVERITIES if risk > above), None)
         if severity is None and overall >= UPSELL_OVERALL and (tenure or 0) >= UPSELL_TENURE and not factors:
