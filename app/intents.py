@@ -40,7 +40,7 @@ class Intent(StrictModel):
     args: dict[str, Any] = Field(default_factory=dict, description="Tool arguments.")
     extract: str | None = Field(
         default=None, description="Tool argument filled from the pattern's last group (customer_id, query); "
-        "a named group (?P<arg>...) fills the argument it names."
+        "a named group (?P<arg>...) fills the argument it names (words joined by _: 'somewhat accurate' -> somewhat_accurate)."
     )
 
     @model_validator(mode="after")
@@ -76,6 +76,12 @@ class IntentFile(StrictModel):
         if unknown:
             raise ValueError(f"unknown tools {unknown} in fallbacks; valid tools: {', '.join(valid)}")
         return self
+
+
+def _group_value(text: str) -> int | str:
+    """A named group's match as an argument value: a number, or words as a name (lower case, joined
+    by underscores), so "Somewhat accurate" fills ``somewhat_accurate``."""
+    return int(text) if text.isdigit() else "_".join(text.lower().split())
 
 
 @dataclass(frozen=True)
@@ -132,8 +138,9 @@ class IntentCatalog:
                 m = pattern.search(text)
                 if m:
                     args = dict(intent.args)
-                    # a named group fills the argument it names ("priority (?P<priority_rating>[1-5])")
-                    args.update({k: int(v) if v.isdigit() else v for k, v in m.groupdict().items() if v})
+                    # a named group fills the argument it names ("priority (?P<priority_rating>[1-5])");
+                    # words become the value's name ("somewhat accurate" -> somewhat_accurate)
+                    args.update({k: _group_value(v) for k, v in m.groupdict().items() if v})
                     if intent.extract:
                         groups = [g for g in m.groups() if g]
                         if not groups:

@@ -224,13 +224,18 @@ def make_merchant_model(
     catalog: Catalog | None = None,
     *,
     timeout: float | None = None,
+    provider: Any = None,
 ) -> BaseChatModel:
-    """The simulated merchant's chat model for a spec (``script`` by default; its phrasing from ``catalog``)."""
+    """The simulated merchant's chat model for a spec (``script`` by default; its phrasing from ``catalog``).
+
+    ``provider`` is the data the conversation runs on: the scripted merchant reads the alert it gives
+    feedback on, and the world's truth about it, there.
+    """
     parsed = parse_spec(spec)
     if parsed.kind == "script":
         from app.policies.scripted_merchant import ScriptedMerchant
 
-        return ScriptedMerchant(persona=persona, scenario=scenario, seed=seed, catalog=catalog)
+        return ScriptedMerchant(persona=persona, scenario=scenario, seed=seed, catalog=catalog, provider=provider)
     if parsed.kind in ("rules", "replay"):
         raise InvalidArgumentError(f"{spec!r} is the offline {_ROLE[parsed.kind]}; the offline merchant is 'script'")
     return _provider_model(parsed, 0.7, timeout)

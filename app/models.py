@@ -319,10 +319,18 @@ class Expectation(StrictModel):
 
     ``metric`` is ``<view>.<path>`` where the path walks the view's JSON (list items by index),
     e.g. ``financial_metrics.churn_rate.current`` or ``ticket_metrics.by_category.0.category``.
+    With ``per`` the bounds apply to the share ``metric / per`` (a count per scored customer, say),
+    so a signature need not scale with the persona's size.
     """
 
     metric: str = Field(pattern=r"^[a-z_]+(\.[A-Za-z0-9_]+)+$")
     args: dict[str, Any] = Field(default_factory=dict, description="View arguments.")
+    per: str | None = Field(
+        default=None,
+        pattern=r"^[A-Za-z0-9_]+(\.[A-Za-z0-9_]+)*$",
+        description="A path in the same view result to divide by: the bounds apply to the share "
+        "metric / per (4 decimals), e.g. critical alerts per scored customer.",
+    )
     min: float | None = None
     max: float | None = None
     min_ratio_to_steady: float | None = Field(
@@ -332,11 +340,18 @@ class Expectation(StrictModel):
     one_of: list[str] | None = Field(default=None, description="Allowed values of a text metric.")
     description: str = ""
 
+    @property
+    def per_metric(self) -> str | None:
+        """``per`` as a full ``<view>.<path>`` metric (None without ``per``)."""
+        return None if self.per is None else f"{self.metric.split('.')[0]}.{self.per}"
+
     @model_validator(mode="after")
     def _has_a_bound(self) -> Expectation:
         bounds = (self.min, self.max, self.min_ratio_to_steady, self.max_ratio_to_steady, self.one_of)
         if all(b is None for b in bounds):
             raise ValueError("an expectation needs at least one of min, max, min/max_ratio_to_steady, one_of")
+        if self.per is not None and self.one_of is not None:
+            raise ValueError("'per' makes a share of a number; it cannot go with one_of (a text metric)")
         for low, high, names in (
             (self.min, self.max, "min/max"),
             (self.min_ratio_to_steady, self.max_ratio_to_steady, "min_ratio_to_steady/max_ratio_to_steady"),
@@ -358,6 +373,11 @@ class MerchantGoal(StrictModel):
     ask: str = Field(description="How the merchant asks for it.")
     metric: str | None = Field(default=None, pattern=r"^[a-z_]+(\.[A-Za-z0-9_]+)+$")
     args: dict[str, Any] = Field(default_factory=dict, description="View arguments for metric.")
+    feedback: Literal["alert"] | None = Field(
+        default=None,
+        description="The merchant ends the ask with feedback on the alert CJ showed: the scripted merchant "
+        "words it by persona and, in a generated world, by whether that customer really left.",
+    )
 
 
 class Scenario(StrictModel):

@@ -1,7 +1,8 @@
 """Checking a world against its scenario's ``expected`` ranges (the scenario's signature).
 
-``expected`` entries name a view value as ``<view>.<path>``; ratios compare with the
-steady_operations world of the same persona, seed and merchant context.
+``expected`` entries name a view value as ``<view>.<path>``, optionally divided by another value of
+the same view (``per``: a share, such as critical alerts per scored customer); ratios compare with
+the steady_operations world of the same persona, seed and merchant context.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from app.errors import DataFileError
 from app.models import Expectation, Scenario
 from app.views import DataProvider
 
-__all__ = ["CheckResult", "metric_value", "check_expectations", "STEADY_SCENARIO"]
+__all__ = ["CheckResult", "metric_value", "expectation_value", "check_expectations", "STEADY_SCENARIO"]
 
 STEADY_SCENARIO = "steady_operations"
 
@@ -35,6 +36,20 @@ def metric_value(provider: DataProvider, metric: str, args: dict[str, Any] | Non
         else:
             return None
     return node
+
+
+def share(value: Any, per: Any) -> float | None:
+    """``value / per`` to 4 decimals; None when either is not a number or ``per`` is 0."""
+    numbers = all(isinstance(x, (int, float)) and not isinstance(x, bool) for x in (value, per))
+    return round(value / per, 4) if numbers and per else None
+
+
+def expectation_value(provider: DataProvider, exp: Expectation) -> Any:
+    """The value an expectation bounds: its metric, or the share metric / ``per``."""
+    value = metric_value(provider, exp.metric, exp.args)
+    if exp.per_metric is None:
+        return value
+    return share(value, metric_value(provider, exp.per_metric, exp.args))
 
 
 @dataclass(frozen=True)
@@ -68,7 +83,7 @@ def _check(exp: Expectation, value: Any, steady_value: Any) -> CheckResult:
                 problems.append(f"{r:.2f}x steady < {exp.min_ratio_to_steady}x")
             if exp.max_ratio_to_steady is not None and r > exp.max_ratio_to_steady:
                 problems.append(f"{r:.2f}x steady > {exp.max_ratio_to_steady}x")
-    label = f"{exp.metric}{exp.args or ''}"
+    label = f"{exp.metric}{f' per {exp.per}' if exp.per else ''}{exp.args or ''}"
     message = f"{label} = {value!r}" + (f": {'; '.join(problems)}" if problems else " ok")
     return CheckResult(exp, value, steady_value, not problems, message)
 
@@ -79,8 +94,8 @@ def check_expectations(
     """Evaluate every expectation of ``scenario`` on ``provider`` (``steady`` for ratio bounds)."""
     results = []
     for exp in scenario.expected:
-        value = metric_value(provider, exp.metric, exp.args)
+        value = expectation_value(provider, exp)
         needs_steady = exp.min_ratio_to_steady is not None or exp.max_ratio_to_steady is not None
-        steady_value = metric_value(steady, exp.metric, exp.args) if needs_steady and steady else None
+        steady_value = expectation_value(steady, exp) if needs_steady and steady else None
         results.append(_check(exp, value, steady_value))
     return results

@@ -145,7 +145,7 @@ def _context(
     merchant = None
     if not human:
         merchant = merchant_model or make_merchant_model(
-            cfg.merchant_model, persona, scenario, cfg.seed, catalog, timeout=cfg.model_timeout
+            cfg.merchant_model, persona, scenario, cfg.seed, catalog, timeout=cfg.model_timeout, provider=provider
         )
     specs = (None if cj_model else cfg.cj_model, None if human or merchant_model else cfg.merchant_model)
     (cj, merchant), stats = _with_retries((cj, merchant), specs, cfg, retry, stats)

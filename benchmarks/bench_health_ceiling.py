@@ -92,7 +92,7 @@ def world_facts(scenario: str, persona: str, seed: int, s: HealthSettings) -> Wo
     with agent.engine.connect() as conn:
         inputs = gather_inputs(conn, day, s)
         rows = rows_from(score_all(conn, day, s), s)
-        left = set(leavers(conn, rows, day, s))
+        left = set(leavers(conn, [r.customer_id for r in rows], day, s))
     weights = pick_weights(agent.world, day, ahead_days=s.monitoring.horizon_days)
     critical = s.alerts.severities[0].above
     risk = {r.customer_id: r.risk for r in rows}

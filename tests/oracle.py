@@ -24,6 +24,7 @@ from collections import Counter
 from typing import Any
 
 from app.world.world import Rows, end_of_day
+from tests.oracle_health import health_overview
 
 TIME_RANGES = {"24h": 1, "3d": 3, "7d": 7, "30d": 30, "60d": 60, "90d": 90}
 RISK_WEIGHTS = {"failed_payment": 0.6, "negative_ticket": 0.5, "engagement_drop": 0.4, "skipped_box": 0.35}
@@ -278,7 +279,12 @@ def get_alert_decision(rows: Rows, as_of: dt.date, date: dt.date | str | None = 
     return {"alert_date": day, "severity": severity, "alert_flag": severity != "INFO"}
 
 
-VIEWS = {"financial_metrics": financial_metrics, "ticket_metrics": ticket_metrics, "get_alert_decision": get_alert_decision}
+VIEWS = {
+    "financial_metrics": financial_metrics,
+    "ticket_metrics": ticket_metrics,
+    "get_alert_decision": get_alert_decision,
+    "health_overview": health_overview,
+}
 
 
 def view(rows: Rows, as_of: dt.date, name: str, args: dict[str, Any]) -> dict[str, Any]:
@@ -295,6 +301,16 @@ def resolve(obj: Any, path: list[str]) -> Any:
         else:
             obj = obj[part]
     return obj
+
+
+def bounded_value(result: dict[str, Any], expectation: Any) -> Any:
+    """The value an expectation bounds in its view's ``result``: the metric's, or with ``per`` the
+    share metric / per to 4 decimals (None when the divisor is 0 or missing)."""
+    value = resolve(result, expectation.metric.split(".")[1:])
+    if expectation.per is None:
+        return value
+    per = resolve(result, expectation.per.split("."))
+    return round(value / per, 4) if value is not None and per else None
 
 
 def metric_value(rows: Rows, as_of: dt.date, metric: str, args: dict[str, Any]) -> Any:

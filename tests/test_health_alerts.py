@@ -138,7 +138,7 @@ def test_truth_on_a_hand_built_future() -> None:
     insert_rows(engine, rows)
     with engine.connect() as conn:
         scored = rows_from(score_all(conn, D, S), S)
-        left = leavers(conn, scored, D, S)
+        left = leavers(conn, [r.customer_id for r in scored], D, S)
         report = measure(conn, D, S)
     # A cancels 10 days on; D's last order (50 days before) is 80 days old at the horizon: not lapsed
     assert left == {"A": 10}

@@ -17,6 +17,7 @@ from app.errors import InvalidArgumentError
 from app.models import (
     BusinessStage,
     CancelReason,
+    Expectation,
     MerchantContext,
     SignalType,
     StressLevel,
@@ -87,12 +88,12 @@ def _view(scenario_id: str, persona_id: str, seed: int, stress: StressLevel, nam
     return oracle.view(rows, get_scenario(scenario_id).as_of, name, dict(args))
 
 
-def steady_value(scenario_id: str, persona_id: str, seed: int, metric: str, args: dict) -> object:
-    """A metric of steady_operations with the same persona, seed and merchant context as the scenario."""
-    name, *path = metric.split(".")
+def steady_value(scenario_id: str, persona_id: str, seed: int, expectation: Expectation) -> object:
+    """An expectation's value in steady_operations with the same persona, seed and merchant context."""
+    name = expectation.metric.split(".")[0]
     stress = get_scenario(scenario_id).stress_level
-    view = _view("steady_operations", persona_id, seed, stress, name, tuple(sorted(args.items())))
-    return oracle.resolve(view, path)
+    view = _view("steady_operations", persona_id, seed, stress, name, tuple(sorted(expectation.args.items())))
+    return oracle.bounded_value(view, expectation)
 
 
 # ---------------------------------------------------------------- determinism
@@ -328,14 +329,14 @@ def test_scenario_signature(scenario_id: str, persona_id: str, seed: int) -> Non
     views: dict = {}
     failures = []
     for e in scenario.expected:
-        name, *path = e.metric.split(".")
+        name = e.metric.split(".")[0]
         key = (name, tuple(sorted(e.args.items())))
         if key not in views:
             views[key] = oracle.view(rows, scenario.as_of, name, e.args)
-        value = oracle.resolve(views[key], path)
+        value = oracle.bounded_value(views[key], e)
         steady = None
         if e.min_ratio_to_steady is not None or e.max_ratio_to_steady is not None:
-            steady = steady_value(scenario_id, persona_id, seed, e.metric, e.args)
+            steady = steady_value(scenario_id, persona_id, seed, e)
         ok, why = oracle.check(e, value, steady)
         if not ok:
             failures.append(f"{e.metric} {e.args}: {why}")

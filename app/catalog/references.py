@@ -236,6 +236,9 @@ def _scenarios(catalog: Catalog) -> None:
             problem = metric_problem(exp.metric, exp.args)
             if problem:
                 _fail(source, f"expected.{i}.metric", f"{problem}; fix the metric or its args")
+            problem = metric_problem(exp.per_metric, exp.args) if exp.per_metric else None
+            if problem:
+                _fail(source, f"expected.{i}.per", f"{problem}; 'per' is a path in the same view's result")
             ratio = exp.min_ratio_to_steady is not None or exp.max_ratio_to_steady is not None
             if ratio and STEADY_SCENARIO not in catalog.scenarios:
                 why = f"ratio bounds compare with the {STEADY_SCENARIO} scenario"

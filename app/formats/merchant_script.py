@@ -6,13 +6,13 @@ The format is described in ``data/prompts/README.md``.
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import Field, field_validator
 
 from app.models import CommunicationStyle, Placeholders, RegexPattern, StrictModel
 
-__all__ = ["MerchantStyle", "MerchantScript"]
+__all__ = ["MerchantStyle", "AlertFeedbackStyle", "MerchantScript"]
 
 _VALUES = ("opening", "opening_lc", "business_name", "worry", "worry2")
 """Placeholders every formatted phrase may use (see ``ScriptedMerchant._say``)."""
@@ -37,6 +37,20 @@ class MerchantStyle(StrictModel):
     worries: list[str] = Field(min_length=1, description="Side worries (scattered run-on messages).")
 
 
+Spoken = Literal["accurate", "somewhat accurate", "inaccurate"]
+
+
+class AlertFeedbackStyle(StrictModel):
+    """How a communication style gives feedback on an alert (a goal with ``feedback: alert``)."""
+
+    phrase: list[Annotated[str, Placeholders("accuracy", "priority")]] = Field(
+        min_length=1, description="The feedback sentence; {accuracy} and {priority} (1-5) are filled in."
+    )
+    stayed: Spoken = Field(description="Accuracy said when the customer did not leave within the horizon.")
+    unknown: Spoken = Field(description="Accuracy said when the future cannot be checked (a database).")
+    priority_shift: int = Field(default=0, ge=-2, le=2, description="Added to the priority of the severity.")
+
+
 class MerchantScript(StrictModel):
     """The whole ``data/prompts/scripted_merchant.yaml``."""
 
@@ -45,10 +59,13 @@ class MerchantScript(StrictModel):
     worried_pattern: RegexPattern = Field(description="CJ's reply carries alarming news (regex).")
     steps_pattern: RegexPattern = Field(description="CJ's reply recommends next steps (regex).")
     styles: dict[CommunicationStyle, MerchantStyle]
+    alert_feedback: dict[CommunicationStyle, AlertFeedbackStyle] = Field(
+        description="Feedback on an alert per communication style (the alert_triage workflow)."
+    )
 
-    @field_validator("styles")
+    @field_validator("styles", "alert_feedback")
     @classmethod
-    def _all_styles(cls, styles: dict[CommunicationStyle, MerchantStyle]) -> dict[CommunicationStyle, MerchantStyle]:
+    def _all_styles(cls, styles: dict[CommunicationStyle, StrictModel]) -> dict[CommunicationStyle, StrictModel]:
         missing = [s.value for s in CommunicationStyle if s not in styles]
         if missing:
             raise ValueError(f"add phrases for styles {missing}")

@@ -16,6 +16,7 @@ opportunities are measured by the share of customers who stayed.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
 from pydantic import BaseModel, Field
@@ -24,7 +25,7 @@ from sqlalchemy.engine import Connection
 
 from app.errors import InvalidArgumentError
 from app.formatting import rate_pct
-from app.health.frame import HealthRow, rows_from
+from app.health.frame import rows_from
 from app.health.score import score_all
 from app.health.settings import HealthSettings, load_health_settings
 from app.storage import order_queries as oq
@@ -34,7 +35,7 @@ from app.storage.schema import orders, subscriptions
 if TYPE_CHECKING:
     from app.agents.data_agent import DataAgent
 
-__all__ = ["SeverityAccuracy", "AccuracyReport", "leavers", "measure", "measure_world"]
+__all__ = ["SeverityAccuracy", "AccuracyReport", "leavers", "measure", "measure_world", "customer_left"]
 
 RISK_SEVERITIES = ("critical", "high", "medium")
 
@@ -75,8 +76,9 @@ class AccuracyReport(BaseModel):
         return "\n".join(lines)
 
 
-def leavers(conn: Connection, rows: list[HealthRow], day: dt.date, s: HealthSettings) -> dict[str, int]:
-    """Scored customer -> days from ``day`` to their leaving, for those who left within the horizon."""
+def leavers(conn: Connection, customer_ids: Iterable[str], day: dt.date, s: HealthSettings) -> dict[str, int]:
+    """Customer (of those scored at ``day``) -> days from ``day`` to their leaving, for those who left
+    within the horizon."""
     h = s.monitoring.horizon_days
     end = day + dt.timedelta(days=h)
     sub = subscriptions.c
@@ -91,14 +93,14 @@ def leavers(conn: Connection, rows: list[HealthRow], day: dt.date, s: HealthSett
         .group_by(o.customer_id).having(func.count() > 0)
     )}  # fmt: skip
     out: dict[str, int] = {}
-    for r in rows:
-        own = subs.get(r.customer_id)
+    for cid in customer_ids:
+        own = subs.get(cid)
         if own:
             cancels = [c for _, c in own if c is not None and day < c <= end]
             if cancels and not any(c is None or c > end for _, c in own):
-                out[r.customer_id] = (max(cancels) - day).days
-        elif r.customer_id not in still_buying:
-            out[r.customer_id] = h
+                out[cid] = (max(cancels) - day).days
+        elif cid not in still_buying:
+            out[cid] = h
     return out
 
 
@@ -106,7 +108,7 @@ def measure(conn: Connection, day: dt.date, s: HealthSettings | None = None) -> 
     """Score ``day`` and measure its alerts against the rows after it (the connection must hold them)."""
     s = s or load_health_settings()
     rows = rows_from(score_all(conn, day, s), s)
-    left = leavers(conn, rows, day, s)
+    left = leavers(conn, [r.customer_id for r in rows], day, s)
     risky = [r for r in rows if r.alert and r.alert.alert_type != "upsell_opportunity"]
     severities = []
     for i, sev in enumerate(RISK_SEVERITIES):
@@ -126,6 +128,21 @@ def measure(conn: Connection, day: dt.date, s: HealthSettings | None = None) -> 
                           upsell_stayed=round(stayed / len(upsell), 4) if upsell else None)  # fmt: skip
 
 
+def _latest(agent: DataAgent, s: HealthSettings) -> dt.date:
+    """The latest date whose horizon the world has simulated."""
+    return agent.world.horizon - dt.timedelta(days=s.monitoring.horizon_days)
+
+
+def customer_left(agent: DataAgent, customer_id: str, day: dt.date, s: HealthSettings | None = None) -> bool | None:
+    """Whether a customer scored at ``day`` left within the horizon after it in the world's future (the
+    rule of :func:`leavers`); None when the world is not simulated up to ``day`` + the horizon."""
+    s = s or load_health_settings()
+    if day > _latest(agent, s):
+        return None
+    with agent.engine.connect() as conn:
+        return customer_id in leavers(conn, [customer_id], day, s)
+
+
 def measure_world(agent: DataAgent, day: dt.date | None = None, s: HealthSettings | None = None) -> AccuracyReport:
     """Measure a generated world's alerts of ``day`` (default: the latest date whose horizon the world
     has simulated) against its future.
@@ -136,7 +153,7 @@ def measure_world(agent: DataAgent, day: dt.date | None = None, s: HealthSetting
     """
     s = s or load_health_settings()
     h = dt.timedelta(days=s.monitoring.horizon_days)
-    latest = agent.world.horizon - h
+    latest = _latest(agent, s)
     day = day or latest
     if day > latest:
         raise InvalidArgumentError(f"--date {day}: the world is simulated up to {agent.world.horizon}, so alerts can be "

@@ -154,7 +154,7 @@ def forecast(conn: Connection, day: dt.date, s: HealthSettings | None = None,
         if k > 1 and not _has_data(conn, anchor):
             break
         rows = health_at(conn, anchor, s, memo).worst(10**9)
-        left = leavers(conn, rows, anchor, s)
+        left = leavers(conn, [r.customer_id for r in rows], anchor, s)
         for r in rows:
             n[_band(r.risk)] += 1
             out[_band(r.risk)] += r.customer_id in left
@@ -221,7 +221,7 @@ def forecast_accuracy(conn: Connection, day: dt.date, s: HealthSettings | None =
     memo = _memo()
     f = forecast(conn, day, s, memo)
     rows = [r for r in health_at(conn, day, s, memo).worst(10**9) if r.customer_id in f.forecasts]
-    left = set(leavers(conn, rows, day, s))
+    left = set(leavers(conn, [r.customer_id for r in rows], day, s))
     pairs = [(f.forecasts[r.customer_id].churn_probability, r.customer_id in left) for r in rows]
     brier = sum((p - y) ** 2 for p, y in pairs) / len(pairs) if pairs else 0.0
     brier_base = sum((f.base_rate - y) ** 2 for _, y in pairs) / len(pairs) if pairs else 0.0

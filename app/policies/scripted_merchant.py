@@ -36,6 +36,7 @@ from app.formats.merchant_script import MerchantScript
 from app.models import Persona, Scenario
 from app.policies.context import MERCHANT_DONE
 from app.policies.history import text_of
+from app.policies.merchant_feedback import alert_feedback
 from app.policies.tone import lower_first, pick
 
 __all__ = ["merchant_script", "ScriptedMerchant"]
@@ -113,6 +114,9 @@ class ScriptedMerchant(BaseChatModel):
     scenario: Scenario
     seed: int = 0
     catalog: Catalog | None = None
+    provider: Any = None
+    """The data it is simulated in (a DataProvider): the alert it gives feedback on, and - in a
+    generated world - whether that customer really left (app/policies/merchant_feedback.py)."""
 
     @property
     def _llm_type(self) -> str:
@@ -146,7 +150,7 @@ class ScriptedMerchant(BaseChatModel):
             return _Action("ask", state.next_goal)
         return _Action("done")
 
-    def _next_action(self, history: Sequence[BaseMessage]) -> tuple[_Action, str, int]:
+    def _next_action(self, history: Sequence[BaseMessage]) -> tuple[_Action, list[str], int]:
         replies, cj_opened = _split(history)
         state = _State()
         action = _Action("done")
@@ -154,11 +158,21 @@ class ScriptedMerchant(BaseChatModel):
             action = self._decide(state, reply, turn == 0, cj_opened)
             if turn < len(replies) - 1:
                 state = state.after(action)
-        return action, replies[-1], len(replies) - 1
+        return action, replies, len(replies) - 1
 
     # ------------------------------------------------------------------ wording
 
-    def _say(self, action: _Action, reply: str, turn: int, cj_opened: bool) -> str:
+    def _feedback(self, replies: Sequence[str]) -> str:
+        """The feedback sentence on the alert CJ showed ('' when there is none to give)."""
+        style = self._script.alert_feedback[self.persona.communication_style]
+        fb = alert_feedback(self.provider, replies, style)
+        if fb is None:
+            return ""
+        phrase = pick(style.phrase, self.seed, self.scenario.id, len(replies), "feedback")
+        return phrase.format(accuracy=fb.accuracy, priority=fb.priority)
+
+    def _say(self, action: _Action, replies: Sequence[str], turn: int, cj_opened: bool) -> str:
+        reply = replies[-1]
         script = self._script
         style = script.styles[self.persona.communication_style]
 
@@ -187,6 +201,8 @@ class ScriptedMerchant(BaseChatModel):
             else:
                 react = choose(style.react, "react")
             text = choose(style.ask, "ask").format(react=react, ask=ask, ask_lc=lower_first(ask), **values)
+            if self.scenario.merchant_goals[action.goal or 0].feedback == "alert":
+                text = f"{text} {self._feedback(replies)}"
         elif action.kind == "pushback":
             text = choose(style.pushback, "pushback")
         elif action.kind == "list":
@@ -202,7 +218,7 @@ class ScriptedMerchant(BaseChatModel):
         run_manager: CallbackManagerForLLMRun | None = None,
         **kwargs: Any,
     ) -> ChatResult:
-        action, reply, turn = self._next_action(messages)
+        action, replies, turn = self._next_action(messages)
         _, cj_opened = _split(messages)
-        text = self._say(action, reply, turn, cj_opened)
+        text = self._say(action, replies, turn, cj_opened)
         return ChatResult(generations=[ChatGeneration(message=AIMessage(content=text))])
