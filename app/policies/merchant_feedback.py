@@ -60,7 +60,7 @@ def _alert_shown(provider: DataProvider, replies: Sequence[str]) -> AlertItem | 
 
 
 def _truth(provider: DataProvider, customer_id: str, day: dt.date) -> bool | None:
-    from app.agents.data_agent import DataAgent
+    from app.providers.data_agent import DataAgent
     from app.health.truth import customer_left
 
     if not isinstance(provider, DataAgent):  # a database: no future to check
