@@ -60,8 +60,8 @@ def _alert_shown(provider: DataProvider, replies: Sequence[str]) -> AlertItem | 
 
 
 def _truth(provider: DataProvider, customer_id: str, day: dt.date) -> bool | None:
-    from app.providers.data_agent import DataAgent
     from app.health.truth import customer_left
+    from app.providers.data_agent import DataAgent
 
     if not isinstance(provider, DataAgent):  # a database: no future to check
         return None
