@@ -47,6 +47,12 @@ CONVERSATION_START = dt.time(9, 0)
 RECURSION_LIMIT = 1000  # the graph is bounded by max_turns and max_tool_rounds, not by step count
 
 
+def _graph_config(thread_id: str) -> dict[str, Any]:
+    # max_concurrency 1: the tool calls of one step run one after another in the order the model
+    # gave them, so actions' side effects and audit ids are the same in every run
+    return {"recursion_limit": RECURSION_LIMIT, "max_concurrency": 1, "configurable": {"thread_id": thread_id}}
+
+
 @dataclass
 class RunConfig:
     """Inputs of one conversation (everything the transcript body is a function of).
@@ -277,7 +283,7 @@ def run_conversation(
     if checkpointer is None and _may_ask_approval(cfg.workflow, ctx):
         checkpointer = InMemorySaver()
     graph = build_graph(checkpointer) if checkpointer is not None else _graph()
-    config = {"recursion_limit": RECURSION_LIMIT, "configurable": {"thread_id": thread_id}}
+    config = _graph_config(thread_id)
     state = graph.invoke(_initial_state(cfg), config, context=ctx)
     while "__interrupt__" in state:  # the merchant answers each approval request
         request = state["__interrupt__"][0].value
@@ -313,7 +319,7 @@ class HumanConversation:
         self.cfg = cfg
         self.ctx, _ = _context(cfg, provider, cj_model, None, human=True)
         self.graph = build_graph(checkpointer or InMemorySaver())
-        self.config = {"recursion_limit": RECURSION_LIMIT, "configurable": {"thread_id": f"human-{cfg.seed}"}}
+        self.config = _graph_config(f"human-{cfg.seed}")
         self.state: dict[str, Any] = {}
 
     @property

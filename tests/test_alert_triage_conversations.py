@@ -48,6 +48,10 @@ def test_alert_triage_passes_every_deterministic_evaluator_and_writes_the_ops_st
     calls = [c for m in t.messages if m.role == "cj" for c in (m.tool_calls or [])]
     acted = {c.name: c.args for c in calls if c.name in ("acknowledge_alert", "record_alert_feedback")}
     assert acted["acknowledge_alert"] == {"alert_id": alert_id}
+    # one step's actions run in the order CJ gave them, so their audit ids follow it in every run
+    audit_ids = [m.artifact["audit_id"] for m in t.messages
+                 if m.role == "tool" and m.name in ("acknowledge_alert", "record_alert_feedback")]  # fmt: skip
+    assert len(audit_ids) == 2 and audit_ids == sorted(audit_ids)
     # the feedback follows the world's truth about that customer and the persona, as the merchant said it
     accuracy, priority = expected_feedback(agent, health["customer_id"], health["alert"]["severity"], merchant)
     assert said_feedback(t) == (accuracy, priority)
