@@ -9,15 +9,17 @@ The files of a data folder are read through :class:`app.catalog.Catalog`, once.
 from __future__ import annotations
 
 import os
+from functools import lru_cache
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 import yaml
 from pydantic import BaseModel, ValidationError
 
 from app.errors import DataFileError
 
-__all__ = ["data_dir", "read_text", "UniqueKeyLoader", "load_yaml", "load_model", "format_validation_error"]
+__all__ = ["data_dir", "read_text", "UniqueKeyLoader", "load_yaml", "load_model", "load_model_once",
+           "format_validation_error"]
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -124,3 +126,13 @@ def load_model(path: Path, model: type[M], loader: type[UniqueKeyLoader] = Uniqu
         return model.model_validate(raw)
     except ValidationError as exc:
         raise DataFileError(format_validation_error(str(path), exc)) from None
+
+
+def load_model_once(path: Path, model: type[M]) -> M:
+    """:func:`load_model`, remembered per file and model: a settings file is read once per process."""
+    return cast(M, _remembered(path, model))
+
+
+@lru_cache(maxsize=32)
+def _remembered(path: Path, model: type[BaseModel]) -> BaseModel:
+    return load_model(path, model)

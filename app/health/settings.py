@@ -7,14 +7,13 @@ positive, severities out of order and thresholds outside [0, 1] are errors namin
 
 from __future__ import annotations
 
-from functools import lru_cache
 from itertools import pairwise
 from pathlib import Path
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from app.datafiles import data_dir, load_model
+from app.datafiles import data_dir, load_model_once
 
 __all__ = [
     "COMPONENTS",
@@ -190,9 +189,4 @@ def load_health_settings(path: Path | None = None) -> HealthSettings:
     Raises:
         DataFileError: unreadable or malformed file, naming the field and the fix.
     """
-    return _load(path or data_dir() / SETTINGS_FILE)
-
-
-@lru_cache(maxsize=8)
-def _load(path: Path) -> HealthSettings:
-    return load_model(path, HealthSettings)
+    return load_model_once(path or data_dir() / SETTINGS_FILE, HealthSettings)

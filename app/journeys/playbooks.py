@@ -9,13 +9,12 @@ the file strictly; a playbook whose action has no effect model is named with the
 from __future__ import annotations
 
 import datetime as dt
-from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from app.datafiles import data_dir, load_model
+from app.datafiles import data_dir, load_model_once
 from app.errors import DataFileError, InvalidArgumentError
 from app.world.behaviour import SEGMENTS
 from app.world.effects import InterventionEffects, load_intervention_effects
@@ -98,7 +97,7 @@ def load_playbooks(path: Path | None = None, effects: InterventionEffects | None
         DataFileError: unreadable or malformed file, or an action without an effect model.
     """
     path = path or data_dir() / PLAYBOOKS_FILE
-    playbooks = _load(path)
+    playbooks = load_model_once(path, Playbooks)
     effects = effects or load_intervention_effects()
     for k, p in enumerate(playbooks.playbooks):
         for action in p.default_actions:
@@ -108,8 +107,3 @@ def load_playbooks(path: Path | None = None, effects: InterventionEffects | None
                     f"use one of {', '.join(sorted(effects.actions))} or add it to intervention_effects.yaml"
                 )
     return playbooks
-
-
-@lru_cache(maxsize=8)
-def _load(path: Path) -> Playbooks:
-    return load_model(path, Playbooks)

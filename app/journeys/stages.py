@@ -22,14 +22,13 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
-from functools import lru_cache
 from pathlib import Path
 
 import sqlalchemy as sa
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy.engine import Connection
 
-from app.datafiles import data_dir, load_model
+from app.datafiles import data_dir, load_model_once
 from app.health.frame import HealthSet
 from app.health.settings import HealthSettings, load_health_settings
 from app.health.store import health_at
@@ -80,12 +79,7 @@ def load_journey_settings(path: Path | None = None) -> JourneySettings:
     Raises:
         DataFileError: unreadable or malformed file, naming the field and the fix.
     """
-    return _load(path or data_dir() / JOURNEYS_FILE)
-
-
-@lru_cache(maxsize=8)
-def _load(path: Path) -> JourneySettings:
-    return load_model(path, JourneySettings)
+    return load_model_once(path or data_dir() / JOURNEYS_FILE, JourneySettings)
 
 
 def _first_days(conn: Connection, day: dt.date) -> dict[str, dt.date]:

@@ -9,13 +9,12 @@ and rules that name a table or a column twice are errors naming the field).
 
 from __future__ import annotations
 
-from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from app.datafiles import data_dir, load_model
+from app.datafiles import data_dir, load_model_once
 
 __all__ = [
     "Dimension",
@@ -117,9 +116,4 @@ def load_quality_settings(path: Path | None = None) -> QualitySettings:
     Raises:
         DataFileError: unreadable or malformed file, naming the field and the fix.
     """
-    return _load(path or data_dir() / SETTINGS_FILE)
-
-
-@lru_cache(maxsize=8)
-def _load(path: Path) -> QualitySettings:
-    return load_model(path, QualitySettings)
+    return load_model_once(path or data_dir() / SETTINGS_FILE, QualitySettings)

@@ -7,12 +7,11 @@ is the one place an effect's size on a given day is computed.
 
 from __future__ import annotations
 
-from functools import lru_cache
 from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from app.datafiles import data_dir, load_model
+from app.datafiles import data_dir, load_model_once
 from app.errors import InvalidArgumentError
 from app.world.behaviour import SEGMENTS
 
@@ -76,9 +75,4 @@ def load_intervention_effects(path: Path | None = None) -> InterventionEffects:
     Raises:
         DataFileError: unreadable or malformed file, naming the field and the fix.
     """
-    return _load(path or data_dir() / EFFECTS_FILE)
-
-
-@lru_cache(maxsize=8)
-def _load(path: Path) -> InterventionEffects:
-    return load_model(path, InterventionEffects)
+    return load_model_once(path or data_dir() / EFFECTS_FILE, InterventionEffects)
