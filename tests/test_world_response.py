@@ -163,6 +163,10 @@ def test_bad_interventions_are_refused_with_the_fix() -> None:
         respond(world, [Intervention("C000001", "hug", day)])
     with pytest.raises(InvalidArgumentError, match="outside the simulated days"):
         respond(world, [Intervention("C000001", "personal_checkin", world.horizon + dt.timedelta(days=1))])
+    treated = respond(world, [Intervention("C000001", "personal_checkin", day)]).world
+    assert treated.interventions == (Intervention("C000001", "personal_checkin", day),)
+    with pytest.raises(InvalidArgumentError, match="already has interventions applied; apply them all at once"):
+        respond(treated, [Intervention("C000002", "personal_checkin", day)])
     bare = World(spec=world.spec, start=world.start, as_of=world.as_of, horizon=world.horizon, tables=world.tables)
     with pytest.raises(InvalidArgumentError, match="only a generated world"):
         respond(bare, [Intervention("C000001", "personal_checkin", day)])

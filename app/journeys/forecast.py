@@ -153,7 +153,8 @@ def forecast(conn: Connection, day: dt.date, s: HealthSettings | None = None,
         anchor = day - dt.timedelta(days=k * h)
         if k > 1 and not _has_data(conn, anchor):
             break
-        rows = health_at(conn, anchor, s, memo).worst(10**9)
+        health = health_at(conn, anchor, s, memo)
+        rows = health.worst(health.size())
         left = leavers(conn, [r.customer_id for r in rows], anchor, s)
         for r in rows:
             n[_band(r.risk)] += 1
@@ -220,7 +221,8 @@ def forecast_accuracy(conn: Connection, day: dt.date, s: HealthSettings | None =
     s = s or load_health_settings()
     memo = _memo()
     f = forecast(conn, day, s, memo)
-    rows = [r for r in health_at(conn, day, s, memo).worst(10**9) if r.customer_id in f.forecasts]
+    health = health_at(conn, day, s, memo)
+    rows = [r for r in health.worst(health.size()) if r.customer_id in f.forecasts]
     left = set(leavers(conn, [r.customer_id for r in rows], day, s))
     pairs = [(f.forecasts[r.customer_id].churn_probability, r.customer_id in left) for r in rows]
     brier = sum((p - y) ** 2 for p, y in pairs) / len(pairs) if pairs else 0.0

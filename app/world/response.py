@@ -141,12 +141,17 @@ def respond(world: World, interventions: list[Intervention], effects: Interventi
     """The world with ``interventions`` applied, and each treated subscriber's true outcome.
 
     Raises:
-        InvalidArgumentError: the world keeps no fates (not generated), an unknown customer or
-            action, or a day outside the simulated days.
+        InvalidArgumentError: the world keeps no fates (not generated) or is itself a treated world,
+            an unknown customer or action, or a day outside the simulated days.
     """
     fates = world.fates
     if fates is None:
         raise InvalidArgumentError("only a generated world responds to interventions; this one has no fates")
+    if world.interventions:  # its fates describe the untreated world: a second pass would apply twice
+        raise InvalidArgumentError(
+            "this world already has interventions applied; apply them all at once to the untreated world: "
+            "respond(untreated, earlier + new)"
+        )
     effects = effects or load_intervention_effects()
     by_customer: dict[str, list[Intervention]] = defaultdict(list)
     for iv in interventions:
@@ -162,7 +167,7 @@ def respond(world: World, interventions: list[Intervention], effects: Interventi
     for cid in sorted(by_customer):
         plan = sorted(by_customer[cid], key=lambda iv: (iv.day, iv.action))
         outcomes[cid] = _treat(fates, fates.subscriber(cid), plan, effects, index[cid], changes)
-    treated = replace(world, tables=_assemble(world.tables, changes))
+    treated = replace(world, tables=_assemble(world.tables, changes), interventions=tuple(interventions))
     return Response(world=treated, outcomes=_with_revenue(outcomes, treated.tables, world.tables, world.horizon))
 
 

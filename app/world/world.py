@@ -10,6 +10,7 @@ from app.models import MerchantContext, Persona, Scenario
 
 if TYPE_CHECKING:
     from app.world.fates import Fates
+    from app.world.response import Intervention
 
 __all__ = ["WorldSpec", "World", "Rows", "snapshot", "end_of_day"]
 
@@ -56,6 +57,8 @@ class World:
     tables: Rows = field(default_factory=dict)
     fates: Fates | None = None
     """Each subscriber's hazard inputs (:mod:`app.world.fates`); kept by generated worlds only."""
+    interventions: tuple[Intervention, ...] = ()
+    """What :func:`app.world.response.respond` applied to make this world (none: as generated)."""
 
     def snapshot(self, as_of: dt.date | None = None) -> Rows:
         """The tables as a database exported at the end of ``as_of`` would hold them."""
