@@ -33,7 +33,6 @@ from sqlalchemy import (
     Float,
     Index,
     Integer,
-    MetaData,
     String,
     Table,
     Text,
@@ -47,6 +46,16 @@ from sqlalchemy.exc import SQLAlchemyError
 from app.errors import ProviderError
 from app.storage.loader import memory_engine
 from app.storage.migrations import version_table
+from app.storage.ops_loop import (
+    intervention_outcomes,
+    interventions,
+    journey_state_log,
+    orchestrator_runs,
+    playbook_performance_log,
+    playbook_status,
+    portfolio_snapshots,
+)
+from app.storage.ops_meta import ops_metadata
 from app.storage.url import connection_error, make_engine, mask_url
 
 __all__ = [
@@ -63,8 +72,6 @@ __all__ = [
     "alert_feedback",
     "OPS_MIGRATIONS",
 ]
-
-ops_metadata = MetaData()
 
 ops_schema_version = version_table("ops_schema_version", ops_metadata)
 
@@ -238,6 +245,13 @@ OPS_MIGRATIONS: tuple[_Migration, ...] = (
     ),
     _Migration(3, "retention playbook run log", (runs_log,)),
     _Migration(4, "health alert status and feedback", (alert_status, alert_feedback)),
+    _Migration(
+        5,
+        "closed loop: orchestrator runs, journey state log, interventions, outcomes, playbook performance, "
+        "playbook status, portfolio snapshots",
+        (orchestrator_runs, journey_state_log, interventions, intervention_outcomes, playbook_performance_log,
+         playbook_status, portfolio_snapshots),
+    ),
 )
 """Append-only: a new table or column is a new migration, never an edit of an applied one."""
 
