@@ -105,6 +105,10 @@ def _record(m: Any) -> InterventionRecord:
     )  # fmt: skip
 
 
+def _fields(m: Any, names: Iterable[str], date_field: str) -> dict[str, Any]:
+    return {k: (_date(m[k]) if k == date_field else m[k]) for k in names}
+
+
 def _date(value: Any) -> dt.date:
     return value if isinstance(value, dt.date) else dt.date.fromisoformat(str(value))
 
@@ -189,7 +193,7 @@ def read_outcomes(conn: Connection, run_id: int | None = None) -> list[Outcome]:
     where = t.run_id.is_(None) if run_id is None else t.run_id == run_id
     rows = conn.execute(select(intervention_outcomes).where(where).order_by(t.measured_at, t.intervention_id))
     fields = Outcome.__dataclass_fields__
-    return [Outcome(**{k: (_date(m[k]) if k == "measured_at" else m[k]) for k in fields}) for m in rows.mappings()]
+    return [Outcome(**_fields(m, fields, "measured_at")) for m in rows.mappings()]
 
 
 def append_performance(conn: Connection, run_id: int, rows: list[PerformanceRow]) -> None:
@@ -204,7 +208,7 @@ def latest_performance(conn: Connection, run_id: int) -> list[PerformanceRow]:
     latest: dict[tuple[str, str], PerformanceRow] = {}
     fields = PerformanceRow.__dataclass_fields__
     for m in conn.execute(select(playbook_performance_log).where(t.run_id == run_id).order_by(t.last_updated)).mappings():
-        row = PerformanceRow(**{k: (_date(m[k]) if k == "last_updated" else m[k]) for k in fields})
+        row = PerformanceRow(**_fields(m, fields, "last_updated"))
         latest[(row.playbook_id, row.segment)] = row
     return [latest[k] for k in sorted(latest)]
 
