@@ -13,6 +13,7 @@ from collections.abc import Iterable
 from dataclasses import asdict, dataclass, replace
 from typing import Any, Literal
 
+from sqlalchemy import func as sa_func
 from sqlalchemy import insert, select, update
 from sqlalchemy.engine import Connection
 
@@ -21,6 +22,7 @@ from app.journeys.learning import Outcome, PerformanceRow, PortfolioSnapshot
 from app.storage.ops_loop import (
     intervention_outcomes,
     interventions,
+    orchestrator_runs,
     playbook_performance_log,
     playbook_status,
     portfolio_snapshots,
@@ -42,6 +44,7 @@ __all__ = [
     "retired_playbooks",
     "write_snapshot",
     "read_snapshots",
+    "latest_run",
 ]
 
 InterventionStatus = Literal["recommended", "pending_approval", "launched", "overridden"]
@@ -248,3 +251,9 @@ def read_snapshots(conn: Connection, run_id: int) -> list[PortfolioSnapshot]:
             generated_at=_date(m["generated_at"]),
         ))  # fmt: skip
     return out
+
+
+def latest_run(conn: Connection) -> int | None:
+    """The id of the most recent orchestrator run in the store, if any."""
+    value = conn.execute(select(sa_func.max(orchestrator_runs.c.run_id))).scalar()
+    return int(value) if value is not None else None

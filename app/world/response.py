@@ -42,7 +42,8 @@ from app.world.refunds import order_refund
 from app.world.state import signal_strength
 from app.world.world import Rows, World
 
-__all__ = ["Intervention", "CustomerOutcome", "Response", "respond"]
+__all__ = ["Intervention", "CustomerOutcome", "Response", "respond", "TreatedCustomer", "treat_customer", "skipped_boxes",
+           "added_revenue"]
 
 
 @dataclass(frozen=True)
@@ -155,24 +156,84 @@ def respond(world: World, interventions: list[Intervention], effects: Interventi
     effects = effects or load_intervention_effects()
     by_customer: dict[str, list[Intervention]] = defaultdict(list)
     for iv in interventions:
-        fates.subscriber(iv.customer_id)
-        effects.get(iv.action)
-        fates.day_index(iv.day.toordinal())
+        _check(fates, effects, iv)
         by_customer[iv.customer_id].append(iv)
     if not by_customer:
         return Response(world=world)
-    index = _index(world.tables, set(by_customer))
+    index = skipped_boxes(world, set(by_customer))
     changes = _Changes()
     outcomes = {}
     for cid in sorted(by_customer):
-        plan = sorted(by_customer[cid], key=lambda iv: (iv.day, iv.action))
-        outcomes[cid] = _treat(fates, fates.subscriber(cid), plan, effects, index[cid], changes)
+        outcomes[cid] = _treat(fates, fates.subscriber(cid), _in_order(by_customer[cid]), effects, index[cid], changes)
     treated = replace(world, tables=_assemble(world.tables, changes), interventions=tuple(interventions))
     return Response(world=treated, outcomes=_with_revenue(outcomes, treated.tables, world.tables, world.horizon))
 
 
-def _index(tables: Rows, customers: set[str]) -> dict[str, list[dict[str, Any]]]:
-    """The treated customers' skipped-box signals, in date order."""
+@dataclass(frozen=True)
+class TreatedCustomer:
+    """One subscriber under a plan of actions: the outcome (revenue not yet counted) and the rows the
+    plan adds to or drops from the untreated world (the untreated rows themselves never change)."""
+
+    outcome: CustomerOutcome
+    orders: tuple[dict[str, Any], ...]
+    """Added orders, without ids."""
+    refunds: tuple[dict[str, Any], ...]
+    """Added refunds, without ids; each names its added order under ``order``."""
+    signals: tuple[dict[str, Any], ...]
+    """Added signals, without ids."""
+    dropped_signals: frozenset[str]
+    """Ids of untreated skipped-box signals whose box was ordered instead."""
+    subscription: dict[str, Any] | None
+    """The change to the subscription row (a new or no cancellation), if any."""
+
+
+def treat_customer(world: World, plan: list[Intervention], effects: InterventionEffects | None = None,
+                   skips: list[dict[str, Any]] | None = None) -> TreatedCustomer:  # fmt: skip
+    """One subscriber's rows under ``plan`` (actions for one customer), drawn exactly as
+    :func:`respond` draws them, without assembling a world: the piece to use when customers are
+    treated one at a time. ``skips``: their skipped-box signals (:func:`skipped_boxes`), if known.
+
+    Raises:
+        InvalidArgumentError: as :func:`respond`, or a plan that is empty or names two customers.
+    """
+    fates = world.fates
+    if fates is None or world.interventions:
+        raise InvalidArgumentError("treat_customer needs an untreated generated world (one with fates)")
+    effects = effects or load_intervention_effects()
+    if not plan or len({iv.customer_id for iv in plan}) != 1:
+        raise InvalidArgumentError("a plan holds the actions of exactly one customer")
+    for iv in plan:
+        _check(fates, effects, iv)
+    cid = plan[0].customer_id
+    if skips is None:
+        skips = skipped_boxes(world, {cid})[cid]
+    changes = _Changes()
+    outcome = _treat(fates, fates.subscriber(cid), _in_order(plan), effects, skips, changes)
+    return TreatedCustomer(outcome, tuple(changes.orders), tuple(changes.refunds), tuple(changes.signals),
+                           frozenset(changes.dropped_signals), changes.subscriptions.get(cid))  # fmt: skip
+
+
+def added_revenue(t: TreatedCustomer, since: dt.date, until: dt.date) -> int:
+    """What the added rows change in the customer's charged orders net of refunds in ``[since, until]``
+    (the treated minus the untreated revenue: untreated rows are never removed)."""
+    total = sum(o["amount_cents"] for o in t.orders
+                if o["status"] in ("paid", "refunded") and since <= o["ordered_on"] <= until)  # fmt: skip
+    return total - sum(r["amount_cents"] for r in t.refunds if since <= r["refunded_on"] <= until)
+
+
+def _check(fates: Fates, effects: InterventionEffects, iv: Intervention) -> None:
+    fates.subscriber(iv.customer_id)
+    effects.get(iv.action)
+    fates.day_index(iv.day.toordinal())
+
+
+def _in_order(plan: list[Intervention]) -> list[Intervention]:
+    return sorted(plan, key=lambda iv: (iv.day, iv.action))
+
+
+def skipped_boxes(world: World, customers: set[str]) -> dict[str, list[dict[str, Any]]]:
+    """The customers' skipped-box signals in the untreated world, in date order."""
+    tables = world.tables
     skips: dict[str, list[dict[str, Any]]] = {c: [] for c in customers}
     for s in tables["customer_signals"]:
         if s["customer_id"] in customers and s["signal_type"] == SignalType.skipped_box.value:
