@@ -41,8 +41,8 @@ from app.journeys.stages import JourneyPosition, journey_positions
 from app.storage import order_queries as oq
 from app.storage.schema import orders
 
-__all__ = ["MODEL_TYPE", "JourneyForecast", "Forecasts", "forecast", "ReliabilityBin", "ForecastAccuracy",
-           "forecast_accuracy"]  # fmt: skip
+__all__ = ["MODEL_TYPE", "JourneyForecast", "Forecasts", "ForecastModel", "fit_forecast_model", "apply_forecast_model",
+           "forecast", "ReliabilityBin", "ForecastAccuracy", "forecast_accuracy", "new_memo"]  # fmt: skip
 
 MODEL_TYPE = "empirical-1"
 PRIOR_WEIGHT = 5.0
@@ -126,7 +126,7 @@ def _likeliest(transitions: dict[str, dict[str, float]], stage: str) -> tuple[st
     return best, nxt[best]
 
 
-def _memo() -> Memo:
+def new_memo() -> Memo:
     """A memo for :func:`~app.health.store.health_at`: each date's health is computed once."""
     seen: dict[Hashable, Any] = {}
 
@@ -138,14 +138,26 @@ def _memo() -> Memo:
     return remember
 
 
-def forecast(conn: Connection, day: dt.date, s: HealthSettings | None = None,
-             memo: Memo | None = None) -> Forecasts:  # fmt: skip
-    """Forecasts of every customer not churned at ``day``, from data up to ``day`` only.
+@dataclass(frozen=True)
+class ForecastModel:
+    """What a date's forecasts are calibrated on: the risk bands' churn rates and the stage
+    transitions of the last horizon. Fitted at ``day``; applies to later dates until refitted."""
 
-    ``memo`` remembers each date's health (a provider's ``source_memo``, or a fresh one).
-    """
+    day: dt.date
+    horizon_days: int
+    base_rate: float
+    band_rates: tuple[float, ...]
+    transitions: dict[str, dict[str, float]]
+
+    def churn_probability(self, risk: float) -> float:
+        return self.band_rates[_band(risk)]
+
+
+def fit_forecast_model(conn: Connection, day: dt.date, s: HealthSettings | None = None,
+                       memo: Memo | None = None) -> ForecastModel:  # fmt: skip
+    """Calibrate the forecasts of ``day`` on the data up to ``day`` (anchors and transitions)."""
     s = s or load_health_settings()
-    memo = memo or _memo()
+    memo = memo or new_memo()
     h = s.monitoring.horizon_days
     past = day - dt.timedelta(days=h)
     n, out = [0] * _BANDS, [0] * _BANDS
@@ -164,27 +176,47 @@ def forecast(conn: Connection, day: dt.date, s: HealthSettings | None = None,
                       [n[b] + PRIOR_WEIGHT for b in range(_BANDS)])  # fmt: skip
     now = journey_positions(conn, day, health=health_at(conn, day, s, memo), health_settings=s)
     before = journey_positions(conn, past, health=health_at(conn, past, s, memo), health_settings=s)
-    transitions = _transitions(before, now)
+    return ForecastModel(day, h, round(base, 4), tuple(round(r, 4) for r in rates), _transitions(before, now))
+
+
+def apply_forecast_model(model: ForecastModel, conn: Connection, day: dt.date,
+                         positions: dict[str, JourneyPosition]) -> dict[str, JourneyForecast]:  # fmt: skip
+    """Forecasts of every customer not churned among ``positions`` (the journey positions at ``day``)."""
+    h = model.horizon_days
     revenue = _recent_revenue(conn, day, h)
     forecasts = {}
-    for cid, p in now.items():
+    for cid, p in positions.items():
         if p.stage == "churned" or p.risk is None:
             continue
-        first, confidence = _likeliest(transitions, p.stage)
-        second, _ = _likeliest(transitions, first)
-        churn = round(rates[_band(p.risk)], 4)  # the revenue at risk follows the probability shown
+        first, confidence = _likeliest(model.transitions, p.stage)
+        second, _ = _likeliest(model.transitions, first)
+        churn = model.churn_probability(p.risk)  # the revenue at risk follows the probability shown
         forecasts[cid] = JourneyForecast(
             forecast_id=f"JF-{day:%Y%m%d}-{cid}",
             customer_id=cid,
             current_stage=p.stage,
             predicted_path=(first, second),
             forecast_confidence=round(confidence, 4),
-            churn_probability=round(churn, 4),
-            recovery_probability=round(sum(transitions.get(p.stage, {}).get(t, 0.0) for t in HEALTHY_STAGES), 4),
+            churn_probability=churn,
+            recovery_probability=round(sum(model.transitions.get(p.stage, {}).get(t, 0.0) for t in HEALTHY_STAGES), 4),
             revenue_at_risk_cents=round(churn * revenue.get(cid, 0) * 365 / h),
             generated_at=day,
         )
-    return Forecasts(day, h, round(base, 4), tuple(round(r, 4) for r in rates), transitions, forecasts)
+    return forecasts
+
+
+def forecast(conn: Connection, day: dt.date, s: HealthSettings | None = None,
+             memo: Memo | None = None) -> Forecasts:  # fmt: skip
+    """Forecasts of every customer not churned at ``day``, from data up to ``day`` only.
+
+    ``memo`` remembers each date's health (a provider's ``source_memo``, or a fresh one).
+    """
+    s = s or load_health_settings()
+    memo = memo or new_memo()
+    model = fit_forecast_model(conn, day, s, memo)
+    now = journey_positions(conn, day, health=health_at(conn, day, s, memo), health_settings=s)
+    return Forecasts(day, model.horizon_days, model.base_rate, model.band_rates, model.transitions,
+                     apply_forecast_model(model, conn, day, now))  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -219,7 +251,7 @@ def forecast_accuracy(conn: Connection, day: dt.date, s: HealthSettings | None =
                       bins: tuple[float, ...] = (0.0, 0.05, 0.1, 0.2, 0.3, 0.5, 1.0)) -> ForecastAccuracy:  # fmt: skip
     """Score ``day``'s forecasts against the rows after it (the connection must hold them)."""
     s = s or load_health_settings()
-    memo = _memo()
+    memo = new_memo()
     f = forecast(conn, day, s, memo)
     health = health_at(conn, day, s, memo)
     rows = [r for r in health.worst(health.size()) if r.customer_id in f.forecasts]
