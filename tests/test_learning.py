@@ -42,12 +42,15 @@ def test_performance_per_playbook_and_segment_by_hand() -> None:
     assert (news.success_rate, news.avg_value_cents, news.roi_ratio) == (0.0, 10, 0.2)  # 10 / 50
 
 
-def test_retirement_needs_enough_runs_and_a_low_roi() -> None:
-    rows = performance(OUTCOMES, D)
-    # PB_NEWS_001: value 20 / cost 100 = 0.2 < 1 with 2 runs; PB_ENG_001: 7200 / 1200 = 6 stays
-    assert to_retire(rows, roi_floor=1.0, min_runs=2) == ["PB_NEWS_001"]
-    assert to_retire(rows, roi_floor=1.0, min_runs=3) == []  # too few runs to judge
-    assert to_retire(rows, roi_floor=7.0, min_runs=2) == ["PB_ENG_001", "PB_NEWS_001"]
+def test_retirement_needs_enough_runs_and_a_value_clearly_below_the_floor() -> None:
+    # PB_NEWS_001: values 0, 20 (mean 10, sd sqrt(200), se 10), cost 50: upper 10 + 1.645 x 10 = 26.45,
+    # 26.45 / 50 = 0.529 < 1. PB_ENG_001: mean 1800 / cost 300 = 6 stays.
+    assert to_retire(OUTCOMES, roi_floor=1.0, min_runs=2) == ["PB_NEWS_001"]
+    assert to_retire(OUTCOMES, roi_floor=1.0, min_runs=3) == []  # too few runs to judge
+    # PB_ENG_001 at floor 7: point estimate 6 < 7, but values 6000, 0, 200, 1000 (sd 2833.2, se 1416.6)
+    # give an upper end of 1800 + 1.645 x 1416.6 = 4130.3, 13.8 x cost: not clearly below 7
+    assert to_retire(OUTCOMES, roi_floor=7.0, min_runs=2) == ["PB_NEWS_001"]
+    assert to_retire(OUTCOMES, roi_floor=7.0, min_runs=2, z=0) == ["PB_ENG_001", "PB_NEWS_001"]
 
 
 def test_portfolio_snapshot_by_hand() -> None:

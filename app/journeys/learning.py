@@ -10,7 +10,8 @@ Money is in minor units throughout. Definitions:
   **avg_value** (mean revenue saved), **roi_ratio** = avg_value / avg_cost (None without cost),
   **override_rate** = runs a human overrode / runs;
 * a playbook is **retired** when, over all its segments, it has at least ``min_runs`` runs and
-  its ROI (total value / total cost) is below ``roi_floor``;
+  even the upper end of its value's one-sided 95% interval per unit of cost is below ``roi_floor``
+  (:func:`to_retire`);
 * the snapshot: customers not churned, those at high risk, the revenue at risk (sum of the
   forecasts'), the **top leaking stage** (the stage that lost most customers to ``churned`` over
   the last transition window; ties: the earlier stage of the journey) and the top playbooks by
@@ -25,7 +26,10 @@ from dataclasses import dataclass
 
 from app.journeys.playbooks import JOURNEY_STAGES, Playbooks
 
-__all__ = ["Outcome", "PerformanceRow", "performance", "to_retire", "PortfolioSnapshot", "portfolio_snapshot"]
+RETIRE_Z = 1.645
+"""One-sided 95%: a playbook is retired only when its value is clearly below the floor."""
+
+__all__ = ["RETIRE_Z", "Outcome", "PerformanceRow", "performance", "to_retire", "PortfolioSnapshot", "portfolio_snapshot"]
 
 
 @dataclass(frozen=True)
@@ -86,16 +90,30 @@ def performance(outcomes: list[Outcome], day: dt.date) -> list[PerformanceRow]:
     return rows
 
 
-def to_retire(rows: list[PerformanceRow], roi_floor: float, min_runs: int) -> list[str]:
-    """Playbooks whose ROI over all segments is below ``roi_floor`` after at least ``min_runs`` runs."""
-    runs: dict[str, int] = defaultdict(int)
-    cost: dict[str, float] = defaultdict(float)
-    value: dict[str, float] = defaultdict(float)
-    for r in rows:
-        runs[r.playbook_id] += r.runs
-        cost[r.playbook_id] += r.avg_cost_cents * r.runs
-        value[r.playbook_id] += r.avg_value_cents * r.runs
-    return sorted(p for p in runs if runs[p] >= min_runs and cost[p] > 0 and value[p] / cost[p] < roi_floor)
+def to_retire(outcomes: list[Outcome], roi_floor: float, min_runs: int, z: float = RETIRE_Z) -> list[str]:
+    """Playbooks to retire: at least ``min_runs`` runs over all segments, and even the upper end of
+    their mean value's one-sided interval (mean + ``z`` x standard error) per unit of mean cost is
+    below ``roi_floor``.
+
+    Why an interval: a retention action's value is rare large wins (a kept customer) among many
+    zeros, so a cheap action that works can show no win in its first runs; judging on the point
+    estimate would retire it by bad luck. ``z=0`` judges on the point estimate.
+    """
+    values: dict[str, list[int]] = defaultdict(list)
+    costs: dict[str, int] = defaultdict(int)
+    for o in outcomes:
+        values[o.playbook_id].append(o.revenue_saved_cents)
+        costs[o.playbook_id] += o.cost_cents
+    out = []
+    for pid, v in sorted(values.items()):
+        n = len(v)
+        if n < min_runs or costs[pid] <= 0:
+            continue
+        mean = sum(v) / n
+        sd = (sum((x - mean) ** 2 for x in v) / (n - 1)) ** 0.5 if n > 1 else 0.0
+        if (mean + z * sd / n**0.5) / (costs[pid] / n) < roi_floor:
+            out.append(pid)
+    return out
 
 
 @dataclass(frozen=True)

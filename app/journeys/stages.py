@@ -36,7 +36,7 @@ from app.journeys.playbooks import JourneyStage
 from app.storage.schema import orders, subscriptions, support_tickets
 from app.world.world import end_of_day
 
-__all__ = ["StageRules", "JourneySettings", "JourneyPosition", "journey_positions", "load_journey_settings"]
+__all__ = ["StageRules", "OrchestratorSettings", "JourneySettings", "JourneyPosition", "journey_positions", "load_journey_settings"]
 
 JOURNEYS_FILE = "journeys.yaml"
 
@@ -54,11 +54,25 @@ class StageRules(_Strict):
     retention_days: int = Field(ge=1)
 
 
+class OrchestratorSettings(_Strict):
+    """How the orchestrator decides, gates, measures and learns (docs/closed_loop.md)."""
+
+    horizon_days: int = Field(ge=1, le=365, description="days an intervention is measured over")
+    refit_every_days: int = Field(ge=1, description="days between refits of the forecast model")
+    max_launches_per_day: int = Field(ge=0, description="the day's interventions, most expected net value first")
+    daily_budget: float = Field(ge=0, description="expected cost a day may commit, in the merchant's currency")
+    min_expected_roi: float = Field(ge=0, description="the policy approves an intervention needing approval "
+                                    "when expected value / cost reaches this")  # fmt: skip
+    roi_floor: float = Field(ge=0, description="measured ROI below which a playbook is retired")
+    min_runs: int = Field(ge=1, description="measured runs a playbook needs before it can be retired")
+
+
 class JourneySettings(_Strict):
     """The journey model's settings file."""
 
     version: int = Field(ge=1)
     stages: StageRules
+    orchestrator: OrchestratorSettings
 
 
 @dataclass(frozen=True)

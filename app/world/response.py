@@ -248,7 +248,9 @@ def _treat(fates: Fates, fate: SubscriberFate, plan: list[Intervention], effects
     doses = []
     for iv in plan:
         model = effects.get(iv.action)
-        u = rng.random()  # one draw per action, whatever its size: stronger effects stay coupled
+        # one draw per action from a stream of its own, whatever its size: stronger effects stay
+        # coupled, and adding an action leaves every other draw (and a zero effect, everything) alone
+        u = random.Random(f"cjsim/{fates.seed}/response/{cid}/dose/{iv.day.toordinal()}/{iv.action}").random()
         doses.append(_Dose(iv.day.toordinal(), model, model.personal(model.churn_effect[fate.segment], u),
                            model.personal(model.order_effect, u)))  # fmt: skip
     first = doses[0].day

@@ -1,0 +1,314 @@
+"""What the orchestrator's nodes do (:mod:`app.journeys.orchestrator`), over one run's state.
+
+:class:`Runtime` holds what a run needs between days and does not checkpoint: the world and its
+database, the health memo, the fitted forecast model, today's positions and forecasts, the running
+interventions and the measured outcomes. Every row it writes goes to the operations store under
+the run's id.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import time
+from collections import Counter, defaultdict
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+from sqlalchemy import update
+from sqlalchemy.engine import Connection, Engine
+
+from app.health.settings import HealthSettings
+from app.health.store import Memo, health_at
+from app.journeys.forecast import ForecastModel, Forecasts, apply_forecast_model, fit_forecast_model, new_memo
+from app.journeys.learning import Outcome, PerformanceRow, performance, portfolio_snapshot, to_retire
+from app.journeys.matching import Candidate, candidates, segments_of
+from app.journeys.measure import measure, window_end
+from app.journeys.observe import TreatedWorldDatabase
+from app.journeys.playbooks import Playbooks
+from app.journeys.records import (
+    InterventionRecord,
+    append_performance,
+    decide_intervention,
+    insert_interventions,
+    insert_outcomes,
+    intervention_id,
+    retire_playbooks,
+    write_snapshot,
+)
+from app.journeys.stages import JourneyPosition, JourneySettings, journey_positions
+from app.storage.ops import OpsStore
+from app.storage.ops_loop import journey_state_log
+from app.world.effects import InterventionEffects
+from app.world.response import Intervention
+
+__all__ = ["Runtime"]
+
+
+@dataclass
+class Runtime:
+    """One orchestrator run's working state (see the module docstring).
+
+    ``db`` is the treated world's database when the run applies interventions to a generated world;
+    ``None`` on a database, where ``source`` is read and interventions are only recommended.
+    """
+
+    store: OpsStore
+    run_id: int
+    source: Engine
+    settings: JourneySettings
+    health: HealthSettings
+    playbooks: Playbooks
+    effects: InterventionEffects
+    db: TreatedWorldDatabase | None = None
+    memo: Memo = field(default_factory=new_memo)
+    model: ForecastModel | None = None
+    positions: dict[str, JourneyPosition] = field(default_factory=dict)
+    forecasts: Forecasts | None = None
+    segments: dict[str, str] = field(default_factory=dict)
+    history: dict[dt.date, dict[str, str]] = field(default_factory=dict)
+    states: dict[str, tuple[str, dt.date]] = field(default_factory=dict)
+    proposed: dict[str, InterventionRecord] = field(default_factory=dict)
+    busy_until: dict[str, dt.date] = field(default_factory=dict)
+    executed: list[InterventionRecord] = field(default_factory=list)
+    to_land: dict[dt.date, list[Intervention]] = field(default_factory=lambda: defaultdict(list))
+    risk_at_decision: dict[str, float | None] = field(default_factory=dict)
+    resolved_on: dict[str, dt.date] = field(default_factory=dict)
+    outcomes: list[Outcome] = field(default_factory=list)
+    measured_today: bool = False
+    retired: dict[str, dt.date] = field(default_factory=dict)
+    performance: list[PerformanceRow] = field(default_factory=list)
+    day_started: float = 0.0
+
+    @property
+    def applies(self) -> bool:
+        """Whether interventions reach a world (else they are only recommended)."""
+        return self.db is not None
+
+    @property
+    def loop(self) -> Any:
+        return self.settings.orchestrator
+
+    def _read(self, query: Any) -> Any:
+        with self.source.connect() as conn:
+            return query(conn)
+
+    # observe -----------------------------------------------------------------------------------
+    def observe(self, day: dt.date) -> None:
+        """Land today's interventions, then place every customer in their journey stage."""
+        self.day_started = time.perf_counter()
+        if self.db is not None:
+            self.db.apply(self.to_land.pop(day, []))
+
+        def read(conn: Connection) -> dict[str, JourneyPosition]:
+            h = health_at(conn, day, self.health, self.memo)
+            return journey_positions(conn, day, self.settings, h, self.health)
+
+        self.positions = self._read(read)
+        new = [c for c in self.positions if c not in self.segments]
+        if new:
+            self.segments.update(self._read(lambda conn: segments_of(conn, new)))
+        self.history[day] = {c: p.stage for c, p in self.positions.items()}
+        self.history.pop(day - dt.timedelta(days=self.loop.horizon_days + 1), None)
+        for r in self.executed:
+            p = self.positions.get(r.customer_id)
+            if r.intervention_id not in self.resolved_on and r.lands_on <= day and p is not None \
+                    and r.journey_stage == "churn_risk" and p.stage not in ("churn_risk", "churned"):
+                self.resolved_on[r.intervention_id] = day
+
+    # forecast ----------------------------------------------------------------------------------
+    def forecast(self, day: dt.date) -> None:
+        """Refit the model when due, forecast today, and log the stage changes."""
+        if self.model is None or (day - self.model.day).days >= self.loop.refit_every_days:
+            self.model = self._read(lambda conn: fit_forecast_model(conn, day, self.health, self.memo))
+        model = self.model
+        assert model is not None
+        today = self._read(lambda conn: apply_forecast_model(model, conn, day, self.positions))
+        self.forecasts = Forecasts(day, model.horizon_days, model.base_rate, model.band_rates, model.transitions, today)
+        self._log_states(day)
+
+    def _log_states(self, day: dt.date) -> None:
+        assert self.forecasts is not None
+        entered, exited = [], []
+        for cid, p in self.positions.items():
+            was = self.states.get(cid)
+            if was is not None and was[0] == p.stage:
+                continue
+            if was is not None:
+                exited.append({"c": cid, "e": was[1], "x": day, "d": (day - was[1]).days})
+            f = self.forecasts.forecasts.get(cid)
+            entered.append({
+                "run_id": self.run_id, "customer_id": cid, "state_entered_at": day, "journey_stage": p.stage,
+                "previous_stage": was[0] if was else None, "state_exited_at": None, "days_in_state": 0,
+                "portfolio_risk_bucket": p.risk_bucket, "predicted_next_stage": f.predicted_path[0] if f else None,
+                "forecast_confidence": f.forecast_confidence if f else None,
+            })  # fmt: skip
+            self.states[cid] = (p.stage, day)
+        with self.store.transaction() as conn:
+            _close_states(conn, self.run_id, exited)
+            if entered:
+                conn.execute(journey_state_log.insert(), entered)
+
+    # match -------------------------------------------------------------------------------------
+    def match(self, day: dt.date) -> list[dict[str, Any]]:
+        """Today's interventions: the best playbooks within the day's count and budget, recorded."""
+        assert self.forecasts is not None
+        busy = {c for c, until in self.busy_until.items() if until >= day}
+        found = candidates(self.positions, self.forecasts, self.segments, self.playbooks, exclude=busy,
+                           retired=self.retired, performance=self.performance)  # fmt: skip
+        chosen: list[Candidate] = []
+        spent = 0
+        budget = round(self.loop.daily_budget * 100)
+        for c in found:
+            if len(chosen) >= self.loop.max_launches_per_day:
+                break
+            if c.expected_value_cents <= c.expected_cost_cents or spent + c.expected_cost_cents > budget:
+                continue
+            chosen.append(c)
+            spent += c.expected_cost_cents
+        latency = round((time.perf_counter() - self.day_started) * 1000)
+        gated = self.applies
+        records = [InterventionRecord(
+            intervention_id=intervention_id(self.run_id, day, c.customer_id, c.playbook.playbook_id),
+            run_id=self.run_id, customer_id=c.customer_id, segment=c.segment, journey_stage=c.stage,
+            playbook_id=c.playbook.playbook_id, recommended_action=tuple(c.playbook.default_actions),
+            confidence=c.churn_probability, expected_cost_cents=c.expected_cost_cents,
+            expected_value_cents=c.expected_value_cents, requires_human_approval=c.playbook.approval_required,
+            triggered_by_signals=c.signals, evaluation_latency_ms=latency, generated_at=day,
+            lands_on=day + dt.timedelta(days=1),
+            status=("pending_approval" if c.playbook.approval_required else "launched") if gated else "recommended",
+            executed_action=None if c.playbook.approval_required or not gated else tuple(c.playbook.default_actions),
+            decided_by=None if c.playbook.approval_required or not gated else "auto",
+        ) for c in chosen]  # fmt: skip
+        for r, c in zip(records, chosen, strict=True):
+            self.risk_at_decision[r.intervention_id] = c.risk
+        with self.store.transaction() as conn:
+            insert_interventions(conn, records)
+        self.proposed = {r.intervention_id: r for r in records}
+        return [{"intervention_id": r.intervention_id, "customer_id": r.customer_id, "segment": r.segment,
+                 "stage": r.journey_stage, "playbook_id": r.playbook_id, "actions": list(r.recommended_action),
+                 "confidence": r.confidence, "expected_cost_cents": r.expected_cost_cents,
+                 "expected_value_cents": r.expected_value_cents,
+                 "requires_human_approval": r.requires_human_approval} for r in records]  # fmt: skip
+
+    # gate --------------------------------------------------------------------------------------
+    def policy_decisions(self, gated: list[dict[str, Any]]) -> dict[str, Any]:
+        """The policy's decisions: approve when expected value / cost reaches ``min_expected_roi``."""
+        floor = self.loop.min_expected_roi
+        out: dict[str, Any] = {}
+        for p in gated:
+            roi = p["expected_value_cents"] / p["expected_cost_cents"] if p["expected_cost_cents"] else float("inf")
+            out[p["intervention_id"]] = (
+                {"decision": "approve", "by": "policy", "note": f"expected ROI {roi:.2f} >= {floor}"} if roi >= floor
+                else {"decision": "override", "by": "policy", "note": f"expected ROI {roi:.2f} below {floor}"}
+            )  # fmt: skip
+        return out
+
+    # execute -----------------------------------------------------------------------------------
+    def execute(self, day: dt.date, decisions: dict[str, Any]) -> None:
+        """Apply the gate's decisions and schedule what runs to land tomorrow."""
+        if not self.applies:
+            self.proposed = {}
+            return
+        with self.store.transaction() as conn:
+            for iv_id, r in self.proposed.items():
+                d = decisions.get(iv_id)
+                if r.requires_human_approval:
+                    if d is None:  # the gate never saw it: nothing runs without a decision
+                        d = {"decision": "override", "by": "gate", "note": "no decision"}
+                    action = d.get("action")
+                    r = decide_intervention(conn, iv_id, d["decision"], by=d.get("by", "human"), note=d.get("note"),
+                                            action=(action,) if isinstance(action, str) else None)  # fmt: skip
+                self._launch(r)
+        self.proposed = {}
+
+    def _launch(self, r: InterventionRecord) -> None:
+        self.executed.append(r)
+        self.busy_until[r.customer_id] = window_end(r, self.loop.horizon_days, dt.date.max)
+        for a in r.executed_action or ():
+            self.to_land[r.lands_on].append(Intervention(r.customer_id, a, r.lands_on))
+
+    # measure and learn -------------------------------------------------------------------------
+    def measure(self, day: dt.date, *, final: bool = False) -> None:
+        """Measure the interventions whose window ends today (``final``: every one still open)."""
+        self.measured_today = False
+        if self.db is None:
+            return
+        world, h = self.db.world, self.loop.horizon_days
+        measured = {o.intervention_id for o in self.outcomes}
+        due = [r for r in self.executed if r.intervention_id not in measured
+               and (final or window_end(r, h, world.horizon) == day)]  # fmt: skip
+        if not due:
+            return
+        mine = {r.customer_id for r in due}
+        history = [r for r in self.executed if r.customer_id in mine]
+        wanted = {r.intervention_id for r in due}
+        out = []
+        for o in measure(world, history, h, effects=self.effects):
+            if o.intervention_id not in wanted:
+                continue
+            p = self.positions.get(o.customer_id)
+            before = self.risk_at_decision.get(o.intervention_id)
+            resolved = self.resolved_on.get(o.intervention_id)
+            r_lands = next(r.lands_on for r in due if r.intervention_id == o.intervention_id)
+            out.append(replace(
+                o,
+                churn_risk_delta=None if final or p is None or p.risk is None or before is None
+                else round(p.risk - before, 4),
+                resolution_time_days=(resolved - r_lands).days if resolved is not None else None,
+            ))  # fmt: skip
+        with self.store.transaction() as conn:
+            insert_outcomes(conn, self.run_id, out)
+        self.outcomes.extend(out)
+        self.measured_today = True
+
+    def learn(self, day: dt.date) -> None:
+        """Update the performance log and retire playbooks whose measured ROI is below the floor."""
+        if not self.measured_today:
+            return
+        self.performance = performance(self.outcomes, day)
+        gone = [p for p in to_retire(self.outcomes, self.loop.roi_floor, self.loop.min_runs) if p not in self.retired]
+        with self.store.transaction() as conn:
+            append_performance(conn, self.run_id, self.performance)
+            if gone:
+                retire_playbooks(conn, self.run_id, gone, day,
+                                 f"measured value per unit of cost clearly below {self.loop.roi_floor} (one-sided 95%) "
+                                 f"after at least {self.loop.min_runs} runs")  # fmt: skip
+        for p in gone:
+            self.retired[p] = day
+
+    # snapshot ----------------------------------------------------------------------------------
+    def snapshot(self, day: dt.date) -> None:
+        """The portfolio snapshot of the day."""
+        assert self.forecasts is not None
+        past = self.history.get(day - dt.timedelta(days=self.loop.horizon_days)) or min(self.history.items())[1]
+        moves: dict[str, dict[str, int]] = defaultdict(Counter)
+        for cid, stage in self.history[day].items():
+            if cid in past:
+                moves[past[cid]][stage] += 1
+        s = portfolio_snapshot(day, self.history[day], {c: p.risk_bucket for c, p in self.positions.items()},
+                               {c: f.revenue_at_risk_cents for c, f in self.forecasts.forecasts.items()},
+                               moves, self.performance, self.playbooks)  # fmt: skip
+        with self.store.transaction() as conn:
+            write_snapshot(conn, self.run_id, s)
+
+    def close(self, last_day: dt.date) -> None:
+        """After the last day: measure what is still open (the world runs on), learn, close the state log."""
+        if self.db is not None:
+            self.measure(last_day, final=True)
+            if self.measured_today:
+                self.learn(max(o.measured_at for o in self.outcomes))
+        open_rows = [{"c": c, "e": e, "x": None, "d": (last_day - e).days + 1} for c, (_, e) in self.states.items()]
+        with self.store.transaction() as conn:
+            _close_states(conn, self.run_id, open_rows)
+
+
+def _close_states(conn: Connection, run_id: int, rows: list[dict[str, Any]]) -> None:
+    if not rows:
+        return
+    from sqlalchemy import bindparam
+
+    t = journey_state_log.c
+    stmt = (update(journey_state_log)
+            .where(t.run_id == run_id, t.customer_id == bindparam("c"), t.state_entered_at == bindparam("e"))
+            .values(state_exited_at=bindparam("x"), days_in_state=bindparam("d")))  # fmt: skip
+    conn.execute(stmt, rows)
