@@ -27,7 +27,7 @@ from app.journeys.orchestrator import Policy, build_orchestrator, graph_config
 from app.journeys.playbooks import load_playbooks
 from app.journeys.records import InterventionRecord, read_interventions, read_outcomes, read_snapshots
 from app.journeys.runtime import Runtime
-from app.journeys.stages import load_journey_settings
+from app.journeys.stages import JourneySettings, load_journey_settings
 from app.models import MerchantContext
 from app.storage.ops import OpsStore, inserted_id
 from app.storage.ops_loop import orchestrator_runs
@@ -80,11 +80,13 @@ def _check_days(days: int) -> None:
 
 def orchestrate_world(scenario: str, merchant: str, *, days: int = 90, seed: int = 0, policy: Policy = "policy",
                       store: OpsStore | None = None, decide: Decide | None = None,
-                      catalog: Catalog | None = None, subscribers: int | None = None) -> OrchestrationResult:  # fmt: skip
+                      catalog: Catalog | None = None, subscribers: int | None = None,
+                      settings: JourneySettings | None = None) -> OrchestrationResult:  # fmt: skip
     """Orchestrate the last ``days`` days up to the scenario's today in a generated world, applying
     the interventions; they are measured over the following ``horizon_days`` (the world runs on).
 
     ``policy="human"`` pauses at the gate and calls ``decide`` with the pending interventions.
+    ``settings``: the journey settings (default: ``data/journeys.yaml``).
 
     Raises:
         InvalidArgumentError: unknown scenario or merchant, bad ``days``, or ``human`` without ``decide``.
@@ -92,7 +94,7 @@ def orchestrate_world(scenario: str, merchant: str, *, days: int = 90, seed: int
     _check_days(days)
     if policy == "human" and decide is None:
         raise InvalidArgumentError("policy 'human' needs a decide callback (or use policy 'policy')")
-    settings = load_journey_settings()
+    settings = settings or load_journey_settings()
     catalog = catalog or Catalog.default()
     sc, persona = catalog.scenarios.get(scenario), catalog.personas.get(merchant)
     spec = WorldSpec(sc, persona, resolve_context(persona, sc, MerchantContext()), seed=seed,
@@ -103,21 +105,22 @@ def orchestrate_world(scenario: str, merchant: str, *, days: int = 90, seed: int
     db = TreatedWorldDatabase(world, effects)
     first = world.as_of - dt.timedelta(days=days - 1)
     source = f"world {sc.id} / {persona.id} / seed {seed}" + (f" / {subscribers} subscribers" if subscribers else "")
-    return _run(store or OpsStore.in_memory(), db.engine, db, source, first, world.as_of, policy, decide)
+    return _run(store or OpsStore.in_memory(), db.engine, db, source, first, world.as_of, policy, decide, settings)
 
 
 def orchestrate_database(engine: Engine, latest: dt.date, display: str, *, days: int = 30,
-                         store: OpsStore | None = None) -> OrchestrationResult:  # fmt: skip
+                         store: OpsStore | None = None, settings: JourneySettings | None = None,
+                         ) -> OrchestrationResult:  # fmt: skip
     """Recommend interventions over the last ``days`` days of a database up to ``latest`` (nothing is
     applied or measured: there is no world to apply to)."""
     _check_days(days)
     first = latest - dt.timedelta(days=days - 1)
-    return _run(store or OpsStore.in_memory(), engine, None, display, first, latest, "policy", None)
+    return _run(store or OpsStore.in_memory(), engine, None, display, first, latest, "policy", None,
+                settings or load_journey_settings())
 
 
 def _run(store: OpsStore, source: Engine, db: TreatedWorldDatabase | None, display: str, first: dt.date,
-         last: dt.date, policy: Policy, decide: Decide | None) -> OrchestrationResult:  # fmt: skip
-    settings = load_journey_settings()
+         last: dt.date, policy: Policy, decide: Decide | None, settings: JourneySettings) -> OrchestrationResult:  # fmt: skip
     with store.transaction() as conn:
         run_id = inserted_id(conn.execute(insert(orchestrator_runs).values(
             source=display, mode="apply" if db is not None else "recommend", policy=policy, first_day=first,
