@@ -40,6 +40,7 @@ from app.cli import (  # noqa: E402  (registers commands)
     eval_cmds,
     health_cmds,
     ops_cmds,
+    orchestrate_cmds,
     playbook_cmds,
     report_cmds,
     run_cmds,
@@ -53,7 +54,7 @@ app.add_typer(ops_cmds.ops_app, name="ops")
 app.add_typer(health_cmds.health_app, name="health")
 app.add_typer(health_cmds.alerts_app, name="alerts")
 app.add_typer(mcp_app, name="mcp")
-del data_cmds, eval_cmds, playbook_cmds, report_cmds, run_cmds
+del data_cmds, eval_cmds, orchestrate_cmds, playbook_cmds, report_cmds, run_cmds
 
 
 def main() -> None:
