@@ -33,6 +33,7 @@ def orchestrate_cmd(
     launch, measure against the world without the interventions, learn (retire playbooks), snapshot.
     On a database (--db-url) it only recommends: there is no world to apply the interventions to."""
     from app.journeys.run import MAX_DAYS, orchestrate_database, orchestrate_world
+    from app.providers.sql_provider import SqlDataProvider
     from app.storage.ops import OpsStore
     from app.storage.url import mask_url
 
@@ -46,8 +47,8 @@ def orchestrate_cmd(
         bounds = provider.data_range()
         if bounds is None:
             raise InvalidArgumentError("the database holds no orders to orchestrate over; load or import data first")
-        engine = provider.engine  # type: ignore[attr-defined]
-        result = orchestrate_database(engine, bounds[1], mask_url(source.db_url), days=days, store=store)
+        assert isinstance(provider, SqlDataProvider)  # --db-url opens a production (SQL) provider
+        result = orchestrate_database(provider.engine, bounds[1], mask_url(source.db_url), days=days, store=store)
     else:
         result = orchestrate_world(source.scenario, source.merchant, days=days, seed=source.seed,
                                    policy="human" if policy == "ask" else "policy",
