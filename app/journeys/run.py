@@ -61,6 +61,10 @@ class OrchestrationResult:
     retired: dict[str, dt.date]
     performance: list[PerformanceRow]
     snapshot: PortfolioSnapshot | None
+    node_seconds: dict[str, float]
+    """Wall time per graph node over the run (measurements, not part of the result's identity)."""
+    day_seconds: list[float]
+    """Wall time of each day, observe to snapshot."""
 
     @property
     def roi(self) -> float | None:
@@ -171,4 +175,6 @@ def _result(store: OpsStore, run_id: int, applies: bool, display: str, first: dt
         customers_kept=sum(o.kept for o in outcomes), revenue_saved_cents=sum(o.revenue_saved_cents for o in outcomes),
         cost_cents=sum(o.cost_cents for o in outcomes), retired=dict(runtime.retired),
         performance=runtime.performance, snapshot=snaps[-1] if snaps else None,
+        node_seconds={k: round(v, 4) for k, v in runtime.seconds.items()},
+        day_seconds=[round(v, 4) for v in runtime.day_seconds],
     )  # fmt: skip

@@ -78,6 +78,10 @@ class Runtime:
     retired: dict[str, dt.date] = field(default_factory=dict)
     performance: list[PerformanceRow] = field(default_factory=list)
     day_started: float = 0.0
+    seconds: dict[str, float] = field(default_factory=dict)
+    """Wall time per node over the run (the interrupt of a human gate included)."""
+    day_seconds: list[float] = field(default_factory=list)
+    """Wall time of each orchestrated day, observe to snapshot."""
 
     @property
     def applies(self) -> bool:
@@ -290,6 +294,7 @@ class Runtime:
                                moves, self.performance, self.playbooks)  # fmt: skip
         with self.store.transaction() as conn:
             write_snapshot(conn, self.run_id, s)
+        self.day_seconds.append(time.perf_counter() - self.day_started)
 
     def close(self, last_day: dt.date) -> None:
         """After the last day: measure what is still open (the world runs on), learn, close the state log."""
