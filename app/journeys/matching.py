@@ -46,6 +46,7 @@ class Candidate:
     expected_cost_cents: int
     expected_value_cents: int
     signals: tuple[str, ...]
+    """What triggered it: the stage rule that placed the customer (the runtime adds their heaviest signals)."""
 
     @property
     def expected_roi(self) -> float | None:

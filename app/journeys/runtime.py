@@ -35,6 +35,7 @@ from app.journeys.records import (
     retire_playbooks,
     write_snapshot,
 )
+from app.journeys.signals import JourneySignal, SignalModel, fit_signal_model, journey_signals, strongest
 from app.journeys.stages import JourneyPosition, JourneySettings, journey_positions
 from app.storage.ops import OpsStore
 from app.storage.ops_loop import journey_state_log
@@ -62,6 +63,7 @@ class Runtime:
     db: TreatedWorldDatabase | None = None
     memo: Memo = field(default_factory=new_memo)
     model: ForecastModel | None = None
+    signal_model: SignalModel | None = None
     positions: dict[str, JourneyPosition] = field(default_factory=dict)
     forecasts: Forecasts | None = None
     segments: dict[str, str] = field(default_factory=dict)
@@ -124,6 +126,7 @@ class Runtime:
         """Refit the model when due, forecast today, and log the stage changes."""
         if self.model is None or (day - self.model.day).days >= self.loop.refit_every_days:
             self.model = self._read(lambda conn: fit_forecast_model(conn, day, self.health, self.memo))
+            self.signal_model = self._read(lambda conn: fit_signal_model(conn, day, self.health, self.memo))
         model = self.model
         assert model is not None
         today = self._read(lambda conn: apply_forecast_model(model, conn, day, self.positions))
@@ -169,6 +172,7 @@ class Runtime:
                 continue
             chosen.append(c)
             spent += c.expected_cost_cents
+        signals = self._signals(day) if chosen else {}
         latency = round((time.perf_counter() - self.day_started) * 1000)
         gated = self.applies
         records = [InterventionRecord(
@@ -177,7 +181,8 @@ class Runtime:
             playbook_id=c.playbook.playbook_id, recommended_action=tuple(c.playbook.default_actions),
             confidence=c.churn_probability, expected_cost_cents=c.expected_cost_cents,
             expected_value_cents=c.expected_value_cents, requires_human_approval=c.playbook.approval_required,
-            triggered_by_signals=c.signals, evaluation_latency_ms=latency, generated_at=day,
+            triggered_by_signals=(*c.signals, *strongest(signals.get(c.customer_id, []))),
+            evaluation_latency_ms=latency, generated_at=day,
             lands_on=day + dt.timedelta(days=1),
             status=("pending_approval" if c.playbook.approval_required else "launched") if gated else "recommended",
             executed_action=None if c.playbook.approval_required or not gated else tuple(c.playbook.default_actions),
@@ -193,6 +198,12 @@ class Runtime:
                  "confidence": r.confidence, "expected_cost_cents": r.expected_cost_cents,
                  "expected_value_cents": r.expected_value_cents,
                  "requires_human_approval": r.requires_human_approval} for r in records]  # fmt: skip
+
+    def _signals(self, day: dt.date) -> dict[str, list[JourneySignal]]:
+        model = self.signal_model
+        assert model is not None
+        stages = {c: p.stage for c, p in self.positions.items()}
+        return self._read(lambda conn: journey_signals(conn, day, model, stages=stages, segments=self.segments))
 
     # gate --------------------------------------------------------------------------------------
     def policy_decisions(self, gated: list[dict[str, Any]]) -> dict[str, Any]:
