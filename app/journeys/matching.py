@@ -6,10 +6,10 @@ is at least its threshold (:meth:`~app.journeys.playbooks.Playbook.applies_to`).
 ones the customer gets the playbook with the best expected net value:
 
 * **expected cost**: the playbook's ``avg_cost_estimate``;
-* **expected value**: until the playbook has ``learned_after`` measured runs in the customer's
-  segment, its declared value (the middle of ``expected_value_range``) times the customer's churn
-  probability - what it is worth if the customer would leave, times the chance they do; after
-  that, the measured average value of its runs in that segment (the learning loop's estimate).
+* **expected value**: the measured average value of the playbook's runs in the customer's segment
+  once it has ``learned_after`` of them; else of its runs in all segments once it has that many;
+  else its declared value (the middle of ``expected_value_range``) times the customer's churn
+  probability - what it is worth if the customer would leave, times the chance they do.
 """
 
 from __future__ import annotations
@@ -71,7 +71,17 @@ def candidates(positions: dict[str, JourneyPosition], forecasts: Forecasts, segm
     """
     skip, gone = set(exclude), set(retired)
     usable = [p for p in playbooks.playbooks if p.status == "active" and p.playbook_id not in gone]
-    learned = {(r.playbook_id, r.segment): r.avg_value_cents for r in performance if r.runs >= learned_after}
+    rows = list(performance)
+    learned: dict[tuple[str, str], float] = {(r.playbook_id, r.segment): r.avg_value_cents for r in rows
+                                             if r.runs >= learned_after}  # fmt: skip
+    pooled: dict[str, list[float]] = {}
+    for r in rows:
+        total = pooled.setdefault(r.playbook_id, [0.0, 0.0])
+        total[0] += r.avg_value_cents * r.runs
+        total[1] += r.runs
+    for pid, (value, runs) in pooled.items():
+        if runs >= learned_after:
+            learned.setdefault((pid, ""), value / runs)
     out = []
     for cid, pos in positions.items():
         f = forecasts.forecasts.get(cid)
@@ -84,7 +94,7 @@ def candidates(positions: dict[str, JourneyPosition], forecasts: Forecasts, segm
                 continue
             cost = round(p.avg_cost_estimate * 100)
             prior = (p.expected_value_range[0] + p.expected_value_range[1]) / 2 * 100 * f.churn_probability
-            value = round(learned.get((p.playbook_id, segment), prior))
+            value = round(learned.get((p.playbook_id, segment), learned.get((p.playbook_id, ""), prior)))
             if best is None or value - cost > best.expected_value_cents - best.expected_cost_cents:
                 best = Candidate(cid, segment, pos.stage, pos.risk, p, f.churn_probability, f.revenue_at_risk_cents,
                                  cost, value, (pos.reason,))  # fmt: skip

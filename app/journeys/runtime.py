@@ -165,13 +165,18 @@ class Runtime:
         chosen: list[Candidate] = []
         spent = 0
         budget = round(self.loop.daily_budget * 100)
+        room = self._trial_room(day)
         for c in found:
             if len(chosen) >= self.loop.max_launches_per_day:
                 break
-            if c.expected_value_cents <= c.expected_cost_cents or spent + c.expected_cost_cents > budget:
+            pid = c.playbook.playbook_id
+            if c.expected_value_cents <= c.expected_cost_cents or spent + c.expected_cost_cents > budget \
+                    or room.get(pid, 1) <= 0:
                 continue
             chosen.append(c)
             spent += c.expected_cost_cents
+            if pid in room:
+                room[pid] -= 1
         signals = self._signals(day) if chosen else {}
         latency = round((time.perf_counter() - self.day_started) * 1000)
         gated = self.applies
@@ -198,6 +203,16 @@ class Runtime:
                  "confidence": r.confidence, "expected_cost_cents": r.expected_cost_cents,
                  "expected_value_cents": r.expected_value_cents,
                  "requires_human_approval": r.requires_human_approval} for r in records]  # fmt: skip
+
+    def _trial_room(self, day: dt.date) -> dict[str, int]:
+        """Playbooks still on trial (fewer than ``trial_runs`` measured runs) -> how many more may run
+        at once: their trial caps what an unproven playbook can cost before its first measurements."""
+        cap = self.loop.trial_runs
+        measured = Counter(o.playbook_id for o in self.outcomes)
+        done = {o.intervention_id for o in self.outcomes}
+        running = Counter(r.playbook_id for r in self.executed if r.intervention_id not in done and r.executed_action)
+        return {p.playbook_id: cap - running[p.playbook_id] for p in self.playbooks.playbooks
+                if measured[p.playbook_id] < cap}  # fmt: skip
 
     def _signals(self, day: dt.date) -> dict[str, list[JourneySignal]]:
         model = self.signal_model
