@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 
 from app.journeys.forecast import Forecasts, JourneyForecast
-from app.journeys.learning import PerformanceRow
+from app.journeys.learning import Run, value_per_risk
 from app.journeys.matching import candidates
 from app.journeys.playbooks import load_playbooks
 from app.journeys.stages import JourneyPosition
@@ -17,10 +17,6 @@ def _forecasts(probabilities: dict[str, float]) -> Forecasts:
     fs = {c: JourneyForecast(f"JF-{c}", c, "churn_risk", ("churn_risk", "churned"), 0.5, p, 0.2, 10_000, D)
           for c, p in probabilities.items()}  # fmt: skip
     return Forecasts(D, 30, 0.1, (0.1,) * 10, {}, fs)
-
-
-def _row(pid: str, seg: str, runs: int, value: float) -> PerformanceRow:
-    return PerformanceRow(pid, seg, runs, 0.5, 300.0, value, value / 300, 0.0, D)
 
 
 POSITIONS = {
@@ -46,14 +42,25 @@ def test_declared_value_times_churn_probability_until_measured() -> None:
 
 def test_measured_value_replaces_the_declared_one() -> None:
     f = _forecasts({"A": 0.5})
-    # 10 measured runs in the segment: their mean value is the expectation (here 2.00 < PB_PAY_001's 16.25)
-    seg = candidates(POSITIONS, f, SEGMENTS, load_playbooks(), performance=[_row("PB_ENG_001", "loyal", 10, 200)])
+    # measured in the segment: 400 cents per unit of churn probability -> 400 x 0.5 = 200 < PB_PAY_001's 16.25
+    seg = candidates(POSITIONS, f, SEGMENTS, load_playbooks(), learned={("PB_ENG_001", "loyal"): 400.0})
     assert (seg[0].playbook.playbook_id, seg[0].expected_value_cents) == ("PB_PAY_001", 1625)
-    # fewer than 10 in the segment but 10 over all: the pooled mean, (4 x 100 + 6 x 9100) / 10 = 5500
-    pooled = candidates(POSITIONS, f, SEGMENTS, load_playbooks(),
-                        performance=[_row("PB_ENG_001", "loyal", 4, 100), _row("PB_ENG_001", "casual", 6, 9100)])
+    # nothing measured in the segment: the playbook's estimate over all segments
+    pooled = candidates(POSITIONS, f, SEGMENTS, load_playbooks(), learned={("PB_ENG_001", ""): 11000.0,
+                                                                          ("PB_ENG_001", "casual"): 1.0})
     assert (pooled[0].playbook.playbook_id, pooled[0].expected_value_cents) == ("PB_ENG_001", 5500)
     # a retired playbook is never matched; a running customer is skipped
     left = candidates(POSITIONS, f, SEGMENTS, load_playbooks(), retired={"PB_ENG_001"})
     assert left[0].playbook.playbook_id == "PB_PAY_001"
     assert candidates(POSITIONS, f, SEGMENTS, load_playbooks(), exclude={"A"}) == []
+
+
+def test_value_per_risk_is_an_optimistic_mean_per_unit_of_churn_probability() -> None:
+    runs = [Run("P", "loyal", 0.5, v) for v in (0, 0, 1000, 0)] + [Run("P", "casual", 0.25, 500)]
+    est = value_per_risk(runs, learned_after=4)
+    # loyal: 0, 0, 2000, 0 per unit (mean 500, sd 1000, se 500): 500 + 1.645 x 500 = 1322.5
+    assert est[("P", "loyal")] == 1322.5
+    # all segments: 0, 0, 2000, 0, 2000 (mean 800, sd 1095.45, se 489.90): 800 + 1.645 x 489.90 = 1605.88
+    assert est[("P", "")] == 1605.88
+    assert ("P", "casual") not in est  # one run: too few to replace the declared value
+    assert value_per_risk(runs, learned_after=4, z=0)[("P", "loyal")] == 500.0

@@ -6,30 +6,27 @@ is at least its threshold (:meth:`~app.journeys.playbooks.Playbook.applies_to`).
 ones the customer gets the playbook with the best expected net value:
 
 * **expected cost**: the playbook's ``avg_cost_estimate``;
-* **expected value**: the measured average value of the playbook's runs in the customer's segment
-  once it has ``learned_after`` of them; else of its runs in all segments once it has that many;
-  else its declared value (the middle of ``expected_value_range``) times the customer's churn
-  probability - what it is worth if the customer would leave, times the chance they do.
+* **expected value**: the customer's churn probability times the playbook's value per unit of
+  churn probability: measured (:func:`~app.journeys.learning.value_per_risk`, optimistic) in the
+  customer's segment once it has enough runs there, else over all its segments once it has
+  enough, else declared (the middle of ``expected_value_range``: what it is worth if the customer
+  would leave).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from app.journeys.forecast import Forecasts
-from app.journeys.learning import PerformanceRow
 from app.journeys.playbooks import Playbook, Playbooks
 from app.journeys.stages import JourneyPosition
 from app.storage.schema import customers
 
-__all__ = ["LEARNED_AFTER", "Candidate", "candidates", "segments_of"]
-
-LEARNED_AFTER = 10
-"""Measured runs of a playbook in a segment after which its measured value replaces the declared one."""
+__all__ = ["Candidate", "candidates", "segments_of"]
 
 
 @dataclass(frozen=True)
@@ -63,25 +60,16 @@ def segments_of(conn: Connection, customer_ids: Iterable[str] | None = None) -> 
 
 def candidates(positions: dict[str, JourneyPosition], forecasts: Forecasts, segments: dict[str, str],
                playbooks: Playbooks, *, exclude: Iterable[str] = frozenset(), retired: Iterable[str] = frozenset(),
-               performance: Iterable[PerformanceRow] = (), learned_after: int = LEARNED_AFTER) -> list[Candidate]:  # fmt: skip
+               learned: Mapping[tuple[str, str], float] | None = None) -> list[Candidate]:  # fmt: skip
     """The best playbook for every customer who has one, most expected value first (ties: customer id).
 
     ``exclude``: customers not to consider (e.g. an intervention still running); ``retired``:
-    playbooks a learning loop retired; ``performance``: the latest performance rows.
+    playbooks a learning loop retired; ``learned``: measured value per unit of churn probability
+    by (playbook, segment) and (playbook, ``""``) (:func:`~app.journeys.learning.value_per_risk`).
     """
     skip, gone = set(exclude), set(retired)
     usable = [p for p in playbooks.playbooks if p.status == "active" and p.playbook_id not in gone]
-    rows = list(performance)
-    learned: dict[tuple[str, str], float] = {(r.playbook_id, r.segment): r.avg_value_cents for r in rows
-                                             if r.runs >= learned_after}  # fmt: skip
-    pooled: dict[str, list[float]] = {}
-    for r in rows:
-        total = pooled.setdefault(r.playbook_id, [0.0, 0.0])
-        total[0] += r.avg_value_cents * r.runs
-        total[1] += r.runs
-    for pid, (value, runs) in pooled.items():
-        if runs >= learned_after:
-            learned.setdefault((pid, ""), value / runs)
+    learned = learned or {}
     out = []
     for cid, pos in positions.items():
         f = forecasts.forecasts.get(cid)
@@ -93,8 +81,9 @@ def candidates(positions: dict[str, JourneyPosition], forecasts: Forecasts, segm
             if not p.applies_to(pos.stage, segment, pos.risk):
                 continue
             cost = round(p.avg_cost_estimate * 100)
-            prior = (p.expected_value_range[0] + p.expected_value_range[1]) / 2 * 100 * f.churn_probability
-            value = round(learned.get((p.playbook_id, segment), learned.get((p.playbook_id, ""), prior)))
+            per_risk = learned.get((p.playbook_id, segment), learned.get(
+                (p.playbook_id, ""), (p.expected_value_range[0] + p.expected_value_range[1]) / 2 * 100))  # fmt: skip
+            value = round(per_risk * f.churn_probability)
             if best is None or value - cost > best.expected_value_cents - best.expected_cost_cents:
                 best = Candidate(cid, segment, pos.stage, pos.risk, p, f.churn_probability, f.revenue_at_risk_cents,
                                  cost, value, (pos.reason,))  # fmt: skip

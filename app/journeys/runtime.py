@@ -20,7 +20,15 @@ from sqlalchemy.engine import Connection, Engine
 from app.health.settings import HealthSettings
 from app.health.store import Memo, health_at
 from app.journeys.forecast import ForecastModel, Forecasts, apply_forecast_model, fit_forecast_model, new_memo
-from app.journeys.learning import Outcome, PerformanceRow, performance, portfolio_snapshot, to_retire
+from app.journeys.learning import (
+    Outcome,
+    PerformanceRow,
+    Run,
+    performance,
+    portfolio_snapshot,
+    to_retire,
+    value_per_risk,
+)
 from app.journeys.matching import Candidate, candidates, segments_of
 from app.journeys.measure import measure, window_end
 from app.journeys.observe import TreatedWorldDatabase
@@ -79,6 +87,7 @@ class Runtime:
     measured_today: bool = False
     retired: dict[str, dt.date] = field(default_factory=dict)
     performance: list[PerformanceRow] = field(default_factory=list)
+    learned: dict[tuple[str, str], float] = field(default_factory=dict)
     day_started: float = 0.0
     seconds: dict[str, float] = field(default_factory=dict)
     """Wall time per node over the run (the interrupt of a human gate included)."""
@@ -161,7 +170,7 @@ class Runtime:
         assert self.forecasts is not None
         busy = {c for c, until in self.busy_until.items() if until >= day}
         found = candidates(self.positions, self.forecasts, self.segments, self.playbooks, exclude=busy,
-                           retired=self.retired, performance=self.performance)  # fmt: skip
+                           retired=self.retired, learned=self.learned)  # fmt: skip
         chosen: list[Candidate] = []
         spent = 0
         budget = round(self.loop.daily_budget * 100)
@@ -296,6 +305,9 @@ class Runtime:
         if not self.measured_today:
             return
         self.performance = performance(self.outcomes, day)
+        decided = {r.intervention_id: r.confidence for r in self.executed}
+        self.learned = value_per_risk([Run(o.playbook_id, o.segment, decided[o.intervention_id], o.revenue_saved_cents)
+                                       for o in self.outcomes if o.outcome != "not_run"])  # fmt: skip
         gone = [p for p in to_retire(self.outcomes, self.loop.roi_floor, self.loop.min_runs) if p not in self.retired]
         with self.store.transaction() as conn:
             append_performance(conn, self.run_id, self.performance)
