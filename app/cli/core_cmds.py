@@ -90,7 +90,7 @@ def import_cmd(
     finally:
         log.close()
     if as_json:
-        reasons = {r.reason: {"count": r.count, "examples": [str(x) for x in r.examples]} for r in log.reasons.values()}
+        reasons = [{"reason": r.reason, "count": r.count, "examples": [str(x) for x in r.examples]} for r in log.reasons.values()]
         typer.echo(json.dumps({"run_id": result.run_id, "read": result.read, "imported": result.imported,
                                "rejected": result.rejected, "outcomes": result.outcomes, "rejects": reasons}, indent=2))
         return
