@@ -263,3 +263,11 @@ def test_a_generated_world_loads_as_retail() -> None:
                    "orders": len(paid), "refunds": len(tables["refunds"])}
     assert value == sum(o["amount_cents"] for o in paid if o["customer_id"] == c) - sum(
         r["amount_cents"] for r in tables["refunds"] if r["customer_id"] == c)
+
+
+def test_the_published_template_schema_is_current() -> None:
+    import json
+
+    published = Path(__file__).resolve().parents[1] / "docs" / "schemas" / "core_template.schema.json"
+    assert json.loads(published.read_text()) == CoreTemplate.model_json_schema(), (
+        "regenerate docs/schemas/core_template.schema.json from CoreTemplate.model_json_schema()")
