@@ -8,6 +8,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from sqlalchemy import func, select
 
 from app.core import get_template, import_file, load_template
@@ -271,3 +273,47 @@ def test_the_published_template_schema_is_current() -> None:
     published = Path(__file__).resolve().parents[1] / "docs" / "schemas" / "core_template.schema.json"
     assert json.loads(published.read_text()) == CoreTemplate.model_json_schema(), (
         "regenerate docs/schemas/core_template.schema.json from CoreTemplate.model_json_schema()")
+
+
+def test_batches_give_the_same_import(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    import app.core.importer as importer
+
+    whole = OpsStore.in_memory()
+    import_file(whole, get_template("telecom"), SAMPLE, as_of=AS_OF, now=NOW)
+    monkeypatch.setattr(importer, "BATCH_ROWS", 7)
+    batched = OpsStore.in_memory()
+    result = import_file(batched, get_template("telecom"), SAMPLE, as_of=AS_OF, now=NOW)
+    assert (result.imported, result.rejected, result.outcomes) == (197, 3, 50)
+    assert _entities(batched) == _entities(whole) and _outcomes(batched) == _outcomes(whole)
+    path = _telco(tmp_path, *({} for _ in range(9)), {"customerID": "0000-T"})  # line 11 repeats line 2, batches apart
+    log = RejectLog()
+    import_file(OpsStore.in_memory(), get_template("telecom"), path, as_of=AS_OF, log=log)
+    assert [(x.line, x.reason) for r in log.reasons.values() for x in r.examples] == [(11, "record id repeats the one on line 2")]
+
+
+_CELLS = st.sampled_from(["", " ", "12", "0", "-3", "2.5", "1,440.00", "abc", "1e3", "99999999999999", "70.35", "Three year",
+                          "Month-to-month", "Yes", "No"])
+
+
+@given(st.lists(st.tuples(_CELLS, _CELLS, _CELLS, _CELLS), min_size=1, max_size=6))
+@settings(max_examples=25)
+def test_any_cells_give_a_correct_row_or_a_reason(cells: list[tuple[str, str, str, str]]) -> None:
+    import tempfile
+    from decimal import ROUND_HALF_UP, Decimal
+
+    with tempfile.TemporaryDirectory() as tmp:
+        path = _telco(Path(tmp), *({"tenure": t, "TotalCharges": c, "MonthlyCharges": m, "Contract": k} for t, c, m, k in cells))
+        store = OpsStore.in_memory()
+        log = RejectLog()
+        result = import_file(store, get_template("telecom"), path, as_of=AS_OF, now=NOW, log=log)
+    rejected = {x.line for r in log.reasons.values() for x in r.examples}
+    assert result.imported + result.rejected == len(cells)
+    entities = _entities(store)
+    for i, (tenure, total, _, _) in enumerate(cells):
+        key = f"{i:04d}-T"
+        if key not in entities:
+            continue  # rejected: its reason is in the log (at most 3 examples are kept per reason)
+        e = entities[key]
+        assert i + 2 not in rejected
+        assert e["tenure_days"] == int(Decimal(tenure)) * 30
+        assert e["lifetime_value_cents"] == int((Decimal(total) * 100).quantize(Decimal(1), ROUND_HALF_UP))

@@ -5,7 +5,8 @@ read, exact line numbers, wrong field counts rejected); every template expressio
 the version-2 expression language (:mod:`app.storage.expressions`) into one SELECT that yields,
 per line, the first reason to reject it and the converted values. Rows are then validated as
 core entities (:class:`~app.core.records.EntityIn`) and industry attributes (JSON Schema), and
-written with their lineage in one transaction of the operations store (:mod:`app.core.writer`).
+written with their lineage in one transaction of the operations store (:mod:`app.core.writer`),
+in batches of :data:`BATCH_ROWS` lines.
 Rejected lines are reported with their line number and reason; the others are imported.
 
 Example:
@@ -31,6 +32,7 @@ from typing import Any
 import duckdb
 from pydantic import ValidationError
 
+from app.core.industries import Industry
 from app.core.records import EntityIn, OutcomeIn, SourceRef
 from app.core.templates import CORE_COLUMNS, CoreTemplate
 from app.core.writer import CoreWriter
@@ -49,7 +51,10 @@ from app.storage.expressions import (
 from app.storage.import_problems import Reject, RejectLog
 from app.storage.ops import OpsStore
 
-__all__ = ["ImportResult", "import_file"]
+__all__ = ["BATCH_ROWS", "ImportResult", "import_file"]
+
+BATCH_ROWS = 5_000
+"""Lines fetched from DuckDB, validated and written at a time (memory is bounded by this, not the file)."""
 
 
 @dataclass(frozen=True)
@@ -224,36 +229,49 @@ def import_file(
             plan = _plan(duck, template, staged, where)
             cur = duck.execute("SELECT * FROM core_rows ORDER BY _line")
             names = [c[0] for c in cur.description]
-            rows = [dict(zip(names, r, strict=True)) for r in cur.fetchall()]
+            with store.transaction() as conn:
+                writer = CoreWriter.start(conn, template.industry, template=template.name,
+                                          source_system=template.source_system, source=str(path), as_of=as_of, now=now)
+                seen: dict[str, int] = {}
+                imported = outcomes = 0
+                while batch := cur.fetchmany(BATCH_ROWS):
+                    rows = [dict(zip(names, r, strict=True)) for r in batch]
+                    records = _validate(rows, plan, template, path.name, as_of, log, seen)
+                    good = _admissible(records, writer.industry, path.name, log)
+                    ids = writer.write_entities([(e, [ref]) for ref, e, _ in good])
+                    writer.forget_outcomes([ref for ref, _, _ in good])
+                    outcomes += len(writer.write_outcomes(
+                        [(i, o, ref) for i, (ref, _, os) in zip(ids, good, strict=True) for o in os]))
+                    imported += len(good)
+                writer.finish(read=read, rejected=log.total - before)
         except duckdb.Error as exc:
             raise DataFileError(f"{where}: the file {path.name} could not be transformed: {exc}") from None
-    records = _validate(rows, plan, template, path.name, as_of, log)
-    with store.transaction() as conn:
-        writer = CoreWriter.start(conn, template.industry, template=template.name, source_system=template.source_system,
-                                  source=str(path), as_of=as_of, now=now)
-        industry = writer.industry
-        good = []
-        for line, ref, entity, outcomes in records:
-            problems = industry.attribute_problems(entity.attributes)
-            bad_type = next((o.outcome_type for o in outcomes if o.outcome_type not in industry.outcome_types), None)
-            if problems:
-                log.add(Reject(path.name, line, f"attributes: {problems[0]}", "core_entities"))
-            elif bad_type is not None:
-                log.add(Reject(path.name, line, f"outcome type {bad_type!r} is not a {industry.name} outcome", "core_outcomes"))
-            else:
-                good.append((ref, entity, outcomes))
-        ids = writer.write_entities([(e, [ref]) for ref, e, _ in good])
-        writer.forget_outcomes([ref for ref, _, _ in good])
-        outcome_ids = writer.write_outcomes([(i, o, ref) for i, (ref, _, os) in zip(ids, good, strict=True) for o in os])
-        writer.finish(read=read, rejected=log.total - before)
-    return ImportResult(writer.run_id, read, len(good), log.total - before, len(outcome_ids), log)
+    return ImportResult(writer.run_id, read, imported, log.total - before, outcomes, log)
+
+
+def _admissible(
+    records: list[tuple[int, SourceRef, EntityIn, list[OutcomeIn]]], industry: Industry, file: str, log: RejectLog,
+) -> list[tuple[SourceRef, EntityIn, list[OutcomeIn]]]:
+    """The records whose attributes follow the industry's schema and whose outcome types it has; the others are rejected."""
+    good = []
+    for line, ref, entity, outcomes in records:
+        problems = industry.attribute_problems(entity.attributes)
+        bad_type = next((o.outcome_type for o in outcomes if o.outcome_type not in industry.outcome_types), None)
+        if problems:
+            log.add(Reject(file, line, f"attributes: {problems[0]}", "core_entities"))
+        elif bad_type is not None:
+            log.add(Reject(file, line, f"outcome type {bad_type!r} is not a {industry.name} outcome", "core_outcomes"))
+        else:
+            good.append((ref, entity, outcomes))
+    return good
 
 
 def _validate(
     rows: list[dict[str, Any]], plan: _Plan, template: CoreTemplate, file: str, as_of: dt.date, log: RejectLog,
+    seen: dict[str, int],
 ) -> list[tuple[int, SourceRef, EntityIn, list[OutcomeIn]]]:
+    """Rows as (line, source, entity, outcomes); rows with a reason, a repeated id or a bad value are rejected."""
     out = []
-    seen: dict[str, int] = {}
     for row in rows:
         line = int(row["_line"])
         if row["_reason"] is not None:
