@@ -22,7 +22,7 @@ def test_import_reports_counts_and_rejects(tmp_path: Path) -> None:
     result = runner.invoke(app, [*args, "--rejects", str(rejects)])
     assert result.exit_code == 0, result.output
     text = " ".join(result.output.split())
-    assert "read 200 record(s) of telco_churn_sample.csv, imported 197 as telecom entities (50 outcome(s)), rejected 3" in text
+    assert "read 200 record(s) of telco_churn_sample.csv, imported 197 as telecom entities (50 outcome(s), 3 segment(s)), rejected 3" in text
     assert "telco_churn_sample.csv:19: TotalCharges: empty" in text
     with rejects.open(newline="") as fh:
         assert [(r["line"], r["reason"]) for r in csv.DictReader(fh)] == [

@@ -317,3 +317,29 @@ def test_any_cells_give_a_correct_row_or_a_reason(cells: list[tuple[str, str, st
         assert i + 2 not in rejected
         assert e["tenure_days"] == int(Decimal(tenure)) * 30
         assert e["lifetime_value_cents"] == int((Decimal(total) * 100).quantize(Decimal(1), ROUND_HALF_UP))
+
+
+def test_imports_refresh_the_segments_their_entities_name(tmp_path: Path) -> None:
+    from sqlalchemy import text
+
+    from app.errors import InvalidArgumentError
+    from app.storage.ops_core import core_segments
+
+    store = OpsStore.in_memory()
+    result = import_file(store, get_template("telecom"), SAMPLE, as_of=AS_OF, now=NOW)
+    with SAMPLE.open(newline="", encoding="utf-8") as fh:
+        kept = [r for r in csv.DictReader(fh) if r["TotalCharges"].strip()]
+    with store.engine.connect() as conn:
+        sizes = {r.segment_id: (r.current_size, r.size_history) for r in conn.execute(select(core_segments))}
+    assert result.segments == 3
+    assert sizes["month_to_month"] == (sum(r["Contract"] == "Month-to-month" for r in kept),
+                                       [{"at": "2025-02-28", "size": sum(r["Contract"] == "Month-to-month" for r in kept)}])
+    assert sum(size for size, _ in sizes.values()) == 197
+    import_file(store, get_template("telecom"), SAMPLE, as_of=AS_OF + dt.timedelta(days=1), now=NOW)
+    with store.engine.connect() as conn:
+        history = conn.execute(select(core_segments.c.size_history).where(core_segments.c.segment_id == "one_year")).scalar()
+        assert [h["at"] for h in history] == ["2025-02-28", "2025-03-01"]
+        conn.execute(text("UPDATE core_segments SET industry_metrics = '{\"industry\": \"retail\"}' WHERE segment_id = 'one_year'"))
+        conn.commit()
+    with pytest.raises(InvalidArgumentError, match="segment 'one_year' belongs to the retail industry"):
+        import_file(store, get_template("telecom"), SAMPLE, as_of=AS_OF, now=NOW)

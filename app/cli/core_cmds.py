@@ -92,11 +92,13 @@ def import_cmd(
     if as_json:
         reasons = [{"reason": r.reason, "count": r.count, "examples": [str(x) for x in r.examples]} for r in log.reasons.values()]
         typer.echo(json.dumps({"run_id": result.run_id, "read": result.read, "imported": result.imported,
-                               "rejected": result.rejected, "outcomes": result.outcomes, "rejects": reasons}, indent=2))
+                               "rejected": result.rejected, "outcomes": result.outcomes, "segments": result.segments,
+                               "rejects": reasons}, indent=2))
         return
     console.print(
         f"import run {result.run_id}: read {result.read:,} record(s) of {escape(file.name)}, imported {result.imported:,} "
-        f"as {escape(tmpl.industry)} entities ({result.outcomes:,} outcome(s)), rejected {result.rejected:,}",
+        f"as {escape(tmpl.industry)} entities ({result.outcomes:,} outcome(s), {result.segments} segment(s)), "
+        f"rejected {result.rejected:,}",
         highlight=False,
     )
     if result.rejected:

@@ -19,6 +19,7 @@ from app.core.interventions import (
 )
 from app.core.queries import find_entities, lineage_of
 from app.core.records import EntityIn, OutcomeIn, SourceRef
+from app.core.segments import refresh_segments
 from app.core.templates import CoreTemplate, get_template, load_template, templates
 from app.core.world_core import WorldLoadResult, load_world_into_core
 from app.core.writer import CoreWriter
@@ -46,6 +47,7 @@ __all__ = [
     "create_intervention",
     "set_status",
     "record_exposure",
+    "refresh_segments",
     "find_entities",
     "lineage_of",
 ]

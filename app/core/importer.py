@@ -7,7 +7,8 @@ per line, the first reason to reject it and the converted values. Rows are then 
 core entities (:class:`~app.core.records.EntityIn`) and industry attributes (JSON Schema), and
 written with their lineage in one transaction of the operations store (:mod:`app.core.writer`),
 in batches of :data:`BATCH_ROWS` lines.
-Rejected lines are reported with their line number and reason; the others are imported.
+Rejected lines are reported with their line number and reason; the others are imported, and the
+segments their entities name are refreshed (:mod:`app.core.segments`).
 
 Example:
     >>> import datetime as dt
@@ -34,6 +35,7 @@ from pydantic import ValidationError
 
 from app.core.industries import Industry
 from app.core.records import EntityIn, OutcomeIn, SourceRef
+from app.core.segments import refresh_segments
 from app.core.templates import CORE_COLUMNS, CoreTemplate
 from app.core.writer import CoreWriter
 from app.errors import CJSimError, DataFileError
@@ -59,13 +61,14 @@ BATCH_ROWS = 5_000
 
 @dataclass(frozen=True)
 class ImportResult:
-    """What an import did: its run id, records read, imported and rejected, outcomes written, the rejects."""
+    """What an import did: its run id, records read, imported and rejected, outcomes written, segments refreshed, the rejects."""
 
     run_id: int
     read: int
     imported: int
     rejected: int
     outcomes: int
+    segments: int
     log: RejectLog
 
 
@@ -244,9 +247,10 @@ def import_file(
                         [(i, o, ref) for i, (ref, _, os) in zip(ids, good, strict=True) for o in os]))
                     imported += len(good)
                 writer.finish(read=read, rejected=log.total - before)
+                segments = refresh_segments(conn, writer.industry.name, at=as_of, now=now)
         except duckdb.Error as exc:
             raise DataFileError(f"{where}: the file {path.name} could not be transformed: {exc}") from None
-    return ImportResult(writer.run_id, read, imported, log.total - before, outcomes, log)
+    return ImportResult(writer.run_id, read, imported, log.total - before, outcomes, segments, log)
 
 
 def _admissible(

@@ -48,7 +48,7 @@ class EntityIn(_Strict):
     subsegment_ids: list[str] | None = None
     cohort_id: str | None = Field(default=None, max_length=100)
     lifecycle_stage: Literal["prospect", "new", "active", "at_risk", "churned"] | None = None
-    tenure_days: int | None = Field(default=None, ge=0)
+    tenure_days: int | None = Field(default=None, ge=0, le=2**31 - 1)
     first_interaction_date: dt.date | None = None
     last_interaction_date: dt.date | None = None
     lifetime_value_cents: int | None = Field(default=None, ge=-(2**62), le=2**62, description="Minor units.")
@@ -77,7 +77,7 @@ class OutcomeIn(_Strict):
     outcome_type: str = Field(min_length=1, max_length=100)
     outcome_at: dt.datetime
     value_cents: int | None = Field(default=None, ge=-(2**62), le=2**62, description="Minor units.")
-    outcome_count: int = Field(default=1, ge=1)
+    outcome_count: int = Field(default=1, ge=1, le=2**31 - 1)
     attribution_model: Literal["last_touch", "first_touch", "linear", "ml_model"] | None = None
     attribution_weight: float = Field(default=1.0, ge=0, le=1)
     exposure_id: int | None = None

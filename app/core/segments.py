@@ -3,7 +3,8 @@
 :func:`refresh_segments` recomputes every segment that entities of an industry name: its current
 size, the average lifetime value, the distribution of lifecycle stages (``trait_distributions``)
 and one ``{at, size}`` entry in ``size_history`` per day it was refreshed (a second refresh on the
-same day replaces that day's entry). A segment not yet defined is created as ``imported``.
+same day replaces that day's entry). A segment not yet defined is created as ``imported``, owned
+by the industry (``industry_metrics.industry``); another industry's entities cannot reuse its id.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from collections import Counter, defaultdict
 from sqlalchemy import insert, select, update
 from sqlalchemy.engine import Connection
 
+from app.errors import InvalidArgumentError
 from app.storage.ops_core import core_entities, core_segments
 
 __all__ = ["refresh_segments"]
@@ -33,8 +35,15 @@ def refresh_segments(conn: Connection, industry: str, *, at: dt.date, now: dt.da
         if value is not None:
             values[segment].append(int(value))
     s = core_segments
-    existing = {r.segment_id: r.size_history for r in conn.execute(
-        select(s.c.segment_id, s.c.size_history).where(s.c.segment_id.in_(list(stages))))}
+    existing = {}
+    for r in conn.execute(select(s.c.segment_id, s.c.size_history, s.c.industry_metrics).where(s.c.segment_id.in_(list(stages)))):
+        owner = (r.industry_metrics or {}).get("industry", industry)
+        if owner != industry:
+            raise InvalidArgumentError(
+                f"segment {r.segment_id!r} belongs to the {owner} industry; segment ids are shared by every industry of "
+                f"an operations store, so {industry} entities need another segment id"
+            )
+        existing[r.segment_id] = r.size_history
     for segment, counts in sorted(stages.items()):
         size = sum(counts.values())
         entry = {"at": at.isoformat(), "size": size}
