@@ -31,6 +31,7 @@ from app.core import (
 from app.core.writer import CoreWriter
 from app.datafiles import data_dir
 from app.errors import InvalidArgumentError
+from app.storage.import_problems import RejectLog
 from app.storage.ops import OPS_MIGRATIONS, OpsStore
 from app.storage.ops_core import CORE_TABLES, core_entities, core_lineage, core_outcomes
 from tests.pg_support import pg_schemas  # noqa: F401  (fixture)
@@ -183,3 +184,17 @@ def test_telecom_import_is_identical_and_leaves_lineage_for_every_record(store: 
         assert conn.execute(select(func.count()).select_from(core_entities)).scalar() == 197
         assert conn.execute(select(func.count()).select_from(core_outcomes)).scalar() == 50
         assert conn.execute(select(func.count()).select_from(core_lineage).where(core_lineage.c.run_id == again.run_id)).scalar() == 247
+
+
+def test_values_beyond_the_columns_are_rejected_lines_not_database_errors(store: OpsStore, tmp_path: Path) -> None:
+    from tests.test_core_templates import _telco
+
+    path = _telco(tmp_path, {}, {"tenure": "999999999999"}, {"TotalCharges": "999999999999.99", "tenure": "12"})
+    log = RejectLog()
+    result = import_file(store, get_template("telecom"), path, as_of=AS_OF, now=AT, log=log)
+    reasons = sorted((x.line, x.reason) for r in log.reasons.values() for x in r.examples)
+    assert (result.imported, result.rejected) == (2, 1)
+    assert reasons == [(3, "tenure_days: Input should be less than or equal to 2147483647")]
+    with store.engine.connect() as conn:
+        big = conn.execute(select(core_entities.c.lifetime_value_cents).where(core_entities.c.external_id == "0002-T")).scalar()
+    assert big == 99999999999999
