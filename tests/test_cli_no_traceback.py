@@ -71,6 +71,7 @@ def _cases(f: dict[str, Path]) -> dict[str, list[tuple[list[str], str]]]:
     db = f"sqlite:///{f['database']}"
     orders = ["--orders", str(f["latin"]), "--mapping", str(f["mapping"])]
     url_cases = list(URL_PROBLEMS.items())
+    core_ops = f"sqlite:///{f['database'].parent / 'core_ops.db'}"
     return {
         "list": [(["list", "planets"], "Invalid value")],  # takes no path, file or URL
         "demo": [(["demo", "--seed", "-1"], "Invalid value")],  # takes no path, file or URL
@@ -159,6 +160,22 @@ def _cases(f: dict[str, Path]) -> dict[str, list[tuple[list[str], str]]]:
                        (["db", "quality", "--url", db], "holds no data"),
                        (["db", "quality", "--url", db, "--date", "soon"], "--date must be a date like")]
         + [(["db", "quality", "--url", u], m) for u, m in url_cases],
+        "core industries": [(["core", "industries", "--industry", "insurance"], "unknown industry 'insurance'; known industries")],
+        "core import": [(["core", "import", str(f["latin"]), "--template", "telecom"], "pass --ops-url URL or set CJSIM_OPS_URL"),
+                        (["core", "import", str(f["latin"]), "--template", "nope", "--ops-url", core_ops], "unknown template 'nope'"),
+                        (["core", "import", str(under / "x.csv"), "--template", "telecom", "--ops-url", core_ops], "no such file"),
+                        (["core", "import", str(f["latin"]), "--template", "telecom", "--ops-url", core_ops], "not valid utf-8-sig"),
+                        (["core", "import", str(f["latin"]), "--template", "telecom", "--ops-url", core_ops, "--as-of", "soon"],
+                         "--as-of must be a date like"),
+                        (["core", "import", str(f["latin"]), "--template", "telecom", "--ops-url", core_ops,
+                          "--rejects", str(under / "r.csv")], "cannot write"),
+                        (["core", "import", str(f["latin"]), "--template", "telecom", "--ops-url", f"sqlite:///{under}/ops.db"],
+                         "does not exist")]
+        + [(["core", "import", str(f["latin"]), "--template", "telecom", "--ops-url", u], m) for u, m in url_cases],
+        "core load-world": [(["core", "load-world"], "pass --ops-url URL or set CJSIM_OPS_URL"),
+                            (["core", "load-world", "--scenario", "nowhere", "--ops-url", core_ops], "unknown scenario 'nowhere'"),
+                            (["core", "load-world", "--ops-url", f"sqlite:///{under}/ops.db"], "does not exist")]
+        + [(["core", "load-world", "--ops-url", u], m) for u, m in url_cases[:2]],
     }  # fmt: skip
 
 

@@ -55,6 +55,7 @@ app.add_typer(health_cmds.health_app, name="health")
 app.add_typer(health_cmds.alerts_app, name="alerts")
 app.add_typer(mcp_app, name="mcp")
 del data_cmds, eval_cmds, orchestrate_cmds, playbook_cmds, report_cmds, run_cmds
+from app.cli import core_cmds  # noqa: E402, F401  (registers `cjsim core`)
 
 
 def main() -> None:
