@@ -35,6 +35,7 @@ app = typer.Typer(
 )
 
 from app.cli import (  # noqa: E402  (registers commands)
+    core_cmds,
     data_cmds,
     db_cmds,
     eval_cmds,
@@ -54,8 +55,7 @@ app.add_typer(ops_cmds.ops_app, name="ops")
 app.add_typer(health_cmds.health_app, name="health")
 app.add_typer(health_cmds.alerts_app, name="alerts")
 app.add_typer(mcp_app, name="mcp")
-del data_cmds, eval_cmds, orchestrate_cmds, playbook_cmds, report_cmds, run_cmds
-from app.cli import core_cmds  # noqa: E402, F401  (registers `cjsim core`)
+del core_cmds, data_cmds, eval_cmds, orchestrate_cmds, playbook_cmds, report_cmds, run_cmds
 
 
 def main() -> None:
