@@ -304,16 +304,21 @@ class Scorer:
         ]
         self._combined: dict[tuple[float | None, ...], tuple[float, float, float]] = {}  # overall, confidence, risk
 
-    def score(self, inp: HealthInputs) -> CustomerHealth:
-        """One customer's health (see :func:`score_customer`)."""
+    def key(self, inp: HealthInputs) -> tuple[Hashable, ...]:
+        """Everything :meth:`score` reads of ``inp`` but the customer's id and the day: the key of each
+        component (``_COMPONENT_KEYS``). Customers of one date with equal keys have the same health but
+        for their ids, so a caller scoring many can score one customer per distinct key."""
+        return tuple([key_of(inp) for _, key_of, _, _ in self._parts])
+
+    def score(self, inp: HealthInputs, key: tuple[Hashable, ...] | None = None) -> CustomerHealth:
+        """One customer's health (see :func:`score_customer`); ``key``: its :meth:`key`, when known."""
         s, cov = self.s, self.cov
         components: dict[str, float | None] = {}
         factors: list[Factor] = []
-        for name, key_of, compute, known in self._parts:
-            key = key_of(inp)
-            part = known.get(key)
+        for (name, _, compute, known), part_key in zip(self._parts, key or self.key(inp), strict=True):
+            part = known.get(part_key)
             if part is None:
-                part = known[key] = compute(inp, s, cov)
+                part = known[part_key] = compute(inp, s, cov)
             components[name] = part[0]
             if part[1]:
                 factors += part[1]

@@ -12,8 +12,8 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+from collections import Counter
 from collections.abc import Callable, Hashable
-from operator import attrgetter
 from typing import Any
 
 from sqlalchemy import and_, case, delete, func, inspect, select
@@ -27,13 +27,13 @@ from app.health.frame import (
     HealthSet,
     HealthSummary,
     MemoryHealth,
-    alert_counts,
-    bp_columns,
+    bp,
     rows_from,
     summarize,
 )
+from app.health.inputs import HealthInputs, SourceCoverage, gather_inputs_at, source_coverage
 from app.health.model import Factor
-from app.health.score import score_all, score_days
+from app.health.score import score_all, scorer_for
 from app.health.settings import COMPONENTS, HealthSettings
 from app.storage import queries as q
 from app.storage.bulk import bulk_insert_columns, paused_gc
@@ -66,7 +66,44 @@ def materialize_health(conn: Connection, day: dt.date, s: HealthSettings) -> int
 def materialize_days(conn: Connection, days: list[dt.date], s: HealthSettings) -> dict[dt.date, int]:
     """:func:`materialize_health` at several dates, their inputs read together; customers stored per date."""
     with paused_gc():
-        return {day: _store(conn, day, rows_from(scores, s), s) for day, scores in score_days(conn, days, s).items()}
+        cov = source_coverage(conn)
+        return {day: _store(conn, day, *_scored(inputs, s, cov), s) for day, inputs in gather_inputs_at(conn, days, s).items()}
+
+
+Stored = tuple[Any, ...]
+"""A customer's values as stored but its date, id and rank: (risk, each of :data:`_COLUMNS`)."""
+_COLUMNS = (*(f"{c}_bp" for c in COMPONENTS), "overall_bp", "confidence_bp", "risk_bp", "tenure_days", "alert_type",
+            "severity", "detail")  # fmt: skip
+
+
+def _scored(inputs: dict[str, HealthInputs], s: HealthSettings, cov: SourceCoverage) -> tuple[list[str], list[Stored]]:
+    """(customer ids in order, each one's stored values) of one date's inputs.
+
+    The values are those of :func:`rows_from` over :func:`~app.health.score.score_inputs`, computed
+    once per distinct :meth:`~app.health.model.Scorer.key` (about a third of the customers) and
+    shared by the customers holding it; details are encoded once per distinct content."""
+    scorer = scorer_for(inputs, s, cov)
+    shared: dict[tuple[Hashable, ...], Stored] = {}
+    details: dict[tuple, str] = {}
+    ids = sorted(inputs)
+    values = []
+    for cid in ids:
+        inp = inputs[cid]
+        key = scorer.key(inp)
+        stored = shared.get(key)
+        if stored is None:
+            stored = shared[key] = _stored(rows_from([scorer.score(inp, key)], s)[0], details)
+        values.append(stored)
+    return ids, values
+
+
+def _stored(r: HealthRow, details: dict[tuple, str]) -> Stored:
+    key = (*r.risk_factors, None, *r.opportunities, r.alert) if r.risk_factors or r.opportunities or r.alert else ()
+    text = details.get(key)
+    if text is None:
+        text = details[key] = _detail(r)
+    return (r.risk, *[bp(r.components[c]) for c in COMPONENTS], bp(r.overall), bp(r.confidence), bp(r.risk),
+            r.tenure_days, r.alert.alert_type if r.alert else None, r.alert.severity if r.alert else None, text)  # fmt: skip
 
 
 def _detail(r: HealthRow) -> str:
@@ -79,36 +116,26 @@ def _detail(r: HealthRow) -> str:
     }, separators=(",", ":"))  # fmt: skip
 
 
-def _store(conn: Connection, day: dt.date, rows: list[HealthRow], s: HealthSettings) -> int:
-    # rows come ordered by id: a stable sort on risk descending orders them as risk_order does
-    rows.sort(key=attrgetter("risk"), reverse=True)
-    values = bp_columns(rows)
-    cols: dict[str, list[Any]] = {"as_of": [day] * len(rows), "customer_id": [r.customer_id for r in rows]}
-    for name in (*COMPONENTS, "overall", "confidence", "risk"):
-        cols[f"{name}_bp"] = values[name]
-    cols["tenure_days"] = [r.tenure_days for r in rows]
-    cols["alert_type"] = [r.alert.alert_type if r.alert else None for r in rows]
-    cols["severity"] = [r.alert.severity if r.alert else None for r in rows]
-    cols["rank_risk"] = list(range(len(rows)))
-    cols["model_version"] = [s.model_version] * len(rows)
-    details: dict[tuple, str] = {}  # customers with the same factors, actions and alert share their detail
-    detail = []
-    for r in rows:
-        key = (*r.risk_factors, None, *r.opportunities, r.alert) if r.risk_factors or r.opportunities or r.alert else ()
-        text = details.get(key)
-        if text is None:
-            text = details[key] = _detail(r)
-        detail.append(text)
-    cols["detail"] = detail
+def _store(conn: Connection, day: dt.date, ids: list[str], values: list[Stored], s: HealthSettings) -> int:
+    # ids come ordered: a stable sort on risk descending orders the rows as risk_order does
+    order = sorted(range(len(ids)), key=[v[0] for v in values].__getitem__, reverse=True)
+    n = len(order)
+    cols: dict[str, list[Any]] = {"as_of": [day] * n, "customer_id": [ids[i] for i in order]}
+    ordered = [values[i] for i in order]
+    for at, name in enumerate(_COLUMNS, start=1):
+        cols[name] = [v[at] for v in ordered]
+    cols["rank_risk"] = list(range(n))
+    cols["model_version"] = [s.model_version] * n
     drop_health(conn, day)
     bulk_insert_columns(conn, customer_health, cols)
     edges = s.monitoring.psi_bins
-    summary = summarize(values, len(rows), edges)
+    summary = summarize({name: cols[f"{name}_bp"] for name in SUMMED}, n, edges)
+    alerts = Counter((t, sev) for t, sev in zip(cols["alert_type"], cols["severity"], strict=True) if t is not None)
     conn.execute(customer_health_runs.insert().values(as_of=day, model_version=s.model_version, summary=json.dumps({
         "edges": edges, "size": summary.size, "sums": summary.sums, "bands": summary.bands,
-        "alerts": [[t, sev, n] for (t, sev), n in sorted(alert_counts(rows).items())],
+        "alerts": [[t, sev, k] for (t, sev), k in sorted(alerts.items())],
     })))  # fmt: skip
-    return len(rows)
+    return n
 
 
 def drop_health(conn: Connection, day: dt.date | None = None) -> None:
