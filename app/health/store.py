@@ -36,7 +36,7 @@ from app.health.model import Factor
 from app.health.score import score_all, scorer_for
 from app.health.settings import COMPONENTS, HealthSettings
 from app.storage import queries as q
-from app.storage.bulk import bulk_insert_columns, paused_gc
+from app.storage.bulk import bulk_writer, paused_gc
 from app.storage.derived import Derived, register_derived
 from app.storage.health_tables import HEALTH_TABLES, customer_health, customer_health_runs
 
@@ -67,7 +67,18 @@ def materialize_days(conn: Connection, days: list[dt.date], s: HealthSettings) -
     """:func:`materialize_health` at several dates, their inputs read together; customers stored per date."""
     with paused_gc():
         cov = source_coverage(conn)
-        return {day: _store(conn, day, *_scored(inputs, s, cov), s) for day, inputs in gather_inputs_at(conn, days, s).items()}
+        inputs = gather_inputs_at(conn, days, s)
+        for day in inputs:
+            drop_health(conn, day)
+        runs: dict[dt.date, tuple[int, str]] = {}
+        with bulk_writer(conn, customer_health) as write:  # PostgreSQL stores one date while the next is scored
+            for day, population in inputs.items():
+                cols = _columns(day, *_scored(population, s, cov), s)
+                write(cols)
+                runs[day] = (len(cols["customer_id"]), _summary(cols, s))
+        for day, (_, summary) in runs.items():
+            conn.execute(customer_health_runs.insert().values(as_of=day, model_version=s.model_version, summary=summary))
+        return {day: n for day, (n, _) in runs.items()}
 
 
 Stored = tuple[Any, ...]
@@ -116,7 +127,8 @@ def _detail(r: HealthRow) -> str:
     }, separators=(",", ":"))  # fmt: skip
 
 
-def _store(conn: Connection, day: dt.date, ids: list[str], values: list[Stored], s: HealthSettings) -> int:
+def _columns(day: dt.date, ids: list[str], values: list[Stored], s: HealthSettings) -> dict[str, list[Any]]:
+    """The ``customer_health`` rows of one date, column by column."""
     # ids come ordered: a stable sort on risk descending orders the rows as risk_order does
     order = sorted(range(len(ids)), key=[v[0] for v in values].__getitem__, reverse=True)
     n = len(order)
@@ -126,16 +138,18 @@ def _store(conn: Connection, day: dt.date, ids: list[str], values: list[Stored],
         cols[name] = [v[at] for v in ordered]
     cols["rank_risk"] = list(range(n))
     cols["model_version"] = [s.model_version] * n
-    drop_health(conn, day)
-    bulk_insert_columns(conn, customer_health, cols)
+    return cols
+
+
+def _summary(cols: dict[str, list[Any]], s: HealthSettings) -> str:
+    """The ``customer_health_runs`` summary of one date's rows."""
     edges = s.monitoring.psi_bins
-    summary = summarize({name: cols[f"{name}_bp"] for name in SUMMED}, n, edges)
+    summary = summarize({name: cols[f"{name}_bp"] for name in SUMMED}, len(cols["customer_id"]), edges)
     alerts = Counter((t, sev) for t, sev in zip(cols["alert_type"], cols["severity"], strict=True) if t is not None)
-    conn.execute(customer_health_runs.insert().values(as_of=day, model_version=s.model_version, summary=json.dumps({
+    return json.dumps({
         "edges": edges, "size": summary.size, "sums": summary.sums, "bands": summary.bands,
         "alerts": [[t, sev, k] for (t, sev), k in sorted(alerts.items())],
-    })))  # fmt: skip
-    return n
+    })  # fmt: skip
 
 
 def drop_health(conn: Connection, day: dt.date | None = None) -> None:
