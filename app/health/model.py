@@ -302,13 +302,14 @@ class Scorer:
         self._parts: list[tuple[str, Callable[[HealthInputs], Hashable], ComponentFunction, dict[Hashable, Part]]] = [
             (name, _COMPONENT_KEYS[name], _COMPONENT_FUNCTIONS[name], {}) for name in COMPONENTS
         ]
+        self._key_of = tuple(key_of for _, key_of, _, _ in self._parts)
         self._combined: dict[tuple[float | None, ...], tuple[float, float, float]] = {}  # overall, confidence, risk
 
     def key(self, inp: HealthInputs) -> tuple[Hashable, ...]:
         """Everything :meth:`score` reads of ``inp`` but the customer's id and the day: the key of each
         component (``_COMPONENT_KEYS``). Customers of one date with equal keys have the same health but
         for their ids, so a caller scoring many can score one customer per distinct key."""
-        return tuple([key_of(inp) for _, key_of, _, _ in self._parts])
+        return tuple([key_of(inp) for key_of in self._key_of])
 
     def score(self, inp: HealthInputs, key: tuple[Hashable, ...] | None = None) -> CustomerHealth:
         """One customer's health (see :func:`score_customer`); ``key``: its :meth:`key`, when known."""

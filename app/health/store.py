@@ -98,8 +98,7 @@ def _scored(inputs: dict[str, HealthInputs], s: HealthSettings, cov: SourceCover
     details: dict[tuple, str] = {}
     ids = sorted(inputs)
     values = []
-    for cid in ids:
-        inp = inputs[cid]
+    for inp in map(inputs.__getitem__, ids):
         key = scorer.key(inp)
         stored = shared.get(key)
         if stored is None:
