@@ -140,9 +140,9 @@ def bulk_insert_columns(conn: Connection, table: Table, columns: Mapping[str, li
 @contextmanager
 def bulk_writer(conn: Connection, table: Table) -> Iterator[Callable[[Mapping[str, list[Any]]], None]]:
     """A function inserting rows given column by column (as :func:`bulk_insert_columns`), batch after
-    batch, through one statement: on PostgreSQL one ``COPY`` stays open across the batches, so the
-    server stores (and indexes) a batch while the caller computes the next. Nothing else may run on
-    ``conn`` inside the block; the rows are all written when it ends.
+    batch, through one statement: on PostgreSQL one ``COPY`` stays open across the batches and a
+    thread sends the rows, so the server stores (and indexes) a batch while the caller computes the
+    next. Nothing else may run on ``conn`` inside the block; the rows are all written when it ends.
     """
     names = [c.name for c in table.columns]
     quoted = ", ".join(f'"{c}"' for c in names)
@@ -160,7 +160,10 @@ def bulk_writer(conn: Connection, table: Table) -> Iterator[Callable[[Mapping[st
     dbapi = conn.dialect.loaded_dbapi
     try:
         if copy:
-            with raw.cursor() as cur, cur.copy(statement) as stream:
+            from psycopg.copy import QueuedLibpqWriter  # a COPY connection is psycopg's
+
+            # a thread sends the rows, so the caller formats (or computes) more while the server stores them
+            with raw.cursor() as cur, cur.copy(statement, writer=QueuedLibpqWriter(cur)) as stream:
                 def write_copy(columns: Mapping[str, list[Any]]) -> None:
                     for row in rows(columns):
                         stream.write_row(row)
