@@ -14,6 +14,7 @@ import datetime as dt
 import json
 from collections import Counter
 from collections.abc import Callable, Hashable
+from operator import itemgetter
 from typing import Any
 
 from sqlalchemy import and_, case, delete, func, inspect, select
@@ -132,9 +133,9 @@ def _columns(day: dt.date, ids: list[str], values: list[Stored], s: HealthSettin
     order = sorted(range(len(ids)), key=[v[0] for v in values].__getitem__, reverse=True)
     n = len(order)
     cols: dict[str, list[Any]] = {"as_of": [day] * n, "customer_id": [ids[i] for i in order]}
-    ordered = [values[i] for i in order]
+    ordered = list(map(values.__getitem__, order))
     for at, name in enumerate(_COLUMNS, start=1):
-        cols[name] = [v[at] for v in ordered]
+        cols[name] = list(map(itemgetter(at), ordered))
     cols["rank_risk"] = list(range(n))
     cols["model_version"] = [s.model_version] * n
     return cols
