@@ -66,20 +66,24 @@ def materialize_health(conn: Connection, day: dt.date, s: HealthSettings) -> int
 
 def materialize_days(conn: Connection, days: list[dt.date], s: HealthSettings) -> dict[dt.date, int]:
     """:func:`materialize_health` at several dates, their inputs read together; customers stored per date."""
-    with paused_gc():
-        cov = source_coverage(conn)
-        inputs = gather_inputs_at(conn, days, s)
-        for day in inputs:
-            drop_health(conn, day)
-        runs: dict[dt.date, tuple[int, str]] = {}
-        with bulk_writer(conn, customer_health) as write:  # PostgreSQL stores one date while the next is scored
-            for day, population in inputs.items():
-                cols = _columns(day, *_scored(population, s, cov), s)
-                write(cols)
-                runs[day] = (len(cols["customer_id"]), _summary(cols, s))
-        for day, (_, summary) in runs.items():
-            conn.execute(customer_health_runs.insert().values(as_of=day, model_version=s.model_version, summary=summary))
-        return {day: n for day, (n, _) in runs.items()}
+    with paused_gc():  # the rows are built in a call: freed before the collector resumes, not walked by it
+        return _materialize(conn, days, s)
+
+
+def _materialize(conn: Connection, days: list[dt.date], s: HealthSettings) -> dict[dt.date, int]:
+    cov = source_coverage(conn)
+    inputs = gather_inputs_at(conn, days, s)
+    for day in inputs:
+        drop_health(conn, day)
+    runs: dict[dt.date, tuple[int, str]] = {}
+    with bulk_writer(conn, customer_health) as write:  # PostgreSQL stores one date while the next is scored
+        for day, population in inputs.items():
+            cols = _columns(day, *_scored(population, s, cov), s)
+            write(cols)
+            runs[day] = (len(cols["customer_id"]), _summary(cols, s))
+    for day, (_, summary) in runs.items():
+        conn.execute(customer_health_runs.insert().values(as_of=day, model_version=s.model_version, summary=summary))
+    return {day: n for day, (n, _) in runs.items()}
 
 
 Stored = tuple[Any, ...]
