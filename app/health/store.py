@@ -77,10 +77,12 @@ def _materialize(conn: Connection, days: list[dt.date], s: HealthSettings) -> di
         drop_health(conn, day)
     runs: dict[dt.date, tuple[int, str]] = {}
     with bulk_writer(conn, customer_health) as write:  # PostgreSQL stores one date while the next is scored
-        for day, population in inputs.items():
+        for day in list(inputs):
+            population = inputs.pop(day)
             cols = _columns(day, *_scored(population, s, cov), s)
             write(cols)
             runs[day] = (len(cols["customer_id"]), _summary(cols, s))
+            del population, cols  # freed while the rows are stored
     for day, (_, summary) in runs.items():
         conn.execute(customer_health_runs.insert().values(as_of=day, model_version=s.model_version, summary=summary))
     return {day: n for day, (n, _) in runs.items()}
