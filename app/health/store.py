@@ -2,8 +2,9 @@
 migration 11).
 
 A load, import or refresh stores every scored customer's health at the data's latest day and
-``monitoring.baseline_days`` before it (the overview's "since last week"), computed by
-:func:`app.health.score.score_all` - the code the in-memory path runs. :class:`StoredHealth`
+``monitoring.baseline_days`` before it (the overview's "since last week"), computed by the code the
+in-memory path (:func:`app.health.score.score_all`) runs - the same scorer, alert rules and actions,
+run once per distinct input key and shared by the customers holding it. :class:`StoredHealth`
 answers the :class:`~app.health.frame.HealthSet` questions from those rows with grouped queries and
 index walks, so a database of 100k customers never loads them all for a view.
 """
