@@ -12,6 +12,7 @@ import abc
 import datetime as dt
 from collections import Counter
 from dataclasses import dataclass, field
+from typing import cast
 
 from app.health.alerts import AlertKind, alert_id, classify, suggested_actions
 from app.health.model import CustomerHealth
@@ -166,7 +167,9 @@ def summarize(columns: dict[str, list[int | None]], size: int, edges: list[float
     counted per distinct value, as a date holds at most 10,001 of each."""
     sums, bands = {}, {}
     for name in SUMMED:
-        present: Counter[int] = Counter(v for v in columns[name] if v is not None)
+        counted: Counter[int | None] = Counter(columns[name])  # in C, unavailable (None) too
+        del counted[None]
+        present = cast("Counter[int]", counted)
         sums[name] = (present.total(), sum(v * n for v, n in present.items()))
         if name in BANDED:
             counts = [0] * (len(edges) - 1)

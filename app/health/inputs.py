@@ -176,26 +176,20 @@ def gather_inputs_at(conn: Connection, days: list[dt.date], settings: HealthSett
                     population[cid] = HealthInputs(cid, day, subscriptions=known)
                     break
         lapsed = day - lapsed_days
-        charged = {}  # charged orders to date: those in the usage window are the difference with its start
+        # charged orders to date; those in the usage window are the difference with the window's start
         for cid, raw, n in _order_days_at(conn, day):
-            charged[cid] = n
             if (who := population.get(cid)) is not None:
                 who.last_order_on = date(raw)
+                who.delivered = n
             elif cid not in started and (last := date(raw)) > lapsed:
-                population[cid] = HealthInputs(cid, day, last_order_on=last)
-        before = {cid: n for cid, _raw, n in _order_days_at(conn, day - dt.timedelta(days=settings.usage.window_days))}
-        for cid, rec in population.items():
-            rec.delivered = charged.get(cid, 0) - before.get(cid, 0)
+                population[cid] = HealthInputs(cid, day, last_order_on=last, delivered=n)
+        for cid, _raw, n in _order_days_at(conn, day - dt.timedelta(days=settings.usage.window_days)):
+            if (who := population.get(cid)) is not None:
+                who.delivered -= n
         out[day] = population
     _financial(conn, days, settings, out, date)
     _signals(conn, days, settings, out, date)
     _tickets(conn, days, settings, out)
-    for population in out.values():
-        for rec in population.values():
-            if len(rec.drops) > 1:
-                rec.drops.sort()
-            if len(rec.tickets) > 1:
-                rec.tickets.sort(key=lambda t: (t.created_at, t.ticket_id))
     return out
 
 
@@ -234,6 +228,7 @@ def _signals(conn: Connection, days: list[dt.date], settings: HealthSettings,
         population = out[day]
         usage_lo = day - dt.timedelta(days=settings.usage.window_days)
         engagement_lo = day - dt.timedelta(days=settings.engagement.window_days)
+        several = []  # customers with more than one drop
         for cid, kind, strength, detected in rows:
             who = population.get(str(cid))
             if who is None:
@@ -244,7 +239,15 @@ def _signals(conn: Connection, days: list[dt.date], settings: HealthSettings,
             if kind == "skipped_box" and usage_lo < when:
                 who.skipped += 1
             elif kind == "engagement_drop" and engagement_lo < when:
+                if len(who.drops) == 1:
+                    several.append(who)
                 who.drops.append((when, float(strength)))
+        for who in several:
+            who.drops.sort()  # oldest first
+
+
+def _ticket_order(t: TicketFact) -> tuple[dt.datetime, str]:
+    return (t.created_at, t.ticket_id)
 
 
 def _tickets(conn: Connection, days: list[dt.date], settings: HealthSettings,
@@ -260,6 +263,7 @@ def _tickets(conn: Connection, days: list[dt.date], settings: HealthSettings,
     for day in days:
         population = out[day]
         start, end = end_of_day(day - dt.timedelta(days=settings.support.window_days)), end_of_day(day)
+        several = []  # customers with more than one ticket
         for tid, cid, created_at, sentiment, first_at, resolved_at, csat in parsed:
             who = population.get(cid)
             if who is None or not start <= created_at < end:
@@ -267,6 +271,8 @@ def _tickets(conn: Connection, days: list[dt.date], settings: HealthSettings,
             done = resolved_at is not None and resolved_at < end
             answered = first_at is not None and first_at < end
             waited = (first_at if answered and first_at is not None else end) - created_at
+            if len(who.tickets) == 1:
+                several.append(who)
             who.tickets.append(
                 TicketFact(
                     ticket_id=str(tid),
@@ -278,3 +284,5 @@ def _tickets(conn: Connection, days: list[dt.date], settings: HealthSettings,
                     answered=answered,
                 )
             )
+        for who in several:
+            who.tickets.sort(key=_ticket_order)  # oldest first

@@ -215,22 +215,27 @@ _COMPONENT_FUNCTIONS: dict[str, ComponentFunction] = {
 }
 
 
-def _ticket_key(inp: HealthInputs) -> tuple:
+def _ticket_key(inp: HealthInputs, s: HealthSettings) -> tuple:
+    """Per ticket, oldest first, what :func:`support` reads of it: its troubles and whether it is recent."""
     if not inp.tickets:
         return ()
-    day = inp.day
-    return tuple([(t.sentiment, t.resolved, t.csat, t.response_hours, (day - t.created_at.date()).days) for t in inp.tickets])
+    r, day = s.support, inp.day
+    return tuple([(t.sentiment == "negative", t.resolved, t.csat is not None and t.csat <= r.low_csat_rating,
+                   t.response_hours is not None and t.response_hours > r.slow_response_hours,
+                   (day - t.created_at.date()).days < r.recent_days) for t in inp.tickets])  # fmt: skip
 
 
-_COMPONENT_KEYS: dict[str, Callable[[HealthInputs], Hashable]] = {
-    "usage": lambda inp: (inp.day, inp.last_order_on, inp.delivered, inp.skipped),
-    "engagement": lambda inp: (inp.day, tuple(inp.drops)),
+_COMPONENT_KEYS: dict[str, Callable[[HealthInputs, HealthSettings], Hashable]] = {
+    "usage": lambda inp, s: (inp.day, inp.last_order_on, inp.delivered, inp.skipped),
+    "engagement": lambda inp, s: (inp.day, tuple(inp.drops)),
     "support": _ticket_key,
-    "financial": lambda inp: (inp.last_order_on is None, inp.failed_payments, inp.recent_failed_payments, inp.refunds),
-    "relationship": lambda inp: (inp.day, tuple(inp.subscriptions)),
+    "financial": lambda inp, s: (inp.last_order_on is None, inp.failed_payments, inp.recent_failed_payments, inp.refunds),
+    "relationship": lambda inp, s: (inp.day, tuple(inp.subscriptions)),
 }
-"""Everything each component function reads of the inputs: customers with equal keys get the same
-component and factors, so :class:`Scorer` computes them once."""
+"""Everything each component function reads of the inputs (with the settings): customers with equal
+keys get the same component and factors, so :class:`Scorer` computes them once. A key holds what
+the function reads, not more - a ticket's troubles and recency rather than its rating, response
+time and age - so customers whose inputs differ only where the function does not look share it."""
 
 
 def combine(components: dict[str, float | None], s: HealthSettings) -> tuple[float, float]:
@@ -299,21 +304,29 @@ class Scorer:
 
     def __init__(self, s: HealthSettings, cov: SourceCoverage, entry_price: int | None = None) -> None:
         self.s, self.cov, self.entry_price = s, cov, entry_price
-        self._parts: list[tuple[str, Callable[[HealthInputs], Hashable], ComponentFunction, dict[Hashable, Part]]] = [
+        self._parts: list[tuple[str, Callable[[HealthInputs, HealthSettings], Hashable], ComponentFunction,
+                                dict[Hashable, Part]]] = [
             (name, _COMPONENT_KEYS[name], _COMPONENT_FUNCTIONS[name], {}) for name in COMPONENTS
         ]
+        self._key_of = tuple(key_of for _, key_of, _, _ in self._parts)
         self._combined: dict[tuple[float | None, ...], tuple[float, float, float]] = {}  # overall, confidence, risk
 
-    def score(self, inp: HealthInputs) -> CustomerHealth:
-        """One customer's health (see :func:`score_customer`)."""
+    def key(self, inp: HealthInputs) -> tuple[Hashable, ...]:
+        """Everything :meth:`score` reads of ``inp`` but the customer's id and the day: the key of each
+        component (``_COMPONENT_KEYS``). Customers of one date with equal keys have the same health but
+        for their ids, so a caller scoring many can score one customer per distinct key."""
+        s = self.s
+        return tuple([key_of(inp, s) for key_of in self._key_of])
+
+    def score(self, inp: HealthInputs, key: tuple[Hashable, ...] | None = None) -> CustomerHealth:
+        """One customer's health (see :func:`score_customer`); ``key``: its :meth:`key`, when known."""
         s, cov = self.s, self.cov
         components: dict[str, float | None] = {}
         factors: list[Factor] = []
-        for name, key_of, compute, known in self._parts:
-            key = key_of(inp)
-            part = known.get(key)
+        for (name, _, compute, known), part_key in zip(self._parts, key or self.key(inp), strict=True):
+            part = known.get(part_key)
             if part is None:
-                part = known[key] = compute(inp, s, cov)
+                part = known[part_key] = compute(inp, s, cov)
             components[name] = part[0]
             if part[1]:
                 factors += part[1]

@@ -11,7 +11,7 @@ from app.health.model import CustomerHealth, Scorer
 from app.health.settings import HealthSettings, load_health_settings
 from app.storage.bulk import paused_gc
 
-__all__ = ["score_all", "score_days", "score_inputs", "entry_price"]
+__all__ = ["score_all", "score_days", "score_inputs", "scorer_for", "entry_price"]
 
 
 def entry_price(prices: list[int]) -> int | None:
@@ -20,10 +20,14 @@ def entry_price(prices: list[int]) -> int | None:
     return distinct[0] if len(distinct) > 1 else None
 
 
+def scorer_for(inputs: dict[str, HealthInputs], s: HealthSettings, cov: SourceCoverage) -> Scorer:
+    """The scorer of one date's gathered inputs (the entry price among their active subscriptions)."""
+    return Scorer(s, cov, entry_price([sub.price_cents for rec in inputs.values() for sub in rec.active_subscriptions()]))
+
+
 def score_inputs(inputs: dict[str, HealthInputs], s: HealthSettings, cov: SourceCoverage) -> list[CustomerHealth]:
     """The health of one date's gathered inputs, ordered by customer id."""
-    entry = entry_price([sub.price_cents for rec in inputs.values() for sub in rec.active_subscriptions()])
-    scorer = Scorer(s, cov, entry)
+    scorer = scorer_for(inputs, s, cov)
     return [scorer.score(inputs[cid]) for cid in sorted(inputs)]
 
 

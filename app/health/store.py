@@ -2,8 +2,9 @@
 migration 11).
 
 A load, import or refresh stores every scored customer's health at the data's latest day and
-``monitoring.baseline_days`` before it (the overview's "since last week"), computed by
-:func:`app.health.score.score_all` - the code the in-memory path runs. :class:`StoredHealth`
+``monitoring.baseline_days`` before it (the overview's "since last week"), computed by the code the
+in-memory path (:func:`app.health.score.score_all`) runs - the same scorer, alert rules and actions,
+run once per distinct input key and shared by the customers holding it. :class:`StoredHealth`
 answers the :class:`~app.health.frame.HealthSet` questions from those rows with grouped queries and
 index walks, so a database of 100k customers never loads them all for a view.
 """
@@ -12,8 +13,9 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+from collections import Counter
 from collections.abc import Callable, Hashable
-from operator import attrgetter
+from operator import itemgetter
 from typing import Any
 
 from sqlalchemy import and_, case, delete, func, inspect, select
@@ -27,16 +29,16 @@ from app.health.frame import (
     HealthSet,
     HealthSummary,
     MemoryHealth,
-    alert_counts,
-    bp_columns,
+    bp,
     rows_from,
     summarize,
 )
+from app.health.inputs import HealthInputs, SourceCoverage, gather_inputs_at, source_coverage
 from app.health.model import Factor
-from app.health.score import score_all, score_days
+from app.health.score import score_all, scorer_for
 from app.health.settings import COMPONENTS, HealthSettings
 from app.storage import queries as q
-from app.storage.bulk import bulk_insert_columns, paused_gc
+from app.storage.bulk import bulk_writer, paused_gc
 from app.storage.derived import Derived, register_derived
 from app.storage.health_tables import HEALTH_TABLES, customer_health, customer_health_runs
 
@@ -65,8 +67,61 @@ def materialize_health(conn: Connection, day: dt.date, s: HealthSettings) -> int
 
 def materialize_days(conn: Connection, days: list[dt.date], s: HealthSettings) -> dict[dt.date, int]:
     """:func:`materialize_health` at several dates, their inputs read together; customers stored per date."""
-    with paused_gc():
-        return {day: _store(conn, day, rows_from(scores, s), s) for day, scores in score_days(conn, days, s).items()}
+    with paused_gc():  # the rows are built in a call: freed before the collector resumes, not walked by it
+        return _materialize(conn, days, s)
+
+
+def _materialize(conn: Connection, days: list[dt.date], s: HealthSettings) -> dict[dt.date, int]:
+    cov = source_coverage(conn)
+    inputs = gather_inputs_at(conn, days, s)
+    for day in inputs:
+        drop_health(conn, day)
+    runs: dict[dt.date, tuple[int, str]] = {}
+    with bulk_writer(conn, customer_health) as write:  # PostgreSQL stores one date while the next is scored
+        for day in list(inputs):
+            population = inputs.pop(day)
+            cols = _columns(day, *_scored(population, s, cov), s)
+            write(cols)
+            runs[day] = (len(cols["customer_id"]), _summary(cols, s))
+            del population, cols  # freed while the rows are stored
+    for day, (_, summary) in runs.items():
+        conn.execute(customer_health_runs.insert().values(as_of=day, model_version=s.model_version, summary=summary))
+    return {day: n for day, (n, _) in runs.items()}
+
+
+Stored = tuple[Any, ...]
+"""A customer's values as stored but its date, id and rank: (risk, each of :data:`_COLUMNS`)."""
+_COLUMNS = (*(f"{c}_bp" for c in COMPONENTS), "overall_bp", "confidence_bp", "risk_bp", "tenure_days", "alert_type",
+            "severity", "detail")  # fmt: skip
+
+
+def _scored(inputs: dict[str, HealthInputs], s: HealthSettings, cov: SourceCoverage) -> tuple[list[str], list[Stored]]:
+    """(customer ids in order, each one's stored values) of one date's inputs.
+
+    The values are those of :func:`rows_from` over :func:`~app.health.score.score_inputs`, computed
+    once per distinct :meth:`~app.health.model.Scorer.key` (about a third of the customers) and
+    shared by the customers holding it; details are encoded once per distinct content."""
+    scorer = scorer_for(inputs, s, cov)
+    shared: dict[tuple[Hashable, ...], Stored] = {}
+    details: dict[tuple, str] = {}
+    ids = sorted(inputs)
+    values = []
+    for inp in map(inputs.__getitem__, ids):
+        key = scorer.key(inp)
+        stored = shared.get(key)
+        if stored is None:
+            stored = shared[key] = _stored(rows_from([scorer.score(inp, key)], s)[0], details)
+        values.append(stored)
+    return ids, values
+
+
+def _stored(r: HealthRow, details: dict[tuple, str]) -> Stored:
+    key = (*r.risk_factors, None, *r.opportunities, r.alert) if r.risk_factors or r.opportunities or r.alert else ()
+    text = details.get(key)
+    if text is None:
+        text = details[key] = _detail(r)
+    return (r.risk, *[bp(r.components[c]) for c in COMPONENTS], bp(r.overall), bp(r.confidence), bp(r.risk),
+            r.tenure_days, r.alert.alert_type if r.alert else None, r.alert.severity if r.alert else None, text)  # fmt: skip
 
 
 def _detail(r: HealthRow) -> str:
@@ -79,36 +134,29 @@ def _detail(r: HealthRow) -> str:
     }, separators=(",", ":"))  # fmt: skip
 
 
-def _store(conn: Connection, day: dt.date, rows: list[HealthRow], s: HealthSettings) -> int:
-    # rows come ordered by id: a stable sort on risk descending orders them as risk_order does
-    rows.sort(key=attrgetter("risk"), reverse=True)
-    values = bp_columns(rows)
-    cols: dict[str, list[Any]] = {"as_of": [day] * len(rows), "customer_id": [r.customer_id for r in rows]}
-    for name in (*COMPONENTS, "overall", "confidence", "risk"):
-        cols[f"{name}_bp"] = values[name]
-    cols["tenure_days"] = [r.tenure_days for r in rows]
-    cols["alert_type"] = [r.alert.alert_type if r.alert else None for r in rows]
-    cols["severity"] = [r.alert.severity if r.alert else None for r in rows]
-    cols["rank_risk"] = list(range(len(rows)))
-    cols["model_version"] = [s.model_version] * len(rows)
-    details: dict[tuple, str] = {}  # customers with the same factors, actions and alert share their detail
-    detail = []
-    for r in rows:
-        key = (*r.risk_factors, None, *r.opportunities, r.alert) if r.risk_factors or r.opportunities or r.alert else ()
-        text = details.get(key)
-        if text is None:
-            text = details[key] = _detail(r)
-        detail.append(text)
-    cols["detail"] = detail
-    drop_health(conn, day)
-    bulk_insert_columns(conn, customer_health, cols)
+def _columns(day: dt.date, ids: list[str], values: list[Stored], s: HealthSettings) -> dict[str, list[Any]]:
+    """The ``customer_health`` rows of one date, column by column."""
+    # ids come ordered: a stable sort on risk descending orders the rows as risk_order does
+    order = sorted(range(len(ids)), key=[v[0] for v in values].__getitem__, reverse=True)
+    n = len(order)
+    cols: dict[str, list[Any]] = {"as_of": [day] * n, "customer_id": [ids[i] for i in order]}
+    ordered = list(map(values.__getitem__, order))
+    for at, name in enumerate(_COLUMNS, start=1):
+        cols[name] = list(map(itemgetter(at), ordered))
+    cols["rank_risk"] = list(range(n))
+    cols["model_version"] = [s.model_version] * n
+    return cols
+
+
+def _summary(cols: dict[str, list[Any]], s: HealthSettings) -> str:
+    """The ``customer_health_runs`` summary of one date's rows."""
     edges = s.monitoring.psi_bins
-    summary = summarize(values, len(rows), edges)
-    conn.execute(customer_health_runs.insert().values(as_of=day, model_version=s.model_version, summary=json.dumps({
+    summary = summarize({name: cols[f"{name}_bp"] for name in SUMMED}, len(cols["customer_id"]), edges)
+    alerts = Counter((t, sev) for t, sev in zip(cols["alert_type"], cols["severity"], strict=True) if t is not None)
+    return json.dumps({
         "edges": edges, "size": summary.size, "sums": summary.sums, "bands": summary.bands,
-        "alerts": [[t, sev, n] for (t, sev), n in sorted(alert_counts(rows).items())],
-    })))  # fmt: skip
-    return len(rows)
+        "alerts": [[t, sev, k] for (t, sev), k in sorted(alerts.items())],
+    })  # fmt: skip
 
 
 def drop_health(conn: Connection, day: dt.date | None = None) -> None:

@@ -1,7 +1,8 @@
 """Bulk writing for loads and imports: many rows, fast, inside the caller's one transaction.
 
-* :func:`bulk_insert` writes rows with the driver's fastest path: ``COPY ... FROM STDIN`` on
-  PostgreSQL (psycopg 3), a plain ``executemany`` of tuples on SQLite. Values are converted as
+* :func:`bulk_insert` (:func:`bulk_insert_columns`, :func:`bulk_writer`) writes rows with the
+  driver's fastest path: ``COPY ... FROM STDIN`` on PostgreSQL (psycopg 3), a plain
+  ``executemany`` of tuples on SQLite. Values are converted as
   the dialect's own bind processors convert them, so the stored text (SQLite dates and
   timestamps) is exactly what a SQLAlchemy insert writes and every query reads it back the same
   way.
@@ -28,7 +29,7 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.schema import ColumnDefault, CreateIndex, DropIndex
 
-__all__ = ["bulk_insert", "bulk_insert_columns", "deferred_indexes", "tune_sqlite_for_load", "paused_gc"]
+__all__ = ["bulk_insert", "bulk_insert_columns", "bulk_writer", "deferred_indexes", "tune_sqlite_for_load", "paused_gc"]
 
 SQLITE_LOAD_PRAGMAS = (
     "PRAGMA cache_size=-262144",  # 256 MiB page cache: index builds and the facts sort stay in memory
@@ -131,35 +132,56 @@ def bulk_insert_columns(conn: Connection, table: Table, columns: Mapping[str, li
     Values are converted a whole column at a time and zipped into row tuples in C, so the cost
     per row stays in the driver.
     """
+    if columns[next(iter(table.columns)).name]:  # equal lengths: no rows, no statement
+        with bulk_writer(conn, table) as write:
+            write(columns)
+
+
+@contextmanager
+def bulk_writer(conn: Connection, table: Table) -> Iterator[Callable[[Mapping[str, list[Any]]], None]]:
+    """A function inserting rows given column by column (as :func:`bulk_insert_columns`), batch after
+    batch, through one statement: on PostgreSQL one ``COPY`` stays open across the batches and a
+    thread sends the rows, so the server stores (and indexes) a batch while the caller computes the
+    next. Nothing else may run on ``conn`` inside the block; the rows are all written when it ends.
+    """
     names = [c.name for c in table.columns]
-    values = [_convert(conn, table.c[name], columns[name]) for name in names]
-    if not values or not values[0]:
-        return
-    rows = zip(*values, strict=True)
     quoted = ", ".join(f'"{c}"' for c in names)
-    if conn.dialect.name == "postgresql" and conn.dialect.driver == "psycopg":
+    copy = conn.dialect.name == "postgresql" and conn.dialect.driver == "psycopg"
+    if copy:
         statement = f'COPY "{table.name}" ({quoted}) FROM STDIN'
     else:
         statement = f'INSERT INTO "{table.name}" ({quoted}) VALUES ({", ".join("?" * len(names))})'
+    raw: Any = conn.connection.dbapi_connection  # the driver's own connection (COPY is psycopg's)
+
+    def rows(columns: Mapping[str, list[Any]]) -> Iterator[tuple[Any, ...]]:
+        values = [_convert(conn, table.c[name], columns[name]) for name in names]
+        return zip(*values, strict=True)
+
     dbapi = conn.dialect.loaded_dbapi
     try:
-        _write(conn, statement, rows)
+        if copy:
+            from psycopg.copy import QueuedLibpqWriter  # a COPY connection is psycopg's
+
+            # a thread sends the rows, so the caller formats (or computes) more while the server stores them
+            with raw.cursor() as cur, cur.copy(statement, writer=QueuedLibpqWriter(cur)) as stream:
+                def write_copy(columns: Mapping[str, list[Any]]) -> None:
+                    for row in rows(columns):
+                        stream.write_row(row)
+
+                yield write_copy
+            return
+
+        def write_many(columns: Mapping[str, list[Any]]) -> None:
+            if columns[names[0]]:
+                cur = raw.cursor()
+                try:
+                    cur.executemany(statement, rows(columns))
+                finally:
+                    cur.close()
+
+        yield write_many
     except dbapi.Error as exc:  # raised by the raw driver: give callers SQLAlchemy's error, as an insert() would
         raise DBAPIError.instance(statement, None, exc, dbapi.Error, dialect=conn.dialect) from exc
-
-
-def _write(conn: Connection, statement: str, rows: Iterator[tuple[Any, ...]]) -> None:
-    raw: Any = conn.connection.dbapi_connection  # the driver's own connection (COPY is psycopg's)
-    if statement.startswith("COPY"):
-        with raw.cursor() as cur, cur.copy(statement) as copy:
-            for row in rows:
-                copy.write_row(row)
-        return
-    cur = raw.cursor()
-    try:
-        cur.executemany(statement, rows)
-    finally:
-        cur.close()
 
 
 @contextmanager
