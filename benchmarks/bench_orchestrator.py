@@ -11,12 +11,16 @@ Three measurements, each with what it is compared against in the same run:
 * ``--table``: every scenario x ``--seeds``, 90 days each: interventions, customers kept, revenue saved
   against the same world without them, cost, and the day the useless playbook (PB_NEWS_001) was
   retired; a markdown table.
+* ``--truth``: what each playbook truly returns, the yardstick for what the loop learned: applied
+  to every customer it is eligible for, 40 days before the scenario's today, measured over the
+  window of data/journeys.yaml; revenue saved per unit of cost, summed over ``--seeds``.
 
 Usage::
 
     python benchmarks/bench_orchestrator.py --speed --repeat 3
     python benchmarks/bench_orchestrator.py --large 100000
     python benchmarks/bench_orchestrator.py --table --seeds 0,1,2
+    python benchmarks/bench_orchestrator.py --truth --seeds 0,1,2
 """
 
 from __future__ import annotations
@@ -90,11 +94,55 @@ def table(seeds: list[int], scenarios: list[str], days: int) -> None:
     print(f"\n{len(scenarios) * len(seeds)} runs of {days} days in {time.perf_counter() - started:.0f} s; {_machine()}")
 
 
+def truth(seeds: list[int], scenarios: list[str]) -> None:
+    import datetime as dt
+
+    from app.journeys.matching import segments_of
+    from app.journeys.measure import measure
+    from app.journeys.playbooks import load_playbooks
+    from app.journeys.records import InterventionRecord, intervention_id
+    from app.journeys.stages import journey_positions, load_journey_settings
+    from app.models import MerchantContext
+    from app.scenarios import get_persona, get_scenario
+    from app.world.generator import generate_world
+    from app.world.world import WorldSpec
+
+    horizon = load_journey_settings().orchestrator.horizon_days
+    playbooks = load_playbooks().playbooks
+    print(f"| scenario | {' | '.join(p.playbook_id for p in playbooks)} |")
+    print(f"|---|{'---:|' * len(playbooks)}")
+    for sc in scenarios:
+        totals = {p.playbook_id: [0, 0, 0] for p in playbooks}
+        for seed in seeds:
+            world = generate_world(WorldSpec(get_scenario(sc), get_persona("sarah_chen"), MerchantContext(), seed=seed,
+                                             horizon_days=horizon))  # fmt: skip
+            day = world.as_of - dt.timedelta(days=40)
+            with DataAgent(world).engine.connect() as conn:
+                positions, segments = journey_positions(conn, day), segments_of(conn)
+            assert world.fates is not None
+            for p in playbooks:
+                actions = tuple(p.default_actions)
+                records = [InterventionRecord(
+                    intervention_id(0, day, c, p.playbook_id), 0, c, segments[c], pos.stage, p.playbook_id, actions,
+                    0.0, 0, 0, False, (), 0, day, day + dt.timedelta(days=1), "launched", actions,
+                ) for c, pos in positions.items() if pos.risk is not None and c in world.fates.subscribers
+                    and p.applies_to(pos.stage, segments[c], pos.risk)]  # fmt: skip
+                outcomes = measure(world, records, horizon)
+                t = totals[p.playbook_id]
+                t[0] += len(outcomes)
+                t[1] += sum(o.revenue_saved_cents for o in outcomes)
+                t[2] += sum(o.cost_cents for o in outcomes)
+        cells = [f"{t[1] / t[2]:.2f} (n={t[0]})" if t[2] else "-" for t in totals.values()]
+        print(f"| {sc} | {' | '.join(cells)} |")
+    print(f"\nwindow {horizon} days; {_machine()}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--speed", action="store_true")
     parser.add_argument("--large", type=int, default=0, metavar="N")
     parser.add_argument("--table", action="store_true")
+    parser.add_argument("--truth", action="store_true")
     parser.add_argument("--days", type=int, default=90)
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--seeds", default="0,1,2")
@@ -104,9 +152,12 @@ def main() -> None:
         speed(a.days, a.repeat)
     if a.large:
         large(a.large)
+    scenarios = a.scenarios.split(",") if a.scenarios else sorted(Catalog.default().scenarios.names())
+    seeds = [int(s) for s in a.seeds.split(",")]
     if a.table:
-        scenarios = a.scenarios.split(",") if a.scenarios else sorted(Catalog.default().scenarios.names())
-        table([int(s) for s in a.seeds.split(",")], scenarios, a.days)
+        table(seeds, scenarios, a.days)
+    if a.truth:
+        truth(seeds, scenarios)
 
 
 if __name__ == "__main__":

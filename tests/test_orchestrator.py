@@ -164,3 +164,14 @@ def test_on_a_database_it_only_recommends(tmp_path: Any) -> None:
 def test_bad_arguments_are_refused(kwargs: dict[str, Any], message: str) -> None:
     with pytest.raises(InvalidArgumentError, match=message):
         orchestrate_world("churn_spike", "sarah_chen", **kwargs)
+
+
+def test_an_unproven_playbook_runs_as_a_trial() -> None:
+    # no window ends within 10 days: every playbook is on trial throughout, so at most 3 of each run
+    store = OpsStore.in_memory()
+    result = orchestrate_world("churn_spike", "sarah_chen", days=10, seed=0, store=store,
+                               settings=_settings(trial_runs=3))  # fmt: skip
+    ivs = store.read(lambda c: read_interventions(c, result.run_id))
+    per_playbook = Counter(r.playbook_id for r in ivs if r.executed_action)
+    assert per_playbook and max(per_playbook.values()) <= 3
+    assert len(per_playbook) >= 3  # several playbooks got their trial

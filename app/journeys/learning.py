@@ -28,8 +28,10 @@ from app.journeys.playbooks import JOURNEY_STAGES, Playbooks
 
 RETIRE_Z = 1.645
 """One-sided 95%: a playbook is retired only when its value is clearly below the floor."""
+LEARNED_AFTER = 10
+"""Measured runs after which a playbook's measured value replaces its declared one."""
 
-__all__ = ["RETIRE_Z", "Outcome", "PerformanceRow", "performance", "to_retire", "PortfolioSnapshot", "portfolio_snapshot"]
+__all__ = ["RETIRE_Z", "LEARNED_AFTER", "Run", "value_per_risk", "Outcome", "PerformanceRow", "performance", "to_retire", "PortfolioSnapshot", "portfolio_snapshot"]
 
 
 @dataclass(frozen=True)
@@ -52,6 +54,45 @@ class Outcome:
     @property
     def playbook_success(self) -> bool:
         return self.kept or self.revenue_saved_cents > self.cost_cents
+
+
+@dataclass(frozen=True)
+class Run:
+    """One measured run as the value estimate sees it: the churn probability it was decided on and
+    the revenue it saved."""
+
+    playbook_id: str
+    segment: str
+    churn_probability: float
+    revenue_saved_cents: int
+
+
+def value_per_risk(runs: list[Run], learned_after: int = LEARNED_AFTER, z: float = RETIRE_Z,
+                   ) -> dict[tuple[str, str], float]:  # fmt: skip
+    """What a playbook saves per unit of the customer's churn probability, optimistically: the upper
+    end of the one-sided interval (mean + ``z`` x standard error) of ``saved / churn probability``
+    over its runs, per (playbook, segment) with at least ``learned_after`` runs and per
+    (playbook, ``""``) over all its segments.
+
+    Why per unit of churn probability: a customer twice as likely to leave has twice as much to
+    save, so the estimate carries over to customers at other risks. Why optimistic: a playbook whose
+    few wins have not shown yet keeps being tried until its interval says it does not pay
+    (:func:`to_retire`), instead of being dropped for a noisy early mean.
+    """
+    groups: dict[tuple[str, str], list[float]] = defaultdict(list)
+    for r in runs:
+        ratio = r.revenue_saved_cents / max(r.churn_probability, 0.01)
+        groups[(r.playbook_id, r.segment)].append(ratio)
+        groups[(r.playbook_id, "")].append(ratio)
+    out = {}
+    for key, values in sorted(groups.items()):
+        n = len(values)
+        if n < learned_after:
+            continue
+        mean = sum(values) / n
+        sd = (sum((v - mean) ** 2 for v in values) / (n - 1)) ** 0.5 if n > 1 else 0.0
+        out[key] = round(mean + z * sd / n**0.5, 2)
+    return out
 
 
 @dataclass(frozen=True)

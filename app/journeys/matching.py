@@ -6,30 +6,27 @@ is at least its threshold (:meth:`~app.journeys.playbooks.Playbook.applies_to`).
 ones the customer gets the playbook with the best expected net value:
 
 * **expected cost**: the playbook's ``avg_cost_estimate``;
-* **expected value**: until the playbook has ``learned_after`` measured runs in the customer's
-  segment, its declared value (the middle of ``expected_value_range``) times the customer's churn
-  probability - what it is worth if the customer would leave, times the chance they do; after
-  that, the measured average value of its runs in that segment (the learning loop's estimate).
+* **expected value**: the customer's churn probability times the playbook's value per unit of
+  churn probability: measured (:func:`~app.journeys.learning.value_per_risk`, optimistic) in the
+  customer's segment once it has enough runs there, else over all its segments once it has
+  enough, else declared (the middle of ``expected_value_range``: what it is worth if the customer
+  would leave).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from app.journeys.forecast import Forecasts
-from app.journeys.learning import PerformanceRow
 from app.journeys.playbooks import Playbook, Playbooks
 from app.journeys.stages import JourneyPosition
 from app.storage.schema import customers
 
-__all__ = ["LEARNED_AFTER", "Candidate", "candidates", "segments_of"]
-
-LEARNED_AFTER = 10
-"""Measured runs of a playbook in a segment after which its measured value replaces the declared one."""
+__all__ = ["Candidate", "candidates", "segments_of"]
 
 
 @dataclass(frozen=True)
@@ -46,6 +43,7 @@ class Candidate:
     expected_cost_cents: int
     expected_value_cents: int
     signals: tuple[str, ...]
+    """What triggered it: the stage rule that placed the customer (the runtime adds their heaviest signals)."""
 
     @property
     def expected_roi(self) -> float | None:
@@ -62,15 +60,16 @@ def segments_of(conn: Connection, customer_ids: Iterable[str] | None = None) -> 
 
 def candidates(positions: dict[str, JourneyPosition], forecasts: Forecasts, segments: dict[str, str],
                playbooks: Playbooks, *, exclude: Iterable[str] = frozenset(), retired: Iterable[str] = frozenset(),
-               performance: Iterable[PerformanceRow] = (), learned_after: int = LEARNED_AFTER) -> list[Candidate]:  # fmt: skip
+               learned: Mapping[tuple[str, str], float] | None = None) -> list[Candidate]:  # fmt: skip
     """The best playbook for every customer who has one, most expected value first (ties: customer id).
 
     ``exclude``: customers not to consider (e.g. an intervention still running); ``retired``:
-    playbooks a learning loop retired; ``performance``: the latest performance rows.
+    playbooks a learning loop retired; ``learned``: measured value per unit of churn probability
+    by (playbook, segment) and (playbook, ``""``) (:func:`~app.journeys.learning.value_per_risk`).
     """
     skip, gone = set(exclude), set(retired)
     usable = [p for p in playbooks.playbooks if p.status == "active" and p.playbook_id not in gone]
-    learned = {(r.playbook_id, r.segment): r.avg_value_cents for r in performance if r.runs >= learned_after}
+    learned = learned or {}
     out = []
     for cid, pos in positions.items():
         f = forecasts.forecasts.get(cid)
@@ -82,8 +81,9 @@ def candidates(positions: dict[str, JourneyPosition], forecasts: Forecasts, segm
             if not p.applies_to(pos.stage, segment, pos.risk):
                 continue
             cost = round(p.avg_cost_estimate * 100)
-            prior = (p.expected_value_range[0] + p.expected_value_range[1]) / 2 * 100 * f.churn_probability
-            value = round(learned.get((p.playbook_id, segment), prior))
+            per_risk = learned.get((p.playbook_id, segment), learned.get(
+                (p.playbook_id, ""), (p.expected_value_range[0] + p.expected_value_range[1]) / 2 * 100))  # fmt: skip
+            value = round(per_risk * f.churn_probability)
             if best is None or value - cost > best.expected_value_cents - best.expected_cost_cents:
                 best = Candidate(cid, segment, pos.stage, pos.risk, p, f.churn_probability, f.revenue_at_risk_cents,
                                  cost, value, (pos.reason,))  # fmt: skip

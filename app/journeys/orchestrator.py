@@ -59,13 +59,17 @@ class OrchestratorState(TypedDict, total=False):
 def build_orchestrator(runtime: Runtime, policy: Policy = "policy", checkpointer: Any | None = None) -> Any:
     """The compiled graph over ``runtime`` (a checkpointer is needed for ``policy="human"``)."""
 
-    def observe(state: OrchestratorState) -> dict[str, Any]:
-        runtime.observe(dt.date.fromisoformat(state["day"]))
-        return {}
+    def on_day(step: Any) -> Any:
+        """A node that runs one of the runtime's daily steps and changes no graph state."""
 
-    def forecast(state: OrchestratorState) -> dict[str, Any]:
-        runtime.forecast(dt.date.fromisoformat(state["day"]))
-        return {}
+        def node(state: OrchestratorState) -> dict[str, Any]:
+            step(dt.date.fromisoformat(state["day"]))
+            return {}
+
+        return node
+
+    observe, forecast, measure, learn = (on_day(f) for f in (runtime.observe, runtime.forecast, runtime.measure,
+                                                              runtime.learn))  # fmt: skip
 
     def match(state: OrchestratorState) -> dict[str, Any]:
         pending = runtime.match(dt.date.fromisoformat(state["day"]))
@@ -82,14 +86,6 @@ def build_orchestrator(runtime: Runtime, policy: Policy = "policy", checkpointer
 
     def execute(state: OrchestratorState) -> dict[str, Any]:
         runtime.execute(dt.date.fromisoformat(state["day"]), state.get("decisions", {}))
-        return {}
-
-    def measure(state: OrchestratorState) -> dict[str, Any]:
-        runtime.measure(dt.date.fromisoformat(state["day"]))
-        return {}
-
-    def learn(state: OrchestratorState) -> dict[str, Any]:
-        runtime.learn(dt.date.fromisoformat(state["day"]))
         return {}
 
     def snapshot(state: OrchestratorState) -> dict[str, Any]:

@@ -20,7 +20,15 @@ from sqlalchemy.engine import Connection, Engine
 from app.health.settings import HealthSettings
 from app.health.store import Memo, health_at
 from app.journeys.forecast import ForecastModel, Forecasts, apply_forecast_model, fit_forecast_model, new_memo
-from app.journeys.learning import Outcome, PerformanceRow, performance, portfolio_snapshot, to_retire
+from app.journeys.learning import (
+    Outcome,
+    PerformanceRow,
+    Run,
+    performance,
+    portfolio_snapshot,
+    to_retire,
+    value_per_risk,
+)
 from app.journeys.matching import Candidate, candidates, segments_of
 from app.journeys.measure import measure, window_end
 from app.journeys.observe import TreatedWorldDatabase
@@ -35,6 +43,7 @@ from app.journeys.records import (
     retire_playbooks,
     write_snapshot,
 )
+from app.journeys.signals import JourneySignal, SignalModel, fit_signal_model, journey_signals, strongest
 from app.journeys.stages import JourneyPosition, JourneySettings, journey_positions
 from app.storage.ops import OpsStore
 from app.storage.ops_loop import journey_state_log
@@ -62,6 +71,7 @@ class Runtime:
     db: TreatedWorldDatabase | None = None
     memo: Memo = field(default_factory=new_memo)
     model: ForecastModel | None = None
+    signal_model: SignalModel | None = None
     positions: dict[str, JourneyPosition] = field(default_factory=dict)
     forecasts: Forecasts | None = None
     segments: dict[str, str] = field(default_factory=dict)
@@ -77,6 +87,7 @@ class Runtime:
     measured_today: bool = False
     retired: dict[str, dt.date] = field(default_factory=dict)
     performance: list[PerformanceRow] = field(default_factory=list)
+    learned: dict[tuple[str, str], float] = field(default_factory=dict)
     day_started: float = 0.0
     seconds: dict[str, float] = field(default_factory=dict)
     """Wall time per node over the run (the interrupt of a human gate included)."""
@@ -124,6 +135,7 @@ class Runtime:
         """Refit the model when due, forecast today, and log the stage changes."""
         if self.model is None or (day - self.model.day).days >= self.loop.refit_every_days:
             self.model = self._read(lambda conn: fit_forecast_model(conn, day, self.health, self.memo))
+            self.signal_model = self._read(lambda conn: fit_signal_model(conn, day, self.health, self.memo))
         model = self.model
         assert model is not None
         today = self._read(lambda conn: apply_forecast_model(model, conn, day, self.positions))
@@ -158,17 +170,23 @@ class Runtime:
         assert self.forecasts is not None
         busy = {c for c, until in self.busy_until.items() if until >= day}
         found = candidates(self.positions, self.forecasts, self.segments, self.playbooks, exclude=busy,
-                           retired=self.retired, performance=self.performance)  # fmt: skip
+                           retired=self.retired, learned=self.learned)  # fmt: skip
         chosen: list[Candidate] = []
         spent = 0
         budget = round(self.loop.daily_budget * 100)
+        room = self._trial_room(day)
         for c in found:
             if len(chosen) >= self.loop.max_launches_per_day:
                 break
-            if c.expected_value_cents <= c.expected_cost_cents or spent + c.expected_cost_cents > budget:
+            pid = c.playbook.playbook_id
+            if c.expected_value_cents <= c.expected_cost_cents or spent + c.expected_cost_cents > budget \
+                    or room.get(pid, 1) <= 0:
                 continue
             chosen.append(c)
             spent += c.expected_cost_cents
+            if pid in room:
+                room[pid] -= 1
+        signals = self._signals(day) if chosen else {}
         latency = round((time.perf_counter() - self.day_started) * 1000)
         gated = self.applies
         records = [InterventionRecord(
@@ -177,7 +195,8 @@ class Runtime:
             playbook_id=c.playbook.playbook_id, recommended_action=tuple(c.playbook.default_actions),
             confidence=c.churn_probability, expected_cost_cents=c.expected_cost_cents,
             expected_value_cents=c.expected_value_cents, requires_human_approval=c.playbook.approval_required,
-            triggered_by_signals=c.signals, evaluation_latency_ms=latency, generated_at=day,
+            triggered_by_signals=(*c.signals, *strongest(signals.get(c.customer_id, []))),
+            evaluation_latency_ms=latency, generated_at=day,
             lands_on=day + dt.timedelta(days=1),
             status=("pending_approval" if c.playbook.approval_required else "launched") if gated else "recommended",
             executed_action=None if c.playbook.approval_required or not gated else tuple(c.playbook.default_actions),
@@ -193,6 +212,22 @@ class Runtime:
                  "confidence": r.confidence, "expected_cost_cents": r.expected_cost_cents,
                  "expected_value_cents": r.expected_value_cents,
                  "requires_human_approval": r.requires_human_approval} for r in records]  # fmt: skip
+
+    def _trial_room(self, day: dt.date) -> dict[str, int]:
+        """Playbooks still on trial (fewer than ``trial_runs`` measured runs) -> how many more may run
+        at once: their trial caps what an unproven playbook can cost before its first measurements."""
+        cap = self.loop.trial_runs
+        measured = Counter(o.playbook_id for o in self.outcomes)
+        done = {o.intervention_id for o in self.outcomes}
+        running = Counter(r.playbook_id for r in self.executed if r.intervention_id not in done and r.executed_action)
+        return {p.playbook_id: cap - running[p.playbook_id] for p in self.playbooks.playbooks
+                if measured[p.playbook_id] < cap}  # fmt: skip
+
+    def _signals(self, day: dt.date) -> dict[str, list[JourneySignal]]:
+        model = self.signal_model
+        assert model is not None
+        stages = {c: p.stage for c, p in self.positions.items()}
+        return self._read(lambda conn: journey_signals(conn, day, model, stages=stages, segments=self.segments))
 
     # gate --------------------------------------------------------------------------------------
     def policy_decisions(self, gated: list[dict[str, Any]]) -> dict[str, Any]:
@@ -270,6 +305,9 @@ class Runtime:
         if not self.measured_today:
             return
         self.performance = performance(self.outcomes, day)
+        decided = {r.intervention_id: r.confidence for r in self.executed}
+        self.learned = value_per_risk([Run(o.playbook_id, o.segment, decided[o.intervention_id], o.revenue_saved_cents)
+                                       for o in self.outcomes if o.outcome != "not_run"])  # fmt: skip
         gone = [p for p in to_retire(self.outcomes, self.loop.roi_floor, self.loop.min_runs) if p not in self.retired]
         with self.store.transaction() as conn:
             append_performance(conn, self.run_id, self.performance)

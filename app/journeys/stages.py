@@ -65,6 +65,8 @@ class OrchestratorSettings(_Strict):
                                     "when expected value / cost reaches this")  # fmt: skip
     roi_floor: float = Field(ge=0, description="measured ROI below which a playbook is retired")
     min_runs: int = Field(ge=1, description="measured runs a playbook needs before it can be retired")
+    trial_runs: int = Field(ge=1, description="until a playbook has this many measured runs, at most this many "
+                            "of its interventions run at once")  # fmt: skip
 
 
 class JourneySettings(_Strict):

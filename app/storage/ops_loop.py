@@ -74,7 +74,7 @@ interventions = Table(
     Column("expected_cost_cents", BigInteger, nullable=False),
     Column("expected_value_cents", BigInteger, nullable=False),
     Column("requires_human_approval", Boolean, nullable=False),
-    Column("triggered_by_signals", Text, nullable=False, doc="JSON list of the risk factors behind it"),
+    Column("triggered_by_signals", Text, nullable=False, doc="JSON list: the stage rule that placed the customer, then the ids of their heaviest signals"),
     Column("evaluation_latency_ms", Integer, nullable=False),
     Column("generated_at", Date, nullable=False, doc="the day it was decided"),
     Column("lands_on", Date, nullable=False, doc="the day the action reaches the customer"),
