@@ -125,6 +125,10 @@ def test_playbooks_count_the_customers_matching_gives_each(reader: DataAgent) ->
         assert sum(s.customers for s in p.by_segment) == p.eligible_customers
         assert p.expected_cost == round(sum(c.expected_cost_cents for c in found if c.playbook.playbook_id == p.playbook_id) / 100, 2)
     assert view.run_id is None and all(p.status == "active" and p.retired_on is None for p in view.playbooks)
+    pairs = Counter((c.playbook.playbook_id, c.segment) for c in found)
+    assert {(r.playbook_id, r.segment): r.customers for r in view.recommended} == dict(pairs)
+    net = [r.expected_value - r.expected_cost for r in view.recommended]
+    assert net == sorted(net, reverse=True)
 
 
 def test_a_retirement_by_the_latest_run_shows_and_stops_launches(agent: DataAgent) -> None:
@@ -209,6 +213,8 @@ def test_launch_writes_a_row_that_lands_tomorrow(agent: DataAgent) -> None:
     assert row.recommended_action == tuple(load_playbooks().get(playbook).default_actions)
     _, again = call_tool(agent, "launch_intervention", {"customer_id": customer, "playbook_id": playbook}, actor="cj")
     assert again["status"] == "duplicate" and len(agent.ops.read(lambda c: records.read_interventions(c))) == 1
+    _, noop = call_tool(agent, "approve_intervention", {"intervention_id": iv}, approval="approved", actor="merchant")
+    assert (noop["result"]["changed"], noop["result"]["status"], noop["result"]["decided_by"]) == (False, "launched", "cj")
     journey = agent.get_view("customer_journey", customer_id=customer)
     assert [(i.intervention_id, i.status, i.outcome) for i in journey.interventions] == [(iv, "launched", None)]
     with agent.ops.transaction() as conn:

@@ -109,13 +109,18 @@ class DecidedIntervention(ViewModel):
     customer_id: str
     playbook_id: str
     status: str = Field(description="launched (approved) or overridden")
+    changed: bool = Field(description="False when the intervention needed no approval and was launched already")
     executed_action: list[str] = Field(description="what runs (empty: nothing)")
     lands_on: dt.date
+    churn_probability: float = Field(description="the forecast the intervention was decided on")
     decided_by: str
     note: str | None
 
     def to_text(self) -> str:
         runs = " + ".join(self.executed_action) or "nothing"
+        if not self.changed:
+            return (f"Intervention {self.intervention_id} for {self.customer_id} needed no approval: it was launched "
+                    f"already; {runs} lands on {self.lands_on}.")  # fmt: skip
         why = f" ({self.note})" if self.note else ""
         return (f"Intervention {self.intervention_id} for {self.customer_id} is {self.status} by {self.decided_by}{why}: "
                 f"{runs} lands on {self.lands_on}.")
@@ -149,7 +154,7 @@ def launch_intervention(ctx: ActionContext, args: LaunchArgs) -> LaunchedInterve
             return None, "", [], source_currency(c)
         segment = segments_of(c, [pos.customer_id]).get(pos.customer_id, "")
         found = candidates({pos.customer_id: pos}, forecasts_at(c, ctx.day, memo), {pos.customer_id: segment},
-                           Playbooks(version=1, playbooks=[p]), performance=state.rows)  # fmt: skip
+                           Playbooks(version=1, playbooks=[p]), learned=state.learned)  # fmt: skip
         return pos, segment, found, source_currency(c)
 
     pos, segment, found, currency = ctx.read_source(read)
@@ -183,13 +188,16 @@ def launch_intervention(ctx: ActionContext, args: LaunchArgs) -> LaunchedInterve
     )  # fmt: skip
 
 
-def _decided(r: records.InterventionRecord) -> DecidedIntervention:
+def _decided(r: records.InterventionRecord, changed: bool = True) -> DecidedIntervention:
     return DecidedIntervention(intervention_id=r.intervention_id, customer_id=r.customer_id, playbook_id=r.playbook_id,
-                               status=r.status, executed_action=list(r.executed_action or ()), lands_on=r.lands_on,
-                               decided_by=r.decided_by or "", note=r.decision_note)  # fmt: skip
+                               status=r.status, changed=changed, executed_action=list(r.executed_action or ()), lands_on=r.lands_on,
+                               churn_probability=r.confidence, decided_by=r.decided_by or "", note=r.decision_note)  # fmt: skip
 
 
 def approve_intervention(ctx: ActionContext, args: InterventionIdArgs) -> DecidedIntervention:
+    r = records.get_intervention(ctx.conn, args.intervention_id)
+    if r.status == "launched" and not r.requires_human_approval:  # its playbook needs no approval: nothing to do
+        return _decided(r, changed=False)
     return _decided(records.decide_intervention(ctx.conn, args.intervention_id, "approve", by=ctx.actor))
 
 
@@ -218,7 +226,8 @@ APPROVE_INTERVENTION: ActionSpec[InterventionIdArgs, DecidedIntervention] = Acti
     name="approve_intervention",
     args=InterventionIdArgs,
     result=DecidedIntervention,
-    description="Approve an intervention waiting for approval, so its playbook's actions run when it lands.",
+    description="Approve an intervention waiting for approval, so its playbook's actions run when it lands (one whose "
+    "playbook needs no approval is launched already: nothing changes).",
     tool="approve_intervention",
     guidance="Use it right after launching a playbook that requires approval; it asks the merchant first.",
     run=approve_intervention,

@@ -11,7 +11,7 @@ from __future__ import annotations
 import datetime as dt
 from collections import Counter
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 from sqlalchemy import select
@@ -21,7 +21,7 @@ from app.health.settings import load_health_settings
 from app.health.store import Memo, health_at
 from app.journeys import records
 from app.journeys.forecast import Forecasts, forecast
-from app.journeys.learning import PerformanceRow, performance
+from app.journeys.learning import PerformanceRow, Run, performance, value_per_risk
 from app.journeys.matching import Candidate, candidates, segments_of
 from app.journeys.playbooks import Playbook, Playbooks, load_playbooks
 from app.journeys.stages import JourneyPosition, journey_positions
@@ -81,22 +81,35 @@ def stage_moves(before: dict[str, JourneyPosition], after: dict[str, JourneyPosi
 @dataclass(frozen=True)
 class LoopState:
     """What the operations store says about the playbooks: the run whose log is read (None: the
-    outcomes measured outside any run), that log, and the playbooks the run retired (with the day)."""
+    outcomes measured outside any run), that log, the playbooks the run retired (with the day) and
+    the measured value per unit of churn probability matching uses (:func:`~app.journeys.learning.value_per_risk`)."""
 
     run_id: int | None
     rows: list[PerformanceRow]
     retired: dict[str, dt.date]
-    outcomes_outside_runs: int
+    learned: dict[tuple[str, str], float] = field(default_factory=dict)
+
+
+def _learned(ops: Connection, run: int | None) -> dict[tuple[str, str], float]:
+    """The value estimate of a run's measured outcomes (or of those outside runs), each with the churn
+    probability its intervention was decided on, as the orchestrator's learning step forms it."""
+    outcomes = records.read_outcomes(ops, run)
+    if not outcomes:
+        return {}
+    decided = {r.intervention_id: r.confidence for r in records.read_interventions(ops, run, launched_by_cj=run is None)}
+    return value_per_risk([Run(o.playbook_id, o.segment, decided[o.intervention_id], o.revenue_saved_cents)
+                           for o in outcomes if o.outcome != "not_run" and o.intervention_id in decided])  # fmt: skip
 
 
 def loop_state(ops: Connection, day: dt.date, run_id: int | None = None) -> LoopState:
     """The performance log of ``run_id`` (default: the latest orchestrator run; without any run, the
-    performance of the outcomes measured outside runs, as of ``day``) and its retired playbooks."""
+    performance of the outcomes measured outside runs, as of ``day``), its retired playbooks and
+    value estimate."""
     run = run_id if run_id is not None else records.latest_run(ops)
-    outside = records.read_outcomes(ops, None)
     if run is None:
-        return LoopState(None, performance(outside, day) if outside else [], {}, len(outside))
-    return LoopState(run, records.latest_performance(ops, run), records.retired_playbooks(ops, run), len(outside))
+        outside = records.read_outcomes(ops, None)
+        return LoopState(None, performance(outside, day) if outside else [], {}, _learned(ops, None))
+    return LoopState(run, records.latest_performance(ops, run), records.retired_playbooks(ops, run), _learned(ops, run))
 
 
 def in_force(playbooks: Playbooks, retired: dict[str, dt.date]) -> list[Playbook]:
@@ -113,7 +126,7 @@ def matches(conn: Connection, day: dt.date, memo: Memo | None, state: LoopState,
         positions = {c: p for c, p in positions.items() if c in only}
     segments = segments_of(conn, list(positions))
     found = candidates(positions, forecasts_at(conn, day, memo), segments, load_playbooks(),
-                       retired=frozenset(state.retired), performance=state.rows)  # fmt: skip
+                       retired=frozenset(state.retired), learned=state.learned)  # fmt: skip
     return found, segments
 
 

@@ -37,6 +37,7 @@ from app.views.retention_ops import DateArgs, day_within
 
 __all__ = [
     "PlaybookItem",
+    "Recommendation",
     "PlaybookCatalogue",
     "PerformanceArgs",
     "PerformanceView",
@@ -74,6 +75,16 @@ class PlaybookItem(ViewModel):
     expected_value: float = Field(description="sum over those customers")
 
 
+class Recommendation(ViewModel):
+    playbook_id: str
+    name: str
+    segment: str
+    customers: int = Field(description="customers of the segment matching gives this playbook today")
+    expected_value: float
+    expected_cost: float
+    approval_required: bool
+
+
 class PlaybookCatalogue(MoneyResult):
     """Every playbook with its status and the customers matching gives it at ``date``."""
 
@@ -81,6 +92,8 @@ class PlaybookCatalogue(MoneyResult):
     date: dt.date
     run_id: int | None = Field(description="the orchestrator run whose retirements and performance apply (null: none)")
     playbooks: list[PlaybookItem]
+    recommended: list[Recommendation] = Field(description="playbook x segment with customers today, most expected net "
+                                              "value (value - cost) first")  # fmt: skip
 
     def to_text(self) -> str:
         head = (f"Playbooks on {self.date}" + (f" (retirements of orchestrator run #{self.run_id})" if self.run_id else "")
@@ -92,6 +105,10 @@ class PlaybookCatalogue(MoneyResult):
             lines.append(f"  {p.playbook_id} {p.name} ({p.journey_stage}, {status}{', needs approval' if p.approval_required else ''}): "
                          f"{' + '.join(p.actions)}; {p.eligible_customers} customers today ({segs}), expected value "
                          f"{self.money(p.expected_value)} for {self.money(p.expected_cost)}")  # fmt: skip
+        lines.append("Recommended, most expected net value first: " + ("; ".join(
+            f"{r.playbook_id} for {r.segment} ({r.customers} customers, value {self.money(r.expected_value)} for "
+            f"{self.money(r.expected_cost)}{', needs approval' if r.approval_required else ''})" for r in self.recommended[:5])
+            or "none (no customer matches a playbook today)"))  # fmt: skip
         return "\n".join(lines)
 
 
@@ -102,10 +119,18 @@ def playbook_catalogue(ctx: ViewContext, args: DateArgs) -> PlaybookCatalogue:
     taken: dict[str, Counter[str]] = defaultdict(Counter)
     cost: dict[str, int] = defaultdict(int)
     value: dict[str, int] = defaultdict(int)
+    pairs: dict[tuple[str, str], list[int]] = defaultdict(lambda: [0, 0, 0])  # customers, value, cost
     for c in found:
         taken[c.playbook.playbook_id][c.segment] += 1
         cost[c.playbook.playbook_id] += c.expected_cost_cents
         value[c.playbook.playbook_id] += c.expected_value_cents
+        pair = pairs[(c.playbook.playbook_id, c.segment)]
+        pair[0], pair[1], pair[2] = pair[0] + 1, pair[1] + c.expected_value_cents, pair[2] + c.expected_cost_cents
+    books = {p.playbook_id: p for p in load_playbooks().playbooks}
+    recommended = [Recommendation(playbook_id=pid, name=books[pid].name, segment=seg, customers=n,
+                                  expected_value=ctx.major(v), expected_cost=ctx.major(k),
+                                  approval_required=books[pid].approval_required)
+                   for (pid, seg), (n, v, k) in sorted(pairs.items(), key=lambda x: (x[1][2] - x[1][1], x[0]))]  # fmt: skip
     items = []
     for p in load_playbooks().playbooks:
         pid = p.playbook_id
@@ -118,7 +143,8 @@ def playbook_catalogue(ctx: ViewContext, args: DateArgs) -> PlaybookCatalogue:
             by_segment=[SegmentCount(segment=s, customers=n) for s, n in sorted(taken[pid].items(), key=lambda x: (-x[1], x[0]))],
             expected_cost=ctx.major(cost[pid]), expected_value=ctx.major(value[pid]),
         ))  # fmt: skip
-    return PlaybookCatalogue(as_of=ctx.as_of, currency=ctx.currency, date=day, run_id=state.run_id, playbooks=items)
+    return PlaybookCatalogue(as_of=ctx.as_of, currency=ctx.currency, date=day, run_id=state.run_id, playbooks=items,
+                             recommended=recommended)  # fmt: skip
 
 
 # --------------------------------------------------------------------------- playbook_performance

@@ -59,7 +59,7 @@ LiveStage = Literal["onboarding", "engagement", "support", "retention", "churn_r
 def loop_of(ctx: ViewContext, day: dt.date, run_id: int | None = None) -> LoopState:
     """The operations store's performance log and retired playbooks (empty without a store)."""
     if ctx.ops is None:
-        return LoopState(None, [], {}, 0)
+        return LoopState(None, [], {})
     state: LoopState = ctx.ops.read(lambda c: loop_state(c, day, run_id))
     return state
 
