@@ -28,6 +28,7 @@ from app.errors import InvalidArgumentError
 from app.graph import RunContext, build_graph
 from app.model_specs import check_timeout, is_network_spec, make_cj_model, make_merchant_model
 from app.models import Scenario
+from app.outcomes import MAX_OUTCOME_DAYS, check_outcome_days, measure_conversation
 from app.providers.data_agent import DataAgent
 from app.tools import ACTION_TOOLS
 from app.transcript import GoalSource, Transcript, message_records, usage_totals
@@ -77,6 +78,9 @@ class RunConfig:
     model_timeout: float | None = None
     max_attempts: int = 5
     catalog: Catalog | None = field(default=None, repr=False, compare=False)
+    outcome_days: int | None = None
+    """After the conversation, measure the interventions CJ launched over this many days of the
+    generated world's future (:mod:`app.outcomes`); ``None``: nothing is measured."""
 
     def resolved_catalog(self) -> Catalog:
         """The catalog of this run."""
@@ -97,6 +101,8 @@ class RunConfig:
             raise InvalidArgumentError(f"max attempts must be between 1 and 100, got {self.max_attempts}")
         if self.model_timeout is not None:
             check_timeout(self.model_timeout, "the model timeout")
+        if self.outcome_days is not None and not 1 <= self.outcome_days <= MAX_OUTCOME_DAYS:
+            raise InvalidArgumentError(f"outcome days must be between 1 and {MAX_OUTCOME_DAYS}, got {self.outcome_days}")
 
 
 @cache
@@ -279,6 +285,11 @@ def run_conversation(
         retry_stats: receives what retrying did (shared by both models).
     """
     ctx, stats = _context(cfg, provider, cj_model, merchant_model, human=False, retry=retry, stats=retry_stats)
+    world = getattr(ctx.provider, "world", None) if cfg.outcome_days is not None else None
+    if cfg.outcome_days is not None:  # refused before the conversation, not after it
+        check_outcome_days(cfg.outcome_days, world, ctx.provider.default_as_of())
+        if ctx.provider.ops is None:
+            raise InvalidArgumentError("outcome days need an operations store to keep the outcomes in")
     # An approval pause needs a checkpointer to resume from; runs that cannot reach one skip it.
     if checkpointer is None and _may_ask_approval(cfg.workflow, ctx):
         checkpointer = InMemorySaver()
@@ -296,6 +307,8 @@ def run_conversation(
     )
     if stats is not None and stats.gave_up is not None and transcript.error:
         transcript.error += f" (gave up after {stats.gave_up_after} attempts)"
+    if cfg.outcome_days is not None and world is not None and ctx.provider.ops is not None:
+        transcript.meta["outcome"] = measure_conversation(world, ctx.provider.ops, transcript, cfg.outcome_days)
     return transcript
 
 

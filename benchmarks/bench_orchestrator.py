@@ -37,7 +37,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from app.agents.data_agent import DataAgent
 from app.catalog import Catalog
-from app.journeys.run import orchestrate_world
+from app.orchestration import orchestrate_world
 
 USELESS = "PB_NEWS_001"
 

@@ -93,6 +93,14 @@ CASES: list[tuple[str, dict[str, Any]]] = [
     ("alerts", {}),
     ("alerts", {"severity": ["critical", "high"], "limit": 50}),
     ("alerts", {"alert_type": ["upsell_opportunity"], "status": "open", "limit": 5}),
+    ("journey_overview", {}),
+    ("customer_journey", {"customer_id": "C000001"}),
+    ("customer_journey", {"customer_id": "C000042"}),
+    ("churn_forecast", {}),
+    ("churn_forecast", {"journey_stage": "churn_risk", "limit": 5}),
+    ("playbooks", {}),
+    ("playbook_performance", {}),
+    ("portfolio_snapshot", {}),
 ]
 """Every view, with two or more argument sets."""
 

@@ -14,9 +14,9 @@ from app.health.settings import load_health_settings
 from app.health.store import health_at
 from app.journeys.observe import TreatedWorldDatabase
 from app.journeys.records import read_interventions, read_outcomes, read_snapshots, retired_playbooks
-from app.journeys.run import orchestrate_database, orchestrate_world
 from app.journeys.stages import journey_positions, load_journey_settings
 from app.models import MerchantContext
+from app.orchestration import orchestrate_database, orchestrate_world
 from app.scenarios import get_persona, get_scenario
 from app.storage.loader import create_schema, insert_rows, memory_engine
 from app.storage.ops import OpsStore

@@ -39,11 +39,19 @@ def test_every_view_is_a_cli_command(name: str) -> None:
         assert json.loads(result.output)["as_of"]
 
 
+_WAITING = ["launch_intervention", "--customer-id=C000738", "--playbook-id=PB_RET_001"]
+SETUP: dict[str, list[list[str]]] = {"approve_intervention": [_WAITING], "override_intervention": [_WAITING]}
+"""Actions whose examples act on a row another action writes: that action's call, run first."""
+
+
 @pytest.mark.parametrize("name", list(ACTIONS))
 def test_every_action_is_a_cli_command(name: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(tmp_path)  # actions that write files (audience exports) write them under here
     spec = ACTIONS[name]
     ops = f"sqlite:///{tmp_path / 'ops.db'}"
+    for setup in SETUP.get(name, ()):  # what must be on record first (an intervention waiting for approval)
+        result = runner.invoke(cli, ["act", *setup, "--ops-url", ops, "--json"])
+        assert result.exit_code == 0, result.output
     for example in spec.examples:
         args = [f"--{k.replace('_', '-')}={v}" for k, v in example.items()]
         result = runner.invoke(cli, ["act", name, *args, "--approve", "--ops-url", ops, "--json"])

@@ -208,7 +208,7 @@ def test_clock_cannot_pass_the_horizon() -> None:
 
 
 def test_unknown_view_lists_views(growth_stall_agent: DataAgent) -> None:
-    with pytest.raises(UnknownNameError, match="valid views: alerts, business_timeline, crisis_analysis"):
+    with pytest.raises(UnknownNameError, match="valid views: alerts, business_timeline, churn_forecast, crisis_analysis"):
         growth_stall_agent.get_view("daily_brief")
 
 

@@ -107,6 +107,7 @@ class BatchManifest(_RecordModel):
     created_at: str = ""
     evaluators: list[str] = Field(default_factory=list)
     judge_model: str | None = None
+    outcome_days: int | None = Field(default=None, exclude_if=lambda v: v is None)
 
     def cases(self) -> list[CaseKey]:
         """Every case of the batch, in a stable order."""

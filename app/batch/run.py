@@ -39,6 +39,7 @@ from app.catalog import Catalog
 from app.errors import DataFileError, InvalidArgumentError, ProviderError, UnknownNameError
 from app.evaluation.result import Evaluator
 from app.model_specs import check_timeout
+from app.outcomes import MAX_OUTCOME_DAYS
 from app.retry import RetryPolicy
 
 __all__ = [
@@ -57,7 +58,7 @@ MAX_JOBS = 256
 _NEEDS_DATABASE = "the production provider needs a database: give db_url, the database's URL"
 
 _COMPARED = ("scenarios", "merchants", "workflows", "seeds", "cj_model", "merchant_model", "max_turns", "provider",
-             "evaluators", "judge_model")  # fmt: skip
+             "evaluators", "judge_model", "outcome_days")  # fmt: skip
 
 
 def default_jobs() -> int:
@@ -115,6 +116,7 @@ def batch_manifest(
     evaluators: Sequence[str] | None = None,
     judge_model: str | None = None,
     catalog: Catalog | None = None,
+    outcome_days: int | None = None,
 ) -> BatchManifest:
     """A validated manifest: names resolved to ids (``"all"`` expands), specs and ranges checked.
 
@@ -124,6 +126,8 @@ def batch_manifest(
         seeds: world seeds (non-negative; duplicates dropped).
         evaluators: evaluator keys (default: every registered evaluator).
         db_url: for ``provider="production"``; stored with its password masked.
+        outcome_days: measure each conversation's interventions over this many days of its world's
+            future (generated worlds only; :mod:`app.outcomes`).
         catalog: the data folder the names refer to (default: ``Catalog.default()``).
 
     Raises:
@@ -141,6 +145,11 @@ def batch_manifest(
         raise InvalidArgumentError(f"seeds must be non-negative integers, got {seeds}")
     if not 1 <= max_turns <= 100:
         raise InvalidArgumentError(f"turns must be between 1 and 100, got {max_turns}")
+    if outcome_days is not None and not 1 <= outcome_days <= MAX_OUTCOME_DAYS:
+        raise InvalidArgumentError(f"outcome days must be between 1 and {MAX_OUTCOME_DAYS}, got {outcome_days}")
+    if outcome_days is not None and provider == "production":
+        raise InvalidArgumentError("outcome days need generated worlds (their future is the counterfactual); a "
+                                   "database has no future to measure against")  # fmt: skip
     for spec in (cj_model, merchant_model, judge_model):
         if spec is not None:
             parse_spec(spec)
@@ -163,6 +172,7 @@ def batch_manifest(
         provider={"name": provider, "url": mask_url(db_url)} if provider == "production" else {"name": provider},
         evaluators=keys,
         judge_model=judge_model,
+        outcome_days=outcome_days,
     )
 
 
@@ -328,6 +338,7 @@ def run_batch(
         judge_model=manifest.judge_model,
         allow_writable_user=allow_writable_user,
         model_timeout=model_timeout,
+        outcome_days=manifest.outcome_days,
     )
     _check_folder(run_dir, manifest, resume)  # fail fast, before models and database are opened
     _preflight(manifest, settings, model_factory, catalog)

@@ -84,6 +84,7 @@ class CaseSettings:
     judge_model: str | None = None
     allow_writable_user: bool = False
     model_timeout: float | None = None
+    outcome_days: int | None = None
 
 
 class CaseRunner:
@@ -194,6 +195,7 @@ class CaseRunner:
             merchant_model=s.merchant_model,
             model_timeout=s.model_timeout,
             catalog=self.catalog,
+            outcome_days=s.outcome_days,
         )
         try:
             cj, merchant, cj_label, merchant_label = self._models(case)

@@ -138,6 +138,8 @@ def batch_cmd(
     allow_writable_user: AllowWritableOpt = False,
     resume: Annotated[bool, typer.Option("--resume", help="Finish a batch: run only cases without an ok record.")] = False,
     max_attempts: MaxAttemptsOpt = 5,
+    outcome_days: Annotated[int | None, typer.Option("--outcome-days", help="Measure each conversation's "
+                            "interventions over this many days of its generated world's future (outcome evaluator).")] = None,
     model_timeout: ModelTimeoutOpt = None,
     input_price: Annotated[float | None, typer.Option("--input-price", help="USD per million input tokens.")] = None,
     output_price: Annotated[float | None, typer.Option("--output-price", help="USD per million output tokens.")] = None,
@@ -168,12 +170,14 @@ def batch_cmd(
         "max_turns": turns,
         "evaluators": None if evaluators.strip() == "all" else evaluators,
         "judge_model": judge_model,
+        "outcome_days": outcome_days,
     }
     saved = RunDir(out).read_manifest() if resume else None
     if saved is not None:
         for option, field in (("scenarios", "scenarios"), ("merchants", "merchants"), ("workflows", "workflows"),
                               ("seeds", "seeds"), ("cj_model", "cj_model"), ("merchant_model", "merchant_model"),
-                              ("turns", "max_turns"), ("evaluators", "evaluators"), ("judge_model", "judge_model")):  # fmt: skip
+                              ("turns", "max_turns"), ("evaluators", "evaluators"), ("judge_model", "judge_model"),
+                              ("outcome_days", "outcome_days")):  # fmt: skip
             if not _given(ctx, option):
                 args[field] = getattr(saved, field)
         if not _given(ctx, "provider"):
@@ -208,6 +212,28 @@ def batch_cmd(
         raise typer.Exit(130) from None
     ran = f"ran {result.ran} case{'s' if result.ran != 1 else ''} ({result.mode}, jobs {jobs})"
     render_summary(console, result.summary, prices, result.path, headline=f"batch {result.manifest.name}: {ran}")
+    if result.manifest.outcome_days is not None:
+        _print_outcomes(RunDir(out))
+
+
+def _print_outcomes(run_dir: Any) -> None:
+    """The measured outcomes of a batch, with the interval over seeds (app.reporting.outcome)."""
+    from app.batch.records import latest_by_case
+    from app.reporting.outcome import outcome_interval
+
+    transcripts = [r.transcript for r in latest_by_case(run_dir.records()) if r.transcript is not None]
+    o = outcome_interval(transcripts)
+    if not o.seeds:
+        console.print(f"outcomes: none measured ({o.skipped} conversations launched nothing that ran)")
+        return
+
+    def span(m: Any, fmt: str) -> str:
+        return f"{m.mean:{fmt}} [{m.low:{fmt}}, {m.high:{fmt}}]" if m.mean is not None else "n/a"
+
+    console.print(f"outcomes over {o.seeds} seed(s), {o.measured} interventions measured: {o.customers_kept} customers "
+                  f"kept, revenue saved {o.revenue_saved_cents / 100:,.2f} for a cost of {o.cost_cents / 100:,.2f}; per "
+                  f"seed, kept share {span(o.kept_share, '.2f')} and revenue per cost {span(o.revenue_per_cost, '.2f')} "
+                  f"({o.confidence:.0%} bootstrap interval over seeds)")  # fmt: skip
 
 
 @app.command("eval")

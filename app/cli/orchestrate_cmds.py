@@ -32,7 +32,7 @@ def orchestrate_cmd(
     """Run the orchestrator day by day: observe journeys, forecast, match playbooks, pass the gate,
     launch, measure against the world without the interventions, learn (retire playbooks), snapshot.
     On a database (--db-url) it only recommends: there is no world to apply the interventions to."""
-    from app.journeys.run import MAX_DAYS, orchestrate_database, orchestrate_world
+    from app.orchestration import MAX_DAYS, orchestrate_database, orchestrate_world
     from app.providers.sql_provider import SqlDataProvider
     from app.storage.ops import OpsStore
     from app.storage.url import mask_url

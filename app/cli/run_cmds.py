@@ -115,6 +115,12 @@ def run_cmd(
     allow_writable_user: AllowWritableOpt = False,
     model_timeout: ModelTimeoutOpt = None,
     max_attempts: MaxAttemptsOpt = 5,
+    outcome_days: Annotated[
+        int | None,
+        typer.Option("--outcome-days", help="After the conversation, reveal this many days of the generated world's "
+                     "future and measure the interventions CJ launched against the world without them (the summary "
+                     "goes to the transcript's meta.outcome)."),
+    ] = None,
 ) -> None:
     """Simulate one conversation between CJ and a merchant, on a generated world or a real database.
 
@@ -137,7 +143,7 @@ def run_cmd(
             personas = {**{catalog.personas.get(p).display_name: p for p in ids}, **{p: p for p in ids}}
             merchant = check_merchant(merchant, identity, personas)
     cfg = _config(scenario, merchant or DEFAULT_MERCHANT, workflow, seed, turns, cj_model, merchant_model, stage,
-                  stress, model_timeout=model_timeout, max_attempts=max_attempts)  # fmt: skip
+                  stress, model_timeout=model_timeout, max_attempts=max_attempts, outcome_days=outcome_days)  # fmt: skip
     if data is None:
         data = build_provider(
             provider, db_url, cfg.scenario, cfg.merchant, seed, stage, stress,

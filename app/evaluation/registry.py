@@ -6,7 +6,7 @@ Example:
     >>> default_evaluators(keys=["nope"])
     Traceback (most recent call last):
     ...
-    app.errors.UnknownNameError: unknown evaluator 'nope'; valid evaluators: consistency, goal_coverage, grounding, judge, style, tool_use, trajectory, workflow_adherence
+    app.errors.UnknownNameError: unknown evaluator 'nope'; valid evaluators: consistency, goal_coverage, grounding, judge, outcome, style, tool_use, trajectory, workflow_adherence
 """
 
 from __future__ import annotations
@@ -29,12 +29,15 @@ EVALUATOR_KEYS: tuple[str, ...] = (
     "goal_coverage",
     "consistency",
     "style",
+    "outcome",
     "judge",
 )
 """Every built-in evaluator, in report order."""
 
-DETERMINISTIC_KEYS: tuple[str, ...] = tuple(k for k in EVALUATOR_KEYS if k != "judge")
-"""Evaluators that need no model: same transcript, same result."""
+DETERMINISTIC_KEYS: tuple[str, ...] = tuple(k for k in EVALUATOR_KEYS if k not in ("judge", "outcome"))
+"""Evaluators of the conversation that need no model and judge every transcript: same transcript, same
+result. ``outcome`` needs no model either, but judges what the interventions did and is skipped
+unless the run measured them (``outcome_days``)."""
 
 
 def _judge_factory(judge_model: Any, catalog: Catalog) -> Evaluator:
@@ -49,6 +52,7 @@ def evaluator_factories() -> dict[str, Callable[[Any, Catalog], Evaluator]]:
     from app.evaluation.consistency import consistency_evaluator
     from app.evaluation.goals import goal_coverage_evaluator
     from app.evaluation.grounding import grounding_evaluator
+    from app.evaluation.outcome import outcome_evaluator
     from app.evaluation.style import style_evaluator
     from app.evaluation.tool_use import tool_use_evaluator
     from app.evaluation.trajectory import trajectory_evaluator
@@ -61,6 +65,7 @@ def evaluator_factories() -> dict[str, Callable[[Any, Catalog], Evaluator]]:
         "goal_coverage": lambda _, catalog: goal_coverage_evaluator(catalog=catalog),
         "consistency": lambda _, catalog: consistency_evaluator(catalog=catalog),
         "style": lambda _, catalog: style_evaluator(catalog=catalog),
+        "outcome": lambda _, _catalog: outcome_evaluator(),
         "judge": _judge_factory,
     }
 

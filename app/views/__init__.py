@@ -17,6 +17,9 @@ from app.views import (
     financial,
     health,
     health_alerts,
+    interventions,
+    journey_playbooks,
+    journeys,
     notes,
     orders,
     profile,
@@ -107,12 +110,21 @@ for _spec in (
     quality.DATA_QUALITY,
     health.CUSTOMER_HEALTH,
     health.HEALTH_OVERVIEW,
-    health_alerts.ALERTS,  # views before actions: listings and schemas show views first
+    health_alerts.ALERTS,
+    journeys.JOURNEY_OVERVIEW,
+    journeys.CUSTOMER_JOURNEY,
+    journeys.CHURN_FORECAST,
+    journey_playbooks.PLAYBOOKS,
+    journey_playbooks.PLAYBOOK_PERFORMANCE,
+    journey_playbooks.PORTFOLIO_SNAPSHOT,  # views before actions: listings and schemas show views first
     notes.SAVE_NOTE,
     retention_ops.BUILD_PRIORITY_QUEUE,
     retention_ops.EXPORT_AUDIENCE,
     retention_playbook.TRIGGER_PLAYBOOK,
     health_alerts.ACKNOWLEDGE_ALERT,
     health_alerts.RECORD_ALERT_FEEDBACK,
+    interventions.LAUNCH_INTERVENTION,
+    interventions.APPROVE_INTERVENTION,
+    interventions.OVERRIDE_INTERVENTION,
 ):
     register(_spec)

@@ -1,5 +1,8 @@
 """Running the orchestrator over a generated world (apply) or a database (recommend only).
 
+The entry points look scenarios and merchants up in the catalog, so they sit above it (as
+:mod:`app.simulation` does for conversations), outside :mod:`app.journeys`, which the views import.
+
 Example:
     >>> result = orchestrate_world("churn_spike", "sarah_chen", days=3)
     >>> result.mode, result.days
