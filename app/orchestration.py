@@ -32,6 +32,7 @@ from app.journeys.records import InterventionRecord, read_interventions, read_ou
 from app.journeys.runtime import Runtime
 from app.journeys.stages import JourneySettings, load_journey_settings
 from app.models import MerchantContext
+from app.storage.bulk import paused_gc
 from app.storage.ops import OpsStore, inserted_id
 from app.storage.ops_loop import orchestrator_runs
 from app.world.context import resolve_context
@@ -134,29 +135,30 @@ def _run(store: OpsStore, source: Engine, db: TreatedWorldDatabase | None, displ
             last_day=last, status="running", started_at=dt.datetime.now(dt.UTC).replace(tzinfo=None),
         )))  # fmt: skip
     runtime = Runtime(store=store, run_id=run_id, source=source, settings=settings, health=load_health_settings(),
-                      playbooks=load_playbooks(), effects=load_intervention_effects(), db=db)  # fmt: skip
+                      playbooks=load_playbooks(), effects=load_intervention_effects(), db=db, first_day=first)  # fmt: skip
     days = (last - first).days + 1
     graph = build_orchestrator(runtime, policy)
     config = graph_config(f"orchestrator-{run_id}", days)
     status = "failed"
-    try:
-        payload: Any = {"day": first.isoformat(), "last_day": last.isoformat(), "days_done": 0}
-        while True:
-            graph.invoke(payload, config)
-            snap = graph.get_state(config)
-            if not snap.next:
-                break
-            pause = snap.tasks[0].interrupts[0].value if snap.tasks and snap.tasks[0].interrupts else None
-            if pause is None or decide is None:  # pragma: no cover - the graph pauses only at the gate
-                raise InvalidArgumentError("the orchestrator paused without a way to decide; use policy 'policy'")
-            payload = Command(resume=decide(pause))
-        runtime.close(last)
-        status = "finished"
-    finally:
-        with store.transaction() as conn:
-            conn.execute(update(orchestrator_runs).where(orchestrator_runs.c.run_id == run_id).values(
-                status=status, current_day=last if status == "finished" else None,
-                finished_at=dt.datetime.now(dt.UTC).replace(tzinfo=None)))  # fmt: skip
+    with paused_gc():  # the day's health sets are acyclic and the memo keeps them: no collection walks them
+        try:
+            payload: Any = {"day": first.isoformat(), "last_day": last.isoformat(), "days_done": 0}
+            while True:
+                graph.invoke(payload, config)
+                snap = graph.get_state(config)
+                if not snap.next:
+                    break
+                pause = snap.tasks[0].interrupts[0].value if snap.tasks and snap.tasks[0].interrupts else None
+                if pause is None or decide is None:  # pragma: no cover - the graph pauses only at the gate
+                    raise InvalidArgumentError("the orchestrator paused without a way to decide; use policy 'policy'")
+                payload = Command(resume=decide(pause))
+            runtime.close(last)
+            status = "finished"
+        finally:
+            with store.transaction() as conn:
+                conn.execute(update(orchestrator_runs).where(orchestrator_runs.c.run_id == run_id).values(
+                    status=status, current_day=last if status == "finished" else None,
+                    finished_at=dt.datetime.now(dt.UTC).replace(tzinfo=None)))  # fmt: skip
     result = _result(store, run_id, db is not None, display, first, last, runtime)
     with store.transaction() as conn:
         conn.execute(update(orchestrator_runs).where(orchestrator_runs.c.run_id == run_id).values(

@@ -18,8 +18,8 @@ from sqlalchemy import update
 from sqlalchemy.engine import Connection, Engine
 
 from app.health.settings import HealthSettings
-from app.health.store import Memo, health_at
-from app.journeys.forecast import ForecastModel, Forecasts, apply_forecast_model, fit_forecast_model, new_memo
+from app.health.store import health_at
+from app.journeys.forecast import ForecastModel, Forecasts, apply_forecast_model, fit_forecast_model
 from app.journeys.learning import (
     Outcome,
     PerformanceRow,
@@ -69,7 +69,10 @@ class Runtime:
     playbooks: Playbooks
     effects: InterventionEffects
     db: TreatedWorldDatabase | None = None
-    memo: Memo = field(default_factory=new_memo)
+    first_day: dt.date | None = None
+    """The run's first day: refits fall on it and every ``refit_every_days`` after it."""
+    remembered: dict[Any, Any] = field(default_factory=dict)
+    """What the memo holds: each date's health, kept only while a later refit will read it."""
     model: ForecastModel | None = None
     signal_model: SignalModel | None = None
     positions: dict[str, JourneyPosition] = field(default_factory=dict)
@@ -93,6 +96,26 @@ class Runtime:
     """Wall time per node over the run (the interrupt of a human gate included)."""
     day_seconds: list[float] = field(default_factory=list)
     """Wall time of each orchestrated day, observe to snapshot."""
+
+    def memo(self, key: Any, compute: Any) -> Any:
+        """Each date's health computed once (a :data:`~app.health.store.Memo`)."""
+        if key not in self.remembered:
+            self.remembered[key] = compute()
+        return self.remembered[key]
+
+    def _forget(self, day: dt.date) -> None:
+        """Drop the health of dates up to ``day`` that no later refit reads (its anchors are the days
+        ``horizon``, 2 and 3 horizons before it): at 100k customers a date's health is large."""
+        h, every = self.health.monitoring.horizon_days, self.loop.refit_every_days
+        first = self.first_day or day
+        keep = set()
+        for k in (1, 2, 3):
+            for j in range(1, k * h + 1):  # the refit days after ``day`` whose anchor is on or before it
+                refit = day + dt.timedelta(days=j)
+                if (refit - first).days % every == 0:
+                    keep.add(refit - dt.timedelta(days=k * h))
+        for key in [k for k in self.remembered if k[0] == "health" and k[1] <= day and k[1] not in keep]:
+            del self.remembered[key]
 
     @property
     def applies(self) -> bool:
@@ -332,6 +355,7 @@ class Runtime:
                                moves, self.performance, self.playbooks)  # fmt: skip
         with self.store.transaction() as conn:
             write_snapshot(conn, self.run_id, s)
+        self._forget(day)
         self.day_seconds.append(time.perf_counter() - self.day_started)
 
     def close(self, last_day: dt.date) -> None:
