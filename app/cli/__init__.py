@@ -38,6 +38,7 @@ from app.cli import (  # noqa: E402  (registers commands)
     data_cmds,
     db_cmds,
     eval_cmds,
+    experiment_cmds,
     health_cmds,
     ops_cmds,
     orchestrate_cmds,
@@ -54,6 +55,7 @@ app.add_typer(ops_cmds.ops_app, name="ops")
 app.add_typer(health_cmds.health_app, name="health")
 app.add_typer(health_cmds.alerts_app, name="alerts")
 app.add_typer(mcp_app, name="mcp")
+app.add_typer(experiment_cmds.simulate_app, name="simulate")
 del data_cmds, eval_cmds, orchestrate_cmds, playbook_cmds, report_cmds, run_cmds
 
 
