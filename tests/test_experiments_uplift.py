@@ -26,6 +26,8 @@ def test_metrics_by_hand() -> None:
     # ranking 0,2,1,3 is the oracle's; 1,3,2,0 the worst: cumulative 0,0,1,4 -> area 5; oracle 3,4,4,4 -> 15; random 4 x 5/2 = 10
     assert qini([0.0, 9.0, 1.0, 5.0], true) == pytest.approx((5 - 10) / (15 - 10))
     assert auuc_ratio([0.0, 9.0, 1.0, 5.0], true) == pytest.approx(5 / 15)
+    assert qini([7.0] * 4, true) == pytest.approx(0.0)  # ties: no better and no worse than chance
+    assert qini([1.0, 0.0, 1.0, 0.0], true) == pytest.approx((14 - 10) / (15 - 10))  # responders tied: 2, 4, 4, 4
 
 
 def _synthetic(n: int, seed: int) -> UpliftData:

@@ -78,8 +78,8 @@ def intervention_cmd(
     spec.validate_names()
     if iterations is not None and iterations < 1:
         raise InvalidArgumentError(f"--iterations must be at least 1, got {iterations}")
-    worlds = world_grid(parse_names(scenarios, list(all_scenarios()._items), "scenario"),
-                        parse_names(personas, list(all_personas()._items), "persona"), parse_seeds(seeds, confirmed=yes))  # fmt: skip
+    worlds = world_grid(parse_names(scenarios, list(all_scenarios().names()), "scenario"),
+                        parse_names(personas, list(all_personas().names()), "persona"), parse_seeds(seeds, confirmed=yes))  # fmt: skip
     held_out = []
     if backtest_seeds is not None:
         held_out = [w for w in world_grid(sorted({w.scenario for w in worlds}), sorted({w.persona for w in worlds}),

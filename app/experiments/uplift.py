@@ -156,13 +156,19 @@ def pehe(estimated: Sequence[float], true: Sequence[float]) -> float:
 
 
 def _area(score: Sequence[float], true: Sequence[float]) -> float:
-    """Area under the uplift curve: the true effects summed down the ranking by ``score`` (ties by
-    position), the cumulative sums added over every cut-off."""
+    """Area under the uplift curve: the true effects summed down the ranking by ``score``, the
+    cumulative sums added over every cut-off. Customers with equal scores cannot be told apart, so
+    the curve rises linearly across a tie (a constant score gets exactly the random ranking's area)."""
     order = sorted(range(len(true)), key=lambda i: -score[i])
-    area, running = 0.0, 0.0
-    for i in order:
-        running += true[i]
-        area += running
+    area, running, k = 0.0, 0.0, 0
+    while k < len(order):
+        j = k
+        while j < len(order) and score[order[j]] == score[order[k]]:
+            j += 1
+        group, size = sum(true[i] for i in order[k:j]), j - k
+        area += size * running + group * (size + 1) / 2
+        running += group
+        k = j
     return area
 
 
