@@ -228,3 +228,8 @@ def test_cli_runs_prints_json_and_keeps_the_run(tmp_path: Path) -> None:
     text = runner.invoke(app, args)
     assert text.exit_code == 0 and "kept as simulation run #2" in " ".join(text.output.split())
     assert [r.run_id for r in simulation_run_rows(OpsStore.from_url(ops))] == [1, 2]
+
+
+def test_published_json_schema_is_current() -> None:
+    path = Path(__file__).resolve().parents[1] / "docs" / "schemas" / "intervention.schema.json"
+    assert json.loads(path.read_text(encoding="utf-8")) == InterventionSpec.model_json_schema(), path

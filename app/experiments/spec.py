@@ -34,7 +34,7 @@ class InterventionSpec(BaseModel):
     """One intervention: who gets which action, from when, measured over how long.
 
     ``action`` names an effect model of ``data/intervention_effects.yaml``: that model *is* the
-    offer and channel (``loyalty_discount`` is "15% off the next three boxes" by email; its
+    offer and its channel (``loyalty_discount`` is "15% off the next three boxes"; its
     ``cost`` is the cost per exposure unless ``cost_per_exposure`` overrides it).
     """
 
