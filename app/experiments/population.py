@@ -3,8 +3,10 @@
 For every subscriber the intervention targets, both outcomes over the window are computed exactly:
 *untreated* from the generated world itself and *treated* from
 :func:`~app.world.response.treat_customer` (the customer's own random streams; nobody else moves).
-Only the target population is re-simulated, once per world; each randomisation of an experiment
-then just picks which of the two outcomes it observes, and the true effect is their difference.
+Only the target population is re-simulated, once per world, and of it only the customers the action
+can change within the window (a cancellation or a skipped box in it); each randomisation of an
+experiment then just picks which of the two outcomes it observes, and the true effect is their
+difference.
 
 Outcomes per customer over ``[start, end]`` (the window, ``horizon_days`` long from the start day):
 
@@ -124,15 +126,21 @@ def potential_outcomes(key: WorldKey, spec: InterventionSpec, effects: Intervent
     treated: dict[str, list[int]] = {m: [] for m in METRICS}
     for f in target:
         cid = f.customer_id
-        t = treat_customer(world, [Intervention(cid, spec.action, start)], effects, skips[cid])
         kept0 = f.cancelled is None or f.cancelled > e0
-        kept1 = t.outcome.cancelled_with is None or t.outcome.cancelled_with > end
-        added = any(o["status"] in _CHARGED and start <= o["ordered_on"] <= end for o in t.orders)
         untreated["retained"].append(int(kept0))
-        treated["retained"].append(int(kept1))
         untreated["converted"].append(int(cid in converted))
-        treated["converted"].append(int(cid in converted or added))
         untreated["revenue_cents"].append(revenue[cid])
+        if kept0 and not any(start <= s["detected_on"] <= end for s in skips[cid]):
+            # Untouched within the window, exactly: an action can only prevent a cancellation (this
+            # one's is after the window) and turn a skipped box into an order on its day (none in the
+            # window); a saved life's orders and a converted box's refund come later still.
+            for m in METRICS:
+                treated[m].append(untreated[m][-1])
+            continue
+        t = treat_customer(world, [Intervention(cid, spec.action, start)], effects, skips[cid])
+        added = any(o["status"] in _CHARGED and start <= o["ordered_on"] <= end for o in t.orders)
+        treated["retained"].append(int(t.outcome.cancelled_with is None or t.outcome.cancelled_with > end))
+        treated["converted"].append(int(cid in converted or added))
         treated["revenue_cents"].append(revenue[cid] + added_revenue(t, start, end))
     features = _features(world, target, start) if with_features else ()
     return PotentialOutcomes(
