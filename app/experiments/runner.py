@@ -26,7 +26,7 @@ from app.experiments.spec import InterventionSpec
 from app.experiments.stats import Interval, diff_in_means, mean_interval, prediction_interval
 from app.world.effects import InterventionEffects, load_intervention_effects
 
-__all__ = ["IterationResult", "ExperimentResult", "run_experiment", "world_grid", "MAX_ITERATIONS"]
+__all__ = ["IterationResult", "ExperimentResult", "run_experiment", "world_grid", "assign", "MAX_ITERATIONS"]
 
 MAX_ITERATIONS = 10_000
 """No run may ask for more iterations than this."""

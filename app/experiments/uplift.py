@@ -35,7 +35,7 @@ from app.experiments.runner import assign
 from app.world.behaviour import SEGMENTS
 
 __all__ = ["UpliftData", "experiment_data", "truth_data", "t_learner", "x_learner", "pehe", "qini", "auuc_ratio",
-           "LEARNERS", "Predictor"]  # fmt: skip
+           "LEARNERS", "Predictor", "feature_names"]  # fmt: skip
 
 Predictor = Callable[[Sequence[Sequence[float]]], list[float]]
 """Features of customers -> their estimated effects."""
