@@ -147,6 +147,15 @@ def test_same_seeds_give_the_same_numbers(small_outcomes) -> None:
     assert other["predicted"]["true_mean"] == first["predicted"]["true_mean"]  # the same truth
 
 
+def test_worker_processes_give_the_same_numbers() -> None:
+    worlds = [WorldKey("steady_operations", "sarah_chen", 0), WorldKey("steady_operations", "sarah_chen", 1)]
+    spec = SMALL.model_copy(update={"segments": ["deal_seeker"]})
+    alone, shared = run_experiment(spec, worlds, 4, workers=1).to_dict(), run_experiment(spec, worlds, 4, workers=2).to_dict()
+    for timing in ("duration_s", "simulate_s"):
+        alone.pop(timing), shared.pop(timing)
+    assert alone == shared
+
+
 def test_interval_coverage_on_fixed_seeds() -> None:
     """Over 600 randomisations of one world's 1,200 subscribers, the 95% intervals hold the exact SATE
     93-97% of the time (Neyman's interval is conservative for the SATE: docs/experiments.md)."""
