@@ -171,6 +171,8 @@ def _cases(f: dict[str, Path]) -> dict[str, list[tuple[list[str], str]]]:
             (["simulate", "intervention", "--action", "pause_offer", "--seeds", "x"], "bad seed list 'x'"),
             (["simulate", "intervention", "--action", "pause_offer", "--seeds", f"0-{CONFIRM_SEEDS_ABOVE}"], "Pass --yes"),
             (["simulate", "intervention", "--action", "pause_offer", "--seeds", "0", "--backtest-seeds", "0"], "must not repeat a seed"),
+            (["simulate", "intervention", "--action", "pause_offer", "--seeds", "0", "--personas", "sarah_chen", "--backtest-seeds", "1"],
+             "a backtest needs at least 2 iterations"),
             (["simulate", "intervention", "--file", str(f["mapping"])], "not valid UTF-8"),
             (["simulate", "intervention", "--file", str(under / "spec.yaml")], "cannot read"),
             (["simulate", "intervention", "--file", str(f["blocker"])], "field 'action': required field is missing; add it;"),

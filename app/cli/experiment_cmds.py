@@ -86,6 +86,8 @@ def intervention_cmd(
                                           parse_seeds(backtest_seeds, confirmed=yes))]  # fmt: skip
         if set(held_out) & set(worlds):
             raise InvalidArgumentError("--backtest-seeds must not repeat a seed of --seeds: realise on held-out worlds")
+        if (iterations or len(worlds)) < 2:
+            raise InvalidArgumentError("a backtest needs at least 2 iterations (its prediction interval comes from their spread)")
     store = OpsStore.from_url(ops_url) if ops_url else None
     started = dt.datetime.now(dt.UTC).replace(tzinfo=None)
     result = run_experiment(spec, worlds, iterations, seed=seed, workers=workers)
