@@ -176,6 +176,26 @@ def _cases(f: dict[str, Path]) -> dict[str, list[tuple[list[str], str]]]:
                             (["core", "load-world", "--scenario", "nowhere", "--ops-url", core_ops], "unknown scenario 'nowhere'"),
                             (["core", "load-world", "--ops-url", f"sqlite:///{under}/ops.db"], "does not exist")]
         + [(["core", "load-world", "--ops-url", u], m) for u, m in url_cases[:2]],
+        "simulate intervention": [
+            (["simulate", "intervention", "--seeds", "0"], "give the action (--action NAME) or an intervention file"),
+            (["simulate", "intervention", "--action", "coupon"], "unknown action 'coupon'; valid actions:"),
+            (["simulate", "intervention", "--action", "pause_offer", "--segment", "whales"], "unknown segment 'whales'"),
+            (["simulate", "intervention", "--action", "pause_offer", "--personas", "nobody"], "unknown persona 'nobody'"),
+            (["simulate", "intervention", "--action", "pause_offer", "--scenarios", "nowhere"], "unknown scenario 'nowhere'"),
+            (["simulate", "intervention", "--action", "pause_offer", "--holdout", "1.5"], "--holdout: Input should be less than 1"),
+            (["simulate", "intervention", "--action", "pause_offer", "--horizon", "2"], "--horizon: Input should be greater than or equal to 7"),
+            (["simulate", "intervention", "--action", "pause_offer", "--iterations", "0"], "--iterations must be at least 1"),
+            (["simulate", "intervention", "--action", "pause_offer", "--seeds", "x"], "bad seed list 'x'"),
+            (["simulate", "intervention", "--action", "pause_offer", "--seeds", f"0-{CONFIRM_SEEDS_ABOVE}"], "Pass --yes"),
+            (["simulate", "intervention", "--action", "pause_offer", "--seeds", "0", "--backtest-seeds", "0"], "must not repeat a seed"),
+            (["simulate", "intervention", "--action", "pause_offer", "--seeds", "0", "--personas", "sarah_chen", "--backtest-seeds", "1"],
+             "a backtest needs at least 2 iterations"),
+            (["simulate", "intervention", "--file", str(f["mapping"])], "not valid UTF-8"),
+            (["simulate", "intervention", "--file", str(under / "spec.yaml")], "cannot read"),
+            (["simulate", "intervention", "--file", str(f["blocker"])], "field 'action': required field is missing; add it;"),
+            (["simulate", "intervention", "--action", "pause_offer", "--ops-url", f"sqlite:///{under}/ops.db"], "does not exist"),
+            (["simulate", "intervention", "--action", "pause_offer", "--ops-url", url_cases[0][0]], url_cases[0][1]),
+        ],
     }  # fmt: skip
 
 

@@ -39,6 +39,7 @@ from app.cli import (  # noqa: E402  (registers commands)
     data_cmds,
     db_cmds,
     eval_cmds,
+    experiment_cmds,
     health_cmds,
     ops_cmds,
     orchestrate_cmds,
@@ -55,7 +56,8 @@ app.add_typer(ops_cmds.ops_app, name="ops")
 app.add_typer(health_cmds.health_app, name="health")
 app.add_typer(health_cmds.alerts_app, name="alerts")
 app.add_typer(mcp_app, name="mcp")
-del core_cmds, data_cmds, eval_cmds, orchestrate_cmds, playbook_cmds, report_cmds, run_cmds
+app.add_typer(experiment_cmds.simulate_app, name="simulate")
+del core_cmds, data_cmds, eval_cmds, experiment_cmds, orchestrate_cmds, playbook_cmds, report_cmds, run_cmds
 
 
 def main() -> None:

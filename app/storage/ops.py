@@ -47,6 +47,7 @@ from app.errors import ProviderError
 from app.storage.loader import memory_engine
 from app.storage.migrations import version_table
 from app.storage.ops_core import CORE_TABLES
+from app.storage.ops_experiments import calibration_history, simulation_runs
 from app.storage.ops_loop import (
     intervention_outcomes,
     interventions,
@@ -253,6 +254,7 @@ OPS_MIGRATIONS: tuple[_Migration, ...] = (
         (orchestrator_runs, journey_state_log, interventions, intervention_outcomes, playbook_performance_log,
          playbook_status, portfolio_snapshots),
     ),
+    _Migration(6, "simulated experiments: simulation runs and calibration history", (simulation_runs, calibration_history)),
     _Migration(7, "universal core: entities, interventions, exposures, outcomes, segments, import runs, lineage", CORE_TABLES),
 )
 """Append-only: a new table or column is a new migration, never an edit of an applied one."""
