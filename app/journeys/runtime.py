@@ -209,7 +209,7 @@ class Runtime:
             spent += c.expected_cost_cents
             if pid in room:
                 room[pid] -= 1
-        signals = self._signals(day) if chosen else {}
+        signals = self._signals(day, [c.customer_id for c in chosen]) if chosen else {}
         latency = round((time.perf_counter() - self.day_started) * 1000)
         gated = self.applies
         records = [InterventionRecord(
@@ -246,11 +246,12 @@ class Runtime:
         return {p.playbook_id: cap - running[p.playbook_id] for p in self.playbooks.playbooks
                 if measured[p.playbook_id] < cap}  # fmt: skip
 
-    def _signals(self, day: dt.date) -> dict[str, list[JourneySignal]]:
+    def _signals(self, day: dt.date, customer_ids: list[str]) -> dict[str, list[JourneySignal]]:
         model = self.signal_model
         assert model is not None
-        stages = {c: p.stage for c, p in self.positions.items()}
-        return self._read(lambda conn: journey_signals(conn, day, model, stages=stages, segments=self.segments))
+        stages = {c: self.positions[c].stage for c in customer_ids}
+        return self._read(lambda conn: journey_signals(conn, day, model, stages=stages, segments=self.segments,
+                                                       customer_ids=customer_ids))  # fmt: skip
 
     # gate --------------------------------------------------------------------------------------
     def policy_decisions(self, gated: list[dict[str, Any]]) -> dict[str, Any]:

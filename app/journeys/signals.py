@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import defaultdict
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 
 import sqlalchemy as sa
@@ -70,10 +70,13 @@ class JourneySignal:
         return round(self.normalized_strength * self.risk_weight * self.segment_adjustment, 4)
 
 
-def _signals(conn: Connection, since: dt.date, until: dt.date) -> list[tuple[str, str, str, float, dt.date]]:
+def _signals(conn: Connection, since: dt.date, until: dt.date,
+             customer_ids: Collection[str] | None = None) -> list[tuple[str, str, str, float, dt.date]]:  # fmt: skip
     s = customer_signals.c
     stmt = (sa.select(s.signal_id, s.customer_id, s.signal_type, s.strength, s.detected_on)
             .where(s.detected_on > since, s.detected_on <= until).order_by(s.detected_on, s.signal_id))  # fmt: skip
+    if customer_ids is not None:
+        stmt = stmt.where(s.customer_id.in_(sorted(customer_ids)))
     return [(str(i), str(c), str(t), float(v), q.as_date(d)) for i, c, t, v, d in conn.execute(stmt)]
 
 
@@ -121,15 +124,17 @@ def fit_signal_model(conn: Connection, day: dt.date, s: HealthSettings | None = 
 
 def journey_signals(conn: Connection, day: dt.date, model: SignalModel, *, days: int = 30,
                     stages: Mapping[str, str] | None = None,
-                    segments: Mapping[str, str] | None = None) -> dict[str, list[JourneySignal]]:  # fmt: skip
-    """Each customer's signals of the last ``days`` days up to ``day``, heaviest first."""
+                    segments: Mapping[str, str] | None = None,
+                    customer_ids: Collection[str] | None = None) -> dict[str, list[JourneySignal]]:  # fmt: skip
+    """Each customer's (of ``customer_ids``, when given) signals of the last ``days`` days up to
+    ``day``, heaviest first."""
     s = customer_signals.c
     bounds = {str(t): (float(lo), float(hi)) for t, lo, hi in conn.execute(
         sa.select(s.signal_type, sa.func.min(s.strength), sa.func.max(s.strength))
         .where(s.detected_on <= day).group_by(s.signal_type))}  # fmt: skip
     segments = segments if segments is not None else segments_of(conn)
     out: dict[str, list[JourneySignal]] = defaultdict(list)
-    for sid, cid, kind, strength, when in _signals(conn, day - dt.timedelta(days=days), day):
+    for sid, cid, kind, strength, when in _signals(conn, day - dt.timedelta(days=days), day, customer_ids):
         lo, hi = bounds[kind]
         out[cid].append(JourneySignal(
             signal_id=sid, customer_id=cid, signal_type=kind, signal_strength=strength, detected_at=when,
