@@ -14,7 +14,7 @@ from app.health.settings import load_health_settings
 from app.health.store import health_at
 from app.journeys.observe import TreatedWorldDatabase
 from app.journeys.records import read_interventions, read_outcomes, read_snapshots, retired_playbooks
-from app.journeys.stages import journey_positions, load_journey_settings
+from app.journeys.stages import FirstDays, first_days, journey_positions, load_journey_settings
 from app.models import MerchantContext
 from app.orchestration import orchestrate_database, orchestrate_world
 from app.scenarios import get_persona, get_scenario
@@ -175,3 +175,14 @@ def test_an_unproven_playbook_runs_as_a_trial() -> None:
     per_playbook = Counter(r.playbook_id for r in ivs if r.executed_action)
     assert per_playbook and max(per_playbook.values()) <= 3
     assert len(per_playbook) >= 3  # several playbooks got their trial
+
+
+def test_first_days_kept_day_by_day_equal_a_full_read() -> None:
+    world = _world()
+    db = TreatedWorldDatabase(world)
+    kept = FirstDays()
+    with db.engine.connect() as conn:
+        for k in range(45, -1, -3):
+            day = world.as_of - dt.timedelta(days=k)
+            order, start = first_days(conn, day)
+            assert kept.at(conn, day) == {**order, **start}

@@ -184,24 +184,20 @@ def apply_forecast_model(model: ForecastModel, conn: Connection, day: dt.date,
     """Forecasts of every customer not churned among ``positions`` (the journey positions at ``day``)."""
     h = model.horizon_days
     revenue = _recent_revenue(conn, day, h)
+    paths: dict[str, tuple[tuple[str, str], float, float]] = {}  # per stage: path, confidence, recovery
+    for stage in {p.stage for p in positions.values()}:
+        first, confidence = _likeliest(model.transitions, stage)
+        paths[stage] = ((first, _likeliest(model.transitions, first)[0]), round(confidence, 4),
+                        round(sum(model.transitions.get(stage, {}).get(t, 0.0) for t in HEALTHY_STAGES), 4))  # fmt: skip
+    stamp = f"JF-{day:%Y%m%d}-"
     forecasts = {}
     for cid, p in positions.items():
         if p.stage == "churned" or p.risk is None:
             continue
-        first, confidence = _likeliest(model.transitions, p.stage)
-        second, _ = _likeliest(model.transitions, first)
+        path, confidence, recovery = paths[p.stage]
         churn = model.churn_probability(p.risk)  # the revenue at risk follows the probability shown
-        forecasts[cid] = JourneyForecast(
-            forecast_id=f"JF-{day:%Y%m%d}-{cid}",
-            customer_id=cid,
-            current_stage=p.stage,
-            predicted_path=(first, second),
-            forecast_confidence=round(confidence, 4),
-            churn_probability=churn,
-            recovery_probability=round(sum(model.transitions.get(p.stage, {}).get(t, 0.0) for t in HEALTHY_STAGES), 4),
-            revenue_at_risk_cents=round(churn * revenue.get(cid, 0) * 365 / h),
-            generated_at=day,
-        )
+        forecasts[cid] = JourneyForecast(stamp + cid, cid, p.stage, path, confidence, churn, recovery,
+                                         round(churn * revenue.get(cid, 0) * 365 / h), day)  # fmt: skip
     return forecasts
 
 

@@ -44,7 +44,7 @@ from app.journeys.records import (
     write_snapshot,
 )
 from app.journeys.signals import JourneySignal, SignalModel, fit_signal_model, journey_signals, strongest
-from app.journeys.stages import JourneyPosition, JourneySettings, journey_positions
+from app.journeys.stages import FirstDays, JourneyPosition, JourneySettings, journey_positions
 from app.storage.ops import OpsStore
 from app.storage.ops_loop import journey_state_log
 from app.world.effects import InterventionEffects
@@ -71,6 +71,7 @@ class Runtime:
     db: TreatedWorldDatabase | None = None
     first_day: dt.date | None = None
     """The run's first day: refits fall on it and every ``refit_every_days`` after it."""
+    first_days_of: FirstDays = field(default_factory=FirstDays)
     remembered: dict[Any, Any] = field(default_factory=dict)
     """What the memo holds: each date's health, kept only while a later refit will read it."""
     model: ForecastModel | None = None
@@ -139,7 +140,7 @@ class Runtime:
 
         def read(conn: Connection) -> dict[str, JourneyPosition]:
             h = health_at(conn, day, self.health, self.memo)
-            return journey_positions(conn, day, self.settings, h, self.health)
+            return journey_positions(conn, day, self.settings, h, self.health, self.first_days_of.at(conn, day))
 
         self.positions = self._read(read)
         new = [c for c in self.positions if c not in self.segments]

@@ -21,6 +21,7 @@ else ``low``.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -36,7 +37,8 @@ from app.journeys.playbooks import JourneyStage
 from app.storage.schema import orders, subscriptions, support_tickets
 from app.world.world import end_of_day
 
-__all__ = ["StageRules", "OrchestratorSettings", "JourneySettings", "JourneyPosition", "journey_positions", "load_journey_settings"]
+__all__ = ["StageRules", "OrchestratorSettings", "JourneySettings", "JourneyPosition", "journey_positions", "first_days",
+           "FirstDays", "load_journey_settings"]
 
 JOURNEYS_FILE = "journeys.yaml"
 
@@ -98,16 +100,41 @@ def load_journey_settings(path: Path | None = None) -> JourneySettings:
     return load_model_once(path or data_dir() / JOURNEYS_FILE, JourneySettings)
 
 
-def _first_days(conn: Connection, day: dt.date) -> dict[str, dt.date]:
-    """Each customer's first subscription start, else first order, on or before ``day``."""
-    first: dict[str, dt.date] = {}
-    q = sa.select(orders.c.customer_id, sa.func.min(orders.c.ordered_on)).where(orders.c.ordered_on <= day)
-    for cid, d in conn.execute(q.group_by(orders.c.customer_id)):
-        first[cid] = d
-    q = sa.select(subscriptions.c.customer_id, sa.func.min(subscriptions.c.started_on))
-    for cid, d in conn.execute(q.where(subscriptions.c.started_on <= day).group_by(subscriptions.c.customer_id)):
-        first[cid] = d
-    return first
+def first_days(conn: Connection, day: dt.date, since: dt.date | None = None,
+               ) -> tuple[dict[str, dt.date], dict[str, dt.date]]:  # fmt: skip
+    """Each customer's first order and first subscription start in ``(since, day]`` (all up to ``day``
+    without ``since``). A customer's first day is the subscription start, else the first order; a
+    caller walking forward day by day keeps the earliest of each (:class:`FirstDays`)."""
+    lo = (lambda c: c > since) if since is not None else (lambda c: sa.true())
+    q = sa.select(orders.c.customer_id, sa.func.min(orders.c.ordered_on)).where(
+        orders.c.ordered_on <= day, lo(orders.c.ordered_on))  # fmt: skip
+    first_order = {str(cid): d for cid, d in conn.execute(q.group_by(orders.c.customer_id))}
+    q = sa.select(subscriptions.c.customer_id, sa.func.min(subscriptions.c.started_on)).where(
+        subscriptions.c.started_on <= day, lo(subscriptions.c.started_on))  # fmt: skip
+    first_start = {str(cid): d for cid, d in conn.execute(q.group_by(subscriptions.c.customer_id))}
+    return first_order, first_start
+
+
+class FirstDays:
+    """Customers' first days kept up to date day by day: a day reads only that day's new rows."""
+
+    def __init__(self) -> None:
+        self._order: dict[str, dt.date] = {}
+        self._start: dict[str, dt.date] = {}
+        self._day: dt.date | None = None
+
+    def at(self, conn: Connection, day: dt.date) -> dict[str, dt.date]:
+        """Each customer's first day at ``day`` (days must not go backwards)."""
+        if self._day is None or day < self._day:
+            self._order, self._start = first_days(conn, day)
+        elif day > self._day:
+            order, start = first_days(conn, day, since=self._day)
+            for cid, d in order.items():
+                self._order.setdefault(cid, d)
+            for cid, d in start.items():
+                self._start.setdefault(cid, d)
+        self._day = day
+        return {**self._order, **self._start}
 
 
 def _in_support(conn: Connection, day: dt.date, days: int) -> set[str]:
@@ -131,11 +158,12 @@ def _bucket(risk: float, hs: HealthSettings) -> str:
 
 def journey_positions(conn: Connection, day: dt.date, settings: JourneySettings | None = None,
                       health: HealthSet | None = None, health_settings: HealthSettings | None = None,
-                      ) -> dict[str, JourneyPosition]:  # fmt: skip
+                      first: Mapping[str, dt.date] | None = None) -> dict[str, JourneyPosition]:  # fmt: skip
     """Every customer's journey stage at ``day`` (customers with a subscription or order by then).
 
     ``health`` is the health at ``day`` when the caller has it (else computed, or read where it
-    is stored).
+    is stored); ``first``: each customer's first day at ``day`` when the caller keeps them
+    (:class:`FirstDays`).
     """
     rules = (settings or load_journey_settings()).stages
     hs = health_settings or load_health_settings()
@@ -143,8 +171,11 @@ def journey_positions(conn: Connection, day: dt.date, settings: JourneySettings 
     scored = {r.customer_id: r for r in health.worst(health.size())}
     support = _in_support(conn, day, rules.support_days)
     out = {}
-    for cid, first in sorted(_first_days(conn, day).items()):
-        tenure = (day - first).days
+    if first is None:
+        order, start = first_days(conn, day)
+        first = {**order, **start}
+    for cid, began in sorted(first.items()):
+        tenure = (day - began).days
         row = scored.get(cid)
         if row is None:
             out[cid] = JourneyPosition(cid, "churned", None, None, tenure, "no active subscription or recent order")
