@@ -6,8 +6,8 @@ Three measurements, each with what it is compared against in the same run:
   median of ``--repeat`` runs, against generating and loading the same world (``DataAgent.create``);
   target <= 10 s.
 * ``--large N``: one orchestrator day at N customers (``--large 100000``): the per-day wall times of a
-  3-day run (day 1 fits the forecast model, days 2-3 only apply it) and the setup (generating the
-  world, loading its database); target <= 5 s a day.
+  ``--large-days`` run (3; day 1 fits the forecast model, the others only apply it) and the setup
+  (generating the world, loading its database); target <= 5 s a day.
 * ``--table``: every scenario x ``--seeds``, 90 days each: interventions, customers kept, revenue saved
   against the same world without them, cost, and the day the useless playbook (PB_NEWS_001) was
   retired; a markdown table.
@@ -64,16 +64,16 @@ def speed(days: int, repeat: int) -> None:
     print(f"  {_machine()}")
 
 
-def large(n: int) -> None:
+def large(n: int, days: int) -> None:
     t = time.perf_counter()
-    r = orchestrate_world("churn_spike", "sarah_chen", days=3, subscribers=n)
+    r = orchestrate_world("churn_spike", "sarah_chen", days=days, subscribers=n)
     total = time.perf_counter() - t
     setup = total - sum(r.day_seconds)
-    print(f"{n:,} subscribers, 3 days: setup (generate + load) {setup:.1f} s; days "
+    print(f"{n:,} subscribers, {days} days: setup (generate + load) {setup:.1f} s; days "
           f"{', '.join(f'{x:.2f} s' for x in r.day_seconds)}; target 5 s a day: "
           f"{'met' if max(r.day_seconds) <= 5 else 'MISSED'} (steady days: "
           f"{'met' if max(r.day_seconds[1:]) <= 5 else 'MISSED'})")
-    print("  node seconds over the 3 days: " + ", ".join(f"{k} {v:.2f}" for k, v in r.node_seconds.items()))
+    print(f"  node seconds over the {days} days: " + ", ".join(f"{k} {v:.2f}" for k, v in r.node_seconds.items()))
     print(f"  interventions {r.interventions}; {_machine()}")
 
 
@@ -144,6 +144,7 @@ def main() -> None:
     parser.add_argument("--table", action="store_true")
     parser.add_argument("--truth", action="store_true")
     parser.add_argument("--days", type=int, default=90)
+    parser.add_argument("--large-days", type=int, default=3, help="days of the --large run")
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--seeds", default="0,1,2")
     parser.add_argument("--scenarios", default="")
@@ -151,7 +152,7 @@ def main() -> None:
     if a.speed:
         speed(a.days, a.repeat)
     if a.large:
-        large(a.large)
+        large(a.large, a.large_days)
     scenarios = a.scenarios.split(",") if a.scenarios else sorted(Catalog.default().scenarios.names())
     seeds = [int(s) for s in a.seeds.split(",")]
     if a.table:
