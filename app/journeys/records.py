@@ -27,6 +27,7 @@ from app.storage.ops_loop import (
     playbook_status,
     portfolio_snapshots,
 )
+from app.storage.queries import as_date
 
 __all__ = [
     "InterventionStatus",
@@ -101,19 +102,15 @@ def _record(m: Any) -> InterventionRecord:
         expected_cost_cents=m["expected_cost_cents"], expected_value_cents=m["expected_value_cents"],
         requires_human_approval=bool(m["requires_human_approval"]),
         triggered_by_signals=tuple(json.loads(m["triggered_by_signals"])),
-        evaluation_latency_ms=m["evaluation_latency_ms"], generated_at=_date(m["generated_at"]),
-        lands_on=_date(m["lands_on"]), status=m["status"],
+        evaluation_latency_ms=m["evaluation_latency_ms"], generated_at=as_date(m["generated_at"]),
+        lands_on=as_date(m["lands_on"]), status=m["status"],
         executed_action=None if executed is None else tuple(a for a in executed.split(",") if a),
         decided_by=m["decided_by"], decision_note=m["decision_note"],
     )  # fmt: skip
 
 
 def _fields(m: Any, names: Iterable[str], date_field: str) -> dict[str, Any]:
-    return {k: (_date(m[k]) if k == date_field else m[k]) for k in names}
-
-
-def _date(value: Any) -> dt.date:
-    return value if isinstance(value, dt.date) else dt.date.fromisoformat(str(value))
+    return {k: (as_date(m[k]) if k == date_field else m[k]) for k in names}
 
 
 def insert_interventions(conn: Connection, records: Iterable[InterventionRecord]) -> int:
@@ -229,7 +226,7 @@ def retired_playbooks(conn: Connection, run_id: int) -> dict[str, dt.date]:
     """Playbook -> the day a run retired it."""
     t = playbook_status.c
     rows = conn.execute(select(t.playbook_id, t.changed_on).where(t.run_id == run_id, t.status == "retired"))
-    return {p: _date(d) for p, d in rows}
+    return {p: as_date(d) for p, d in rows}
 
 
 def write_snapshot(conn: Connection, run_id: int, s: PortfolioSnapshot) -> None:
@@ -248,7 +245,7 @@ def read_snapshots(conn: Connection, run_id: int) -> list[PortfolioSnapshot]:
             snapshot_id=m["snapshot_id"], total_customers=m["total_customers"],
             customers_at_high_risk=m["customers_at_high_risk"], revenue_at_risk_cents=m["revenue_at_risk_cents"],
             top_leaking_stage=m["top_leaking_stage"], top_playbooks=tuple(json.loads(m["top_playbooks"])),
-            generated_at=_date(m["generated_at"]),
+            generated_at=as_date(m["generated_at"]),
         ))  # fmt: skip
     return out
 

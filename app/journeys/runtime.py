@@ -14,7 +14,7 @@ from collections import Counter, defaultdict
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from sqlalchemy import update
+from sqlalchemy import bindparam, update
 from sqlalchemy.engine import Connection, Engine
 
 from app.health.settings import HealthSettings
@@ -44,7 +44,7 @@ from app.journeys.records import (
     write_snapshot,
 )
 from app.journeys.signals import JourneySignal, SignalModel, fit_signal_model, journey_signals, strongest
-from app.journeys.stages import FirstDays, JourneyPosition, JourneySettings, journey_positions
+from app.journeys.stages import FirstDays, JourneyPosition, JourneySettings, OrchestratorSettings, journey_positions
 from app.storage.ops import OpsStore
 from app.storage.ops_loop import journey_state_log
 from app.world.effects import InterventionEffects
@@ -124,7 +124,7 @@ class Runtime:
         return self.db is not None
 
     @property
-    def loop(self) -> Any:
+    def loop(self) -> OrchestratorSettings:
         return self.settings.orchestrator
 
     def _read(self, query: Any) -> Any:
@@ -305,20 +305,19 @@ class Runtime:
             return
         mine = {r.customer_id for r in due}
         history = [r for r in self.executed if r.customer_id in mine]
-        wanted = {r.intervention_id for r in due}
+        lands = {r.intervention_id: r.lands_on for r in due}
         out = []
         for o in measure(world, history, h, effects=self.effects):
-            if o.intervention_id not in wanted:
+            if o.intervention_id not in lands:
                 continue
             p = self.positions.get(o.customer_id)
             before = self.risk_at_decision.get(o.intervention_id)
             resolved = self.resolved_on.get(o.intervention_id)
-            r_lands = next(r.lands_on for r in due if r.intervention_id == o.intervention_id)
             out.append(replace(
                 o,
                 churn_risk_delta=None if final or p is None or p.risk is None or before is None
                 else round(p.risk - before, 4),
-                resolution_time_days=(resolved - r_lands).days if resolved is not None else None,
+                resolution_time_days=(resolved - lands[o.intervention_id]).days if resolved is not None else None,
             ))  # fmt: skip
         with self.store.transaction() as conn:
             insert_outcomes(conn, self.run_id, out)
@@ -374,8 +373,6 @@ class Runtime:
 def _close_states(conn: Connection, run_id: int, rows: list[dict[str, Any]]) -> None:
     if not rows:
         return
-    from sqlalchemy import bindparam
-
     t = journey_state_log.c
     stmt = (update(journey_state_log)
             .where(t.run_id == run_id, t.customer_id == bindparam("c"), t.state_entered_at == bindparam("e"))
