@@ -58,6 +58,7 @@ from app.storage.ops_loop import (
     portfolio_snapshots,
 )
 from app.storage.ops_meta import ops_metadata
+from app.storage.ops_privacy import PRIVACY_TABLES
 from app.storage.url import connection_error, make_engine, mask_url
 
 __all__ = [
@@ -256,6 +257,7 @@ OPS_MIGRATIONS: tuple[_Migration, ...] = (
     ),
     _Migration(6, "simulated experiments: simulation runs and calibration history", (simulation_runs, calibration_history)),
     _Migration(7, "universal core: entities, interventions, exposures, outcomes, segments, import runs, lineage", CORE_TABLES),
+    _Migration(8, "privacy requests: access, deletion, correction, portability", PRIVACY_TABLES),
 )
 """Append-only: a new table or column is a new migration, never an edit of an applied one."""
 
