@@ -64,7 +64,9 @@ from app.storage.ops import OpsStore, inserted_id
 from app.storage.ops_privacy import REGULATIONS, REQUEST_TYPES, privacy_requests
 from app.storage.url import connection_error, make_engine, mask_url, parse_url
 
-__all__ = ["AUDIT_ACTION", "PrivacyRecord", "PrivacyOutcome", "submit_request", "list_requests", "get_request"]
+__all__ = [
+    "AUDIT_ACTION", "PrivacyRecord", "PrivacyOutcome", "check_request", "submit_request", "list_requests", "get_request",
+]
 
 AUDIT_ACTION = "privacy_request"
 """The action name of privacy requests in ``ops_action_audit``."""
@@ -151,8 +153,15 @@ def get_request(store: OpsStore, request_id: int) -> PrivacyRecord:
     return _record(row)
 
 
-def _validate(request_type: str, regulation: str, changes: Mapping[str, str] | None, confirmed: bool,
-              transcripts: Path | None, out: Path | None) -> dict[str, str]:
+def check_request(request_type: str, regulation: str, changes: Mapping[str, str] | None, confirmed: bool,
+                  transcripts: Path | None, out: Path | None) -> dict[str, str]:
+    """Refuse bad input before any store is opened; returns the validated correction values.
+
+    Raises:
+        UnknownNameError: unknown request type or regulation.
+        InvalidArgumentError: bad correction fields, an unconfirmed deletion, a portability request
+            without an output file, a transcripts folder that does not exist.
+    """
     if request_type not in REQUEST_TYPES:
         raise UnknownNameError("request type", request_type, REQUEST_TYPES)
     if regulation not in REGULATIONS:
@@ -166,7 +175,7 @@ def _validate(request_type: str, regulation: str, changes: Mapping[str, str] | N
     if request_type == "deletion" and not confirmed:
         raise InvalidArgumentError(
             "a deletion erases the customer from the source database, the operations store and the transcripts, "
-            "and cannot be undone; pass --yes (confirmed=True) to run it")
+            "and cannot be undone; pass --yes to confirm it (confirmed=True in the library)")
     if request_type == "portability" and out is None:
         raise InvalidArgumentError("a portability request writes a bundle: pass --out FILE.zip")
     if transcripts is not None and not transcripts.is_dir():
@@ -242,7 +251,7 @@ def submit_request(
         ActionFailedError: the request failed while running, or a deletion left a trace (recorded
             as ``failed`` with the verification; running it again resumes the erasure).
     """
-    fixed = _validate(request_type, regulation, changes, confirmed, transcripts, out)
+    fixed = check_request(request_type, regulation, changes, confirmed, transcripts, out)
     extra = tuple(e.strip() for e in extra_ids if e.strip())
     at = (now or dt.datetime.now(dt.UTC)).replace(tzinfo=None, microsecond=0)
     subject_h = subject_hash(customer_id)
@@ -381,7 +390,7 @@ def _read_or_correct(src: Connection, store: OpsStore, request_type: str, subjec
         return {"changed": correct_source(src, subject, changes)}, None
     doc = store.read(lambda ops: access_document(src, ops, subject, transcripts, meta=meta))
     if request_type == "portability":
-        assert out is not None  # checked by _validate
+        assert out is not None  # checked by check_request
         manifest = write_bundle(doc, out)
         return {"rows": {f["table"]: f["rows"] for f in manifest["files"]}, "format": manifest["format"]}, doc
     if out is not None:
