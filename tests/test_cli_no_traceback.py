@@ -72,6 +72,7 @@ def _cases(f: dict[str, Path]) -> dict[str, list[tuple[list[str], str]]]:
     orders = ["--orders", str(f["latin"]), "--mapping", str(f["mapping"])]
     url_cases = list(URL_PROBLEMS.items())
     core_ops = f"sqlite:///{f['database'].parent / 'core_ops.db'}"
+    privacy_ops = f"sqlite:///{f['database'].parent / 'privacy_ops.db'}"
     return {
         "list": [(["list", "planets"], "Invalid value")],  # takes no path, file or URL
         "demo": [(["demo", "--seed", "-1"], "Invalid value")],  # takes no path, file or URL
@@ -156,6 +157,34 @@ def _cases(f: dict[str, Path]) -> dict[str, list[tuple[list[str], str]]]:
         "mcp serve": [(["mcp", "serve", "--scenario", "nowhere"], "unknown scenario 'nowhere'"),
                       (["mcp", "serve", "--ops-url", f"sqlite:///{under}/ops.db"], "does not exist"),
                       (["mcp", "serve", "--db-url", url_cases[0][0]], url_cases[0][1])],
+        "privacy request": [
+            (["privacy", "request", "--type", "erase", "--customer", "C1"], "unknown request type 'erase'; valid request types"),
+            (["privacy", "request", "--type", "access", "--customer", "C1", "--regulation", "pdpa"], "unknown regulation 'pdpa'"),
+            (["privacy", "request", "--type", "deletion", "--customer", "C1", "--db-url", db, "--ops-url", privacy_ops],
+             "cannot be undone; pass --yes"),
+            (["privacy", "request", "--type", "correction", "--customer", "C1", "--set", "email"], "use --set field=value"),
+            (["privacy", "request", "--type", "correction", "--customer", "C1", "--set", "id=C2"], "'id' cannot be corrected"),
+            (["privacy", "request", "--type", "access", "--customer", "C1", "--set", "name=X"], "--set is for corrections"),
+            (["privacy", "request", "--type", "portability", "--customer", "C1"], "pass --out FILE.zip"),
+            (["privacy", "request", "--type", "deletion", "--customer", "C1", "--yes", "--out", "x.json"], "--out is for access"),
+            (["privacy", "request", "--type", "access", "--customer", "C1", "--transcripts", str(under)], "no such folder"),
+            (["privacy", "request", "--type", "access", "--customer", "C1", "--ops-url", privacy_ops], "pass --db-url URL"),
+            (["privacy", "request", "--type", "access", "--customer", "C1", "--db-url", db], "pass --ops-url URL"),
+            (["privacy", "request", "--type", "access", "--customer", "NOPE", "--db-url", db, "--ops-url", privacy_ops],
+             "no customer 'NOPE'"),
+            (["privacy", "request", "--type", "access", "--customer", "C1", "--db-url", db, "--ops-url", f"sqlite:///{under}/ops.db"],
+             "does not exist"),
+            (["privacy", "request", "--type", "access", "--customer", "C1", "--db-url", f"sqlite:///{under}/x.db",
+              "--ops-url", privacy_ops], "no SQLite database file"),
+            (["privacy", "request", "--type", "portability", "--customer", "C1", "--out", str(under / "b.zip")], "pass --db-url"),
+        ] + [(["privacy", "request", "--type", "access", "--customer", "C1", "--db-url", u, "--ops-url", privacy_ops], m)
+             for u, m in url_cases],
+        "privacy list": [(["privacy", "list"], "pass --ops-url URL or set CJSIM_OPS_URL"),
+                         (["privacy", "list", "--ops-url", privacy_ops, "--status", "done"], "unknown status 'done'"),
+                         (["privacy", "list", "--ops-url", f"sqlite:///{under}/ops.db"], "does not exist")],
+        "privacy show": [(["privacy", "show", "99", "--ops-url", privacy_ops], "no privacy request 99"),
+                         (["privacy", "show", "1"], "pass --ops-url URL or set CJSIM_OPS_URL"),
+                         (["privacy", "show", "one", "--ops-url", privacy_ops], "Invalid value")],
         "db quality": [(["db", "quality", "--url", f"sqlite:///{under}/x.db"], "no SQLite database file"),
                        (["db", "quality", "--url", db], "holds no data"),
                        (["db", "quality", "--url", db, "--date", "soon"], "--date must be a date like")]

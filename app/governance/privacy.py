@@ -160,7 +160,8 @@ def check_request(request_type: str, regulation: str, changes: Mapping[str, str]
     Raises:
         UnknownNameError: unknown request type or regulation.
         InvalidArgumentError: bad correction fields, an unconfirmed deletion, a portability request
-            without an output file, a transcripts folder that does not exist.
+            without an output file (or a deletion or correction with one), a transcripts folder that
+            does not exist.
     """
     if request_type not in REQUEST_TYPES:
         raise UnknownNameError("request type", request_type, REQUEST_TYPES)
@@ -176,6 +177,8 @@ def check_request(request_type: str, regulation: str, changes: Mapping[str, str]
         raise InvalidArgumentError(
             "a deletion erases the customer from the source database, the operations store and the transcripts, "
             "and cannot be undone; pass --yes to confirm it (confirmed=True in the library)")
+    if request_type in ("deletion", "correction") and out is not None:
+        raise InvalidArgumentError(f"--out is for access and portability requests; a {request_type} writes no export")
     if request_type == "portability" and out is None:
         raise InvalidArgumentError("a portability request writes a bundle: pass --out FILE.zip")
     if transcripts is not None and not transcripts.is_dir():
