@@ -301,6 +301,18 @@ def test_a_retried_request_does_not_run_twice(world: World, tmp_path: Path) -> N
     assert not target.exists()
 
 
+def test_an_identical_request_finishing_second_is_audited_as_a_duplicate(world: World, monkeypatch) -> None:
+    import app.governance.privacy as privacy
+
+    args = {"request_type": "access", "customer_id": READ, "regulation": "hipaa", "requested_by": "dpo", "now": NOW}
+    first = submit_request(world.db, world.store, **args)
+    monkeypatch.setattr(privacy, "_find_duplicate", lambda *a, **k: None)  # it started before the first finished
+    second = submit_request(world.db, world.store, **args)
+    assert second.record.request_id != first.record.request_id and second.record.status == "completed"
+    audits = [a for a in world.store.audit("privacy_request") if a.audit_id in (first.audit_id, second.audit_id)]
+    assert [(a.status, a.original_audit_id) for a in audits] == [("succeeded", None), ("duplicate", first.audit_id)]
+
+
 def test_an_erased_customer_is_not_erased_again_on_a_later_day(world: World) -> None:
     first = submit_request(world.db, world.store, request_type="deletion", customer_id=ERASED_EARLIER, regulation="gdpr",
                            requested_by="dpo", confirmed=True, now=NOW)

@@ -41,7 +41,7 @@ from typing import Any, Literal, NoReturn
 
 from sqlalchemy import insert, select, update
 from sqlalchemy.engine import Connection
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
 from app.errors import ActionFailedError, CJSimError, InvalidArgumentError, UnknownNameError
 from app.governance.privacy_data import (
@@ -259,7 +259,7 @@ def submit_request(
     at = (now or dt.datetime.now(dt.UTC)).replace(tzinfo=None, microsecond=0)
     subject_h = subject_hash(customer_id)
     key = _key(request_type, regulation, subject_h, fixed, extra)
-    record = {"action": AUDIT_ACTION, "day": at.date(), "idempotency_key": key, "approval": "not_required",
+    record: dict[str, Any] = {"action": AUDIT_ACTION, "day": at.date(), "idempotency_key": key, "approval": "not_required",
               "actor": requested_by, "conversation": None, "requested_at": at,
               "arguments": {"request_type": request_type, "regulation": regulation, "subject_sha256": subject_h,
                             "fields": sorted(fixed), "extra_ids": len(extra)}}
@@ -300,13 +300,25 @@ def submit_request(
                    "marked failed - remove them (or redact the files) and run the same request again")
         _fail(store, record, request_id, message, verification, started, summary)
         raise ActionFailedError(f"privacy request {request_id}: {message}")
-    with store.transaction() as conn:
-        audit_id = store.write_audit(conn, **record, status="succeeded", duration_ms=_ms(started),
-                                     result={"request_id": request_id, "status": "completed"})
-        conn.execute(update(privacy_requests).where(privacy_requests.c.request_id == request_id).values(
-            status="completed", completed_at=at, summary=json.dumps(summary, sort_keys=True),
-            verification=json.dumps(verification, sort_keys=True) if verification is not None else None,
-            output_path=str(out) if out is not None else None, audit_id=audit_id))
+    done = {"status": "completed", "completed_at": at, "summary": json.dumps(summary, sort_keys=True),
+            "verification": json.dumps(verification, sort_keys=True) if verification is not None else None,
+            "output_path": str(out) if out is not None else None}
+    try:
+        with store.transaction() as conn:
+            audit_id = store.write_audit(conn, **record, status="succeeded", duration_ms=_ms(started),
+                                         result={"request_id": request_id, "status": "completed"})
+            conn.execute(update(privacy_requests).where(privacy_requests.c.request_id == request_id)
+                         .values(**done, audit_id=audit_id))
+    except IntegrityError:
+        # An identical request running at the same time succeeded first (one succeeded audit row per key):
+        # this one did its work too and is recorded as completed, audited as the other's duplicate.
+        with store.transaction() as conn:
+            first = store.find_done(conn, AUDIT_ACTION, at.date(), key)
+            audit_id = store.write_audit(conn, **record, status="duplicate", duration_ms=_ms(started),
+                                         result={"request_id": request_id},
+                                         original_audit_id=first.audit_id if first else None)
+            conn.execute(update(privacy_requests).where(privacy_requests.c.request_id == request_id)
+                         .values(**done, audit_id=audit_id))
     return PrivacyOutcome("succeeded", get_request(store, request_id), audit_id, doc if request_type == "access" else None)
 
 
