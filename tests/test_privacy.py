@@ -197,6 +197,19 @@ def test_deletion_leaves_no_trace_in_any_table_or_transcript(world: World) -> No
     assert audit.status == "succeeded" and audit.arguments["subject_sha256"] == subject_hash(ERASED)
 
 
+def test_deletion_reaches_the_audience_exports_the_operations_store_records(world: World, monkeypatch) -> None:
+    monkeypatch.chdir(world.transcripts.parent)  # exports are written, and recorded, relative to the working folder
+    provider = ProductionDataProvider(world.db, ops_url=world.ops, allow_writable_user=True)
+    export = execute_action(world.store, "export_audience", {"tier": "P2"}, day=DAY, approval="approved",
+                            actor="test", now=NOW, provider=provider)
+    path = Path(export.result["path"])
+    exported = next(csv.DictReader(path.open(encoding="utf-8")))["customer_id"]
+    out = submit_request(world.db, world.store, request_type="deletion", customer_id=exported, regulation="gdpr",
+                         requested_by="dpo", confirmed=True, now=NOW)  # no --transcripts: the store names the file
+    assert out.record.verification["traces"] == [] and out.record.verification["files"] >= 1
+    assert exported not in path.read_text(encoding="utf-8") and out.record.summary["files_redacted"] >= 1
+
+
 def test_a_trace_left_behind_fails_the_deletion_loudly_and_a_rerun_finishes_it(world: World) -> None:
     needles = _needles(world, FAILING)
     stuck = world.transcripts / "archive.bin"

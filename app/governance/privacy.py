@@ -57,7 +57,16 @@ from app.governance.privacy_data import (
     write_bundle,
     write_json,
 )
-from app.governance.privacy_search import Matcher, redact_files, scan_files, subject_hash, trace_counts, value_hash
+from app.governance.privacy_search import (
+    Matcher,
+    files_of,
+    recorded_files,
+    redact_files,
+    scan_files,
+    subject_hash,
+    trace_counts,
+    value_hash,
+)
 from app.storage.admin import writable_connection
 from app.storage.migrations import check_schema
 from app.storage.ops import OpsStore, inserted_id
@@ -423,22 +432,22 @@ def _erase(source_url: str, store: OpsStore, subject: Subject, transcripts: Path
         erase_source(src, subject, erasure)
     with store.transaction() as conn:
         erase_operations(conn, subject, erasure)
-    if transcripts is not None:
-        erasure.files = redact_files(transcripts, subject.matcher(erasure.pseudonym))
+    files = store.read(lambda conn: files_of(transcripts, recorded_files(conn)))
+    erasure.files = redact_files(files, subject.matcher(erasure.pseudonym))
     summary = {**erasure.summary(), "name_searched": subject.name_is_identifier}
-    return summary, _verify(source_url, store, subject.matcher(), transcripts)
+    return summary, _verify(source_url, store, subject.matcher(), files)
 
 
-def _verify(source_url: str, store: OpsStore, matcher: Matcher, transcripts: Path | None) -> dict[str, Any]:
+def _verify(source_url: str, store: OpsStore, matcher: Matcher, files: list[tuple[str, Path]]) -> dict[str, Any]:
     """Search every table of both stores and every file for the identifiers, after an erasure."""
     with _source(source_url, write=False) as src:
         source_tables, source_traces = trace_counts(src, matcher)
     ops_tables, ops_traces = store.read(lambda conn: trace_counts(conn, matcher))
-    searched, hits = scan_files(transcripts, matcher) if transcripts is not None else (0, [])
+    hits = scan_files(files, matcher)
     traces = [{"where": f"source {k}", "matches": n} for k, n in sorted(source_traces.items())]
     traces += [{"where": f"operations {k}", "matches": n} for k, n in sorted(ops_traces.items())]
     traces += [{"where": f"file {h.path}" + (" (binary)" if h.binary else ""), "matches": h.matches} for h in hits]
-    return {"source_tables": source_tables, "operations_tables": ops_tables, "files": searched,
+    return {"source_tables": source_tables, "operations_tables": ops_tables, "files": len(files),
             "identifiers": len(matcher.needles), "traces": traces}
 
 

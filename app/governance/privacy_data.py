@@ -22,7 +22,15 @@ from sqlalchemy import delete, func, insert, select, update
 from sqlalchemy.engine import Connection
 
 from app.errors import InvalidArgumentError
-from app.governance.privacy_search import Matcher, file_mentions, find_rows, redact_tables, value_hash
+from app.governance.privacy_search import (
+    Matcher,
+    file_mentions,
+    files_of,
+    find_rows,
+    recorded_files,
+    redact_tables,
+    value_hash,
+)
 from app.storage.ops import notes
 from app.storage.ops_core import core_entities, core_exposures, core_lineage, core_outcomes
 from app.storage.schema import TABLE_NAMES, customer_facts, customers, support_tickets, ticket_search
@@ -161,7 +169,8 @@ def _merge(found: dict[str, list[dict[str, Any]]], more: dict[str, list[dict[str
 def access_document(
     source: Connection, ops: Connection | None, subject: Subject, transcripts: Path | None, *, meta: Mapping[str, Any]
 ) -> dict[str, Any]:
-    """Everything held about the subject: rows of every table of both stores, mentions in the files."""
+    """Everything held about the subject: rows of every table of both stores, mentions in the files
+    (under ``transcripts``, and those the operations store records: briefs, audience exports, outboxes)."""
     matcher = subject.matcher()
     stores: dict[str, dict[str, list[dict[str, Any]]]] = {"source": find_rows(source, matcher)}
     if ops is not None:
@@ -173,7 +182,7 @@ def access_document(
                     "extra_ids": list(subject.extra_ids)},
         "name_searched": subject.name_is_identifier,
         "stores": stores,
-        "files": file_mentions(transcripts, matcher) if transcripts is not None else [],
+        "files": file_mentions(files_of(transcripts, recorded_files(ops) if ops is not None else []), matcher),
     }
 
 

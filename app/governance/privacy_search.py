@@ -5,7 +5,8 @@ not know are searched too) and looks at every text and JSON column: SQL narrows 
 case-insensitive ``LIKE`` on any identifier, then Python keeps only whole-token matches (``C000987``
 matches in ``HA-20250422-C000987-churn_risk`` but not in ``C0009871``). Files are read as UTF-8 text;
 a file that is not text is still searched byte by byte, and a match there is reported (it cannot be
-redacted safely).
+redacted safely). The files are a folder's (transcripts) plus any named one by one (the briefs,
+audience exports and outboxes the operations store records, :func:`recorded_files`).
 
 Example:
     >>> m = Matcher({"C000987": "ERASED-1", "sheena@example.com": "erased@erased.invalid"})
@@ -19,13 +20,15 @@ import hashlib
 import json
 import os
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy import JSON, MetaData, String, Table, Text, and_, cast, func, or_, select, update
 from sqlalchemy.engine import Connection
+
+from app.storage.ops import action_audit, runs_log
 
 __all__ = [
     "subject_hash",
@@ -36,9 +39,11 @@ __all__ = [
     "trace_counts",
     "redact_tables",
     "FileHit",
+    "files_of",
     "scan_files",
     "redact_files",
     "file_mentions",
+    "recorded_files",
 ]
 
 
@@ -192,6 +197,20 @@ def _files(root: Path) -> Iterator[Path]:
             yield path
 
 
+def files_of(root: Path | None, extra: Iterable[Path] = ()) -> list[tuple[str, Path]]:
+    """(label, path) of every file to search: those under ``root`` (labelled relative to it), then the
+    ``extra`` files that exist (labelled as given; a folder stands for the files under it)."""
+    items = [(p.relative_to(root).as_posix(), p) for p in _files(root)] if root is not None else []
+    seen = {p.resolve() for _, p in items}
+    for path in extra:
+        found = [path] if path.is_file() else list(_files(path)) if path.is_dir() else []
+        for f in found:
+            if f.resolve() not in seen and not f.is_symlink():
+                seen.add(f.resolve())
+                items.append((str(f), f))
+    return items
+
+
 def _read(path: Path) -> tuple[str | None, bytes]:
     data = path.read_bytes()
     try:
@@ -205,29 +224,28 @@ def _binary_count(data: bytes, matcher: Matcher) -> int:
     return sum(low.count(n.encode("utf-8")) for n in matcher.needles)
 
 
-def scan_files(root: Path, matcher: Matcher) -> tuple[int, list[FileHit]]:
-    """(files searched, the files under ``root`` that mention an identifier)."""
-    hits, searched = [], 0
-    for path in _files(root):
-        searched += 1
+def scan_files(files: list[tuple[str, Path]], matcher: Matcher) -> list[FileHit]:
+    """The files (see :func:`files_of`) that mention an identifier."""
+    hits = []
+    for label, path in files:
         text, data = _read(path)
         n = matcher.count(text) if text is not None else _binary_count(data, matcher)
         if n:
-            hits.append(FileHit(path.relative_to(root).as_posix(), n, text is None))
-    return searched, hits
+            hits.append(FileHit(label, n, text is None))
+    return hits
 
 
-def redact_files(root: Path, matcher: Matcher) -> list[str]:
-    """Replace every identifier in the text files under ``root`` (atomically, file by file); the paths changed."""
+def redact_files(files: list[tuple[str, Path]], matcher: Matcher) -> list[str]:
+    """Replace every identifier in the text files (atomically, file by file); the labels of those changed."""
     changed = []
-    for path in _files(root):
+    for label, path in files:
         text, _ = _read(path)
         if text is None or not matcher.count(text):
             continue
         tmp = path.with_name(f".{path.name}.privacy-tmp")
         tmp.write_text(matcher.redact(text), encoding="utf-8", newline="")
         os.replace(tmp, path)
-        changed.append(path.relative_to(root).as_posix())
+        changed.append(label)
     return changed
 
 
@@ -242,28 +260,27 @@ def _json_mentions(doc: Any, matcher: Matcher, path: str, out: list[dict[str, st
         out.append({"at": path, "text": doc})
 
 
-def file_mentions(root: Path, matcher: Matcher) -> list[dict[str, Any]]:
-    """What each file under ``root`` says about the subject: for JSON and JSON Lines the strings that
-    mention an identifier with their JSON path, for other text the lines; binary files by count only."""
+def file_mentions(files: list[tuple[str, Path]], matcher: Matcher) -> list[dict[str, Any]]:
+    """What each file (see :func:`files_of`) says about the subject: for JSON and JSON Lines the strings
+    that mention an identifier with their JSON path, for other text the lines; binary files by count only."""
     out: list[dict[str, Any]] = []
-    for path in _files(root):
+    for label, path in files:
         text, data = _read(path)
-        rel = path.relative_to(root).as_posix()
         if text is None:
             if _binary_count(data, matcher):
-                out.append({"file": rel, "binary": True, "mentions": []})
+                out.append({"file": label, "binary": True, "mentions": []})
             continue
         if not matcher.count(text):
             continue
         mentions: list[dict[str, str]] = []
         docs = _json_documents(text, path.suffix)
         if docs is not None:
-            for label, doc in docs:
-                _json_mentions(doc, matcher, label, mentions)
+            for at, doc in docs:
+                _json_mentions(doc, matcher, at, mentions)
         else:
             mentions = [{"at": f"line {i}", "text": line} for i, line in enumerate(text.splitlines(), 1)
                         if matcher.count(line)]
-        out.append({"file": rel, "binary": False, "mentions": mentions})
+        out.append({"file": label, "binary": False, "mentions": mentions})
     return out
 
 
@@ -276,3 +293,20 @@ def _json_documents(text: str, suffix: str) -> list[tuple[str, Any]] | None:
     except ValueError:
         return None
     return None
+
+
+def recorded_files(conn: Connection) -> list[Path]:
+    """The files the operations store says cjsim wrote (retention briefs, audience exports, webhook
+    outboxes), as recorded: each may since have been moved or deleted."""
+    paths: set[str] = set()
+    cols = [runs_log.c.brief_path, runs_log.c.export_p1_path, runs_log.c.export_p2_path, runs_log.c.export_p3_path,
+            runs_log.c.outbox_path]
+    for row in conn.execute(select(*cols)):
+        paths.update(p for p in row if p)
+    audits = select(action_audit.c.result).where(action_audit.c.action == "export_audience",
+                                                 action_audit.c.status == "succeeded")
+    for (result,) in conn.execute(audits):
+        path = json.loads(result).get("path") if result else None
+        if isinstance(path, str) and path:
+            paths.add(path)
+    return [Path(p) for p in sorted(paths)]
