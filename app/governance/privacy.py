@@ -283,8 +283,9 @@ def submit_request(
             subject = _resume_erasure(store, request_type, subject_h, customer_id, extra)
         if subject is None:
             _reject(store, record, request_type, regulation, subject_h, requested_by, processed_by, at, started)
-            raise InvalidArgumentError(f"no customer {customer_id!r} in {mask_url(source_url)}; check the id "
-                                       "(`cjsim data customer_list` lists customers)")
+            shown = mask_url(source_url)
+            raise InvalidArgumentError(f"no customer {customer_id!r} in {shown}; check the id "
+                                       f"(`cjsim data customer_list --provider production --db-url {shown}` lists them)")
         found = subject
         subject = Subject(found.customer_id, found.email, found.name, found.extra_ids, found.name_shared,
                           store.read(lambda conn: entity_ids(conn, found)))
