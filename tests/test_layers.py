@@ -39,6 +39,7 @@ RULES: list[tuple[str, str, str]] = [
     ("app.catalog", "app.evaluation", "the catalog reads file formats, never the evaluators they configure"),
     ("app.formats", "app.catalog", "file formats sit below the catalog that loads them"),
     ("app.storage", "app.catalog", "storage writes rows; what to generate is decided above it"),
+    ("app.storage", "app.mcp", "the store keeps key rows; making and checking API keys sits above it"),
     ("app.journeys", "app.catalog", "the views import the journey model; runs over named worlds sit above (app/orchestration.py)"),
 ]
 
