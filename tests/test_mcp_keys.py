@@ -183,8 +183,20 @@ def test_requests_without_an_active_key_get_401_and_too_many_get_429(store: OpsS
     assert "over its limit of 2 requests per minute; retry after 30 s" in answered[2].json()["error_description"]
     clock[0] += 30.0
     assert [r.status_code for r in _ask(middleware, [bearer])] == [200]
-    used = {r.prefix: r for r in list_keys(store)}[good.row.prefix]
-    assert (used.request_count, used.last_used_at) == (3, now[0])  # refused requests do not count as use
+
+    def usage() -> tuple[int, dt.datetime | None]:
+        used = {r.prefix: r for r in list_keys(store)}[good.row.prefix]
+        return used.request_count, used.last_used_at
+
+    assert usage() == (1, now[0])  # the first request is written; the next ones within a second wait
+    now[0] += dt.timedelta(seconds=1)
+    clock[0] += 30.0
+    assert [r.status_code for r in _ask(middleware, [bearer])] == [200]
+    assert usage() == (4, now[0])  # a second later: written with the requests counted meanwhile
+    clock[0] += 30.0
+    assert [r.status_code for r in _ask(middleware, [bearer])] == [200]
+    middleware.flush()
+    assert usage() == (5, now[0])  # refused requests (401, 429) never count as use
 
 
 # --------------------------------------------------------------------------- real streamable HTTP
@@ -226,17 +238,18 @@ def _text(result: Any) -> str:
 
 
 @pytest.fixture(scope="module")
-def served(tmp_path_factory) -> Iterator[tuple[str, OpsStore, DataAgent]]:
+def served(tmp_path_factory) -> Iterator[tuple[str, OpsStore, Any]]:
     """A generated world served over HTTP, its actions and keys in one SQLite operations store."""
     store = OpsStore.from_url(f"sqlite:///{tmp_path_factory.mktemp('keys') / 'ops.db'}")
     agent = DataAgent.create("growth_stall", "marcus_thompson", seed=0)
     agent.ops = store
-    with _serving(http_app(agent, store)) as url:
-        yield url, store, agent
+    asgi = http_app(agent, store)
+    with _serving(asgi) as url:
+        yield url, store, asgi
 
 
 def test_a_key_calls_its_tools_over_streamable_http(served) -> None:
-    url, store, _agent = served
+    url, store, asgi = served
     key = create_key(store, name="notes bot", allow="views,save_note").key
     prefix = key[:12]
     out: dict[str, Any] = {}
@@ -260,12 +273,13 @@ def test_a_key_calls_its_tools_over_streamable_http(served) -> None:
     assert [(a.status, a.approval, a.actor) for a in store.audit("trigger_playbook")] == [("declined", "declined", f"mcp:{prefix}")]
     assert [(a.status, a.actor) for a in store.audit("save_note")] == [("succeeded", f"mcp:{prefix}")]
     assert store.audit("trigger_playbook")[0].arguments == {"approve": True}
+    asgi.flush()
     used = {r.prefix: r for r in list_keys(store)}[prefix]
-    assert used.last_used_at is not None and used.request_count >= 5
+    assert used.last_used_at is not None and used.request_count >= 5  # initialize, list, 4 calls (+ the stream's GET)
 
 
 def test_streamable_http_without_a_valid_key_gets_401(served) -> None:
-    url, store, _agent = served
+    url, store, _asgi = served
     key = create_key(store, name="soon revoked").key
     revoke(store, key[:12])
     hello = {"jsonrpc": "2.0", "id": 1, "method": "initialize",

@@ -60,6 +60,8 @@ class ApiKeyMiddleware:
         store: the operations store holding ``ops_api_keys``.
         limiter: the per-key rate limiter (its clock is injectable).
         now: the wall clock for expiry and ``last_used_at``, naive UTC (injectable for tests).
+        usage_every: seconds between two writes of a key's usage; the requests in between are
+            counted in memory and written with the next one, or by :meth:`flush`.
     """
 
     def __init__(
@@ -68,11 +70,33 @@ class ApiKeyMiddleware:
         store: OpsStore,
         limiter: RateLimiter | None = None,
         now: Callable[[], dt.datetime] = utc_now,
+        usage_every: float = 1.0,
     ) -> None:
         self.app = app
         self.store = store
         self.limiter = limiter or RateLimiter()
         self.now = now
+        self.usage_every = dt.timedelta(seconds=usage_every)
+        # A commit per request would cost more than the rest of the check (SQLite syncs each one):
+        # usage is written at most every ``usage_every`` per key. key_id -> (requests not written, last)
+        self._pending: dict[int, tuple[int, dt.datetime]] = {}
+        self._written: dict[int, dt.datetime] = {}
+
+    def _note_use(self, key_id: int, at: dt.datetime) -> tuple[int, dt.datetime] | None:
+        """Count one request; the usage to write now, if it is time to."""
+        count, _ = self._pending.get(key_id, (0, at))
+        self._pending[key_id] = (count + 1, at)
+        last = self._written.get(key_id)
+        if last is not None and at - last < self.usage_every:
+            return None
+        self._written[key_id] = at
+        return self._pending.pop(key_id)
+
+    def flush(self) -> None:
+        """Write the usage counted in memory (the server calls it when it stops)."""
+        pending, self._pending = self._pending, {}
+        for key_id, (count, at) in pending.items():
+            record_use(self.store, key_id, at, count)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":  # lifespan: the SDK's session manager starts and stops here
@@ -96,7 +120,9 @@ class ApiKeyMiddleware:
             await _send_json(send, 429, {"error": "rate_limited", "error_description": message},
                              [(b"retry-after", str(wait).encode())])  # fmt: skip
             return
-        await anyio.to_thread.run_sync(record_use, self.store, row.key_id, at)
+        use = self._note_use(row.key_id, at)
+        if use is not None:
+            await anyio.to_thread.run_sync(record_use, self.store, row.key_id, use[1], use[0])
         await self.app({**scope, SCOPE_KEY: row}, receive, send)
 
 

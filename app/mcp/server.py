@@ -162,4 +162,9 @@ def serve_http(provider: DataProvider, port: int, host: str = "127.0.0.1", keys:
     requiring an API key of ``keys`` on every request unless ``keys`` is ``None``."""
     import uvicorn
 
-    uvicorn.run(http_app(provider, keys, host), host=host, port=port, log_level="warning")
+    app = http_app(provider, keys, host)
+    try:
+        uvicorn.run(app, host=host, port=port, log_level="warning")
+    finally:
+        if isinstance(app, ApiKeyMiddleware):
+            app.flush()

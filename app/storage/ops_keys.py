@@ -129,11 +129,11 @@ def revoke_key(store: OpsStore, prefix: str, at: dt.datetime) -> ApiKeyRow | Non
     return _row(row) if row else None
 
 
-def record_use(store: OpsStore, key_id: int, at: dt.datetime) -> None:
-    """Note one authenticated request of key ``key_id`` at ``at``."""
+def record_use(store: OpsStore, key_id: int, at: dt.datetime, count: int = 1) -> None:
+    """Note ``count`` authenticated requests of key ``key_id``, the last at ``at``."""
     with store.transaction() as conn:
         conn.execute(
             update(api_keys)
             .where(api_keys.c.key_id == key_id)
-            .values(last_used_at=at, request_count=api_keys.c.request_count + 1)
+            .values(last_used_at=at, request_count=api_keys.c.request_count + count)
         )
