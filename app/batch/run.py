@@ -216,15 +216,15 @@ def manifest_differences(saved: BatchManifest, asked: BatchManifest) -> list[str
 
 
 def execution_mode(manifest: BatchManifest, jobs: int, model_factory: ModelFactory | None = None,
-                   executor: Executor | None = None) -> str:  # fmt: skip
+                   executor: Executor | str | None = None) -> str:  # fmt: skip
     """``threads`` for network models (or injected model objects), ``ray`` on a Ray executor, else
-    ``in_process`` (one worker) or ``processes``.
+    ``in_process`` (one worker) or ``processes``. ``executor`` may be an executor or its name.
 
     Raises:
         InvalidArgumentError: network models (or model objects) with a Ray executor.
     """
     network = any(is_network_spec(s) for s in (manifest.cj_model, manifest.merchant_model, manifest.judge_model))
-    ray = executor is not None and executor.name == "ray"
+    ray = (executor if isinstance(executor, str) or executor is None else executor.name) == "ray"
     if network or model_factory is not None:
         if ray:
             raise InvalidArgumentError("the Ray executor runs offline models (rules, script); network models run on "
@@ -232,7 +232,7 @@ def execution_mode(manifest: BatchManifest, jobs: int, model_factory: ModelFacto
         return "threads"
     if ray:
         return "ray"
-    workers = jobs if executor is None else executor.workers
+    workers = executor.workers if isinstance(executor, Executor) else jobs
     return "in_process" if workers == 1 else "processes"
 
 
