@@ -7,6 +7,7 @@ cluster, or a Ray instance this process already started, never shuts it down.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import socket
 import uuid
@@ -132,7 +133,8 @@ class RayExecutor(Executor):
                         yield TaskResult(index[ref], error=WorkerLostError(f"a Ray worker was lost: {exc}"))
         except BaseException:
             for ref in pending:
-                ray.cancel(ref, force=True)
+                with contextlib.suppress(Exception):  # a task that finished meanwhile cannot be cancelled
+                    ray.cancel(ref, force=True)
             raise
 
     def shutdown(self) -> None:
