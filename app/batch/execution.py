@@ -1,4 +1,4 @@
-"""How a batch's cases are executed: in the caller, in a process pool, or on threads.
+"""How a batch's cases are executed: in the caller, on an executor (processes or Ray), or on threads.
 
 * **In process** (``jobs=1``, offline models): one :class:`CaseRunner`, cases in order.
 * **An executor** (offline models, ``jobs>1`` or Ray; :mod:`app.execution`): cases are grouped by
