@@ -7,6 +7,7 @@ below a regular file (``a-file/sub``) or by a folder standing where a file must 
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import pytest
@@ -89,7 +90,13 @@ def _cases(f: dict[str, Path]) -> dict[str, list[tuple[list[str], str]]]:
         + [(["act", "save_note", "--note", "hi", "--provider", "production", "--db-url", u], m) for u, m in url_cases],
         "batch": [(["batch", "--out", str(under), "--seeds", "0"], "cannot write"),
                   (["batch", "--out", str(f["bad_manifest"]), "--resume"], "not a batch manifest"),
-                  (["batch", "--out", str(under / "p"), "--provider", "production", "--db-url", url_cases[0][0]], url_cases[0][1])],
+                  (["batch", "--out", str(under / "p"), "--provider", "production", "--db-url", url_cases[0][0]], url_cases[0][1]),
+                  (["batch", "--out", str(f["blocker"].parent / "r1"), "--seeds", "0", "--executor", "dask"], "unknown executor 'dask'; valid executors: local, ray"),
+                  (["batch", "--out", str(f["blocker"].parent / "r2"), "--seeds", "0", "--ray-address", "127.0.0.1:1"], "needs the Ray executor: add --executor ray"),
+                  (["batch", "--out", str(f["blocker"].parent / "r3"), "--seeds", "0", "--executor", "ray", "--ray-address", "127.0.0.1:1"],
+                   "cannot reach the Ray cluster at 127.0.0.1:1"),
+                  (["batch", "--out", str(f["blocker"].parent / "r4"), "--seeds", "0", "--executor", "ray", "--cj-model", "openai:gpt-4o-mini"],
+                   "network models run on threads in this process: drop --executor ray")],
         "eval": [(["eval", str(f["locked_out"])], "cannot write"), (["eval", str(f["bad"])], "line 1: not a run record"),
                  (["eval", str(under)], "is not a folder"),
                  (["eval", str(f["good"]), "--evaluators", "nope"], "unknown evaluator 'nope'; valid evaluators: consistency"),
@@ -242,6 +249,12 @@ def _cases(f: dict[str, Path]) -> dict[str, list[tuple[list[str], str]]]:
             (["simulate", "intervention", "--file", str(f["blocker"])], "field 'action': required field is missing; add it;"),
             (["simulate", "intervention", "--action", "pause_offer", "--ops-url", f"sqlite:///{under}/ops.db"], "does not exist"),
             (["simulate", "intervention", "--action", "pause_offer", "--ops-url", url_cases[0][0]], url_cases[0][1]),
+            (["simulate", "intervention", "--action", "pause_offer", "--executor", "dask"], "unknown executor 'dask'; valid executors: local, ray"),
+            (["simulate", "intervention", "--action", "pause_offer", "--ray-address", "127.0.0.1:1"], "needs the Ray executor: add --executor ray"),
+            (["simulate", "intervention", "--action", "pause_offer", "--executor", "ray", "--ray-address", "127.0.0.1:1"],
+             "cannot reach the Ray cluster at 127.0.0.1:1 (Connection refused); start it with `ray start --head`"),
+            (["simulate", "intervention", "--action", "pause_offer", "--executor", "ray", "--ray-address", "head-node"],
+             "Ray address 'head-node' is not host:port, ray://host:port or auto"),
         ],
     }  # fmt: skip
 
@@ -258,6 +271,19 @@ def test_user_mistakes_end_in_one_line_and_exit_code_2(files: dict[str, Path], c
         assert result.exit_code == 2, (args, result.output, result.exception)
         assert "Traceback" not in result.output and "hunter2" not in result.output, args
         assert phrase in output, (args, output)
+
+
+@pytest.mark.parametrize("args", [["simulate", "intervention", "--action", "pause_offer", "--seeds", "0"], ["batch", "--seeds", "0"]],
+                         ids=["simulate intervention", "batch"])  # fmt: skip
+def test_the_ray_executor_without_ray_names_the_extra(args: list[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(sys.modules, "ray", None)  # what an install without the extra sees: import ray fails
+    out = ["--out", str(tmp_path / "b")] if args[0] == "batch" else []
+    result = runner.invoke(app, [*args, *out, "--executor", "ray"])
+    output = " ".join(result.output.split())
+    assert result.exit_code == 2 and "Traceback" not in result.output, result.output
+    assert "the Ray executor needs Ray, which is not installed" in output
+    assert "install it with: pip install 'cjsim[ray]'" in output
+    assert not (tmp_path / "b").exists()
 
 
 # --------------------------------------------------------------------------- large seed lists

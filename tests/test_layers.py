@@ -42,6 +42,8 @@ RULES: list[tuple[str, str, str]] = [
     ("app.storage", "app.governance", "privacy requests search and change the stores; the stores never call them"),
     ("app.governance", "app.providers", "privacy requests work on databases by URL, beside the read-only data providers"),
     ("app.storage", "app.mcp", "the store keeps key rows; making and checking API keys sits above it"),
+    ("app.execution", "app.batch", "executors run any picklable function; batches sit above them"),
+    ("app.execution", "app.experiments", "executors run any picklable function; experiments sit above them"),
     ("app.journeys", "app.catalog", "the views import the journey model; runs over named worlds sit above (app/orchestration.py)"),
 ]
 
