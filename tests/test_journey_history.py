@@ -43,7 +43,7 @@ def test_the_run_history_reads_what_the_source_history_computes() -> None:
             health = health_at(conn, day, S)
             past.observed(day, health, journey_positions(conn, day, health=health, health_settings=S))
             if (day - first).days % 7 == 0:
-                run, source = past.reader(conn), SourceHistory(conn, S)
+                run, source = past.reader(conn, day), SourceHistory(conn, S)
                 for a in anchors(day, H, ANCHORS):
                     assert run.risks(a) == source.risks(a) and set(run.leavers(a)) == set(source.leavers(a)), a
                 assert run.stages(day - dt.timedelta(days=H)) == source.stages(day - dt.timedelta(days=H))

@@ -20,7 +20,7 @@ from app.health.inputs import gather_inputs_at, source_coverage
 from app.health.score import shared_by_key
 from app.health.settings import HealthSettings
 from app.health.store import Memo, health_at, health_dates
-from app.health.truth import leavers
+from app.health.truth import leavers, leavers_at
 from app.journeys.stages import JourneyPosition, JourneySettings, first_days, journey_positions
 from app.storage.bulk import paused_gc
 
@@ -107,7 +107,7 @@ class RunHistory:
 
     def __init__(self, s: HealthSettings, settings: JourneySettings, first: dt.date, last: dt.date,
                  refit_every: int, anchor_count: int) -> None:  # fmt: skip
-        self.s, self.settings, self.first = s, settings, first
+        self.s, self.settings, self.first, self.anchor_count = s, settings, first, anchor_count
         h = s.monitoring.horizon_days
         refits = [first + dt.timedelta(days=d) for d in range(0, (last - first).days + 1, refit_every)]
         self.needed_until: dict[dt.date, dt.date] = {}
@@ -149,14 +149,16 @@ class RunHistory:
         for a in [a for a, until in self.stages_until.items() if until <= day]:
             self._stages.pop(a, None)
 
-    def reader(self, conn: Connection) -> History:
-        """The history as the fits of one refit read it (leavers counted on ``conn`` now)."""
-        return _RunReader(self, conn)
+    def reader(self, conn: Connection, day: dt.date) -> History:
+        """The history as the fits of the refit at ``day`` read it (leavers counted on ``conn`` now, at
+        every anchor together)."""
+        return _RunReader(self, conn, day)
 
 
 class _RunReader:
-    def __init__(self, run: RunHistory, conn: Connection) -> None:
+    def __init__(self, run: RunHistory, conn: Connection, day: dt.date) -> None:
         self.run, self.conn = run, conn
+        self.anchors = [a for a in anchors(day, run.s.monitoring.horizon_days, run.anchor_count) if a in run._risks]
         self._left: dict[dt.date, Collection[str]] = {}
 
     def risks(self, day: dt.date) -> Mapping[str, float]:
@@ -164,7 +166,8 @@ class _RunReader:
 
     def leavers(self, day: dt.date) -> Collection[str]:
         if day not in self._left:
-            self._left[day] = leavers(self.conn, list(self.risks(day)), day, self.run.s)
+            days = self.anchors if day in self.anchors else [day]
+            self._left.update(leavers_at(self.conn, {d: self.risks(d) for d in days}, self.run.s))
         return self._left[day]
 
     def stages(self, day: dt.date) -> Mapping[str, str]:

@@ -52,8 +52,10 @@ class TreatedWorldDatabase:
         self._added: dict[str, dict[str, list[str]]] = {}
         self._dropped: dict[str, set[str]] = {}
         self._ids = count(1)
-        # per-customer indexes of the untreated rows, built with the load: a day that treats its
-        # first customers should not pay a pass over the whole world
+        # per-customer indexes of the untreated rows and the days' hazard scales, built with the load:
+        # a day that treats its first customers should not pay a pass over the whole world
+        if world.fates is not None:
+            world.fates.hazard_scale(world.fates.start.toordinal())
         subscribers = {s["customer_id"] for s in world.tables["subscriptions"]}
         self._skips = skipped_boxes(world, subscribers)
         self._base: dict[str, dict[str, list[dict[str, Any]]]] = defaultdict(lambda: defaultdict(list))

@@ -159,7 +159,7 @@ class Runtime:
         """Refit the model when due, forecast today, and log the stage changes."""
         if self.model is None or (day - self.model.day).days >= self.loop.refit_every_days:
             def fit(conn: Connection) -> tuple[ForecastModel, SignalModel]:
-                past = self.past.reader(conn) if self.past is not None else None
+                past = self.past.reader(conn, day) if self.past is not None else None
                 return (fit_forecast_model(conn, day, self.health, self.memo, past),
                         fit_signal_model(conn, day, self.health, self.memo, past))  # fmt: skip
 
