@@ -41,7 +41,8 @@ def test_the_run_history_reads_what_the_source_history_computes() -> None:
         day = first
         while day <= last:
             health = health_at(conn, day, S)
-            past.observed(day, health, journey_positions(conn, day, health=health, health_settings=S))
+            risks = {r.customer_id: r.risk for r in health.worst(health.size())}
+            past.observed(day, risks, journey_positions(conn, day, health=health, health_settings=S))
             if (day - first).days % 7 == 0:
                 run, source = past.reader(conn, day), SourceHistory(conn, S)
                 for a in anchors(day, H, ANCHORS):

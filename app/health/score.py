@@ -14,7 +14,7 @@ from app.health.model import CustomerHealth, Scorer
 from app.health.settings import HealthSettings, load_health_settings
 from app.storage.bulk import paused_gc
 
-__all__ = ["score_all", "score_days", "score_inputs", "scorer_for", "entry_price", "shared_by_key", "health_rows"]
+__all__ = ["score_all", "score_days", "score_inputs", "scorer_for", "entry_price", "shared_by_key", "health_rows", "risks_of"]
 
 T = TypeVar("T")
 
@@ -60,6 +60,21 @@ def health_rows(inputs: dict[str, HealthInputs], s: HealthSettings, cov: SourceC
     (:func:`shared_by_key`) and copied for the other customers holding it."""
     ids, rows = shared_by_key(inputs, s, cov, lambda h: rows_from([h], s)[0])
     return [r if r.customer_id == cid else r.for_customer(cid) for cid, r in zip(ids, rows, strict=True)]
+
+
+def risks_of(inputs: dict[str, HealthInputs], s: HealthSettings, cov: SourceCoverage) -> dict[str, float]:
+    """Each customer's health risk (:meth:`~app.health.model.Scorer.risk`), once per distinct key."""
+    scorer = scorer_for(inputs, s, cov)
+    shared: dict[tuple[Hashable, ...], float] = {}
+    out = {}
+    for cid in sorted(inputs):
+        inp = inputs[cid]
+        key = scorer.key(inp)
+        risk = shared.get(key)
+        if risk is None:
+            risk = shared[key] = scorer.risk(inp, key)
+        out[cid] = risk
+    return out
 
 
 def score_days(conn: Connection, days: list[dt.date], settings: HealthSettings | None = None) -> dict[dt.date, list[CustomerHealth]]:

@@ -17,7 +17,7 @@ from sqlalchemy.engine import Connection
 
 from app.health.frame import HealthSet
 from app.health.inputs import gather_inputs_at, source_coverage
-from app.health.score import shared_by_key
+from app.health.score import risks_of
 from app.health.settings import HealthSettings
 from app.health.store import Memo, health_at, health_dates
 from app.health.truth import leavers, leavers_at
@@ -89,8 +89,7 @@ def risks_at(conn: Connection, days: list[dt.date], s: HealthSettings) -> dict[d
     with paused_gc():
         for at in range(0, len(todo), _GATHERED):  # a few dates at a time: their inputs are large
             for day, inputs in gather_inputs_at(conn, todo[at:at + _GATHERED], s).items():
-                ids, risks = shared_by_key(inputs, s, cov, lambda h: h.risk)
-                out[day] = dict(zip(ids, risks, strict=True))
+                out[day] = risks_of(inputs, s, cov)
     return out
 
 
@@ -135,10 +134,10 @@ class RunHistory:
                                           risks=self._risks[day])  # fmt: skip
             self._stages[day] = {c: p.stage for c, p in positions.items()}
 
-    def observed(self, day: dt.date, health: HealthSet, positions: Mapping[str, JourneyPosition]) -> None:
+    def observed(self, day: dt.date, risks: Mapping[str, float], positions: Mapping[str, JourneyPosition]) -> None:
         """Keep what a refit (this day's or a later one) reads of an observed day: risks and stages."""
         if day in self.needed_until:
-            self._risks[day] = {r.customer_id: r.risk for r in health.worst(health.size())}
+            self._risks[day] = risks
         if day in self.stages_until:
             self._stages[day] = {c: p.stage for c, p in positions.items()}
 

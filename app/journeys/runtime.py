@@ -18,9 +18,8 @@ from sqlalchemy import bindparam, update
 from sqlalchemy.engine import Connection, Engine
 
 from app.health.settings import HealthSettings
-from app.health.store import health_at
 from app.journeys.forecast import ANCHORS, ForecastModel, Forecasts, apply_forecast_model, fit_forecast_model
-from app.journeys.history import RunHistory
+from app.journeys.history import RunHistory, risks_at
 from app.journeys.learning import (
     Outcome,
     PerformanceRow,
@@ -73,8 +72,6 @@ class Runtime:
     first_day: dt.date | None = None
     """The run's first day: refits fall on it and every ``refit_every_days`` after it."""
     first_days_of: FirstDays = field(default_factory=FirstDays)
-    remembered: dict[Any, Any] = field(default_factory=dict)
-    """What the memo holds: the day's health."""
     past: RunHistory | None = None
     """What the refits read of past dates (:meth:`prepare`)."""
     model: ForecastModel | None = None
@@ -100,13 +97,6 @@ class Runtime:
     """Wall time per node over the run (the interrupt of a human gate included)."""
     day_seconds: list[float] = field(default_factory=list)
     """Wall time of each orchestrated day, observe to snapshot."""
-
-    def memo(self, key: Any, compute: Any) -> Any:
-        """The day's health computed once (a :data:`~app.health.store.Memo`; emptied at the day's end:
-        what later days read of it, :attr:`past` keeps)."""
-        if key not in self.remembered:
-            self.remembered[key] = compute()
-        return self.remembered[key]
 
     def prepare(self, last_day: dt.date) -> None:
         """Before the first day: score the earlier dates the run's refits read (:class:`RunHistory`)."""
@@ -136,10 +126,12 @@ class Runtime:
             self.db.apply(self.to_land.pop(day, []))
 
         def read(conn: Connection) -> dict[str, JourneyPosition]:
-            h = health_at(conn, day, self.health, self.memo)
-            positions = journey_positions(conn, day, self.settings, h, self.health, self.first_days_of.at(conn, day))
+            # a stage reads only the risk of a customer's health: factors, alerts and actions nobody reads
+            risks = risks_at(conn, [day], self.health)[day]
+            positions = journey_positions(conn, day, self.settings, health_settings=self.health,
+                                          first=self.first_days_of.at(conn, day), risks=risks)  # fmt: skip
             if self.past is not None:
-                self.past.observed(day, h, positions)
+                self.past.observed(day, risks, positions)
             return positions
 
         self.positions = self._read(read)
@@ -160,8 +152,8 @@ class Runtime:
         if self.model is None or (day - self.model.day).days >= self.loop.refit_every_days:
             def fit(conn: Connection) -> tuple[ForecastModel, SignalModel]:
                 past = self.past.reader(conn, day) if self.past is not None else None
-                return (fit_forecast_model(conn, day, self.health, self.memo, past),
-                        fit_signal_model(conn, day, self.health, self.memo, past))  # fmt: skip
+                return (fit_forecast_model(conn, day, self.health, history=past),
+                        fit_signal_model(conn, day, self.health, history=past))  # fmt: skip
 
             self.model, self.signal_model = self._read(fit)
         model = self.model
@@ -360,7 +352,6 @@ class Runtime:
                                moves, self.performance, self.playbooks)  # fmt: skip
         with self.store.transaction() as conn:
             write_snapshot(conn, self.run_id, s)
-        self.remembered.clear()
         if self.past is not None:
             self.past.forget(day)
         self.day_seconds.append(time.perf_counter() - self.day_started)
