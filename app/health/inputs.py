@@ -33,7 +33,7 @@ from app.world.world import end_of_day
 T = TypeVar("T")
 
 __all__ = ["TicketFact", "SubscriptionFact", "HealthInputs", "SourceCoverage", "gather_inputs", "gather_inputs_at",
-           "source_coverage"]  # fmt: skip
+           "source_coverage", "remembered"]  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -109,7 +109,7 @@ def _window(day: dt.date, days: int) -> q.Window:
     return q.Window.ending(day, days)
 
 
-def _parser(parse: Callable[[Any], T]) -> Callable[[Any], T]:
+def remembered(parse: Callable[[Any], T]) -> Callable[[Any], T]:
     """``parse`` remembered per raw driver value: a date column holds few distinct values."""
     seen: dict[Any, T] = {}
 
@@ -159,7 +159,7 @@ def gather_inputs_at(conn: Connection, days: list[dt.date], settings: HealthSett
     """:func:`gather_inputs` at several dates at once: each source window is read once for all of
     them (grouped per customer in the database where only counts matter)."""
     days = sorted(set(days))
-    date = _parser(q.as_date)
+    date = remembered(q.as_date)
     subs = _subscriptions(conn, days[-1], date)
     lapsed_days = dt.timedelta(days=settings.usage.lapsed_days)
     out: dict[dt.date, dict[str, HealthInputs]] = {}

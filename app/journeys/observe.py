@@ -52,8 +52,16 @@ class TreatedWorldDatabase:
         self._added: dict[str, dict[str, list[str]]] = {}
         self._dropped: dict[str, set[str]] = {}
         self._ids = count(1)
-        self._skips: dict[str, list[dict[str, Any]]] | None = None
-        self._base: dict[str, dict[str, list[dict[str, Any]]]] | None = None
+        # per-customer indexes of the untreated rows and the days' hazard scales, built with the load:
+        # a day that treats its first customers should not pay a pass over the whole world
+        if world.fates is not None:
+            world.fates.hazard_scale(world.fates.start.toordinal())
+        subscribers = {s["customer_id"] for s in world.tables["subscriptions"]}
+        self._skips = skipped_boxes(world, subscribers)
+        self._base: dict[str, dict[str, list[dict[str, Any]]]] = defaultdict(lambda: defaultdict(list))
+        for name in ("orders", "customer_signals", "subscriptions"):
+            for r in world.tables[name]:
+                self._base[r["customer_id"]][name].append(r)
 
     def apply(self, interventions: list[Intervention]) -> dict[str, TreatedCustomer]:
         """Apply new interventions (on top of those applied before); returns each reached customer's rows."""
@@ -62,7 +70,7 @@ class TreatedWorldDatabase:
             new[iv.customer_id].append(iv)
         if not new:
             return {}
-        skips = self._skip_index()
+        skips = self._skips
         out = {}
         with self.engine.begin() as conn:
             for cid in sorted(new):
@@ -73,24 +81,9 @@ class TreatedWorldDatabase:
                 out[cid] = treated
         return out
 
-    def _skip_index(self) -> dict[str, list[dict[str, Any]]]:
-        if self._skips is None:
-            subscribers = {s["customer_id"] for s in self.world.tables["subscriptions"]}
-            self._skips = skipped_boxes(self.world, subscribers)
-        return self._skips
-
-    def _base_rows(self, cid: str) -> dict[str, list[dict[str, Any]]]:
-        if self._base is None:
-            base: dict[str, dict[str, list[dict[str, Any]]]] = defaultdict(lambda: defaultdict(list))
-            for name in ("orders", "customer_signals", "subscriptions"):
-                for r in self.world.tables[name]:
-                    base[r["customer_id"]][name].append(r)
-            self._base = base
-        return self._base[cid]
-
     def _replace(self, conn: Connection, cid: str, t: TreatedCustomer) -> None:
         """Swap the customer's previously treated rows for ``t``'s (untreated rows stay)."""
-        base = self._base_rows(cid)
+        base = self._base[cid]
         added = self._added.pop(cid, {})
         if added.get("refunds"):
             conn.execute(sa.delete(refunds).where(refunds.c.refund_id.in_(added["refunds"])))
