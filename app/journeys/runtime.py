@@ -45,6 +45,7 @@ from app.journeys.records import (
 )
 from app.journeys.signals import JourneySignal, SignalModel, fit_signal_model, journey_signals, strongest
 from app.journeys.stages import FirstDays, JourneyPosition, JourneySettings, OrchestratorSettings, journey_positions
+from app.storage.bulk import bulk_insert
 from app.storage.ops import OpsStore
 from app.storage.ops_loop import journey_state_log
 from app.world.effects import InterventionEffects
@@ -181,8 +182,7 @@ class Runtime:
             self.states[cid] = (p.stage, day)
         with self.store.transaction() as conn:
             _close_states(conn, self.run_id, exited)
-            if entered:
-                conn.execute(journey_state_log.insert(), entered)
+            bulk_insert(conn, journey_state_log, entered)  # the first day enters every customer
 
     # match -------------------------------------------------------------------------------------
     def match(self, day: dt.date) -> list[dict[str, Any]]:
