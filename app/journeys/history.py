@@ -16,7 +16,7 @@ from typing import Protocol
 from sqlalchemy.engine import Connection
 
 from app.health.frame import HealthSet
-from app.health.inputs import gather_inputs_at, source_coverage
+from app.health.inputs import SubscriptionFact, gather_inputs_at, source_coverage
 from app.health.score import risks_of
 from app.health.settings import HealthSettings
 from app.health.store import Memo, health_at, health_dates
@@ -76,9 +76,11 @@ class SourceHistory:
         return {c: p.stage for c, p in positions.items()}
 
 
-def risks_at(conn: Connection, days: list[dt.date], s: HealthSettings) -> dict[dt.date, dict[str, float]]:
+def risks_at(conn: Connection, days: list[dt.date], s: HealthSettings,
+             subscriptions: Mapping[str, list[SubscriptionFact]] | None = None) -> dict[dt.date, dict[str, float]]:  # fmt: skip
     """Each customer's health risk at each of ``days``, as :func:`~app.health.store.health_at` scores it,
-    their inputs gathered together and nothing kept but the risk: what the fits read of many dates."""
+    their inputs gathered together and nothing kept but the risk: what the fits read of many dates.
+    ``subscriptions``: as :func:`~app.health.inputs.gather_inputs_at` takes them."""
     stored = health_dates(conn)
     out: dict[dt.date, dict[str, float]] = {}
     for day in [d for d in days if d in stored]:
@@ -88,7 +90,7 @@ def risks_at(conn: Connection, days: list[dt.date], s: HealthSettings) -> dict[d
     cov = source_coverage(conn)
     with paused_gc():
         for at in range(0, len(todo), _GATHERED):  # a few dates at a time: their inputs are large
-            for day, inputs in gather_inputs_at(conn, todo[at:at + _GATHERED], s).items():
+            for day, inputs in gather_inputs_at(conn, todo[at:at + _GATHERED], s, subscriptions).items():
                 out[day] = risks_of(inputs, s, cov)
     return out
 

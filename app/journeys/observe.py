@@ -23,6 +23,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
+from app.health.inputs import subscription_facts
 from app.storage.loader import create_schema, insert_rows, insert_table, memory_engine
 from app.storage.schema import customer_order_days, customer_signals, orders, refunds, subscriptions
 from app.storage.summaries import DailySummaries
@@ -62,6 +63,10 @@ class TreatedWorldDatabase:
         for name in ("orders", "customer_signals", "subscriptions"):
             for r in world.tables[name]:
                 self._base[r["customer_id"]][name].append(r)
+        # every customer's subscriptions as the health inputs read them, kept in step with the
+        # treatments: a day's health then reads none (gather_inputs_at takes them)
+        with self.engine.connect() as conn:
+            self.subscriptions = subscription_facts(conn)
 
     def apply(self, interventions: list[Intervention]) -> dict[str, TreatedCustomer]:
         """Apply new interventions (on top of those applied before); returns each reached customer's rows."""
@@ -117,6 +122,7 @@ class TreatedWorldDatabase:
         self._added[cid] = {"orders": [o["order_id"] for o in new_orders],
                             "refunds": [r["refund_id"] for r in new_refunds],
                             "signals": [s["signal_id"] for s in new_signals]}  # fmt: skip
+        self.subscriptions.update(subscription_facts(conn, [cid]))
         conn.execute(sa.delete(customer_order_days).where(customer_order_days.c.customer_id == cid))
         days = DailySummaries().add_rows({"orders": base["orders"] + new_orders}).order_day_rows()
         insert_table(conn, customer_order_days, days)

@@ -128,7 +128,7 @@ class Runtime:
 
         def read(conn: Connection) -> dict[str, JourneyPosition]:
             # a stage reads only the risk of a customer's health: factors, alerts and actions nobody reads
-            risks = risks_at(conn, [day], self.health)[day]
+            risks = risks_at(conn, [day], self.health, self.db.subscriptions if self.db is not None else None)[day]
             positions = journey_positions(conn, day, self.settings, health_settings=self.health,
                                           first=self.first_days_of.at(conn, day), risks=risks)  # fmt: skip
             if self.past is not None:
