@@ -157,9 +157,9 @@ def read_outcomes(path: Path) -> ImportedOutcomes:
     missing = [c for c in _REQUIRED if c not in header]
     unknown = [c for c in header if c not in OUTCOME_COLUMNS]
     if missing or unknown:
-        problem = (f"missing column(s) {', '.join(missing)}" if missing else "") + \
-                  ("; " if missing and unknown else "") + (f"unknown column(s) {', '.join(unknown)}" if unknown else "")  # fmt: skip
-        raise DataFileError(f"{path}:1: {problem}; the header must be {','.join(_REQUIRED)}[,segment]")
+        problems = ([f"missing column(s) {', '.join(missing)}"] if missing else []) + \
+                   ([f"unknown column(s) {', '.join(unknown)}"] if unknown else [])  # fmt: skip
+        raise DataFileError(f"{path}:1: {'; '.join(problems)}; the header must be {','.join(_REQUIRED)}[,segment]")
     bad: list[Reject] = []
     out: list[RealisedOutcome] = []
     seen: dict[str, int] = {}
