@@ -18,6 +18,7 @@ from app.batch.records import LOCK_FILE
 from app.cli import app
 from app.cli.options import CONFIRM_SEEDS_ABOVE, MAX_SEEDS, parse_seeds
 from app.errors import InvalidArgumentError
+from app.storage.ops import OpsStore
 from tests.test_report import batch_records, write_run
 
 runner = CliRunner()
@@ -62,8 +63,17 @@ def files(tmp_path_factory) -> dict[str, Path]:
     (locked_out / LOCK_FILE).mkdir()  # a folder where the lock file must be written
     database = root / "shop.db"
     assert runner.invoke(app, ["db", "init", "--url", f"sqlite:///{database}"]).exit_code == 0
+    header = "customer_id,group,retained,converted,revenue_cents\n"
+    bad_outcomes = root / "bad_outcomes.csv"
+    bad_outcomes.write_text(header + "c1,treated,1,1,500\nc2,control,1,1,500\nc3,holdout,1,0,4.99\n")
+    treated_only = root / "treated_only.csv"
+    treated_only.write_text(header + "c1,treated,1,1,500\nc2,treated,0,0,0\n")
+    outcomes = root / "outcomes.csv"
+    outcomes.write_text(header + "c1,treated,1,1,500\nc2,holdout,0,0,0\n")
+    OpsStore.from_url(f"sqlite:///{root / 'experiments_ops.db'}")  # an empty store: no run kept yet
     return {"blocker": blocker, "latin": latin, "mapping": mapping, "good": good, "bad": bad,
-            "bad_manifest": bad_manifest, "locked_out": locked_out, "database": database}  # fmt: skip
+            "bad_manifest": bad_manifest, "locked_out": locked_out, "database": database,
+            "bad_outcomes": bad_outcomes, "treated_only": treated_only, "outcomes": outcomes}  # fmt: skip
 
 
 def _cases(f: dict[str, Path]) -> dict[str, list[tuple[list[str], str]]]:
@@ -74,6 +84,8 @@ def _cases(f: dict[str, Path]) -> dict[str, list[tuple[list[str], str]]]:
     url_cases = list(URL_PROBLEMS.items())
     core_ops = f"sqlite:///{f['database'].parent / 'core_ops.db'}"
     privacy_ops = f"sqlite:///{f['database'].parent / 'privacy_ops.db'}"
+    exp_ops = f"sqlite:///{f['database'].parent / 'experiments_ops.db'}"
+    backtest = ["simulate", "backtest", "--run-id", "1", "--outcomes"]
     return {
         "list": [(["list", "planets"], "Invalid value")],  # takes no path, file or URL
         "demo": [(["demo", "--seed", "-1"], "Invalid value")],  # takes no path, file or URL
@@ -255,6 +267,21 @@ def _cases(f: dict[str, Path]) -> dict[str, list[tuple[list[str], str]]]:
              "cannot reach the Ray cluster at 127.0.0.1:1 (Connection refused); start it with `ray start --head`"),
             (["simulate", "intervention", "--action", "pause_offer", "--executor", "ray", "--ray-address", "head-node"],
              "Ray address 'head-node' is not host:port, ray://host:port or auto"),
+        ],
+        "simulate backtest": [
+            (["simulate", "backtest", "--run-id", "1", "--outcomes", str(f["outcomes"])], "give the operations store that keeps the run: --ops-url URL"),
+            (["simulate", "backtest", "--run-id", "1", "--ops-url", exp_ops], "give the realised outcomes: --outcomes FILE.csv"),
+            (["simulate", "backtest", "--outcomes", str(f["outcomes"]), "--ops-url", exp_ops], "give the run to backtest: --run-id N"),
+            ([*backtest, str(f["outcomes"]), "--ops-url", f"sqlite:///{f['database'].parent / 'no_ops.db'}"],
+             "no operations store at"),
+            ([*backtest, str(f["outcomes"]), "--ops-url", url_cases[0][0]], url_cases[0][1]),
+            ([*backtest, str(f["outcomes"]), "--ops-url", exp_ops], "unknown simulation run 1; runs in this store: none yet"),
+            ([*backtest, str(under / "outcomes.csv"), "--ops-url", exp_ops], "cannot read file"),
+            ([*backtest, str(f["latin"]), "--ops-url", exp_ops], "latin1.csv:2: not valid UTF-8 (byte 0xe8); save the file as UTF-8"),
+            ([*backtest, str(f["blocker"]), "--ops-url", exp_ops], "missing column(s)"),
+            ([*backtest, str(f["bad_outcomes"]), "--ops-url", exp_ops], "2 malformed row(s), fix them and run again: bad_outcomes.csv:3: "
+             "group 'control' is not one of treated, holdout; bad_outcomes.csv:4: revenue_cents '4.99' is not a whole number of cents"),
+            ([*backtest, str(f["treated_only"]), "--ops-url", exp_ops], "treated_only.csv has no holdout rows"),
         ],
     }  # fmt: skip
 

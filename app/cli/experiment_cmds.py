@@ -1,5 +1,6 @@
 """``cjsim simulate intervention``: run an intervention as randomised experiments over generated
-worlds, against the counterfactual, and print (or keep) the predicted outcomes (docs/experiments.md)."""
+worlds, against the counterfactual, and print (or keep) the predicted outcomes; ``cjsim simulate
+backtest``: score a kept run against outcomes imported from a real launch (docs/experiments.md)."""
 
 from __future__ import annotations
 
@@ -20,7 +21,7 @@ from app.errors import InvalidArgumentError
 if TYPE_CHECKING:
     from app.experiments import Calibration, ExperimentResult, InterventionSpec
 
-__all__ = ["simulate_app", "intervention_cmd"]
+__all__ = ["simulate_app", "intervention_cmd", "backtest_cmd"]
 
 simulate_app = typer.Typer(no_args_is_help=True, help="Simulated experiments on generated worlds.")
 
@@ -28,6 +29,7 @@ _OPTION_OF = {"action": "--action", "name": "--name", "cost_per_exposure": "--co
               "horizon_days": "--horizon", "holdout_share": "--holdout", "segments": "--segment"}  # fmt: skip
 _PCT = lambda v: f"{v:+.2%}"
 _MONEY = lambda cents: f"{cents / 100:,.2f}"
+_LABELS = {"retained": ("retention", _PCT), "converted": ("conversion", _PCT), "revenue_cents": ("revenue per customer", _MONEY)}
 
 
 @simulate_app.command("intervention")
@@ -110,6 +112,59 @@ def intervention_cmd(
     _print(result, calibration, run_id)
 
 
+@simulate_app.command("backtest")
+def backtest_cmd(
+    run_id: Annotated[int | None, typer.Option("--run-id", help="The stored simulation run to score (its ops_simulation_runs id).")] = None,
+    outcomes: Annotated[Path | None, typer.Option("--outcomes", help="Realised outcomes of the real launch: CSV customer_id,group,retained,converted,revenue_cents[,segment].")] = None,
+    ops_url: Annotated[str | None, typer.Option("--ops-url", envvar="CJSIM_OPS_URL", show_envvar=True, help="Operations store that keeps the run; the backtest is added to ops_calibration_history.")] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Backtest a stored run against outcomes realised in a real launch with a holdout: the realised
+    uplifts (treated minus holdout), the error of the prediction, the coverage of its 95% prediction
+    intervals and the segment ranking accuracy (docs/experiments.md)."""
+    from app.experiments import Interval, backtest_imported, read_outcomes, record_calibration, simulation_run_rows
+    from app.storage.ops import OpsStore
+    from app.storage.url import parse_url
+
+    if not ops_url:
+        raise InvalidArgumentError("give the operations store that keeps the run: --ops-url URL (or set CJSIM_OPS_URL)")
+    if outcomes is None:
+        raise InvalidArgumentError("give the realised outcomes: --outcomes FILE.csv (customer_id,group,retained,converted,revenue_cents[,segment])")
+    if run_id is None:
+        raise InvalidArgumentError("give the run to backtest: --run-id N (the id `cjsim simulate intervention --ops-url` printed)")
+    url = parse_url(ops_url)
+    if url.drivername == "sqlite" and not Path(url.database or "").is_file():
+        raise InvalidArgumentError(f"no operations store at {url.database}; give the --ops-url the run was kept in")
+    realised = read_outcomes(outcomes)  # a malformed file is refused before the store is touched
+    realised.require_both_groups()
+    store = OpsStore.from_url(ops_url)
+    runs = {r.run_id: r for r in simulation_run_rows(store)}
+    if run_id not in runs:
+        known = ", ".join(str(i) for i in runs) or "none yet; keep one with `cjsim simulate intervention ... --ops-url URL`"
+        raise InvalidArgumentError(f"unknown simulation run {run_id}; runs in this store: {known}")
+    calibration = backtest_imported(runs[run_id], realised)
+    calibration_id = record_calibration(store, run_id, calibration, created_at=dt.datetime.now(dt.UTC).replace(tzinfo=None))
+    if as_json:
+        out = {"run_id": run_id, "calibration_id": calibration_id, "treated": realised.treated,
+               "holdout": realised.holdout, "segments": realised.segment_effects(), "backtest": calibration.to_dict()}  # fmt: skip
+        typer.echo(json.dumps(out, indent=2))
+        return
+    run = runs[run_id]
+    console.print(f"simulation run #{run_id} ({run.name}: {run.action}, {run.iterations} iterations) against "
+                  f"{realised.source}: {realised.treated} treated, {realised.holdout} held out")  # fmt: skip
+    table = Table()
+    for col in ("metric", "predicted", "realised", "error", "one more world (95%)", "inside"):
+        table.add_column(col, justify="left" if col == "metric" else "right")
+    for m, (label, fmt) in _LABELS.items():
+        pi = run.intervals["prediction"][m]
+        r = calibration.realised[m]
+        table.add_row(label, fmt(calibration.predicted[m]), fmt(r), fmt(calibration.predicted[m] - r),
+                      f"{fmt(pi['low'])} to {fmt(pi['high'])}", "yes" if Interval(**pi).contains(r) else "no")  # fmt: skip
+    console.print(table)
+    _print_calibration(calibration, realised.source)
+    console.print(f"kept as calibration #{calibration_id} of simulation run #{run_id}")
+
+
 def _spec_from_args(fields: Mapping[str, object]) -> InterventionSpec:
     from pydantic import ValidationError
 
@@ -132,8 +187,7 @@ def _print(result: ExperimentResult, calibration: Calibration | None, run_id: in
     table = Table(title=title)
     for col in ("metric", "uplift (95% CI)", "one more world (95%)", "truth (mean)", "per-iteration coverage"):
         table.add_column(col, justify="left" if col == "metric" else "right")
-    labels = {"retained": ("retention", _PCT), "converted": ("conversion", _PCT), "revenue_cents": ("revenue per customer", _MONEY)}
-    for m, (label, fmt) in labels.items():
+    for m, (label, fmt) in _LABELS.items():
         p = pooled[m]
         pi = prediction.get(m)
         table.add_row(label, f"{fmt(p.estimate)} ({fmt(p.low)} to {fmt(p.high)})",
@@ -147,10 +201,13 @@ def _print(result: ExperimentResult, calibration: Calibration | None, run_id: in
     for rec in result.recommendations():
         console.print(f"- {rec}")
     if calibration is not None:
-        c = calibration
-        console.print(f"backtest on {len(c.per_world)} held-out worlds: realised revenue uplift "
-                      f"{_MONEY(c.realised['revenue_cents'])} per customer, error {_MONEY(c.error)}, interval coverage "
-                      f"{c.interval_coverage:.0%}, segment ranking accuracy "
-                      f"{'-' if c.ranking_accuracy is None else format(c.ranking_accuracy, '.0%')}")  # fmt: skip
+        _print_calibration(calibration, f"{len(calibration.per_world)} held-out worlds")
     console.print(f"{result.duration_s:.1f} s ({result.simulate_s:.1f} s generating worlds and re-simulating the targets)"
                   + (f"; kept as simulation run #{run_id}" if run_id is not None else ""))  # fmt: skip
+
+
+def _print_calibration(c: Calibration, where: str) -> None:
+    console.print(f"backtest on {where}: realised revenue uplift "
+                  f"{_MONEY(c.realised['revenue_cents'])} per customer, error {_MONEY(c.error)}, interval coverage "
+                  f"{c.interval_coverage:.0%}, segment ranking accuracy "
+                  f"{'-' if c.ranking_accuracy is None else format(c.ranking_accuracy, '.0%')}")  # fmt: skip
