@@ -40,6 +40,7 @@ RULES: list[tuple[str, str, str]] = [
     ("app.formats", "app.catalog", "file formats sit below the catalog that loads them"),
     ("app.storage", "app.catalog", "storage writes rows; what to generate is decided above it"),
     ("app.journeys", "app.catalog", "the views import the journey model; runs over named worlds sit above (app/orchestration.py)"),
+    ("app.experiments", "app.catalog", "the views import the experiments engine; it reads named worlds from the data files"),
 ]
 
 
