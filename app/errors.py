@@ -22,6 +22,7 @@ __all__ = [
     "ActionDeclinedError",
     "ActionFailedError",
     "DeliveryFailedError",
+    "ExecutorError",
 ]
 
 
@@ -96,3 +97,7 @@ class ActionFailedError(CJSimError):
 
 class DeliveryFailedError(CJSimError):
     """A playbook webhook refused the payload or stayed unreachable after its retries (the outbox holds the backup)."""
+
+
+class ExecutorError(CJSimError):
+    """An executor cannot start (Ray not installed, cluster unreachable) or lost a worker while running."""

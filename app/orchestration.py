@@ -137,6 +137,7 @@ def _run(store: OpsStore, source: Engine, db: TreatedWorldDatabase | None, displ
     runtime = Runtime(store=store, run_id=run_id, source=source, settings=settings, health=load_health_settings(),
                       playbooks=load_playbooks(), effects=load_intervention_effects(), db=db, first_day=first)  # fmt: skip
     days = (last - first).days + 1
+    runtime.prepare(last)
     graph = build_orchestrator(runtime, policy)
     config = graph_config(f"orchestrator-{run_id}", days)
     status = "failed"

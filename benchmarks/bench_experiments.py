@@ -5,7 +5,9 @@ docs/performance.md "Simulated experiments").
 * **speed**: 200 iterations of one intervention (loyalty_discount, every active subscriber) on
   default worlds, (a) every iteration on a world of its own (seeds 0-66 x the 3 personas) with 1 and
   with ``--workers`` processes, (b) 200 iterations over 30 worlds (seeds 0-9 x 3 personas), and the
-  baseline of generating (a)'s 200 worlds alone;
+  baseline of generating (a)'s 200 worlds alone; with ``--executor ray``, (a) and (b) again as Ray
+  tasks (a local Ray instance with ``--workers`` CPUs, or the cluster at ``--ray-address``), each
+  row with a hash of its result (``to_dict()`` without the timings): equal hashes, equal numbers;
 * **coverage**: the share of per-iteration 95% intervals holding the iteration's exact SATE, (a)'s
   200 experiments on 200 worlds and 1,000 randomisations over 30 worlds for more actions, with a
   Wilson interval for the share;
@@ -16,20 +18,25 @@ docs/performance.md "Simulated experiments").
 
 Usage::
 
-    python benchmarks/bench_experiments.py [--sections speed,coverage,uplift] [--workers 2]
+    python benchmarks/bench_experiments.py [--sections speed,coverage,uplift] [--workers 2] [--executor ray [--ray-address ADDR]]
 """
 
 from __future__ import annotations
 
 import argparse
+import hashlib
+import json
 import os
 import platform
 import sys
 import time
+from collections.abc import Callable
+from contextlib import nullcontext
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from app.execution import Executor, make_executor
 from app.experiments import METRICS, InterventionSpec, potential_outcomes, run_experiment, world_grid
 from app.experiments.population import world_for
 from app.experiments.uplift import LEARNERS, UpliftData, auuc_ratio, experiment_data, pehe, qini, truth_data
@@ -49,6 +56,12 @@ def _load() -> str:
     return " ".join(path.read_text().split()[:3]) if path.exists() else "?"
 
 
+def result_hash(result) -> str:  # type: ignore[no-untyped-def]
+    """The first 12 hex digits of the SHA-256 of the result's numbers (``to_dict()`` without the timings)."""
+    data = {k: v for k, v in result.to_dict().items() if k not in ("duration_s", "simulate_s")}
+    return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()[:12]
+
+
 def _coverage_row(label: str, result) -> None:  # type: ignore[no-untyped-def]
     n = len(result.iterations)
     cells = []
@@ -59,21 +72,29 @@ def _coverage_row(label: str, result) -> None:  # type: ignore[no-untyped-def]
     print(f"| {label} | {n} | {len(result.worlds)} | " + " | ".join(cells) + " |")
 
 
-def speed_and_coverage(workers: int, sections: set[str]) -> None:
+def speed_and_coverage(workers: int, sections: set[str], ray: Callable[[], Executor] | None = None) -> None:
     spec = InterventionSpec(name="bench", action="loyalty_discount")
     distinct = world_grid(SCENARIO, PERSONAS, range(67))[:200]
     results = {}
     if "speed" in sections:
         print("\n### Speed: 200 iterations of loyalty_discount (every active subscriber)\n")
-        print("| configuration | workers | wall (s) | generating worlds + re-simulating targets (s) | randomisations (s) | load before -> after |")
-        print("|---|---:|---:|---:|---:|---|")
-        for label, worlds, w in (("200 iterations, 200 worlds", distinct, 1), ("200 iterations, 200 worlds", distinct, workers),
-                                 ("200 iterations, 30 worlds", world_grid(SCENARIO, PERSONAS, range(10)), 1)):  # fmt: skip
+        print("| configuration | executor | workers | wall (s) | generating worlds + re-simulating targets (s) | randomisations (s) | result hash | load before -> after |")
+        print("|---|---|---:|---:|---:|---:|---|---|")
+        thirty = world_grid(SCENARIO, PERSONAS, range(10))
+        runs = [("200 iterations, 200 worlds", distinct, 1, False), ("200 iterations, 200 worlds", distinct, workers, False),
+                ("200 iterations, 30 worlds", thirty, 1, False)]  # fmt: skip
+        if ray is not None:
+            runs += [("200 iterations, 200 worlds", distinct, workers, True), ("200 iterations, 30 worlds", thirty, workers, True)]
+        for label, worlds, w, on_ray in runs:
             world_for.cache_clear()
-            before = _load()
-            r = run_experiment(spec, worlds, 200, workers=w)
-            results[(label, w)] = r
-            print(f"| {label} | {w} | {r.duration_s:.1f} | {r.simulate_s:.1f} | {r.duration_s - r.simulate_s:.2f} | {before} -> {_load()} |")
+            # a fresh Ray instance per row (started before the clock): its workers keep the worlds they made
+            with ray() if on_ray and ray is not None else nullcontext() as ex:
+                before = _load()
+                r = run_experiment(spec, worlds, 200, workers=w, executor=ex)
+            if not on_ray:
+                results[(label, w)] = r
+            print(f"| {label} | {ex.name if ex else 'local'} | {ex.workers if ex else w} | {r.duration_s:.1f} | "
+                  f"{r.simulate_s:.1f} | {r.duration_s - r.simulate_s:.2f} | {result_hash(r)} | {before} -> {_load()} |")  # fmt: skip
         world_for.cache_clear()
         before, began = _load(), time.perf_counter()
         for key in distinct:  # the floor: the worlds alone, no target selected, nobody re-simulated
@@ -134,13 +155,18 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sections", default="speed,coverage,uplift")
     parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--executor", choices=["local", "ray"], default="local",
+                        help="ray: also run the speed rows as Ray tasks and print their result hashes")  # fmt: skip
+    parser.add_argument("--ray-address", default=None, help="a Ray cluster to join (default: a local Ray instance)")
     a = parser.parse_args()
     sections = set(a.sections.split(","))
-    print(f"`python benchmarks/bench_experiments.py --sections {a.sections} --workers {a.workers}`: {platform.machine()}, "
-          f"{os.cpu_count()} cores, Python {platform.python_version()}, load average at start {_load()}")  # fmt: skip
+    extra = f" --executor {a.executor}" + (f" --ray-address {a.ray_address}" if a.ray_address else "")
+    print(f"`python benchmarks/bench_experiments.py --sections {a.sections} --workers {a.workers}{extra if a.executor == 'ray' else ''}`: "
+          f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}, load average at start {_load()}")  # fmt: skip
     started = time.perf_counter()
+    ray = (lambda: make_executor("ray", workers=a.workers, address=a.ray_address)) if a.executor == "ray" else None
     if sections & {"speed", "coverage"}:
-        speed_and_coverage(a.workers, sections)
+        speed_and_coverage(a.workers, sections, ray)
     if "uplift" in sections:
         uplift()
     print(f"\ntotal {time.perf_counter() - started:.0f} s, load average at the end {_load()}")

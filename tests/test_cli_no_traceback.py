@@ -7,6 +7,7 @@ below a regular file (``a-file/sub``) or by a folder standing where a file must 
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import pytest
@@ -72,6 +73,7 @@ def _cases(f: dict[str, Path]) -> dict[str, list[tuple[list[str], str]]]:
     orders = ["--orders", str(f["latin"]), "--mapping", str(f["mapping"])]
     url_cases = list(URL_PROBLEMS.items())
     core_ops = f"sqlite:///{f['database'].parent / 'core_ops.db'}"
+    privacy_ops = f"sqlite:///{f['database'].parent / 'privacy_ops.db'}"
     return {
         "list": [(["list", "planets"], "Invalid value")],  # takes no path, file or URL
         "demo": [(["demo", "--seed", "-1"], "Invalid value")],  # takes no path, file or URL
@@ -92,7 +94,13 @@ def _cases(f: dict[str, Path]) -> dict[str, list[tuple[list[str], str]]]:
            (["act", "launch_simulated_intervention", "--run-id", "7", "--approve"], "no simulation run #7")],
         "batch": [(["batch", "--out", str(under), "--seeds", "0"], "cannot write"),
                   (["batch", "--out", str(f["bad_manifest"]), "--resume"], "not a batch manifest"),
-                  (["batch", "--out", str(under / "p"), "--provider", "production", "--db-url", url_cases[0][0]], url_cases[0][1])],
+                  (["batch", "--out", str(under / "p"), "--provider", "production", "--db-url", url_cases[0][0]], url_cases[0][1]),
+                  (["batch", "--out", str(f["blocker"].parent / "r1"), "--seeds", "0", "--executor", "dask"], "unknown executor 'dask'; valid executors: local, ray"),
+                  (["batch", "--out", str(f["blocker"].parent / "r2"), "--seeds", "0", "--ray-address", "127.0.0.1:1"], "needs the Ray executor: add --executor ray"),
+                  (["batch", "--out", str(f["blocker"].parent / "r3"), "--seeds", "0", "--executor", "ray", "--ray-address", "127.0.0.1:1"],
+                   "cannot reach the Ray cluster at 127.0.0.1:1"),
+                  (["batch", "--out", str(f["blocker"].parent / "r4"), "--seeds", "0", "--executor", "ray", "--cj-model", "openai:gpt-4o-mini"],
+                   "network models run on threads in this process: drop --executor ray")],
         "eval": [(["eval", str(f["locked_out"])], "cannot write"), (["eval", str(f["bad"])], "line 1: not a run record"),
                  (["eval", str(under)], "is not a folder"),
                  (["eval", str(f["good"]), "--evaluators", "nope"], "unknown evaluator 'nope'; valid evaluators: consistency"),
@@ -159,7 +167,53 @@ def _cases(f: dict[str, Path]) -> dict[str, list[tuple[list[str], str]]]:
                         (["orchestrate", "--db-url", url_cases[0][0]], url_cases[0][1])],
         "mcp serve": [(["mcp", "serve", "--scenario", "nowhere"], "unknown scenario 'nowhere'"),
                       (["mcp", "serve", "--ops-url", f"sqlite:///{under}/ops.db"], "does not exist"),
-                      (["mcp", "serve", "--db-url", url_cases[0][0]], url_cases[0][1])],
+                      (["mcp", "serve", "--db-url", url_cases[0][0]], url_cases[0][1]),
+                      (["mcp", "serve", "--http"], "--http needs API keys: create one with `cjsim mcp keys create"),
+                      (["mcp", "serve", "--http", "--ops-url", core_ops], "holds no active API key; create one with"),
+                      (["mcp", "serve", "--http", "--ops-url", f"sqlite:///{under}/ops.db"], "does not exist"),
+                      (["mcp", "serve", "--no-auth"], "--no-auth only applies to --http")],
+        "mcp keys create": [(["mcp", "keys", "create", "--name", "x"], "pass --ops-url URL or set CJSIM_OPS_URL"),
+                            (["mcp", "keys", "create", "--name", "x", "--ops-url", core_ops, "--allow", "weather"],
+                             "unknown operation 'weather'; valid operations:"),
+                            (["mcp", "keys", "create", "--name", "x", "--ops-url", core_ops, "--rate-limit", "-1"],
+                             "--rate-limit must be between 1 and"),
+                            (["mcp", "keys", "create", "--name", "x", "--ops-url", core_ops, "--expires-in", "soon"],
+                             "--expires-in must be a positive number"),
+                            (["mcp", "keys", "create", "--name", "", "--ops-url", core_ops], "--name must not be empty"),
+                            (["mcp", "keys", "create", "--name", "x", "--ops-url", f"sqlite:///{under}/ops.db"], "does not exist")]
+        + [(["mcp", "keys", "create", "--name", "x", "--ops-url", u], m) for u, m in url_cases[:2]],
+        "mcp keys list": [(["mcp", "keys", "list"], "pass --ops-url URL or set CJSIM_OPS_URL"),
+                          (["mcp", "keys", "list", "--ops-url", f"sqlite:///{under}/ops.db"], "does not exist")],
+        "mcp keys revoke": [(["mcp", "keys", "revoke", "cjk_nope"], "pass --ops-url URL or set CJSIM_OPS_URL"),
+                            (["mcp", "keys", "revoke", "cjk_nope", "--ops-url", core_ops], "unknown key 'cjk_nope'; valid keys:")],
+        "privacy request": [
+            (["privacy", "request", "--type", "erase", "--customer", "C1"], "unknown request type 'erase'; valid request types"),
+            (["privacy", "request", "--type", "access", "--customer", "C1", "--regulation", "pdpa"], "unknown regulation 'pdpa'"),
+            (["privacy", "request", "--type", "deletion", "--customer", "C1", "--db-url", db, "--ops-url", privacy_ops],
+             "cannot be undone; pass --yes"),
+            (["privacy", "request", "--type", "correction", "--customer", "C1", "--set", "email"], "use --set field=value"),
+            (["privacy", "request", "--type", "correction", "--customer", "C1", "--set", "id=C2"], "'id' cannot be corrected"),
+            (["privacy", "request", "--type", "access", "--customer", "C1", "--set", "name=X"], "--set is for corrections"),
+            (["privacy", "request", "--type", "portability", "--customer", "C1"], "pass --out FILE.zip"),
+            (["privacy", "request", "--type", "deletion", "--customer", "C1", "--yes", "--out", "x.json"], "--out is for access"),
+            (["privacy", "request", "--type", "access", "--customer", "C1", "--transcripts", str(under)], "no such folder"),
+            (["privacy", "request", "--type", "access", "--customer", "C1", "--ops-url", privacy_ops], "pass --db-url URL"),
+            (["privacy", "request", "--type", "access", "--customer", "C1", "--db-url", db], "pass --ops-url URL"),
+            (["privacy", "request", "--type", "access", "--customer", "NOPE", "--db-url", db, "--ops-url", privacy_ops],
+             "no customer 'NOPE'"),
+            (["privacy", "request", "--type", "access", "--customer", "C1", "--db-url", db, "--ops-url", f"sqlite:///{under}/ops.db"],
+             "does not exist"),
+            (["privacy", "request", "--type", "access", "--customer", "C1", "--db-url", f"sqlite:///{under}/x.db",
+              "--ops-url", privacy_ops], "no SQLite database file"),
+            (["privacy", "request", "--type", "portability", "--customer", "C1", "--out", str(under / "b.zip")], "pass --db-url"),
+        ] + [(["privacy", "request", "--type", "access", "--customer", "C1", "--db-url", u, "--ops-url", privacy_ops], m)
+             for u, m in url_cases],
+        "privacy list": [(["privacy", "list"], "pass --ops-url URL or set CJSIM_OPS_URL"),
+                         (["privacy", "list", "--ops-url", privacy_ops, "--status", "done"], "unknown status 'done'"),
+                         (["privacy", "list", "--ops-url", f"sqlite:///{under}/ops.db"], "does not exist")],
+        "privacy show": [(["privacy", "show", "99", "--ops-url", privacy_ops], "no privacy request 99"),
+                         (["privacy", "show", "1"], "pass --ops-url URL or set CJSIM_OPS_URL"),
+                         (["privacy", "show", "one", "--ops-url", privacy_ops], "Invalid value")],
         "db quality": [(["db", "quality", "--url", f"sqlite:///{under}/x.db"], "no SQLite database file"),
                        (["db", "quality", "--url", db], "holds no data"),
                        (["db", "quality", "--url", db, "--date", "soon"], "--date must be a date like")]
@@ -199,6 +253,12 @@ def _cases(f: dict[str, Path]) -> dict[str, list[tuple[list[str], str]]]:
             (["simulate", "intervention", "--file", str(f["blocker"])], "field 'action': required field is missing; add it;"),
             (["simulate", "intervention", "--action", "pause_offer", "--ops-url", f"sqlite:///{under}/ops.db"], "does not exist"),
             (["simulate", "intervention", "--action", "pause_offer", "--ops-url", url_cases[0][0]], url_cases[0][1]),
+            (["simulate", "intervention", "--action", "pause_offer", "--executor", "dask"], "unknown executor 'dask'; valid executors: local, ray"),
+            (["simulate", "intervention", "--action", "pause_offer", "--ray-address", "127.0.0.1:1"], "needs the Ray executor: add --executor ray"),
+            (["simulate", "intervention", "--action", "pause_offer", "--executor", "ray", "--ray-address", "127.0.0.1:1"],
+             "cannot reach the Ray cluster at 127.0.0.1:1 (Connection refused); start it with `ray start --head`"),
+            (["simulate", "intervention", "--action", "pause_offer", "--executor", "ray", "--ray-address", "head-node"],
+             "Ray address 'head-node' is not host:port, ray://host:port or auto"),
         ],
     }  # fmt: skip
 
@@ -215,6 +275,19 @@ def test_user_mistakes_end_in_one_line_and_exit_code_2(files: dict[str, Path], c
         assert result.exit_code == 2, (args, result.output, result.exception)
         assert "Traceback" not in result.output and "hunter2" not in result.output, args
         assert phrase in output, (args, output)
+
+
+@pytest.mark.parametrize("args", [["simulate", "intervention", "--action", "pause_offer", "--seeds", "0"], ["batch", "--seeds", "0"]],
+                         ids=["simulate intervention", "batch"])  # fmt: skip
+def test_the_ray_executor_without_ray_names_the_extra(args: list[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(sys.modules, "ray", None)  # what an install without the extra sees: import ray fails
+    out = ["--out", str(tmp_path / "b")] if args[0] == "batch" else []
+    result = runner.invoke(app, [*args, *out, "--executor", "ray"])
+    output = " ".join(result.output.split())
+    assert result.exit_code == 2 and "Traceback" not in result.output, result.output
+    assert "the Ray executor needs Ray, which is not installed" in output
+    assert "install it with: pip install 'cjsim[ray]'" in output
+    assert not (tmp_path / "b").exists()
 
 
 # --------------------------------------------------------------------------- large seed lists

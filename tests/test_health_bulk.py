@@ -20,7 +20,7 @@ from app.health.inputs import HealthInputs, gather_inputs, gather_inputs_at, sou
 from app.health.model import score_customer
 from app.health.score import entry_price
 from app.health.settings import HealthSettings, load_health_settings
-from app.health.store import StoredHealth, health_dates
+from app.health.store import StoredHealth, health_at, health_dates
 from app.providers.data_agent import DataAgent
 from app.storage.admin import init_database, store_rows, writable_connection
 from app.world.world import end_of_day
@@ -138,3 +138,14 @@ def test_stored_health_equals_scoring_each_customer_alone(url: str) -> None:
             assert stored.summary(S.monitoring.psi_bins) == expected.summary(S.monitoring.psi_bins)
             assert stored.alert_counts() == expected.alert_counts() and expected.alert_counts()
             assert any(r.risk_factors for r in expected.rows) and any(r.opportunities for r in expected.rows)
+
+
+def test_health_computed_in_memory_equals_scoring_each_customer_alone(url: str) -> None:
+    # a date nobody materialised: health_at computes it, one row per distinct key copied to its holders
+    with writable_connection(url) as conn:
+        day = min(health_dates(conn)) - dt.timedelta(days=3)
+        computed = health_at(conn, day, S)
+        expected = MemoryHealth(day, one_by_one(conn, day, S))
+        assert isinstance(computed, MemoryHealth) and computed.size() == expected.size() > 100
+        assert [vars(r) for r in computed.worst(computed.size())] == [vars(r) for r in expected.rows]
+        assert len({id(r.components) for r in computed.rows}) < computed.size()  # rows do share their values

@@ -39,6 +39,11 @@ RULES: list[tuple[str, str, str]] = [
     ("app.catalog", "app.evaluation", "the catalog reads file formats, never the evaluators they configure"),
     ("app.formats", "app.catalog", "file formats sit below the catalog that loads them"),
     ("app.storage", "app.catalog", "storage writes rows; what to generate is decided above it"),
+    ("app.storage", "app.governance", "privacy requests search and change the stores; the stores never call them"),
+    ("app.governance", "app.providers", "privacy requests work on databases by URL, beside the read-only data providers"),
+    ("app.storage", "app.mcp", "the store keeps key rows; making and checking API keys sits above it"),
+    ("app.execution", "app.batch", "executors run any picklable function; batches sit above them"),
+    ("app.execution", "app.experiments", "executors run any picklable function; experiments sit above them"),
     ("app.journeys", "app.catalog", "the views import the journey model; runs over named worlds sit above (app/orchestration.py)"),
     ("app.experiments", "app.catalog", "the views import the experiments engine; it reads named worlds from the data files"),
 ]

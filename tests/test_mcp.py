@@ -14,6 +14,8 @@ import anyio
 import pytest
 from mcp import Client
 from mcp.client.stdio import StdioServerParameters
+from mcp.client.streamable_http import streamable_http_client
+from mcp.shared._httpx_utils import create_mcp_http_client
 
 from app.storage.ops import OpsStore
 from app.views import ACTIONS, VIEWS, tool_names
@@ -99,10 +101,16 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def test_the_server_speaks_streamable_http_on_localhost() -> None:
+def test_the_server_speaks_streamable_http_on_localhost(tmp_path: Path) -> None:
+    ops_url = f"sqlite:///{tmp_path / 'ops.db'}"
+    made = subprocess.run(
+        [sys.executable, "-m", "app", "mcp", "keys", "create", "--name", "test", "--allow", "views,actions", "--ops-url", ops_url],
+        env=ENV, cwd=ROOT, capture_output=True, text=True, timeout=120, stdin=subprocess.DEVNULL, check=True,
+    )  # fmt: skip
+    key = made.stdout.strip()
     port = _free_port()
     proc = subprocess.Popen(
-        [sys.executable, "-m", "app", "mcp", "serve", "--http", "--port", str(port)],
+        [sys.executable, "-m", "app", "mcp", "serve", "--http", "--port", str(port), "--ops-url", ops_url],
         env=ENV, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL,
     )  # fmt: skip
     try:
@@ -118,7 +126,8 @@ def test_the_server_speaks_streamable_http_on_localhost() -> None:
         out: dict[str, Any] = {}
 
         async def session() -> None:
-            async with Client(f"http://127.0.0.1:{port}/mcp") as client:
+            http = create_mcp_http_client(headers={"Authorization": f"Bearer {key}"})
+            async with Client(streamable_http_client(f"http://127.0.0.1:{port}/mcp", http_client=http)) as client:
                 out["tools"] = [t.name for t in (await client.list_tools()).tools]
                 out["call"] = await client.call_tool("get_order_metrics", {})
                 out["bad"] = await client.call_tool("get_order_metrics", {"time_range": "1y"})

@@ -10,6 +10,7 @@ import pytest
 import sqlalchemy as sa
 
 from app.errors import InvalidArgumentError
+from app.health.inputs import subscription_facts
 from app.health.settings import load_health_settings
 from app.health.store import health_at
 from app.journeys.observe import TreatedWorldDatabase
@@ -66,6 +67,13 @@ def test_the_observed_database_equals_a_fresh_load_of_the_treated_world() -> Non
             assert [(r.customer_id, r.risk) for r in ha.worst(ha.size())] == \
                 [(r.customer_id, r.risk) for r in hb.worst(hb.size())]  # fmt: skip
             assert journey_positions(a, day) == journey_positions(b, day)
+        # the subscriptions it keeps for the health inputs are those a fresh read gives
+        assert db.subscriptions == subscription_facts(b)
+    untreated = memory_engine()
+    create_schema(untreated)
+    insert_rows(untreated, world.tables)
+    with untreated.connect() as c:
+        assert subscription_facts(c) != db.subscriptions  # the treatments moved cancellations: they were followed
 
 
 def _settings(**loop: Any) -> Any:

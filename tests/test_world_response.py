@@ -76,6 +76,18 @@ def test_individual_hazards_sum_to_the_days_expected_cancellations(scenario: str
         assert sum(fates.hazard(c, day) for c in active) == pytest.approx(expected, rel=1e-9)
 
 
+def test_the_one_sweep_scales_equal_the_mean_weight_of_each_day() -> None:
+    fates = _world().fates
+    assert fates is not None
+    for ordinal in range(fates.start.toordinal(), fates.horizon.toordinal() + 1):
+        weights = [f.weight(ordinal) for f in fates.subscribers.values()
+                   if f.started < ordinal and (f.cancelled is None or f.cancelled >= ordinal)]  # fmt: skip
+        hazard = fates.base_hazard * fates.rates[fates.day_index(ordinal)].churn
+        assert fates.hazard_scale(ordinal) == pytest.approx(hazard * len(weights) / sum(weights), rel=1e-12)
+    with pytest.raises(InvalidArgumentError, match="outside the simulated days"):
+        fates.hazard_scale(fates.horizon.toordinal() + 1)
+
+
 def test_no_intervention_leaves_the_world_as_generated() -> None:
     world = _world()
     assert respond(world, []).world.tables is world.tables

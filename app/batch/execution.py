@@ -1,9 +1,9 @@
-"""How a batch's cases are executed: in the caller, in a process pool, or on threads.
+"""How a batch's cases are executed: in the caller, on an executor (processes or Ray), or on threads.
 
 * **In process** (``jobs=1``, offline models): one :class:`CaseRunner`, cases in order.
-* **Process pool** (offline models, ``jobs>1``): cases are grouped by world; each group is one
-  task, so a world (~220 ms to generate) is made once and shared by its workflows (~20 ms each).
-  Workers send each record back through a queue as soon as it is scored.
+* **An executor** (offline models, ``jobs>1`` or Ray; :mod:`app.execution`): cases are grouped by
+  world; each group is one task, so a world (~220 ms to generate) is made once and shared by its
+  workflows (~20 ms each). A group's records come back together when its task finishes.
 * **Threads** (network models): up to ``jobs`` conversations at once, each thread with its own
   runner (world cache, database connection); model calls are retried on transient errors.
 
@@ -17,28 +17,22 @@ is the only writer of ``transcripts.jsonl``. Record order follows completion, no
 from __future__ import annotations
 
 import gc
-import multiprocessing
-import os
 import queue as queue_module
 import threading
-import time
 from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import Future, ProcessPoolExecutor
 from contextlib import contextmanager
-from functools import partial
 from typing import Any
 
 from app.batch.records import CaseKey, RunRecord
 from app.batch.runner import CaseRunner, CaseSettings, error_text
 from app.catalog import Catalog
 from app.evaluation.result import Evaluator
+from app.execution import Executor, WorkerSetup
 
-__all__ = ["Sink", "group_by_world", "run_in_process", "run_in_pool", "run_on_threads", "INTERRUPTED"]
+__all__ = ["Sink", "group_by_world", "run_in_process", "run_on_executor", "run_on_threads", "INTERRUPTED"]
 
 Sink = Callable[[RunRecord], None]
 """Receives each finished record, in the thread that started the batch."""
-
-_STRAGGLER_WAIT_S = 1.0  # after a worker crash, how long to wait for records it had already sent
 
 INTERRUPTED = "interrupted while running; resuming the batch runs it again"
 """The error of a case that was running when the batch was interrupted."""
@@ -85,43 +79,20 @@ def run_in_process(cases: Sequence[CaseKey], runner: CaseRunner, sink: Sink) -> 
                 sink(record)
 
 
-# --------------------------------------------------------------------------- process pool
+# --------------------------------------------------------------------------- an executor (processes, Ray)
 
 _worker: CaseRunner | None = None
-_results: Any = None
 
 
-def _init_worker(
-    settings: CaseSettings, catalog: Catalog, evaluators: Sequence[Evaluator] | None, results: Any, parent: int
-) -> None:
-    global _worker, _results
+def _init_worker(settings: CaseSettings, catalog: Catalog, evaluators: Sequence[Evaluator] | None) -> None:
+    global _worker
     # the catalog arrives once per worker (inherited when forking), never re-read per case
     _worker = CaseRunner(settings, catalog=catalog, evaluators=evaluators)
-    _results = results
-    threading.Thread(target=_exit_with_parent, args=(parent,), daemon=True, name="cjsim-parent-watch").start()
 
 
-def _exit_with_parent(parent: int) -> None:
-    # A batch killed with SIGKILL cannot stop its pool; idle workers would wait on their task
-    # pipe forever (they hold its write end too), so each one leaves when its parent is gone.
-    while True:
-        time.sleep(1.0)
-        if os.getppid() != parent:
-            os._exit(1)
-
-
-def _run_group(cases: list[dict[str, Any]]) -> int:
+def _run_group(cases: list[dict[str, Any]]) -> list[str]:
     assert _worker is not None
-    for data in cases:
-        _results.put(_worker.run(CaseKey(**data)).model_dump_json())
-    return len(cases)
-
-
-def _pool_context() -> Any:
-    # fork starts workers in milliseconds with the parent's imports and compiled graph; elsewhere
-    # the platform default (spawn) re-imports, and evaluator objects must then be picklable.
-    methods = multiprocessing.get_all_start_methods()
-    return multiprocessing.get_context("fork" if "fork" in methods else None)
+    return [_worker.run(CaseKey(**data)).model_dump_json() for data in cases]
 
 
 def _warm_up(settings: CaseSettings, evaluators: Sequence[Evaluator] | None, catalog: Catalog) -> None:
@@ -136,92 +107,53 @@ def _warm_up(settings: CaseSettings, evaluators: Sequence[Evaluator] | None, cat
         default_evaluators(keys=keys, catalog=catalog)  # imports the evaluator modules once for every worker
 
 
-def run_in_pool(
+def run_on_executor(
     cases: Sequence[CaseKey],
     settings: CaseSettings,
     sink: Sink,
     *,
-    jobs: int,
+    executor: Executor,
     catalog: Catalog,
     evaluators: Sequence[Evaluator] | None = None,
     on_start: Callable[[], None] | None = None,
 ) -> None:
-    """Run cases in ``jobs`` processes, one world group per task; records stream back as they finish.
+    """Run cases on ``executor``, one world group per task; each group's records arrive when it finishes.
 
-    Every worker gets ``catalog`` once, when it starts.
-
+    Every worker gets ``settings``, ``catalog`` and ``evaluators`` once, before its first group.
     ``on_start`` runs once the workers exist: anything that starts threads in this process (a live
     progress display) belongs there, since a thread holding a lock while a worker forks would
-    leave that lock held forever in the worker. A worker that dies (killed, out of memory) fails
-    the cases of its group that had not reported.
+    leave that lock held forever in the worker. A group whose task fails (its worker died, or
+    making the runner raised) fails its cases with the reason; the other groups go on.
     """
     groups = group_by_world(cases)
-    group_of = {case.id: i for i, group in enumerate(groups) for case in group}
-    received = [0] * len(groups)
-    seen: set[str] = set()
-    ctx = _pool_context()
-    forking = ctx.get_start_method() == "fork"
-    if forking:
+    frozen = executor.forks
+    if frozen:
         _warm_up(settings, evaluators, catalog)
         gc.collect()
         gc.freeze()  # workers inherit the heap frozen (see _frozen_heap); unfrozen here once they exist
-    results = ctx.Queue()
 
-    def deliver(line: str) -> int:
-        record = RunRecord.model_validate_json(line)
-        group = group_of[record.case.id]
-        received[group] += 1
-        seen.add(record.case.id)
-        sink(record)
-        return group
-
-    pool = ProcessPoolExecutor(
-        max_workers=max(1, min(jobs, len(groups))),
-        mp_context=ctx,
-        initializer=_init_worker,
-        initargs=(settings, catalog, evaluators, results, os.getpid()),
-    )
-    try:
-        futures: list[Future[int]] = [pool.submit(_run_group, [c.model_dump() for c in g]) for g in groups]
-        gc.unfreeze()  # the workers exist now (fork starts them all at the first submit)
+    def started() -> None:
+        nonlocal frozen
+        if frozen:
+            gc.unfreeze()
+            frozen = False
         if on_start is not None:
             on_start()
-        finished_tasks: queue_module.SimpleQueue[int] = queue_module.SimpleQueue()
-        for i, f in enumerate(futures):
-            f.add_done_callback(partial(_put, finished_tasks, i))
-        pending = set(range(len(groups)))
 
-        def settle(i: int) -> None:
-            # a group is settled when its task crashed, or returned and all its records arrived
-            f = futures[i]
-            if f.done() and (f.exception() is not None or received[i] >= f.result()):
-                pending.discard(i)
-
-        while pending:
-            try:
-                settle(deliver(results.get(timeout=0.2)))
-            except queue_module.Empty:
-                pass
-            while not finished_tasks.empty():
-                settle(finished_tasks.get())
-        crashed = [i for i, f in enumerate(futures) if f.exception() is not None]
-        if crashed:
-            while True:  # records a crashed group sent before dying may still be in the pipe
-                try:
-                    deliver(results.get(timeout=_STRAGGLER_WAIT_S))
-                except queue_module.Empty:
-                    break
-            for i in crashed:
-                error = f"worker process failed: {error_text(futures[i].exception())}"  # type: ignore[arg-type]
-                for case in groups[i]:
-                    if case.id not in seen:
-                        sink(RunRecord(case=case, status="failed", error=error))
-    except BaseException:
-        gc.unfreeze()
-        pool.shutdown(wait=False, cancel_futures=True)
-        raise
-    pool.shutdown(wait=True)
-    results.close()
+    setup = WorkerSetup(_init_worker, (settings, catalog, evaluators))
+    try:
+        tasks = [[c.model_dump() for c in g] for g in groups]
+        for outcome in executor.map(_run_group, tasks, setup=setup, on_start=started):
+            if outcome.error is None:
+                for line in outcome.value or []:
+                    sink(RunRecord.model_validate_json(line))
+                continue
+            error = f"worker process failed: {error_text(outcome.error)}"
+            for case in groups[outcome.index]:
+                sink(RunRecord(case=case, status="failed", error=error))
+    finally:
+        if frozen:
+            gc.unfreeze()
 
 
 # --------------------------------------------------------------------------- threads (network models)
@@ -289,6 +221,3 @@ def run_on_threads(
             sink(_interrupted(case))
         raise
 
-
-def _put(done: queue_module.SimpleQueue[int], index: int, _future: Future[Any]) -> None:
-    done.put(index)

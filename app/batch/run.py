@@ -26,11 +26,12 @@ from __future__ import annotations
 import datetime as dt
 import os
 from collections.abc import Sequence
+from contextlib import nullcontext
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from app.batch.execution import run_in_pool, run_in_process, run_on_threads
+from app.batch.execution import run_in_process, run_on_executor, run_on_threads
 from app.batch.progress import BatchProgress, NullProgress
 from app.batch.records import BatchManifest, RunDir, RunRecord, latest_by_case
 from app.batch.runner import CaseRunner, CaseSettings, ModelFactory, is_network_spec, make_judge_model
@@ -38,6 +39,7 @@ from app.batch.summary import BatchSummary
 from app.catalog import Catalog
 from app.errors import DataFileError, InvalidArgumentError, ProviderError, UnknownNameError
 from app.evaluation.result import Evaluator
+from app.execution import Executor, LocalExecutor
 from app.model_specs import check_timeout
 from app.outcomes import MAX_OUTCOME_DAYS
 from app.retry import RetryPolicy
@@ -75,7 +77,7 @@ class BatchResult:
         manifest: the batch's manifest as saved.
         summary: counts over the newest record of every case (including earlier runs when resuming).
         ran: cases run this time.
-        mode: how they ran (``in_process``, ``processes`` or ``threads``).
+        mode: how they ran (``in_process``, ``processes``, ``ray`` or ``threads``).
     """
 
     path: Path
@@ -213,12 +215,25 @@ def manifest_differences(saved: BatchManifest, asked: BatchManifest) -> list[str
 # --------------------------------------------------------------------------- running
 
 
-def execution_mode(manifest: BatchManifest, jobs: int, model_factory: ModelFactory | None = None) -> str:
-    """``threads`` for network models (or injected model objects), else ``in_process`` (jobs 1) or ``processes``."""
+def execution_mode(manifest: BatchManifest, jobs: int, model_factory: ModelFactory | None = None,
+                   executor: Executor | str | None = None) -> str:  # fmt: skip
+    """``threads`` for network models (or injected model objects), ``ray`` on a Ray executor, else
+    ``in_process`` (one worker) or ``processes``. ``executor`` may be an executor or its name.
+
+    Raises:
+        InvalidArgumentError: network models (or model objects) with a Ray executor.
+    """
     network = any(is_network_spec(s) for s in (manifest.cj_model, manifest.merchant_model, manifest.judge_model))
+    ray = (executor if isinstance(executor, str) or executor is None else executor.name) == "ray"
     if network or model_factory is not None:
+        if ray:
+            raise InvalidArgumentError("the Ray executor runs offline models (rules, script); network models run on "
+                                       "threads in this process: drop --executor ray")  # fmt: skip
         return "threads"
-    return "in_process" if jobs == 1 else "processes"
+    if ray:
+        return "ray"
+    workers = executor.workers if isinstance(executor, Executor) else jobs
+    return "in_process" if workers == 1 else "processes"
 
 
 def _check_jobs(jobs: int) -> int:
@@ -290,6 +305,7 @@ def run_batch(
     allow_writable_user: bool = False,
     model_timeout: float | None = None,
     catalog: Catalog | None = None,
+    executor: Executor | None = None,
 ) -> BatchResult:
     """Run a batch into ``out`` and return its summary.
 
@@ -309,10 +325,12 @@ def run_batch(
             :data:`~app.model_specs.DEFAULT_TIMEOUT_S`).
         catalog: the data folder of every case, read once for the whole batch (default:
             ``Catalog.default()``).
+        executor: where offline models run (default: ``jobs`` local processes); the caller shuts it
+            down. A :class:`~app.execution.RayExecutor` gives the same records as local processes.
 
     Raises:
         InvalidArgumentError: ``out`` holds a batch and ``resume`` is false; arguments differ on resume;
-            bad ``jobs``; ``out`` cannot be written.
+            bad ``jobs``; ``out`` cannot be written; network models on a Ray executor.
         RunLockedError: another process is writing to ``out`` (the message names its PID).
         DataFileError: a malformed ``batch.json`` or ``transcripts.jsonl``.
         UnknownNameError: a scenario, merchant or workflow of the manifest that ``catalog`` lacks.
@@ -340,13 +358,14 @@ def run_batch(
         model_timeout=model_timeout,
         outcome_days=manifest.outcome_days,
     )
+    execution_mode(manifest, jobs, model_factory, executor)  # network models on Ray: refused before anything runs
     _check_folder(run_dir, manifest, resume)  # fail fast, before models and database are opened
     _preflight(manifest, settings, model_factory, catalog)
     with run_dir.lock("batch"):
         # checked again under the lock: another writer may have started this folder meanwhile
         saved = _check_folder(run_dir, manifest, resume)
         return _run_locked(
-            manifest, saved, run_dir, settings, jobs, evaluators, progress, model_factory, retry, catalog
+            manifest, saved, run_dir, settings, jobs, evaluators, progress, model_factory, retry, catalog, executor
         )
 
 
@@ -361,6 +380,7 @@ def _run_locked(
     model_factory: ModelFactory | None,
     retry: RetryPolicy | None,
     catalog: Catalog,
+    executor: Executor | None,
 ) -> BatchResult:
     if saved is None:
         now = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
@@ -375,7 +395,7 @@ def _run_locked(
     finished = {r.case.id for r in latest_by_case(earlier) if r.status == "ok"}
     cases = manifest.cases()
     todo = [c for c in cases if c.id not in finished]
-    mode = execution_mode(manifest, jobs, model_factory)
+    mode = execution_mode(manifest, jobs, model_factory, executor)
     progress = progress or NullProgress()
     new: list[RunRecord] = []
 
@@ -393,8 +413,10 @@ def _run_locked(
         elif mode == "in_process":
             start()
             run_in_process(todo, CaseRunner(settings, catalog=catalog, evaluators=evaluators), sink)
-        elif mode == "processes":
-            run_in_pool(todo, settings, sink, jobs=jobs, catalog=catalog, evaluators=evaluators, on_start=start)
+        elif mode in ("processes", "ray"):
+            # an executor given by the caller stays open (it is theirs); the default pool is closed here
+            with nullcontext(executor) if executor is not None else LocalExecutor(jobs) as ex:
+                run_on_executor(todo, settings, sink, executor=ex, catalog=catalog, evaluators=evaluators, on_start=start)
         else:
             start()
             policy = retry or RetryPolicy()

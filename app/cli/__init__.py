@@ -44,6 +44,7 @@ from app.cli import (  # noqa: E402  (registers commands)
     ops_cmds,
     orchestrate_cmds,
     playbook_cmds,
+    privacy_cmds,
     report_cmds,
     run_cmds,
     world_cmds,
@@ -57,7 +58,7 @@ app.add_typer(health_cmds.health_app, name="health")
 app.add_typer(health_cmds.alerts_app, name="alerts")
 app.add_typer(mcp_app, name="mcp")
 app.add_typer(experiment_cmds.simulate_app, name="simulate")
-del core_cmds, data_cmds, eval_cmds, experiment_cmds, orchestrate_cmds, playbook_cmds, report_cmds, run_cmds
+del core_cmds, data_cmds, eval_cmds, experiment_cmds, orchestrate_cmds, playbook_cmds, privacy_cmds, report_cmds, run_cmds
 
 
 def main() -> None:

@@ -16,6 +16,8 @@ if TYPE_CHECKING:
     from app.catalog import Catalog
 
 __all__ = [
+    "ExecutorOpt",
+    "RayAddressOpt",
     "console",
     "err_console",
     "ScenarioOpt",
@@ -86,6 +88,22 @@ AllowWritableOpt = Annotated[
 ]
 YesOpt = Annotated[
     bool, typer.Option("--yes", "-y", help=f"Run even when --seeds names more than {CONFIRM_SEEDS_ABOVE:,} seeds.")
+]
+ExecutorOpt = Annotated[
+    str,
+    typer.Option(
+        "--executor",
+        help="Where the work runs: local (processes on this machine) or ray (a Ray cluster, or a Ray instance "
+        "started here; pip install 'cjsim[ray]').",
+    ),
+]
+RayAddressOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--ray-address",
+        help="The Ray cluster to join with --executor ray (host:port, ray://host:port or auto); default: start "
+        "a Ray instance on this machine for the run.",
+    ),
 ]
 OpsUrlOpt = Annotated[
     str | None,

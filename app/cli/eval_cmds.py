@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shlex
+from contextlib import nullcontext
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -15,10 +16,12 @@ from app.cli.common import (
     AllowWritableOpt,
     CJModelOpt,
     DbUrlOpt,
+    ExecutorOpt,
     MaxAttemptsOpt,
     MerchantModelOpt,
     ModelTimeoutOpt,
     ProviderOpt,
+    RayAddressOpt,
     YesOpt,
     accept_writable_user,
     console,
@@ -131,6 +134,8 @@ def batch_cmd(
     merchant_model: MerchantModelOpt = "script",
     turns: Annotated[int, typer.Option("--turns", help="Maximum merchant turns per conversation.")] = 8,
     jobs: Annotated[int | None, typer.Option("--jobs", "-j", help="Parallel workers (default: CPU count).")] = None,
+    executor: ExecutorOpt = "local",
+    ray_address: RayAddressOpt = None,
     evaluators: Annotated[str, typer.Option("--evaluators", help=f"Evaluator keys: {_LIST}.")] = "all",
     judge_model: Annotated[str | None, typer.Option("--judge-model", help="Model spec for judge evaluators.")] = None,
     provider: ProviderOpt = "data_agent",
@@ -152,7 +157,8 @@ def batch_cmd(
     """
     from app.batch.progress import progress_for
     from app.batch.records import RunDir, latest_by_case
-    from app.batch.run import batch_manifest, default_jobs, run_batch
+    from app.batch.run import batch_manifest, default_jobs, execution_mode, run_batch
+    from app.execution import make_executor
     from app.retry import RetryPolicy
 
     prices = _prices(input_price, output_price)
@@ -187,12 +193,15 @@ def batch_cmd(
     catalog = load_catalog()  # every data file checked before the first case
     manifest = batch_manifest(out.name, provider=provider, db_url=db_url, catalog=catalog, **args)
     jobs = default_jobs() if jobs is None else jobs
+    execution_mode(manifest, jobs, executor=executor)  # network models on Ray: refused before Ray starts
+    local = executor == "local" and ray_address is None
     try:
-        with accept_writable_user():
+        with accept_writable_user(), nullcontext() if local else make_executor(executor, workers=jobs, address=ray_address) as ex:
             result = run_batch(
                 manifest,
                 out,
                 jobs=jobs,
+                executor=ex,
                 resume=resume,
                 db_url=db_url,
                 progress=progress_for(err_console, quiet),

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 from rich.table import Table
 
-from app.cli.common import YesOpt, console
+from app.cli.common import ExecutorOpt, RayAddressOpt, YesOpt, console
 from app.cli.ops_cmds import JsonOpt
 from app.cli.options import parse_names, parse_seeds
 from app.errors import InvalidArgumentError
@@ -45,7 +45,9 @@ def intervention_cmd(
     personas: Annotated[str, typer.Option("--personas", help="Merchant personas, comma-separated, or 'all'.")] = "all",
     seeds: Annotated[str, typer.Option("--seeds", help="World seeds: 0-9, 1,4,7 or 3.")] = "0-9",
     seed: Annotated[int, typer.Option("--seed", min=0, help="Seed of the randomisation.")] = 0,
-    workers: Annotated[int, typer.Option("--workers", min=1, max=64, help="Processes that generate worlds.")] = 1,
+    workers: Annotated[int | None, typer.Option("--workers", min=1, max=64, help="Processes that generate worlds (default 1); with --executor ray and no --ray-address, the CPUs of the Ray instance started here (default: every CPU).")] = None,
+    executor: ExecutorOpt = "local",
+    ray_address: RayAddressOpt = None,
     backtest_seeds: Annotated[str | None, typer.Option("--backtest-seeds", help="Held-out world seeds to realise the outcomes on (a backtest).")] = None,
     ops_url: Annotated[str | None, typer.Option("--ops-url", help="Operations store that keeps the run (ops_simulation_runs) and its backtest.")] = None,
     yes: YesOpt = False,
@@ -54,6 +56,7 @@ def intervention_cmd(
     """Run an intervention on generated worlds with a randomised holdout, against the counterfactual:
     retention, conversion and revenue uplift, cost and ROI with 95% intervals, and how often the
     per-iteration intervals held the true effect."""
+    from app.execution import make_executor
     from app.experiments import (
         backtest,
         load_intervention_spec,
@@ -90,7 +93,10 @@ def intervention_cmd(
             raise InvalidArgumentError("a backtest needs at least 2 iterations (its prediction interval comes from their spread)")
     store = OpsStore.from_url(ops_url) if ops_url else None
     started = dt.datetime.now(dt.UTC).replace(tzinfo=None)
-    result = run_experiment(spec, worlds, iterations, seed=seed, workers=workers)
+    if workers is None and executor == "local":
+        workers = 1
+    with make_executor(executor, workers=workers, address=ray_address) as ex:  # after every argument is checked
+        result = run_experiment(spec, worlds, iterations, seed=seed, executor=ex)
     calibration = backtest(result, held_out) if held_out else None
     run_id = None
     if store is not None:

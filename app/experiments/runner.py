@@ -16,11 +16,11 @@ from __future__ import annotations
 import random
 import time
 from collections.abc import Sequence
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
 from app.errors import InvalidArgumentError
+from app.execution import Executor, LocalExecutor
 from app.experiments.population import METRICS, PotentialOutcomes, WorldKey, potential_outcomes
 from app.experiments.spec import InterventionSpec
 from app.experiments.stats import Interval, diff_in_means, mean_interval, prediction_interval
@@ -172,14 +172,18 @@ def _simulate(args: tuple[WorldKey, InterventionSpec, InterventionEffects]) -> P
 
 def run_experiment(spec: InterventionSpec, worlds: Sequence[WorldKey], iterations: int | None = None, *,
                    seed: int = 0, effects: InterventionEffects | None = None, workers: int = 1,
-                   outcomes: dict[WorldKey, PotentialOutcomes] | None = None) -> ExperimentResult:  # fmt: skip
+                   outcomes: dict[WorldKey, PotentialOutcomes] | None = None,
+                   executor: Executor | None = None) -> ExperimentResult:  # fmt: skip
     """Run ``spec`` for ``iterations`` randomisations (default: one per world), iteration ``i`` on
     ``worlds[i % len(worlds)]``. The same arguments give the same numbers.
 
     Args:
         seed: seeds the randomisation (the worlds have their own seeds).
-        workers: processes that generate worlds and re-simulate target populations (1: in this process).
+        workers: processes that generate worlds and re-simulate target populations (1: in this process);
+            ignored when ``executor`` is given.
         outcomes: potential outcomes already computed (re-used, and filled with the new ones).
+        executor: where worlds are simulated (default: a :class:`~app.execution.LocalExecutor` with
+            ``workers``); the caller keeps it open and shuts it down. Every executor gives the same numbers.
     """
     began = time.perf_counter()
     effects = effects or load_intervention_effects()
@@ -192,13 +196,13 @@ def run_experiment(spec: InterventionSpec, worlds: Sequence[WorldKey], iteration
     used = list(dict.fromkeys(worlds[i % len(worlds)] for i in range(n_iter)))
     cache = outcomes if outcomes is not None else {}
     todo = [k for k in used if k not in cache]
-    if workers > 1 and len(todo) > 1:
-        with ProcessPoolExecutor(max_workers=workers) as pool:
-            for key, po in zip(todo, pool.map(_simulate, [(k, spec, effects) for k in todo], chunksize=1), strict=True):
-                cache[key] = po
+    tasks = [(k, spec, effects) for k in todo]
+    if executor is not None:
+        done = executor.run(_simulate, tasks)
     else:
-        for key in todo:
-            cache[key] = potential_outcomes(key, spec, effects)
+        with LocalExecutor(workers if len(todo) > 1 else 1) as local:
+            done = local.run(_simulate, tasks)
+    cache.update(zip(todo, done, strict=True))
     simulated = time.perf_counter()
     results = tuple(_iteration(i, cache[worlds[i % len(worlds)]], spec, seed) for i in range(n_iter))
     return ExperimentResult(

@@ -49,6 +49,14 @@ class HealthRow(CustomerHealth):
     def alert_id(self) -> str | None:
         return None if self.alert is None else alert_id(self.day, self.customer_id, self.alert.alert_type)
 
+    def for_customer(self, customer_id: str) -> HealthRow:
+        """This row for another customer of the same date with the same health (its values shared, not
+        copied: rows are never changed once made)."""
+        row = object.__new__(HealthRow)
+        row.__dict__.update(self.__dict__)
+        row.customer_id = customer_id
+        return row
+
 
 def rows_from(scores: list[CustomerHealth], s: HealthSettings) -> list[HealthRow]:
     """Health rows of computed scores, with their alerts and suggested actions."""

@@ -17,7 +17,7 @@ two).
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
@@ -33,7 +33,7 @@ from app.world.world import end_of_day
 T = TypeVar("T")
 
 __all__ = ["TicketFact", "SubscriptionFact", "HealthInputs", "SourceCoverage", "gather_inputs", "gather_inputs_at",
-           "source_coverage"]  # fmt: skip
+           "source_coverage", "remembered", "subscription_facts"]  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -109,7 +109,7 @@ def _window(day: dt.date, days: int) -> q.Window:
     return q.Window.ending(day, days)
 
 
-def _parser(parse: Callable[[Any], T]) -> Callable[[Any], T]:
+def remembered(parse: Callable[[Any], T]) -> Callable[[Any], T]:
     """``parse`` remembered per raw driver value: a date column holds few distinct values."""
     seen: dict[Any, T] = {}
 
@@ -122,11 +122,17 @@ def _parser(parse: Callable[[Any], T]) -> Callable[[Any], T]:
     return parsed
 
 
-def _subscriptions(conn: Connection, last: dt.date, date: Callable[[Any], dt.date]) -> dict[str, list[SubscriptionFact]]:
-    """Customer -> subscriptions started on or before ``last``, oldest first (then by id)."""
+def _subscriptions(conn: Connection, last: dt.date | None, date: Callable[[Any], dt.date],
+                   customer_ids: Collection[str] | None = None) -> dict[str, list[SubscriptionFact]]:  # fmt: skip
+    """Customer -> subscriptions started on or before ``last`` (all without it), oldest first (then by id)."""
     s = subscriptions.c
-    rows = q.driver_rows(conn, select(s.customer_id, s.plan, s.monthly_price_cents, s.started_on, s.cancelled_on,
-                                      s.subscription_id).where(s.started_on <= last))  # fmt: skip
+    stmt = select(s.customer_id, s.plan, s.monthly_price_cents, s.started_on, s.cancelled_on, s.subscription_id)
+    if last is not None:
+        stmt = stmt.where(s.started_on <= last)
+    if customer_ids is not None:  # ids may be a merchant's own text: bound, never rendered as literals
+        rows: Any = conn.execute(stmt.where(s.customer_id.in_(sorted(customer_ids))))
+    else:
+        rows = q.driver_rows(conn, stmt)
     out: dict[str, list[tuple]] = {}
     for cid, plan, price, started, cancelled, sid in rows:
         on = date(started)
@@ -134,6 +140,13 @@ def _subscriptions(conn: Connection, last: dt.date, date: Callable[[Any], dt.dat
         out.setdefault(str(cid), []).append((on, str(sid), fact))
     return {cid: [f for _, _, f in (sorted(facts, key=lambda t: (t[0], t[1])) if len(facts) > 1 else facts)]
             for cid, facts in out.items()}  # fmt: skip
+
+
+def subscription_facts(conn: Connection, customer_ids: Collection[str] | None = None) -> dict[str, list[SubscriptionFact]]:
+    """Every customer's (of ``customer_ids``, when given) subscriptions as the health inputs hold them,
+    oldest first: what a caller keeping them in step with its own writes passes to
+    :func:`gather_inputs_at` instead of having them read at every date."""
+    return _subscriptions(conn, None, remembered(q.as_date), customer_ids)
 
 
 def _order_days_at(conn: Connection, day: dt.date) -> list[tuple]:
@@ -155,12 +168,15 @@ def gather_inputs(conn: Connection, day: dt.date, settings: HealthSettings) -> d
     return gather_inputs_at(conn, [day], settings)[day]
 
 
-def gather_inputs_at(conn: Connection, days: list[dt.date], settings: HealthSettings) -> dict[dt.date, dict[str, HealthInputs]]:
+def gather_inputs_at(conn: Connection, days: list[dt.date], settings: HealthSettings,
+                     subscriptions: Mapping[str, list[SubscriptionFact]] | None = None,
+                     ) -> dict[dt.date, dict[str, HealthInputs]]:  # fmt: skip
     """:func:`gather_inputs` at several dates at once: each source window is read once for all of
-    them (grouped per customer in the database where only counts matter)."""
+    them (grouped per customer in the database where only counts matter). ``subscriptions``: every
+    customer's :func:`subscription_facts` when the caller keeps them (else read)."""
     days = sorted(set(days))
-    date = _parser(q.as_date)
-    subs = _subscriptions(conn, days[-1], date)
+    date = remembered(q.as_date)
+    subs = subscriptions if subscriptions is not None else _subscriptions(conn, days[-1], date)
     lapsed_days = dt.timedelta(days=settings.usage.lapsed_days)
     out: dict[dt.date, dict[str, HealthInputs]] = {}
     for day in days:

@@ -318,6 +318,22 @@ class Scorer:
         s = self.s
         return tuple([key_of(inp, s) for key_of in self._key_of])
 
+    def risk(self, inp: HealthInputs, key: tuple[Hashable, ...] | None = None) -> float:
+        """Only the risk :meth:`score` gives (no factors, opportunities or health object): what a
+        caller reading nothing else of many customers needs."""
+        s, cov = self.s, self.cov
+        values = []
+        for (_, _, compute, known), part_key in zip(self._parts, key or self.key(inp), strict=True):
+            part = known.get(part_key)
+            if part is None:
+                part = known[part_key] = compute(inp, s, cov)
+            values.append(part[0])
+        combined = self._combined.get(tuple(values))
+        if combined is None:
+            overall, confidence = combine(dict(zip(COMPONENTS, values, strict=True)), s)
+            combined = self._combined[tuple(values)] = (overall, confidence, round(1.0 - overall, 4))
+        return combined[2]
+
     def score(self, inp: HealthInputs, key: tuple[Hashable, ...] | None = None) -> CustomerHealth:
         """One customer's health (see :func:`score_customer`); ``key``: its :meth:`key`, when known."""
         s, cov = self.s, self.cov

@@ -33,9 +33,9 @@ from app.health.frame import (
     rows_from,
     summarize,
 )
-from app.health.inputs import HealthInputs, SourceCoverage, gather_inputs_at, source_coverage
+from app.health.inputs import HealthInputs, SourceCoverage, gather_inputs, gather_inputs_at, source_coverage
 from app.health.model import Factor
-from app.health.score import score_all, scorer_for
+from app.health.score import health_rows, shared_by_key
 from app.health.settings import COMPONENTS, HealthSettings
 from app.storage import queries as q
 from app.storage.bulk import bulk_writer, paused_gc
@@ -96,23 +96,11 @@ _COLUMNS = (*(f"{c}_bp" for c in COMPONENTS), "overall_bp", "confidence_bp", "ri
 
 
 def _scored(inputs: dict[str, HealthInputs], s: HealthSettings, cov: SourceCoverage) -> tuple[list[str], list[Stored]]:
-    """(customer ids in order, each one's stored values) of one date's inputs.
-
-    The values are those of :func:`rows_from` over :func:`~app.health.score.score_inputs`, computed
-    once per distinct :meth:`~app.health.model.Scorer.key` (about a third of the customers) and
-    shared by the customers holding it; details are encoded once per distinct content."""
-    scorer = scorer_for(inputs, s, cov)
-    shared: dict[tuple[Hashable, ...], Stored] = {}
+    """(customer ids in order, each one's stored values) of one date's inputs: the values of
+    :func:`rows_from` over :func:`~app.health.score.score_inputs`, computed once per distinct key
+    (:func:`~app.health.score.shared_by_key`); details are encoded once per distinct content."""
     details: dict[tuple, str] = {}
-    ids = sorted(inputs)
-    values = []
-    for inp in map(inputs.__getitem__, ids):
-        key = scorer.key(inp)
-        stored = shared.get(key)
-        if stored is None:
-            stored = shared[key] = _stored(rows_from([scorer.score(inp, key)], s)[0], details)
-        values.append(stored)
-    return ids, values
+    return shared_by_key(inputs, s, cov, lambda h: _stored(rows_from([h], s)[0], details))
 
 
 def _stored(r: HealthRow, details: dict[tuple, str]) -> Stored:
@@ -291,7 +279,12 @@ def health_at(conn: Connection, day: dt.date, s: HealthSettings, memo: Memo | No
 
     if day in remember(("health_dates",), lambda: health_dates(conn)):
         return StoredHealth(conn, day)
-    return remember(("health", day, s.model_dump_json()), lambda: MemoryHealth(day, rows_from(score_all(conn, day, s), s)))
+    return remember(("health", day, s.model_dump_json()), lambda: MemoryHealth(day, _computed(conn, day, s)))
+
+
+def _computed(conn: Connection, day: dt.date, s: HealthSettings) -> list[HealthRow]:
+    with paused_gc():
+        return health_rows(gather_inputs(conn, day, s), s, source_coverage(conn))
 
 
 def materialize_load(conn: Connection, latest: dt.date, first: dt.date | None) -> list[dt.date]:

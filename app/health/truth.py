@@ -16,16 +16,17 @@ opportunities are measured by the share of customers who stayed.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING
 
 from pydantic import BaseModel, Field
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.engine import Connection
 
 from app.errors import InvalidArgumentError
 from app.formatting import rate_pct
 from app.health.frame import rows_from
+from app.health.inputs import remembered
 from app.health.score import score_all
 from app.health.settings import HealthSettings, load_health_settings
 from app.storage import order_queries as oq
@@ -35,7 +36,7 @@ from app.storage.schema import orders, subscriptions
 if TYPE_CHECKING:
     from app.agents.data_agent import DataAgent
 
-__all__ = ["SeverityAccuracy", "AccuracyReport", "leavers", "measure", "measure_world", "customer_left"]
+__all__ = ["SeverityAccuracy", "AccuracyReport", "leavers", "leavers_at", "measure", "measure_world", "customer_left"]
 
 RISK_SEVERITIES = ("critical", "high", "medium")
 
@@ -79,29 +80,40 @@ class AccuracyReport(BaseModel):
 def leavers(conn: Connection, customer_ids: Iterable[str], day: dt.date, s: HealthSettings) -> dict[str, int]:
     """Customer (of those scored at ``day``) -> days from ``day`` to their leaving, for those who left
     within the horizon."""
-    h = s.monitoring.horizon_days
-    end = day + dt.timedelta(days=h)
+    return leavers_at(conn, {day: customer_ids}, s)[day]
+
+
+def leavers_at(conn: Connection, scored: Mapping[dt.date, Iterable[str]], s: HealthSettings) -> dict[dt.date, dict[str, int]]:
+    """:func:`leavers` at several dates (date -> the customers scored then), the subscriptions read once."""
+    if not scored:
+        return {}
+    h = dt.timedelta(days=s.monitoring.horizon_days)
+    date = remembered(q.as_date)
     sub = subscriptions.c
     subs: dict[str, list[tuple[dt.date, dt.date | None]]] = {}
-    for cid, started, cancelled in conn.execute(select(sub.customer_id, sub.started_on, sub.cancelled_on)
-                                                .where(sub.started_on <= end)):  # fmt: skip
-        subs.setdefault(str(cid), []).append((q.as_date(started), None if cancelled is None else q.as_date(cancelled)))
-    lapse_from = end - dt.timedelta(days=s.usage.lapsed_days)
+    for cid, started, cancelled in q.driver_rows(conn, select(sub.customer_id, sub.started_on, sub.cancelled_on)
+                                                 .where(sub.started_on <= max(scored) + h)):  # fmt: skip
+        subs.setdefault(str(cid), []).append((date(started), None if cancelled is None else date(cancelled)))
     o = orders.c
-    still_buying = {str(c) for (c,) in conn.execute(
-        select(o.customer_id).where(o.ordered_on > lapse_from, o.ordered_on <= end, o.status.in_(oq.CHARGED))
-        .group_by(o.customer_id).having(func.count() > 0)
-    )}  # fmt: skip
-    out: dict[str, int] = {}
-    for cid in customer_ids:
-        own = subs.get(cid)
-        if own:
-            cancels = [c for _, c in own if c is not None and day < c <= end]
-            if cancels and not any(c is None or c > end for _, c in own):
-                out[cid] = (max(cancels) - day).days
-        elif cid not in still_buying:
-            out[cid] = h
-    return out
+    result = {}
+    for day, customer_ids in scored.items():
+        end = day + h
+        lapse_from = end - dt.timedelta(days=s.usage.lapsed_days)
+        still_buying = {str(c) for (c,) in q.driver_rows(conn, (
+            select(o.customer_id).where(o.ordered_on > lapse_from, o.ordered_on <= end, o.status.in_(oq.CHARGED))
+            .group_by(o.customer_id)
+        ))}  # fmt: skip
+        out: dict[str, int] = {}
+        for cid in customer_ids:
+            own = [(started, c) for started, c in subs.get(cid, ()) if started <= end]
+            if own:
+                cancels = [c for _, c in own if c is not None and day < c <= end]
+                if cancels and not any(c is None or c > end for _, c in own):
+                    out[cid] = (max(cancels) - day).days
+            elif cid not in still_buying:
+                out[cid] = h.days
+        result[day] = out
+    return result
 
 
 def measure(conn: Connection, day: dt.date, s: HealthSettings | None = None) -> AccuracyReport:

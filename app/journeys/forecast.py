@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import Counter, defaultdict
-from collections.abc import Callable, Hashable
+from collections.abc import Callable, Hashable, Mapping
 from dataclasses import dataclass
 from itertools import pairwise
 from typing import Any
@@ -37,6 +37,7 @@ from sqlalchemy.engine import Connection
 from app.health.settings import HealthSettings, load_health_settings
 from app.health.store import Memo, health_at
 from app.health.truth import leavers
+from app.journeys.history import History, SourceHistory, anchors
 from app.journeys.stages import JourneyPosition, journey_positions
 from app.storage import order_queries as oq
 from app.storage.schema import orders
@@ -110,11 +111,11 @@ def _recent_revenue(conn: Connection, day: dt.date, days: int) -> dict[str, int]
     return {str(c): int(v or 0) for c, v in conn.execute(q)}
 
 
-def _transitions(before: dict[str, JourneyPosition], after: dict[str, JourneyPosition]) -> dict[str, dict[str, float]]:
+def _transitions(before: Mapping[str, str], after: Mapping[str, str]) -> dict[str, dict[str, float]]:
     counts: dict[str, Counter[str]] = defaultdict(Counter)
-    for cid, p in before.items():
+    for cid, stage in before.items():
         if cid in after:
-            counts[p.stage][after[cid].stage] += 1
+            counts[stage][after[cid]] += 1
     return {s: {t: n / sum(c.values()) for t, n in sorted(c.items())} for s, c in counts.items()}
 
 
@@ -154,29 +155,27 @@ class ForecastModel:
 
 
 def fit_forecast_model(conn: Connection, day: dt.date, s: HealthSettings | None = None,
-                       memo: Memo | None = None) -> ForecastModel:  # fmt: skip
-    """Calibrate the forecasts of ``day`` on the data up to ``day`` (anchors and transitions)."""
+                       memo: Memo | None = None, history: History | None = None) -> ForecastModel:  # fmt: skip
+    """Calibrate the forecasts of ``day`` on the data up to ``day`` (anchors and transitions).
+
+    ``history``: where the anchors' risks, leavers and stages come from (default: computed from
+    ``conn``, each date's health remembered in ``memo``)."""
     s = s or load_health_settings()
-    memo = memo or new_memo()
+    history = history or SourceHistory(conn, s, memo)
     h = s.monitoring.horizon_days
-    past = day - dt.timedelta(days=h)
     n, out = [0] * _BANDS, [0] * _BANDS
-    for k in range(1, ANCHORS + 1):  # pooled anchors: a small shop has few leavers per window
-        anchor = day - dt.timedelta(days=k * h)
+    for k, anchor in enumerate(anchors(day, h, ANCHORS), start=1):  # pooled: a small shop has few leavers per window
         if k > 1 and not _has_data(conn, anchor):
             break
-        health = health_at(conn, anchor, s, memo)
-        rows = health.worst(health.size())
-        left = leavers(conn, [r.customer_id for r in rows], anchor, s)
-        for r in rows:
-            n[_band(r.risk)] += 1
-            out[_band(r.risk)] += r.customer_id in left
+        left = history.leavers(anchor)
+        for cid, risk in history.risks(anchor).items():
+            n[_band(risk)] += 1
+            out[_band(risk)] += cid in left
     base = sum(out) / sum(n) if sum(n) else 0.0
     rates = _monotone([(out[b] + PRIOR_WEIGHT * base) / (n[b] + PRIOR_WEIGHT) for b in range(_BANDS)],
                       [n[b] + PRIOR_WEIGHT for b in range(_BANDS)])  # fmt: skip
-    now = journey_positions(conn, day, health=health_at(conn, day, s, memo), health_settings=s)
-    before = journey_positions(conn, past, health=health_at(conn, past, s, memo), health_settings=s)
-    return ForecastModel(day, h, round(base, 4), tuple(round(r, 4) for r in rates), _transitions(before, now))
+    transitions = _transitions(history.stages(day - dt.timedelta(days=h)), history.stages(day))
+    return ForecastModel(day, h, round(base, 4), tuple(round(r, 4) for r in rates), transitions)
 
 
 def apply_forecast_model(model: ForecastModel, conn: Connection, day: dt.date,

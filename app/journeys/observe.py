@@ -23,6 +23,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
+from app.health.inputs import subscription_facts
 from app.storage.loader import create_schema, insert_rows, insert_table, memory_engine
 from app.storage.schema import customer_order_days, customer_signals, orders, refunds, subscriptions
 from app.storage.summaries import DailySummaries
@@ -52,8 +53,20 @@ class TreatedWorldDatabase:
         self._added: dict[str, dict[str, list[str]]] = {}
         self._dropped: dict[str, set[str]] = {}
         self._ids = count(1)
-        self._skips: dict[str, list[dict[str, Any]]] | None = None
-        self._base: dict[str, dict[str, list[dict[str, Any]]]] | None = None
+        # per-customer indexes of the untreated rows and the days' hazard scales, built with the load:
+        # a day that treats its first customers should not pay a pass over the whole world
+        if world.fates is not None:
+            world.fates.hazard_scale(world.fates.start.toordinal())
+        subscribers = {s["customer_id"] for s in world.tables["subscriptions"]}
+        self._skips = skipped_boxes(world, subscribers)
+        self._base: dict[str, dict[str, list[dict[str, Any]]]] = defaultdict(lambda: defaultdict(list))
+        for name in ("orders", "customer_signals", "subscriptions"):
+            for r in world.tables[name]:
+                self._base[r["customer_id"]][name].append(r)
+        # every customer's subscriptions as the health inputs read them, kept in step with the
+        # treatments: a day's health then reads none (gather_inputs_at takes them)
+        with self.engine.connect() as conn:
+            self.subscriptions = subscription_facts(conn)
 
     def apply(self, interventions: list[Intervention]) -> dict[str, TreatedCustomer]:
         """Apply new interventions (on top of those applied before); returns each reached customer's rows."""
@@ -62,7 +75,7 @@ class TreatedWorldDatabase:
             new[iv.customer_id].append(iv)
         if not new:
             return {}
-        skips = self._skip_index()
+        skips = self._skips
         out = {}
         with self.engine.begin() as conn:
             for cid in sorted(new):
@@ -73,24 +86,9 @@ class TreatedWorldDatabase:
                 out[cid] = treated
         return out
 
-    def _skip_index(self) -> dict[str, list[dict[str, Any]]]:
-        if self._skips is None:
-            subscribers = {s["customer_id"] for s in self.world.tables["subscriptions"]}
-            self._skips = skipped_boxes(self.world, subscribers)
-        return self._skips
-
-    def _base_rows(self, cid: str) -> dict[str, list[dict[str, Any]]]:
-        if self._base is None:
-            base: dict[str, dict[str, list[dict[str, Any]]]] = defaultdict(lambda: defaultdict(list))
-            for name in ("orders", "customer_signals", "subscriptions"):
-                for r in self.world.tables[name]:
-                    base[r["customer_id"]][name].append(r)
-            self._base = base
-        return self._base[cid]
-
     def _replace(self, conn: Connection, cid: str, t: TreatedCustomer) -> None:
         """Swap the customer's previously treated rows for ``t``'s (untreated rows stay)."""
-        base = self._base_rows(cid)
+        base = self._base[cid]
         added = self._added.pop(cid, {})
         if added.get("refunds"):
             conn.execute(sa.delete(refunds).where(refunds.c.refund_id.in_(added["refunds"])))
@@ -124,6 +122,7 @@ class TreatedWorldDatabase:
         self._added[cid] = {"orders": [o["order_id"] for o in new_orders],
                             "refunds": [r["refund_id"] for r in new_refunds],
                             "signals": [s["signal_id"] for s in new_signals]}  # fmt: skip
+        self.subscriptions.update(subscription_facts(conn, [cid]))
         conn.execute(sa.delete(customer_order_days).where(customer_order_days.c.customer_id == cid))
         days = DailySummaries().add_rows({"orders": base["orders"] + new_orders}).order_day_rows()
         insert_table(conn, customer_order_days, days)

@@ -18,8 +18,8 @@ from sqlalchemy import bindparam, update
 from sqlalchemy.engine import Connection, Engine
 
 from app.health.settings import HealthSettings
-from app.health.store import health_at
-from app.journeys.forecast import ForecastModel, Forecasts, apply_forecast_model, fit_forecast_model
+from app.journeys.forecast import ANCHORS, ForecastModel, Forecasts, apply_forecast_model, fit_forecast_model
+from app.journeys.history import RunHistory, risks_at
 from app.journeys.learning import (
     Outcome,
     PerformanceRow,
@@ -45,6 +45,7 @@ from app.journeys.records import (
 )
 from app.journeys.signals import JourneySignal, SignalModel, fit_signal_model, journey_signals, strongest
 from app.journeys.stages import FirstDays, JourneyPosition, JourneySettings, OrchestratorSettings, journey_positions
+from app.storage.bulk import bulk_insert
 from app.storage.ops import OpsStore
 from app.storage.ops_loop import journey_state_log
 from app.world.effects import InterventionEffects
@@ -72,8 +73,8 @@ class Runtime:
     first_day: dt.date | None = None
     """The run's first day: refits fall on it and every ``refit_every_days`` after it."""
     first_days_of: FirstDays = field(default_factory=FirstDays)
-    remembered: dict[Any, Any] = field(default_factory=dict)
-    """What the memo holds: each date's health, kept only while a later refit will read it."""
+    past: RunHistory | None = None
+    """What the refits read of past dates (:meth:`prepare`)."""
     model: ForecastModel | None = None
     signal_model: SignalModel | None = None
     positions: dict[str, JourneyPosition] = field(default_factory=dict)
@@ -98,25 +99,12 @@ class Runtime:
     day_seconds: list[float] = field(default_factory=list)
     """Wall time of each orchestrated day, observe to snapshot."""
 
-    def memo(self, key: Any, compute: Any) -> Any:
-        """Each date's health computed once (a :data:`~app.health.store.Memo`)."""
-        if key not in self.remembered:
-            self.remembered[key] = compute()
-        return self.remembered[key]
-
-    def _forget(self, day: dt.date) -> None:
-        """Drop the health of dates up to ``day`` that no later refit reads (its anchors are the days
-        ``horizon``, 2 and 3 horizons before it): at 100k customers a date's health is large."""
-        h, every = self.health.monitoring.horizon_days, self.loop.refit_every_days
-        first = self.first_day or day
-        keep = set()
-        for k in (1, 2, 3):
-            for j in range(1, k * h + 1):  # the refit days after ``day`` whose anchor is on or before it
-                refit = day + dt.timedelta(days=j)
-                if (refit - first).days % every == 0:
-                    keep.add(refit - dt.timedelta(days=k * h))
-        for key in [k for k in self.remembered if k[0] == "health" and k[1] <= day and k[1] not in keep]:
-            del self.remembered[key]
+    def prepare(self, last_day: dt.date) -> None:
+        """Before the first day: score the earlier dates the run's refits read (:class:`RunHistory`)."""
+        assert self.first_day is not None
+        self.past = RunHistory(self.health, self.settings, self.first_day, last_day, self.loop.refit_every_days,
+                               ANCHORS)  # fmt: skip
+        self._read(self.past.prepare)
 
     @property
     def applies(self) -> bool:
@@ -139,8 +127,13 @@ class Runtime:
             self.db.apply(self.to_land.pop(day, []))
 
         def read(conn: Connection) -> dict[str, JourneyPosition]:
-            h = health_at(conn, day, self.health, self.memo)
-            return journey_positions(conn, day, self.settings, h, self.health, self.first_days_of.at(conn, day))
+            # a stage reads only the risk of a customer's health: factors, alerts and actions nobody reads
+            risks = risks_at(conn, [day], self.health, self.db.subscriptions if self.db is not None else None)[day]
+            positions = journey_positions(conn, day, self.settings, health_settings=self.health,
+                                          first=self.first_days_of.at(conn, day), risks=risks)  # fmt: skip
+            if self.past is not None:
+                self.past.observed(day, risks, positions)
+            return positions
 
         self.positions = self._read(read)
         new = [c for c in self.positions if c not in self.segments]
@@ -158,8 +151,12 @@ class Runtime:
     def forecast(self, day: dt.date) -> None:
         """Refit the model when due, forecast today, and log the stage changes."""
         if self.model is None or (day - self.model.day).days >= self.loop.refit_every_days:
-            self.model = self._read(lambda conn: fit_forecast_model(conn, day, self.health, self.memo))
-            self.signal_model = self._read(lambda conn: fit_signal_model(conn, day, self.health, self.memo))
+            def fit(conn: Connection) -> tuple[ForecastModel, SignalModel]:
+                past = self.past.reader(conn, day) if self.past is not None else None
+                return (fit_forecast_model(conn, day, self.health, history=past),
+                        fit_signal_model(conn, day, self.health, history=past))  # fmt: skip
+
+            self.model, self.signal_model = self._read(fit)
         model = self.model
         assert model is not None
         today = self._read(lambda conn: apply_forecast_model(model, conn, day, self.positions))
@@ -185,8 +182,7 @@ class Runtime:
             self.states[cid] = (p.stage, day)
         with self.store.transaction() as conn:
             _close_states(conn, self.run_id, exited)
-            if entered:
-                conn.execute(journey_state_log.insert(), entered)
+            bulk_insert(conn, journey_state_log, entered)  # the first day enters every customer
 
     # match -------------------------------------------------------------------------------------
     def match(self, day: dt.date) -> list[dict[str, Any]]:
@@ -356,7 +352,8 @@ class Runtime:
                                moves, self.performance, self.playbooks)  # fmt: skip
         with self.store.transaction() as conn:
             write_snapshot(conn, self.run_id, s)
-        self._forget(day)
+        if self.past is not None:
+            self.past.forget(day)
         self.day_seconds.append(time.perf_counter() - self.day_started)
 
     def close(self, last_day: dt.date) -> None:

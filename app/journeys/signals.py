@@ -28,9 +28,9 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from app.health.settings import HealthSettings, load_health_settings
-from app.health.store import Memo, health_at
-from app.health.truth import leavers
-from app.journeys.forecast import PRIOR_WEIGHT, new_memo
+from app.health.store import Memo
+from app.journeys.forecast import PRIOR_WEIGHT
+from app.journeys.history import History, SourceHistory, anchors
 from app.journeys.matching import segments_of
 from app.storage import queries as q
 from app.storage.schema import customer_signals
@@ -88,22 +88,21 @@ def _ratio(left: int, n: int, base: float) -> float:
 
 
 def fit_signal_model(conn: Connection, day: dt.date, s: HealthSettings | None = None,
-                     memo: Memo | None = None) -> SignalModel:  # fmt: skip
-    """Learn the weights at ``day`` from the data up to ``day``."""
+                     memo: Memo | None = None, history: History | None = None) -> SignalModel:  # fmt: skip
+    """Learn the weights at ``day`` from the data up to ``day`` (``history``: as
+    :func:`~app.journeys.forecast.fit_forecast_model` reads it)."""
     s = s or load_health_settings()
-    memo = memo or new_memo()
+    history = history or SourceHistory(conn, s, memo)
     h = s.monitoring.horizon_days
     n = left = 0
     by_type: dict[str, list[int]] = defaultdict(lambda: [0, 0])
     by_segment: dict[str, list[int]] = defaultdict(lambda: [0, 0])
     segments = segments_of(conn)
-    for k in range(1, ANCHORS + 1):
-        anchor = day - dt.timedelta(days=k * h)
-        health = health_at(conn, anchor, s, memo)
-        scored = [r.customer_id for r in health.worst(health.size())]
+    for anchor in anchors(day, h, ANCHORS):
+        scored = history.risks(anchor)
         if not scored:
             continue
-        gone = leavers(conn, scored, anchor, s)
+        gone = history.leavers(anchor)
         types: dict[str, set[str]] = defaultdict(set)
         for _, cid, kind, _, _ in _signals(conn, anchor - dt.timedelta(days=h), anchor):
             types[cid].add(kind)

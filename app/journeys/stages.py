@@ -158,17 +158,19 @@ def _bucket(risk: float, hs: HealthSettings) -> str:
 
 def journey_positions(conn: Connection, day: dt.date, settings: JourneySettings | None = None,
                       health: HealthSet | None = None, health_settings: HealthSettings | None = None,
-                      first: Mapping[str, dt.date] | None = None) -> dict[str, JourneyPosition]:  # fmt: skip
+                      first: Mapping[str, dt.date] | None = None,
+                      risks: Mapping[str, float] | None = None) -> dict[str, JourneyPosition]:  # fmt: skip
     """Every customer's journey stage at ``day`` (customers with a subscription or order by then).
 
     ``health`` is the health at ``day`` when the caller has it (else computed, or read where it
-    is stored); ``first``: each customer's first day at ``day`` when the caller keeps them
-    (:class:`FirstDays`).
+    is stored), or ``risks`` its risk per scored customer, all a stage reads of it; ``first``: each
+    customer's first day at ``day`` when the caller keeps them (:class:`FirstDays`).
     """
     rules = (settings or load_journey_settings()).stages
     hs = health_settings or load_health_settings()
-    health = health if health is not None else health_at(conn, day, hs)
-    scored = {r.customer_id: r for r in health.worst(health.size())}
+    if risks is None:
+        health = health if health is not None else health_at(conn, day, hs)
+        risks = {r.customer_id: r.risk for r in health.worst(health.size())}
     support = _in_support(conn, day, rules.support_days)
     out = {}
     if first is None:
@@ -176,11 +178,10 @@ def journey_positions(conn: Connection, day: dt.date, settings: JourneySettings 
         first = {**order, **start}
     for cid, began in sorted(first.items()):
         tenure = (day - began).days
-        row = scored.get(cid)
-        if row is None:
+        risk = risks.get(cid)
+        if risk is None:
             out[cid] = JourneyPosition(cid, "churned", None, None, tenure, "no active subscription or recent order")
             continue
-        risk = row.risk
         stage: JourneyStage
         if risk > rules.churn_risk_above:
             stage, reason = "churn_risk", f"health risk {risk:.2f} above {rules.churn_risk_above}"

@@ -48,6 +48,7 @@ from app.storage.loader import memory_engine
 from app.storage.migrations import version_table
 from app.storage.ops_core import CORE_TABLES
 from app.storage.ops_experiments import calibration_history, simulation_runs
+from app.storage.ops_keys import api_keys
 from app.storage.ops_loop import (
     intervention_outcomes,
     interventions,
@@ -58,6 +59,7 @@ from app.storage.ops_loop import (
     portfolio_snapshots,
 )
 from app.storage.ops_meta import ops_metadata
+from app.storage.ops_privacy import PRIVACY_TABLES
 from app.storage.url import connection_error, make_engine, mask_url
 
 __all__ = [
@@ -256,6 +258,8 @@ OPS_MIGRATIONS: tuple[_Migration, ...] = (
     ),
     _Migration(6, "simulated experiments: simulation runs and calibration history", (simulation_runs, calibration_history)),
     _Migration(7, "universal core: entities, interventions, exposures, outcomes, segments, import runs, lineage", CORE_TABLES),
+    _Migration(8, "privacy requests: access, deletion, correction, portability", PRIVACY_TABLES),
+    _Migration(9, "API keys of the MCP HTTP transport", (api_keys,)),
 )
 """Append-only: a new table or column is a new migration, never an edit of an applied one."""
 

@@ -8,8 +8,8 @@ complaint x drift). So subscriber ``i``'s chance of cancelling on day ``d`` is
 subscribers' hazards. :class:`Fates` keeps what that needs -- the day's population hazard and
 each subscriber's propensity and incident history -- so :mod:`app.world.response` can let an
 intervention lower a treated subscriber's hazard, and forecasts can be judged against the true
-hazard. A day's mean weight is computed on first use (one pass over the subscribers) and
-remembered, so generating a world costs nothing extra.
+hazard. The days' mean weights are computed on first use, all in one sweep (see
+:meth:`Fates.hazard_scale`), so generating a world costs nothing extra.
 """
 
 from __future__ import annotations
@@ -22,8 +22,9 @@ from typing import TYPE_CHECKING
 
 from app.errors import InvalidArgumentError
 from app.models import SignalType
+from app.world.behaviour import BASELINE
 from app.world.phases import Rates
-from app.world.state import pick_weight
+from app.world.state import RECENT_DAYS, pick_weight
 
 if TYPE_CHECKING:
     from app.world.state import WorldState
@@ -157,13 +158,47 @@ class Fates:
 
     def hazard_scale(self, ordinal: int) -> float:
         """The day's population hazard over the mean weight of the subscribers active that morning."""
-        scale = self._scale.get(ordinal)
-        if scale is None:
-            weights = [f.weight(ordinal) for f in self.subscribers.values()
-                       if f.started < ordinal and (f.cancelled is None or f.cancelled >= ordinal)]  # fmt: skip
-            hazard = self.base_hazard * self.rates[self.day_index(ordinal)].churn
-            scale = self._scale[ordinal] = hazard * len(weights) / sum(weights) if weights else hazard
-        return scale
+        if not self._scale:
+            self._scale = self._scales()
+        self.day_index(ordinal)  # outside the simulated days is an error
+        return self._scale[ordinal]
+
+    def _scales(self) -> dict[int, float]:
+        """:meth:`hazard_scale` of every simulated day in one sweep over the subscribers.
+
+        A subscriber weighs ``min(propensity, cap)`` on every active day but those just after an
+        incident or within a drift, so the days' totals are running sums of that base weight (added
+        the morning after the start, removed the morning after the cancellation) plus, for the few
+        subscribers with incidents, their exact weight minus the base on the days an incident can
+        touch. A day-by-day pass over every subscriber would cost a pass per day.
+        """
+        first, last = self.start.toordinal(), self.horizon.toordinal()
+        days = last - first + 1
+        count, total = [0] * (days + 1), [0.0] * (days + 1)  # differences, applied by the running sums
+        extra = [0.0] * days
+        cap = BASELINE.weight_cap
+        for f in self.subscribers.values():
+            on, off = max(f.started + 1, first), min(f.cancelled + 1 if f.cancelled is not None else last + 1, last + 1)
+            if on >= off:
+                continue
+            base = min(f.propensity, cap)
+            count[on - first] += 1
+            count[off - first] -= 1
+            total[on - first] += base
+            total[off - first] -= base
+            if f.failures or f.complaints or f.drifts:
+                touched = {d for t in (*f.failures, *f.complaints) for d in range(t + 1, t + RECENT_DAYS + 1)}
+                touched.update(d for start, until in f.drifts for d in range(start + 1, until))
+                for d in touched:
+                    if on <= d < off:
+                        extra[d - first] += f.weight(d) - base
+        scales, n, w = {}, 0, 0.0
+        for t in range(days):
+            n, w = n + count[t], w + total[t]
+            hazard = self.base_hazard * self.rates[t].churn
+            weight = w + extra[t]
+            scales[first + t] = hazard * n / weight if n and weight > 0 else hazard
+        return scales
 
 
 def fates_of(state: WorldState) -> Fates:

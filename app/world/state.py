@@ -24,9 +24,9 @@ from app.world.context import context_effects
 from app.world.phases import REASONS, Rates, phase_at_offset
 from app.world.world import WorldSpec
 
-__all__ = ["WorldState", "pick_weight", "signal_strength"]
+__all__ = ["WorldState", "RECENT_DAYS", "pick_weight", "signal_strength"]
 
-_RECENT_DAYS = 30
+RECENT_DAYS = 30
 
 
 def signal_strength(kind: SignalType, rng: random.Random) -> float:
@@ -42,9 +42,9 @@ def pick_weight(prop: float, last_fail: int, last_neg: int, drift_until: int, or
     expected cancellations (generator step 1), i.e. their individual daily hazard.
     """
     w = prop
-    if ordinal - last_fail <= _RECENT_DAYS:
+    if ordinal - last_fail <= RECENT_DAYS:
         w *= BASELINE.recent_failure_boost
-    if ordinal - last_neg <= _RECENT_DAYS:
+    if ordinal - last_neg <= RECENT_DAYS:
         w *= BASELINE.recent_complaint_boost
     if ordinal < drift_until:
         w *= BASELINE.drift_boost
