@@ -44,7 +44,9 @@ from app.errors import ActionDeclinedError
 from app.models import MerchantContext, Persona, Scenario, Workflow
 from app.policies.context import MERCHANT_DONE, CJTurnContext
 from app.tools import ACTION_TOOLS, build_tools, call_tool, tool_error_message
+from app.transcript import usage_totals
 from app.views import DataProvider, action_spec
+from app.views.actions import LlmUsage
 from app.views.quality import DATA_QUALITY, quality_verdict
 from app.views.registry import requires_approval
 from app.workflows import AUTO
@@ -55,6 +57,7 @@ __all__ = [
     "RunContext",
     "build_graph",
     "approval_decision",
+    "conversation_usage",
     "DEFAULT_WORKFLOW",
     "QUIT_LINES",
 ]
@@ -114,9 +117,25 @@ class RunContext:
     max_turns: int = 8
     max_tool_errors: int = 3
     max_tool_rounds: int = 5
+    token_prices: tuple[float, float] | None = None
+    """USD per million input and output tokens of the run's models, when known: actions that record
+    what the conversation spent (a simulation run) then record its cost too."""
 
 
 Rt = Runtime[RunContext]
+
+
+def conversation_usage(messages: list[AnyMessage], prices: tuple[float, float] | None) -> LlmUsage | None:
+    """Tokens (and, with ``prices``, the cost) the conversation's models reported so far; None when
+    none reported any (the offline models)."""
+    totals = usage_totals(messages)
+    if not totals:
+        return None
+    tokens_in = sum(u["input_tokens"] for u in totals.values())
+    tokens_out = sum(u["output_tokens"] for u in totals.values())
+    tokens = sum(u["total_tokens"] for u in totals.values()) or tokens_in + tokens_out
+    cost = None if prices is None else round((tokens_in * prices[0] + tokens_out * prices[1]) / 1e6 * 100)
+    return LlmUsage(tokens=tokens, cost_cents=cost)
 
 
 def _current_workflow(state: ConversationState, ctx: RunContext) -> Workflow:
@@ -339,6 +358,7 @@ def _run_action(request: ToolCallRequest, ctx: RunContext) -> ToolMessage:
         text, artifact = call_tool(
             ctx.provider, call["name"], call["args"], approval=decision, actor="cj",
             conversation=f"{ctx.scenario.id}/{ctx.persona.id}/{ctx.seed}",
+            llm_usage=conversation_usage(request.state.get("messages", []), ctx.token_prices),
         )  # fmt: skip
     except ActionDeclinedError as exc:
         return ToolMessage(

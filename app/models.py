@@ -468,6 +468,11 @@ class Workflow(StrictModel):
         description="What the merchant wants from a conversation started in this workflow, in place of the "
         "scenario's goals (an operational workflow has its own agenda); empty: the scenario's goals.",
     )
+    opening_line: str | None = Field(
+        default=None,
+        description="How the merchant opens a conversation started in this workflow (merchant-initiated), in place "
+        "of the scenario's opening line; none: the scenario's.",
+    )
 
     @model_validator(mode="after")
     def _stage_tools_bound(self) -> Workflow:

@@ -81,6 +81,9 @@ class RunConfig:
     outcome_days: int | None = None
     """After the conversation, measure the interventions CJ launched over this many days of the
     generated world's future (:mod:`app.outcomes`); ``None``: nothing is measured."""
+    token_prices: tuple[float, float] | None = None
+    """USD per million input and output tokens of the run's models, when known: a simulation run CJ
+    starts then records the conversation's cost so far beside its tokens (docs/experiments.md)."""
 
     def resolved_catalog(self) -> Catalog:
         """The catalog of this run."""
@@ -103,6 +106,9 @@ class RunConfig:
             check_timeout(self.model_timeout, "the model timeout")
         if self.outcome_days is not None and not 1 <= self.outcome_days <= MAX_OUTCOME_DAYS:
             raise InvalidArgumentError(f"outcome days must be between 1 and {MAX_OUTCOME_DAYS}, got {self.outcome_days}")
+        if self.token_prices is not None and (len(self.token_prices) != 2 or min(self.token_prices) < 0):
+            raise InvalidArgumentError(f"token prices are two non-negative numbers (USD per million input and output "
+                                       f"tokens), got {self.token_prices}")  # fmt: skip
 
 
 @cache
@@ -171,6 +177,7 @@ def _context(
         merchant_model=merchant,
         seed=cfg.seed,
         max_turns=cfg.max_turns,
+        token_prices=cfg.token_prices,
     )
     return ctx, stats
 
@@ -222,9 +229,15 @@ def _meta(cfg: RunConfig, ctx: RunContext, cj_label: str, merchant_label: str) -
 
 
 def _with_workflow_goals(scenario: Scenario, workflow: str, catalog: Catalog) -> Scenario:
-    """``scenario`` pursuing the goals of the workflow the conversation starts in, when it declares any."""
-    goals = catalog.workflows.get(workflow).merchant_goals if workflow in catalog.workflows else []
-    return scenario.model_copy(update={"merchant_goals": list(goals)}) if goals else scenario
+    """``scenario`` pursuing the goals of the workflow the conversation starts in and opening with its
+    opening line, when it declares them."""
+    if workflow not in catalog.workflows:
+        return scenario
+    wf = catalog.workflows.get(workflow)
+    update: dict[str, Any] = {"merchant_goals": list(wf.merchant_goals)} if wf.merchant_goals else {}
+    if wf.opening_line:
+        update["opening_line"] = wf.opening_line
+    return scenario.model_copy(update=update) if update else scenario
 
 
 def _goal_source(ctx: RunContext, workflow: str) -> GoalSource | None:

@@ -29,7 +29,7 @@ from pydantic import ValidationError
 
 from app.errors import ActionDeclinedError, CJSimError, InvalidArgumentError
 from app.views import ACTIONS, VIEWS, ActionSpec, DataProvider, by_tool
-from app.views.actions import Approval, execute_action
+from app.views.actions import Approval, LlmUsage, execute_action
 
 __all__ = [
     "TOOL_VIEWS",
@@ -90,8 +90,11 @@ def call_tool(
     approval: Approval | None = None,
     actor: str = "cj",
     conversation: str | None = None,
+    llm_usage: LlmUsage | None = None,
 ) -> tuple[str, dict[str, Any]]:
     """Run one tool call: ``(text, JSON)`` of the view's or the action's result.
+
+    ``llm_usage`` (an action's only) is what the conversation's models spent so far.
 
     Raises:
         UnknownNameError: an undeclared tool.
@@ -110,7 +113,7 @@ def call_tool(
         )
     outcome = execute_action(
         provider.ops, spec.name, given, day=provider.default_as_of(), approval=approval, actor=actor,
-        conversation=conversation, now=provider.action_clock(), provider=provider,
+        conversation=conversation, now=provider.action_clock(), provider=provider, llm_usage=llm_usage,
     )  # fmt: skip
     text = spec.result.model_validate(outcome.result).to_text()
     if outcome.status == "duplicate":

@@ -99,7 +99,11 @@ def _cases(f: dict[str, Path]) -> dict[str, list[tuple[list[str], str]]]:
         "schema": [(["schema", "--out", str(under / "schemas.json")], "cannot write")],
         "act": [(["act", "save_note", "--note", "hi", "--approve", "--ops-url", f"sqlite:///{under}/ops.db"], "does not exist")]
         + [(["act", "save_note", "--note", "hi", "--approve", "--ops-url", u], m) for u, m in url_cases[:2]]
-        + [(["act", "save_note", "--note", "hi", "--provider", "production", "--db-url", u], m) for u, m in url_cases],
+        + [(["act", "save_note", "--note", "hi", "--provider", "production", "--db-url", u], m) for u, m in url_cases]
+        + [(["act", "simulate_intervention", "--action", "pause_offer", "--offer-percent", "20"],
+            "offer_percent applies to a discount offer (loyalty_discount); pause_offer takes none"),
+           (["act", "simulate_intervention", "--segment", "whales"], "segment: Input should be 'at_risk'"),
+           (["act", "launch_simulated_intervention", "--run-id", "7", "--approve"], "no simulation run #7")],
         "batch": [(["batch", "--out", str(under), "--seeds", "0"], "cannot write"),
                   (["batch", "--out", str(f["bad_manifest"]), "--resume"], "not a batch manifest"),
                   (["batch", "--out", str(under / "p"), "--provider", "production", "--db-url", url_cases[0][0]], url_cases[0][1]),

@@ -45,6 +45,7 @@ RULES: list[tuple[str, str, str]] = [
     ("app.execution", "app.batch", "executors run any picklable function; batches sit above them"),
     ("app.execution", "app.experiments", "executors run any picklable function; experiments sit above them"),
     ("app.journeys", "app.catalog", "the views import the journey model; runs over named worlds sit above (app/orchestration.py)"),
+    ("app.experiments", "app.catalog", "the views import the experiments engine; it reads named worlds from the data files"),
 ]
 
 

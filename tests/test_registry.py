@@ -40,7 +40,8 @@ def test_every_view_is_a_cli_command(name: str) -> None:
 
 
 _WAITING = ["launch_intervention", "--customer-id=C000738", "--playbook-id=PB_RET_001"]
-SETUP: dict[str, list[list[str]]] = {"approve_intervention": [_WAITING], "override_intervention": [_WAITING]}
+SETUP: dict[str, list[list[str]]] = {"approve_intervention": [_WAITING], "override_intervention": [_WAITING],
+                                     "launch_simulated_intervention": [["simulate_intervention", "--iterations=3"]]}
 """Actions whose examples act on a row another action writes: that action's call, run first."""
 
 

@@ -20,11 +20,12 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass, field
 from functools import lru_cache
+from typing import TypeVar
 
-from app.errors import InvalidArgumentError
+from app.datafiles import data_dir, load_model_once
+from app.errors import InvalidArgumentError, UnknownNameError
 from app.experiments.spec import InterventionSpec
-from app.models import MerchantContext, SignalType
-from app.scenarios import get_persona, get_scenario
+from app.models import MerchantContext, Persona, Scenario, SignalType
 from app.world.effects import InterventionEffects
 from app.world.generator import generate_world
 from app.world.response import Intervention, added_revenue, skipped_boxes, treat_customer
@@ -40,6 +41,7 @@ FEATURES = ("tenure_days", "price_cents", "orders_90d", "days_since_order", "fai
 """Numeric features known at the start day (segments are added one-hot by the uplift learners)."""
 
 _CHARGED = ("paid", "refunded")
+_T = TypeVar("_T", Scenario, Persona)
 
 
 @dataclass(frozen=True, order=True)
@@ -81,11 +83,21 @@ class PotentialOutcomes:
         return [a - b for a, b in zip(self.treated[metric], self.untreated[metric], strict=True)]
 
 
+def _named(kind: str, folder: str, name: str, model: type[_T]) -> _T:
+    # Read from the data folder directly, not through the catalog: the catalog checks the registry,
+    # whose simulate_intervention action imports this package.
+    path = data_dir() / folder / f"{name}.yaml"
+    if not path.is_file():
+        raise UnknownNameError(kind, name, sorted(p.stem for p in (data_dir() / folder).glob("*.yaml")))
+    return load_model_once(path, model)
+
+
 @lru_cache(maxsize=8)
 def world_for(key: WorldKey, horizon_days: int = 30) -> World:
     """The generated world of ``key`` (the last few remembered), simulated ``horizon_days`` past its today."""
-    spec = WorldSpec(get_scenario(key.scenario), get_persona(key.persona), MerchantContext(), seed=key.seed,
-                     horizon_days=horizon_days)  # fmt: skip
+    scenario = _named("scenario", "scenarios", key.scenario, Scenario)
+    persona = _named("persona", "merchants", key.persona, Persona)
+    spec = WorldSpec(scenario, persona, MerchantContext(), seed=key.seed, horizon_days=horizon_days)
     return generate_world(spec)
 
 

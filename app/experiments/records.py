@@ -8,13 +8,14 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import insert, select
+from sqlalchemy.engine import Connection
 
 from app.experiments.backtest import Calibration
 from app.experiments.runner import ExperimentResult
 from app.storage.ops import OpsStore, inserted_id
 from app.storage.ops_experiments import calibration_history, simulation_runs
 
-__all__ = ["SimulationRunRow", "record_run", "record_calibration", "simulation_run_rows", "calibration_rows"]
+__all__ = ["SimulationRunRow", "record_run", "insert_run", "record_calibration", "simulation_run_rows", "calibration_rows"]
 
 
 @dataclass(frozen=True)
@@ -38,17 +39,28 @@ def record_run(store: OpsStore, result: ExperimentResult, *, started_at: dt.date
                llm_tokens: int | None = None, llm_cost_cents: int | None = None) -> int:  # fmt: skip
     """Store one ``ops_simulation_runs`` row for ``result``; returns its id. Tokens and cost stay
     null unless a language model took part."""
+    with store.transaction() as conn:
+        return insert_run(conn, result, started_at=started_at, seed=seed, llm_tokens=llm_tokens,
+                          llm_cost_cents=llm_cost_cents)  # fmt: skip
+
+
+def insert_run(conn: Connection, result: ExperimentResult, *, started_at: dt.datetime, seed: int,
+               llm_tokens: int | None = None, llm_cost_cents: int | None = None,
+               target: dict[str, Any] | None = None) -> int:  # fmt: skip
+    """:func:`record_run` on an open connection of the store (an action's transaction); ``target``
+    describes a target narrower than the spec's segments (kept in ``parameters``)."""
     parameters = {"spec": result.spec.model_dump(), "worlds": [w.label() for w in result.worlds],
                   "iterations": len(result.iterations), "randomisation_seed": seed}  # fmt: skip
-    with store.transaction() as conn:
-        return inserted_id(conn.execute(insert(simulation_runs).values(
-            name=result.spec.name, action=result.spec.action, parameters=json.dumps(parameters, sort_keys=True),
-            predicted_outcomes=json.dumps(result.predicted(), sort_keys=True),
-            intervals=json.dumps(result.intervals(), sort_keys=True),
-            recommendations=json.dumps(result.recommendations()), iterations=len(result.iterations),
-            started_at=started_at, finished_at=started_at + dt.timedelta(seconds=result.duration_s),
-            duration_ms=round(result.duration_s * 1000), llm_tokens=llm_tokens, llm_cost_cents=llm_cost_cents,
-        )))  # fmt: skip
+    if target is not None:
+        parameters["target"] = target
+    return inserted_id(conn.execute(insert(simulation_runs).values(
+        name=result.spec.name, action=result.spec.action, parameters=json.dumps(parameters, sort_keys=True),
+        predicted_outcomes=json.dumps(result.predicted(), sort_keys=True),
+        intervals=json.dumps(result.intervals(), sort_keys=True),
+        recommendations=json.dumps(result.recommendations()), iterations=len(result.iterations),
+        started_at=started_at, finished_at=started_at + dt.timedelta(seconds=result.duration_s),
+        duration_ms=round(result.duration_s * 1000), llm_tokens=llm_tokens, llm_cost_cents=llm_cost_cents,
+    )))  # fmt: skip
 
 
 def record_calibration(store: OpsStore, run_id: int, calibration: Calibration, *, created_at: dt.datetime) -> int:

@@ -27,6 +27,7 @@ from app.views import (
     retention_ops,
     retention_playbook,
     segments,
+    simulation,
     tickets,
     timeline,
 )
@@ -126,5 +127,7 @@ for _spec in (
     interventions.LAUNCH_INTERVENTION,
     interventions.APPROVE_INTERVENTION,
     interventions.OVERRIDE_INTERVENTION,
+    simulation.SIMULATE_INTERVENTION,
+    simulation.LAUNCH_SIMULATED_INTERVENTION,
 ):
     register(_spec)

@@ -38,10 +38,20 @@ from app.views.registry import ActionSpec, action_spec
 if TYPE_CHECKING:
     from app.views.provider import DataProvider
 
-__all__ = ["ActionContext", "ActionOutcome", "Approval", "execute_action"]
+__all__ = ["ActionContext", "ActionOutcome", "Approval", "LlmUsage", "execute_action"]
 
 Approval = Literal["approved", "declined", "not_required"]
 T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class LlmUsage:
+    """What the language models of the conversation an action runs in have spent so far."""
+
+    tokens: int
+    """Input and output tokens of every model that reported usage (CJ and the merchant)."""
+    cost_cents: int | None = None
+    """Their cost in US cents, when the run knows the models' prices (None: unknown)."""
 
 
 @dataclass(frozen=True)
@@ -54,6 +64,8 @@ class ActionContext:
     actor: str
     provider: DataProvider | None = None
     """The data provider the call was made on, or None for a call on a bare operations store."""
+    llm_usage: LlmUsage | None = None
+    """Tokens and cost of the conversation so far, when models that report usage took part."""
 
     def read_source(self, query: Callable[[Connection], T]) -> T:
         """Run a read-only query function on the provider's source data (inside this transaction when
@@ -83,6 +95,7 @@ def execute_action(
     conversation: str | None = None,
     now: dt.datetime | None = None,
     provider: DataProvider | None = None,
+    llm_usage: LlmUsage | None = None,
 ) -> ActionOutcome:
     """Run action ``name`` once, audited.
 
@@ -96,6 +109,7 @@ def execute_action(
         conversation: the conversation it belongs to, if any.
         now: the caller's clock (the simulation clock in a generated world; wall clock otherwise).
         provider: the data provider the action reads its source data from, if it needs any.
+        llm_usage: what the conversation's language models spent so far (None: none reported).
 
     Raises:
         InvalidArgumentError: bad arguments (nothing is written: the call never reached the action).
@@ -133,7 +147,7 @@ def execute_action(
                     duration_ms=0, original_audit_id=done.audit_id,
                 )  # fmt: skip
                 return ActionOutcome("duplicate", done.result, audit_id)
-            ctx = ActionContext(conn=conn, day=day, now=at, actor=actor, provider=provider)
+            ctx = ActionContext(conn=conn, day=day, now=at, actor=actor, provider=provider, llm_usage=llm_usage)
             result = spec.run(ctx, args)
             payload = result.model_dump(mode="json") if hasattr(result, "model_dump") else result
             audit_id = store.write_audit(

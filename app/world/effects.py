@@ -34,6 +34,11 @@ class EffectModel(_Strict):
     order_effect: float = _Share
     half_life_days: float = Field(gt=0)
     heterogeneity: float = _Share
+    offer_percent: float | None = Field(
+        default=None, gt=0, le=100,
+        description="a discount offer's percentage off; such an offer can be simulated at another percentage "
+        "(the simulate_intervention action scales its effects and cost)",
+    )  # fmt: skip
 
     @model_validator(mode="after")
     def _segments(self) -> EffectModel:
