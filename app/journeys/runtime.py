@@ -100,11 +100,19 @@ class Runtime:
     """Wall time of each orchestrated day, observe to snapshot."""
 
     def prepare(self, last_day: dt.date) -> None:
-        """Before the first day: score the earlier dates the run's refits read (:class:`RunHistory`)."""
+        """Before the first day: score the earlier dates the run's refits read (:class:`RunHistory`), and
+        read every customer's first days and segment (later days read only what is new)."""
         assert self.first_day is not None
         self.past = RunHistory(self.health, self.settings, self.first_day, last_day, self.loop.refit_every_days,
                                ANCHORS)  # fmt: skip
-        self._read(self.past.prepare)
+        past, eve = self.past, self.first_day - dt.timedelta(days=1)
+
+        def setup(conn: Connection) -> None:  # what the first day would otherwise read whole
+            past.prepare(conn)
+            self.first_days_of.at(conn, eve)
+            self.segments = segments_of(conn)
+
+        self._read(setup)
 
     @property
     def applies(self) -> bool:
