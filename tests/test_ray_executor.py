@@ -1,10 +1,10 @@
 """The Ray executor against local processes: the same experiment numbers and the same batch records.
 
-One local Ray instance (2 CPUs, no dashboard) serves the whole module; the local results are
-computed before it starts, so no process forks while Ray runs. Under pytest-xdist the module's
-tests share one worker (``xdist_group`` with ``--dist loadgroup``, set in pyproject.toml), so
-parallel workers never start Ray instances of their own. Without Ray the module is skipped, with
-the reason, unless ``CJSIM_REQUIRE_RAY=1`` (``.ci/run``), which turns a missing Ray into a failure.
+One test starts one local Ray instance (2 CPUs, no dashboard) after computing the local results,
+so no process forks while Ray runs, and checks everything on it: being one test, it runs on one
+pytest-xdist worker, and parallel workers never start Ray instances of their own. Without Ray it is
+skipped, with the reason, unless ``CJSIM_REQUIRE_RAY=1`` (``.ci/run``), which turns a missing Ray
+into a failure.
 """
 
 from __future__ import annotations
@@ -24,8 +24,6 @@ from app.evaluation.registry import DETERMINISTIC_KEYS
 from app.execution import Executor, make_executor
 from app.execution.base import check_workers
 from app.experiments import InterventionSpec, run_experiment, world_grid
-
-pytestmark = pytest.mark.xdist_group("ray")
 
 SPEC = InterventionSpec(name="parity", action="loyalty_discount")
 WORLDS = world_grid(["steady_operations"], ["sarah_chen", "zoe_martinez"], [0, 1])
@@ -60,22 +58,15 @@ def _ray() -> Any:
     return ray
 
 
-@pytest.fixture(scope="module")
-def local_experiment() -> dict[str, Any]:
-    return _numbers(run_experiment(SPEC, WORLDS, 8, seed=3, workers=2))
-
-
-@pytest.fixture(scope="module")
-def local_batch(tmp_path_factory: pytest.TempPathFactory) -> dict[str, dict]:
-    out = tmp_path_factory.mktemp("local") / "batch"
+def _local_batch(out: Path) -> dict[str, dict]:
     result = run_batch(batch_manifest("parity", evaluators=EVALUATORS, **GRID), out, jobs=2)
     assert result.mode == "processes" and result.summary.ok == 4
     return _bodies(out)
 
 
-@pytest.fixture(scope="module")
-def ray_executor(local_experiment: dict[str, Any], local_batch: dict[str, dict]) -> Iterator[Executor]:
-    """One local Ray instance for the module, started after the local runs (they fork)."""
+@pytest.fixture
+def ray_executor() -> Iterator[Executor]:
+    """A local Ray instance for the test."""
     ray = _ray()
     ray.init(num_cpus=2, include_dashboard=False, logging_level=logging.ERROR, log_to_driver=False)
     try:
@@ -86,23 +77,26 @@ def ray_executor(local_experiment: dict[str, Any], local_batch: dict[str, dict])
         ray.shutdown()
 
 
-def test_an_experiment_on_ray_gives_the_local_numbers(ray_executor: Executor, local_experiment: dict[str, Any]) -> None:
+def test_ray_gives_the_local_numbers_records_and_errors(tmp_path: Path, request: pytest.FixtureRequest) -> None:
+    _ray()
+    local_experiment = _numbers(run_experiment(SPEC, WORLDS, 8, seed=3, workers=2))
+    local_batch = _local_batch(tmp_path / "local")  # both fork: before Ray starts
+    ray_executor: Executor = request.getfixturevalue("ray_executor")
     assert ray_executor.name == "ray" and ray_executor.workers == 2
-    result = run_experiment(SPEC, WORLDS, 8, seed=3, executor=ray_executor)
-    assert _numbers(result) == local_experiment
+
+    # an experiment: the same numbers, and another seed other numbers
+    assert _numbers(run_experiment(SPEC, WORLDS, 8, seed=3, executor=ray_executor)) == local_experiment
     assert _numbers(run_experiment(SPEC, WORLDS, 8, seed=4, executor=ray_executor)) != local_experiment
 
-
-def test_a_batch_on_ray_gives_the_local_records(ray_executor: Executor, local_batch: dict[str, dict], tmp_path: Path) -> None:
-    out = tmp_path / "batch"
-    result = run_batch(batch_manifest("parity", evaluators=EVALUATORS, **GRID), out, jobs=2, executor=ray_executor)
+    # a batch: the same records
+    result = run_batch(batch_manifest("parity", evaluators=EVALUATORS, **GRID), tmp_path / "ray", jobs=2,
+                       executor=ray_executor)  # fmt: skip
     assert result.mode == "ray" and (result.summary.ok, result.summary.failed) == (4, 0)
-    bodies = _bodies(out)
+    bodies = _bodies(tmp_path / "ray")
     assert bodies == local_batch
     assert all(b["transcript"]["messages"] and b["scores"] for b in bodies.values())
 
-
-def test_a_tasks_error_on_ray_comes_back_as_it_was_raised(ray_executor: Executor) -> None:
+    # a task's error comes back as it was raised
     assert ray_executor.run(check_workers, [3, 1]) == [3, 1]
     with pytest.raises(InvalidArgumentError, match="workers must be between 1 and 256, got 0"):
         ray_executor.run(check_workers, [2, 0])
