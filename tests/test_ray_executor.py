@@ -17,13 +17,13 @@ from typing import Any
 
 import pytest
 
-from app.batch.records import RunDir
 from app.batch.run import batch_manifest, run_batch
 from app.errors import InvalidArgumentError
 from app.evaluation.registry import DETERMINISTIC_KEYS
 from app.execution import Executor, make_executor
 from app.execution.base import check_workers
 from app.experiments import InterventionSpec, run_experiment, world_grid
+from tests.test_batch import bodies
 
 SPEC = InterventionSpec(name="parity", action="loyalty_discount")
 WORLDS = world_grid(["steady_operations"], ["sarah_chen", "zoe_martinez"], [0, 1])
@@ -34,17 +34,6 @@ EVALUATORS = list(DETERMINISTIC_KEYS)
 
 def _numbers(result: Any) -> dict[str, Any]:
     return {k: v for k, v in result.to_dict().items() if k not in ("duration_s", "simulate_s")}
-
-
-def _bodies(path: Path) -> dict[str, dict]:
-    """Each case's record without wall-clock fields (transcript meta, duration)."""
-    out = {}
-    for r in RunDir(path).records():
-        data = r.model_dump(mode="json", exclude={"duration_s"})
-        if data["transcript"]:
-            data["transcript"].pop("meta")
-        out[r.case.id] = data
-    return out
 
 
 def _ray() -> Any:
@@ -61,7 +50,7 @@ def _ray() -> Any:
 def _local_batch(out: Path) -> dict[str, dict]:
     result = run_batch(batch_manifest("parity", evaluators=EVALUATORS, **GRID), out, jobs=2)
     assert result.mode == "processes" and result.summary.ok == 4
-    return _bodies(out)
+    return bodies(out)
 
 
 @pytest.fixture
@@ -92,9 +81,9 @@ def test_ray_gives_the_local_numbers_records_and_errors(tmp_path: Path, request:
     result = run_batch(batch_manifest("parity", evaluators=EVALUATORS, **GRID), tmp_path / "ray", jobs=2,
                        executor=ray_executor)  # fmt: skip
     assert result.mode == "ray" and (result.summary.ok, result.summary.failed) == (4, 0)
-    bodies = _bodies(tmp_path / "ray")
-    assert bodies == local_batch
-    assert all(b["transcript"]["messages"] and b["scores"] for b in bodies.values())
+    records = bodies(tmp_path / "ray")
+    assert records == local_batch
+    assert all(b["transcript"]["messages"] and b["scores"] for b in records.values())
 
     # a task's error comes back as it was raised
     assert ray_executor.run(check_workers, [3, 1]) == [3, 1]

@@ -18,6 +18,7 @@ from rich.table import Table
 
 from app.cli import app
 from app.cli.common import MerchantOpt, OpsUrlOpt, ScenarioOpt, SeedOpt, console
+from app.cli.ops_cmds import JsonOpt
 from app.cli.options import parse_date
 from app.errors import InvalidArgumentError
 
@@ -29,8 +30,6 @@ core_app = typer.Typer(
 )
 
 app.add_typer(core_app, name="core")
-
-JsonOpt = Annotated[bool, typer.Option("--json", help="Print the result as JSON.")]
 
 
 def _store_url(ops_url: str | None, command: str) -> str:

@@ -18,6 +18,7 @@ from rich.table import Table
 
 from app.cli import app
 from app.cli.common import DbUrlOpt, OpsUrlOpt, console
+from app.cli.ops_cmds import JsonOpt
 from app.errors import InvalidArgumentError
 
 __all__ = ["privacy_app"]
@@ -28,8 +29,6 @@ privacy_app = typer.Typer(
 )
 
 app.add_typer(privacy_app, name="privacy")
-
-JsonOpt = Annotated[bool, typer.Option("--json", help="Print the result as JSON.")]
 
 
 def _ops_url(ops_url: str | None) -> str:

@@ -19,7 +19,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from typing import Any, NamedTuple, TypeVar
 
 from sqlalchemy import Select, case, func, select
 from sqlalchemy.engine import Connection
@@ -51,8 +51,10 @@ class TicketFact:
     answered: bool
 
 
-@dataclass(frozen=True)
-class SubscriptionFact:
+class SubscriptionFact(NamedTuple):
+    """One subscription as the health model reads it. A tuple, so that a key holding a customer's
+    subscriptions hashes in C (:class:`~app.health.model.Scorer` hashes one per customer and date)."""
+
     plan: str
     price_cents: int
     started_on: dt.date

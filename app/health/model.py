@@ -246,9 +246,14 @@ def combine(components: dict[str, float | None], s: HealthSettings) -> tuple[flo
     In a geometric or harmonic mean a component below ``component_floor`` counts as the floor: one
     component at 0 would otherwise make the overall exactly 0 whatever the others say, tying every
     such customer at risk 1. With a floor of 0 a zero component still gives overall 0."""
-    avail = [(s.weights.of(k), v) for k, v in components.items() if v is not None]
+    return _weighted([(s.weights.of(k), v) for k, v in components.items() if v is not None], s.weights.total, s)
+
+
+def _weighted(avail: list[tuple[float, float]], total: float, s: HealthSettings) -> tuple[float, float]:
+    """:func:`combine` of the available (weight, component) pairs, the weights summing to ``total`` over
+    every component."""
     weight = sum(w for w, _ in avail)
-    confidence = round(weight / s.weights.total, 4)
+    confidence = round(weight / total, 4)
     if not avail:
         return 1.0, confidence
     if s.mean == "arithmetic":
@@ -309,6 +314,8 @@ class Scorer:
             (name, _COMPONENT_KEYS[name], _COMPONENT_FUNCTIONS[name], {}) for name in COMPONENTS
         ]
         self._key_of = tuple(key_of for _, key_of, _, _ in self._parts)
+        self._weights = tuple(s.weights.of(c) for c in COMPONENTS)
+        self._total = s.weights.total
         self._combined: dict[tuple[float | None, ...], tuple[float, float, float]] = {}  # overall, confidence, risk
 
     def key(self, inp: HealthInputs) -> tuple[Hashable, ...]:
@@ -328,11 +335,16 @@ class Scorer:
             if part is None:
                 part = known[part_key] = compute(inp, s, cov)
             values.append(part[0])
-        combined = self._combined.get(tuple(values))
+        return self._combine(tuple(values))[2]
+
+    def _combine(self, values: tuple[float | None, ...]) -> tuple[float, float, float]:
+        """(overall, confidence, risk) of the components in ``COMPONENTS`` order, once per distinct set."""
+        combined = self._combined.get(values)
         if combined is None:
-            overall, confidence = combine(dict(zip(COMPONENTS, values, strict=True)), s)
-            combined = self._combined[tuple(values)] = (overall, confidence, round(1.0 - overall, 4))
-        return combined[2]
+            avail = [(w, v) for w, v in zip(self._weights, values, strict=True) if v is not None]
+            overall, confidence = _weighted(avail, self._total, self.s)
+            combined = self._combined[values] = (overall, confidence, round(1.0 - overall, 4))
+        return combined
 
     def score(self, inp: HealthInputs, key: tuple[Hashable, ...] | None = None) -> CustomerHealth:
         """One customer's health (see :func:`score_customer`); ``key``: its :meth:`key`, when known."""
@@ -346,11 +358,7 @@ class Scorer:
             components[name] = part[0]
             if part[1]:
                 factors += part[1]
-        values = tuple(components.values())
-        combined = self._combined.get(values)
-        if combined is None:
-            overall, confidence = combine(components, s)
-            combined = self._combined[values] = (overall, confidence, round(1.0 - overall, 4))
+        combined = self._combine(tuple(components.values()))
         if len(factors) > 1:
             weakest = {k: v for k, v in components.items() if v is not None}
             factors.sort(key=lambda f: (weakest.get(f.component, 1.0), COMPONENTS.index(f.component), f.name))

@@ -68,16 +68,22 @@ def candidates(positions: dict[str, JourneyPosition], forecasts: Forecasts, segm
     by (playbook, segment) and (playbook, ``""``) (:func:`~app.journeys.learning.value_per_risk`).
     """
     skip, gone = set(exclude), set(retired)
-    usable = [p for p in playbooks.playbooks if p.status == "active" and p.playbook_id not in gone]
+    usable: dict[str, list[Playbook]] = {}  # by stage, in file order: most customers' stage has none
+    for p in playbooks.playbooks:
+        if p.status == "active" and p.playbook_id not in gone:
+            usable.setdefault(p.journey_stage, []).append(p)
     learned = learned or {}
     out = []
     for cid, pos in positions.items():
+        mine = usable.get(pos.stage)
+        if not mine:
+            continue
         f = forecasts.forecasts.get(cid)
         if cid in skip or f is None or pos.risk is None:
             continue
         segment = segments.get(cid, "")
         best: Candidate | None = None
-        for p in usable:
+        for p in mine:
             if not p.applies_to(pos.stage, segment, pos.risk):
                 continue
             cost = round(p.avg_cost_estimate * 100)
