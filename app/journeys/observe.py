@@ -24,7 +24,8 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
 from app.health.inputs import subscription_facts
-from app.storage.loader import create_schema, insert_rows, insert_table, memory_engine
+from app.storage.bulk import bulk_insert
+from app.storage.loader import create_schema, insert_rows, memory_engine
 from app.storage.schema import customer_order_days, customer_signals, orders, refunds, subscriptions
 from app.storage.summaries import DailySummaries
 from app.world.effects import InterventionEffects, load_intervention_effects
@@ -97,7 +98,7 @@ class TreatedWorldDatabase:
         if added.get("signals"):
             conn.execute(sa.delete(customer_signals).where(customer_signals.c.signal_id.in_(added["signals"])))
         restore = [s for s in base["customer_signals"] if s["signal_id"] in self._dropped.pop(cid, set())]
-        insert_table(conn, customer_signals, restore)
+        bulk_insert(conn, customer_signals, restore)
         if t.dropped_signals:
             conn.execute(sa.delete(customer_signals).where(customer_signals.c.signal_id.in_(sorted(t.dropped_signals))))
             self._dropped[cid] = set(t.dropped_signals)
@@ -116,13 +117,13 @@ class TreatedWorldDatabase:
                         "customer_id": cid, "refunded_on": r["refunded_on"], "amount_cents": r["amount_cents"],
                         "reason": r["reason"]} for r in t.refunds]  # fmt: skip
         new_signals = [{"signal_id": f"SX{next(self._ids):09d}", **s} for s in t.signals]
-        insert_table(conn, orders, new_orders)
-        insert_table(conn, refunds, new_refunds)
-        insert_table(conn, customer_signals, new_signals)
+        bulk_insert(conn, orders, new_orders)
+        bulk_insert(conn, refunds, new_refunds)
+        bulk_insert(conn, customer_signals, new_signals)
         self._added[cid] = {"orders": [o["order_id"] for o in new_orders],
                             "refunds": [r["refund_id"] for r in new_refunds],
                             "signals": [s["signal_id"] for s in new_signals]}  # fmt: skip
         self.subscriptions.update(subscription_facts(conn, [cid]))
         conn.execute(sa.delete(customer_order_days).where(customer_order_days.c.customer_id == cid))
         days = DailySummaries().add_rows({"orders": base["orders"] + new_orders}).order_day_rows()
-        insert_table(conn, customer_order_days, days)
+        bulk_insert(conn, customer_order_days, days)

@@ -80,6 +80,17 @@ def _signals(conn: Connection, since: dt.date, until: dt.date,
     return [(str(i), str(c), str(t), float(v), q.as_date(d)) for i, c, t, v, d in conn.execute(stmt)]
 
 
+def _kinds(conn: Connection, since: dt.date, until: dt.date) -> dict[str, set[str]]:
+    """Each customer with a signal in ``(since, until]`` -> the types of their signals there (one
+    distinct pair per row read: a fit reads the types only)."""
+    s = customer_signals.c
+    out: dict[str, set[str]] = defaultdict(set)
+    for cid, kind in q.driver_rows(conn, sa.select(s.customer_id, s.signal_type).distinct()
+                                   .where(s.detected_on > since, s.detected_on <= until)):  # fmt: skip
+        out[str(cid)].add(str(kind))
+    return out
+
+
 def _ratio(left: int, n: int, base: float) -> float:
     """Leave rate of a group over the base rate, shrunk toward 1 by ``PRIOR_WEIGHT`` pseudo-customers."""
     if base <= 0:
@@ -103,9 +114,7 @@ def fit_signal_model(conn: Connection, day: dt.date, s: HealthSettings | None = 
         if not scored:
             continue
         gone = history.leavers(anchor)
-        types: dict[str, set[str]] = defaultdict(set)
-        for _, cid, kind, _, _ in _signals(conn, anchor - dt.timedelta(days=h), anchor):
-            types[cid].add(kind)
+        types = _kinds(conn, anchor - dt.timedelta(days=h), anchor)
         for cid in scored:
             out = cid in gone
             n += 1

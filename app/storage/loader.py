@@ -2,19 +2,16 @@
 
 from __future__ import annotations
 
-from typing import Any
-
-from sqlalchemy import Table, create_engine, event
+from sqlalchemy import create_engine, event
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.pool import StaticPool
 
+from app.storage.bulk import bulk_insert
 from app.storage.schema import TABLES, metadata
 from app.storage.summaries import summarize, write_rows
 from app.world.world import Rows
 
-__all__ = ["memory_engine", "sqlite_file_engine", "create_schema", "insert_rows", "insert_table"]
-
-BATCH = 20_000
+__all__ = ["memory_engine", "sqlite_file_engine", "create_schema", "insert_rows"]
 
 
 def _sqlite_pragmas(engine: Engine) -> None:
@@ -44,23 +41,6 @@ def create_schema(engine: Engine) -> None:
     metadata.create_all(engine)
 
 
-def insert_table(conn: Connection, table: Table, rows: list[dict]) -> None:
-    """Bulk-insert rows into one table: ``COPY`` on PostgreSQL (psycopg 3), batched executemany elsewhere."""
-    if not rows:
-        return
-    if conn.dialect.name == "postgresql" and conn.dialect.driver == "psycopg":
-        columns = [c.name for c in table.columns]
-        raw: Any = conn.connection.dbapi_connection  # psycopg's own connection, for COPY
-        with raw.cursor() as cur:
-            names = ", ".join(f'"{c}"' for c in columns)
-            with cur.copy(f'COPY "{table.name}" ({names}) FROM STDIN') as copy:
-                for r in rows:
-                    copy.write_row([r[c] for c in columns])
-        return
-    for i in range(0, len(rows), BATCH):
-        conn.execute(table.insert(), rows[i : i + BATCH])
-
-
 def insert_rows(engine: Engine | Connection, tables: Rows, *, summaries: bool = True) -> dict[str, int]:
     """Bulk-insert rows in dependency order, then their daily summaries, in one transaction.
 
@@ -77,8 +57,8 @@ def _insert(conn: Connection, tables: Rows, summaries: bool) -> dict[str, int]:
     counts: dict[str, int] = {}
     for table in TABLES:
         rows = tables.get(table.name, [])
-        insert_table(conn, table, rows)
+        bulk_insert(conn, table, rows)
         counts[table.name] = len(rows)
     if summaries:
-        write_rows(conn, summarize(tables), insert_table)
+        write_rows(conn, summarize(tables), bulk_insert)
     return counts
