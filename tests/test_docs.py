@@ -66,13 +66,14 @@ def _run_snippets(doc: Path, tmp_path: Path, env: dict[str, str]) -> None:
     if plain:
         done = _run([sys.executable, "-c", "\n".join(plain)], tmp_path, env)
         assert done.returncode == 0, f"{doc.name}: a snippet failed:\n{done.stderr[-3000:]}"
-    for i, block in enumerate(tests):
-        path = tmp_path / f"test_snippet_{i}.py"
-        path.write_text(block, encoding="utf-8")
-        done = _run(
-            [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-p", "no:xdist", str(path)], tmp_path, env
-        )
-        assert done.returncode == 0, f"{doc.name}: snippet test {i} failed:\n{done.stdout[-3000:]}"
+    if tests:  # one pytest run for all of them: a run's start-up costs more than most snippets
+        paths = []
+        for i, block in enumerate(tests):
+            paths.append(tmp_path / f"test_snippet_{i}.py")
+            paths[-1].write_text(block, encoding="utf-8")
+        done = _run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-p", "no:xdist",
+                     *map(str, paths)], tmp_path, env)  # fmt: skip
+        assert done.returncode == 0, f"{doc.name}: a snippet test failed:\n{done.stdout[-3000:]}"
 
 
 def test_every_document_with_snippets_is_covered() -> None:

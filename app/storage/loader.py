@@ -6,8 +6,8 @@ from sqlalchemy import create_engine, event
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.pool import StaticPool
 
-from app.storage.bulk import bulk_insert
-from app.storage.schema import TABLES, metadata
+from app.storage.bulk import bulk_insert, deferred_indexes
+from app.storage.schema import DAILY_SUMMARY_TABLES, TABLES, metadata
 from app.storage.summaries import summarize, write_rows
 from app.world.world import Rows
 
@@ -42,7 +42,9 @@ def create_schema(engine: Engine) -> None:
 
 
 def insert_rows(engine: Engine | Connection, tables: Rows, *, summaries: bool = True) -> dict[str, int]:
-    """Bulk-insert rows in dependency order, then their daily summaries, in one transaction.
+    """Bulk-insert rows in dependency order, then their daily summaries, in one transaction: a
+    fresh load, into empty tables, whose secondary indexes are built once the rows are in
+    (:func:`~app.storage.bulk.deferred_indexes`).
 
     Accepts an engine (its own transaction) or a connection (the caller's transaction). Returns
     rows per base table.
@@ -55,10 +57,11 @@ def insert_rows(engine: Engine | Connection, tables: Rows, *, summaries: bool = 
 
 def _insert(conn: Connection, tables: Rows, summaries: bool) -> dict[str, int]:
     counts: dict[str, int] = {}
-    for table in TABLES:
-        rows = tables.get(table.name, [])
-        bulk_insert(conn, table, rows)
-        counts[table.name] = len(rows)
-    if summaries:
-        write_rows(conn, summarize(tables), bulk_insert)
+    with deferred_indexes(conn, (*TABLES, *DAILY_SUMMARY_TABLES) if summaries else TABLES):
+        for table in TABLES:
+            rows = tables.get(table.name, [])
+            bulk_insert(conn, table, rows)
+            counts[table.name] = len(rows)
+        if summaries:
+            write_rows(conn, summarize(tables), bulk_insert)
     return counts
