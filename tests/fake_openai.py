@@ -24,7 +24,7 @@ from typing import Any
 
 __all__ = ["FakeOpenAIServer", "Reply", "Status", "Hang", "EMPTY", "tool_call"]
 
-MAX_HANG_S = 120.0  # a hang never outlives this (nor the server), even if the client has no timeout
+MAX_HANG_S = 10.0  # a hang never outlives this, even if the client has no timeout
 
 
 @dataclass(frozen=True)
