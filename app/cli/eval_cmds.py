@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import os
 import shlex
-import sys
 from contextlib import nullcontext
 from pathlib import Path
 from typing import Annotated, Any
@@ -195,7 +193,7 @@ def batch_cmd(
     catalog = load_catalog()  # every data file checked before the first case
     manifest = batch_manifest(out.name, provider=provider, db_url=db_url, catalog=catalog, **args)
     jobs = default_jobs() if jobs is None else jobs
-    mode = execution_mode(manifest, jobs, executor=executor)  # network models on Ray: refused before Ray starts
+    execution_mode(manifest, jobs, executor=executor)  # network models on Ray: refused before Ray starts
     local = executor == "local" and ray_address is None
     try:
         with accept_writable_user(), nullcontext() if local else make_executor(executor, workers=jobs, address=ray_address) as ex:
@@ -220,23 +218,11 @@ def batch_cmd(
             + (f"; {cut} cut off while running are marked interrupted" if cut else "")
             + "; finish with the same command and --resume"
         )
-        if mode == "threads":
-            _exit_now(130)
         raise typer.Exit(130) from None
     ran = f"ran {result.ran} case{'s' if result.ran != 1 else ''} ({result.mode}, jobs {jobs})"
     render_summary(console, result.summary, prices, result.path, headline=f"batch {result.manifest.name}: {ran}")
     if result.manifest.outcome_days is not None:
         _print_outcomes(RunDir(out))
-
-
-def _exit_now(code: int) -> None:
-    """End the process without the interpreter's shutdown. After Ctrl-C a network batch's case threads
-    (daemons) may still wait on the network or, once answered, run on; the interpreter's shutdown
-    can then stall behind them. Nothing is lost: every record was appended and fsynced as it ended,
-    and the operating system releases the folder's lock."""
-    sys.stdout.flush()
-    sys.stderr.flush()
-    os._exit(code)
 
 
 def _print_outcomes(run_dir: Any) -> None:
