@@ -318,7 +318,7 @@ def test_ctrl_c_ends_a_network_batch_without_waiting_for_hung_requests(server: F
     cmd = [sys.executable, "-m", "app", "batch", "--scenarios", "churn_spike", "--merchants", "sarah_chen",
            "--workflows", "daily_briefing", "--seeds", "0,1", "--jobs", "2", "--evaluators", "tool_use",
            "--cj-model", spec(server, "cj", timeout=60), "--quiet", "--out", str(out)]  # fmt: skip
-    env = {**os.environ, "OPENAI_API_KEY": "test-key"}
+    env = {**os.environ, "OPENAI_API_KEY": "test-key", "PYTHONFAULTHANDLER": "1"}
     proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                             cwd=Path(__file__).parent.parent)  # fmt: skip
     try:
@@ -328,7 +328,12 @@ def test_ctrl_c_ends_a_network_batch_without_waiting_for_hung_requests(server: F
             time.sleep(0.05)
         assert proc.poll() is None, proc.communicate()
         proc.send_signal(signal.SIGINT)
-        _, err = proc.communicate(timeout=60)
+        try:
+            _, err = proc.communicate(timeout=60)
+        except subprocess.TimeoutExpired:  # abort it: faulthandler prints where every thread waits
+            proc.send_signal(signal.SIGABRT)
+            _, err = proc.communicate(timeout=30)
+            pytest.fail(f"the batch did not end within 60 s of Ctrl-C; its threads:\n{err[-8000:]}")
     finally:
         if proc.poll() is None:
             proc.kill()
