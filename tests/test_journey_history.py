@@ -38,6 +38,8 @@ def test_the_run_history_reads_what_the_source_history_computes() -> None:
                                  for a in anchors(r, H, ANCHORS))  # fmt: skip
     with agent.engine.connect() as conn:
         past.prepare(conn)
+        # leavers of the dates whose horizon ends by the first day are final at setup
+        assert set(past._left) == {a for a in past.before if a + dt.timedelta(days=H) <= first} != set()
         day = first
         while day <= last:
             health = health_at(conn, day, S)
@@ -52,4 +54,4 @@ def test_the_run_history_reads_what_the_source_history_computes() -> None:
                 assert fit_signal_model(conn, day, S, history=run) == fit_signal_model(conn, day, S)
             past.forget(day)
             day += dt.timedelta(days=1)
-    assert not past._risks and not past._stages  # nothing kept after the last refit
+    assert not past._risks and not past._stages and not past._left  # nothing kept after the last refit

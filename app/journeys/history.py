@@ -103,7 +103,9 @@ class RunHistory:
     risks (no intervention has landed then, so they are final); :meth:`observed` keeps the risks of a
     run day a later refit reads, from the health the day computed anyway. Stages at ``d - H`` come
     from the days observed, or for dates before the first day from their kept risks. Leavers look
-    forward, so they are counted at each refit (:meth:`reader`), once for both fits.
+    forward: those of a date whose horizon ends by the first day are final at setup too (the first
+    intervention lands the day after), the others are counted at each refit (:meth:`reader`), once
+    for both fits.
     """
 
     def __init__(self, s: HealthSettings, settings: JourneySettings, first: dt.date, last: dt.date,
@@ -123,12 +125,17 @@ class RunHistory:
         self.before = sorted(a for a in self.needed_until if a < first)
         self._risks: dict[dt.date, Mapping[str, float]] = {}
         self._stages: dict[dt.date, Mapping[str, str]] = {}
+        self._left: dict[dt.date, Collection[str]] = {}
+        """Leavers of the dates whose horizon ends by the first day (final at setup)."""
 
     def prepare(self, conn: Connection) -> None:
-        """Score the dates before the first day that the refits read (at setup)."""
+        """Score the dates before the first day that the refits read, and count the leavers of those
+        whose horizon ends by then (at setup)."""
         if not self.before:
             return
         self._risks.update(risks_at(conn, self.before, self.s))
+        h = dt.timedelta(days=self.s.monitoring.horizon_days)
+        self._left.update(leavers_at(conn, {d: self._risks[d] for d in self.before if d + h <= self.first}, self.s))
         order, start = first_days(conn, self.before[-1])
         for day in [d for d in self.before if d in self.stages_until]:
             began = {c: d for c, d in order.items() if d <= day} | {c: d for c, d in start.items() if d <= day}
@@ -147,6 +154,7 @@ class RunHistory:
         """Drop the dates no refit after ``day`` reads."""
         for a in [a for a, until in self.needed_until.items() if until <= day]:
             self._risks.pop(a, None)
+            self._left.pop(a, None)
         for a in [a for a, until in self.stages_until.items() if until <= day]:
             self._stages.pop(a, None)
 
@@ -159,8 +167,9 @@ class RunHistory:
 class _RunReader:
     def __init__(self, run: RunHistory, conn: Connection, day: dt.date) -> None:
         self.run, self.conn = run, conn
-        self.anchors = [a for a in anchors(day, run.s.monitoring.horizon_days, run.anchor_count) if a in run._risks]
-        self._left: dict[dt.date, Collection[str]] = {}
+        self.anchors = [a for a in anchors(day, run.s.monitoring.horizon_days, run.anchor_count)
+                        if a in run._risks and a not in run._left]  # fmt: skip
+        self._left: dict[dt.date, Collection[str]] = dict(run._left)
 
     def risks(self, day: dt.date) -> Mapping[str, float]:
         return self.run._risks[day] if day in self.run._risks else SourceHistory(self.conn, self.run.s).risks(day)
