@@ -6,7 +6,7 @@ from sqlalchemy import create_engine, event
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.pool import StaticPool
 
-from app.storage.bulk import bulk_insert, deferred_indexes
+from app.storage.bulk import bulk_insert, deferred_indexes, paused_gc
 from app.storage.schema import DAILY_SUMMARY_TABLES, TABLES, metadata
 from app.storage.summaries import summarize, write_rows
 from app.world.world import Rows
@@ -57,7 +57,8 @@ def insert_rows(engine: Engine | Connection, tables: Rows, *, summaries: bool = 
 
 def _insert(conn: Connection, tables: Rows, summaries: bool) -> dict[str, int]:
     counts: dict[str, int] = {}
-    with deferred_indexes(conn, (*TABLES, *DAILY_SUMMARY_TABLES) if summaries else TABLES):
+    # the summaries and the drivers' parameter rows are many small acyclic objects: no collection walks them
+    with paused_gc(), deferred_indexes(conn, (*TABLES, *DAILY_SUMMARY_TABLES) if summaries else TABLES):
         for table in TABLES:
             rows = tables.get(table.name, [])
             bulk_insert(conn, table, rows)
