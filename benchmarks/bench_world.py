@@ -1,5 +1,9 @@
-"""World generation, loading and view timings (issue targets: default world <= 0.5 s,
-all ten views <= 50 ms, a 100k-customer world <= 30 s, on one core).
+"""World generation, loading and view timings (targets: default world <= 0.5 s, the ten core
+views <= 50 ms, a 100k-customer world <= 30 s, on one core).
+
+The core views are the ten data views CJ started with (``CORE_VIEWS``); "all views" adds every
+other registered view (health, journeys, retention, data quality), each called cold once with the
+first arguments of its examples, after the core ones; "cached" calls every view again.
 
 Usage:
     python benchmarks/bench_world.py                 # every scenario, default worlds
@@ -20,6 +24,9 @@ from app.world.context import resolve_context
 from app.world.generator import generate_world
 from app.world.world import WorldSpec
 
+CORE_VIEWS = ("daily_briefing", "ticket_metrics", "financial_metrics", "order_metrics", "customer_segment",
+              "crisis_analysis", "detect_anomalies", "customer_list", "customer_profile", "search_tickets")  # fmt: skip
+
 
 def measure(scenario_id: str, persona_id: str, seed: int, subscribers: int | None = None) -> dict[str, float]:
     sc, persona = scenarios().get(scenario_id), get_persona(persona_id)
@@ -29,14 +36,18 @@ def measure(scenario_id: str, persona_id: str, seed: int, subscribers: int | Non
     t1 = time.perf_counter()
     agent = DataAgent(world)
     t2 = time.perf_counter()
-    for name, spec in VIEWS.items():
-        agent.get_view(name, **spec.examples[0])
+    for name in CORE_VIEWS:
+        agent.get_view(name, **VIEWS[name].examples[0])
     t3 = time.perf_counter()
     for name, spec in VIEWS.items():
-        agent.get_view(name, **spec.examples[0])
+        if name not in CORE_VIEWS:
+            agent.get_view(name, **spec.examples[0])
     t4 = time.perf_counter()
+    for name, spec in VIEWS.items():
+        agent.get_view(name, **spec.examples[0])
+    t5 = time.perf_counter()
     rows = sum(len(r) for r in world.tables.values())
-    return {"generate": t1 - t0, "load": t2 - t1, "views": t3 - t2, "cached": t4 - t3, "rows": rows}
+    return {"generate": t1 - t0, "load": t2 - t1, "core": t3 - t2, "views": t4 - t2, "cached": t5 - t4, "rows": rows}
 
 
 def main() -> None:
@@ -46,8 +57,9 @@ def main() -> None:
     parser.add_argument("--scaled", type=int, nargs="*", default=[], help="subscriber counts of scaled worlds")
     args = parser.parse_args()
 
-    print("| scenario | rows | generate (s) | load (s) | generate+load (s) | all 10 views (ms) | cached (ms) |")
-    print("|---|---:|---:|---:|---:|---:|---:|")
+    print(f"| scenario | rows | generate (s) | load (s) | generate+load (s) | {len(CORE_VIEWS)} core views (ms) | "
+          f"all {len(VIEWS)} views (ms) | cached (ms) |")  # fmt: skip
+    print("|---|---:|---:|---:|---:|---:|---:|---:|")
     runs = [(sid, None) for sid in scenarios().names()] + [("steady_operations", n) for n in args.scaled]
     for sid, size in runs:
         repeat = 1 if size and size > 20_000 else args.repeat
@@ -56,7 +68,8 @@ def main() -> None:
         label = sid if size is None else f"{sid} ({size:,} subscribers)"
         print(
             f"| {label} | {med['rows']:,.0f} | {med['generate']:.3f} | {med['load']:.3f} | "
-            f"{med['generate'] + med['load']:.3f} | {med['views'] * 1000:.1f} | {med['cached'] * 1000:.2f} |"
+            f"{med['generate'] + med['load']:.3f} | {med['core'] * 1000:.1f} | {med['views'] * 1000:.1f} | "
+            f"{med['cached'] * 1000:.2f} |"
         )
 
 
