@@ -6,9 +6,10 @@ import datetime as dt
 
 from app.journeys.forecast import Forecasts, JourneyForecast
 from app.journeys.learning import Run, value_per_risk
-from app.journeys.matching import candidates
+from app.journeys.matching import _FEW, candidates, segments_of
 from app.journeys.playbooks import load_playbooks
 from app.journeys.stages import JourneyPosition
+from tests.conftest import cached_agent
 
 D = dt.date(2025, 3, 1)
 
@@ -64,3 +65,13 @@ def test_value_per_risk_is_an_optimistic_mean_per_unit_of_churn_probability() ->
     assert est[("P", "")] == 1605.88
     assert ("P", "casual") not in est  # one run: too few to replace the declared value
     assert value_per_risk(runs, learned_after=4, z=0)[("P", "loyal")] == 500.0
+
+
+def test_segments_of_a_few_customers_or_many_are_those_of_everyone() -> None:
+    agent = cached_agent("churn_spike", "sarah_chen")
+    with agent.engine.connect() as conn:
+        everyone = segments_of(conn)
+        ids = sorted(everyone)
+        assert len(ids) > _FEW and len(set(everyone.values())) > 1
+        for wanted in (ids[:1], ids[:_FEW], ids[: _FEW + 1], [*ids[:3], "nobody"]):  # by key, then with everyone
+            assert segments_of(conn, wanted) == {c: everyone[c] for c in wanted if c in everyone}

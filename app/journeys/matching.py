@@ -50,12 +50,18 @@ class Candidate:
         return self.expected_value_cents / self.expected_cost_cents if self.expected_cost_cents else None
 
 
+_FEW = 900
+"""Up to this many customers are looked up by key in one query (under SQLite's oldest limit of 999
+bound parameters); more are read with everyone and picked out."""
+
+
 def segments_of(conn: Connection, customer_ids: Iterable[str] | None = None) -> dict[str, str]:
     """Customer -> segment (the customer's ``segment_hint``); all customers when ``customer_ids`` is None."""
     q = sa.select(customers.c.customer_id, customers.c.segment_hint)
-    rows = conn.execute(q).all()
     wanted = None if customer_ids is None else set(customer_ids)
-    return {str(c): str(s) for c, s in rows if wanted is None or c in wanted}
+    if wanted is not None and len(wanted) <= _FEW:
+        q = q.where(customers.c.customer_id.in_(sorted(wanted)))
+    return {str(c): str(s) for c, s in conn.execute(q) if wanted is None or c in wanted}
 
 
 def candidates(positions: dict[str, JourneyPosition], forecasts: Forecasts, segments: dict[str, str],

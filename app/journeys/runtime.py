@@ -161,8 +161,9 @@ class Runtime:
         if self.model is None or (day - self.model.day).days >= self.loop.refit_every_days:
             def fit(conn: Connection) -> tuple[ForecastModel, SignalModel]:
                 past = self.past.reader(conn, day) if self.past is not None else None
+                kept = self.segments or None  # every customer's, read at setup
                 return (fit_forecast_model(conn, day, self.health, history=past),
-                        fit_signal_model(conn, day, self.health, history=past))  # fmt: skip
+                        fit_signal_model(conn, day, self.health, history=past, segments=kept))  # fmt: skip
 
             self.model, self.signal_model = self._read(fit)
         model = self.model

@@ -99,16 +99,18 @@ def _ratio(left: int, n: int, base: float) -> float:
 
 
 def fit_signal_model(conn: Connection, day: dt.date, s: HealthSettings | None = None,
-                     memo: Memo | None = None, history: History | None = None) -> SignalModel:  # fmt: skip
+                     memo: Memo | None = None, history: History | None = None,
+                     segments: Mapping[str, str] | None = None) -> SignalModel:  # fmt: skip
     """Learn the weights at ``day`` from the data up to ``day`` (``history``: as
-    :func:`~app.journeys.forecast.fit_forecast_model` reads it)."""
+    :func:`~app.journeys.forecast.fit_forecast_model` reads it; ``segments``: every customer's
+    :func:`~app.journeys.matching.segments_of` when the caller keeps them)."""
     s = s or load_health_settings()
     history = history or SourceHistory(conn, s, memo)
     h = s.monitoring.horizon_days
     n = left = 0
     by_type: dict[str, list[int]] = defaultdict(lambda: [0, 0])
     by_segment: dict[str, list[int]] = defaultdict(lambda: [0, 0])
-    segments = segments_of(conn)
+    segments = segments if segments is not None else segments_of(conn)
     for anchor in anchors(day, h, ANCHORS):
         scored = history.risks(anchor)
         if not scored:
