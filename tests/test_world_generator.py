@@ -35,9 +35,14 @@ from tests import oracle
 PERSONAS = personas().names()
 SCENARIOS = scenarios().names()
 
+
 def _seeds(spec: str) -> range:
-    first, _, last = spec.partition("-")
-    return range(int(first), int(last or first) + 1)
+    """The seeds of ``CJSIM_SIGNATURE_SEEDS``: ``A-B`` (A to B) or ``A`` (one seed)."""
+    first, dash, last = spec.partition("-")
+    last = last if dash else first
+    if not (first.isdigit() and last.isdigit()) or int(last) < int(first):
+        raise ValueError(f"CJSIM_SIGNATURE_SEEDS={spec!r}: give a seed range as A-B with A <= B (e.g. 4-9), or one seed")
+    return range(int(first), int(last) + 1)
 
 
 SEEDS = _seeds(os.environ.get("CJSIM_SIGNATURE_SEEDS", "0-3"))
